@@ -1,0 +1,94 @@
+// Package cli implements the vexil subcommands. Commands return an exit
+// status; only main exits.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Exit statuses shared by every subcommand.
+const (
+	exitOK       = 0
+	exitFindings = 1 // the command ran; what it found is a failure (stale files, failed lines)
+	exitBadInput = 2 // bad flags, unreadable or invalid input
+)
+
+// Stdio is where a command reads and writes.
+type Stdio struct {
+	In  io.Reader
+	Out io.Writer
+	Err io.Writer
+}
+
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string, io Stdio) int
+}
+
+func commands() []command {
+	return []command{
+		{"generate", "generate typed Go accessors and a GraphQL schema from flags.yaml", runGenerate},
+		{"eval", "evaluate flags for a target against a rules document", runEval},
+	}
+}
+
+// Main runs the vexil command line and returns its exit status.
+func Main(ctx context.Context, args []string, stdio Stdio) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(stdio.Out)
+		if len(args) == 0 {
+			return exitBadInput
+		}
+		return exitOK
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.run(ctx, args[1:], stdio)
+		}
+	}
+	fmt.Fprintf(stdio.Err, "vexil: unknown command %q\n", args[0])
+	usage(stdio.Err)
+	return exitBadInput
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: vexil <command> [flags]\n\ncommands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nRun 'vexil <command> -h' for a command's flags.")
+}
+
+// newFlagSet makes a flag set that reports errors to stderr and never exits.
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("vexil "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// parseFlags parses, mapping -h to success and other errors to bad input.
+func parseFlags(fs *flag.FlagSet, args []string) (done bool, code int) {
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return true, exitOK
+	case err != nil:
+		return true, exitBadInput
+	case fs.NArg() > 0:
+		fmt.Fprintf(fs.Output(), "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		return true, exitBadInput
+	}
+	return false, exitOK
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }

@@ -1,0 +1,169 @@
+package cli
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/vexilhq/vexil/generator"
+	vexilrt "github.com/vexilhq/vexil/runtime"
+)
+
+func runGenerate(_ context.Context, args []string, stdio Stdio) int {
+	fset := newFlagSet("generate", stdio.Err)
+	defsFile := fset.String("f", "flags.yaml", "the flag definitions")
+	outDir := fset.String("o", ".", "directory of the generated Go package")
+	schema := fset.String("graphql", "", "also write the GraphQL schema of the client: true flags to this file")
+	check := fset.Bool("check", false, "write nothing; exit 1 if the files on disk differ from what would be written")
+	if done, code := parseFlags(fset, args); done {
+		return code
+	}
+
+	src, err := os.ReadFile(*defsFile)
+	if err != nil {
+		fmt.Fprintf(stdio.Err, "%s: %s\n", *defsFile, readError(err))
+		return exitBadInput
+	}
+	opts := generator.Options{Source: filepath.Base(*defsFile), GraphQLFile: *schema}
+	defs, diags := vexilrt.ParseDefinitions(*defsFile, src)
+	var files map[string][]byte
+	switch {
+	case defs == nil:
+	case diags.HasErrors():
+		// Name problems too, so one run reports everything.
+		diags = sortDiags(append(diags, generator.Check(defs, opts)...))
+	default:
+		var ds vexilrt.Diagnostics
+		files, ds = generator.Generate(defs, src, opts)
+		diags = append(diags, ds...)
+	}
+	for _, d := range diags {
+		fmt.Fprintln(stdio.Err, d)
+	}
+	if diags.HasErrors() {
+		// Nothing is written: the old files stay as they were.
+		return exitBadInput
+	}
+	return writeGenerated(stdio, outputs(files, *outDir), *check)
+}
+
+// sortDiags orders diagnostics by position; those without one go last.
+func sortDiags(ds vexilrt.Diagnostics) vexilrt.Diagnostics {
+	key := func(d vexilrt.Diagnostic) int {
+		if d.Pos.Line == 0 {
+			return math.MaxInt
+		}
+		return d.Pos.Line
+	}
+	slices.SortStableFunc(ds, func(a, b vexilrt.Diagnostic) int {
+		return cmp.Or(cmp.Compare(key(a), key(b)), cmp.Compare(a.Pos.Col, b.Pos.Col))
+	})
+	return ds
+}
+
+// output is one generated file and where it goes.
+type output struct {
+	path string
+	data []byte
+}
+
+// outputs places the Go file in dir and the schema where --graphql said,
+// in a stable order.
+func outputs(files map[string][]byte, dir string) []output {
+	var out []output
+	for name, data := range files {
+		path := name
+		if name == generator.GoFile {
+			path = filepath.Join(dir, name)
+		}
+		out = append(out, output{path: path, data: data})
+	}
+	slices.SortFunc(out, func(a, b output) int { return strings.Compare(a.path, b.path) })
+	return out
+}
+
+// writeGenerated writes the files that differ from what is on disk, or with
+// check, lists them. Every file is staged in a temporary file beside its
+// target before any is renamed into place, so a failure leaves the old files
+// as they were.
+func writeGenerated(stdio Stdio, files []output, check bool) int {
+	var stale []output
+	for _, f := range files {
+		old, err := os.ReadFile(f.path)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+		case err != nil:
+			fmt.Fprintf(stdio.Err, "%s: %s\n", f.path, readError(err))
+			return exitBadInput
+		case bytes.Equal(old, f.data):
+			continue
+		}
+		stale = append(stale, f)
+	}
+	if check {
+		for _, f := range stale {
+			fmt.Fprintf(stdio.Out, "%s: stale; run vexil generate\n", f.path)
+		}
+		if len(stale) > 0 {
+			return exitFindings
+		}
+		return exitOK
+	}
+
+	var temps []string
+	cleanup := func() {
+		for _, t := range temps {
+			os.Remove(t)
+		}
+	}
+	for _, f := range stale {
+		tmp, err := stage(f)
+		if err != nil {
+			cleanup()
+			fmt.Fprintf(stdio.Err, "vexil generate: %v\n", err)
+			return exitBadInput
+		}
+		temps = append(temps, tmp)
+	}
+	for i, f := range stale {
+		if err := os.Rename(temps[i], f.path); err != nil {
+			cleanup()
+			fmt.Fprintf(stdio.Err, "vexil generate: %v\n", err)
+			return exitBadInput
+		}
+	}
+	return exitOK
+}
+
+// stage writes f's contents to a new temporary file in f's directory (so
+// the rename is atomic) and returns its name.
+func stage(f output) (string, error) {
+	dir := filepath.Dir(f.path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(f.path)+".*.tmp")
+	if err != nil {
+		return "", err
+	}
+	_, werr := tmp.Write(f.data)
+	cerr := tmp.Close()
+	err = errors.Join(werr, cerr)
+	if err == nil {
+		// CreateTemp makes the file 0600; generated sources are read by all.
+		err = os.Chmod(tmp.Name(), 0o644)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return "", err
+	}
+	return tmp.Name(), nil
+}

@@ -1,0 +1,173 @@
+package runtime
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The benchmark shape from the engine issue: a bool flag behind 10 rules
+// mixing equality, numeric comparison, `in` a 1,000-element set literal and a
+// named filter; the last rule matches.
+
+const benchDefinitions = `version: 1
+package: flags
+attributes:
+  user_id:   {type: string, key: true}
+  role:      {type: string, values: [teacher, student, parent]}
+  school_id: {type: int}
+  country:   {type: string}
+  grades:    {type: int_set}
+  beta:      {type: bool}
+  score:     {type: float}
+flags:
+  new_report:
+    default: false
+`
+
+func benchSet() string {
+	ids := make([]string, 1000)
+	for i := range ids {
+		ids[i] = fmt.Sprint(4000 + i*3) // 4000, 4003, ..., 6997
+	}
+	return "[" + strings.Join(ids, ", ") + "]"
+}
+
+func benchRules(lastFilter string) string {
+	set := benchSet()
+	rules := []string{
+		`attr:school_id = 7 and attr:beta`,
+		`attr:score > 90.5`,
+		`attr:score < 0 and attr:school_id in ` + set,
+		`filter:teachers and attr:school_id > 5000000`,
+		`attr:country = 'US'`,
+		`attr:role = 'parent' and attr:beta`,
+		`attr:grades intersects [11, 12]`,
+		`filter:anz and attr:school_id < 0`,
+		`attr:user_id = 'nobody'`,
+		lastFilter,
+	}
+	var b strings.Builder
+	b.WriteString("filters:\n  teachers: \"attr:role = 'teacher'\"\n  anz: \"attr:country in ['AU', 'NZ']\"\nrules:\n")
+	for i, f := range rules {
+		fmt.Fprintf(&b, "  r%02d:\n    priority: %d\n    filter: %q\n    variants: {new_report: true}\n", i+1, 100-i, f)
+	}
+	return b.String()
+}
+
+var benchTarget = map[string]any{
+	"user_id":   "u-123",
+	"role":      "teacher",
+	"school_id": int64(4003), // in the 1,000-element set
+	"country":   "NZ",
+	"grades":    []int64{5, 6},
+	"beta":      false,
+	"score":     50.5,
+}
+
+func benchConfig(b *testing.B, lastFilter string) *Config {
+	b.Helper()
+	defs, diags := ParseDefinitions("flags.yaml", []byte(benchDefinitions))
+	if diags.HasErrors() {
+		b.Fatal(diags)
+	}
+	doc, diags := ParseRules("rules.yaml", []byte(benchRules(lastFilter)))
+	if diags.HasErrors() {
+		b.Fatal(diags)
+	}
+	c, diags := Compile(doc, CompileOptions{Definitions: defs})
+	if c == nil {
+		b.Fatal(diags)
+	}
+	return c
+}
+
+func benchSlots(b *testing.B, c *Config) []Value {
+	slots, err := c.SlotsFromMap(benchTarget, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return slots
+}
+
+func benchEvaluateSlots(b *testing.B, lastFilter string, want Reason) {
+	c := benchConfig(b, lastFilter)
+	slots := benchSlots(b, c)
+	id, _ := c.FlagID("new_report")
+	if e := c.EvaluateSlots(id, slots, time.Time{}); e.Rule() != "r10" || e.Reason() != want || !e.Value().Bool {
+		b.Fatalf("benchmark target gets %+v, want r10 %s", e, want)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		c.EvaluateSlots(id, slots, time.Time{})
+	}
+}
+
+func BenchmarkEvaluateSlots(b *testing.B) {
+	benchEvaluateSlots(b, "filter:teachers and attr:school_id in "+benchSet(), ReasonTargetingMatch)
+}
+
+func BenchmarkEvaluateSplit(b *testing.B) {
+	benchEvaluateSlots(b, "filter:teachers and attr:school_id in "+benchSet()+" and insplit(attr:user_id, 0, 100)", ReasonSplit)
+}
+
+func BenchmarkEvaluateMap(b *testing.B) {
+	c := benchConfig(b, "filter:teachers and attr:school_id in "+benchSet())
+	if e := c.Evaluate("new_report", benchTarget, time.Time{}); e.Rule() != "r10" {
+		b.Fatalf("benchmark target gets %+v, want r10", e)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		c.Evaluate("new_report", benchTarget, time.Time{})
+	}
+}
+
+// largeDoc is the compile benchmark's document: 1,000 flags, 10,000 rules
+// of the shape `attr:aN = K or attr:b in [1, 2, 3]` over 50 attributes.
+func largeDoc() *RulesDoc {
+	doc := &RulesDoc{HasFlags: true}
+	for i := range 1000 {
+		doc.Flags = append(doc.Flags, FlagDef{Name: fmt.Sprintf("f%d", i), Type: FlagBool, Default: BoolFlagValue(false), Variants: []FlagValue{BoolFlagValue(true), BoolFlagValue(false)}})
+	}
+	for i := range 10000 {
+		f := fmt.Sprintf("attr:a%d = %d or attr:b in [1, 2, 3]", i%50, i)
+		doc.Rules = append(doc.Rules, RuleDef{
+			Name: fmt.Sprintf("r%d", i), Filter: f, HasFilter: true, Enabled: true, Priority: int64(i % 7),
+			Variants: []RuleVariant{{Flag: fmt.Sprintf("f%d", i%1000), Value: BoolFlagValue(true)}},
+		})
+	}
+	return doc
+}
+
+func BenchmarkCompileLarge(b *testing.B) {
+	doc := largeDoc()
+	b.ReportAllocs()
+	for b.Loop() {
+		if c, diags := Compile(doc, CompileOptions{Version: "1"}); c == nil {
+			b.Fatal(diags)
+		}
+	}
+}
+
+// BenchmarkDecodeLarge is the YAML side of the large document, measured
+// apart from compiling.
+func BenchmarkDecodeLarge(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString("flags:\n")
+	for i := range 1000 {
+		fmt.Fprintf(&sb, "  f%d: {default: false}\n", i)
+	}
+	sb.WriteString("rules:\n")
+	for i := range 10000 {
+		fmt.Fprintf(&sb, "  r%d:\n    priority: %d\n    filter: \"attr:a%d = %d or attr:b in [1, 2, 3]\"\n    variants: {f%d: true}\n", i, i%7, i%50, i, i%1000)
+	}
+	data := []byte(sb.String())
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, diags := ParseRules("large.yaml", data); diags.HasErrors() {
+			b.Fatal(diags)
+		}
+	}
+}

@@ -1,0 +1,429 @@
+package runtime
+
+import (
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// CompileOptions says what a rules document is compiled against.
+type CompileOptions struct {
+	// Definitions are the flags and typed attributes (flags.yaml). Nil means
+	// a FeaFea document that carries its own flags, with dynamic typing.
+	Definitions *Definitions
+	// Lenient is the client's mode: rules about flags, variants or
+	// attributes the definitions do not know are ignored (false) with a
+	// warning instead of failing, so a new rule never takes an old binary
+	// down. Strict (the default) is for where people edit.
+	Lenient bool
+	// Version is the server's version number; empty means a content hash.
+	Version string
+	// Kills are flags forced to their safe value, with the reason.
+	Kills map[string]string
+}
+
+// MaxEvaluationCost bounds the nodes one evaluation may visit, so chains of
+// flag: and rule: references cannot make a config that compiles quickly but
+// evaluates exponentially slowly.
+const MaxEvaluationCost = 1 << 20
+
+// Compile compiles a rules document. It returns every error at once; the
+// Config is nil when there is any.
+func Compile(doc *RulesDoc, opts CompileOptions) (*Config, Diagnostics) {
+	if doc == nil {
+		doc = &RulesDoc{}
+	}
+	return newCompiler(doc, opts).compile()
+}
+
+func newCompiler(doc *RulesDoc, opts CompileOptions) *compiler {
+	return &compiler{
+		doc:     doc,
+		opts:    opts,
+		strict:  opts.Definitions != nil && !opts.Lenient,
+		c:       &Config{defs: opts.Definitions, flagIndex: map[string]FlagID{}, ruleIndex: map[string]int32{}, attrIndex: map[string]int32{}},
+		seen:    map[string]bool{},
+		memo:    map[memoKey]memoEntry{},
+		setMemo: map[*Literal]int32{},
+		asts:    map[string]Expr{},
+	}
+}
+
+func (cc *compiler) compile() (*Config, Diagnostics) {
+	cc.ensureConstants()
+	cc.flagsAndAttrs()
+	cc.parseAll()
+	cc.rules()
+	cc.namedFilters()
+	cc.cycles()
+	cc.cost()
+	cc.kills()
+	if cc.diags.HasErrors() {
+		return nil, cc.diags
+	}
+	c := cc.c
+	c.warnings = cc.diags.Warnings()
+	c.schemaHash = SchemaHash(cc.opts.Definitions)
+	c.version = cc.opts.Version
+	if c.version == "" {
+		c.version = ContentVersion(cc.doc, cc.opts.Definitions)
+	}
+	return c, cc.diags
+}
+
+// Filter is one filter expression compiled on its own: split seed "", as
+// FeaFea evaluates a filter outside a rule.
+type Filter struct {
+	c    *Config
+	root int32
+}
+
+// anonFilter names the expression of CompileFilter among the named filters;
+// it is not a valid filter name, so it cannot collide.
+const anonFilter = "-"
+
+// filterPath is a named filter's document path; CompileFilter's own
+// expression is just "filter".
+func filterPath(name string) string {
+	if name == anonFilter {
+		return "filter"
+	}
+	return "filters." + name
+}
+
+// CompileFilter compiles one expression that may use the named filters.
+func CompileFilter(src string, loc TextLoc, named []FilterDef, opts CompileOptions) (*Filter, Diagnostics) {
+	doc := &RulesDoc{Filters: append(slices.Clone(named), FilterDef{Name: anonFilter, Filter: src, Loc: loc})}
+	cc := newCompiler(doc, opts)
+	c, diags := cc.compile()
+	if c == nil {
+		return nil, diags
+	}
+	return &Filter{c: c, root: cc.memo[memoKey{filter: anonFilter}].node}, diags
+}
+
+// Match evaluates the filter for attributes given as plain Go data.
+func (f *Filter) Match(attrs map[string]any, now time.Time) (bool, error) {
+	var buf [32]Value
+	slots, err := f.c.SlotsFromMap(attrs, buf[:0])
+	if err != nil {
+		return false, err
+	}
+	st := evalState{slots: slots}
+	if !now.IsZero() {
+		st.now, st.hasNow = now.UnixNano(), true
+	}
+	return f.c.evalNode(f.root, &st), nil
+}
+
+// ContentVersion is a short hash of a document (and its definitions): the
+// version of a config that has no server number.
+func ContentVersion(doc *RulesDoc, defs *Definitions) string {
+	h := sha256.New()
+	enc := json.NewEncoder(h)
+	_ = enc.Encode(doc) // encoding to a hash cannot fail for these types
+	if defs != nil {
+		_ = enc.Encode(defs)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:12]
+}
+
+type memoKey struct {
+	filter string
+	seed   string
+}
+
+type memoEntry struct {
+	node  int32
+	split bool
+	refs  []ref
+}
+
+// ref is a flag or rule a filter reads, for cycle detection.
+type ref struct {
+	flag bool
+	id   int32
+}
+
+type compiler struct {
+	doc    *RulesDoc
+	opts   CompileOptions
+	strict bool
+	c      *Config
+	diags  Diagnostics
+	seen   map[string]bool // emitted diagnostics, so inlined filters report once
+
+	flagDecls []*FlagDef
+	asts      map[string]Expr // parsed filters: "filters.NAME" / "rules.NAME"
+	memo      map[memoKey]memoEntry
+	setMemo   map[*Literal]int32
+	weights   []int   // per node, see weight
+	ruleRefs  [][]ref // per rule, what its filter reads
+	// disabledEdges are flag → rule edges of disabled rules: they never
+	// decide, but still count for cycle detection, as in FeaFea.
+	disabledEdges [][2]int32
+}
+
+// fctx is where a filter is being compiled.
+type fctx struct {
+	path  string // rules.r1.filter / filters.f1
+	src   string
+	loc   TextLoc
+	seed  string
+	split *bool
+	refs  *[]ref
+	stack []string // named filters being inlined, for cycles
+}
+
+func (cc *compiler) report(sev Severity, pos Position, path, format string, args ...any) {
+	d := Diagnostic{Pos: pos, Path: path, Message: fmt.Sprintf(format, args...), Severity: sev}
+	key := d.String()
+	if cc.seen[key] {
+		return
+	}
+	cc.seen[key] = true
+	cc.diags = append(cc.diags, d)
+}
+
+func (cc *compiler) errorf(pos Position, path, format string, args ...any) {
+	cc.report(SeverityError, pos, path, format, args...)
+}
+
+func (cc *compiler) warnf(pos Position, path, format string, args ...any) {
+	cc.report(SeverityWarning, pos, path, format, args...)
+}
+
+// schemaProblem is an error where people edit and a warning in the client.
+func (cc *compiler) schemaProblem(pos Position, path, format string, args ...any) {
+	if cc.opts.Lenient {
+		cc.warnf(pos, path, format+" (ignored)", args...)
+		return
+	}
+	cc.errorf(pos, path, format, args...)
+}
+
+func (cc *compiler) flagsAndAttrs() {
+	c := cc.c
+	decls := cc.doc.Flags
+	if defs := cc.opts.Definitions; defs != nil {
+		if cc.doc.HasFlags {
+			cc.errorf(cc.doc.FlagsPos, "flags", "flags are defined in %s; a rules document compiled against definitions may not have a flags section", defs.File)
+		}
+		decls = defs.Flags
+		if len(defs.Attributes) > 0 {
+			c.typed = true
+			for _, a := range defs.Attributes {
+				c.attrIndex[a.Name] = int32(len(c.attrs))
+				c.attrs = append(c.attrs, a.Name)
+				c.attrTypes = append(c.attrTypes, a.Type)
+			}
+		}
+	}
+	for i := range decls {
+		cc.flagDecls = append(cc.flagDecls, &decls[i])
+		c.flagIndex[decls[i].Name] = FlagID(i)
+	}
+	c.flags = make([]cflag, len(decls))
+	for i, d := range cc.flagDecls {
+		f := &c.flags[i]
+		f.name, f.decl, f.canon = d.Name, d, FlagID(i)
+		target := d
+		if d.IsAlias() {
+			t, ok := c.flagIndex[d.Alias]
+			if !ok || cc.flagDecls[t].IsAlias() {
+				cc.errorf(d.Pos, "flags."+d.Name+".alias", "alias %q does not name a flag", d.Alias)
+				continue
+			}
+			f.canon, target = t, cc.flagDecls[t]
+		}
+		f.typ = target.Default.Type
+		f.values = target.Variants
+		if f.typ == FlagBool && len(f.values) == 0 {
+			f.values = []FlagValue{BoolFlagValue(true), BoolFlagValue(false)}
+		}
+		for _, v := range f.values {
+			f.variants = append(f.variants, v.Variant())
+		}
+		f.def = valueIndex(f.values, target.Default)
+		f.safe = valueIndex(f.values, target.SafeValue())
+		if f.def < 0 {
+			cc.errorf(target.Pos, "flags."+target.Name+".default", "default %s is not one of the variants", target.Default.Variant())
+			f.def = 0
+		}
+		if f.safe < 0 {
+			f.safe = f.def
+		}
+		if len(f.values) == 0 {
+			cc.errorf(target.Pos, "flags."+target.Name, "flag has no values")
+			f.values, f.variants = []FlagValue{target.Default}, []string{target.Default.Variant()}
+		}
+	}
+}
+
+func valueIndex(values []FlagValue, v FlagValue) int32 {
+	for i, x := range values {
+		if x == v {
+			return int32(i)
+		}
+	}
+	return -1
+}
+
+func (cc *compiler) parseAll() {
+	parse := func(key, path, src string, loc TextLoc) {
+		e, errs := ParseFilter(src)
+		for _, se := range errs {
+			cc.errorf(loc.At(src, se.Offset), path, "%s", se.Msg)
+		}
+		if len(errs) == 0 {
+			cc.asts[key] = e
+		}
+	}
+	for i := range cc.doc.Filters {
+		f := &cc.doc.Filters[i]
+		parse("filters."+f.Name, filterPath(f.Name), f.Filter, f.Loc)
+	}
+	for i := range cc.doc.Rules {
+		r := &cc.doc.Rules[i]
+		if r.HasFilter {
+			parse("rules."+r.Name, "rules."+r.Name+".filter", r.Filter, r.Loc)
+		}
+	}
+}
+
+func (cc *compiler) rules() {
+	c := cc.c
+	order := make([]*RuleDef, len(cc.doc.Rules))
+	for i := range cc.doc.Rules {
+		order[i] = &cc.doc.Rules[i]
+	}
+	slices.SortStableFunc(order, func(a, b *RuleDef) int {
+		if a.Priority != b.Priority {
+			return cmp.Compare(b.Priority, a.Priority)
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	c.rules = make([]crule, len(order))
+	cc.ruleRefs = make([][]ref, len(order))
+	for i, r := range order {
+		c.ruleIndex[r.Name] = int32(i)
+		c.rules[i] = crule{name: r.Name, enabled: r.Enabled, root: noFilter, priority: r.Priority, decl: r}
+	}
+	for i, r := range order {
+		cr := &c.rules[i]
+		if e, ok := cc.asts["rules."+r.Name]; ok {
+			x := fctx{path: "rules." + r.Name + ".filter", src: r.Filter, loc: r.Loc, seed: r.SplitSeed(), split: &cr.split, refs: &cc.ruleRefs[i]}
+			cr.root = cc.compileExpr(e, &x)
+		}
+		cc.ruleVariants(int32(i), r)
+	}
+}
+
+func (cc *compiler) ruleVariants(ri int32, r *RuleDef) {
+	c := cc.c
+	for _, rv := range r.Variants {
+		path := "rules." + r.Name + ".variants." + rv.Flag
+		id, ok := c.flagIndex[rv.Flag]
+		if !ok {
+			if cc.strict {
+				cc.errorf(rv.Pos, path, "unknown flag %q%s", rv.Flag, suggest(rv.Flag, c.flagIndex))
+			} else {
+				cc.warnf(rv.Pos, path, "unknown flag %q; the rule is ignored for it", rv.Flag)
+			}
+			continue
+		}
+		f := &c.flags[c.flags[id].canon]
+		vi := valueIndex(f.values, rv.Value)
+		if vi < 0 {
+			msg := fmt.Sprintf("%s %s is not a variant of flag %s (%s)", rv.Value.Type, quoteVariant(rv.Value), rv.Flag, strings.Join(f.variants, ", "))
+			if cc.strict {
+				cc.errorf(rv.Pos, path, "%s", msg)
+			} else {
+				cc.warnf(rv.Pos, path, "%s; the rule is ignored for it", msg)
+			}
+			continue
+		}
+		if !r.Enabled || slices.ContainsFunc(f.rules, func(fr flagRule) bool { return fr.rule == ri }) {
+			// A disabled rule never decides; a rule naming a flag and its
+			// alias decides by the first entry.
+			if !r.Enabled {
+				cc.recordDisabledEdge(ri, f)
+			}
+			continue
+		}
+		cr := &c.rules[ri]
+		f.rules = append(f.rules, flagRule{root: cr.root, value: vi, rule: ri, split: cr.split})
+	}
+}
+
+func (cc *compiler) recordDisabledEdge(ri int32, f *cflag) {
+	cc.disabledEdges = append(cc.disabledEdges, [2]int32{int32(f.canon), ri})
+}
+
+func quoteVariant(v FlagValue) string {
+	if v.Type == FlagString {
+		return fmt.Sprintf("%q", v.Str)
+	}
+	return v.Variant()
+}
+
+// namedFilters compiles every named filter on its own (seed ""), so errors
+// in filters no rule uses are reported too.
+func (cc *compiler) namedFilters() {
+	for i := range cc.doc.Filters {
+		f := &cc.doc.Filters[i]
+		if _, ok := cc.asts["filters."+f.Name]; !ok {
+			continue
+		}
+		var split bool
+		var refs []ref
+		x := fctx{path: filterPath(f.Name), src: f.Filter, loc: f.Loc, split: &split, refs: &refs}
+		cc.inlineFilter(f.Name, &x, Position{}, "")
+	}
+}
+
+func (cc *compiler) filterDef(name string) *FilterDef {
+	for i := range cc.doc.Filters {
+		if cc.doc.Filters[i].Name == name {
+			return &cc.doc.Filters[i]
+		}
+	}
+	return nil
+}
+
+// inlineFilter compiles a named filter in the referring rule's context (its
+// split seed), once per seed.
+func (cc *compiler) inlineFilter(name string, x *fctx, pos Position, path string) int32 {
+	if slices.Contains(x.stack, name) {
+		cycle := append(slices.Clone(x.stack[slices.Index(x.stack, name):]), name)
+		cc.errorf(pos, path, "circular reference: filter:%s", strings.Join(cycle, " → filter:"))
+		return cc.constant(false)
+	}
+	key := memoKey{filter: name, seed: x.seed}
+	if m, ok := cc.memo[key]; ok {
+		*x.refs = append(*x.refs, m.refs...)
+		*x.split = *x.split || m.split
+		return m.node
+	}
+	def := cc.filterDef(name)
+	e, ok := cc.asts["filters."+name]
+	if !ok {
+		return cc.constant(false) // its parse errors are reported already
+	}
+	var split bool
+	var refs []ref
+	y := fctx{path: filterPath(name), src: def.Filter, loc: def.Loc, seed: x.seed, split: &split, refs: &refs, stack: append(slices.Clone(x.stack), name)}
+	node := cc.compileExpr(e, &y)
+	if node > constTrue && cc.c.nodeLabel[node] == "" {
+		cc.c.nodeLabel[node] = "filter:" + name
+	}
+	cc.memo[key] = memoEntry{node: node, split: split, refs: refs}
+	*x.refs = append(*x.refs, refs...)
+	*x.split = *x.split || split
+	return node
+}

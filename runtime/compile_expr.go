@@ -1,0 +1,507 @@
+package runtime
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// Nodes 0 and 1 are the constants every folded expression shares.
+const (
+	constFalse int32 = 0
+	constTrue  int32 = 1
+)
+
+func (cc *compiler) constant(b bool) int32 {
+	cc.ensureConstants()
+	if b {
+		return constTrue
+	}
+	return constFalse
+}
+
+func (cc *compiler) ensureConstants() {
+	if len(cc.c.nodes) == 0 {
+		cc.c.nodes = append(cc.c.nodes, cnode{op: nFalse}, cnode{op: nTrue})
+		cc.c.nodeText = append(cc.c.nodeText, "false", "true")
+		cc.c.nodeLabel = append(cc.c.nodeLabel, "", "")
+		cc.weights = append(cc.weights, 0, 0)
+	}
+}
+
+func (cc *compiler) add(n cnode, text string) int32 {
+	cc.ensureConstants()
+	cc.weights = append(cc.weights, cc.weight(n))
+	cc.c.nodes = append(cc.c.nodes, n)
+	cc.c.nodeText = append(cc.c.nodeText, text)
+	cc.c.nodeLabel = append(cc.c.nodeLabel, "")
+	return int32(len(cc.c.nodes) - 1)
+}
+
+// weight estimates a node's evaluation cost, for ordering and/or terms.
+func (cc *compiler) weight(n cnode) int {
+	switch n.op {
+	case nAnd, nOr:
+		w := 0
+		for _, k := range cc.c.kids[n.a:n.b] {
+			w += cc.weights[k]
+		}
+		return w
+	case nNot:
+		return cc.weights[n.a]
+	case nAttrInt, nAttrNum, nAttrStrEq, nAttrStr, nAttrBool:
+		return 1
+	case nAttrInInt, nAttrInStr, nContainsInt, nContainsStr, nNow:
+		return 3
+	case nAttrAnyInt, nAttrAnyStr:
+		return 5
+	case nRule:
+		return 20
+	case nFlagNum, nFlagStr, nFlagBool, nFlagInInt, nFlagInStr:
+		return 30
+	case nInsplit:
+		return 50
+	}
+	return 1
+}
+
+func isConst(i int32) bool { return i == constFalse || i == constTrue }
+
+func spanText(src string, e interface{ Span() (int, int) }) string {
+	s, end := e.Span()
+	if s < 0 || end > len(src) || s > end {
+		return ""
+	}
+	return src[s:end]
+}
+
+// compileExpr compiles an expression into nodes, folding constants.
+func (cc *compiler) compileExpr(e Expr, x *fctx) int32 {
+	cc.ensureConstants()
+	switch e := e.(type) {
+	case *AndExpr:
+		return cc.compileBool(nAnd, e.Terms, spanText(x.src, e), x)
+	case *OrExpr:
+		return cc.compileBool(nOr, e.Terms, spanText(x.src, e), x)
+	case *NotExpr:
+		k := cc.compileExpr(e.X, x)
+		if isConst(k) {
+			return cc.constant(k == constFalse)
+		}
+		if n := cc.c.nodes[k]; n.op == nNot {
+			return n.a
+		}
+		return cc.add(cnode{op: nNot, a: k}, spanText(x.src, e))
+	case *CompareExpr:
+		return cc.compileCompare(e, x)
+	case *ContainsExpr:
+		return cc.compileContains(e, x)
+	}
+	return cc.constant(false)
+}
+
+func (cc *compiler) compileBool(op nodeOp, terms []Expr, text string, x *fctx) int32 {
+	absorbing := op == nOr // true absorbs an or, false an and
+	var kids []int32
+	for _, t := range terms {
+		k := cc.compileExpr(t, x)
+		switch {
+		case isConst(k) && (k == constTrue) == absorbing:
+			return cc.constant(absorbing)
+		case isConst(k):
+			continue
+		}
+		kids = append(kids, k)
+	}
+	// Cheapest terms first: evaluation has no side effects, so the order
+	// only changes how soon a short circuit happens.
+	slices.SortStableFunc(kids, func(a, b int32) int { return cmp.Compare(cc.weights[a], cc.weights[b]) })
+	switch len(kids) {
+	case 0:
+		return cc.constant(!absorbing)
+	case 1:
+		return kids[0]
+	}
+	a := int32(len(cc.c.kids))
+	cc.c.kids = append(cc.c.kids, kids...)
+	return cc.add(cnode{op: op, a: a, b: int32(len(cc.c.kids))}, text)
+}
+
+func (cc *compiler) pos(x *fctx, off int) Position { return x.loc.At(x.src, off) }
+
+// negatedBool reports whether a `= BOOL` / `!= BOOL` comparison asks for
+// false.
+func negatedBool(e *CompareExpr) bool { return (e.Op == OpEq) != e.Right.Bool }
+
+func (cc *compiler) compileCompare(e *CompareExpr, x *fctx) int32 {
+	text := spanText(x.src, e)
+	switch e.Left.Kind {
+	case OperandFilter:
+		if cc.filterDef(e.Left.Name) == nil {
+			cc.warnf(cc.pos(x, e.Left.Start), x.path, "unknown filter %q: the reference is false", e.Left.Name)
+			return cc.constant(false)
+		}
+		k := cc.inlineFilter(e.Left.Name, x, cc.pos(x, e.Left.Start), x.path)
+		if !negatedBool(e) {
+			return k
+		}
+		if isConst(k) {
+			return cc.constant(k == constFalse)
+		}
+		return cc.add(cnode{op: nNot, a: k}, text)
+	case OperandRule:
+		ri, ok := cc.c.ruleIndex[e.Left.Name]
+		if !ok {
+			cc.warnf(cc.pos(x, e.Left.Start), x.path, "unknown rule %q: the reference is false", e.Left.Name)
+			return cc.constant(false)
+		}
+		*x.refs = append(*x.refs, ref{id: ri})
+		return cc.add(cnode{op: nRule, slot: ri, neg: negatedBool(e)}, text)
+	case OperandInsplit:
+		slot, ok := cc.attrSlot(e.Left, x, nil)
+		if !ok {
+			return cc.constant(false)
+		}
+		*x.split = true
+		return cc.add(cnode{op: nInsplit, slot: slot, s: x.seed, lo: e.Left.Low, hi: e.Left.High, neg: negatedBool(e)}, text)
+	case OperandNow:
+		return cc.add(cnode{op: nNow, cmp: e.Op, i: e.Right.Int}, text)
+	case OperandFlag:
+		return cc.compileFlagCompare(e, x, text)
+	case OperandAttr:
+		return cc.compileAttrCompare(e, x, text)
+	}
+	return cc.constant(false)
+}
+
+// attrSlot resolves an attribute reference to its slot. With typed
+// definitions an unknown attribute, or one whose type check fails, is a
+// schema problem and the comparison is false; without, every name gets a slot.
+func (cc *compiler) attrSlot(o Operand, x *fctx, check func(AttrDef) string) (int32, bool) {
+	c := cc.c
+	if !c.typed {
+		slot, ok := c.attrIndex[o.Name]
+		if !ok {
+			slot = int32(len(c.attrs))
+			c.attrIndex[o.Name] = slot
+			c.attrs = append(c.attrs, o.Name)
+			c.attrTypes = append(c.attrTypes, 0)
+		}
+		return slot, true
+	}
+	slot, ok := c.attrIndex[o.Name]
+	if !ok {
+		cc.schemaProblem(cc.pos(x, o.Start), x.path, "unknown attribute %q%s", o.Name, suggest(o.Name, c.attrIndex))
+		return 0, false
+	}
+	if check != nil {
+		def, _ := c.defs.Attribute(o.Name)
+		if msg := check(*def); msg != "" {
+			cc.schemaProblem(cc.pos(x, o.Start), x.path, "%s", msg)
+			return 0, false
+		}
+	}
+	return slot, true
+}
+
+func (cc *compiler) compileAttrCompare(e *CompareExpr, x *fctx, text string) int32 {
+	lit := e.Right
+	var check func(AttrDef) string
+	impossible := func(a AttrDef, what string) string {
+		return fmt.Sprintf("attribute %s is %s; %s can never match", a.Name, a.Type, what)
+	}
+	switch e.Op {
+	case OpIn, OpNotIn:
+		check = func(a AttrDef) string {
+			switch {
+			case lit.Kind == LitIntSet && a.Type != AttrInt:
+				return impossible(a, "`"+e.Op.String()+"` a set of ints")
+			case lit.Kind == LitStringSet && a.Type != AttrString:
+				return impossible(a, "`"+e.Op.String()+"` a set of strings")
+			case lit.Kind == LitStringSet:
+				for _, s := range lit.Strs {
+					if msg := enumCheck(a, s); msg != "" {
+						return msg
+					}
+				}
+			}
+			return ""
+		}
+	case OpIntersects:
+		check = func(a AttrDef) string {
+			switch {
+			case lit.Kind == LitIntSet && a.Type != AttrIntSet:
+				return impossible(a, "intersects with a set of ints")
+			case lit.Kind == LitStringSet && a.Type != AttrStringSet:
+				return impossible(a, "intersects with a set of strings")
+			}
+			return ""
+		}
+	default:
+		check = func(a AttrDef) string {
+			switch lit.Kind {
+			case LitBool:
+				if a.Type != AttrBool {
+					if lit.Implicit {
+						return fmt.Sprintf("attribute %s is %s; a bare attr:%s means `= true` and needs a bool", a.Name, a.Type, a.Name)
+					}
+					return impossible(a, "comparing it with a bool")
+				}
+			case LitInt, LitFloat:
+				if a.Type != AttrInt && a.Type != AttrFloat {
+					return impossible(a, "comparing it with a number")
+				}
+			case LitString:
+				if a.Type != AttrString {
+					return impossible(a, "comparing it with a string")
+				}
+				if e.Op == OpEq || e.Op == OpNe {
+					return enumCheck(a, lit.Str)
+				}
+			}
+			return ""
+		}
+	}
+	slot, ok := cc.attrSlot(e.Left, x, check)
+	if !ok {
+		return cc.constant(false)
+	}
+	switch e.Op {
+	case OpIn, OpNotIn:
+		n := cnode{op: nAttrInInt, slot: slot, neg: e.Op == OpNotIn}
+		if lit.Kind == LitStringSet {
+			n.op = nAttrInStr
+		}
+		n.a = cc.hoistSet(&e.Right)
+		return cc.add(n, text)
+	case OpIntersects:
+		n := cnode{op: nAttrAnyInt, slot: slot}
+		if lit.Kind == LitStringSet {
+			n.op = nAttrAnyStr
+		}
+		n.a = cc.hoistSet(&e.Right)
+		return cc.add(n, text)
+	}
+	n := cnode{slot: slot, cmp: e.Op}
+	switch lit.Kind {
+	case LitBool:
+		n.op = nAttrBool
+		if lit.Bool {
+			n.i = 1
+		}
+	case LitInt:
+		n.op, n.k = nAttrInt, lit.Int
+		n.i, n.j, n.neg = intRange(e.Op, lit.Int)
+	case LitFloat:
+		n.op, n.f = nAttrNum, lit.Float
+	case LitString:
+		n.op, n.s = nAttrStr, lit.Str
+		if e.Op == OpEq || e.Op == OpNe {
+			n.op, n.neg = nAttrStrEq, e.Op == OpNe
+		}
+	default:
+		return cc.constant(false)
+	}
+	return cc.add(n, text)
+}
+
+// intRange turns `x OP k` over int64 x into `lo <= x <= hi`, negated for !=.
+func intRange(op Op, k int64) (lo, hi int64, neg bool) {
+	const minInt, maxInt = math.MinInt64, math.MaxInt64
+	switch op {
+	case OpLt:
+		if k == minInt {
+			return 1, 0, false // empty
+		}
+		return minInt, k - 1, false
+	case OpLe:
+		return minInt, k, false
+	case OpGt:
+		if k == maxInt {
+			return 1, 0, false
+		}
+		return k + 1, maxInt, false
+	case OpGe:
+		return k, maxInt, false
+	case OpNe:
+		return k, k, true
+	}
+	return k, k, false
+}
+
+func enumCheck(a AttrDef, s string) string {
+	if len(a.Values) == 0 {
+		return ""
+	}
+	for _, v := range a.Values {
+		if v == s {
+			return ""
+		}
+	}
+	return fmt.Sprintf("%q is not a value of attribute %s (%s)", s, a.Name, strings.Join(a.Values, ", "))
+}
+
+func (cc *compiler) compileContains(e *ContainsExpr, x *fctx) int32 {
+	check := func(a AttrDef) string {
+		switch {
+		case e.Elem.Kind == LitInt && a.Type != AttrIntSet:
+			return fmt.Sprintf("attribute %s is %s; an int in it can never match", a.Name, a.Type)
+		case e.Elem.Kind == LitString && a.Type != AttrStringSet:
+			return fmt.Sprintf("attribute %s is %s; a string in it can never match", a.Name, a.Type)
+		}
+		return ""
+	}
+	slot, ok := cc.attrSlot(e.Attr, x, check)
+	if !ok {
+		return cc.constant(false)
+	}
+	n := cnode{op: nContainsInt, slot: slot, neg: e.Negated, i: e.Elem.Int}
+	if e.Elem.Kind == LitString {
+		n.op, n.s = nContainsStr, e.Elem.Str
+	}
+	return cc.add(n, spanText(x.src, e))
+}
+
+func (cc *compiler) hoistSet(lit *Literal) int32 {
+	if i, ok := cc.setMemo[lit]; ok {
+		return i
+	}
+	var i int32
+	if lit.Kind == LitStringSet {
+		i = int32(len(cc.c.strSets))
+		cc.c.strSets = append(cc.c.strSets, newStrSet(lit.Strs))
+	} else {
+		i = int32(len(cc.c.intSets))
+		cc.c.intSets = append(cc.c.intSets, newIntSet(lit.Ints))
+	}
+	cc.setMemo[lit] = i
+	return i
+}
+
+func (cc *compiler) compileFlagCompare(e *CompareExpr, x *fctx, text string) int32 {
+	c := cc.c
+	name := e.Left.Name
+	id, ok := c.flagIndex[name]
+	if !ok {
+		if cc.strict {
+			cc.errorf(cc.pos(x, e.Left.Start), x.path, "unknown flag %q%s", name, suggest(name, c.flagIndex))
+		} else {
+			cc.warnf(cc.pos(x, e.Left.Start), x.path, "unknown flag %q: the comparison is false", name)
+		}
+		return cc.constant(false)
+	}
+	f := &c.flags[c.flags[id].canon]
+	lit := e.Right
+	// Python's typing, as FeaFea checks it: the literal's type must be the
+	// flag's, except that a bool is an int.
+	var want FlagType
+	switch lit.Kind {
+	case LitBool:
+		want = FlagBool
+	case LitInt, LitIntSet:
+		want = FlagInt
+	case LitString, LitStringSet:
+		want = FlagString
+	}
+	if f.typ != want && (want != FlagInt || f.typ != FlagBool) {
+		msg := fmt.Sprintf("flag %s is %s; it cannot be compared with %s", name, f.typ, litDescription(lit))
+		if cc.opts.Lenient {
+			cc.warnf(cc.pos(x, e.Left.Start), x.path, "%s (the comparison is false)", msg)
+		} else {
+			cc.errorf(cc.pos(x, e.Left.Start), x.path, "%s", msg)
+		}
+		return cc.constant(false)
+	}
+	if (e.Op == OpEq || e.Op == OpNe) && f.typ == want && (lit.Kind == LitString || lit.Kind == LitInt) {
+		v := FlagValue{Type: want, Int: lit.Int, Str: lit.Str}
+		if valueIndex(f.values, v) < 0 {
+			sev := cc.warnf
+			if cc.strict {
+				sev = cc.errorf
+			}
+			sev(cc.pos(x, lit.Start), x.path, "%s is not a variant of flag %s (%s)", quoteVariant(v), name, strings.Join(f.variants, ", "))
+		}
+	}
+	*x.refs = append(*x.refs, ref{flag: true, id: int32(f.canon)})
+	n := cnode{slot: int32(id), cmp: e.Op}
+	switch lit.Kind {
+	case LitBool:
+		n.op = nFlagBool
+		if lit.Bool {
+			n.i = 1
+		}
+	case LitInt:
+		n.op, n.i = nFlagNum, lit.Int
+	case LitString:
+		n.op, n.s = nFlagStr, lit.Str
+	case LitIntSet, LitStringSet:
+		n.op, n.neg = nFlagInInt, e.Op == OpNotIn
+		if lit.Kind == LitStringSet {
+			n.op = nFlagInStr
+		}
+		n.a = cc.hoistSet(&e.Right)
+	default:
+		return cc.constant(false)
+	}
+	return cc.add(n, text)
+}
+
+func litDescription(l Literal) string {
+	switch l.Kind {
+	case LitBool:
+		return "a bool"
+	case LitInt:
+		return "an int"
+	case LitFloat:
+		return "a float"
+	case LitString:
+		return "a string"
+	case LitIntSet:
+		return "a set of ints"
+	case LitStringSet:
+		return "a set of strings"
+	}
+	return "a time"
+}
+
+// suggest returns ` (did you mean "x"?)` for the closest known name.
+func suggest[V any](name string, known map[string]V) string {
+	best, bestD := "", len(name)/2+1
+	names := make([]string, 0, len(known))
+	for k := range known {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		if d := editDistance(name, k); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

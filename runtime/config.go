@@ -1,0 +1,249 @@
+package runtime
+
+import (
+	"time"
+)
+
+// Reason says why an evaluation returned its value, in OpenFeature's terms.
+type Reason uint8
+
+const (
+	ReasonDefault        Reason = iota // no rule decided
+	ReasonTargetingMatch               // a rule decided
+	ReasonSplit                        // the deciding rule's filter uses insplit
+	ReasonDisabled                     // a kill switch decided
+	ReasonStale                        // a client past the flag's staleness bound
+	ReasonError                        // invalid input; the default is returned
+)
+
+var reasonNames = [...]string{"DEFAULT", "TARGETING_MATCH", "SPLIT", "DISABLED", "STALE", "ERROR"}
+
+func (r Reason) String() string {
+	if int(r) < len(reasonNames) {
+		return reasonNames[r]
+	}
+	return "UNKNOWN"
+}
+
+// Evaluation is one flag's answer for one target: a small handle into the
+// immutable config that answered, so returning it copies a few words and
+// reading it allocates nothing.
+type Evaluation struct {
+	c      *Config
+	id     FlagID // -1 for a flag the config does not have
+	value  int32
+	rule   int32 // -1: no rule decided
+	reason Reason
+	err    error
+}
+
+// Flag is the evaluated flag's (or alias's) name.
+func (e Evaluation) Flag() string {
+	if e.id < 0 {
+		if u, ok := e.err.(*UnknownFlagError); ok {
+			return u.Flag
+		}
+		return ""
+	}
+	return e.c.flags[e.id].name
+}
+
+// Value is the answer.
+func (e Evaluation) Value() FlagValue {
+	if e.id < 0 {
+		return FlagValue{}
+	}
+	return e.c.flags[e.c.flags[e.id].canon].values[e.value]
+}
+
+// Bool, Int and Str return the answer of a bool, int or string flag.
+func (e Evaluation) Bool() bool  { return e.Value().Bool }
+func (e Evaluation) Int() int64  { return e.Value().Int }
+func (e Evaluation) Str() string { return e.Value().Str }
+
+// String describes the evaluation for logs and test failures:
+// `workbook=guided (SPLIT by workbook_20pct, version 7)`.
+func (e Evaluation) String() string {
+	s := e.Flag() + "=" + e.Variant() + " (" + e.reason.String()
+	if r := e.Rule(); r != "" {
+		s += " by " + r
+	}
+	if e.err != nil {
+		s += ": " + e.err.Error()
+	}
+	return s + ", version " + e.Version() + ")"
+}
+
+// ValueIndex is the answer's index in the flag's values (Config.Values).
+func (e Evaluation) ValueIndex() int { return int(e.value) }
+
+// Variant is the answer's name: "true", "20", "guided".
+func (e Evaluation) Variant() string {
+	if e.id < 0 {
+		return ""
+	}
+	return e.c.flags[e.c.flags[e.id].canon].variants[e.value]
+}
+
+// Reason says why: TARGETING_MATCH, SPLIT, DEFAULT, DISABLED, STALE, ERROR.
+func (e Evaluation) Reason() Reason { return e.reason }
+
+// Rule is the deciding rule, empty unless a rule decided.
+func (e Evaluation) Rule() string {
+	if e.rule < 0 {
+		return ""
+	}
+	return e.c.rules[e.rule].name
+}
+
+// Version is the version of the config that answered.
+func (e Evaluation) Version() string {
+	if e.c == nil {
+		return ""
+	}
+	return e.c.version
+}
+
+// Err is the invalid input behind an ERROR reason.
+func (e Evaluation) Err() error { return e.err }
+
+// WithValue returns the evaluation answering value index i for reason r,
+// for a client that overrides an answer (STALE).
+func (e Evaluation) WithValue(i int, r Reason) Evaluation {
+	e.value, e.rule, e.reason, e.err = int32(i), -1, r, nil
+	return e
+}
+
+// FlagID identifies a flag (or alias) of a compiled config. With
+// definitions, IDs follow the order of flags.yaml, so generated code can use
+// constants.
+type FlagID int32
+
+// Config is a compiled, immutable rules configuration. It is safe for
+// concurrent use; a new version is a new Config, swapped atomically by its
+// holder.
+type Config struct {
+	version string
+	defs    *Definitions // nil for a FeaFea document compiled without definitions
+
+	flags     []cflag
+	flagIndex map[string]FlagID
+	rules     []crule // in evaluation order: priority desc, name asc
+	ruleIndex map[string]int32
+
+	nodes     []cnode
+	kids      []int32  // children of and/or nodes
+	nodeText  []string // source text of each node, for explain
+	nodeLabel []string // "filter:NAME" where a named filter was inlined
+	intSets   []intSet
+	strSets   []strSet
+
+	attrs      []string // slot names
+	attrTypes  []AttrType
+	attrIndex  map[string]int32
+	typed      bool   // attribute slots and types come from definitions
+	schemaHash string // SchemaHash of defs
+
+	killReasons map[FlagID]string
+
+	warnings Diagnostics
+}
+
+type cflag struct {
+	name     string
+	canon    FlagID // the flag an alias names; itself otherwise
+	typ      FlagType
+	values   []FlagValue
+	variants []string // values' names
+	def      int32    // default value index
+	safe     int32    // kill-switch value index
+	killed   bool
+	rules    []flagRule
+	decl     *FlagDef
+}
+
+// flagRule is one rule in a flag's list, with what evaluation needs from it
+// copied in so the loop touches no other memory.
+type flagRule struct {
+	root  int32
+	value int32
+	rule  int32
+	split bool
+}
+
+type crule struct {
+	name     string
+	enabled  bool
+	root     int32 // filter node; noFilter when the rule always matches
+	split    bool  // the filter uses insplit: matches report SPLIT
+	priority int64
+	decl     *RuleDef
+}
+
+const noFilter = -1
+
+// Version is the config's version: the server's number, or a content hash.
+func (c *Config) Version() string { return c.version }
+
+// SchemaHash is SchemaHash of the definitions the config was compiled
+// against ("" without definitions).
+func (c *Config) SchemaHash() string { return c.schemaHash }
+
+// Definitions returns the flags.yaml the config was compiled against, or nil.
+func (c *Config) Definitions() *Definitions { return c.defs }
+
+// Warnings are the non-fatal diagnostics of the compile: rules ignored for
+// unknown flags or variants, references to things that do not exist.
+func (c *Config) Warnings() Diagnostics { return c.warnings }
+
+// FlagID returns the ID of a flag or alias.
+func (c *Config) FlagID(name string) (FlagID, bool) {
+	id, ok := c.flagIndex[name]
+	return id, ok
+}
+
+// FlagNames lists every flag and alias, in definition order.
+func (c *Config) FlagNames() []string {
+	names := make([]string, len(c.flags))
+	for i := range c.flags {
+		names[i] = c.flags[i].name
+	}
+	return names
+}
+
+// Flag returns a flag's declaration (for an alias, its own declaration).
+func (c *Config) Flag(id FlagID) *FlagDef {
+	if id < 0 || int(id) >= len(c.flags) {
+		return nil
+	}
+	return c.flags[id].decl
+}
+
+// Slots returns the attribute names in slot order: slot i of an evaluation
+// is the attribute Slots()[i].
+func (c *Config) Slots() []string { return c.attrs }
+
+// Slot returns the slot of an attribute.
+func (c *Config) Slot(name string) (int, bool) {
+	i, ok := c.attrIndex[name]
+	return int(i), ok
+}
+
+// nowNanos is the evaluation time, read from the clock only when a rule
+// compares with now.
+type evalState struct {
+	slots  []Value
+	now    int64
+	hasNow bool
+}
+
+func (st *evalState) nowNanos() int64 {
+	if !st.hasNow {
+		st.now = time.Now().UnixNano()
+		st.hasNow = true
+	}
+	return st.now
+}
+
+// attr reads a slot; newEvalState guarantees every slot exists.
+func (st *evalState) attr(slot int32) Value { return st.slots[slot] }

@@ -1,0 +1,1030 @@
+package runtime
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// The filter language's lexer and recursive-descent parser. The grammar
+// follows FeaFea's (see DESIGN.md); the parser reports every problem it can
+// find, recovering at `and`, `or` and `)`, so that a user fixing a rules
+// document sees all of its mistakes at once.
+
+// ParseFilter parses one filter expression. It never panics and never hangs
+// on any input. On errors it returns every error it can find, sorted by
+// offset, each with the byte offset into src where the problem is; the Expr
+// may then be nil or partial and must not be evaluated.
+func ParseFilter(src string) (Expr, []SyntaxError) {
+	if len(src) > MaxFilterBytes {
+		return nil, []SyntaxError{{Offset: 0, Msg: fmt.Sprintf("filter is %d bytes; the limit is %d", len(src), MaxFilterBytes)}}
+	}
+	toks, lexErrs := lexFilter(src)
+	p := &filterParser{src: src, toks: toks}
+	e := p.parseOr()
+	// parseOr stops only at `)` or the end; a `)` here has no `(`.
+	for p.tok().kind != tkEOF {
+		p.errorAt(p.tok(), `unexpected ")" with no matching "("`)
+		p.next()
+		switch p.tok().kind {
+		case tkEOF, tkRParen:
+			continue
+		case tkAnd, tkOr:
+			p.next() // `a) and b`: the `and` is not a second mistake
+		}
+		p.parseOr()
+	}
+	errs := append(lexErrs, p.errs...)
+	if len(errs) == 0 {
+		return e, nil
+	}
+	slices.SortStableFunc(errs, func(a, b SyntaxError) int { return a.Offset - b.Offset })
+	if len(errs) > maxSyntaxErrors {
+		errs = append(errs[:maxSyntaxErrors:maxSyntaxErrors], SyntaxError{Offset: errs[maxSyntaxErrors].Offset, Msg: "too many errors"})
+	}
+	return e, errs
+}
+
+// maxSyntaxErrors caps the errors reported for one filter: past a few dozen
+// they are noise, and hostile input could otherwise produce one per byte.
+const maxSyntaxErrors = 50
+
+// ---- lexer ----
+
+type tokKind uint8
+
+const (
+	tkEOF tokKind = iota
+	tkBad         // an unusable token; the lexer has already reported it
+	tkString
+	tkInt
+	tkFloat
+	tkCmp // a comparison operator; tok.op says which
+	tkRef // attr:/flag:/filter:/rule: NAME; tok.ref says which
+	tkLParen
+	tkRParen
+	tkLBrack
+	tkRBrack
+	tkComma
+	tkAnd
+	tkOr
+	tkNot
+	tkIn
+	tkIntersects
+	tkTrue
+	tkFalse
+	tkInsplit
+	tkNow
+)
+
+var filterKeywords = map[string]tokKind{
+	"and":        tkAnd,
+	"or":         tkOr,
+	"not":        tkNot,
+	"in":         tkIn,
+	"intersects": tkIntersects,
+	"intersect":  tkIntersects,
+	"true":       tkTrue,
+	"false":      tkFalse,
+	"insplit":    tkInsplit,
+	"now":        tkNow,
+}
+
+var filterRefKinds = map[string]OperandKind{
+	"attr":   OperandAttr,
+	"flag":   OperandFlag,
+	"filter": OperandFilter,
+	"rule":   OperandRule,
+}
+
+type filterToken struct {
+	kind       tokKind
+	op         Op          // tkCmp
+	ref        OperandKind // tkRef
+	lexErr     bool        // the lexer reported a problem with this token
+	start, end int
+	num        uint64 // tkInt: int64 bits; tkFloat: float64 bits
+	name       string // tkRef: the name; tkString: the contents
+}
+
+func (t filterToken) int() int64     { return int64(t.num) }
+func (t filterToken) float() float64 { return math.Float64frombits(t.num) }
+
+func isWordStart(c byte) bool {
+	return c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+}
+
+func isWordByte(c byte) bool { return isWordStart(c) || '0' <= c && c <= '9' }
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// lexFilter splits src into tokens, always ending with tkEOF so the parser
+// never has to bounds-check.
+func lexFilter(src string) ([]filterToken, []SyntaxError) {
+	var toks []filterToken
+	var errs []SyntaxError
+	errorf := func(off int, format string, args ...any) {
+		if len(errs) > maxSyntaxErrors {
+			return // ParseFilter keeps only the first ones
+		}
+		errs = append(errs, SyntaxError{Offset: off, Msg: fmt.Sprintf(format, args...)})
+	}
+	i := 0
+	for i < len(src) {
+		c := src[i]
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRuneInString(src[i:])
+			if r != utf8.RuneError && unicode.IsSpace(r) {
+				i += size
+				continue
+			}
+			errorf(i, "unexpected character %q", src[i:i+size])
+			toks = append(toks, filterToken{kind: tkBad, lexErr: true, start: i, end: i + size})
+			i += size
+			continue
+		}
+		if unicode.IsSpace(rune(c)) {
+			i++
+			continue
+		}
+		t := filterToken{start: i}
+		switch {
+		case c == '\'' || c == '"':
+			t.kind = tkString
+			n := strings.IndexByte(src[i+1:], c)
+			if n < 0 {
+				errorf(i, "unterminated string")
+				t.lexErr = true
+				t.name = src[i+1:]
+				i = len(src)
+			} else {
+				t.name = src[i+1 : i+1+n]
+				i += n + 2
+			}
+		case isDigit(c) || c == '-' && i+1 < len(src) && isDigit(src[i+1]):
+			j := i + 1
+			for j < len(src) && isDigit(src[j]) {
+				j++
+			}
+			if j+1 < len(src) && src[j] == '.' && isDigit(src[j+1]) {
+				j += 2
+				for j < len(src) && isDigit(src[j]) {
+					j++
+				}
+				t.kind = tkFloat
+				f, _ := strconv.ParseFloat(src[i:j], 64)
+				if math.IsInf(f, 0) {
+					errorf(i, "number %s is out of range", clip(src[i:j]))
+					t.lexErr = true
+				}
+				t.num = math.Float64bits(f)
+			} else {
+				t.kind = tkInt
+				n, err := strconv.ParseInt(src[i:j], 10, 64)
+				if err != nil {
+					errorf(i, "integer literal out of range")
+					t.lexErr = true
+				}
+				t.num = uint64(n)
+			}
+			i = j
+		case isWordStart(c):
+			j := i + 1
+			for j < len(src) && isWordByte(src[j]) {
+				j++
+			}
+			word := src[i:j]
+			if k, ok := filterRefKinds[word]; ok && j < len(src) && src[j] == ':' {
+				i = lexRefName(src, j+1, &t, k, errorf)
+				break
+			}
+			if k, ok := filterKeywords[word]; ok {
+				t.kind = k
+			} else {
+				errorf(i, "unexpected word %q", clip(word))
+				t.kind, t.lexErr = tkBad, true
+			}
+			i = j
+		default:
+			i++
+			switch c {
+			case '(':
+				t.kind = tkLParen
+			case ')':
+				t.kind = tkRParen
+			case '[':
+				t.kind = tkLBrack
+			case ']':
+				t.kind = tkRBrack
+			case ',':
+				t.kind = tkComma
+			case '=':
+				t.kind, t.op = tkCmp, OpEq
+			case '<', '>', '!':
+				two := i < len(src) && src[i] == '='
+				switch {
+				case c == '<' && two:
+					t.kind, t.op = tkCmp, OpLe
+				case c == '<':
+					t.kind, t.op = tkCmp, OpLt
+				case c == '>' && two:
+					t.kind, t.op = tkCmp, OpGe
+				case c == '>':
+					t.kind, t.op = tkCmp, OpGt
+				case two:
+					t.kind, t.op = tkCmp, OpNe
+				default:
+					errorf(t.start, "unexpected character %q", "!")
+					t.kind, t.lexErr = tkBad, true
+				}
+				if two {
+					i++
+				}
+			default:
+				errorf(t.start, "unexpected character %q", string(c))
+				t.kind, t.lexErr = tkBad, true
+			}
+		}
+		t.end = i
+		toks = append(toks, t)
+	}
+	toks = append(toks, filterToken{kind: tkEOF, start: len(src), end: len(src)})
+	return toks, errs
+}
+
+// lexRefName reads the NAME of KIND:NAME starting at i (just past the colon)
+// into t, and returns where the token ends. An invalid name is read up to the
+// next space or punctuation, so that `attr:-io` is one error, not three.
+func lexRefName(src string, i int, t *filterToken, k OperandKind, errorf func(int, string, ...any)) int {
+	validStart := i < len(src) && isWordStart(src[i]) && !(k == OperandAttr && src[i] == '_')
+	j := i
+	for j < len(src) && (isWordByte(src[j]) || !validStart && src[j] < utf8.RuneSelf &&
+		!unicode.IsSpace(rune(src[j])) && strings.IndexByte("()[],=<>!'\"", src[j]) < 0) {
+		j++
+	}
+	name := src[i:j]
+	prefix := src[t.start:i]
+	switch {
+	case name == "":
+		found := "end of input"
+		if j < len(src) {
+			_, size := utf8.DecodeRuneInString(src[j:])
+			found = strconv.Quote(src[j : j+size])
+		}
+		errorf(j, "expected a name after %q, found %s", prefix, found)
+	case !validStart:
+		what := "a letter or _"
+		if k == OperandAttr {
+			what = "a letter"
+		}
+		errorf(i, "invalid name %q after %q: it must start with %s", clip(name), prefix, what)
+	default:
+		t.kind, t.ref, t.name = tkRef, k, name
+		return j
+	}
+	t.kind, t.lexErr = tkBad, true
+	return j
+}
+
+// clip shortens text quoted in an error message.
+func clip(s string) string {
+	const max = 40
+	if len(s) <= max {
+		return s
+	}
+	return s[:max-3] + "..."
+}
+
+// ---- parser ----
+
+type filterParser struct {
+	src   string
+	toks  []filterToken
+	pos   int
+	errs  []SyntaxError // the parser's own; the lexer's are kept apart
+	depth int           // open parentheses and `not`s, to bound recursion
+	// parens is the number of open parentheses, so messages can say
+	// whether a ")" is expected.
+	parens int
+	// bailed is set after a fatal error (too deep); the parser then skips
+	// to the end and reports nothing more.
+	bailed bool
+}
+
+func (p *filterParser) tok() filterToken { return p.toks[p.pos] }
+
+// peek returns the token after the current one (EOF at the end).
+func (p *filterParser) peek() filterToken {
+	if p.pos+1 < len(p.toks) {
+		return p.toks[p.pos+1]
+	}
+	return p.toks[len(p.toks)-1]
+}
+
+func (p *filterParser) next() filterToken {
+	t := p.toks[p.pos]
+	if t.kind != tkEOF {
+		p.pos++
+	}
+	return t
+}
+
+// prevEnd is the end offset of the last consumed token.
+func (p *filterParser) prevEnd() int {
+	if p.pos == 0 {
+		return 0
+	}
+	return p.toks[p.pos-1].end
+}
+
+// errorAt reports a problem at t. Problems at a token the lexer already
+// complained about, or at the same offset as the last report, are dropped:
+// they are almost always the same mistake seen twice.
+func (p *filterParser) errorAt(t filterToken, format string, args ...any) {
+	if p.bailed || t.lexErr || len(p.errs) > maxSyntaxErrors {
+		return
+	}
+	if len(p.errs) > 0 && p.errs[len(p.errs)-1].Offset == t.start {
+		return
+	}
+	p.errs = append(p.errs, SyntaxError{Offset: t.start, Msg: fmt.Sprintf(format, args...)})
+}
+
+// desc describes a token for "found X" in messages.
+func (p *filterParser) desc(t filterToken) string {
+	if t.kind == tkEOF {
+		return "end of input"
+	}
+	return strconv.Quote(clip(p.src[t.start:t.end]))
+}
+
+// text is a token's source text, for "after X" in messages.
+func (p *filterParser) text(t filterToken) string { return clip(p.src[t.start:t.end]) }
+
+// sync skips to the next place the parser can resume after an error: `and`,
+// `or`, an unmatched `)`, or the end.
+func (p *filterParser) sync() {
+	depth := 0
+	for {
+		switch p.tok().kind {
+		case tkEOF:
+			return
+		case tkAnd, tkOr:
+			if depth == 0 {
+				return
+			}
+		case tkLParen:
+			depth++
+		case tkRParen:
+			if depth == 0 {
+				return
+			}
+			depth--
+		}
+		p.next()
+	}
+}
+
+// skipPastRParen skips to just past the `)` closing an already consumed
+// `(`, or to the end.
+func (p *filterParser) skipPastRParen() {
+	depth := 0
+	for p.tok().kind != tkEOF {
+		switch p.next().kind {
+		case tkLParen:
+			depth++
+		case tkRParen:
+			if depth == 0 {
+				return
+			}
+			depth--
+		}
+	}
+}
+
+// enter accounts for one more level of nesting at t, reporting an error and
+// abandoning the parse if it is too deep.
+func (p *filterParser) enter(t filterToken) bool {
+	if p.depth >= MaxFilterDepth {
+		p.errorAt(t, "expression nested too deeply")
+		p.bailed = true
+		p.pos = len(p.toks) - 1
+		return false
+	}
+	p.depth++
+	return true
+}
+
+func (p *filterParser) leave() { p.depth-- }
+
+// parseOr parses `and ("or" and)*`.
+func (p *filterParser) parseOr() Expr {
+	start := p.tok().start
+	terms := []Expr{p.parseAnd()}
+	for p.tok().kind == tkOr {
+		p.next()
+		terms = append(terms, p.parseAnd())
+	}
+	return joinTerms(terms, func(ts []Expr) Expr { return &OrExpr{Terms: ts, Start: start, End: p.prevEnd()} })
+}
+
+// parseAnd parses `unary ("and" unary)*`. It also catches anything left over
+// after a complete term, like the `88` of `attr:v > 3.3 88`.
+func (p *filterParser) parseAnd() Expr {
+	start := p.tok().start
+	terms := []Expr{p.parseUnary()}
+	for {
+		switch t := p.tok(); t.kind {
+		case tkAnd:
+			p.next()
+			terms = append(terms, p.parseUnary())
+			continue
+		case tkOr, tkRParen, tkEOF:
+		default:
+			if p.parens > 0 {
+				p.errorAt(t, `expected "and", "or" or ")", found %s`, p.desc(t))
+			} else {
+				p.errorAt(t, `expected "and", "or" or the end, found %s`, p.desc(t))
+			}
+			p.sync()
+			continue
+		}
+		break
+	}
+	return joinTerms(terms, func(ts []Expr) Expr { return &AndExpr{Terms: ts, Start: start, End: p.prevEnd()} })
+}
+
+// joinTerms drops the nil terms errors left behind and builds the node only
+// when two or more remain.
+func joinTerms(terms []Expr, node func([]Expr) Expr) Expr {
+	terms = slices.DeleteFunc(terms, func(e Expr) bool { return e == nil })
+	switch len(terms) {
+	case 0:
+		return nil
+	case 1:
+		return terms[0]
+	}
+	return node(terms)
+}
+
+// parseUnary parses `"not" unary | primary`. Every nil it returns follows a
+// reported error, and the parser has been moved on to a point where it can
+// resume.
+func (p *filterParser) parseUnary() Expr {
+	t := p.tok()
+	if t.kind == tkNot {
+		if !p.enter(t) {
+			return nil
+		}
+		p.next()
+		x := p.parseUnary()
+		p.leave()
+		if x == nil {
+			return nil
+		}
+		return &NotExpr{X: x, Start: t.start, End: p.prevEnd()}
+	}
+	e := p.parsePrimary()
+	if e == nil {
+		p.sync()
+	}
+	return e
+}
+
+func (p *filterParser) parsePrimary() Expr {
+	t := p.tok()
+	switch t.kind {
+	case tkLParen:
+		if !p.enter(t) {
+			return nil
+		}
+		p.next()
+		p.parens++
+		e := p.parseOr()
+		p.parens--
+		p.leave()
+		if c := p.tok(); c.kind != tkRParen {
+			p.errorAt(c, `expected ")", found %s`, p.desc(c))
+			return nil
+		}
+		p.next()
+		return e
+	case tkRef:
+		return p.parseRefComparison()
+	case tkInsplit:
+		return p.parseInsplit()
+	case tkNow:
+		return p.parseNow()
+	case tkInt, tkString:
+		return p.parseContains()
+	}
+	if p.pos > 0 {
+		p.errorAt(t, "expected an expression after %q, found %s", p.text(p.toks[p.pos-1]), p.desc(t))
+	} else {
+		p.errorAt(t, "expected an expression, found %s", p.desc(t))
+	}
+	return nil
+}
+
+// refOperand turns a tkRef token into an Operand.
+func refOperand(t filterToken) Operand {
+	return Operand{Kind: t.ref, Name: t.name, Start: t.start, End: t.end}
+}
+
+// implicitTrue is the `= true` of a bare reference, a zero-width literal at
+// the reference's end.
+func implicitTrue(left Operand) *CompareExpr {
+	return &CompareExpr{
+		Left:  left,
+		Op:    OpEq,
+		Right: Literal{Kind: LitBool, Bool: true, Implicit: true, Start: left.End, End: left.End},
+		Start: left.Start,
+		End:   left.End,
+	}
+}
+
+// atTermEnd reports whether the current token ends a comparison, so that
+// what came before it was a bare reference.
+func (p *filterParser) atTermEnd() bool {
+	switch p.tok().kind {
+	case tkAnd, tkOr, tkRParen, tkEOF:
+		return true
+	}
+	return false
+}
+
+func (p *filterParser) parseRefComparison() Expr {
+	rt := p.next()
+	left := refOperand(rt)
+	if p.atTermEnd() {
+		return implicitTrue(left)
+	}
+	t := p.tok()
+	switch left.Kind {
+	case OperandFilter, OperandRule:
+		return p.parseBoolCompare(left, rt)
+	case OperandFlag:
+		switch t.kind {
+		case tkCmp:
+			return p.parseValueCompare(left, false)
+		case tkIn, tkNot:
+			return p.parseSetOp(left)
+		case tkIntersects:
+			p.errorAt(t, "%q needs an attr: reference, not %q", p.text(t), p.text(rt))
+			return nil
+		}
+	case OperandAttr:
+		switch t.kind {
+		case tkCmp:
+			return p.parseValueCompare(left, true)
+		case tkIn, tkNot, tkIntersects:
+			return p.parseSetOp(left)
+		}
+	}
+	p.errorAt(t, "expected a comparison after %q, found %s", p.text(rt), p.desc(t))
+	return nil
+}
+
+// parseBoolCompare parses the optional `= BOOL` / `!= BOOL` after a
+// reference whose value is a bool (filter:, rule:, insplit(...)); what names
+// the left side in messages.
+func (p *filterParser) parseBoolCompare(left Operand, what filterToken) Expr {
+	if p.atTermEnd() {
+		return implicitTrue(left)
+	}
+	opTok := p.tok()
+	if opTok.kind != tkCmp {
+		p.errorAt(opTok, "expected a comparison after %q, found %s", p.text(what), p.desc(opTok))
+		return nil
+	}
+	if opTok.op != OpEq && opTok.op != OpNe {
+		p.errorAt(opTok, "%q compares only with = or !=, found %s", p.text(what), p.desc(opTok))
+		return nil
+	}
+	p.next()
+	v := p.tok()
+	if v.kind != tkTrue && v.kind != tkFalse {
+		p.errorAt(v, "expected true or false after %q, found %s", opTok.op.String(), p.desc(v))
+		return nil
+	}
+	p.next()
+	return &CompareExpr{
+		Left:  left,
+		Op:    opTok.op,
+		Right: Literal{Kind: LitBool, Bool: v.kind == tkTrue, Start: v.start, End: v.end},
+		Start: left.Start,
+		End:   v.end,
+	}
+}
+
+// parseValueCompare parses `CMP VALUE` after attr:N (floats allowed) or
+// flag:N (no floats).
+func (p *filterParser) parseValueCompare(left Operand, floats bool) Expr {
+	opTok := p.next()
+	v := p.tok()
+	lit := Literal{Start: v.start, End: v.end}
+	switch v.kind {
+	case tkInt:
+		lit.Kind, lit.Int = LitInt, v.int()
+	case tkFloat:
+		if !floats {
+			p.errorAt(v, "flags never hold floats: expected an int, string or bool, found %s", p.desc(v))
+			p.next()
+			return nil
+		}
+		lit.Kind, lit.Float = LitFloat, v.float()
+	case tkString:
+		lit.Kind, lit.Str = LitString, v.name
+	case tkTrue, tkFalse:
+		if opTok.op != OpEq && opTok.op != OpNe {
+			p.errorAt(opTok, "bools compare only with = or !=, found %q", opTok.op.String())
+			p.next()
+			return nil
+		}
+		lit.Kind, lit.Bool = LitBool, v.kind == tkTrue
+	default:
+		p.errorAt(v, "expected a value after %q, found %s", opTok.op.String(), p.desc(v))
+		return nil
+	}
+	p.next()
+	return &CompareExpr{Left: left, Op: opTok.op, Right: lit, Start: left.Start, End: v.end}
+}
+
+// parseSetOp parses `in SET`, `not in SET` or `intersects SET`.
+func (p *filterParser) parseSetOp(left Operand) Expr {
+	opTok := p.next()
+	op, after := OpIn, p.text(opTok)
+	switch opTok.kind {
+	case tkNot:
+		if t := p.tok(); t.kind != tkIn {
+			p.errorAt(t, `expected "in" after "not", found %s`, p.desc(t))
+			return nil
+		}
+		p.next()
+		op, after = OpNotIn, "not in"
+	case tkIntersects:
+		op = OpIntersects
+	}
+	set, ok := p.parseSet(after)
+	if !ok {
+		return nil
+	}
+	return &CompareExpr{Left: left, Op: op, Right: set, Start: left.Start, End: set.End}
+}
+
+// parseSet parses `"[" ELEM ("," ELEM)* [","] "]"` where the elements are
+// all ints or all strings. after names what precedes it, for messages.
+func (p *filterParser) parseSet(after string) (Literal, bool) {
+	open := p.tok()
+	if open.kind != tkLBrack {
+		p.errorAt(open, "expected a set like [1, 2] after %q, found %s", after, p.desc(open))
+		return Literal{}, false
+	}
+	p.next()
+	lit := Literal{Start: open.start}
+	ok := true
+	for {
+		t := p.tok()
+		switch t.kind {
+		case tkRBrack:
+			if lit.Kind == 0 {
+				if ok {
+					p.errorAt(open, "empty set: a set needs at least one element")
+				}
+				ok = false
+			}
+			p.next()
+			lit.End = t.end
+			return lit, ok
+		case tkInt, tkString:
+			kind := LitIntSet
+			if t.kind == tkString {
+				kind = LitStringSet
+			}
+			switch {
+			case lit.Kind == 0:
+				lit.Kind = kind
+			case lit.Kind != kind:
+				p.errorAt(t, "set elements must all be one type (int and string)")
+				ok = false
+			}
+			if t.kind == tkInt {
+				lit.Ints = append(lit.Ints, t.int())
+			} else {
+				lit.Strs = append(lit.Strs, t.name)
+			}
+		case tkFloat, tkTrue, tkFalse:
+			p.errorAt(t, "set elements must be ints or strings, found %s", p.desc(t))
+			ok = false
+		default:
+			p.errorAt(t, "expected an int or string in the set, found %s", p.desc(t))
+			return lit, false
+		}
+		p.next()
+		switch sep := p.tok(); sep.kind {
+		case tkComma:
+			p.next()
+		case tkRBrack:
+		default:
+			p.errorAt(sep, `expected "," or "]" in the set, found %s`, p.desc(sep))
+			return lit, false
+		}
+	}
+}
+
+// parseContains parses `(INT | STRING) ("in" | "not" "in") attr:N`.
+func (p *filterParser) parseContains() Expr {
+	v := p.next()
+	elem := Literal{Start: v.start, End: v.end}
+	if v.kind == tkInt {
+		elem.Kind, elem.Int = LitInt, v.int()
+	} else {
+		elem.Kind, elem.Str = LitString, v.name
+	}
+	negated := false
+	t := p.tok()
+	switch {
+	case t.kind == tkIn:
+		p.next()
+	case t.kind == tkNot && p.peek().kind == tkIn:
+		p.next()
+		p.next()
+		negated = true
+	default:
+		p.errorAt(t, `expected "in" or "not in" after %s, found %s`, p.text(v), p.desc(t))
+		return nil
+	}
+	r := p.tok()
+	if r.kind != tkRef || r.ref != OperandAttr {
+		p.errorAt(r, "expected an attr: reference after %q, found %s", p.text(p.toks[p.pos-1]), p.desc(r))
+		return nil
+	}
+	p.next()
+	return &ContainsExpr{Elem: elem, Negated: negated, Attr: refOperand(r), Start: v.start, End: r.end}
+}
+
+// parseInsplit parses `insplit "(" attr:N "," NUM "," NUM ")"` and the
+// optional `= BOOL` after it. An error inside the parentheses skips past
+// the closing one, so one mistake gives one error.
+func (p *filterParser) parseInsplit() Expr {
+	kw := p.next()
+	if t := p.tok(); t.kind != tkLParen {
+		p.errorAt(t, `expected "(" after "insplit", found %s`, p.desc(t))
+		return nil
+	}
+	p.next()
+	left, lo, hi, ok := p.parseInsplitArgs()
+	if !ok {
+		p.skipPastRParen()
+		return nil
+	}
+	left.Start, left.End = kw.start, p.prevEnd()
+	what := kw // messages quote the whole insplit(...)
+	what.end = left.End
+	e := p.parseBoolCompare(left, what)
+	if !(0 <= left.Low && left.Low <= left.High && left.High <= 100) {
+		bad := lo
+		if left.Low >= 0 && left.Low <= 100 {
+			bad = hi
+		}
+		p.errorAt(bad, "insplit bounds must satisfy 0 <= low <= high <= 100")
+		return nil
+	}
+	return e
+}
+
+// parseInsplitArgs parses insplit's arguments and the closing parenthesis,
+// returning the bounds' tokens for messages.
+func (p *filterParser) parseInsplitArgs() (left Operand, lo, hi filterToken, ok bool) {
+	r := p.tok()
+	if r.kind != tkRef || r.ref != OperandAttr {
+		p.errorAt(r, "expected an attr: reference in insplit, found %s", p.desc(r))
+		return left, lo, hi, false
+	}
+	p.next()
+	left = Operand{Kind: OperandInsplit, Name: r.name}
+	var bounds [2]filterToken
+	for i, what := range [2]string{"lower", "upper"} {
+		if t := p.tok(); t.kind != tkComma {
+			p.errorAt(t, `expected "," in insplit, found %s`, p.desc(t))
+			return left, lo, hi, false
+		}
+		p.next()
+		t := p.tok()
+		if t.kind != tkInt && t.kind != tkFloat {
+			p.errorAt(t, "expected a number for the insplit %s bound, found %s", what, p.desc(t))
+			return left, lo, hi, false
+		}
+		p.next()
+		bounds[i] = t
+	}
+	if t := p.tok(); t.kind != tkRParen {
+		p.errorAt(t, `expected ")" after the insplit bounds, found %s`, p.desc(t))
+		return left, lo, hi, false
+	}
+	p.next()
+	num := func(t filterToken) float64 {
+		if t.kind == tkInt {
+			return float64(t.int())
+		}
+		return t.float() + 0 // + 0 turns -0 into 0
+	}
+	left.Low, left.High = num(bounds[0]), num(bounds[1])
+	return left, bounds[0], bounds[1], true
+}
+
+// The instants UnixNano can represent.
+var (
+	minUnixNanoTime = time.Unix(0, math.MinInt64)
+	maxUnixNanoTime = time.Unix(0, math.MaxInt64)
+)
+
+// parseNow parses `now CMP STRING`, the string an RFC 3339 time.
+func (p *filterParser) parseNow() Expr {
+	kw := p.next()
+	opTok := p.tok()
+	if opTok.kind != tkCmp {
+		p.errorAt(opTok, `expected a comparison after "now", found %s`, p.desc(opTok))
+		return nil
+	}
+	p.next()
+	v := p.tok()
+	if v.kind != tkString {
+		p.errorAt(v, "expected an RFC 3339 time string after %q, found %s", opTok.op.String(), p.desc(v))
+		return nil
+	}
+	p.next()
+	tm, err := time.Parse(time.RFC3339Nano, v.name)
+	if err != nil {
+		p.errorAt(v, "invalid time %s: want RFC 3339, like '2025-01-02T15:04:05Z'", p.desc(v))
+		return nil
+	}
+	if tm.Before(minUnixNanoTime) || tm.After(maxUnixNanoTime) {
+		p.errorAt(v, "time %s is out of range (years 1678 to 2262)", p.desc(v))
+		return nil
+	}
+	return &CompareExpr{
+		Left:  Operand{Kind: OperandNow, Start: kw.start, End: kw.end},
+		Op:    opTok.op,
+		Right: Literal{Kind: LitTime, Int: tm.UnixNano(), Str: v.name, Start: v.start, End: v.end},
+		Start: kw.start,
+		End:   v.end,
+	}
+}
+
+// ---- formatting ----
+
+// FormatExpr renders an Expr back as canonical filter text: single spaces,
+// sets as [a, b], strings single-quoted unless they contain a single quote,
+// the implicit "= true" of a bare reference omitted, and parentheses only
+// where precedence needs them. Parsing the result gives an Expr that means
+// the same and formats to the same text.
+func FormatExpr(e Expr) string {
+	var b strings.Builder
+	formatExpr(&b, e)
+	return b.String()
+}
+
+// Precedence levels: a term needs parentheses when its operator binds
+// more loosely than its context requires.
+const (
+	precOr = iota
+	precAnd
+	precUnary
+)
+
+func exprPrec(e Expr) int {
+	switch e.(type) {
+	case *OrExpr:
+		return precOr
+	case *AndExpr:
+		return precAnd
+	}
+	return precUnary
+}
+
+func formatTerm(b *strings.Builder, e Expr, min int) {
+	if e != nil && exprPrec(e) < min {
+		b.WriteByte('(')
+		formatExpr(b, e)
+		b.WriteByte(')')
+		return
+	}
+	formatExpr(b, e)
+}
+
+func formatExpr(b *strings.Builder, e Expr) {
+	switch e := e.(type) {
+	case *OrExpr:
+		for i, t := range e.Terms {
+			if i > 0 {
+				b.WriteString(" or ")
+			}
+			formatTerm(b, t, precOr)
+		}
+	case *AndExpr:
+		for i, t := range e.Terms {
+			if i > 0 {
+				b.WriteString(" and ")
+			}
+			formatTerm(b, t, precAnd)
+		}
+	case *NotExpr:
+		b.WriteString("not ")
+		formatTerm(b, e.X, precUnary)
+	case *CompareExpr:
+		formatOperand(b, e.Left)
+		r := e.Right
+		if r.Implicit && e.Op == OpEq && r.Kind == LitBool && r.Bool {
+			return
+		}
+		b.WriteByte(' ')
+		b.WriteString(e.Op.String())
+		b.WriteByte(' ')
+		formatLiteral(b, r)
+	case *ContainsExpr:
+		formatLiteral(b, e.Elem)
+		if e.Negated {
+			b.WriteString(" not in ")
+		} else {
+			b.WriteString(" in ")
+		}
+		formatOperand(b, e.Attr)
+	}
+}
+
+var operandPrefix = [...]string{OperandAttr: "attr:", OperandFlag: "flag:", OperandFilter: "filter:", OperandRule: "rule:"}
+
+func formatOperand(b *strings.Builder, o Operand) {
+	switch o.Kind {
+	case OperandInsplit:
+		b.WriteString("insplit(attr:")
+		b.WriteString(o.Name)
+		b.WriteString(", ")
+		b.WriteString(strconv.FormatFloat(o.Low, 'f', -1, 64))
+		b.WriteString(", ")
+		b.WriteString(strconv.FormatFloat(o.High, 'f', -1, 64))
+		b.WriteByte(')')
+	case OperandNow:
+		b.WriteString("now")
+	default:
+		if int(o.Kind) < len(operandPrefix) {
+			b.WriteString(operandPrefix[o.Kind])
+		}
+		b.WriteString(o.Name)
+	}
+}
+
+func formatLiteral(b *strings.Builder, l Literal) {
+	switch l.Kind {
+	case LitBool:
+		b.WriteString(strconv.FormatBool(l.Bool))
+	case LitInt:
+		b.WriteString(strconv.FormatInt(l.Int, 10))
+	case LitFloat:
+		// The language has no exponents, and a float must keep its point
+		// or it would come back as an int.
+		s := strconv.FormatFloat(l.Float, 'f', -1, 64)
+		b.WriteString(s)
+		if !strings.ContainsAny(s, ".IN") {
+			b.WriteString(".0")
+		}
+	case LitString, LitTime:
+		formatString(b, l.Str)
+	case LitIntSet:
+		b.WriteByte('[')
+		for i, n := range l.Ints {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(strconv.FormatInt(n, 10))
+		}
+		b.WriteByte(']')
+	case LitStringSet:
+		b.WriteByte('[')
+		for i, s := range l.Strs {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			formatString(b, s)
+		}
+		b.WriteByte(']')
+	}
+}
+
+// formatString quotes s. There are no escapes, so a string holding both
+// quote characters cannot be written; it gets double quotes regardless.
+func formatString(b *strings.Builder, s string) {
+	q := byte('\'')
+	if strings.IndexByte(s, '\'') >= 0 {
+		q = '"'
+	}
+	b.WriteByte(q)
+	b.WriteString(s)
+	b.WriteByte(q)
+}

@@ -1,0 +1,144 @@
+package runtime
+
+import (
+	"crypto/md5"
+	"encoding/binary"
+	"math"
+	"math/bits"
+	"strconv"
+)
+
+// SplitPercent is where value text falls in [0, 100) for a split seed:
+// bigendian_uint128(md5(seed + ":" + text)) / 2^128 * 100, rounded exactly as
+// Python rounds it, so cohorts match FeaFea's on every machine.
+func SplitPercent(seed, text string) float64 {
+	var buf [128]byte
+	b := append(append(append(buf[:0], seed...), ':'), text...)
+	return percentOfSum(md5.Sum(b))
+}
+
+// splitPercentValue hashes a scalar attribute value as Python's str() writes
+// it, without allocating for the common sizes.
+func splitPercentValue(seed string, v Value) float64 {
+	var buf [128]byte
+	b := append(append(buf[:0], seed...), ':')
+	b = appendPyStr(b, v)
+	return percentOfSum(md5.Sum(b))
+}
+
+func percentOfSum(sum [md5.Size]byte) float64 {
+	hi := binary.BigEndian.Uint64(sum[:8])
+	lo := binary.BigEndian.Uint64(sum[8:])
+	// Python's int / int is the correctly rounded quotient; dividing by 2^128
+	// is exact, so that is the correctly rounded float64 of the 128-bit value.
+	return math.Ldexp(uint128ToFloat(hi, lo), -128) * 100
+}
+
+// uint128ToFloat converts hi:lo to the nearest float64, ties to even.
+func uint128ToFloat(hi, lo uint64) float64 {
+	if hi == 0 {
+		return float64(lo) // Go's uint64 conversion rounds to nearest even
+	}
+	shift := 64 - bits.LeadingZeros64(hi) // bits of lo below the top 64
+	top := hi<<(64-shift) | lo>>shift
+	// Fold the bits shifted out into a sticky bit so rounding of top sees
+	// whether the discarded part is exactly zero.
+	if lo<<(64-shift) != 0 {
+		top |= 1
+	}
+	return math.Ldexp(float64(top), shift)
+}
+
+// appendPyStr appends Python's str() of a scalar value.
+func appendPyStr(b []byte, v Value) []byte {
+	switch v.kind {
+	case KindBool:
+		if v.BoolValue() {
+			return append(b, "True"...)
+		}
+		return append(b, "False"...)
+	case KindInt:
+		return strconv.AppendInt(b, v.IntValue(), 10)
+	case KindFloat:
+		return appendPyFloat(b, v.FloatValue())
+	case KindString:
+		return append(b, v.StringValue()...)
+	case KindNull:
+		return append(b, "None"...)
+	}
+	return b
+}
+
+// appendPyFloat appends Python's repr() of a float: the shortest digits that
+// round-trip, in fixed notation for exponents -4..15 (with at least one
+// fractional digit) and scientific otherwise ("1e+16", "1e-05").
+func appendPyFloat(b []byte, f float64) []byte {
+	switch {
+	case math.IsNaN(f):
+		return append(b, "nan"...)
+	case math.IsInf(f, 1):
+		return append(b, "inf"...)
+	case math.IsInf(f, -1):
+		return append(b, "-inf"...)
+	}
+	var tmp [32]byte
+	e := strconv.AppendFloat(tmp[:0], f, 'e', -1, 64) // [-]d[.ddd]e±XX
+	if e[0] == '-' {
+		b = append(b, '-')
+		e = e[1:]
+	}
+	mant, exp := e, 0
+	for i := range e {
+		if e[i] == 'e' {
+			mant = e[:i]
+			n, _ := strconv.Atoi(string(e[i+1:]))
+			exp = n
+			break
+		}
+	}
+	var digits [24]byte
+	nd := 0
+	for _, c := range mant {
+		if c != '.' {
+			digits[nd] = c
+			nd++
+		}
+	}
+	ds := digits[:nd]
+	if exp < -4 || exp >= 16 {
+		b = append(b, ds[0])
+		if len(ds) > 1 {
+			b = append(b, '.')
+			b = append(b, ds[1:]...)
+		}
+		b = append(b, 'e')
+		if exp < 0 {
+			b = append(b, '-')
+			exp = -exp
+		} else {
+			b = append(b, '+')
+		}
+		if exp < 10 {
+			b = append(b, '0')
+		}
+		return strconv.AppendInt(b, int64(exp), 10)
+	}
+	if exp < 0 {
+		b = append(b, '0', '.')
+		for i := -1; i > exp; i-- {
+			b = append(b, '0')
+		}
+		return append(b, ds...)
+	}
+	intDigits := exp + 1
+	if len(ds) <= intDigits {
+		b = append(b, ds...)
+		for i := len(ds); i < intDigits; i++ {
+			b = append(b, '0')
+		}
+		return append(b, '.', '0')
+	}
+	b = append(b, ds[:intDigits]...)
+	b = append(b, '.')
+	return append(b, ds[intDigits:]...)
+}
