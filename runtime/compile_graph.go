@@ -190,7 +190,7 @@ func (cc *compiler) kills() {
 			continue
 		}
 		canon := c.flags[id].canon
-		c.flags[canon].killed = true
+		c.flags[canon].killed, c.flags[canon].forced = true, ReasonDisabled
 		if c.killReasons == nil {
 			c.killReasons = map[FlagID]string{}
 		}

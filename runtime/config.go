@@ -146,6 +146,8 @@ type Config struct {
 
 	killReasons map[FlagID]string
 
+	obs *observer // set by WithObserver (observe.go); nil: evaluations are not reported
+
 	warnings Diagnostics
 }
 
@@ -158,6 +160,7 @@ type cflag struct {
 	def      int32    // default value index
 	safe     int32    // kill-switch value index
 	killed   bool
+	forced   Reason // what a killed flag answers for: DISABLED, or STALE (stale.go)
 	rules    []flagRule
 	decl     *FlagDef
 }

@@ -16,7 +16,7 @@ type outcome struct {
 func (c *Config) evalFlag(id FlagID, st *evalState) outcome {
 	f := &c.flags[c.flags[id].canon]
 	if f.killed {
-		return outcome{value: f.safe, rule: -1, reason: ReasonDisabled}
+		return outcome{value: f.safe, rule: -1, reason: f.forced}
 	}
 	for _, fr := range f.rules {
 		if fr.root == noFilter || c.evalNode(fr.root, st) {
@@ -313,7 +313,11 @@ func (c *Config) EvaluateSlots(id FlagID, slots []Value, now time.Time) Evaluati
 		return Evaluation{c: c, id: -1, rule: -1, reason: ReasonError, err: fmt.Errorf("flag id %d out of range", id)}
 	}
 	st := c.newEvalState(slots, now)
-	return c.evaluation(id, c.evalFlag(id, &st))
+	o := c.evalFlag(id, &st)
+	if c.obs != nil {
+		c.observe(id, o, slots)
+	}
+	return c.evaluation(id, o)
 }
 
 // newEvalState pads a short slot vector with missing values, so reading a
@@ -337,6 +341,9 @@ func (c *Config) newEvalState(slots []Value, now time.Time) evalState {
 func (c *Config) VariantIndex(id FlagID, slots []Value) (int, Reason) {
 	st := c.newEvalState(slots, time.Time{})
 	o := c.evalFlag(id, &st)
+	if c.obs != nil {
+		c.observe(id, o, slots)
+	}
 	return int(o.value), o.reason
 }
 

@@ -1,0 +1,88 @@
+package runtime
+
+import "strconv"
+
+// Observer is told of every evaluation a caller asks for through
+// EvaluateSlots or VariantIndex (the path generated accessors take) of a
+// config made by WithObserver. Evaluations a rule makes of another flag
+// (flag:NAME) are not reported: nobody was exposed to them.
+//
+// Observe runs on the request path: it must not block, and to keep that path
+// free of allocations it receives everything by value.
+type Observer interface {
+	Observe(e Evaluation, key TargetKey)
+}
+
+// observer is what a config made by WithObserver carries. A config without
+// one pays a single nil check per evaluation.
+type observer struct {
+	o       Observer
+	keySlot int32 // the slot of the targeting key attribute; -1: none
+}
+
+// WithObserver returns a copy of c whose evaluations are reported to o (nil:
+// a copy that reports nothing). The copy shares everything else with c.
+func (c *Config) WithObserver(o Observer) *Config {
+	cp := *c
+	cp.obs = nil
+	if o != nil {
+		cp.obs = &observer{o: o, keySlot: -1}
+		if c.defs != nil {
+			for _, a := range c.defs.Attributes {
+				if a.Key {
+					if s, ok := c.attrIndex[a.Name]; ok {
+						cp.obs.keySlot = s
+					}
+				}
+			}
+		}
+	}
+	return &cp
+}
+
+// observe reports one evaluation. It copies the targeting key out of the
+// slot vector so that the target's data never escapes through the
+// interface call: slot vectors stay on their callers' stacks.
+func (c *Config) observe(id FlagID, o outcome, slots []Value) {
+	var k TargetKey
+	if s := c.obs.keySlot; s >= 0 && int(s) < len(slots) {
+		k.set(slots[s])
+	}
+	c.obs.o.Observe(c.evaluation(id, o), k)
+}
+
+// maxKeyBytes is the longest targeting key an observer sees in full; longer
+// keys are cut (user IDs and UUIDs fit).
+const maxKeyBytes = 64
+
+// TargetKey is the targeting key of an observed evaluation, copied by value
+// (a string of at most 64 bytes, or an int) so observing allocates nothing.
+type TargetKey struct {
+	b     [maxKeyBytes]byte
+	n     uint8
+	isInt bool
+	i     int64
+}
+
+func (k *TargetKey) set(v Value) {
+	switch v.kind {
+	case KindString:
+		k.n = uint8(copy(k.b[:], v.StringValue()))
+	case KindInt:
+		k.isInt, k.i = true, v.IntValue()
+	}
+}
+
+// IsZero reports whether the evaluation had no targeting key.
+func (k *TargetKey) IsZero() bool { return k.n == 0 && !k.isInt }
+
+// AppendTo appends the key's text to b, allocating only to grow b.
+func (k *TargetKey) AppendTo(b []byte) []byte {
+	if k.isInt {
+		return strconv.AppendInt(b, k.i, 10)
+	}
+	return append(b, k.b[:k.n]...)
+}
+
+// String returns the key's text ("" when there is none).
+func (k TargetKey) String() string { return string(k.AppendTo(nil)) }
