@@ -1,0 +1,154 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+)
+
+type pgDialect struct {
+	url     string
+	channel string // NOTIFY channel, one per schema so test schemas never cross-talk
+}
+
+func openPostgres(ctx context.Context, url string) (*DB, error) {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("store: postgres: %w", err)
+	}
+	db := stdlib.OpenDB(*cfg)
+	db.SetMaxOpenConns(16)
+	db.SetMaxIdleConns(4)
+	var schema string
+	if err := db.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: postgres %s@%s: %w", cfg.User, cfg.Host, err)
+	}
+	s := &DB{db: db, d: &pgDialect{url: url, channel: "vexil_" + schema}}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (*pgDialect) name() string { return "postgres" }
+
+func (*pgDialect) migrations() []string {
+	return []string{`
+CREATE TABLE vexil_versions (
+	env TEXT NOT NULL, version BIGINT NOT NULL, parent BIGINT NOT NULL,
+	author TEXT NOT NULL, message TEXT NOT NULL, action TEXT NOT NULL,
+	created_at BIGINT NOT NULL, rules TEXT NOT NULL, format TEXT NOT NULL, kills TEXT NOT NULL,
+	PRIMARY KEY (env, version));
+CREATE TABLE vexil_locks (
+	env TEXT PRIMARY KEY, locked_by TEXT NOT NULL, reason TEXT NOT NULL,
+	until BIGINT NOT NULL, created_at BIGINT NOT NULL);
+CREATE TABLE vexil_tokens (
+	id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, environments TEXT NOT NULL,
+	hash TEXT NOT NULL UNIQUE, created_at BIGINT NOT NULL, created_by TEXT NOT NULL, revoked_at BIGINT);
+CREATE TABLE vexil_audit (
+	id BIGSERIAL PRIMARY KEY, time BIGINT NOT NULL, actor TEXT NOT NULL, env TEXT NOT NULL,
+	action TEXT NOT NULL, outcome TEXT NOT NULL, before_version BIGINT NOT NULL, after_version BIGINT NOT NULL,
+	message TEXT NOT NULL, detail TEXT NOT NULL);
+CREATE INDEX vexil_audit_env ON vexil_audit (env, id)`}
+}
+
+// lockEnv takes a transaction-scoped advisory lock, so concurrent savers of
+// one environment queue up instead of failing on the primary key.
+func (*pgDialect) lockEnv(ctx context.Context, tx *sql.Tx, env string) error {
+	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, "vexil:"+env)
+	return err
+}
+
+// notify is delivered at commit, and only if the transaction commits.
+func (d *pgDialect) notify(ctx context.Context, tx *sql.Tx, ev Event) error {
+	_, err := tx.ExecContext(ctx, `SELECT pg_notify($1, $2)`, d.channel, encodeEvent(ev))
+	return err
+}
+
+func (*pgDialect) rebind(q string) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// watch LISTENs on a dedicated connection, reconnecting with backoff; each
+// (re)connection is announced with a zero Event so the caller reloads what
+// it may have missed meanwhile.
+func (d *pgDialect) watch(ctx context.Context, fn func(Event)) error {
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		err := d.listen(ctx, fn)
+		if ctx.Err() != nil {
+			break
+		}
+		slog.Warn("store: postgres LISTEN connection lost; reconnecting", "err", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 10*time.Second)
+	}
+	return nil
+}
+
+func (d *pgDialect) listen(ctx context.Context, fn func(Event)) error {
+	conn, err := pgx.Connect(ctx, d.url)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{d.channel}.Sanitize()); err != nil {
+		return err
+	}
+	fn(Event{})
+	for {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			return err
+		}
+		if ev, ok := decodeEvent(n.Payload); ok {
+			fn(ev)
+		}
+	}
+}
+
+// Events travel as "v <version> <env>" or "tokens".
+func encodeEvent(ev Event) string {
+	if ev.Tokens {
+		return "tokens"
+	}
+	return "v " + strconv.FormatInt(ev.Version, 10) + " " + ev.Env
+}
+
+func decodeEvent(s string) (Event, bool) {
+	if s == "tokens" {
+		return Event{Tokens: true}, true
+	}
+	rest, ok := strings.CutPrefix(s, "v ")
+	if !ok {
+		return Event{}, false
+	}
+	vs, env, ok := strings.Cut(rest, " ")
+	v, err := strconv.ParseInt(vs, 10, 64)
+	if !ok || err != nil {
+		return Event{}, false
+	}
+	return Event{Env: env, Version: v}, true
+}

@@ -1,0 +1,453 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// DB is a store over database/sql. The dialect differences (placeholders,
+// DDL, serializing writers, change notification) are in its dialect.
+type DB struct {
+	db *sql.DB
+	d  dialect
+
+	mu        sync.Mutex
+	listeners map[int]func(Event) // in-process watchers (SQLite's notification)
+	nextID    int
+}
+
+type dialect interface {
+	name() string
+	migrations() []string
+	// lockEnv serializes writers of one environment inside tx.
+	lockEnv(ctx context.Context, tx *sql.Tx, env string) error
+	// notify announces ev to other replicas when tx commits (no-op for SQLite).
+	notify(ctx context.Context, tx *sql.Tx, ev Event) error
+	// watch delivers other replicas' events until ctx ends.
+	watch(ctx context.Context, fn func(Event)) error
+	rebind(q string) string
+}
+
+func (s *DB) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return s.db.ExecContext(ctx, s.d.rebind(q), args...)
+}
+
+func (s *DB) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return s.db.QueryContext(ctx, s.d.rebind(q), args...)
+}
+
+func (s *DB) migrate(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS vexil_schema (version INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
+	var have int
+	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM vexil_schema`).Scan(&have); err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
+	for i, m := range s.d.migrations()[min(have, len(s.d.migrations())):] {
+		n := have + i + 1
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("store: migration %d: %w", n, err)
+		}
+		for stmt := range strings.SplitSeq(m, ";\n") {
+			if strings.TrimSpace(stmt) == "" {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				tx.Rollback()
+				return fmt.Errorf("store: migration %d: %w", n, err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO vexil_schema (version) VALUES (?)`), n); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("store: migration %d: %w", n, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("store: migration %d: %w", n, err)
+		}
+	}
+	return nil
+}
+
+// Close closes the database.
+func (s *DB) Close() error { return s.db.Close() }
+
+// Dialect says which database this is: "sqlite" or "postgres".
+func (s *DB) Dialect() string { return s.d.name() }
+
+// Ping checks that the database answers.
+func (s *DB) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
+func micros(t time.Time) int64 { return t.UTC().UnixMicro() }
+func fromMicros(us int64) time.Time {
+	return time.UnixMicro(us).UTC()
+}
+
+const versionCols = `env, version, parent, author, message, action, created_at, rules, format, kills`
+
+type scanner interface{ Scan(...any) error }
+
+func scanVersion(r scanner) (*Version, error) {
+	var v Version
+	var created int64
+	var kills string
+	if err := r.Scan(&v.Env, &v.Version, &v.Parent, &v.Author, &v.Message, &v.Action, &created, &v.Rules, &v.Format, &kills); err != nil {
+		return nil, err
+	}
+	v.Created = fromMicros(created)
+	if err := json.Unmarshal([]byte(kills), &v.Kills); err != nil {
+		return nil, fmt.Errorf("store: version %s@%d: kills: %w", v.Env, v.Version, err)
+	}
+	if v.Kills == nil {
+		v.Kills = map[string]Kill{}
+	}
+	return &v, nil
+}
+
+// Current returns the environment's newest version; version 0 (empty
+// rules) when nothing was ever saved.
+func (s *DB) Current(ctx context.Context, env string) (*Version, error) {
+	return s.current(ctx, s.db, env)
+}
+
+type querier interface {
+	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
+}
+
+func (s *DB) current(ctx context.Context, q querier, env string) (*Version, error) {
+	v, err := scanVersion(q.QueryRowContext(ctx, s.d.rebind(`SELECT `+versionCols+` FROM vexil_versions WHERE env = ? ORDER BY version DESC LIMIT 1`), env))
+	if errors.Is(err, sql.ErrNoRows) {
+		return &Version{Env: env, Format: "yaml", Kills: map[string]Kill{}}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: current %s: %w", env, err)
+	}
+	return v, nil
+}
+
+// Get returns one version (ErrNotFound if there is none).
+func (s *DB) Get(ctx context.Context, env string, n int64) (*Version, error) {
+	if n == 0 {
+		return &Version{Env: env, Format: "yaml", Kills: map[string]Kill{}}, nil
+	}
+	v, err := scanVersion(s.db.QueryRowContext(ctx, s.d.rebind(`SELECT `+versionCols+` FROM vexil_versions WHERE env = ? AND version = ?`), env, n))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("store: %s version %d: %w", env, n, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: %s version %d: %w", env, n, err)
+	}
+	return v, nil
+}
+
+// Versions lists versions newest first, at most limit, below before (0 = all).
+func (s *DB) Versions(ctx context.Context, env string, limit int, before int64) ([]Version, error) {
+	if before <= 0 {
+		before = 1<<63 - 1
+	}
+	rows, err := s.query(ctx, `SELECT `+versionCols+` FROM vexil_versions WHERE env = ? AND version < ? ORDER BY version DESC LIMIT ?`, env, before, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: versions %s: %w", env, err)
+	}
+	defer rows.Close()
+	var out []Version
+	for rows.Next() {
+		v, err := scanVersion(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *v)
+	}
+	return out, rows.Err()
+}
+
+// Save writes ch as the environment's next version, atomically: a change
+// made against a version that is no longer current gets *StaleError, one
+// refused by an active lock *LockedError, and neither writes anything.
+func (s *DB) Save(ctx context.Context, ch Change) (*Version, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("store: save %s: %w", ch.Env, err)
+	}
+	defer tx.Rollback()
+	if err := s.d.lockEnv(ctx, tx, ch.Env); err != nil {
+		return nil, fmt.Errorf("store: save %s: %w", ch.Env, err)
+	}
+	cur, err := s.current(ctx, tx, ch.Env)
+	if err != nil {
+		return nil, err
+	}
+	if ch.Expect >= 0 && ch.Expect != cur.Version {
+		return nil, &StaleError{Current: cur.Version, Expected: ch.Expect}
+	}
+	now := time.Now()
+	if !ch.PassLock {
+		l, err := s.lock(ctx, tx, ch.Env, now)
+		if err != nil {
+			return nil, err
+		}
+		if l != nil {
+			return nil, &LockedError{Lock: *l}
+		}
+	}
+	next := &Version{
+		Env: ch.Env, Version: cur.Version + 1, Parent: cur.Version,
+		Author: ch.Author, Message: ch.Message, Action: ch.Action,
+		Created: fromMicros(micros(now)), Rules: cur.Rules, Format: cur.Format,
+		Kills: make(map[string]Kill, len(cur.Kills)+1),
+	}
+	for k, v := range cur.Kills {
+		next.Kills[k] = v
+	}
+	if ch.Rules != nil {
+		next.Rules, next.Format = *ch.Rules, ch.Format
+	}
+	if k := ch.Kill; k != nil {
+		if k.Set {
+			next.Kills[k.Flag] = Kill{Reason: k.Reason, By: ch.Author, At: next.Created}
+		} else {
+			delete(next.Kills, k.Flag)
+		}
+	}
+	if ch.Check != nil {
+		if err := ch.Check(next); err != nil {
+			return nil, err
+		}
+	}
+	kills, err := json.Marshal(next.Kills)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO vexil_versions (`+versionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		next.Env, next.Version, next.Parent, next.Author, next.Message, next.Action, micros(next.Created), next.Rules, next.Format, string(kills)); err != nil {
+		return nil, fmt.Errorf("store: save %s: %w", ch.Env, err)
+	}
+	ev := Event{Env: next.Env, Version: next.Version}
+	if err := s.d.notify(ctx, tx, ev); err != nil {
+		return nil, fmt.Errorf("store: save %s: notify: %w", ch.Env, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("store: save %s: %w", ch.Env, err)
+	}
+	s.local(ev)
+	return next, nil
+}
+
+// Lock returns the environment's active lock, or nil.
+func (s *DB) Lock(ctx context.Context, env string) (*Lock, error) {
+	return s.lock(ctx, s.db, env, time.Now())
+}
+
+func (s *DB) lock(ctx context.Context, q querier, env string, now time.Time) (*Lock, error) {
+	l := Lock{Env: env}
+	var until, created int64
+	err := q.QueryRowContext(ctx, s.d.rebind(`SELECT locked_by, reason, until, created_at FROM vexil_locks WHERE env = ? AND until > ?`), env, micros(now)).
+		Scan(&l.LockedBy, &l.Reason, &until, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: lock %s: %w", env, err)
+	}
+	l.Until, l.Created = fromMicros(until), fromMicros(created)
+	return &l, nil
+}
+
+// SetLock locks an environment, replacing any lock (expired or not: the
+// caller decides who may replace whose).
+func (s *DB) SetLock(ctx context.Context, l Lock) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: lock %s: %w", l.Env, err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, s.d.rebind(`DELETE FROM vexil_locks WHERE env = ?`), l.Env); err != nil {
+		return fmt.Errorf("store: lock %s: %w", l.Env, err)
+	}
+	if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO vexil_locks (env, locked_by, reason, until, created_at) VALUES (?, ?, ?, ?, ?)`),
+		l.Env, l.LockedBy, l.Reason, micros(l.Until), micros(l.Created)); err != nil {
+		return fmt.Errorf("store: lock %s: %w", l.Env, err)
+	}
+	return tx.Commit()
+}
+
+// DeleteLock lifts an environment's lock; ErrNotFound when there is none.
+func (s *DB) DeleteLock(ctx context.Context, env string) error {
+	res, err := s.exec(ctx, `DELETE FROM vexil_locks WHERE env = ? AND until > ?`, env, micros(time.Now()))
+	if err != nil {
+		return fmt.Errorf("store: unlock %s: %w", env, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("store: unlock %s: %w", env, ErrNotFound)
+	}
+	return nil
+}
+
+// CreateToken stores a token (its hash, never its secret).
+func (s *DB) CreateToken(ctx context.Context, t Token) error {
+	envs, _ := json.Marshal(nonNil(t.Environments))
+	if _, err := s.exec(ctx, `INSERT INTO vexil_tokens (id, name, role, environments, hash, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		t.ID, t.Name, t.Role, string(envs), hex.EncodeToString(t.Hash), micros(t.Created), t.CreatedBy); err != nil {
+		return fmt.Errorf("store: create token %q: %w", t.Name, err)
+	}
+	return s.tokensChanged(ctx)
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// Tokens lists every token, revoked ones included, oldest first.
+func (s *DB) Tokens(ctx context.Context) ([]Token, error) {
+	rows, err := s.query(ctx, `SELECT id, name, role, environments, hash, created_at, created_by, revoked_at FROM vexil_tokens ORDER BY created_at, id`)
+	if err != nil {
+		return nil, fmt.Errorf("store: tokens: %w", err)
+	}
+	defer rows.Close()
+	var out []Token
+	for rows.Next() {
+		var t Token
+		var envs, hash string
+		var created int64
+		var revoked sql.NullInt64
+		if err := rows.Scan(&t.ID, &t.Name, &t.Role, &envs, &hash, &created, &t.CreatedBy, &revoked); err != nil {
+			return nil, fmt.Errorf("store: tokens: %w", err)
+		}
+		if err := json.Unmarshal([]byte(envs), &t.Environments); err != nil {
+			return nil, fmt.Errorf("store: token %s: environments: %w", t.ID, err)
+		}
+		if t.Hash, err = hex.DecodeString(hash); err != nil {
+			return nil, fmt.Errorf("store: token %s: hash: %w", t.ID, err)
+		}
+		t.Created = fromMicros(created)
+		if revoked.Valid {
+			r := fromMicros(revoked.Int64)
+			t.Revoked = &r
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// RevokeToken revokes a token; ErrNotFound if there is no such live token.
+func (s *DB) RevokeToken(ctx context.Context, id string) error {
+	res, err := s.exec(ctx, `UPDATE vexil_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, micros(time.Now()), id)
+	if err != nil {
+		return fmt.Errorf("store: revoke token %s: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("store: revoke token %s: %w", id, ErrNotFound)
+	}
+	return s.tokensChanged(ctx)
+}
+
+func (s *DB) tokensChanged(ctx context.Context) error {
+	ev := Event{Tokens: true}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := s.d.notify(ctx, tx, ev); err != nil {
+		return fmt.Errorf("store: notify: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	s.local(ev)
+	return nil
+}
+
+// Audit appends an entry to the audit log.
+func (s *DB) Audit(ctx context.Context, e AuditEntry) error {
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
+	if _, err := s.exec(ctx, `INSERT INTO vexil_audit (time, actor, env, action, outcome, before_version, after_version, message, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		micros(e.Time), e.Actor, e.Env, e.Action, e.Outcome, e.BeforeVersion, e.AfterVersion, e.Message, e.Detail); err != nil {
+		return fmt.Errorf("store: audit: %w", err)
+	}
+	return nil
+}
+
+// AuditLog lists audit entries newest first.
+func (s *DB) AuditLog(ctx context.Context, f AuditFilter) ([]AuditEntry, error) {
+	q := `SELECT id, time, actor, env, action, outcome, before_version, after_version, message, detail FROM vexil_audit WHERE 1 = 1`
+	var args []any
+	for _, c := range []struct{ col, v string }{{"env", f.Env}, {"actor", f.Actor}, {"action", f.Action}} {
+		if c.v != "" {
+			q += ` AND ` + c.col + ` = ?`
+			args = append(args, c.v)
+		}
+	}
+	if f.Before > 0 {
+		q += ` AND id < ?`
+		args = append(args, f.Before)
+	}
+	if f.Limit <= 0 {
+		f.Limit = 100
+	}
+	q += ` ORDER BY id DESC LIMIT ` + strconv.Itoa(f.Limit)
+	rows, err := s.query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: audit log: %w", err)
+	}
+	defer rows.Close()
+	var out []AuditEntry
+	for rows.Next() {
+		var e AuditEntry
+		var t int64
+		if err := rows.Scan(&e.ID, &t, &e.Actor, &e.Env, &e.Action, &e.Outcome, &e.BeforeVersion, &e.AfterVersion, &e.Message, &e.Detail); err != nil {
+			return nil, fmt.Errorf("store: audit log: %w", err)
+		}
+		e.Time = fromMicros(t)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// Watch calls fn for every change, made by this process or (PostgreSQL)
+// any other replica, until ctx ends. After a reconnection it calls fn with
+// a zero Event: state may have been missed, reload everything.
+func (s *DB) Watch(ctx context.Context, fn func(Event)) error {
+	s.mu.Lock()
+	if s.listeners == nil {
+		s.listeners = map[int]func(Event){}
+	}
+	id := s.nextID
+	s.nextID++
+	s.listeners[id] = fn
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, id)
+		s.mu.Unlock()
+	}()
+	return s.d.watch(ctx, fn)
+}
+
+// local tells this process's watchers about a change it made. PostgreSQL
+// replicas hear it again through NOTIFY; watchers must be idempotent.
+func (s *DB) local(ev Event) {
+	s.mu.Lock()
+	fns := make([]func(Event), 0, len(s.listeners))
+	for _, fn := range s.listeners {
+		fns = append(fns, fn)
+	}
+	s.mu.Unlock()
+	for _, fn := range fns {
+		fn(ev)
+	}
+}

@@ -1,0 +1,235 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vexilhq/vexil/store/storetest"
+)
+
+// OpenTest opens a fresh store of the named kind for one test:
+// a SQLite file in t.TempDir, or a PostgreSQL schema of its own
+// (VEXIL_TEST_POSTGRES_DSN), dropped when the test ends.
+func openTest(t testing.TB, kind string) (*DB, string) {
+	t.Helper()
+	ctx := context.Background()
+	switch kind {
+	case "sqlite":
+		u := "sqlite:" + filepath.Join(t.TempDir(), "vexil.db")
+		s, err := Open(ctx, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s, u
+	}
+	u := storetest.PostgresURL(t)
+	s, err := Open(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, u
+}
+
+func forEachStore(t *testing.T, f func(t *testing.T, s *DB)) {
+	for _, kind := range []string{"sqlite", "postgres"} {
+		t.Run(kind, func(t *testing.T) {
+			s, _ := openTest(t, kind)
+			f(t, s)
+		})
+	}
+}
+
+func ptr(s string) *string { return &s }
+
+func TestVersions(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *DB) {
+		ctx := context.Background()
+		cur, err := s.Current(ctx, "dev")
+		if err != nil || cur.Version != 0 || cur.Rules != "" {
+			t.Fatalf("Current of an unsaved env = %+v, %v; want version 0", cur, err)
+		}
+		for i := int64(0); i < 3; i++ {
+			v, err := s.Save(ctx, Change{Env: "dev", Expect: i, Rules: ptr(fmt.Sprintf("rules: {} # %d", i)), Format: "yaml", Author: "alice", Message: "m", Action: "save"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.Version != i+1 || v.Parent != i {
+				t.Fatalf("save %d = version %d parent %d", i, v.Version, v.Parent)
+			}
+		}
+		_, err = s.Save(ctx, Change{Env: "dev", Expect: 1, Rules: ptr("x"), Format: "yaml", Action: "save"})
+		var stale *StaleError
+		if !errors.As(err, &stale) || stale.Current != 3 {
+			t.Fatalf("stale save: err = %v, want StaleError at 3", err)
+		}
+		kill, err := s.Save(ctx, Change{Env: "dev", Expect: -1, Kill: &KillChange{Flag: "f", Set: true, Reason: "incident"}, Author: "bob", Action: "kill"})
+		if err != nil || kill.Kills["f"].Reason != "incident" || kill.Rules != "rules: {} # 2" {
+			t.Fatalf("kill = %+v, %v", kill, err)
+		}
+		next, err := s.Save(ctx, Change{Env: "dev", Expect: 4, Rules: ptr("{}"), Format: "json", Action: "save"})
+		if err != nil || next.Kills["f"].By != "bob" {
+			t.Fatalf("a save after a kill = %+v, %v; want the kill carried over", next, err)
+		}
+		got, err := s.Get(ctx, "dev", 2)
+		if err != nil || got.Rules != "rules: {} # 1" || got.Author != "alice" {
+			t.Fatalf("Get 2 = %+v, %v", got, err)
+		}
+		if _, err := s.Get(ctx, "dev", 99); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("Get 99: err = %v, want ErrNotFound", err)
+		}
+		list, err := s.Versions(ctx, "dev", 2, 5)
+		if err != nil || len(list) != 2 || list[0].Version != 4 || list[1].Version != 3 {
+			t.Fatalf("Versions(limit 2, before 5) = %+v, %v", list, err)
+		}
+		if other, _ := s.Current(ctx, "prod"); other.Version != 0 {
+			t.Fatalf("prod shares dev's versions: %+v", other)
+		}
+	})
+}
+
+func TestLockBlocksSavesButNotKills(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *DB) {
+		ctx := context.Background()
+		now := time.Now()
+		if err := s.SetLock(ctx, Lock{Env: "dev", LockedBy: "alice", Reason: "deploy", Until: now.Add(time.Hour), Created: now}); err != nil {
+			t.Fatal(err)
+		}
+		_, err := s.Save(ctx, Change{Env: "dev", Expect: 0, Rules: ptr("{}"), Format: "json", Action: "save"})
+		var locked *LockedError
+		if !errors.As(err, &locked) || locked.Lock.LockedBy != "alice" || locked.Lock.Reason != "deploy" {
+			t.Fatalf("save under lock: err = %v", err)
+		}
+		if _, err := s.Save(ctx, Change{Env: "dev", Expect: -1, PassLock: true, Kill: &KillChange{Flag: "f", Set: true}, Action: "kill"}); err != nil {
+			t.Fatalf("kill under lock: %v", err)
+		}
+		if err := s.DeleteLock(ctx, "dev"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DeleteLock(ctx, "dev"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("second unlock: err = %v, want ErrNotFound", err)
+		}
+		if err := s.SetLock(ctx, Lock{Env: "dev", LockedBy: "alice", Until: now.Add(-time.Second), Created: now}); err != nil {
+			t.Fatal(err)
+		}
+		if l, err := s.Lock(ctx, "dev"); l != nil || err != nil {
+			t.Fatalf("expired lock still active: %+v, %v", l, err)
+		}
+		if _, err := s.Save(ctx, Change{Env: "dev", Expect: 1, Rules: ptr("{}"), Format: "json", Action: "save"}); err != nil {
+			t.Fatalf("save after the lock expired: %v", err)
+		}
+	})
+}
+
+func TestConcurrentSavesLoseNothing(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *DB) {
+		ctx := context.Background()
+		const writers = 20
+		var wg sync.WaitGroup
+		wins := make(chan int64, writers)
+		for i := range writers {
+			wg.Go(func() {
+				v, err := s.Save(ctx, Change{Env: "dev", Expect: 0, Rules: ptr(fmt.Sprint(i)), Format: "json", Action: "save"})
+				var stale *StaleError
+				switch {
+				case err == nil:
+					wins <- v.Version
+				case !errors.As(err, &stale):
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		close(wins)
+		if n := len(wins); n != 1 {
+			t.Fatalf("%d writers won version 1, want exactly 1", n)
+		}
+		if cur, _ := s.Current(ctx, "dev"); cur.Version != 1 {
+			t.Fatalf("current = %d, want 1", cur.Version)
+		}
+	})
+}
+
+func TestTokensAndAudit(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *DB) {
+		ctx := context.Background()
+		tok := Token{ID: "t1", Name: "ci", Role: "editor", Environments: []string{"dev"}, Hash: []byte{1, 2, 3}, Created: time.Now(), CreatedBy: "root"}
+		if err := s.CreateToken(ctx, tok); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CreateToken(ctx, Token{ID: "t2", Name: "dup", Role: "viewer", Hash: []byte{1, 2, 3}}); err == nil {
+			t.Fatal("a second token with the same hash was accepted")
+		}
+		if err := s.RevokeToken(ctx, "t1"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RevokeToken(ctx, "t1"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("revoking twice: err = %v, want ErrNotFound", err)
+		}
+		list, err := s.Tokens(ctx)
+		if err != nil || len(list) != 1 || list[0].Revoked == nil || list[0].Environments[0] != "dev" || string(list[0].Hash) != "\x01\x02\x03" {
+			t.Fatalf("Tokens = %+v, %v", list, err)
+		}
+		for i, o := range []string{"ok", "denied", "ok"} {
+			if err := s.Audit(ctx, AuditEntry{Actor: "alice", Env: "dev", Action: "save", Outcome: o, AfterVersion: int64(i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.Audit(ctx, AuditEntry{Actor: "bob", Env: "prod", Action: "lock", Outcome: "ok"}); err != nil {
+			t.Fatal(err)
+		}
+		all, _ := s.AuditLog(ctx, AuditFilter{})
+		dev, _ := s.AuditLog(ctx, AuditFilter{Env: "dev", Limit: 2})
+		older, _ := s.AuditLog(ctx, AuditFilter{Actor: "alice", Before: dev[1].ID})
+		if len(all) != 4 || all[0].Actor != "bob" || len(dev) != 2 || dev[0].AfterVersion != 2 || len(older) != 1 || older[0].AfterVersion != 0 {
+			t.Fatalf("audit: all %+v\ndev %+v\nolder %+v", all, dev, older)
+		}
+	})
+}
+
+func TestWatchSeesSaves(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *DB) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		got := make(chan Event, 16)
+		go s.Watch(ctx, func(ev Event) { got <- ev })
+		deadline := time.After(10 * time.Second)
+		if s.Dialect() == "postgres" {
+			select { // the (re)connection announcement: LISTEN is in place
+			case ev := <-got:
+				if ev != (Event{}) {
+					t.Fatalf("first event %+v, want the zero resync event", ev)
+				}
+			case <-deadline:
+				t.Fatal("no LISTEN")
+			}
+		} else {
+			time.Sleep(50 * time.Millisecond) // let Watch register
+		}
+		if _, err := s.Save(ctx, Change{Env: "dev", Expect: 0, Rules: ptr("{}"), Format: "json", Action: "save"}); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			select {
+			case ev := <-got:
+				if ev.Env == "dev" && ev.Version == 1 {
+					return
+				}
+			case <-deadline:
+				t.Fatal("the save was not announced")
+			}
+		}
+	})
+}
+
+func TestOpenRejectsUnknownURL(t *testing.T) {
+	if _, err := Open(context.Background(), "mysql://x"); err == nil {
+		t.Fatal("mysql:// accepted")
+	}
+}
