@@ -122,6 +122,16 @@ func TestGenerateBadDefinitions(t *testing.T) {
 				`flags.yaml:15:3: flags.client: Go name Client of flag "client" is already taken by the generated View.Client method`,
 				`flags.yaml:16:3: flags.view: Go name View of flag "view" is already taken by the generated View`,
 			}},
+		{"two keys, one Go name", strings.Replace(goodFlags, "  role:", "  userID:  {type: string}\n  role:", 1) + "  newReport: {default: true}\n",
+			[]string{
+				`flags.yaml:5:3: attributes.userID: Go name UserID of attribute "userID" is already taken by attribute "user_id" (flags.yaml:4:3)`,
+				`flags.yaml:16:3: flags.newReport: Go name NewReport of flag "newReport" is already taken by flag "new_report" (flags.yaml:8:3)`,
+			}},
+		{"parse and naming errors at once", strings.Replace(goodFlags, "default: classic", "default: adaptive", 1) + "  client: {default: true}\n",
+			[]string{
+				`flags.yaml:13:14: flags.workbook.default: `,
+				`flags.yaml:15:3: flags.client: Go name Client of flag "client" is already taken by the generated View.Client method`,
+			}},
 		{"generated names", goodFlags + "  client: {default: true}\n  view: {default: true}\n  newReportDetails: {default: true}\n",
 			[]string{
 				`flags.yaml:15:3: flags.client: Go name Client of flag "client" is already taken by the generated View.Client method`,
@@ -213,20 +223,76 @@ func TestGenerateMissingDefinitions(t *testing.T) {
 	}
 }
 
-// TestCommittedGeneratedPackagesFresh runs generate --check over the
-// generated packages committed in this repository, as CI should for every
-// one: their flags_gen.go must be what their flags.yaml generates.
+// vexilGenerate matches a //go:generate line that runs vexil generate and
+// captures its arguments.
+var vexilGenerate = regexp.MustCompile(`^//go:generate\s+(?:go run github\.com/vexilhq/vexil/cmd/vexil(?:@\S+)?|go tool vexil|vexil)\s+generate\b(.*)$`)
+
+// generateDirectives finds every vexil generate directive in the module
+// rooted at root (nested modules and testdata excluded): directory →
+// argument lists.
+func generateDirectives(t *testing.T, root string) map[string][][]string {
+	t.Helper()
+	found := map[string][][]string{}
+	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			name := d.Name()
+			if path != root && (strings.HasPrefix(name, ".") || name == "testdata" || fileExists(filepath.Join(path, "go.mod"))) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") {
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for line := range strings.SplitSeq(string(data), "\n") {
+			if m := vexilGenerate.FindStringSubmatch(strings.TrimSpace(line)); m != nil {
+				rel, _ := filepath.Rel(root, filepath.Dir(path))
+				found[rel] = append(found[rel], strings.Fields(m[1]))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return found
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// TestCommittedGeneratedPackagesFresh runs every vexil generate directive
+// of this repository with --check, as go generate would run it: what is
+// committed must be what its flags.yaml generates.
 func TestCommittedGeneratedPackagesFresh(t *testing.T) {
 	root, err := filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, dir := range []string{"generator/internal/benchflags", "generator/internal/demoflags"} {
-		t.Run(dir, func(t *testing.T) {
-			t.Chdir(filepath.Join(root, dir))
-			if code, out, errs := runMain(t, "generate", "--check"); code != exitOK {
-				t.Errorf("exit %d: %s%s(run go generate ./%s)", code, out, errs, dir)
-			}
-		})
+	dirs := generateDirectives(t, root)
+	// The packages that must be found, so that a broken search cannot pass.
+	for _, dir := range []string{"examples/classroom", "generator/internal/benchflags", "generator/internal/demoflags"} {
+		if _, ok := dirs[filepath.FromSlash(dir)]; !ok {
+			t.Errorf("no vexil generate directive found in %s", dir)
+		}
+	}
+	for dir, runs := range dirs {
+		for _, args := range runs {
+			t.Run(filepath.ToSlash(dir), func(t *testing.T) {
+				t.Chdir(filepath.Join(root, dir))
+				if code, out, errs := runMain(t, append(append([]string{"generate"}, args...), "--check")...); code != exitOK {
+					t.Errorf("exit %d: %s%s(run go generate ./%s)", code, out, errs, filepath.ToSlash(dir))
+				}
+			})
+		}
 	}
 }
