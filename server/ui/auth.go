@@ -1,0 +1,103 @@
+package ui
+
+import (
+	"crypto/subtle"
+	"net/http"
+	"strings"
+)
+
+type loginData struct {
+	Prefix string
+	CSRF   string
+	Error  string
+}
+
+// loginPage shows the sign-in form. Without a session there is no session
+// CSRF token yet, so the form carries a random one that must match a cookie
+// (double submit); that stops another site signing a browser in as someone else.
+func (h *handler) loginPage(w http.ResponseWriter, r *http.Request) {
+	h.showLogin(w, r, http.StatusOK, "")
+}
+
+func (h *handler) showLogin(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	csrf := randomToken()
+	http.SetCookie(w, h.cookie(r, loginCookie, csrf, 600))
+	p := &page{Title: "Sign in", Prefix: h.opts.Prefix, CSRF: csrf, Error: msg}
+	h.render(w, r, status, "login", p)
+}
+
+func (h *handler) login(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	c, err := r.Cookie(loginCookie)
+	form := r.PostFormValue(csrfField)
+	if err != nil || form == "" || subtle.ConstantTimeCompare([]byte(c.Value), []byte(form)) != 1 {
+		h.showLogin(w, r, http.StatusForbidden, "The sign-in form expired. Please try again.")
+		return
+	}
+	token := strings.TrimSpace(r.PostFormValue("token"))
+	if token == "" {
+		h.showLogin(w, r, http.StatusBadRequest, "Paste an API token to sign in.")
+		return
+	}
+	var me whoami
+	if err := h.api.getJSON(r.Context(), token, "/api/v1/whoami", &me); err != nil {
+		switch statusOf(err) {
+		case http.StatusUnauthorized, http.StatusForbidden:
+			h.showLogin(w, r, http.StatusUnauthorized, "That token is not valid (unknown, revoked or mistyped).")
+		default:
+			h.log.ErrorContext(r.Context(), "ui: sign-in", "err", err)
+			h.showLogin(w, r, http.StatusBadGateway, "The server could not check the token: "+err.Error())
+		}
+		return
+	}
+	if me.Role == "sdk" {
+		h.showLogin(w, r, http.StatusForbidden, "That is an SDK token; sign in with a viewer, editor or admin token.")
+		return
+	}
+	s := h.sessions.create(token, me)
+	http.SetCookie(w, h.cookie(r, loginCookie, "", -1))
+	http.SetCookie(w, h.cookie(r, sessionCookie, s.id, 0))
+	http.Redirect(w, r, h.opts.Prefix+"/", http.StatusSeeOther)
+}
+
+func (h *handler) logout(w http.ResponseWriter, r *http.Request, s *session) {
+	h.sessions.delete(s.id)
+	http.SetCookie(w, h.cookie(r, sessionCookie, "", -1))
+	http.Redirect(w, r, h.opts.Prefix+"/login", http.StatusSeeOther)
+}
+
+// cookie makes one of the UI's cookies: HttpOnly, SameSite=Strict, scoped to
+// the UI's path, and Secure whenever the request came over TLS.
+func (h *handler) cookie(r *http.Request, name, value string, maxAge int) *http.Cookie {
+	return &http.Cookie{
+		Name:     name,
+		Value:    value,
+		Path:     h.opts.Prefix + "/",
+		MaxAge:   maxAge,
+		HttpOnly: true,
+		Secure:   r.TLS != nil || h.opts.SecureCookies,
+		SameSite: http.SameSiteStrictMode,
+	}
+}
+
+// home opens the environment the picker chose (without script), else the
+// first one the user may see.
+func (h *handler) home(w http.ResponseWriter, r *http.Request, s *session) {
+	var envs struct {
+		Environments []envInfo `json:"environments"`
+	}
+	if err := h.api.getJSON(r.Context(), s.token, "/api/v1/envs", &envs); err != nil {
+		h.fail(w, r, s, err)
+		return
+	}
+	want := r.URL.Query().Get("env")
+	for _, e := range envs.Environments {
+		if want == "" || e.Name == want {
+			http.Redirect(w, r, h.opts.Prefix+"/envs/"+pathEscape(e.Name)+"/flags", http.StatusSeeOther)
+			return
+		}
+	}
+	p := h.newPage(r, s, "Environments", "")
+	p.Error = "No environments are visible to this token."
+	h.render(w, r, http.StatusOK, "error", p)
+}

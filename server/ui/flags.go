@@ -1,0 +1,183 @@
+package ui
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// expiryWarning is how close to its expiry date a flag is flagged as due.
+const expiryWarning = 30 * 24 * time.Hour
+
+type flagRow struct {
+	flagDef
+	Expiry string // "", "soon" or "past"
+	Kill   *killInfo
+	Rules  []ruleRow
+}
+
+type ruleRow struct {
+	Name     string
+	Priority int64
+	Sets     string
+	Filter   string
+	Enabled  bool
+}
+
+type flagsData struct {
+	Query  string
+	Flags  []flagRow
+	Total  int
+	Lock   lockInfo
+	Alerts int // expired or expiring flags
+}
+
+func (h *handler) flagsPage(w http.ResponseWriter, r *http.Request, s *session) {
+	ctx, env := r.Context(), r.PathValue("env")
+	var defs definitions
+	var doc rulesDoc
+	var kills struct {
+		Kills map[string]killInfo `json:"kills"`
+	}
+	var lock lockInfo
+	for _, c := range []struct {
+		path string
+		v    any
+	}{
+		{"/api/v1/definitions", &defs},
+		{envPath(env, "rules"), &doc},
+		{envPath(env, "kills"), &kills},
+		{envPath(env, "lock"), &lock},
+	} {
+		if err := h.api.getJSON(ctx, s.token, c.path, c.v); err != nil {
+			h.fail(w, r, s, err)
+			return
+		}
+	}
+	q := strings.TrimSpace(r.URL.Query().Get("q"))
+	d := flagsData{Query: q, Total: len(defs.Flags), Lock: lock}
+	bySetter := rulesByFlag(&doc, &defs)
+	today := h.opts.Now()
+	for _, f := range defs.Flags {
+		row := flagRow{flagDef: f, Expiry: expiryState(f.Expires, today), Rules: bySetter[f.Name]}
+		if row.Expiry != "" {
+			d.Alerts++
+		}
+		if !matchesQuery(&f, q) {
+			continue
+		}
+		if k, ok := kills.Kills[f.Name]; ok {
+			row.Kill = &k
+		} else if k, ok := kills.Kills[f.Alias]; ok && f.Alias != "" {
+			row.Kill = &k
+		}
+		d.Flags = append(d.Flags, row)
+	}
+	p := h.newPage(r, s, "Flags · "+env, "flags")
+	p.Data = d
+	h.render(w, r, http.StatusOK, "flags", p)
+}
+
+func matchesQuery(f *flagDef, q string) bool {
+	if q == "" {
+		return true
+	}
+	q = strings.ToLower(q)
+	for _, s := range []string{f.Name, f.Owner, f.Description, f.Kind, f.Alias} {
+		if strings.Contains(strings.ToLower(s), q) {
+			return true
+		}
+	}
+	return false
+}
+
+// rulesByFlag lists, for each flag, the rules that can set it, in the order
+// they are tried. A rule on an alias also decides its flag, and the other way
+// round, so both see each other's rules.
+func rulesByFlag(doc *rulesDoc, defs *definitions) map[string][]ruleRow {
+	canonical := map[string]string{}
+	for _, f := range defs.Flags {
+		if f.Alias != "" {
+			canonical[f.Name] = f.Alias
+		}
+	}
+	byCanon := map[string][]ruleRow{}
+	for name, rd := range doc.Rules {
+		pri, _ := rd.Priority.Int64()
+		for flag, v := range rd.Variants {
+			c := cmp.Or(canonical[flag], flag)
+			byCanon[c] = append(byCanon[c], ruleRow{
+				Name: name, Priority: pri, Sets: formatValue(v), Filter: rd.Filter,
+				Enabled: rd.Enabled == nil || *rd.Enabled,
+			})
+		}
+	}
+	out := make(map[string][]ruleRow, len(defs.Flags))
+	for c, rows := range byCanon {
+		slices.SortFunc(rows, func(a, b ruleRow) int {
+			return cmp.Or(cmp.Compare(b.Priority, a.Priority), strings.Compare(a.Name, b.Name))
+		})
+		out[c] = rows
+	}
+	for f, c := range canonical {
+		out[f] = out[c]
+	}
+	return out
+}
+
+// expiryState says whether a YYYY-MM-DD expiry date is past or near.
+func expiryState(expires string, now time.Time) string {
+	if expires == "" {
+		return ""
+	}
+	t, err := time.Parse(time.DateOnly, expires)
+	if err != nil {
+		return ""
+	}
+	switch {
+	case !now.Before(t.Add(24 * time.Hour)):
+		return "past"
+	case t.Sub(now) < expiryWarning:
+		return "soon"
+	}
+	return ""
+}
+
+// kill kills or restores a flag, with the reason the form asked for.
+func (h *handler) kill(w http.ResponseWriter, r *http.Request, s *session) {
+	env, flag := r.PathValue("env"), r.PathValue("flag")
+	reason := strings.TrimSpace(r.PostFormValue("reason"))
+	back := "/envs/" + pathEscape(env) + "/flags?q=" + url.QueryEscape(r.PostFormValue("q"))
+	if reason == "" {
+		h.redirect(w, r, s, back, "Say why: a kill or restore needs a reason.")
+		return
+	}
+	restore := strings.HasSuffix(r.URL.Path, "/restore")
+	method, verb := http.MethodPost, "Killed"
+	if restore {
+		method, verb = http.MethodDelete, "Restored"
+	}
+	var out struct {
+		Version flexID `json:"version"`
+	}
+	hdr := http.Header{"Vexil-Message": {headerSafe(reason)}}
+	body, _ := json.Marshal(map[string]string{"reason": reason})
+	res, err := h.api.call(r.Context(), s.token, method, envPath(env, "flags", flag, "kill"), hdr, body)
+	if err == nil {
+		err = decode("kill", res.Body, &out)
+	}
+	if err != nil {
+		if statusOf(err) == http.StatusUnauthorized {
+			h.fail(w, r, s, err)
+			return
+		}
+		h.redirect(w, r, s, back, fmt.Sprintf("Could not change %s: %v", flag, err))
+		return
+	}
+	h.redirect(w, r, s, back, fmt.Sprintf("%s %s (version %s).", verb, flag, out.Version))
+}

@@ -1,0 +1,190 @@
+package ui
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+const historyPageSize = 50
+
+type historyData struct {
+	Versions []versionInfo
+	Before   int // the next page's ?before=
+}
+
+func (h *handler) historyPage(w http.ResponseWriter, r *http.Request, s *session) {
+	env := r.PathValue("env")
+	path := fmt.Sprintf("%s?limit=%d", envPath(env, "versions"), historyPageSize)
+	if b, err := strconv.Atoi(r.URL.Query().Get("before")); err == nil && b > 0 {
+		path += "&before=" + strconv.Itoa(b)
+	}
+	var out struct {
+		Versions []versionInfo `json:"versions"`
+	}
+	if err := h.api.getJSON(r.Context(), s.token, path, &out); err != nil {
+		h.fail(w, r, s, err)
+		return
+	}
+	d := historyData{Versions: out.Versions}
+	if n := len(out.Versions); n == historyPageSize && out.Versions[n-1].Version > 1 {
+		d.Before = out.Versions[n-1].Version
+	}
+	p := h.newPage(r, s, "History · "+env, "history")
+	p.Data = d
+	h.render(w, r, http.StatusOK, "history", p)
+}
+
+type diffData struct {
+	diffResult
+	Lines []diffLine
+}
+
+// diffPage shows what changed between any two versions.
+func (h *handler) diffPage(w http.ResponseWriter, r *http.Request, s *session) {
+	env := r.PathValue("env")
+	from, err1 := strconv.Atoi(r.URL.Query().Get("from"))
+	to, err2 := strconv.Atoi(r.URL.Query().Get("to"))
+	if err1 != nil || err2 != nil || from < 0 || to < 0 {
+		h.fail(w, r, s, &apiError{Status: http.StatusBadRequest, Message: "choose two versions to compare (from and to)"})
+		return
+	}
+	var d diffData
+	path := fmt.Sprintf("%s?from=%d&to=%d", envPath(env, "diff"), from, to)
+	if err := h.api.getJSON(r.Context(), s.token, path, &d.diffResult); err != nil {
+		h.fail(w, r, s, err)
+		return
+	}
+	d.From, d.To = from, to
+	d.Lines = unifiedLines(d.Text)
+	p := h.newPage(r, s, fmt.Sprintf("Diff %d → %d · %s", from, to, env), "history")
+	p.Data = d
+	h.render(w, r, http.StatusOK, "diff", p)
+}
+
+type rollbackData struct {
+	To      int
+	Target  versionInfo
+	Targets string // sample targets, one JSON object per line
+	Parsed  []string
+	Message string
+	DryRun  bool
+	From    int // the version the dry run compared against
+	Impact  []impact
+	Err     string
+	Lock    *lockInfo
+}
+
+// rollbackPage asks for sample targets before a rollback, so the user sees
+// its impact first.
+func (h *handler) rollbackPage(w http.ResponseWriter, r *http.Request, s *session) {
+	to, err := strconv.Atoi(r.URL.Query().Get("to"))
+	if err != nil || to < 0 {
+		h.fail(w, r, s, &apiError{Status: http.StatusBadRequest, Message: "choose a version to roll back to"})
+		return
+	}
+	d := &rollbackData{To: to, Targets: strings.Join(s.recentTargets(), "\n")}
+	if d.Targets == "" {
+		d.Targets = "{}"
+	}
+	h.showRollback(w, r, s, http.StatusOK, d)
+}
+
+func (h *handler) showRollback(w http.ResponseWriter, r *http.Request, s *session, status int, d *rollbackData) {
+	env := r.PathValue("env")
+	if err := h.api.getJSON(r.Context(), s.token, envPath(env, "versions", strconv.Itoa(d.To)), &d.Target); err != nil {
+		h.fail(w, r, s, err)
+		return
+	}
+	p := h.newPage(r, s, fmt.Sprintf("Roll back to %d · %s", d.To, env), "history")
+	p.Data = d
+	h.render(w, r, status, "rollback", p)
+}
+
+func (h *handler) rollbackPost(w http.ResponseWriter, r *http.Request, s *session) {
+	env := r.PathValue("env")
+	d := &rollbackData{Targets: r.PostFormValue("targets"), Message: r.PostFormValue("message")}
+	var err error
+	if d.To, err = strconv.Atoi(r.PostFormValue("to")); err != nil {
+		http.Error(w, "bad version", http.StatusBadRequest)
+		return
+	}
+	targets, perr := parseTargets(d.Targets)
+	if perr != "" {
+		d.Err = perr
+		h.showRollback(w, r, s, http.StatusUnprocessableEntity, d)
+		return
+	}
+	for _, t := range targets {
+		d.Parsed = append(d.Parsed, string(t))
+	}
+	hdr := http.Header{}
+	if from := r.PostFormValue("from"); from != "" {
+		hdr.Set("If-Match", strconv.Quote(from))
+	}
+	apply := r.PostFormValue("action") == "apply"
+	body, _ := json.Marshal(map[string]any{"to": d.To, "message": d.Message, "dry_run": !apply, "targets": targets})
+	res, err := h.api.call(r.Context(), s.token, http.MethodPost, envPath(env, "rollback"), hdr, body)
+	if err != nil {
+		ae := asAPIError(err)
+		if ae == nil || ae.Status == http.StatusUnauthorized {
+			h.fail(w, r, s, err)
+			return
+		}
+		d.Lock = ae.lock()
+		d.Err = "The rollback was refused: " + ae.Error()
+		if ae.Status == http.StatusPreconditionFailed {
+			d.Err = "The rules changed since this dry run; run it again to see the impact now."
+		}
+		h.showRollback(w, r, s, ae.Status, d)
+		return
+	}
+	if apply {
+		var out struct {
+			Version flexID `json:"version"`
+		}
+		_ = decode("rollback", res.Body, &out)
+		h.redirect(w, r, s, "/envs/"+pathEscape(env)+"/history",
+			fmt.Sprintf("Rolled back to version %d; the result is version %s.", d.To, out.Version))
+		return
+	}
+	var dry struct {
+		From   int      `json:"from"`
+		Impact []impact `json:"impact"`
+	}
+	if err := decode("rollback", res.Body, &dry); err != nil {
+		h.fail(w, r, s, err)
+		return
+	}
+	d.DryRun, d.From, d.Impact = true, dry.From, dry.Impact
+	h.showRollback(w, r, s, http.StatusOK, d)
+}
+
+// parseTargets reads one JSON object per line.
+func parseTargets(text string) ([]json.RawMessage, string) {
+	var out []json.RawMessage
+	for i, line := range strings.Split(normalizeNewlines(text), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		var m map[string]any
+		d := json.NewDecoder(strings.NewReader(line))
+		d.UseNumber()
+		if err := d.Decode(&m); err != nil {
+			return nil, fmt.Sprintf("sample target on line %d is not a JSON object: %v", i+1, err)
+		}
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, []byte(line)); err != nil {
+			return nil, fmt.Sprintf("sample target on line %d: %v", i+1, err)
+		}
+		out = append(out, buf.Bytes())
+	}
+	if len(out) > 100 {
+		return nil, "at most 100 sample targets"
+	}
+	return out, ""
+}

@@ -1,0 +1,325 @@
+package ui
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+type rulesData struct {
+	Text     string
+	Base     int // the version the draft was started from (If-Match on save)
+	Gutter   []gutterLine
+	Errors   []located
+	Warnings []located
+	Attrs    []attrField
+	Results  []resultRow
+	Changed  int
+	EvalErr  string
+	Message  string
+	Lock     *lockInfo
+	Stale    *staleInfo
+	Rebased  bool
+}
+
+type gutterLine struct {
+	N   int
+	Err string
+}
+
+type resultRow struct {
+	Flag    string
+	Now     *evalResult
+	Draft   *evalResult
+	Changed bool
+}
+
+// staleInfo is what a 412 shows: what others saved since the draft began,
+// and how the draft differs from what is there now.
+type staleInfo struct {
+	Current   int
+	Meanwhile diffResult
+	Lines     []diffLine // the text diff of the versions saved meanwhile
+	Mine      []diffLine // current → the draft
+}
+
+func (h *handler) rulesPage(w http.ResponseWriter, r *http.Request, s *session) {
+	text, version, err := h.currentRules(r, s)
+	if err != nil {
+		h.fail(w, r, s, err)
+		return
+	}
+	d := &rulesData{Text: text, Base: version}
+	h.showRules(w, r, s, http.StatusOK, d, nil)
+}
+
+// currentRules fetches the environment's rules as text, with their version.
+func (h *handler) currentRules(r *http.Request, s *session) (string, int, error) {
+	res, err := h.api.call(r.Context(), s.token, http.MethodGet, envPath(r.PathValue("env"), "rules"),
+		http.Header{"Accept": {"application/yaml"}}, nil)
+	if err != nil {
+		return "", 0, err
+	}
+	return string(res.Body), etagVersion(res.Header.Get("ETag")), nil
+}
+
+// etagVersion reads `"7"` (or W/"7") as 7.
+func etagVersion(etag string) int {
+	etag = strings.Trim(strings.TrimPrefix(etag, "W/"), `"`)
+	n, _ := strconv.Atoi(etag)
+	return n
+}
+
+// showRules renders the editor: the gutter, the target form built from the
+// attribute schema, and the lock banner.
+func (h *handler) showRules(w http.ResponseWriter, r *http.Request, s *session, status int, d *rulesData, form map[string]string) {
+	ctx, env := r.Context(), r.PathValue("env")
+	var defs definitions
+	if err := h.api.getJSON(ctx, s.token, "/api/v1/definitions", &defs); err != nil {
+		h.fail(w, r, s, err)
+		return
+	}
+	d.Attrs = attrFields(defs.Attributes, form)
+	if d.Lock == nil {
+		var lock lockInfo
+		if err := h.api.getJSON(ctx, s.token, envPath(env, "lock"), &lock); err == nil && lock.Locked {
+			d.Lock = &lock
+		}
+	}
+	d.Gutter = gutter(d.Text, d.Errors)
+	p := h.newPage(r, s, "Rules · "+env, "rules")
+	p.Data = d
+	h.render(w, r, status, "rules", p)
+}
+
+// gutter numbers the draft's lines and marks the ones with errors.
+func gutter(text string, errs []located) []gutterLine {
+	n := strings.Count(text, "\n") + 1
+	if strings.HasSuffix(text, "\n") {
+		n--
+	}
+	g := make([]gutterLine, max(n, 1))
+	for i := range g {
+		g[i].N = i + 1
+	}
+	for _, e := range errs {
+		if e.Line >= 1 && e.Line <= len(g) {
+			g[e.Line-1].Err = strings.TrimPrefix(g[e.Line-1].Err+"\n", "\n") + e.Message
+		}
+	}
+	return g
+}
+
+func (h *handler) rulesPost(w http.ResponseWriter, r *http.Request, s *session) {
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "the form is too large or malformed", http.StatusRequestEntityTooLarge)
+		return
+	}
+	env := r.PathValue("env")
+	d := &rulesData{Text: normalizeNewlines(r.PostForm.Get("rules")), Message: r.PostForm.Get("message")}
+	d.Base, _ = strconv.Atoi(r.PostForm.Get("base"))
+	form := formValues(r)
+	status := http.StatusOK
+	switch r.PostForm.Get("action") {
+	case "evaluate":
+		status = h.evaluateDraft(r, s, d, form)
+	case "save":
+		if done := h.save(w, r, s, d); done {
+			return
+		}
+		status = http.StatusConflict
+	case "rebase":
+		// The user has seen what changed meanwhile and keeps the draft on
+		// top of the current version; the next save checks against it.
+		d.Base, _ = strconv.Atoi(r.PostForm.Get("current"))
+		d.Rebased = true
+	case "discard":
+		h.redirect(w, r, s, "/envs/"+pathEscape(env)+"/rules", "Draft discarded; this is the current version.")
+		return
+	default:
+		http.Error(w, "unknown action", http.StatusBadRequest)
+		return
+	}
+	h.showRules(w, r, s, status, d, form)
+}
+
+// evaluateDraft answers the form's target with the current rules and with
+// the draft, flag by flag.
+func (h *handler) evaluateDraft(r *http.Request, s *session, d *rulesData, form map[string]string) int {
+	ctx, env := r.Context(), r.PathValue("env")
+	var defs definitions
+	if err := h.api.getJSON(ctx, s.token, "/api/v1/definitions", &defs); err != nil {
+		d.EvalErr = err.Error()
+		return http.StatusBadGateway
+	}
+	attrs, bad := parseTarget(defs.Attributes, form)
+	if len(bad) > 0 {
+		d.EvalErr = "Fix the target: " + strings.Join(bad, "; ")
+		return http.StatusUnprocessableEntity
+	}
+	if js, err := json.Marshal(attrs); err == nil {
+		s.addTarget(string(js))
+	}
+	var now, draft evalResponse
+	if err := h.api.sendJSON(ctx, s.token, http.MethodPost, envPath(env, "evaluate"),
+		map[string]any{"attributes": attrs}, &now); err != nil {
+		d.EvalErr = "Evaluating the current rules: " + err.Error()
+		return cmp.Or(statusOf(err), http.StatusBadGateway)
+	}
+	if err := h.api.sendJSON(ctx, s.token, http.MethodPost, envPath(env, "evaluate"),
+		map[string]any{"rules": d.Text, "attributes": attrs}, &draft); err != nil {
+		if ae := asAPIError(err); ae != nil && ae.Status == http.StatusUnprocessableEntity {
+			d.Errors = ae.located()
+			d.EvalErr = "The draft does not compile; the errors are marked at their lines."
+			return http.StatusUnprocessableEntity
+		}
+		d.EvalErr = "Evaluating the draft: " + err.Error()
+		return cmp.Or(statusOf(err), http.StatusBadGateway)
+	}
+	seen := map[string]bool{}
+	add := func(name string) {
+		if seen[name] {
+			return
+		}
+		seen[name] = true
+		row := resultRow{Flag: name}
+		if v, ok := now.Results[name]; ok {
+			row.Now = &v
+		}
+		if v, ok := draft.Results[name]; ok {
+			row.Draft = &v
+		}
+		if row.Now == nil && row.Draft == nil {
+			return
+		}
+		row.Changed = row.Now == nil || row.Draft == nil || row.Now.Variant != row.Draft.Variant
+		if row.Changed {
+			d.Changed++
+		}
+		d.Results = append(d.Results, row)
+	}
+	for _, f := range defs.Flags {
+		add(f.Name)
+	}
+	rest := make([]string, 0, len(draft.Results))
+	for name := range draft.Results {
+		rest = append(rest, name)
+	}
+	slices.Sort(rest)
+	for _, name := range rest {
+		add(name)
+	}
+	return http.StatusOK
+}
+
+// save stores the draft. It reports true when it answered (a redirect);
+// otherwise d says why the save failed and the editor shows it.
+func (h *handler) save(w http.ResponseWriter, r *http.Request, s *session, d *rulesData) bool {
+	ctx, env := r.Context(), r.PathValue("env")
+	ctype := "application/yaml"
+	if strings.HasPrefix(strings.TrimSpace(d.Text), "{") {
+		ctype = "application/json"
+	}
+	hdr := http.Header{
+		"Content-Type": {ctype},
+		"If-Match":     {strconv.Quote(strconv.Itoa(d.Base))},
+	}
+	if m := strings.TrimSpace(d.Message); m != "" {
+		hdr.Set("Vexil-Message", headerSafe(m))
+	}
+	res, err := h.api.call(ctx, s.token, http.MethodPut, envPath(env, "rules"), hdr, []byte(d.Text))
+	if err == nil {
+		var out struct {
+			Version  flexID    `json:"version"`
+			Warnings []located `json:"warnings"`
+		}
+		_ = decode("save", res.Body, &out)
+		msg := fmt.Sprintf("Saved version %s.", out.Version)
+		if n := len(out.Warnings); n > 0 {
+			msg += fmt.Sprintf(" %d warning(s): %s", n, joinLocated(out.Warnings))
+		}
+		h.redirect(w, r, s, "/envs/"+pathEscape(env)+"/rules", msg)
+		return true
+	}
+	ae := asAPIError(err)
+	switch {
+	case ae == nil || ae.Status == http.StatusUnauthorized:
+		h.fail(w, r, s, err)
+		return true
+	case ae.Status == http.StatusUnprocessableEntity:
+		d.Errors = ae.located()
+		d.EvalErr = "Not saved: the draft does not compile; the errors are marked at their lines."
+	case ae.Status == http.StatusLocked:
+		d.Lock = ae.lock()
+		if d.Lock == nil {
+			d.Lock = &lockInfo{Locked: true, Reason: ae.Message}
+		}
+		d.EvalErr = "Not saved: the environment is locked."
+	case ae.Status == http.StatusPreconditionFailed:
+		d.Stale = h.stale(r, s, d)
+		d.EvalErr = "Not saved: someone saved a newer version while you were editing."
+	default:
+		d.EvalErr = "Not saved: " + ae.Error()
+	}
+	return false
+}
+
+// stale gathers what a 412 shows.
+func (h *handler) stale(r *http.Request, s *session, d *rulesData) *staleInfo {
+	text, current, err := h.currentRules(r, s)
+	if err != nil {
+		return &staleInfo{}
+	}
+	st := &staleInfo{Current: current, Mine: diffLines(text, d.Text)}
+	if d.Base > 0 {
+		path := fmt.Sprintf("%s?from=%d&to=%d", envPath(r.PathValue("env"), "diff"), d.Base, current)
+		if err := h.api.getJSON(r.Context(), s.token, path, &st.Meanwhile); err == nil {
+			st.Lines = unifiedLines(st.Meanwhile.Text)
+		}
+	} else {
+		st.Lines = diffLines("", text)
+	}
+	return st
+}
+
+// check validates a draft as the user types: the server compiles it, and
+// the page marks each error at its line.
+func (h *handler) check(w http.ResponseWriter, r *http.Request, s *session) {
+	draft := normalizeNewlines(r.PostFormValue("rules"))
+	out := struct {
+		OK     bool      `json:"ok"`
+		Errors []located `json:"errors"`
+		Error  string    `json:"error,omitempty"`
+	}{OK: true, Errors: []located{}}
+	err := h.api.sendJSON(r.Context(), s.token, http.MethodPost, envPath(r.PathValue("env"), "evaluate"),
+		map[string]any{"rules": draft, "attributes": map[string]any{}}, nil)
+	if ae := asAPIError(err); ae != nil {
+		out.OK = false
+		out.Errors = ae.located()
+		if len(out.Errors) == 0 {
+			out.Error = ae.Error()
+		}
+	} else if err != nil {
+		out.OK, out.Error = false, err.Error()
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(out)
+}
+
+func joinLocated(ls []located) string {
+	parts := make([]string, len(ls))
+	for i, l := range ls {
+		parts[i] = fmt.Sprintf("line %d:%d %s: %s", l.Line, l.Col, l.Path, l.Message)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// normalizeNewlines turns the CRLF a browser submits back into LF, so line
+// numbers and diffs agree with what the server stores.
+func normalizeNewlines(s string) string {
+	return strings.ReplaceAll(s, "\r\n", "\n")
+}

@@ -1,0 +1,134 @@
+package ui
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"unicode"
+)
+
+// attrField is one input of the target form, built from the attribute schema.
+type attrField struct {
+	attrDef
+	Input string // the form input's name
+	Value string // what the user typed last time
+}
+
+// IsSet says the attribute is a set, entered one element per line.
+func (a attrField) IsSet() bool { return strings.HasSuffix(a.Type, "_set") }
+
+func attrFields(attrs []attrDef, form map[string]string) []attrField {
+	out := make([]attrField, len(attrs))
+	for i, a := range attrs {
+		out[i] = attrField{attrDef: a, Input: "a." + a.Name, Value: form["a."+a.Name]}
+	}
+	return out
+}
+
+// formValues keeps the target form's inputs, to show them again.
+func formValues(r *http.Request) map[string]string {
+	m := map[string]string{}
+	for k, v := range r.PostForm {
+		if strings.HasPrefix(k, "a.") && len(v) > 0 {
+			m[k] = v[0]
+		}
+	}
+	return m
+}
+
+// parseTarget turns the target form into API attributes, typed by the
+// schema. An empty input leaves the attribute out (missing, not empty).
+func parseTarget(attrs []attrDef, form map[string]string) (map[string]any, []string) {
+	out := map[string]any{}
+	var bad []string
+	for _, a := range attrs {
+		raw := strings.TrimSpace(form["a."+a.Name])
+		if raw == "" {
+			continue
+		}
+		v, err := typedValue(a.Type, raw)
+		if err != nil {
+			bad = append(bad, fmt.Sprintf("%s: %v", a.Name, err))
+			continue
+		}
+		out[a.Name] = v
+	}
+	return out, bad
+}
+
+func typedValue(typ, raw string) (any, error) {
+	switch typ {
+	case "bool":
+		b, err := strconv.ParseBool(raw)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not true or false", raw)
+		}
+		return b, nil
+	case "int":
+		if _, err := strconv.ParseInt(raw, 10, 64); err != nil {
+			return nil, fmt.Errorf("%q is not a whole number", raw)
+		}
+		return json.Number(raw), nil
+	case "float":
+		f, err := strconv.ParseFloat(raw, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a number", raw)
+		}
+		// A float is written with a point so the API does not read it as an int.
+		s := strconv.FormatFloat(f, 'g', -1, 64)
+		if !strings.ContainsAny(s, ".eEn") {
+			s += ".0"
+		}
+		return json.Number(s), nil
+	case "int_set", "string_set":
+		elems := []any{}
+		for _, e := range strings.FieldsFunc(raw, func(r rune) bool { return r == '\n' || r == ',' }) {
+			if e = strings.TrimSpace(e); e == "" {
+				continue
+			}
+			if typ == "string_set" {
+				elems = append(elems, e)
+				continue
+			}
+			v, err := typedValue("int", e)
+			if err != nil {
+				return nil, err
+			}
+			elems = append(elems, v)
+		}
+		return elems, nil
+	}
+	return raw, nil
+}
+
+// formatValue shows a flag value or variant as the rules document writes it.
+func formatValue(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "—"
+	case string:
+		return v
+	default:
+		b, err := json.Marshal(v)
+		if err != nil {
+			return fmt.Sprint(v)
+		}
+		return string(b)
+	}
+}
+
+func pathEscape(s string) string { return url.PathEscape(s) }
+
+// headerSafe makes free text fit in an HTTP header: control characters
+// (which could split the header) become spaces.
+func headerSafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+}
