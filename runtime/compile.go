@@ -66,6 +66,7 @@ func (cc *compiler) compile() (*Config, Diagnostics) {
 	if cc.diags.HasErrors() {
 		return nil, cc.diags
 	}
+	cc.programs()
 	c := cc.c
 	c.warnings = cc.diags.Warnings()
 	c.schemaHash = SchemaHash(cc.opts.Definitions)
@@ -79,9 +80,16 @@ func (cc *compiler) compile() (*Config, Diagnostics) {
 // Filter is one filter expression compiled on its own: split seed "", as
 // FeaFea evaluates a filter outside a rule.
 type Filter struct {
-	c    *Config
-	root int32
+	c       *Config
+	root    int32
+	program bool  // root compiled to a branch program at entry
+	entry   int32 // ends at filterMatched or filterNotMatched
 }
+
+const (
+	filterMatched    = -1
+	filterNotMatched = -2
+)
 
 // anonFilter names the expression of CompileFilter among the named filters;
 // it is not a valid filter name, so it cannot collide.
@@ -104,7 +112,10 @@ func CompileFilter(src string, loc TextLoc, named []FilterDef, opts CompileOptio
 	if c == nil {
 		return nil, diags
 	}
-	return &Filter{c: c, root: cc.memo[memoKey{filter: anonFilter}].node}, diags
+	f := &Filter{c: c, root: cc.memo[memoKey{filter: anonFilter}].node}
+	budget := cc.programBudget()
+	f.entry, f.program = cc.emit(f.root, filterMatched, filterNotMatched, &budget)
+	return f, diags
 }
 
 // Match evaluates the filter for attributes given as plain Go data.
@@ -117,6 +128,9 @@ func (f *Filter) Match(attrs map[string]any, now time.Time) (bool, error) {
 	st := evalState{slots: slots}
 	if !now.IsZero() {
 		st.now, st.hasNow = now.UnixNano(), true
+	}
+	if f.program {
+		return f.c.run(f.entry, &st) == filterMatched, nil
 	}
 	return f.c.evalNode(f.root, &st), nil
 }

@@ -133,6 +133,7 @@ type Config struct {
 
 	nodes     []cnode
 	kids      []int32  // children of and/or nodes
+	prog      []instr  // the flags' branch programs
 	nodeText  []string // source text of each node, for explain
 	nodeLabel []string // "filter:NAME" where a named filter was inlined
 	intSets   []intSet
@@ -163,6 +164,8 @@ type cflag struct {
 	forced   Reason // what a killed flag answers for: DISABLED, or STALE (stale.go)
 	rules    []flagRule
 	decl     *FlagDef
+	program  bool  // rules compiled to c.prog, starting at entry
+	entry    int32 // a jump (see instr)
 }
 
 // flagRule is one rule in a flag's list, with what evaluation needs from it

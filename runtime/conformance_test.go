@@ -113,8 +113,29 @@ func TestConformanceConfigs(t *testing.T) {
 				if e.Value().Any() != want.Any() || reason != tc.Want.Reason || e.Rule() != tc.Want.Rule {
 					t.Errorf("%s %v = %v %s %q, FeaFea says %v %s %q", tc.Flag, tc.Attrs, e.Value().Any(), e.Reason(), e.Rule(), tc.Want.Value, tc.Want.Reason, tc.Want.Rule)
 				}
+				assertProgramMatchesTree(t, c, tc.Flag, tc.Attrs)
 			}
 		})
+	}
+}
+
+// assertProgramMatchesTree checks a flag's branch program against a walk of
+// its rules' filter trees, the two evaluators the engine has.
+func assertProgramMatchesTree(t *testing.T, c *Config, flag string, attrs map[string]any) {
+	t.Helper()
+	id, _ := c.FlagID(flag)
+	f := &c.flags[c.flags[id].canon]
+	if !f.program {
+		t.Errorf("%s: no branch program", flag)
+		return
+	}
+	slots, err := c.SlotsFromMap(attrs, nil)
+	if err != nil {
+		return
+	}
+	st := evalState{slots: slots}
+	if p, w := c.runProgram(f, &st), c.walkRules(f, &st); p != w {
+		t.Errorf("%s %v: program says %+v, tree walk %+v", flag, attrs, p, w)
 	}
 }
 

@@ -18,16 +18,10 @@ func (c *Config) evalFlag(id FlagID, st *evalState) outcome {
 	if f.killed {
 		return outcome{value: f.safe, rule: -1, reason: f.forced}
 	}
-	for _, fr := range f.rules {
-		if fr.root == noFilter || c.evalNode(fr.root, st) {
-			reason := ReasonTargetingMatch
-			if fr.split {
-				reason = ReasonSplit
-			}
-			return outcome{value: fr.value, rule: fr.rule, reason: reason}
-		}
+	if f.program {
+		return c.runProgram(f, st)
 	}
-	return outcome{value: f.def, rule: -1, reason: ReasonDefault}
+	return c.walkRules(f, st)
 }
 
 func (c *Config) ruleMatches(ri int32, st *evalState) bool {
@@ -58,9 +52,20 @@ func (c *Config) evalNode(i int32, st *evalState) bool {
 		return false
 	case nNot:
 		return !c.evalNode(n.a, st)
+	}
+	if n.op <= lastAttrOp {
+		return c.evalAttr(n, st.slots)
+	}
+	return c.evalRef(n, st)
+}
+
+// evalAttr evaluates a comparison of one attribute. It calls nothing but
+// string comparison, so it stays cheap to call from the branch programs.
+func (c *Config) evalAttr(n *cnode, slots []Value) bool {
+	v := slots[n.slot]
+	switch n.op {
 	case nAttrInt:
 		// An int literal compiles to the inclusive range [i, j] it accepts.
-		v := st.attr(n.slot)
 		if v.kind == KindInt || v.kind == KindBool {
 			x := int64(v.n)
 			return (n.i <= x && x <= n.j) != n.neg
@@ -74,20 +79,16 @@ func (c *Config) evalNode(i int32, st *evalState) bool {
 		}
 		return false
 	case nAttrNum:
-		return cmpNumber(st.attr(n.slot), n)
+		return cmpNumber(v, n)
 	case nAttrStrEq:
-		v := st.attr(n.slot)
 		return v.kind == KindString && (v.StringValue() == n.s) != n.neg
 	case nAttrStr:
-		v := st.attr(n.slot)
 		return v.kind == KindString && cmpOrdered(v.StringValue(), n.s, n.cmp)
 	case nAttrBool:
-		v := st.attr(n.slot)
 		return v.kind == KindBool && (v.n != 0) == (n.i != 0) == (n.cmp == OpEq)
 	case nAttrInInt:
 		// Python: isinstance(v, (str, int)) and v [not] in {ints}; a bool
 		// is an int, a string is never in an int set.
-		v := st.attr(n.slot)
 		switch v.kind {
 		case KindInt, KindBool:
 			return c.intSets[n.a].has(int64(v.n)) != n.neg
@@ -96,7 +97,6 @@ func (c *Config) evalNode(i int32, st *evalState) bool {
 		}
 		return false
 	case nAttrInStr:
-		v := st.attr(n.slot)
 		switch v.kind {
 		case KindString:
 			return c.strSets[n.a].has(v.StringValue()) != n.neg
@@ -105,7 +105,6 @@ func (c *Config) evalNode(i int32, st *evalState) bool {
 		}
 		return false
 	case nAttrAnyInt:
-		v := st.attr(n.slot)
 		if v.kind != KindIntSet {
 			return false
 		}
@@ -117,7 +116,6 @@ func (c *Config) evalNode(i int32, st *evalState) bool {
 		}
 		return false
 	case nAttrAnyStr:
-		v := st.attr(n.slot)
 		if v.kind != KindStringSet {
 			return false
 		}
@@ -129,7 +127,6 @@ func (c *Config) evalNode(i int32, st *evalState) bool {
 		}
 		return false
 	case nContainsInt:
-		v := st.attr(n.slot)
 		switch v.kind {
 		case KindIntSet:
 			for _, x := range v.Ints() {
@@ -143,7 +140,6 @@ func (c *Config) evalNode(i int32, st *evalState) bool {
 		}
 		return false
 	case nContainsStr:
-		v := st.attr(n.slot)
 		switch v.kind {
 		case KindStringSet:
 			for _, x := range v.Strings() {
@@ -157,7 +153,7 @@ func (c *Config) evalNode(i int32, st *evalState) bool {
 		}
 		return false
 	}
-	return c.evalRef(n, st)
+	return false
 }
 
 // evalRef evaluates the nodes that reach beyond the target's attributes
@@ -324,16 +320,21 @@ func (c *Config) EvaluateSlots(id FlagID, slots []Value, now time.Time) Evaluati
 // slot needs no check beyond Go's own. Generated code and SlotsFromMap
 // always pass full vectors; only hand-built ones pay for the copy.
 func (c *Config) newEvalState(slots []Value, now time.Time) evalState {
-	if n := len(c.attrs); len(slots) < n {
-		padded := make([]Value, n)
-		copy(padded, slots)
-		slots = padded
+	if len(slots) < len(c.attrs) {
+		slots = c.padSlots(slots)
 	}
 	st := evalState{slots: slots}
 	if !now.IsZero() {
 		st.now, st.hasNow = now.UnixNano(), true
 	}
 	return st
+}
+
+// padSlots is apart from newEvalState so that the common path inlines.
+func (c *Config) padSlots(slots []Value) []Value {
+	padded := make([]Value, len(c.attrs))
+	copy(padded, slots)
+	return padded
 }
 
 // VariantIndex is EvaluateSlots reduced to what a typed accessor needs: the

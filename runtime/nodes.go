@@ -28,7 +28,7 @@ const (
 	nAttrAnyStr
 	nContainsInt // `INT in attr:x`, neg for `not in`
 	nContainsStr
-	nInsplit // neg when compared with false
+	nInsplit // the first op that reaches beyond the target's attributes // neg when compared with false
 	nFlagNum
 	nFlagStr
 	nFlagBool
@@ -37,6 +37,9 @@ const (
 	nRule // neg when compared with false
 	nNow
 )
+
+// lastAttrOp is the last op that reads only an attribute (evalAttr).
+const lastAttrOp = nContainsStr
 
 type cnode struct {
 	op     nodeOp

@@ -31,13 +31,14 @@ func percentOfSum(sum [md5.Size]byte) float64 {
 	lo := binary.BigEndian.Uint64(sum[8:])
 	// Python's int / int is the correctly rounded quotient; dividing by 2^128
 	// is exact, so that is the correctly rounded float64 of the 128-bit value.
-	return math.Ldexp(uint128ToFloat(hi, lo), -128) * 100
+	return uint128Fraction(hi, lo) * 100
 }
 
-// uint128ToFloat converts hi:lo to the nearest float64, ties to even.
-func uint128ToFloat(hi, lo uint64) float64 {
+// uint128Fraction is hi:lo / 2^128 rounded to the nearest float64, ties to
+// even.
+func uint128Fraction(hi, lo uint64) float64 {
 	if hi == 0 {
-		return float64(lo) // Go's uint64 conversion rounds to nearest even
+		return float64(lo) * 0x1p-128 // Go's uint64 conversion rounds to nearest even
 	}
 	shift := 64 - bits.LeadingZeros64(hi) // bits of lo below the top 64
 	top := hi<<(64-shift) | lo>>shift
@@ -46,7 +47,9 @@ func uint128ToFloat(hi, lo uint64) float64 {
 	if lo<<(64-shift) != 0 {
 		top |= 1
 	}
-	return math.Ldexp(float64(top), shift)
+	// Scaling by a power of two is exact here (no overflow, no subnormal):
+	// the same as math.Ldexp, without its call.
+	return float64(top) * math.Float64frombits(uint64(1023+shift-128)<<52)
 }
 
 // appendPyStr appends Python's str() of a scalar value.

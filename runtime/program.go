@@ -1,0 +1,135 @@
+package runtime
+
+// A flag's rule list compiles to a branch program: each instruction tests
+// one leaf of a filter (a comparison, a membership, a split, a reference)
+// and names the instruction to go to when it is true and when it is false.
+// `and`, `or` and `not` disappear into those jumps, so evaluating a flag is
+// one loop over the leaves it actually tests, with no recursion and no
+// visits to interior nodes. Jumps below zero end the program: -1-k means
+// rule k of the flag's list decided, -1-len(rules) means the default.
+//
+// The filter trees stay: explain walks them, and a flag whose program would
+// be too large (named filters shared many times expand here) keeps
+// evaluating its tree.
+
+type instr struct {
+	leaf        *cnode // in c.nodes, which never changes after compile
+	ifTrue, ifF int32
+}
+
+// programs builds each flag's branch program within a size budget that
+// keeps memory linear in the document.
+func (cc *compiler) programs() {
+	c := cc.c
+	budget := cc.programBudget()
+	for i := range c.flags {
+		f := &c.flags[i]
+		if f.canon != FlagID(i) || f.killed {
+			continue
+		}
+		mark := len(c.prog)
+		end := int32(-1 - len(f.rules)) // the default
+		next := end
+		ok := true
+		for k := len(f.rules) - 1; k >= 0 && ok; k-- {
+			decided := int32(-1 - k)
+			if f.rules[k].root == noFilter {
+				next = decided
+				continue
+			}
+			next, ok = cc.emit(f.rules[k].root, decided, next, &budget)
+		}
+		if !ok {
+			budget += len(c.prog) - mark // the next flag may still fit
+			c.prog = c.prog[:mark]
+			continue
+		}
+		f.entry, f.program = next, true
+	}
+}
+
+func (cc *compiler) programBudget() int { return 16*len(cc.c.nodes) + 4096 }
+
+// emit appends the instructions testing node i, continuing at ifTrue or
+// ifFalse, and returns where they start (or the continuation itself for a
+// constant). It reports false when the budget runs out.
+func (cc *compiler) emit(i, ifTrue, ifFalse int32, budget *int) (int32, bool) {
+	c := cc.c
+	n := &c.nodes[i]
+	switch n.op {
+	case nTrue:
+		return ifTrue, true
+	case nFalse:
+		return ifFalse, true
+	case nNot:
+		return cc.emit(n.a, ifFalse, ifTrue, budget)
+	case nAnd, nOr:
+		next, ok := ifTrue, true
+		if n.op == nOr {
+			next = ifFalse
+		}
+		kids := c.kids[n.a:n.b]
+		for k := len(kids) - 1; k >= 0 && ok; k-- {
+			if n.op == nAnd {
+				next, ok = cc.emit(kids[k], next, ifFalse, budget)
+			} else {
+				next, ok = cc.emit(kids[k], ifTrue, next, budget)
+			}
+		}
+		return next, ok
+	}
+	if *budget <= 0 {
+		return 0, false
+	}
+	*budget--
+	c.prog = append(c.prog, instr{leaf: n, ifTrue: ifTrue, ifF: ifFalse})
+	return int32(len(c.prog) - 1), true
+}
+
+// run follows a branch program from pc and returns the jump that ends it.
+func (c *Config) run(pc int32, st *evalState) int32 {
+	for pc >= 0 {
+		in := &c.prog[pc]
+		var matched bool
+		if in.leaf.op <= lastAttrOp {
+			matched = c.evalAttr(in.leaf, st.slots)
+		} else {
+			matched = c.evalRef(in.leaf, st)
+		}
+		if matched {
+			pc = in.ifTrue
+		} else {
+			pc = in.ifF
+		}
+	}
+	return pc
+}
+
+// runProgram evaluates a flag that has a program.
+func (c *Config) runProgram(f *cflag, st *evalState) outcome {
+	k := -1 - c.run(f.entry, st)
+	if int(k) == len(f.rules) {
+		return outcome{value: f.def, rule: -1, reason: ReasonDefault}
+	}
+	fr := &f.rules[k]
+	reason := ReasonTargetingMatch
+	if fr.split {
+		reason = ReasonSplit
+	}
+	return outcome{value: fr.value, rule: fr.rule, reason: reason}
+}
+
+// walkRules evaluates a flag's rules by walking their filter trees: the
+// path of a flag whose program would have been too large.
+func (c *Config) walkRules(f *cflag, st *evalState) outcome {
+	for _, fr := range f.rules {
+		if fr.root == noFilter || c.evalNode(fr.root, st) {
+			reason := ReasonTargetingMatch
+			if fr.split {
+				reason = ReasonSplit
+			}
+			return outcome{value: fr.value, rule: fr.rule, reason: reason}
+		}
+	}
+	return outcome{value: f.def, rule: -1, reason: ReasonDefault}
+}

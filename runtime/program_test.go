@@ -1,0 +1,47 @@
+package runtime
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Named filters that reuse each other expand when compiled to a branch
+// program; past the budget a flag keeps walking its filter trees and still
+// answers right.
+func TestProgramBudgetFallsBackToTreeWalk(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("flags:\n  f: {default: false}\n  g: {default: false}\nfilters:\n  f0: \"attr:a = 1 or attr:b = 2\"\n")
+	for i := 1; i <= 14; i++ {
+		fmt.Fprintf(&b, "  f%d: \"filter:f%d and filter:f%d\"\n", i, i-1, i-1)
+	}
+	b.WriteString("rules:\n  deep:\n    filter: filter:f14\n    variants: {f: true}\n  plain:\n    filter: attr:a = 1\n    variants: {g: true}\n")
+	doc, diags := ParseRules("rules.yaml", []byte(b.String()))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	c, diags := Compile(doc, CompileOptions{})
+	if c == nil {
+		t.Fatal(diags)
+	}
+	f, g := c.flags[c.flagIndex["f"]], c.flags[c.flagIndex["g"]]
+	if f.program || !g.program {
+		t.Fatalf("program: f %v (want false: over budget), g %v (want true)", f.program, g.program)
+	}
+	if len(c.prog) != 1 {
+		t.Errorf("%d instructions kept, want g's one", len(c.prog))
+	}
+	for _, tc := range []struct {
+		attrs map[string]any
+		want  bool
+	}{
+		{map[string]any{"a": 1}, true},
+		{map[string]any{"b": 2}, true},
+		{map[string]any{"a": 2, "b": 1}, false},
+	} {
+		if e := c.Evaluate("f", tc.attrs, time.Time{}); e.Bool() != tc.want {
+			t.Errorf("f for %v = %v, want %v", tc.attrs, e, tc.want)
+		}
+	}
+}
