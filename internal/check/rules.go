@@ -1,0 +1,486 @@
+package check
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+
+	vexilrt "github.com/vexilhq/vexil/runtime"
+)
+
+// Rule IDs of the rules checks. The unknown-* and cycle findings, and
+// invalid-rules for anything else, are the compiler's own diagnostics.
+const (
+	RuleUnknownFlag      = "unknown-flag"
+	RuleUnknownVariant   = "unknown-variant"
+	RuleUnknownFilter    = "unknown-filter"
+	RuleUnknownRule      = "unknown-rule"
+	RuleUnknownAttribute = "unknown-attribute"
+	RuleCycle            = "cycle"
+	RuleInvalidRules     = "invalid-rules"
+	RuleDisabled         = "disabled"
+	RuleNeverMatches     = "never-matches"
+	RuleShadowed         = "shadowed"
+	RuleSplitOverlap     = "split-overlap"
+	RuleReadyToRemove    = "ready-to-remove"
+)
+
+// longLived reports kinds of flag that live for good, so a constant value is
+// their normal state, not a sign they are ready to remove.
+func longLived(kind string) bool {
+	return kind == "kill_switch" || kind == "ops" || kind == "permission"
+}
+
+// LoadRules parses a rules document (YAML or JSON). A document that does not
+// parse is an *InputError; one that parses but does not compile is checked
+// by Rules, which reports why.
+func LoadRules(file string, data []byte) (*vexilrt.RulesDoc, error) {
+	doc, diags := vexilrt.ParseRules(file, data)
+	if doc == nil || diags.HasErrors() {
+		return nil, inputError(diags)
+	}
+	return doc, nil
+}
+
+// Rules checks a rules document against the definitions: the compiler's
+// errors and warnings (references to flags, variants, attributes, filters or
+// rules that do not exist), then rules that can never decide anything,
+// overlapping split ranges, and flags the rules set to one value for
+// everyone.
+func Rules(defs *vexilrt.Definitions, doc *vexilrt.RulesDoc) []Finding {
+	_, diags := vexilrt.Compile(doc, vexilrt.CompileOptions{Definitions: defs})
+	var fs []Finding
+	for _, d := range diags {
+		sev := Error
+		if d.Severity == vexilrt.SeverityWarning {
+			sev = Warning
+		}
+		msg := d.Message
+		if d.Path != "" {
+			msg = d.Path + ": " + msg
+		}
+		fs = append(fs, at(d.Pos, compilerRule(d.Message), sev, "", "%s", msg))
+	}
+	a := newAnalysis(defs, doc)
+	fs = append(fs, a.deadRules()...)
+	fs = append(fs, a.splitOverlaps()...)
+	fs = append(fs, a.constantFlags()...)
+	return fs
+}
+
+// compilerRule names the rule of a compiler diagnostic.
+func compilerRule(msg string) string {
+	switch {
+	case strings.HasPrefix(msg, "unknown flag"):
+		return RuleUnknownFlag
+	case strings.HasPrefix(msg, "unknown filter"):
+		return RuleUnknownFilter
+	case strings.HasPrefix(msg, "unknown rule"):
+		return RuleUnknownRule
+	case strings.HasPrefix(msg, "unknown attribute"):
+		return RuleUnknownAttribute
+	case strings.Contains(msg, "is not a variant of flag"):
+		return RuleUnknownVariant
+	case strings.HasPrefix(msg, "circular reference"):
+		return RuleCycle
+	}
+	return RuleInvalidRules
+}
+
+// truth is what a filter folds to without knowing the target.
+type truth uint8
+
+const (
+	depends truth = iota
+	always
+	never
+)
+
+func (t truth) not() truth {
+	switch t {
+	case always:
+		return never
+	case never:
+		return always
+	}
+	return depends
+}
+
+// source is a filter's text with what maps it back to the file.
+type source struct {
+	expr vexilrt.Expr
+	text string
+	loc  vexilrt.TextLoc
+}
+
+func (s source) pos(off int) vexilrt.Position { return s.loc.At(s.text, off) }
+
+// setting is one valid `flag: value` of a rule, by canonical flag.
+type setting struct {
+	flag  int // index in defs.Flags of the flag itself (not an alias)
+	value vexilrt.FlagValue
+	pos   vexilrt.Position
+}
+
+type ruleInfo struct {
+	def    *vexilrt.RuleDef
+	filter *source // nil: no filter, or one that does not parse
+	truth  truth
+	why    string // why it folds, when it does
+	sets   []setting
+}
+
+// live reports whether the rule can decide anything at all.
+func (r *ruleInfo) live() bool { return r.def.Enabled && r.truth != never }
+
+type analysis struct {
+	defs    *vexilrt.Definitions
+	flagIdx map[string]int
+	filters map[string]*source // named filters that parse
+	ruleSet map[string]bool
+	rules   []*ruleInfo // in evaluation order
+}
+
+func newAnalysis(defs *vexilrt.Definitions, doc *vexilrt.RulesDoc) *analysis {
+	a := &analysis{defs: defs, flagIdx: map[string]int{}, filters: map[string]*source{}, ruleSet: map[string]bool{}}
+	for i, f := range defs.Flags {
+		a.flagIdx[f.Name] = i
+	}
+	for _, f := range doc.Filters {
+		if e, errs := vexilrt.ParseFilter(f.Filter); len(errs) == 0 {
+			a.filters[f.Name] = &source{expr: e, text: f.Filter, loc: f.Loc}
+		}
+	}
+	for i := range doc.Rules {
+		r := &doc.Rules[i]
+		a.ruleSet[r.Name] = true
+		info := &ruleInfo{def: r, truth: always}
+		if r.HasFilter {
+			info.truth = depends
+			if e, errs := vexilrt.ParseFilter(r.Filter); len(errs) == 0 {
+				info.filter = &source{expr: e, text: r.Filter, loc: r.Loc}
+			}
+		}
+		info.sets = a.settings(r)
+		a.rules = append(a.rules, info)
+	}
+	for _, r := range a.rules {
+		if r.filter != nil {
+			r.truth, r.why = a.fold(r.filter.expr, nil)
+		}
+	}
+	// Evaluation order: priority descending, then name.
+	slices.SortStableFunc(a.rules, func(x, y *ruleInfo) int {
+		return cmp.Or(cmp.Compare(y.def.Priority, x.def.Priority), cmp.Compare(x.def.Name, y.def.Name))
+	})
+	return a
+}
+
+// settings are the rule's valid variants, by canonical flag; the compiler
+// reports the others. A rule naming a flag and its alias decides by the
+// first entry, as the compiler does.
+func (a *analysis) settings(r *vexilrt.RuleDef) []setting {
+	var out []setting
+	for _, rv := range r.Variants {
+		i, ok := a.flagIdx[rv.Flag]
+		if !ok {
+			continue
+		}
+		c := a.canonical(i)
+		if !a.validValue(c, rv.Value) || slices.ContainsFunc(out, func(s setting) bool { return s.flag == c }) {
+			continue
+		}
+		out = append(out, setting{flag: c, value: rv.Value, pos: rv.Pos})
+	}
+	return out
+}
+
+func (a *analysis) canonical(i int) int {
+	if f := &a.defs.Flags[i]; f.IsAlias() {
+		if t, ok := a.flagIdx[f.Alias]; ok {
+			return t
+		}
+	}
+	return i
+}
+
+func (a *analysis) validValue(flag int, v vexilrt.FlagValue) bool {
+	f := &a.defs.Flags[flag]
+	if f.Type == vexilrt.FlagBool && len(f.Variants) == 0 {
+		return v.Type == vexilrt.FlagBool
+	}
+	return slices.Contains(f.Variants, v)
+}
+
+// negated reports whether a bool comparison (`filter:x = false`,
+// `insplit(...) != true`) asks for false.
+func negated(e *vexilrt.CompareExpr) bool { return (e.Op == vexilrt.OpEq) != e.Right.Bool }
+
+// fold is what the compiler's constant folding makes of a filter:
+// references to filters, rules and flags that do not exist are false, and
+// and/or/not fold around constants. An empty insplit range is false too.
+// stack holds the named filters being folded, against cycles (which the
+// compiler reports).
+func (a *analysis) fold(e vexilrt.Expr, stack []string) (truth, string) {
+	switch e := e.(type) {
+	case *vexilrt.NotExpr:
+		t, why := a.fold(e.X, stack)
+		return t.not(), why
+	case *vexilrt.AndExpr:
+		return a.foldTerms(e.Terms, never, stack)
+	case *vexilrt.OrExpr:
+		return a.foldTerms(e.Terms, always, stack)
+	case *vexilrt.CompareExpr:
+		name := e.Left.Name
+		switch e.Left.Kind {
+		case vexilrt.OperandFilter:
+			f, ok := a.filters[name]
+			switch {
+			case !ok && !slices.Contains(stack, name):
+				return never, fmt.Sprintf("filter:%s does not exist", name)
+			case !ok || slices.Contains(stack, name):
+				return depends, ""
+			}
+			t, why := a.fold(f.expr, append(stack, name))
+			if negated(e) {
+				t = t.not()
+			}
+			return t, why
+		case vexilrt.OperandRule:
+			if !a.ruleSet[name] {
+				return never, fmt.Sprintf("rule:%s does not exist", name)
+			}
+		case vexilrt.OperandFlag:
+			if _, ok := a.flagIdx[name]; !ok {
+				return never, fmt.Sprintf("flag:%s does not exist", name)
+			}
+		case vexilrt.OperandInsplit:
+			if e.Left.Low >= e.Left.High && !negated(e) {
+				return never, fmt.Sprintf("insplit range [%g, %g) is empty", e.Left.Low, e.Left.High)
+			}
+		}
+	}
+	return depends, ""
+}
+
+// foldTerms folds an and (absorbing = never) or an or (absorbing = always).
+func (a *analysis) foldTerms(terms []vexilrt.Expr, absorbing truth, stack []string) (truth, string) {
+	all, whys := absorbing.not(), []string(nil)
+	for _, t := range terms {
+		v, why := a.fold(t, stack)
+		switch v {
+		case absorbing:
+			return v, why
+		case depends:
+			all = depends
+		default:
+			whys = append(whys, why)
+		}
+	}
+	if all == depends {
+		return depends, ""
+	}
+	return all, strings.Join(slices.DeleteFunc(whys, func(s string) bool { return s == "" }), ", ")
+}
+
+// deadRules reports rules that can never decide anything: disabled, with a
+// filter that is always false, or shadowed, for every flag they set, by an
+// earlier rule that always matches.
+func (a *analysis) deadRules() []Finding {
+	var fs []Finding
+	decidedBy := map[int]*ruleInfo{} // flag → the first rule that always decides it
+	for _, r := range a.rules {
+		switch {
+		case !r.def.Enabled:
+			fs = append(fs, at(r.def.Pos, RuleDisabled, Warning, "", "rule %s is disabled, so it never decides anything: delete it, or enable it", r.def.Name))
+			continue
+		case r.truth == never:
+			fs = append(fs, at(r.def.Pos, RuleNeverMatches, Warning, "", "rule %s never matches: its filter is always false (%s)", r.def.Name, r.why))
+			continue
+		}
+		var shadowed, by []string
+		for _, s := range r.sets {
+			if first, ok := decidedBy[s.flag]; ok {
+				shadowed = append(shadowed, a.defs.Flags[s.flag].Name)
+				if !slices.Contains(by, first.def.Name) {
+					by = append(by, first.def.Name)
+				}
+				continue
+			}
+			if r.truth == always {
+				decidedBy[s.flag] = r
+			}
+		}
+		switch {
+		case len(shadowed) == 0:
+		case len(shadowed) == len(r.sets):
+			fs = append(fs, at(r.def.Pos, RuleShadowed, Warning, "", "rule %s never decides anything: %s, which always matches, comes first and sets %s", r.def.Name, ruleList(by), strings.Join(shadowed, ", ")))
+		default:
+			fs = append(fs, at(r.def.Pos, RuleShadowed, Warning, "", "rule %s never decides %s: %s, which always matches, comes first and sets it", r.def.Name, strings.Join(shadowed, ", "), ruleList(by)))
+		}
+	}
+	return fs
+}
+
+func ruleList(names []string) string {
+	if len(names) == 1 {
+		return "rule " + names[0]
+	}
+	return "rules " + strings.Join(names, ", ")
+}
+
+// constraint is something a rule's filter requires of every target it
+// matches: a split range, or an attribute equal to a value.
+type constraint struct {
+	attr   string
+	split  bool
+	lo, hi float64
+	value  string // for equality: the literal, with its kind
+	pos    vexilrt.Position
+}
+
+// required lists the constraints a filter implies: the insplit ranges and
+// equalities among its top-level and-terms, through named filters.
+func (a *analysis) required(s *source, stack []string) []constraint {
+	var out []constraint
+	var walk func(e vexilrt.Expr)
+	walk = func(e vexilrt.Expr) {
+		switch e := e.(type) {
+		case *vexilrt.AndExpr:
+			for _, t := range e.Terms {
+				walk(t)
+			}
+		case *vexilrt.CompareExpr:
+			switch {
+			case e.Left.Kind == vexilrt.OperandInsplit && !negated(e):
+				out = append(out, constraint{attr: e.Left.Name, split: true, lo: e.Left.Low, hi: e.Left.High, pos: s.pos(e.Start)})
+			case e.Left.Kind == vexilrt.OperandAttr && e.Op == vexilrt.OpEq && e.Right.Kind != vexilrt.LitTime:
+				lit := e.Right
+				out = append(out, constraint{attr: e.Left.Name, value: fmt.Sprint(lit.Kind, lit.Bool, lit.Int, lit.Float, lit.Str), pos: s.pos(e.Start)})
+			case e.Left.Kind == vexilrt.OperandFilter && !negated(e):
+				if f, ok := a.filters[e.Left.Name]; ok && !slices.Contains(stack, e.Left.Name) {
+					out = append(out, a.required(f, append(stack, e.Left.Name))...)
+				}
+			}
+		}
+	}
+	walk(s.expr)
+	return out
+}
+
+// disjoint reports whether two rules' equalities exclude each other.
+func disjoint(x, y []constraint) bool {
+	for _, c := range x {
+		for _, d := range y {
+			if !c.split && !d.split && c.attr == d.attr && c.value != d.value {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// splitOverlaps reports rules of one split group that set the same flag to
+// different values over overlapping ranges of the same attribute: in the
+// overlap the earlier rule wins, so the later one gets less than its
+// range says.
+func (a *analysis) splitOverlaps() []Finding {
+	var fs []Finding
+	cons := map[*ruleInfo][]constraint{}
+	for _, r := range a.rules {
+		if r.def.SplitGroup != "" && r.filter != nil && r.live() {
+			cons[r] = a.required(r.filter, nil)
+		}
+	}
+	for j, r2 := range a.rules {
+		for _, r1 := range a.rules[:j] {
+			if cons[r1] == nil || cons[r2] == nil || r1.def.SplitGroup != r2.def.SplitGroup || disjoint(cons[r1], cons[r2]) {
+				continue
+			}
+			if f := a.overlap(r1, r2, cons[r1], cons[r2]); f != nil {
+				fs = append(fs, *f)
+			}
+		}
+	}
+	return fs
+}
+
+func (a *analysis) overlap(r1, r2 *ruleInfo, c1, c2 []constraint) *Finding {
+	for _, s1 := range r1.sets {
+		for _, s2 := range r2.sets {
+			if s1.flag != s2.flag || s1.value == s2.value {
+				continue
+			}
+			for _, x := range c1 {
+				for _, y := range c2 {
+					if !x.split || !y.split || x.attr != y.attr {
+						continue
+					}
+					if lo, hi := max(x.lo, y.lo), min(x.hi, y.hi); lo < hi {
+						f := at(y.pos, RuleSplitOverlap, Warning, a.defs.Flags[s2.flag].Name,
+							"split range [%g, %g) of rule %s overlaps [%g, %g) of rule %s in split group %s, and they set %s to %s and %s: rule %s comes first, so [%g, %g) gets %s",
+							y.lo, y.hi, r2.def.Name, x.lo, x.hi, r1.def.Name, r2.def.SplitGroup, a.defs.Flags[s2.flag].Name,
+							s2.value.Variant(), s1.value.Variant(), r1.def.Name, lo, hi, s1.value.Variant())
+						return &f
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// constantFlags reports flags that rules set and that still answer one
+// value for everyone: every rule that can decide sets that value, and a rule
+// that always matches ends the list (or the default is that value too).
+func (a *analysis) constantFlags() []Finding {
+	var fs []Finding
+	for i := range a.defs.Flags {
+		f := &a.defs.Flags[i]
+		if f.IsAlias() || longLived(f.Kind) {
+			continue
+		}
+		var values []vexilrt.FlagValue
+		var first, decider *ruleInfo
+		var at0 vexilrt.Position
+		for _, r := range a.rules {
+			if !r.live() {
+				continue
+			}
+			for _, s := range r.sets {
+				if s.flag != i {
+					continue
+				}
+				if first == nil {
+					first, at0 = r, s.pos
+				}
+				if !slices.Contains(values, s.value) {
+					values = append(values, s.value)
+				}
+				if r.truth == always {
+					decider, at0 = r, s.pos
+				}
+			}
+			if decider != nil {
+				break
+			}
+		}
+		if first == nil {
+			continue // no rule sets it: not rolled out, not ready to remove
+		}
+		if decider == nil && !slices.Contains(values, f.Default) {
+			values = append(values, f.Default)
+		}
+		if len(values) != 1 {
+			continue
+		}
+		v := values[0].Variant()
+		why := "every rule that sets it sets its default"
+		if decider != nil {
+			why = "rule " + decider.def.Name + " always matches"
+		}
+		fs = append(fs, at(at0, RuleReadyToRemove, Info, f.Name, "flag %s is %s for everyone (%s): it is ready to remove; use %s in the code and delete the flag", f.Name, v, why, v))
+	}
+	return fs
+}
