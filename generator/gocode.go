@@ -65,7 +65,7 @@ func doc(paragraphs ...string) jen.Code {
 		if len(lines) > 0 {
 			lines = append(lines, "//")
 		}
-		for l := range strings.SplitSeq(para, "\n") {
+		for _, l := range splitLines(para) {
 			for _, w := range wrap(l, docWidth) {
 				lines = append(lines, strings.TrimRight("// "+w, " \t"))
 			}
@@ -73,6 +73,12 @@ func doc(paragraphs ...string) jen.Code {
 	}
 	// A leading "//" tells jennifer to print the text as it is.
 	return jen.Comment(strings.Join(lines, "\n"))
+}
+
+// splitLines splits text at line breaks, CR LF and a lone CR (a quoted
+// "\r" in YAML) included, so no carriage return reaches generated files.
+func splitLines(s string) []string {
+	return strings.Split(strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n"), "\n")
 }
 
 // docWidth is where doc comment lines wrap.

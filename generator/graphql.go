@@ -79,7 +79,7 @@ func blockString(s string) []string {
 		return nil
 	}
 	s = strings.ReplaceAll(s, `"""`, `\"""`)
-	lines := strings.Split(s, "\n")
+	lines := splitLines(s)
 	if len(lines) == 1 {
 		return []string{`  """` + s + `"""`}
 	}
