@@ -35,6 +35,7 @@ func commands() []command {
 	return []command{
 		{"generate", "generate typed Go accessors and a GraphQL schema from flags.yaml", runGenerate},
 		{"eval", "evaluate flags for a target against a rules document", runEval},
+		{"serve", "serve rules, the admin API, SDK sync and OFREP", runServe},
 		{"check", "find expired, unused, broken and dead flags in definitions, rules and code", runCheck},
 	}
 }

@@ -1,0 +1,98 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	vexilrt "github.com/vexilhq/vexil/runtime"
+	"github.com/vexilhq/vexil/server"
+	"github.com/vexilhq/vexil/store"
+)
+
+func runServe(ctx context.Context, args []string, stdio Stdio) int {
+	fs := newFlagSet("serve", stdio.Err)
+	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
+	db := fs.String("db", "vexil.db", "database: a SQLite file path, sqlite:PATH, or a postgres:// URL")
+	defsFile := fs.String("flags", "flags.yaml", "the flag definitions every save is compiled against")
+	var envs stringList
+	fs.Var(&envs, "env", "an environment to serve (repeatable; default dev)")
+	if done, code := parseFlags(fs, args); done {
+		return code
+	}
+	if len(envs) == 0 {
+		envs = stringList{"dev"}
+	}
+	log := slog.New(slog.NewTextHandler(stdio.Err, nil))
+
+	src, err := os.ReadFile(*defsFile)
+	if err != nil {
+		fmt.Fprintf(stdio.Err, "vexil serve: %v\n", err)
+		return exitBadInput
+	}
+	defs, diags := vexilrt.ParseDefinitions(*defsFile, src)
+	for _, d := range diags {
+		fmt.Fprintln(stdio.Err, d)
+	}
+	if diags.HasErrors() {
+		return exitBadInput
+	}
+	st, err := store.Open(ctx, *db)
+	if err != nil {
+		fmt.Fprintf(stdio.Err, "vexil serve: %v\n", err)
+		return exitBadInput
+	}
+	defer st.Close()
+	srv, err := server.New(ctx, server.Options{Store: st, Definitions: defs, DefinitionsSource: string(src), Envs: envs, Logger: log})
+	if err != nil {
+		fmt.Fprintf(stdio.Err, "vexil serve: %v\n", err)
+		return exitBadInput
+	}
+	secret, err := srv.Bootstrap(ctx, os.Getenv("VEXIL_BOOTSTRAP_TOKEN"))
+	if err != nil {
+		fmt.Fprintf(stdio.Err, "vexil serve: creating the first admin token: %v\n", err)
+		return exitBadInput
+	}
+	if secret != "" {
+		fmt.Fprintf(stdio.Out, "No tokens existed, so an admin token was created. It is shown only this once:\n\n  %s\n\n", secret)
+	}
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fmt.Fprintf(stdio.Err, "vexil serve: %v\n", err)
+		return exitBadInput
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", srv.Handler()) // /ui/ is the web UI's, mounted beside this
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	runErr := make(chan error, 1)
+	go func() { runErr <- srv.Run(ctx) }()
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- hs.Serve(ln) }()
+	fmt.Fprintf(stdio.Out, "vexil serve: listening on http://%s (database %s, environments %v)\n", ln.Addr(), st.Dialect(), []string(envs))
+
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		fmt.Fprintf(stdio.Err, "vexil serve: %v\n", err)
+		return exitFindings
+	case err := <-runErr:
+		fmt.Fprintf(stdio.Err, "vexil serve: following the store failed: %v\n", err)
+		return exitFindings
+	}
+	srv.Close() // ends SSE streams so Shutdown can finish
+	shutdown, stop := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer stop()
+	if err := hs.Shutdown(shutdown); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		fmt.Fprintf(stdio.Err, "vexil serve: shutdown: %v\n", err)
+	}
+	return exitOK
+}

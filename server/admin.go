@@ -1,0 +1,334 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	vexilrt "github.com/vexilhq/vexil/runtime"
+	"github.com/vexilhq/vexil/store"
+)
+
+func (s *Server) whoami(w http.ResponseWriter, r *http.Request, c *call) {
+	writeJSON(w, http.StatusOK, map[string]any{"name": c.token.Name, "role": c.token.Role, "environments": nonNil(c.token.Environments)})
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func (s *Server) listEnvs(w http.ResponseWriter, r *http.Request, c *call) {
+	type envJSON struct {
+		Name    string `json:"name"`
+		Version int64  `json:"version"`
+		Locked  bool   `json:"locked"`
+	}
+	out := []envJSON{}
+	for _, name := range s.envNames() {
+		if !tokenAllowsEnv(c.token, name) {
+			continue
+		}
+		l, err := s.st.Lock(r.Context(), name)
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, "internal", err.Error(), nil)
+			return
+		}
+		out = append(out, envJSON{Name: name, Version: s.envs[name].snap.Load().v.Version, Locked: l != nil})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"environments": out})
+}
+
+func (s *Server) definitions(w http.ResponseWriter, r *http.Request, c *call) {
+	type flagJSON struct {
+		Name        string `json:"name"`
+		Type        string `json:"type"`
+		Variants    []any  `json:"variants"`
+		Default     any    `json:"default"`
+		Alias       string `json:"alias,omitempty"`
+		Description string `json:"description,omitempty"`
+		Owner       string `json:"owner,omitempty"`
+		Expires     string `json:"expires,omitempty"`
+		Kind        string `json:"kind,omitempty"`
+		Client      bool   `json:"client"`
+		Deprecated  string `json:"deprecated,omitempty"`
+		Safe        any    `json:"safe,omitempty"`
+	}
+	type attrJSON struct {
+		Name   string   `json:"name"`
+		Type   string   `json:"type"`
+		Values []string `json:"values,omitempty"`
+		Key    bool     `json:"key"`
+	}
+	d := s.opts.Definitions
+	flags := []flagJSON{}
+	for _, f := range d.Flags {
+		fj := flagJSON{Name: f.Name, Type: f.Type.String(), Variants: []any{}, Alias: f.Alias, Description: f.Description,
+			Owner: f.Owner, Kind: f.Kind, Client: f.Client, Deprecated: f.Deprecated}
+		if !f.IsAlias() {
+			fj.Default = f.Default.Any()
+			for _, v := range f.Variants {
+				fj.Variants = append(fj.Variants, v.Any())
+			}
+		}
+		if !f.Expires.IsZero() {
+			fj.Expires = f.Expires.Format(time.DateOnly)
+		}
+		if f.Safe != nil {
+			fj.Safe = f.Safe.Any()
+		}
+		flags = append(flags, fj)
+	}
+	attrs := []attrJSON{}
+	for _, a := range d.Attributes {
+		attrs = append(attrs, attrJSON{Name: a.Name, Type: a.Type.String(), Values: a.Values, Key: a.Key})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"source": s.opts.DefinitionsSource, "flags": flags, "attributes": attrs})
+}
+
+func (s *Server) auditLog(w http.ResponseWriter, r *http.Request, c *call) {
+	q := r.URL.Query()
+	f := store.AuditFilter{Env: q.Get("env"), Actor: q.Get("actor"), Action: q.Get("action")}
+	var err error
+	if f.Limit, err = intParam(q.Get("limit"), 100); err != nil || f.Limit > 1000 {
+		writeError(w, http.StatusBadRequest, "bad_request", "limit: want 1 to 1000", nil)
+		return
+	}
+	before, err := intParam(q.Get("before"), 0)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", "before: want an entry id", nil)
+		return
+	}
+	f.Before = int64(before)
+	// A token scoped to environments sees only their entries.
+	if len(c.token.Environments) > 0 && !slices.Contains(c.token.Environments, f.Env) {
+		writeError(w, http.StatusForbidden, "forbidden", "a token scoped to environments must name one of them with env=", nil)
+		return
+	}
+	entries, err := s.st.AuditLog(r.Context(), f)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "internal", err.Error(), nil)
+		return
+	}
+	type entryJSON struct {
+		ID            int64     `json:"id"`
+		Time          time.Time `json:"time"`
+		Actor         string    `json:"actor"`
+		Env           string    `json:"env"`
+		Action        string    `json:"action"`
+		Outcome       string    `json:"outcome"`
+		BeforeVersion int64     `json:"before_version"`
+		AfterVersion  int64     `json:"after_version"`
+		Message       string    `json:"message"`
+		Detail        string    `json:"detail"`
+	}
+	out := make([]entryJSON, 0, len(entries))
+	for _, e := range entries {
+		out = append(out, entryJSON(e))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"entries": out})
+}
+
+func intParam(s string, def int) (int, error) {
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("%q is not a positive number", s)
+	}
+	return n, nil
+}
+
+type tokenJSON struct {
+	ID           string     `json:"id"`
+	Name         string     `json:"name"`
+	Role         string     `json:"role"`
+	Environments []string   `json:"environments"`
+	Created      time.Time  `json:"created_at"`
+	CreatedBy    string     `json:"created_by"`
+	Revoked      *time.Time `json:"revoked_at"`
+	Token        string     `json:"token,omitempty"`
+}
+
+func toTokenJSON(t *store.Token) tokenJSON {
+	return tokenJSON{ID: t.ID, Name: t.Name, Role: t.Role, Environments: nonNil(t.Environments), Created: t.Created, CreatedBy: t.CreatedBy, Revoked: t.Revoked}
+}
+
+func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, c *call) {
+	all, err := s.st.Tokens(r.Context())
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "internal", err.Error(), nil)
+		return
+	}
+	out := make([]tokenJSON, 0, len(all))
+	for i := range all {
+		out = append(out, toTokenJSON(&all[i]))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tokens": out})
+}
+
+func (s *Server) createToken(w http.ResponseWriter, r *http.Request, c *call) {
+	var req struct {
+		Name         string   `json:"name"`
+		Role         string   `json:"role"`
+		Environments []string `json:"environments"`
+	}
+	ev := auditEvent{actor: c.actor(), action: "token.create"}
+	if !decodeJSON(w, r, &req) {
+		s.audit(r.Context(), withOutcome(ev, "invalid", "malformed body"))
+		return
+	}
+	ev.message = req.Name
+	t, secret, err := s.CreateToken(r.Context(), req.Name, req.Role, req.Environments, c.actor())
+	if err != nil {
+		s.refuse(r.Context(), w, ev, "invalid", http.StatusBadRequest, "bad_request", err.Error(), nil)
+		return
+	}
+	s.audit(r.Context(), withOutcome(ev, "ok", fmt.Sprintf("%s role %s environments %v", t.ID, t.Role, t.Environments)))
+	out := toTokenJSON(t)
+	out.Token = secret
+	writeJSON(w, http.StatusCreated, out)
+}
+
+func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, c *call) {
+	id := r.PathValue("id")
+	ev := auditEvent{actor: c.actor(), action: "token.revoke", detail: id}
+	err := s.st.RevokeToken(r.Context(), id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		s.refuse(r.Context(), w, ev, "invalid", http.StatusNotFound, "not_found", fmt.Sprintf("no live token %q", id), nil)
+		return
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, "internal", err.Error(), nil)
+		return
+	}
+	if err := s.loadTokens(r.Context()); err != nil {
+		s.log.Error("reloading tokens", "err", err)
+	}
+	s.audit(r.Context(), withOutcome(ev, "ok", id))
+	w.WriteHeader(http.StatusNoContent)
+}
+
+type versionJSON struct {
+	Version int64             `json:"version"`
+	Parent  int64             `json:"parent"`
+	Author  string            `json:"author"`
+	Message string            `json:"message"`
+	Action  string            `json:"action"`
+	Created time.Time         `json:"created_at"`
+	Rules   *string           `json:"rules,omitempty"`
+	Format  string            `json:"format,omitempty"`
+	Kills   map[string]string `json:"kills,omitempty"`
+}
+
+func (s *Server) listVersions(w http.ResponseWriter, r *http.Request, c *call) {
+	q := r.URL.Query()
+	limit, err := intParam(q.Get("limit"), 50)
+	if err != nil || limit > 1000 {
+		writeError(w, http.StatusBadRequest, "bad_request", "limit: want 1 to 1000", nil)
+		return
+	}
+	before, err := intParam(q.Get("before"), 0)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", "before: want a version", nil)
+		return
+	}
+	vs, err := s.st.Versions(r.Context(), c.env.name, limit, int64(before))
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "internal", err.Error(), nil)
+		return
+	}
+	out := make([]versionJSON, 0, len(vs))
+	for _, v := range vs {
+		out = append(out, versionJSON{Version: v.Version, Parent: v.Parent, Author: v.Author, Message: v.Message, Action: v.Action, Created: v.Created})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"versions": out})
+}
+
+// version reads the {n} path value or a query parameter as a version of env.
+func (s *Server) version(w http.ResponseWriter, r *http.Request, env, text, what string) (*store.Version, bool) {
+	n, err := strconv.ParseInt(text, 10, 64)
+	if err != nil || n < 0 {
+		writeError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("%s: %q is not a version", what, text), nil)
+		return nil, false
+	}
+	v, err := s.st.Get(r.Context(), env, n)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("%s has no version %d", env, n), nil)
+		return nil, false
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, "internal", err.Error(), nil)
+		return nil, false
+	}
+	return v, true
+}
+
+func (s *Server) getVersion(w http.ResponseWriter, r *http.Request, c *call) {
+	v, ok := s.version(w, r, c.env.name, r.PathValue("n"), "version")
+	if !ok {
+		return
+	}
+	writeJSON(w, http.StatusOK, versionJSON{Version: v.Version, Parent: v.Parent, Author: v.Author, Message: v.Message,
+		Action: v.Action, Created: v.Created, Rules: &v.Rules, Format: v.Format, Kills: killReasons(v.Kills)})
+}
+
+// evalResult is one flag's answer in /evaluate.
+type evalResult struct {
+	Value   any                  `json:"value"`
+	Variant string               `json:"variant"`
+	Reason  string               `json:"reason"`
+	Rule    string               `json:"rule"`
+	Error   string               `json:"error,omitempty"`
+	Explain *vexilrt.Explanation `json:"explain,omitempty"`
+}
+
+func (s *Server) evaluate(w http.ResponseWriter, r *http.Request, c *call) {
+	var req struct {
+		Rules      *string        `json:"rules"`
+		Attributes map[string]any `json:"attributes"`
+		Flags      []string       `json:"flags"`
+		Now        *time.Time     `json:"now"`
+	}
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	snap := c.env.snap.Load()
+	cfg, version := snap.cfg, strconv.FormatInt(snap.v.Version, 10)
+	if req.Rules != nil {
+		var diags vexilrt.Diagnostics
+		if cfg, diags = s.compileStrict("draft", *req.Rules, snap.v.Kills, "draft"); diags.HasErrors() {
+			writeError(w, http.StatusUnprocessableEntity, "invalid_rules", fmt.Sprintf("the draft does not compile (%d errors)", len(diags.Errors())), details(diags.Errors()))
+			return
+		}
+		version = "draft"
+	}
+	names := req.Flags
+	if len(names) == 0 {
+		names = cfg.FlagNames()
+	}
+	now := time.Now()
+	if req.Now != nil {
+		now = *req.Now
+	}
+	results := make(map[string]evalResult, len(names))
+	for _, name := range names {
+		if _, ok := cfg.FlagID(name); !ok {
+			writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("unknown flag %q", name), nil)
+			return
+		}
+		e, x := cfg.Explain(name, req.Attributes, now)
+		res := evalResult{Value: e.Value().Any(), Variant: e.Variant(), Reason: e.Reason().String(), Rule: e.Rule(), Explain: x}
+		if err := e.Err(); err != nil {
+			res.Error = err.Error()
+		}
+		results[name] = res
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"version": version, "results": results})
+}

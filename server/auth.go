@@ -1,0 +1,151 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/vexilhq/vexil/store"
+)
+
+// Roles. admin ⊃ editor ⊃ viewer; sdk is separate and may only sync,
+// evaluate and use OFREP.
+const (
+	RoleAdmin  = "admin"
+	RoleEditor = "editor"
+	RoleViewer = "viewer"
+	RoleSDK    = "sdk"
+)
+
+// perm is what an endpoint requires.
+type perm int
+
+const (
+	permSDK    perm = iota // any role
+	permViewer             // viewer, editor, admin
+	permEditor
+	permAdmin
+)
+
+func (p perm) allows(role string) bool {
+	rank := map[string]perm{RoleViewer: permViewer, RoleEditor: permEditor, RoleAdmin: permAdmin}[role]
+	if p == permSDK {
+		return role == RoleSDK || rank > 0
+	}
+	return rank >= p
+}
+
+func validRole(r string) bool {
+	return r == RoleAdmin || r == RoleEditor || r == RoleViewer || r == RoleSDK
+}
+
+// tokenIndex maps a secret's SHA-256 to its live token; rebuilt whole on
+// every change and swapped atomically.
+type tokenIndex struct {
+	byHash map[[32]byte]*store.Token
+	count  int // every token ever made, revoked ones too
+}
+
+func (s *Server) loadTokens(ctx context.Context) error {
+	all, err := s.st.Tokens(ctx)
+	if err != nil {
+		return err
+	}
+	idx := &tokenIndex{byHash: map[[32]byte]*store.Token{}, count: len(all)}
+	for i := range all {
+		t := &all[i]
+		if t.Revoked == nil && len(t.Hash) == 32 {
+			idx.byHash[[32]byte(t.Hash)] = t
+		}
+	}
+	s.tokens.Store(idx)
+	return nil
+}
+
+// authenticate finds the live token a request's bearer secret names.
+func (s *Server) authenticate(header string) *store.Token {
+	secret, ok := strings.CutPrefix(header, "Bearer ")
+	if !ok || secret == "" {
+		return nil
+	}
+	sum := sha256.Sum256([]byte(secret))
+	t := s.tokens.Load().byHash[sum]
+	// The map finds the candidate by hash; the hashes are still compared in
+	// constant time, so no timing reveals how much of one matched.
+	if t == nil || subtle.ConstantTimeCompare(t.Hash, sum[:]) != 1 {
+		return nil
+	}
+	return t
+}
+
+func tokenAllowsEnv(t *store.Token, env string) bool {
+	return len(t.Environments) == 0 || slices.Contains(t.Environments, env)
+}
+
+// NewTokenSecret returns a fresh secret ("vxl_" and 256 random bits) and
+// its SHA-256, the only form stored.
+func NewTokenSecret() (secret string, hash []byte) {
+	b := make([]byte, 32)
+	rand.Read(b) // never fails (crypto/rand panics on a broken system source)
+	secret = "vxl_" + base64.RawURLEncoding.EncodeToString(b)
+	sum := sha256.Sum256([]byte(secret))
+	return secret, sum[:]
+}
+
+func newTokenID() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return "tok_" + hex.EncodeToString(b)
+}
+
+// CreateToken makes a token and returns its record and secret (shown once).
+func (s *Server) CreateToken(ctx context.Context, name, role string, envs []string, by string) (*store.Token, string, error) {
+	if !validRole(role) {
+		return nil, "", fmt.Errorf("role %q: want admin, editor, viewer or sdk", role)
+	}
+	for _, e := range envs {
+		if s.envs[e] == nil {
+			return nil, "", fmt.Errorf("unknown environment %q", e)
+		}
+	}
+	if strings.TrimSpace(name) == "" {
+		return nil, "", fmt.Errorf("a token needs a name")
+	}
+	secret, hash := NewTokenSecret()
+	t := &store.Token{ID: newTokenID(), Name: name, Role: role, Environments: envs, Hash: hash, Created: time.Now().UTC(), CreatedBy: by}
+	if err := s.st.CreateToken(ctx, *t); err != nil {
+		return nil, "", err
+	}
+	return t, secret, s.loadTokens(ctx)
+}
+
+// Bootstrap makes the first admin token when the store has none: from
+// secret when given (VEXIL_BOOTSTRAP_TOKEN), else a generated one, which it
+// returns so the caller can print it once. It returns "" when tokens exist.
+func (s *Server) Bootstrap(ctx context.Context, secret string) (string, error) {
+	if s.tokens.Load().count > 0 {
+		return "", nil
+	}
+	if secret == "" {
+		t, gen, err := s.CreateToken(ctx, "bootstrap", RoleAdmin, nil, "vexil serve")
+		if err != nil {
+			return "", err
+		}
+		s.audit(ctx, auditEvent{actor: "vexil serve", action: "token.create", outcome: "ok", detail: t.ID})
+		return gen, nil
+	}
+	sum := sha256.Sum256([]byte(secret))
+	t := store.Token{ID: newTokenID(), Name: "bootstrap", Role: RoleAdmin, Hash: sum[:], Created: time.Now().UTC(), CreatedBy: "VEXIL_BOOTSTRAP_TOKEN"}
+	if err := s.st.CreateToken(ctx, t); err != nil {
+		return "", err
+	}
+	s.audit(ctx, auditEvent{actor: "vexil serve", action: "token.create", outcome: "ok", detail: t.ID})
+	return "", s.loadTokens(ctx)
+}

@@ -1,0 +1,276 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+	"time"
+
+	vexilrt "github.com/vexilhq/vexil/runtime"
+	"github.com/vexilhq/vexil/store"
+)
+
+// change is one rule, filter or kill switch that differs between versions.
+type change struct {
+	Kind   string `json:"kind"` // rule | filter | kill
+	Name   string `json:"name"`
+	Change string `json:"change"` // added | removed | changed
+	Before any    `json:"before"`
+	After  any    `json:"after"`
+}
+
+type ruleJSON struct {
+	Filter     *string        `json:"filter,omitempty"`
+	Priority   int64          `json:"priority"`
+	Enabled    bool           `json:"enabled"`
+	SplitGroup string         `json:"split_group,omitempty"`
+	Variants   map[string]any `json:"variants"`
+	Metadata   map[string]any `json:"metadata,omitempty"`
+}
+
+// parts flattens a version into its named, comparable parts.
+func parts(v *store.Version) (map[string]map[string]any, error) {
+	out := map[string]map[string]any{"rule": {}, "filter": {}, "kill": {}}
+	doc, diags := vexilrt.ParseRules(fmt.Sprintf("%s@v%d", v.Env, v.Version), []byte(v.Rules))
+	if diags.HasErrors() {
+		return nil, diags.Err()
+	}
+	for _, r := range doc.Rules {
+		rj := ruleJSON{Priority: r.Priority, Enabled: r.Enabled, SplitGroup: r.SplitGroup, Variants: map[string]any{}, Metadata: r.Metadata}
+		if r.HasFilter {
+			rj.Filter = &r.Filter
+		}
+		for _, rv := range r.Variants {
+			rj.Variants[rv.Flag] = rv.Value.Any()
+		}
+		out["rule"][r.Name] = rj
+	}
+	for _, f := range doc.Filters {
+		out["filter"][f.Name] = map[string]string{"filter": f.Filter}
+	}
+	for name, k := range v.Kills {
+		out["kill"][name] = map[string]string{"reason": k.Reason, "by": k.By}
+	}
+	return out, nil
+}
+
+// changes lists what differs between two versions, kind by kind, by name.
+func changes(a, b *store.Version) ([]change, error) {
+	pa, err := parts(a)
+	if err != nil {
+		return nil, err
+	}
+	pb, err := parts(b)
+	if err != nil {
+		return nil, err
+	}
+	out := []change{}
+	for _, kind := range []string{"rule", "filter", "kill"} {
+		names := map[string]bool{}
+		for n := range pa[kind] {
+			names[n] = true
+		}
+		for n := range pb[kind] {
+			names[n] = true
+		}
+		sorted := make([]string, 0, len(names))
+		for n := range names {
+			sorted = append(sorted, n)
+		}
+		slices.Sort(sorted)
+		for _, n := range sorted {
+			before, inA := pa[kind][n]
+			after, inB := pb[kind][n]
+			switch {
+			case !inA:
+				out = append(out, change{kind, n, "added", nil, after})
+			case !inB:
+				out = append(out, change{kind, n, "removed", before, nil})
+			default:
+				ja, _ := json.Marshal(before)
+				jb, _ := json.Marshal(after)
+				if string(ja) != string(jb) {
+					out = append(out, change{kind, n, "changed", before, after})
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+func (s *Server) diff(w http.ResponseWriter, r *http.Request, c *call) {
+	q := r.URL.Query()
+	cur := c.env.snap.Load().v.Version
+	from, to := q.Get("from"), q.Get("to")
+	if to == "" {
+		to = strconv.FormatInt(cur, 10)
+	}
+	if from == "" {
+		from = strconv.FormatInt(max(cur-1, 0), 10)
+	}
+	a, ok := s.version(w, r, c.env.name, from, "from")
+	if !ok {
+		return
+	}
+	b, ok := s.version(w, r, c.env.name, to, "to")
+	if !ok {
+		return
+	}
+	ch, err := changes(a, b)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "internal", err.Error(), nil)
+		return
+	}
+	text := unifiedDiff(fmt.Sprintf("%s@v%d", c.env.name, a.Version), fmt.Sprintf("%s@v%d", c.env.name, b.Version), a.Rules, b.Rules)
+	writeJSON(w, http.StatusOK, map[string]any{"from": a.Version, "to": b.Version, "changes": ch, "text": text})
+}
+
+// impact is one flag whose value a rollback would change for one target.
+type impact struct {
+	Target  int    `json:"target"`
+	Flag    string `json:"flag"`
+	Before  any    `json:"before"`
+	After   any    `json:"after"`
+	Because string `json:"because"`
+}
+
+func (s *Server) rollback(w http.ResponseWriter, r *http.Request, c *call) {
+	var req struct {
+		To      *int64           `json:"to"`
+		Message string           `json:"message"`
+		DryRun  bool             `json:"dry_run"`
+		Targets []map[string]any `json:"targets"`
+	}
+	cur := c.env.snap.Load()
+	ev := auditEvent{actor: c.actor(), env: c.env.name, action: "rollback", before: cur.v.Version}
+	if !decodeJSON(w, r, &req) {
+		s.audit(r.Context(), withOutcome(ev, "invalid", "malformed body"))
+		return
+	}
+	ev.message = req.Message
+	if req.To == nil {
+		s.refuse(r.Context(), w, ev, "invalid", http.StatusBadRequest, "bad_request", `"to": the version to roll back to is required`, nil)
+		return
+	}
+	expect := int64(-1)
+	if im := r.Header.Get("If-Match"); im != "" {
+		var err error
+		if expect, err = parseIfMatch(im); err != nil {
+			s.refuse(r.Context(), w, ev, "invalid", http.StatusBadRequest, "bad_request", err.Error(), nil)
+			return
+		}
+	}
+	target, ok := s.version(w, r, c.env.name, strconv.FormatInt(*req.To, 10), "to")
+	if !ok {
+		s.audit(r.Context(), withOutcome(ev, "invalid", fmt.Sprintf("no version %d", *req.To)))
+		return
+	}
+	if ev.message == "" {
+		ev.message = fmt.Sprintf("roll back to version %d", target.Version)
+	}
+	if req.DryRun {
+		// Kills stay as they are now: a rollback never undoes a kill switch.
+		cand, diags := s.compileStrict(fmt.Sprintf("%s@v%d", c.env.name, target.Version), target.Rules, cur.v.Kills, "dry-run")
+		if diags.HasErrors() {
+			writeError(w, http.StatusUnprocessableEntity, "invalid_rules", "that version no longer compiles against the definitions", details(diags.Errors()))
+			return
+		}
+		out, err := rollbackImpact(cur.cfg, cand, cur.v, target, req.Targets)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "bad_request", err.Error(), nil)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"from": cur.v.Version, "to": target.Version, "impact": out})
+		return
+	}
+	rules := target.Rules
+	s.save(w, r, c, ev, store.Change{Env: c.env.name, Expect: expect, Rules: &rules, Format: target.Format, Action: "rollback"},
+		func(v *store.Version) (vexilrt.Diagnostics, error) {
+			_, diags := s.compileStrict(fmt.Sprintf("%s@v%d", c.env.name, target.Version), v.Rules, v.Kills, "")
+			return diags, nil
+		}, func(v *store.Version) any { return map[string]int64{"version": v.Version} })
+}
+
+var flagRef = regexp.MustCompile(`flag:([A-Za-z_][A-Za-z0-9_]*)`)
+var filterRef = regexp.MustCompile(`filter:([A-Za-z_][A-Za-z0-9_]*)`)
+
+// rollbackImpact evaluates every flag for every target under both configs
+// and explains each change: the deciding rule when it differs between the
+// documents, or else the flag: reference whose own value changed.
+func rollbackImpact(before, after *vexilrt.Config, from, to *store.Version, targets []map[string]any) ([]impact, error) {
+	pf, err := parts(from)
+	if err != nil {
+		return nil, err
+	}
+	pt, err := parts(to)
+	if err != nil {
+		return nil, err
+	}
+	ruleChanged := func(name string) bool {
+		a, _ := json.Marshal(pf["rule"][name])
+		b, _ := json.Marshal(pt["rule"][name])
+		return string(a) != string(b)
+	}
+	// refs lists the flags a rule reads, through named filters too.
+	refs := func(name string) []string {
+		rj, ok := pt["rule"][name].(ruleJSON)
+		if !ok || rj.Filter == nil {
+			return nil
+		}
+		var out []string
+		seen := map[string]bool{}
+		var walk func(text string)
+		walk = func(text string) {
+			for _, m := range flagRef.FindAllStringSubmatch(text, -1) {
+				out = append(out, m[1])
+			}
+			for _, m := range filterRef.FindAllStringSubmatch(text, -1) {
+				if f, ok := pt["filter"][m[1]].(map[string]string); ok && !seen[m[1]] {
+					seen[m[1]] = true
+					walk(f["filter"])
+				}
+			}
+		}
+		walk(*rj.Filter)
+		return out
+	}
+	now := time.Now()
+	out := []impact{}
+	names := after.FlagNames()
+	for i, attrs := range targets {
+		changed := map[string]bool{}
+		var found []impact
+		for _, name := range names {
+			b, a := before.Evaluate(name, attrs, now), after.Evaluate(name, attrs, now)
+			if err := a.Err(); err != nil {
+				return nil, fmt.Errorf("targets[%d]: %v", i, err)
+			}
+			if b.Value() == a.Value() {
+				continue
+			}
+			changed[name] = true
+			found = append(found, impact{Target: i, Flag: name, Before: b.Value().Any(), After: a.Value().Any(), Because: ""})
+		}
+		for j := range found {
+			e, x := after.Evaluate(found[j].Flag, attrs, now), before.Evaluate(found[j].Flag, attrs, now)
+			rule := e.Rule()
+			if rule == "" {
+				rule = x.Rule()
+			}
+			found[j].Because = "rule " + rule
+			if rule != "" && !ruleChanged(rule) {
+				for _, ref := range refs(rule) {
+					if changed[ref] {
+						found[j].Because = "flag:" + ref
+						break
+					}
+				}
+			}
+		}
+		out = append(out, found...)
+	}
+	return out, nil
+}

@@ -1,0 +1,46 @@
+package server
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// metrics are one server's Prometheus collectors, in a registry of its own
+// (no global state, so tests can run several servers in one process).
+type metrics struct {
+	reg           *prometheus.Registry
+	requests      *prometheus.CounterVec
+	latency       *prometheus.HistogramVec
+	saves         *prometheus.CounterVec
+	conflicts     *prometheus.CounterVec
+	sseClients    *prometheus.GaugeVec
+	configVersion *prometheus.GaugeVec
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vexil_http_requests_total", Help: "HTTP requests by route and status code.",
+		}, []string{"route", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "vexil_http_request_duration_seconds", Help: "HTTP request latency by route (streams excluded).",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"route"}),
+		saves: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vexil_saves_total", Help: "Attempts to change rules (save, rollback, kill, unkill) by outcome.",
+		}, []string{"env", "action", "outcome"}),
+		conflicts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vexil_save_conflicts_total", Help: "Saves refused because If-Match was not the current version.",
+		}, []string{"env"}),
+		sseClients: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "vexil_sse_clients", Help: "Connected SDK stream clients.",
+		}, []string{"env"}),
+		configVersion: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "vexil_config_version", Help: "The rules version this replica serves, by environment.",
+		}, []string{"env"}),
+	}
+	m.reg.MustRegister(m.requests, m.latency, m.saves, m.conflicts, m.sseClients, m.configVersion,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}

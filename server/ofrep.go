@@ -1,0 +1,159 @@
+package server
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	vexilrt "github.com/vexilhq/vexil/runtime"
+)
+
+// OFREP answers in its own shapes (not the admin API's error envelope).
+type ofrepResult struct {
+	Key          string         `json:"key"`
+	Value        any            `json:"value,omitempty"`
+	Reason       string         `json:"reason,omitempty"`
+	Variant      string         `json:"variant,omitempty"`
+	Metadata     map[string]any `json:"metadata,omitempty"`
+	ErrorCode    string         `json:"errorCode,omitempty"`
+	ErrorDetails string         `json:"errorDetails,omitempty"`
+}
+
+type ofrepError struct {
+	ErrorCode    string `json:"errorCode"`
+	ErrorDetails string `json:"errorDetails"`
+}
+
+// ofrepEnv picks the environment: the token's only one, else the
+// Vexil-Environment header, else the server's only one.
+func (s *Server) ofrepEnv(r *http.Request, c *call) (*envState, int, string) {
+	name := r.Header.Get("Vexil-Environment")
+	switch {
+	case name != "":
+	case len(c.token.Environments) == 1:
+		name = c.token.Environments[0]
+	case len(s.opts.Envs) == 1:
+		name = s.opts.Envs[0]
+	default:
+		return nil, http.StatusBadRequest, "name the environment with the Vexil-Environment header"
+	}
+	e := s.envs[name]
+	if e == nil {
+		return nil, http.StatusBadRequest, fmt.Sprintf("unknown environment %q", name)
+	}
+	if !tokenAllowsEnv(c.token, name) {
+		return nil, http.StatusForbidden, fmt.Sprintf("the token may not read environment %q", name)
+	}
+	return e, 0, ""
+}
+
+// ofrepContext reads {"context": {...}} into attributes: targetingKey
+// becomes the attribute marked key: true, numbers keep their int/float
+// spelling, and a nested object is invalid (attributes are flat).
+func (s *Server) ofrepContext(w http.ResponseWriter, r *http.Request) (map[string]any, []byte, *ofrepError) {
+	body, ok := readBody(w, r)
+	if !ok {
+		return nil, nil, nil // readBody answered 413
+	}
+	var req struct {
+		Context map[string]any `json:"context"`
+	}
+	if len(bytes.TrimSpace(body)) > 0 {
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.UseNumber()
+		if err := dec.Decode(&req); err != nil {
+			return nil, nil, &ofrepError{"PARSE_ERROR", "malformed request: " + err.Error()}
+		}
+	}
+	attrs := make(map[string]any, len(req.Context))
+	for k, v := range req.Context {
+		if _, nested := v.(map[string]any); nested {
+			return nil, nil, &ofrepError{"INVALID_CONTEXT", fmt.Sprintf("context %q is an object; attributes are strings, numbers, bools, null or arrays", k)}
+		}
+		if k == "targetingKey" {
+			if s.keyAttr == "" {
+				continue
+			}
+			k = s.keyAttr
+		}
+		attrs[k] = v
+	}
+	return attrs, body, nil
+}
+
+func ofrepValue(e vexilrt.Evaluation) ofrepResult {
+	return ofrepResult{Key: e.Flag(), Value: e.Value().Any(), Reason: e.Reason().String(), Variant: e.Variant(),
+		Metadata: map[string]any{"version": e.Version(), "rule": e.Rule()}}
+}
+
+func (s *Server) ofrepOne(w http.ResponseWriter, r *http.Request, c *call) {
+	key := r.PathValue("key")
+	e, status, msg := s.ofrepEnv(r, c)
+	if e == nil {
+		writeJSON(w, status, ofrepResult{Key: key, ErrorCode: "GENERAL", ErrorDetails: msg})
+		return
+	}
+	attrs, _, perr := s.ofrepContext(w, r)
+	switch {
+	case perr != nil:
+		writeJSON(w, http.StatusBadRequest, ofrepResult{Key: key, ErrorCode: perr.ErrorCode, ErrorDetails: perr.ErrorDetails})
+		return
+	case attrs == nil:
+		return
+	}
+	snap := e.snap.Load()
+	if _, ok := snap.cfg.FlagID(key); !ok {
+		writeJSON(w, http.StatusNotFound, ofrepResult{Key: key, ErrorCode: "FLAG_NOT_FOUND", ErrorDetails: fmt.Sprintf("no flag %q", key)})
+		return
+	}
+	ev := snap.cfg.Evaluate(key, attrs, time.Now())
+	if err := ev.Err(); err != nil {
+		writeJSON(w, http.StatusBadRequest, ofrepResult{Key: key, ErrorCode: "INVALID_CONTEXT", ErrorDetails: err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, ofrepValue(ev))
+}
+
+func (s *Server) ofrepBulk(w http.ResponseWriter, r *http.Request, c *call) {
+	e, status, msg := s.ofrepEnv(r, c)
+	if e == nil {
+		writeJSON(w, status, ofrepError{"GENERAL", msg})
+		return
+	}
+	attrs, body, perr := s.ofrepContext(w, r)
+	switch {
+	case perr != nil:
+		writeJSON(w, http.StatusBadRequest, perr)
+		return
+	case attrs == nil:
+		return
+	}
+	snap := e.snap.Load()
+	// The answer depends only on the version and the context, so their hash
+	// is the ETag: a browser polling with an unchanged context gets a 304.
+	sum := sha256.Sum256(append(fmt.Appendf(nil, "%s\x00%d\x00", e.name, snap.v.Version), body...))
+	etag := `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`
+	w.Header().Set("ETag", etag)
+	if etagMatches(r.Header.Get("If-None-Match"), etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	now := time.Now()
+	flags := make([]ofrepResult, 0, len(snap.client))
+	for _, name := range snap.client {
+		ev := snap.cfg.Evaluate(name, attrs, now)
+		if err := ev.Err(); err != nil {
+			writeJSON(w, http.StatusBadRequest, ofrepError{"INVALID_CONTEXT", err.Error()})
+			return
+		}
+		flags = append(flags, ofrepValue(ev))
+	}
+	slices.SortFunc(flags, func(a, b ofrepResult) int { return strings.Compare(a.Key, b.Key) })
+	writeJSON(w, http.StatusOK, map[string]any{"flags": flags})
+}

@@ -1,0 +1,369 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	vexilrt "github.com/vexilhq/vexil/runtime"
+	"github.com/vexilhq/vexil/store"
+	"gopkg.in/yaml.v3"
+)
+
+// getRules answers the current document: as saved when the format asked
+// for is the saved one (YAML comments kept), converted otherwise.
+func (s *Server) getRules(w http.ResponseWriter, r *http.Request, c *call) {
+	snap := c.env.snap.Load()
+	w.Header().Set("ETag", snap.etag)
+	writeDocument(w, r, snap.v)
+}
+
+func wantsYAML(r *http.Request) bool {
+	a := r.Header.Get("Accept")
+	return strings.Contains(a, "yaml") && !strings.Contains(a, "application/json")
+}
+
+func writeDocument(w http.ResponseWriter, r *http.Request, v *store.Version) {
+	text, format := v.Rules, v.Format
+	if strings.TrimSpace(text) == "" {
+		text, format = "{}\n", "json"
+	}
+	if wantsYAML(r) {
+		if format != "yaml" {
+			text = jsonToYAML(text)
+		}
+		w.Header().Set("Content-Type", "application/yaml")
+		w.Write([]byte(text))
+		return
+	}
+	if format != "json" {
+		var err error
+		if text, err = yamlToJSON(text); err != nil {
+			writeError(w, http.StatusInternalServerError, "internal", fmt.Sprintf("version %d: converting to JSON: %v", v.Version, err), nil)
+			return
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write([]byte(text))
+}
+
+func yamlToJSON(text string) (string, error) {
+	var doc any
+	if err := yaml.Unmarshal([]byte(text), &doc); err != nil {
+		return "", err
+	}
+	if doc == nil {
+		doc = map[string]any{}
+	}
+	b, err := json.MarshalIndent(doc, "", "  ")
+	return string(b) + "\n", err
+}
+
+func jsonToYAML(text string) string {
+	var doc any
+	if err := yaml.Unmarshal([]byte(text), &doc); err != nil {
+		return text // JSON is YAML; a saved document always parsed
+	}
+	b, err := yaml.Marshal(doc)
+	if err != nil {
+		return text
+	}
+	return string(b)
+}
+
+// bodyFormat maps a Content-Type to the document format.
+func bodyFormat(ct string) (string, bool) {
+	if ct == "" {
+		return "yaml", true // JSON is YAML too; the parser takes either
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return "", false
+	}
+	switch mt {
+	case "application/json":
+		return "json", true
+	case "application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain":
+		return "yaml", true
+	}
+	return "", false
+}
+
+// parseIfMatch reads `"7"`, `W/"7"` or `7`.
+func parseIfMatch(h string) (int64, error) {
+	h = strings.TrimPrefix(strings.TrimSpace(h), "W/")
+	n, err := strconv.ParseInt(strings.Trim(h, `"`), 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("If-Match %q is not a version", h)
+	}
+	return n, nil
+}
+
+// diagDetail is one located problem in a 422 answer (and in warnings).
+type diagDetail struct {
+	Path    string `json:"path"`
+	Line    int    `json:"line"`
+	Col     int    `json:"col"`
+	Message string `json:"message"`
+}
+
+func details(ds vexilrt.Diagnostics) []any {
+	out := make([]any, 0, len(ds))
+	for _, d := range ds {
+		out = append(out, diagDetail{Path: d.Path, Line: d.Pos.Line, Col: d.Pos.Col, Message: d.Message})
+	}
+	return out
+}
+
+// compileStrict compiles a candidate document against the definitions, as
+// every save must: it returns the config or every located error.
+func (s *Server) compileStrict(file, text string, kills map[string]store.Kill, version string) (*vexilrt.Config, vexilrt.Diagnostics) {
+	doc, diags := vexilrt.ParseRules(file, []byte(text))
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	cfg, cd := vexilrt.Compile(doc, vexilrt.CompileOptions{Definitions: s.opts.Definitions, Version: version, Kills: killReasons(kills)})
+	return cfg, append(diags, cd...)
+}
+
+func (s *Server) putRules(w http.ResponseWriter, r *http.Request, c *call) {
+	ev := auditEvent{actor: c.actor(), env: c.env.name, action: "save", message: r.Header.Get("Vexil-Message")}
+	cur := c.env.snap.Load().v
+	ev.before = cur.Version
+	im := r.Header.Get("If-Match")
+	if im == "" {
+		s.refuse(r.Context(), w, ev, "invalid", http.StatusPreconditionRequired, "precondition_required", `PUT needs If-Match: "<version>" (the ETag GET returned)`, nil)
+		return
+	}
+	expect, err := parseIfMatch(im)
+	if err != nil {
+		s.refuse(r.Context(), w, ev, "invalid", http.StatusBadRequest, "bad_request", err.Error(), nil)
+		return
+	}
+	format, ok := bodyFormat(r.Header.Get("Content-Type"))
+	if !ok {
+		s.refuse(r.Context(), w, ev, "invalid", http.StatusUnsupportedMediaType, "unsupported_media_type", "the body must be application/json or application/yaml", nil)
+		return
+	}
+	body, ok := readBody(w, r)
+	if !ok {
+		s.audit(r.Context(), withOutcome(ev, "invalid", "body too large or unreadable"))
+		return
+	}
+	if format == "json" && !json.Valid(body) {
+		s.refuse(r.Context(), w, ev, "invalid", http.StatusBadRequest, "bad_request", "malformed JSON", nil)
+		return
+	}
+	text := string(body)
+	var warnings vexilrt.Diagnostics
+	s.save(w, r, c, ev, store.Change{Env: c.env.name, Expect: expect, Rules: &text, Format: format, Action: "save"},
+		func(v *store.Version) (vexilrt.Diagnostics, error) {
+			_, diags := s.compileStrict("rules."+format, v.Rules, v.Kills, "")
+			warnings = diags.Warnings()
+			return diags, nil
+		}, func(v *store.Version) any {
+			return map[string]any{"version": v.Version, "warnings": details(warnings)}
+		})
+}
+
+// invalidError carries a candidate's compile errors out of a store check.
+type invalidError struct{ diags vexilrt.Diagnostics }
+
+func (e *invalidError) Error() string { return e.diags.Errors().String() }
+
+// save applies a change through the store: stale (412), locked (423) and
+// invalid (422, from check) are refused and audited, as is success, after
+// which the new version is installed before the answer goes out, so the
+// saver's next read sees it.
+func (s *Server) save(w http.ResponseWriter, r *http.Request, c *call, ev auditEvent, ch store.Change,
+	check func(*store.Version) (vexilrt.Diagnostics, error), answer func(*store.Version) any) {
+	ctx := r.Context()
+	ch.Author, ch.Message = c.actor(), ev.message
+	if check != nil {
+		ch.Check = func(v *store.Version) error {
+			diags, err := check(v)
+			if err != nil {
+				return err
+			}
+			if diags.HasErrors() {
+				return &invalidError{diags}
+			}
+			return nil
+		}
+	}
+	v, err := s.st.Save(ctx, ch)
+	var stale *store.StaleError
+	var locked *store.LockedError
+	var invalid *invalidError
+	switch {
+	case errors.As(err, &stale):
+		s.metrics.conflicts.WithLabelValues(c.env.name).Inc()
+		ev.before = stale.Current
+		s.refuse(ctx, w, ev, "stale", http.StatusPreconditionFailed, "stale_version", stale.Error(), nil)
+	case errors.As(err, &locked):
+		s.refuse(ctx, w, ev, "locked", http.StatusLocked, "locked", locked.Error(), []any{lockDetail(&locked.Lock)})
+	case errors.As(err, &invalid):
+		s.refuse(ctx, w, ev, "invalid", http.StatusUnprocessableEntity, "invalid_rules",
+			fmt.Sprintf("the rules do not compile (%d errors)", len(invalid.diags.Errors())), details(invalid.diags.Errors()))
+	case err != nil:
+		s.log.Error("save failed", "env", c.env.name, "err", err)
+		s.refuse(ctx, w, ev, "error", http.StatusInternalServerError, "internal", "the save failed: "+err.Error(), nil)
+	default:
+		if err := s.install(c.env, v); err != nil {
+			s.log.Error("installing a saved version failed", "env", v.Env, "version", v.Version, "err", err)
+		}
+		ev.before, ev.after = v.Parent, v.Version
+		s.metrics.saves.WithLabelValues(c.env.name, ev.action, "ok").Inc()
+		s.audit(ctx, withOutcome(ev, "ok", ev.detail))
+		writeJSON(w, http.StatusOK, answer(v))
+	}
+}
+
+func withOutcome(ev auditEvent, outcome, detail string) auditEvent {
+	ev.outcome, ev.detail = outcome, detail
+	return ev
+}
+
+// refuse answers an error and audits the attempt.
+func (s *Server) refuse(ctx context.Context, w http.ResponseWriter, ev auditEvent, outcome string, status int, code, msg string, det []any) {
+	if ev.env != "" && (ev.action == "save" || ev.action == "rollback" || ev.action == "kill" || ev.action == "unkill") {
+		s.metrics.saves.WithLabelValues(ev.env, ev.action, outcome).Inc()
+	}
+	s.audit(ctx, withOutcome(ev, outcome, msg))
+	writeError(w, status, code, msg, det)
+}
+
+type lockJSON struct {
+	Locked   bool       `json:"locked"`
+	LockedBy string     `json:"locked_by,omitempty"`
+	Reason   string     `json:"reason,omitempty"`
+	Until    *time.Time `json:"until,omitempty"`
+	Created  *time.Time `json:"created_at,omitempty"`
+}
+
+func lockDetail(l *store.Lock) lockJSON {
+	if l == nil {
+		return lockJSON{}
+	}
+	return lockJSON{Locked: true, LockedBy: l.LockedBy, Reason: l.Reason, Until: &l.Until, Created: &l.Created}
+}
+
+func (s *Server) getLock(w http.ResponseWriter, r *http.Request, c *call) {
+	l, err := s.st.Lock(r.Context(), c.env.name)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "internal", err.Error(), nil)
+		return
+	}
+	writeJSON(w, http.StatusOK, lockDetail(l))
+}
+
+func (s *Server) setLock(w http.ResponseWriter, r *http.Request, c *call) {
+	var req struct {
+		For    string `json:"for"`
+		Reason string `json:"reason"`
+	}
+	ev := auditEvent{actor: c.actor(), env: c.env.name, action: "lock"}
+	if !decodeJSON(w, r, &req) {
+		s.audit(r.Context(), withOutcome(ev, "invalid", "malformed body"))
+		return
+	}
+	d, err := time.ParseDuration(req.For)
+	if err != nil || d <= 0 {
+		s.refuse(r.Context(), w, ev, "invalid", http.StatusBadRequest, "bad_request", fmt.Sprintf(`"for": %q is not a positive duration such as "30m"`, req.For), nil)
+		return
+	}
+	ev.message = req.Reason
+	cur, err := s.st.Lock(r.Context(), c.env.name)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "internal", err.Error(), nil)
+		return
+	}
+	if cur != nil && cur.LockedBy != c.actor() && c.token.Role != RoleAdmin {
+		s.refuse(r.Context(), w, ev, "locked", http.StatusLocked, "locked", fmt.Sprintf("%s is already locked by %s", c.env.name, cur.LockedBy), []any{lockDetail(cur)})
+		return
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	l := store.Lock{Env: c.env.name, LockedBy: c.actor(), Reason: req.Reason, Until: now.Add(d), Created: now}
+	if err := s.st.SetLock(r.Context(), l); err != nil {
+		writeError(w, http.StatusInternalServerError, "internal", err.Error(), nil)
+		return
+	}
+	s.audit(r.Context(), withOutcome(ev, "ok", "until "+l.Until.Format(time.RFC3339)))
+	writeJSON(w, http.StatusOK, lockDetail(&l))
+}
+
+func (s *Server) deleteLock(w http.ResponseWriter, r *http.Request, c *call) {
+	ev := auditEvent{actor: c.actor(), env: c.env.name, action: "unlock"}
+	cur, err := s.st.Lock(r.Context(), c.env.name)
+	switch {
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, "internal", err.Error(), nil)
+		return
+	case cur == nil:
+		writeError(w, http.StatusNotFound, "not_found", c.env.name+" is not locked", nil)
+		return
+	case cur.LockedBy != c.actor() && c.token.Role != RoleAdmin:
+		s.refuse(r.Context(), w, ev, "denied", http.StatusForbidden, "forbidden", fmt.Sprintf("only an admin or %s may lift %s's lock", cur.LockedBy, cur.LockedBy), nil)
+		return
+	}
+	if err := s.st.DeleteLock(r.Context(), c.env.name); err != nil && !errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusInternalServerError, "internal", err.Error(), nil)
+		return
+	}
+	s.audit(r.Context(), withOutcome(ev, "ok", "lifted the lock of "+cur.LockedBy))
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) listKills(w http.ResponseWriter, r *http.Request, c *call) {
+	kills := c.env.snap.Load().v.Kills
+	writeJSON(w, http.StatusOK, map[string]any{"kills": kills})
+}
+
+func (s *Server) kill(w http.ResponseWriter, r *http.Request, c *call)   { s.setKill(w, r, c, true) }
+func (s *Server) unkill(w http.ResponseWriter, r *http.Request, c *call) { s.setKill(w, r, c, false) }
+
+// setKill forces a flag to its safe value (or lifts that) as a new version
+// that passes any lock.
+func (s *Server) setKill(w http.ResponseWriter, r *http.Request, c *call, set bool) {
+	flag := r.PathValue("flag")
+	ev := auditEvent{actor: c.actor(), env: c.env.name, action: "kill", before: c.env.snap.Load().v.Version}
+	if !set {
+		ev.action = "unkill"
+	}
+	var req struct {
+		Reason string `json:"reason"`
+	}
+	if !decodeJSON(w, r, &req) {
+		s.audit(r.Context(), withOutcome(ev, "invalid", "malformed body"))
+		return
+	}
+	ev.message = req.Reason
+	f, ok := s.opts.Definitions.Flag(flag)
+	if !ok {
+		s.refuse(r.Context(), w, ev, "invalid", http.StatusNotFound, "not_found", fmt.Sprintf("unknown flag %q", flag), nil)
+		return
+	}
+	if f.IsAlias() {
+		flag = f.Alias // an alias shares everything with its flag, its kill switch too
+	}
+	if set && strings.TrimSpace(req.Reason) == "" {
+		s.refuse(r.Context(), w, ev, "invalid", http.StatusBadRequest, "bad_request", "a kill switch needs a reason", nil)
+		return
+	}
+	if _, killed := c.env.snap.Load().v.Kills[flag]; !set && !killed {
+		s.refuse(r.Context(), w, ev, "invalid", http.StatusNotFound, "not_found", fmt.Sprintf("flag %q is not killed", flag), nil)
+		return
+	}
+	if set {
+		ev.detail = flag
+	}
+	s.save(w, r, c, ev, store.Change{Env: c.env.name, Expect: -1, PassLock: true, Action: ev.action,
+		Kill: &store.KillChange{Flag: flag, Set: set, Reason: req.Reason}}, nil,
+		func(v *store.Version) any { return map[string]int64{"version": v.Version} })
+}

@@ -1,0 +1,88 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+	"time"
+)
+
+func (s *Server) sdkConfig(w http.ResponseWriter, r *http.Request, c *call) {
+	snap := c.env.snap.Load()
+	w.Header().Set("ETag", snap.etag)
+	w.Header().Set("Cache-Control", "no-cache")
+	if etagMatches(r.Header.Get("If-None-Match"), snap.etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(snap.body)
+}
+
+// etagMatches reports whether an If-None-Match list names etag.
+func etagMatches(header, etag string) bool {
+	for t := range strings.SplitSeq(header, ",") {
+		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+		if t == etag || t == "*" {
+			return true
+		}
+	}
+	return false
+}
+
+// streamWriteTimeout drops a client that cannot take an event in this long,
+// so one stuck connection never holds anything up.
+const streamWriteTimeout = 10 * time.Second
+
+// stream is the SSE endpoint. Every subscriber waits on the environment's
+// change channel and, when woken, writes the newest snapshot's frame: one
+// payload marshalled once per version, shared by every client, and a slow
+// client simply skips to the newest version.
+func (s *Server) stream(w http.ResponseWriter, r *http.Request, c *call) {
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	gauge := s.metrics.sseClients.WithLabelValues(c.env.name)
+	gauge.Inc()
+	defer gauge.Dec()
+
+	changed := c.env.changed.Load()
+	snap := c.env.snap.Load()
+	sent := snap.v.Version
+	write := func(b []byte) bool {
+		rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
+		if _, err := w.Write(b); err != nil {
+			return false
+		}
+		return rc.Flush() == nil
+	}
+	hello := "retry: 2000\n\nevent: hello\ndata: {\"version\": " + snap.etag[1:len(snap.etag)-1] + "}\n\n"
+	if !write([]byte(hello)) {
+		return
+	}
+	ping := time.NewTicker(s.opts.Heartbeat)
+	defer ping.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-s.done:
+			return
+		case <-ping.C:
+			if !write([]byte(": ping\n\n")) {
+				return
+			}
+		case <-*changed:
+			changed = c.env.changed.Load()
+			snap := c.env.snap.Load()
+			if snap.v.Version <= sent {
+				continue
+			}
+			sent = snap.v.Version
+			if !write(snap.frame) {
+				return
+			}
+		}
+	}
+}

@@ -1,0 +1,257 @@
+// Package server is vexil's flag service: the admin API (versioned rules,
+// locks, kill switches, history, audit, tokens), SDK sync (config with ETags
+// and a Server-Sent Events stream), OFREP, health and metrics.
+//
+// Every environment's current compiled config lives in memory and is
+// swapped atomically, so reads never touch the database; the store is only
+// read at start, on writes, and when it announces another replica's save.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	vexilrt "github.com/vexilhq/vexil/runtime"
+	"github.com/vexilhq/vexil/store"
+)
+
+// Options configure a Server.
+type Options struct {
+	Store *store.DB
+	// Definitions is the flags.yaml every save is compiled against, and
+	// DefinitionsSource its text (served to SDKs and the UI).
+	Definitions       *vexilrt.Definitions
+	DefinitionsSource string
+	Envs              []string // at least one
+	Logger            *slog.Logger
+	// BodyLimit caps request bodies (default 1 MiB).
+	BodyLimit int64
+	// Heartbeat is the SSE ping interval (default 15 s).
+	Heartbeat time.Duration
+	// InlineLimit is the largest config sent inside an SSE event (default
+	// 64 KiB); above it the event only names the version.
+	InlineLimit int
+}
+
+// Server is the flag service. Build it with New, serve Handler, and run Run
+// for as long as it serves.
+type Server struct {
+	opts    Options
+	st      *store.DB
+	log     *slog.Logger
+	envs    map[string]*envState
+	tokens  atomic.Pointer[tokenIndex]
+	metrics *metrics
+	keyAttr string // the attribute OFREP's targetingKey maps to
+	done    chan struct{}
+	once    sync.Once
+}
+
+// envState is one environment's live config and its subscribers' wake-up.
+type envState struct {
+	name    string
+	mu      sync.Mutex // serializes installs
+	snap    atomic.Pointer[snapshot]
+	changed atomic.Pointer[chan struct{}] // closed and replaced on each install
+}
+
+// snapshot is everything served for one version, built once per install and
+// shared by every reader and every stream subscriber.
+type snapshot struct {
+	v      *store.Version
+	cfg    *vexilrt.Config
+	etag   string
+	body   []byte // the /config JSON
+	frame  []byte // the SSE event announcing this version
+	client []string
+}
+
+// New loads tokens and every environment's current version, compiling each.
+func New(ctx context.Context, opts Options) (*Server, error) {
+	if opts.Store == nil || opts.Definitions == nil || len(opts.Envs) == 0 {
+		return nil, errors.New("server: a store, definitions and at least one environment are required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.BodyLimit <= 0 {
+		opts.BodyLimit = 1 << 20
+	}
+	if opts.Heartbeat <= 0 {
+		opts.Heartbeat = 15 * time.Second
+	}
+	if opts.InlineLimit <= 0 {
+		opts.InlineLimit = 64 << 10
+	}
+	s := &Server{opts: opts, st: opts.Store, log: opts.Logger, envs: map[string]*envState{}, done: make(chan struct{})}
+	s.metrics = newMetrics()
+	for _, a := range opts.Definitions.Attributes {
+		if a.Key {
+			s.keyAttr = a.Name
+		}
+	}
+	for _, name := range opts.Envs {
+		if _, dup := s.envs[name]; dup {
+			return nil, fmt.Errorf("server: environment %q given twice", name)
+		}
+		e := &envState{name: name}
+		ch := make(chan struct{})
+		e.changed.Store(&ch)
+		s.envs[name] = e
+	}
+	if err := s.reload(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// reload reads tokens and every environment's current version.
+func (s *Server) reload(ctx context.Context) error {
+	if err := s.loadTokens(ctx); err != nil {
+		return err
+	}
+	for _, e := range s.envs {
+		v, err := s.st.Current(ctx, e.name)
+		if err != nil {
+			return err
+		}
+		if err := s.install(e, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Run follows the store's change announcements (this replica's and, with
+// PostgreSQL, every other's) until ctx ends, then ends every SSE stream.
+func (s *Server) Run(ctx context.Context) error {
+	defer s.Close()
+	// A periodic resync covers a lost notification, however unlikely.
+	go func() {
+		t := time.NewTicker(30 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := s.reload(ctx); err != nil && ctx.Err() == nil {
+					s.log.Warn("periodic reload failed", "err", err)
+				}
+			}
+		}
+	}()
+	return s.st.Watch(ctx, func(ev store.Event) {
+		var err error
+		switch {
+		case ev.Tokens:
+			err = s.loadTokens(ctx)
+		case ev.Env != "":
+			e := s.envs[ev.Env]
+			if e == nil || e.snap.Load().v.Version >= ev.Version {
+				return
+			}
+			var v *store.Version
+			if v, err = s.st.Current(ctx, ev.Env); err == nil {
+				err = s.install(e, v)
+			}
+		default:
+			err = s.reload(ctx)
+		}
+		if err != nil && ctx.Err() == nil {
+			s.log.Error("applying a store change failed", "env", ev.Env, "version", ev.Version, "err", err)
+		}
+	})
+}
+
+// Close ends every SSE stream (http.Server.Shutdown waits for handlers, and
+// streams never end on their own).
+func (s *Server) Close() { s.once.Do(func() { close(s.done) }) }
+
+// install compiles v and makes it the environment's current config, unless
+// a newer one is already in place. Stored rules compile leniently, as
+// clients do: flags.yaml may have changed since they were saved strictly.
+func (s *Server) install(e *envState, v *store.Version) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if cur := e.snap.Load(); cur != nil && cur.v.Version >= v.Version {
+		return nil
+	}
+	cfg, diags := s.compile(v, true)
+	if cfg == nil {
+		return fmt.Errorf("server: %s version %d does not compile: %s", v.Env, v.Version, diags.Errors())
+	}
+	snap, err := s.newSnapshot(v, cfg)
+	if err != nil {
+		return err
+	}
+	e.snap.Store(snap)
+	next := make(chan struct{})
+	close(*e.changed.Swap(&next))
+	s.metrics.configVersion.WithLabelValues(e.name).Set(float64(v.Version))
+	return nil
+}
+
+func killReasons(kills map[string]store.Kill) map[string]string {
+	out := make(map[string]string, len(kills))
+	for f, k := range kills {
+		out[f] = k.Reason
+	}
+	return out
+}
+
+func (s *Server) compile(v *store.Version, lenient bool) (*vexilrt.Config, vexilrt.Diagnostics) {
+	doc, diags := vexilrt.ParseRules(fmt.Sprintf("%s@v%d", v.Env, v.Version), []byte(v.Rules))
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	cfg, cd := vexilrt.Compile(doc, vexilrt.CompileOptions{
+		Definitions: s.opts.Definitions, Lenient: lenient,
+		Version: strconv.FormatInt(v.Version, 10), Kills: killReasons(v.Kills),
+	})
+	return cfg, append(diags, cd...)
+}
+
+// sdkConfig is the /config body and the SSE config event's data.
+type sdkConfig struct {
+	Environment string            `json:"environment"`
+	Version     int64             `json:"version"`
+	Rules       string            `json:"rules"`
+	Kills       map[string]string `json:"kills"`
+	Definitions string            `json:"definitions"`
+	SavedAt     *time.Time        `json:"saved_at,omitempty"`
+}
+
+func (s *Server) newSnapshot(v *store.Version, cfg *vexilrt.Config) (*snapshot, error) {
+	c := sdkConfig{Environment: v.Env, Version: v.Version, Rules: v.Rules, Kills: killReasons(v.Kills), Definitions: s.opts.DefinitionsSource}
+	if v.Version > 0 {
+		c.SavedAt = &v.Created
+	}
+	body, err := json.Marshal(c)
+	if err != nil {
+		return nil, err
+	}
+	snap := &snapshot{v: v, cfg: cfg, etag: strconv.Quote(strconv.FormatInt(v.Version, 10)), body: body}
+	if len(body) <= s.opts.InlineLimit {
+		snap.frame = fmt.Appendf(nil, "event: config\nid: %d\ndata: %s\n\n", v.Version, body)
+	} else {
+		snap.frame = fmt.Appendf(nil, "event: version\nid: %d\ndata: {\"version\": %d}\n\n", v.Version, v.Version)
+	}
+	for _, f := range s.opts.Definitions.Flags {
+		if f.Client && !f.IsAlias() {
+			snap.client = append(snap.client, f.Name)
+		}
+	}
+	return snap, nil
+}
+
+// envNames returns the environments in the order they were given.
+func (s *Server) envNames() []string { return slices.Clone(s.opts.Envs) }
