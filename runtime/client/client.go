@@ -1,0 +1,423 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	vexilrt "github.com/vexilhq/vexil/runtime"
+)
+
+// Origins: where the config being served came from.
+const (
+	OriginServer   = "server"   // the server source, confirmed current
+	OriginFile     = "file"     // the file source
+	OriginCache    = "cache"    // the last-known-good config on disk
+	OriginDefaults = "defaults" // no config yet: every flag answers its default
+)
+
+// Options configure a Client.
+type Options struct {
+	// Definitions are the flags.yaml the app was generated from (the
+	// generated package's Definitions()). Rules compile against them
+	// leniently. Nil only for a file source whose document carries its own
+	// flags (a whole FeaFea document).
+	Definitions *vexilrt.Definitions
+	// Source feeds the client (File or Server). Required.
+	Source Source
+	// CacheFile keeps the last-known-good config from the server, so a
+	// restart while the server is down starts from it. Empty: no cache.
+	CacheFile string
+	// StartTimeout bounds how long New waits for the source before serving
+	// the cache or the defaults (default 5s).
+	StartTimeout time.Duration
+	// Logger gets sync problems, refused configs and staleness transitions
+	// (default slog.Default()).
+	Logger *slog.Logger
+	// Registerer, when set, gets the client's Prometheus metrics, including
+	// evaluations by flag and reason.
+	Registerer prometheus.Registerer
+	// Exposures configures exposure events; they are off without an
+	// Exporter.
+	Exposures ExposureOptions
+}
+
+// Change is a new config version being served.
+type Change struct {
+	Old, New *vexilrt.Config // Old is nil for the first config
+	Origin   string
+}
+
+// Status says what the client is serving.
+type Status struct {
+	Origin  string // server, file, cache or defaults
+	Version string // "" for defaults
+	// SyncedAt is when the source last confirmed the config is current
+	// (for the cache: when it was fetched); zero for defaults.
+	SyncedAt time.Time
+	// Age is how long ago that was: the staleness max_staleness bounds.
+	Age time.Duration
+	// Stale lists the flags past their max_staleness.
+	Stale []string
+	// LastError is the last sync error since the last success.
+	LastError error
+}
+
+// Client holds the current compiled config. Its methods are safe for
+// concurrent use; Config never blocks.
+type Client struct {
+	defs    *vexilrt.Definitions
+	log     *slog.Logger
+	cache   string
+	env     string // the server environment, to tell a foreign cache file
+	metrics *metrics
+	exp     *pipeline // nil: no exposure events
+	serving atomic.Pointer[vexilrt.Config]
+	started time.Time
+
+	mu        sync.Mutex
+	base      *vexilrt.Config // the compiled config, before stale flags are forced
+	origin    string
+	syncedAt  time.Time
+	lastErr   error
+	refused   string // the last version refused, logged once
+	stale     []vexilrt.FlagID
+	listeners map[int]func(Change)
+	nextID    int
+	ready     chan struct{} // closed once the source has delivered or confirmed
+
+	notifyMu sync.Mutex // orders listener calls
+	cancel   context.CancelFunc
+	done     sync.WaitGroup
+}
+
+// New starts a client and waits, at most StartTimeout (or until ctx ends),
+// for its source's first config. When the source does not answer in time the
+// client serves the cache or the defaults and keeps trying in the
+// background; Status says which. The error is only for invalid options.
+func New(ctx context.Context, opts Options) (*Client, error) {
+	if opts.Source == nil {
+		return nil, errors.New("vexil client: Options.Source is required")
+	}
+	if opts.StartTimeout <= 0 {
+		opts.StartTimeout = 5 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	c := &Client{
+		defs:      opts.Definitions,
+		log:       opts.Logger.With("component", "vexil-client"),
+		cache:     opts.CacheFile,
+		started:   time.Now(),
+		origin:    OriginDefaults,
+		listeners: map[int]func(Change){},
+		ready:     make(chan struct{}),
+	}
+	if e, ok := opts.Source.(interface{ Environment() string }); ok {
+		c.env = e.Environment()
+	}
+	c.metrics = newMetrics(c)
+	if opts.Registerer != nil {
+		if err := c.metrics.register(opts.Registerer); err != nil {
+			return nil, fmt.Errorf("vexil client: registering metrics: %w", err)
+		}
+	}
+	if opts.Exposures.Exporter != nil {
+		c.exp = newPipeline(opts.Exposures, c.metrics, c.log)
+	}
+	if c.defs != nil {
+		defaults, diags := vexilrt.Compile(&vexilrt.RulesDoc{}, vexilrt.CompileOptions{Definitions: c.defs, Version: "defaults"})
+		if defaults == nil {
+			return nil, fmt.Errorf("vexil client: the definitions' defaults do not compile:\n%s", diags)
+		}
+		c.base = defaults
+	}
+	if c.cache != "" {
+		c.loadCache()
+	}
+	c.mu.Lock()
+	c.stale = c.staleLocked(time.Now())
+	c.publishLocked()
+	c.mu.Unlock()
+
+	runCtx, cancel := context.WithCancel(context.Background())
+	c.cancel = cancel
+	c.done.Add(2)
+	go func() { defer c.done.Done(); opts.Source.Run(runCtx, (*updater)(c)) }()
+	go func() { defer c.done.Done(); c.watchFreshness(runCtx) }()
+	if c.exp != nil {
+		c.exp.start(runCtx, &c.done)
+	}
+
+	t := time.NewTimer(opts.StartTimeout)
+	defer t.Stop()
+	select {
+	case <-c.ready:
+	case <-t.C:
+		c.log.Warn("source did not answer in time; serving what we have", "timeout", opts.StartTimeout, "status", c.Status().Origin)
+	case <-ctx.Done():
+	}
+	return c, nil
+}
+
+// Close stops syncing and flushes pending exposure events. Config keeps
+// answering with the last config.
+func (c *Client) Close() error {
+	c.cancel()
+	c.done.Wait()
+	if c.exp != nil {
+		return c.exp.close()
+	}
+	return nil
+}
+
+// Config returns the config to evaluate with: the runtime.ConfigSource that
+// generated code reads. It never blocks.
+func (c *Client) Config() *vexilrt.Config { return c.serving.Load() }
+
+// Ready reports whether the config comes from the source (server or file)
+// rather than the cache or the defaults.
+func (c *Client) Ready() bool {
+	select {
+	case <-c.ready:
+	default:
+		return false
+	}
+	o := c.Status().Origin
+	return o == OriginServer || o == OriginFile
+}
+
+// WaitReady waits until the source has delivered or confirmed a config.
+func (c *Client) WaitReady(ctx context.Context) error {
+	select {
+	case <-c.ready:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Status says what is being served, from where, and how stale it is.
+func (c *Client) Status() Status {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := Status{Origin: c.origin, SyncedAt: c.syncedAt, LastError: c.lastErr}
+	if c.origin != OriginDefaults && c.base != nil {
+		s.Version = c.base.Version()
+	}
+	s.Age = c.ageLocked(time.Now())
+	for _, id := range c.stale {
+		s.Stale = append(s.Stale, c.base.Flag(id).Name)
+	}
+	return s
+}
+
+// ageLocked is the age of the config; the defaults are as old as the client.
+func (c *Client) ageLocked(now time.Time) time.Duration {
+	if c.syncedAt.IsZero() {
+		return now.Sub(c.started)
+	}
+	return now.Sub(c.syncedAt)
+}
+
+// OnChange registers fn to be told of each new config version, in order, on
+// the client's own goroutine (keep it short). remove unregisters it.
+func (c *Client) OnChange(fn func(Change)) (remove func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	id := c.nextID
+	c.nextID++
+	c.listeners[id] = fn
+	return func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		delete(c.listeners, id)
+	}
+}
+
+// apply compiles an update and, when it compiles, serves it.
+func (c *Client) apply(u Update, origin string, syncedAt time.Time) error {
+	name := u.Name
+	if name == "" {
+		name = "rules"
+	}
+	doc, diags := vexilrt.ParseRules(name, u.Rules)
+	var cfg *vexilrt.Config
+	if !diags.HasErrors() {
+		cfg, diags = vexilrt.Compile(doc, vexilrt.CompileOptions{
+			Definitions: c.defs,
+			Lenient:     true,
+			Version:     u.Version,
+			Kills:       u.Kills,
+		})
+	}
+	if cfg == nil {
+		err := &vexilrt.DiagnosticsError{Diagnostics: diags.Errors()}
+		c.metrics.rejected.Inc()
+		c.mu.Lock()
+		first := c.refused != u.Version || u.Version == ""
+		c.refused = u.Version
+		c.lastErr = err
+		c.mu.Unlock()
+		if first {
+			c.log.Error("config refused: it does not compile; the previous config keeps serving",
+				"name", name, "version", u.Version, "origin", origin, "errors", diags.Errors().String())
+		}
+		return err
+	}
+	if w := cfg.Warnings(); len(w) > 0 {
+		c.log.Warn("config compiled with parts this binary does not know; they are ignored",
+			"version", cfg.Version(), "warnings", len(w), "first", w[0].String())
+	}
+	c.metrics.warnings.Set(float64(len(cfg.Warnings())))
+
+	c.mu.Lock()
+	old := c.base
+	changed := old == nil || c.origin == OriginDefaults || old.Version() != cfg.Version()
+	c.base, c.origin, c.syncedAt, c.lastErr = cfg, origin, syncedAt, nil
+	c.stale = c.staleLocked(time.Now())
+	c.publishLocked()
+	c.markReadyLocked(origin)
+	listeners := c.listenersLocked(changed)
+	c.mu.Unlock()
+
+	if changed {
+		c.log.Info("serving config", "version", cfg.Version(), "origin", origin)
+		c.notify(listeners, Change{Old: old, New: cfg, Origin: origin})
+	}
+	return nil
+}
+
+func (c *Client) markReadyLocked(origin string) {
+	if origin == OriginCache {
+		return
+	}
+	select {
+	case <-c.ready:
+	default:
+		close(c.ready)
+	}
+}
+
+func (c *Client) listenersLocked(changed bool) []func(Change) {
+	if !changed {
+		return nil
+	}
+	ls := make([]func(Change), 0, len(c.listeners))
+	ids := make([]int, 0, len(c.listeners))
+	for id := range c.listeners {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		ls = append(ls, c.listeners[id])
+	}
+	return ls
+}
+
+func (c *Client) notify(ls []func(Change), ch Change) {
+	c.notifyMu.Lock()
+	defer c.notifyMu.Unlock()
+	for _, fn := range ls {
+		fn(ch)
+	}
+}
+
+// publishLocked swaps in the config to serve: the base config with stale
+// fail-closed flags forced, observed when metrics or exposures need it.
+func (c *Client) publishLocked() {
+	cfg := c.base
+	if cfg == nil {
+		return
+	}
+	if len(c.stale) > 0 {
+		cfg = cfg.WithStale(c.stale)
+	}
+	if obs := c.observerFor(cfg); obs != nil {
+		cfg = cfg.WithObserver(obs)
+	}
+	c.serving.Store(cfg)
+	if n, err := strconv.ParseFloat(cfg.Version(), 64); err == nil {
+		c.metrics.version.Set(n)
+	} else {
+		c.metrics.version.Set(0)
+	}
+}
+
+// confirm restarts the config's age: the source says it is current.
+func (c *Client) confirm(origin string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.base == nil || c.origin == OriginDefaults {
+		return // nothing to confirm yet (a 304 cannot happen without a version)
+	}
+	c.origin, c.syncedAt, c.lastErr = origin, time.Now(), nil
+	if s := c.staleLocked(time.Now()); !slices.Equal(s, c.stale) {
+		c.stale = s
+		c.publishLocked()
+	}
+	c.markReadyLocked(origin)
+}
+
+// updater is the Client as its source sees it.
+type updater Client
+
+func (u *updater) Update(up Update) error {
+	c := (*Client)(u)
+	origin := OriginFile
+	if up.Cache {
+		origin = OriginServer
+	}
+	if err := c.apply(up, origin, time.Now()); err != nil {
+		return err
+	}
+	if up.Cache && c.cache != "" {
+		if err := writeCache(c.cache, up, time.Now()); err != nil {
+			c.log.Warn("could not write the config cache", "file", c.cache, "err", err)
+		}
+	}
+	return nil
+}
+
+func (u *updater) Confirm() {
+	c := (*Client)(u)
+	c.mu.Lock()
+	origin := c.origin
+	c.mu.Unlock()
+	if origin == OriginCache {
+		origin = OriginServer // the server confirmed the cached version
+	}
+	c.confirm(origin)
+}
+
+func (u *updater) Failed(op string, err error) {
+	c := (*Client)(u)
+	c.metrics.syncErrors.WithLabelValues(op).Inc()
+	err = fmt.Errorf("%s: %w", op, err)
+	c.mu.Lock()
+	first := c.lastErr == nil
+	c.lastErr = err
+	c.mu.Unlock()
+	if first { // one line per outage, not one per retry
+		c.log.Warn("sync failing; serving the last config", "err", err)
+	}
+}
+
+func (u *updater) Version() string {
+	c := (*Client)(u)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.base == nil || c.origin == OriginDefaults {
+		return ""
+	}
+	return c.base.Version()
+}

@@ -1,0 +1,493 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	vexilrt "github.com/vexilhq/vexil/runtime"
+	"github.com/vexilhq/vexil/runtime/client/internal/testflags"
+)
+
+const (
+	rulesGuided = "rules:\n  everyone:\n    variants: {workbook: guided, banner: true}\n"
+	rulesAdapt  = "rules:\n  everyone:\n    variants: {workbook: adaptive, banner: true}\n"
+	rulesBroken = "rules:\n  everyone:\n    filter: \"attr:role = \"\n    variants: {workbook: classic}\n"
+)
+
+// syncLog is a log destination tests can read while the client writes.
+type syncLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *syncLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *syncLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+func fastServer(url string) ServerOptions {
+	return ServerOptions{
+		URL: url, Environment: "dev", Token: "sdk-token",
+		RequestTimeout: 500 * time.Millisecond, PollInterval: 200 * time.Millisecond,
+		RevalidateInterval: time.Second, MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
+		HeartbeatTimeout: time.Second, MaxFetchDelay: 50 * time.Millisecond,
+	}
+}
+
+// newTestClient starts a client on the test definitions; its log is
+// returned for assertions.
+func newTestClient(t testing.TB, opts Options) (*Client, *syncLog) {
+	t.Helper()
+	log := &syncLog{}
+	opts.Definitions = testflags.Definitions()
+	opts.Logger = slog.New(slog.NewTextHandler(log, nil))
+	if opts.StartTimeout == 0 {
+		opts.StartTimeout = 2 * time.Second
+	}
+	c, err := New(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c, log
+}
+
+func eventually(t testing.TB, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+var target = testflags.Target{UserID: "u-7", Role: testflags.RoleTeacher}
+
+func workbook(c *Client) testflags.Workbook {
+	return testflags.New(c).For(context.Background(), target).Workbook()
+}
+
+func TestServerSourceFollowsTheStream(t *testing.T) {
+	f := newFakeServer(t, rulesGuided)
+	var mu sync.Mutex
+	var changes []string
+	c, _ := newTestClient(t, Options{Source: Server(fastServer(f.url()))})
+	c.OnChange(func(ch Change) {
+		mu.Lock()
+		defer mu.Unlock()
+		changes = append(changes, ch.New.Version()+"/"+ch.Origin)
+	})
+	if s := c.Status(); s.Origin != OriginServer || s.Version != "1" || !c.Ready() {
+		t.Fatalf("status after start = %+v, want server version 1", s)
+	}
+	if got := workbook(c); got != testflags.WorkbookGuided {
+		t.Fatalf("workbook = %v, want guided", got)
+	}
+	f.save(rulesAdapt, nil, false) // a config event
+	eventually(t, "version 2 from a config event", 2*time.Second, func() bool { return c.Status().Version == "2" })
+	if got := workbook(c); got != testflags.WorkbookAdaptive {
+		t.Fatalf("workbook = %v, want adaptive", got)
+	}
+	fetches := f.fetchCount()
+	f.save(rulesGuided, map[string]string{"workbook": "incident"}, true) // a version event: fetch /config
+	eventually(t, "version 3 from a version event", 2*time.Second, func() bool { return c.Status().Version == "3" })
+	if f.fetchCount() <= fetches {
+		t.Error("a version event did not fetch /config")
+	}
+	e := testflags.New(c).For(context.Background(), target).WorkbookDetails()
+	if e.Reason() != vexilrt.ReasonDisabled || e.Str() != "classic" {
+		t.Errorf("killed workbook = %v, want classic DISABLED", e)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if got := strings.Join(changes, ","); got != "2/server,3/server" {
+		t.Errorf("listeners heard %q, want 2/server,3/server", got)
+	}
+}
+
+func TestStartWithoutServer(t *testing.T) {
+	dir := t.TempDir()
+	cache := filepath.Join(dir, "vexil.cache")
+	// A dead address: a listener opened and closed.
+	f := newFakeServer(t, rulesGuided)
+	down := f.url()
+	f.kill()
+
+	t.Run("no cache: defaults", func(t *testing.T) {
+		start := time.Now()
+		c, _ := newTestClient(t, Options{Source: Server(fastServer(down)), CacheFile: cache, StartTimeout: 300 * time.Millisecond})
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("New took %v with StartTimeout 300ms", d)
+		}
+		if s := c.Status(); s.Origin != OriginDefaults || c.Ready() || s.LastError == nil {
+			t.Errorf("status = %+v, want defaults, not ready, with an error", s)
+		}
+		if got := workbook(c); got != testflags.WorkbookClassic {
+			t.Errorf("workbook = %v, want the default classic", got)
+		}
+	})
+
+	// Fill the cache from a live server.
+	live := newFakeServer(t, rulesAdapt)
+	c, _ := newTestClient(t, Options{Source: Server(fastServer(live.url())), CacheFile: cache})
+	if c.Status().Origin != OriginServer {
+		t.Fatalf("status = %+v", c.Status())
+	}
+	c.Close()
+	good, err := os.ReadFile(cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("cache", func(t *testing.T) {
+		c, _ := newTestClient(t, Options{Source: Server(fastServer(down)), CacheFile: cache, StartTimeout: 300 * time.Millisecond})
+		if s := c.Status(); s.Origin != OriginCache || s.Version != "1" || s.SyncedAt.IsZero() || c.Ready() {
+			t.Errorf("status = %+v, want cache version 1, not ready", s)
+		}
+		if got := workbook(c); got != testflags.WorkbookAdaptive {
+			t.Errorf("workbook = %v, want the cached adaptive", got)
+		}
+	})
+
+	for _, tc := range []struct{ name, content, reason string }{
+		{"truncated", string(good[:len(good)/2]), "truncated or corrupt"},
+		{"corrupt", strings.Replace(string(good), "adaptive", "guidedxx", 1), "checksum mismatch"},
+		{"foreign", `{"format": "something-else/2"}`, "foreign file"},
+		{"edited", strings.Replace(string(good), `"environment":"dev"`, `"environment":"prod"`, 1), "checksum mismatch"},
+		{"empty", "", "truncated or corrupt"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bad := filepath.Join(t.TempDir(), "cache")
+			if err := os.WriteFile(bad, []byte(tc.content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			c, log := newTestClient(t, Options{Source: Server(fastServer(down)), CacheFile: bad, StartTimeout: 200 * time.Millisecond})
+			if s := c.Status(); s.Origin != OriginDefaults {
+				t.Errorf("status = %+v, want defaults", s)
+			}
+			if !strings.Contains(log.String(), "config cache ignored") || !strings.Contains(log.String(), tc.reason) {
+				t.Errorf("log does not say why the cache was ignored (%q):\n%s", tc.reason, log)
+			}
+		})
+	}
+}
+
+func TestForeignEnvironmentCacheIgnored(t *testing.T) {
+	cache := filepath.Join(t.TempDir(), "cache")
+	if err := writeCache(cache, Update{Environment: "prod", Version: "4", Rules: []byte(rulesAdapt)}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	f := newFakeServer(t, rulesGuided)
+	f.kill()
+	c, log := newTestClient(t, Options{Source: Server(fastServer(f.url())), CacheFile: cache, StartTimeout: 200 * time.Millisecond})
+	if c.Status().Origin != OriginDefaults || !strings.Contains(log.String(), `environment \"prod\", want \"dev\"`) {
+		t.Errorf("status %+v; log:\n%s", c.Status(), log)
+	}
+}
+
+func TestNonCompilingConfigKeepsTheOld(t *testing.T) {
+	f := newFakeServer(t, rulesGuided)
+	reg := prometheus.NewRegistry()
+	c, log := newTestClient(t, Options{Source: Server(fastServer(f.url())), Registerer: reg})
+	f.save(rulesBroken, nil, false)
+	f.save(rulesBroken, nil, true)
+	eventually(t, "two refusals", 2*time.Second, func() bool { return testutil.ToFloat64(c.metrics.rejected) >= 2 })
+	if s := c.Status(); s.Version != "1" || s.LastError == nil {
+		t.Errorf("status = %+v, want version 1 kept, with the compile error", s)
+	}
+	if got := workbook(c); got != testflags.WorkbookGuided {
+		t.Errorf("workbook = %v, want guided from version 1", got)
+	}
+	if !strings.Contains(log.String(), "config refused") || !strings.Contains(log.String(), "dev@v2:3:") {
+		t.Errorf("log does not name the refused config's error position:\n%s", log)
+	}
+	f.save(rulesAdapt, nil, false)
+	eventually(t, "version 4", 2*time.Second, func() bool { return c.Status().Version == "4" })
+}
+
+func TestGarbageAndHangingServers(t *testing.T) {
+	for _, mode := range []string{"garbage", "hang", "503"} {
+		t.Run(mode, func(t *testing.T) {
+			f := newFakeServer(t, rulesGuided)
+			f.set(mode)
+			start := time.Now()
+			c, _ := newTestClient(t, Options{Source: Server(fastServer(f.url())), StartTimeout: 300 * time.Millisecond})
+			if d := time.Since(start); d > 1500*time.Millisecond {
+				t.Errorf("New took %v with StartTimeout 300ms", d)
+			}
+			if s := c.Status(); s.Origin != OriginDefaults {
+				t.Errorf("status = %+v, want defaults", s)
+			}
+			// Evaluations never wait for the sick server.
+			ff := testflags.New(c)
+			evalStart := time.Now()
+			for range 1000 {
+				ff.For(context.Background(), target).Workbook()
+			}
+			if d := time.Since(evalStart); d > time.Second {
+				t.Errorf("1000 evaluations took %v", d)
+			}
+			eventually(t, "a sync error", 3*time.Second, func() bool { return c.Status().LastError != nil })
+			// The server heals: the client catches up.
+			f.set("")
+			eventually(t, "recovery", 5*time.Second, func() bool { return c.Status().Origin == OriginServer })
+			if got := workbook(c); got != testflags.WorkbookGuided {
+				t.Errorf("workbook = %v after recovery", got)
+			}
+			closed := make(chan struct{})
+			go func() { c.Close(); close(closed) }()
+			select {
+			case <-closed:
+			case <-time.After(3 * time.Second):
+				t.Fatal("Close hangs")
+			}
+		})
+	}
+}
+
+func TestKilledMidStream(t *testing.T) {
+	f := newFakeServer(t, rulesGuided)
+	c, _ := newTestClient(t, Options{Source: Server(fastServer(f.url()))})
+	eventually(t, "a stream", time.Second, func() bool { return f.streamCount() == 1 })
+	f.kill()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	ff := testflags.New(c)
+	go func() { // evaluations go on while the server is away
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if got := ff.For(context.Background(), target).Workbook(); got != testflags.WorkbookGuided && got != testflags.WorkbookAdaptive {
+				t.Errorf("workbook = %v during the outage", got)
+				return
+			}
+		}
+	}()
+	eventually(t, "the client noticing", 2*time.Second, func() bool { return c.Status().LastError != nil })
+	// Versions move on while the client is cut off.
+	f.save(rulesBroken, nil, false)
+	f.save(rulesAdapt, nil, false)
+	f.restart()
+	eventually(t, "catching up to version 3", 5*time.Second, func() bool { return c.Status().Version == "3" })
+	eventually(t, "a new stream", 2*time.Second, func() bool { return f.streamCount() == 1 })
+	close(stop)
+	wg.Wait()
+	if got := workbook(c); got != testflags.WorkbookAdaptive {
+		t.Errorf("workbook = %v, want adaptive", got)
+	}
+}
+
+func TestSilentStreamIsDropped(t *testing.T) {
+	f := newFakeServer(t, rulesGuided) // pings every hour: silence
+	opts := fastServer(f.url())
+	opts.HeartbeatTimeout = 200 * time.Millisecond
+	c, _ := newTestClient(t, Options{Source: Server(opts)})
+	eventually(t, "a heartbeat error", 2*time.Second, func() bool {
+		err := c.Status().LastError
+		return err != nil && strings.Contains(err.Error(), "no event or ping within 200ms")
+	})
+}
+
+func TestPingsKeepFresh(t *testing.T) {
+	f := newFakeServer(t, rulesGuided)
+	f.mu.Lock()
+	f.ping = 50 * time.Millisecond
+	f.mu.Unlock()
+	c, _ := newTestClient(t, Options{Source: Server(fastServer(f.url()))})
+	time.Sleep(700 * time.Millisecond) // past payments' 400ms bound, but pinged
+	if s := c.Status(); s.Age > 300*time.Millisecond || len(s.Stale) != 0 {
+		t.Errorf("status = %+v: pings should keep the config fresh", s)
+	}
+}
+
+func TestFreshness(t *testing.T) {
+	f := newFakeServer(t, "rules:\n  everyone:\n    variants: {banner: true}\n")
+	reg := prometheus.NewRegistry()
+	c, _ := newTestClient(t, Options{Source: Server(fastServer(f.url())), Registerer: reg})
+	ff := testflags.New(c)
+	view := func() testflags.View { return ff.For(context.Background(), target) }
+	if p, b := view().PaymentsDetails(), view().BannerDetails(); !p.Bool() || p.Reason() != vexilrt.ReasonDefault || !b.Bool() {
+		t.Fatalf("fresh: payments %v, banner %v", p, b)
+	}
+	f.kill()
+	eventually(t, "payments going stale", 3*time.Second, func() bool { return view().PaymentsDetails().Reason() == vexilrt.ReasonStale })
+	if p := view().PaymentsDetails(); p.Bool() {
+		t.Errorf("stale payments = %v, want its safe value false", p)
+	}
+	if !view().LegacyReport() == view().NewReport() { // unaffected flags still answer
+		t.Error("alias and flag disagree")
+	}
+	if b := view().BannerDetails(); !b.Bool() || b.Reason() != vexilrt.ReasonTargetingMatch {
+		t.Errorf("stale banner (on_stale: last) = %v, want its last answer true", b)
+	}
+	if s := c.Status(); strings.Join(s.Stale, ",") != "payments" {
+		t.Errorf("status stale = %v, want [payments]", s.Stale)
+	}
+	eventually(t, "the stale gauges", time.Second, func() bool {
+		return testutil.ToFloat64(c.metrics.staleFlags.WithLabelValues("payments")) == 1 &&
+			testutil.ToFloat64(c.metrics.staleFlags.WithLabelValues("banner")) == 1
+	})
+	f.restart()
+	eventually(t, "payments fresh again", 5*time.Second, func() bool { return view().PaymentsDetails().Reason() != vexilrt.ReasonStale })
+	if p, b := view().PaymentsDetails(), view().BannerDetails(); !p.Bool() || !b.Bool() {
+		t.Errorf("recovered: payments %v, banner %v", p, b)
+	}
+	eventually(t, "the gauges dropping", 2*time.Second, func() bool {
+		return testutil.ToFloat64(c.metrics.staleFlags.WithLabelValues("payments")) == 0
+	})
+	if n := testutil.ToFloat64(c.metrics.staleTransitions.WithLabelValues("payments")); n != 1 {
+		t.Errorf("stale transitions = %v, want 1", n)
+	}
+}
+
+func TestDefaultsAreStale(t *testing.T) {
+	f := newFakeServer(t, rulesGuided)
+	f.kill()
+	c, _ := newTestClient(t, Options{Source: Server(fastServer(f.url())), StartTimeout: 100 * time.Millisecond})
+	if e := testflags.New(c).For(context.Background(), target).PaymentsDetails(); e.Bool() || e.Reason() != vexilrt.ReasonStale {
+		t.Errorf("payments with no config ever = %v, want false STALE (fail closed)", e)
+	}
+}
+
+func TestRetriesSpread(t *testing.T) {
+	f := newFakeServer(t, rulesGuided)
+	f.set("503")
+	const clients = 200
+	opts := fastServer(f.url())
+	opts.MinBackoff, opts.MaxBackoff, opts.PollInterval = 100*time.Millisecond, 400*time.Millisecond, 400*time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range clients {
+		wg.Add(1)
+		go func() { defer wg.Done(); Server(opts).Run(ctx, nopUpdater{}) }()
+	}
+	time.Sleep(1500 * time.Millisecond)
+	cancel()
+	wg.Wait()
+	// Past the first burst (every client's first stream attempt and first
+	// poll start together), count requests in 50ms bins.
+	bins := map[int]int{}
+	total := 0
+	for _, at := range f.requestTimes() {
+		d := at.Sub(start)
+		if d < 150*time.Millisecond {
+			continue
+		}
+		bins[int(d/(50*time.Millisecond))]++
+		total++
+	}
+	busiest := 0
+	for _, n := range bins {
+		busiest = max(busiest, n)
+	}
+	t.Logf("%d retries after the first burst over %d bins of 50ms; the busiest bin has %d", total, len(bins), busiest)
+	if total < clients {
+		t.Fatalf("only %d retries from %d clients", total, clients)
+	}
+	// In lockstep every client would retry in the same bin; spread out, no
+	// bin holds more than a fifth of them.
+	if busiest > total/5 || len(bins) < 15 {
+		t.Errorf("retries bunch up: busiest 50ms bin has %d of %d (%d bins)", busiest, total, len(bins))
+	}
+}
+
+type nopUpdater struct{}
+
+func (nopUpdater) Update(Update) error  { return nil }
+func (nopUpdater) Confirm()             {}
+func (nopUpdater) Failed(string, error) {}
+func (nopUpdater) Version() string      { return "" }
+
+func TestFileSource(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	if err := os.WriteFile(path, []byte(rulesGuided), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, log := newTestClient(t, Options{Source: File(path, 10*time.Millisecond)})
+	if s := c.Status(); s.Origin != OriginFile || !c.Ready() || workbook(c) != testflags.WorkbookGuided {
+		t.Fatalf("status = %+v, workbook %v", s, workbook(c))
+	}
+	v1 := c.Status().Version
+	write := func(s string) {
+		// A new mtime even on coarse-clock file systems.
+		if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		mt := time.Now().Add(time.Duration(len(s)) * time.Second)
+		_ = os.Chtimes(path, mt, mt)
+	}
+	write(rulesBroken)
+	eventually(t, "the broken file refused", 2*time.Second, func() bool { return strings.Contains(log.String(), "config refused") })
+	if workbook(c) != testflags.WorkbookGuided || c.Status().Version != v1 {
+		t.Error("a broken file replaced the config")
+	}
+	write(rulesAdapt)
+	eventually(t, "the reload", 2*time.Second, func() bool { return workbook(c) == testflags.WorkbookAdaptive })
+	if v := c.Status().Version; v == v1 || len(v) != 12 {
+		t.Errorf("version = %q, want a new content hash", v)
+	}
+}
+
+func TestRaceEvaluationsSwapsListeners(t *testing.T) {
+	f := newFakeServer(t, rulesGuided)
+	c, _ := newTestClient(t, Options{Source: Server(fastServer(f.url())), Registerer: prometheus.NewRegistry(),
+		Exposures: ExposureOptions{Exporter: &countingExporter{}}})
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ff := testflags.New(c)
+			for ctx.Err() == nil {
+				v := ff.For(ctx, target)
+				v.Workbook()
+				v.PaymentsDetails()
+				c.Config().Evaluate("banner", map[string]any{"user_id": "u-1"}, time.Time{})
+			}
+		}()
+	}
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		for i := 0; ctx.Err() == nil; i++ {
+			f.save([]string{rulesGuided, rulesAdapt}[i%2], nil, i%3 == 0)
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for ctx.Err() == nil {
+			remove := c.OnChange(func(Change) {})
+			c.Status()
+			remove()
+		}
+	}()
+	wg.Wait()
+}

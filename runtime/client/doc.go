@@ -1,0 +1,13 @@
+// Package client keeps a compiled vexil config fresh inside an application
+// process and hands it to generated code (flags.New(c)) and direct callers.
+//
+// A Client is fed by a Source (File for GitOps, Server for `vexil serve`),
+// compiles what the source delivers against the definitions the app was
+// generated from, leniently, and swaps the result in atomically: an
+// evaluation never waits on the network or on a lock. It starts from the
+// last-known-good config on disk, else from the definitions' defaults, within
+// a bounded time; refuses configs that do not compile; forces fail-closed
+// flags to their safe value once the config is older than their
+// max_staleness; and can report every evaluation as an exposure event
+// through a bounded, non-blocking pipeline.
+package client

@@ -1,0 +1,237 @@
+package client
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/vexilhq/vexil/runtime/client/internal/testflags"
+)
+
+// countingExporter consumes every event and counts it.
+type countingExporter struct{ n atomic.Uint64 }
+
+func (e *countingExporter) Export(_ context.Context, events []Event) error {
+	e.n.Add(uint64(len(events)))
+	return nil
+}
+
+func TestExposuresToJSONLines(t *testing.T) {
+	f := newFakeServer(t, rulesGuided)
+	path := filepath.Join(t.TempDir(), "exposures.jsonl")
+	exp, err := OpenJSONLinesFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := newTestClient(t, Options{Source: Server(fastServer(f.url())),
+		Exposures: ExposureOptions{Exporter: exp, Flags: map[string]bool{"max_questions": true}}})
+	ff := testflags.New(c)
+	for i := range 3 {
+		v := ff.For(context.Background(), testflags.Target{UserID: fmt.Sprintf("u-\"%d\"", i)})
+		v.Workbook()     // experiment: on by kind
+		v.NewReport()    // release: off
+		v.MaxQuestions() // ops, but turned on by name
+		v.PaymentsDetails()
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if len(lines) != 6 {
+		t.Fatalf("got %d events, want 6 (workbook and max_questions, 3 times):\n%s", len(lines), data)
+	}
+	var ev map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &ev); err != nil {
+		t.Fatalf("%s: %v", lines[0], err)
+	}
+	want := map[string]any{"flag": "workbook", "value": "guided", "variant": "guided", "reason": "TARGETING_MATCH",
+		"rule": "everyone", "version": "1", "key": `u-"0"`}
+	for k, v := range want {
+		if ev[k] != v {
+			t.Errorf("event %s = %v, want %v (%s)", k, ev[k], v, lines[0])
+		}
+	}
+	if ts, err := time.Parse(time.RFC3339Nano, ev["time"].(string)); err != nil || time.Since(ts) > time.Minute {
+		t.Errorf("event time %v: %v", ev["time"], err)
+	}
+	if !strings.Contains(lines[1], `"flag":"max_questions","value":10,`) {
+		t.Errorf("second event = %s", lines[1])
+	}
+	if s := c.Exposures(); s.Delivered != 6 || s.Dropped != 0 {
+		t.Errorf("stats = %+v", s)
+	}
+}
+
+func TestExposuresOverHTTP(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	failures := atomic.Int32{}
+	failures.Store(1) // the first POST fails: the retry delivers
+	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Content-Type") != "application/x-ndjson" || r.Header.Get("Authorization") != "Bearer x" {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		if failures.Add(-1) >= 0 {
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		sc := bufio.NewScanner(r.Body)
+		mu.Lock()
+		for sc.Scan() {
+			got = append(got, sc.Text())
+		}
+		mu.Unlock()
+	}))
+	defer collector.Close()
+	f := newFakeServer(t, rulesGuided)
+	reg := prometheus.NewRegistry()
+	c, _ := newTestClient(t, Options{Source: Server(fastServer(f.url())), Registerer: reg,
+		Exposures: ExposureOptions{Exporter: &HTTPExporter{URL: collector.URL, Header: http.Header{"Authorization": {"Bearer x"}}},
+			FlushInterval: 10 * time.Millisecond}})
+	ff := testflags.New(c)
+	for range 5 {
+		ff.For(context.Background(), target).Workbook()
+	}
+	eventually(t, "5 events at the collector", 3*time.Second, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got) == 5
+	})
+	if n := testutil.ToFloat64(c.metrics.exported); n != 5 {
+		t.Errorf("exported metric = %v", n)
+	}
+	// Evaluations by flag and reason reach the registry.
+	n, err := testutil.GatherAndCount(reg, "vexil_client_evaluations_total")
+	if err != nil || n != 1 {
+		t.Errorf("evaluations_total series = %d, %v", n, err)
+	}
+	want := "\n# HELP vexil_client_evaluations_total Evaluations through generated accessors and Evaluate, by flag and reason.\n# TYPE vexil_client_evaluations_total counter\nvexil_client_evaluations_total{flag=\"workbook\",reason=\"TARGETING_MATCH\"} 5\n"
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "vexil_client_evaluations_total"); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestFullBufferDropsAndCounts(t *testing.T) {
+	block := make(chan struct{})
+	exp := exporterFunc(func(ctx context.Context, events []Event) error {
+		<-block
+		return nil
+	})
+	f := newFakeServer(t, rulesGuided)
+	c, _ := newTestClient(t, Options{Source: Server(fastServer(f.url())),
+		Exposures: ExposureOptions{Exporter: exp, BufferSize: 64, BatchSize: 8}})
+	ff := testflags.New(c)
+	start := time.Now()
+	for range 10_000 {
+		ff.For(context.Background(), target).Workbook()
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("10,000 evaluations with a stuck exporter took %v", d)
+	}
+	close(block)
+	c.Close()
+	s := c.Exposures()
+	if s.Dropped == 0 || s.Delivered+s.Dropped != 10_000 {
+		t.Errorf("stats = %+v: want drops, and every event delivered or dropped", s)
+	}
+}
+
+type exporterFunc func(context.Context, []Event) error
+
+func (f exporterFunc) Export(ctx context.Context, ev []Event) error { return f(ctx, ev) }
+
+func TestEventJSONEscapes(t *testing.T) {
+	e := Event{Flag: "f", Variant: "a\"b\\c\n\x01\xff", Rule: "é"}
+	var m map[string]any
+	if err := json.Unmarshal(e.AppendJSON(nil), &m); err != nil {
+		t.Fatal(err)
+	}
+	if m["variant"] != "a\"b\\c\n\x01\ufffd" || m["rule"] != "é" {
+		t.Errorf("decoded %q", m)
+	}
+}
+
+// benchRulesFor is the engine benchmark's rule list (10 rules, a 1,000-element
+// set, named filters; the last rule matches) aimed at the workbook
+// experiment.
+func benchRulesFor() string {
+	ids := make([]string, 1000)
+	for i := range ids {
+		ids[i] = fmt.Sprint(4000 + i*3)
+	}
+	set := "[" + strings.Join(ids, ", ") + "]"
+	filters := []string{
+		`attr:school_id = 7 and attr:beta`, `attr:score > 90.5`, `attr:score < 0 and attr:school_id in ` + set,
+		`filter:teachers and attr:school_id > 5000000`, `attr:country = 'US'`, `attr:role = 'parent' and attr:beta`,
+		`attr:grades intersects [11, 12]`, `filter:anz and attr:school_id < 0`, `attr:user_id = 'nobody'`,
+		`filter:teachers and attr:school_id in ` + set,
+	}
+	var b strings.Builder
+	b.WriteString("filters:\n  teachers: \"attr:role = 'teacher'\"\n  anz: \"attr:country in ['AU', 'NZ']\"\nrules:\n")
+	for i, f := range filters {
+		fmt.Fprintf(&b, "  r%02d:\n    priority: %d\n    filter: %q\n    variants: {workbook: guided}\n", i+1, 100-i, f)
+	}
+	return b.String()
+}
+
+var benchTarget = testflags.Target{
+	UserID: "u-123", Role: testflags.RoleTeacher, SchoolID: new(int64(4003)), Country: "NZ",
+	Grades: []int64{5, 6}, Beta: new(false), Score: new(50.5),
+}
+
+// BenchmarkAccessorExposures is the generated accessor path of an experiment
+// flag with exposure events on (an exporter consuming every event) and off.
+func BenchmarkAccessorExposures(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "rules.yaml")
+	if err := os.WriteFile(path, []byte(benchRulesFor()), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	for _, on := range []bool{false, true} {
+		b.Run(map[bool]string{false: "events=off", true: "events=on"}[on], func(b *testing.B) {
+			exp := &countingExporter{}
+			opts := Options{Source: File(path, time.Hour), Exposures: ExposureOptions{Exporter: exp, BufferSize: 1 << 16}}
+			if !on {
+				opts.Exposures = ExposureOptions{}
+			}
+			c, _ := newTestClient(b, opts)
+			ff := testflags.New(c)
+			ctx := context.Background()
+			if got := ff.For(ctx, benchTarget).WorkbookDetails(); got.Rule() != "r10" {
+				b.Fatalf("benchmark target gets %v, want r10", got)
+			}
+			before := c.Exposures()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				ff.For(ctx, benchTarget).Workbook()
+			}
+			b.StopTimer()
+			c.Close()
+			s := c.Exposures()
+			b.ReportMetric(float64(s.Delivered-before.Delivered)/float64(b.N), "delivered/op")
+			b.ReportMetric(float64(s.Dropped-before.Dropped)/float64(b.N), "dropped/op")
+			_ = io.Discard
+			_ = bytes.MinRead
+		})
+	}
+}

@@ -1,0 +1,155 @@
+package client
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	vexilrt "github.com/vexilhq/vexil/runtime"
+)
+
+// metrics are the client's Prometheus metrics. They exist whether or not a
+// Registerer was given, so the code that counts never checks.
+type metrics struct {
+	countEvals bool // evaluations are counted only when someone can read them
+
+	version          prometheus.Gauge
+	age              prometheus.GaugeFunc
+	syncErrors       *prometheus.CounterVec
+	rejected         prometheus.Counter
+	warnings         prometheus.Gauge
+	cacheErrors      prometheus.Counter
+	staleFlags       *prometheus.GaugeVec
+	staleTransitions *prometheus.CounterVec
+	exported         prometheus.Counter
+	dropped          prometheus.Counter
+	exportErrors     prometheus.Counter
+
+	evalDesc *prometheus.Desc
+	evalMu   sync.Mutex
+	evals    map[string]*flagCounts // by flag name, so counts survive config swaps
+}
+
+// flagCounts are one flag's evaluations by reason, counted on the request
+// path with one atomic add.
+type flagCounts struct {
+	name string
+	n    [8]atomic.Uint64
+}
+
+func newMetrics(c *Client) *metrics {
+	const ns = "vexil_client_"
+	return &metrics{
+		version: prometheus.NewGauge(prometheus.GaugeOpts{Name: ns + "config_version",
+			Help: "The server version of the config being served (0 for a file, cache-less defaults or content hash)."}),
+		age: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: ns + "config_age_seconds",
+			Help: "Seconds since the source last confirmed the config is current."},
+			func() float64 { return c.Status().Age.Seconds() }),
+		syncErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: ns + "sync_errors_total",
+			Help: "Failed syncs with the source, by operation (stream, fetch, compile, read)."}, []string{"op"}),
+		rejected: prometheus.NewCounter(prometheus.CounterOpts{Name: ns + "config_rejected_total",
+			Help: "Configs refused because they do not compile; the previous one kept serving."}),
+		warnings: prometheus.NewGauge(prometheus.GaugeOpts{Name: ns + "config_warnings",
+			Help: "Parts of the served config this binary does not know and ignores (rules on unknown flags, unknown attributes)."}),
+		cacheErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: ns + "cache_ignored_total",
+			Help: "Config cache files ignored as corrupt, truncated, foreign or not compiling."}),
+		staleFlags: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: ns + "flag_stale",
+			Help: "1 while a flag is past its max_staleness (answering its safe value, or its last one)."}, []string{"flag"}),
+		staleTransitions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: ns + "flag_stale_total",
+			Help: "Times a flag went past its max_staleness."}, []string{"flag"}),
+		exported: prometheus.NewCounter(prometheus.CounterOpts{Name: ns + "exposures_exported_total",
+			Help: "Exposure events handed to the exporter successfully."}),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: ns + "exposures_dropped_total",
+			Help: "Exposure events dropped: the buffer was full or the exporter failed."}),
+		exportErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: ns + "export_errors_total",
+			Help: "Exporter calls that failed."}),
+		evalDesc: prometheus.NewDesc(ns+"evaluations_total",
+			"Evaluations through generated accessors and Evaluate, by flag and reason.", []string{"flag", "reason"}, nil),
+		evals: map[string]*flagCounts{},
+	}
+}
+
+func (m *metrics) register(r prometheus.Registerer) error {
+	m.countEvals = true
+	for _, c := range []prometheus.Collector{m.version, m.age, m.syncErrors, m.rejected, m.warnings,
+		m.cacheErrors, m.staleFlags, m.staleTransitions, m.exported, m.dropped, m.exportErrors, (*evalCollector)(m)} {
+		if err := r.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// countsFor returns the counters of a config's flags, by FlagID.
+func (m *metrics) countsFor(cfg *vexilrt.Config) []*flagCounts {
+	m.evalMu.Lock()
+	defer m.evalMu.Unlock()
+	names := cfg.FlagNames()
+	out := make([]*flagCounts, len(names))
+	for i, name := range names {
+		fc := m.evals[name]
+		if fc == nil {
+			fc = &flagCounts{name: name}
+			m.evals[name] = fc
+		}
+		out[i] = fc
+	}
+	return out
+}
+
+// evalCollector reads the atomic counters at scrape time, so counting costs
+// the request path no label lookup.
+type evalCollector metrics
+
+func (e *evalCollector) Describe(ch chan<- *prometheus.Desc) { ch <- e.evalDesc }
+
+func (e *evalCollector) Collect(ch chan<- prometheus.Metric) {
+	e.evalMu.Lock()
+	defer e.evalMu.Unlock()
+	for _, fc := range e.evals {
+		for r := range fc.n {
+			if n := fc.n[r].Load(); n > 0 {
+				ch <- prometheus.MustNewConstMetric(e.evalDesc, prometheus.CounterValue, float64(n), fc.name, vexilrt.Reason(r).String())
+			}
+		}
+	}
+}
+
+// observer is attached to each served config: it counts evaluations and
+// queues exposure events, without allocating.
+type observer struct {
+	counts []*flagCounts // by FlagID; nil: not counting
+	expose []bool        // by FlagID; nil: no exposures
+	pipe   *pipeline
+}
+
+func (o *observer) Observe(e vexilrt.Evaluation, key vexilrt.TargetKey) {
+	id := e.FlagID()
+	if id < 0 {
+		return
+	}
+	if o.counts != nil {
+		o.counts[id].n[e.Reason()&7].Add(1)
+	}
+	if o.expose != nil && o.expose[id] {
+		o.pipe.push(e, key, time.Now().UnixNano())
+	}
+}
+
+// observerFor builds the observer of a config, or nil when nothing needs
+// one (then evaluations pay a single nil check).
+func (c *Client) observerFor(cfg *vexilrt.Config) vexilrt.Observer {
+	o := &observer{pipe: c.exp}
+	if c.metrics.countEvals {
+		o.counts = c.metrics.countsFor(cfg)
+	}
+	if c.exp != nil {
+		o.expose = c.exp.selectFlags(cfg)
+	}
+	if o.counts == nil && o.expose == nil {
+		return nil
+	}
+	return o
+}
