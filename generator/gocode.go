@@ -400,14 +400,16 @@ func (fp *flagPlan) summary() string {
 	return fmt.Sprintf("%s evaluates flag %s.", fp.goName, fp.def.Name)
 }
 
-func deprecatedPara(msg string) string {
+// deprecatedPara is a doc comment's Deprecated paragraph, or "" when msg
+// is empty. The prefix is "Deprecated:" (tools recognise it) or a variant.
+func deprecatedPara(prefix, msg string) string {
 	if msg == "" {
 		return ""
 	}
 	if !strings.HasSuffix(msg, ".") && !strings.HasSuffix(msg, "!") && !strings.HasSuffix(msg, "?") {
 		msg += "."
 	}
-	return "Deprecated: " + msg
+	return prefix + " " + msg
 }
 
 func (p *plan) view(f *jen.File) {
@@ -425,12 +427,12 @@ func (p *plan) view(f *jen.File) {
 
 	for _, fp := range p.flags {
 		f.Line()
-		f.Add(doc(fp.summary(), fp.def.Description, fp.meta(), deprecatedPara(fp.deprecation(fp.target.goName))))
+		f.Add(doc(fp.summary(), fp.def.Description, fp.meta(), deprecatedPara("Deprecated:", fp.deprecation(fp.target.goName))))
 		f.Func().Params(jen.Id("v").Id("View")).Id(fp.goName).Params().Add(fp.goType()).Block(jen.Return(fp.typed()))
 		f.Line()
 		f.Add(doc(
 			fmt.Sprintf("%sDetails evaluates flag %s with its variant, reason, deciding rule and config version.", fp.goName, fp.def.Name),
-			deprecatedPara(fp.deprecation(fp.target.goName+"Details")),
+			deprecatedPara("Deprecated:", fp.deprecation(fp.target.goName+"Details")),
 		))
 		f.Func().Params(jen.Id("v").Id("View")).Id(fp.goName + "Details").Params().Add(rt("Evaluation")).Block(jen.Return(fp.eval()))
 	}
@@ -446,7 +448,10 @@ func (p *plan) featureFlags(f *jen.File) {
 			if i > 0 {
 				g.Line()
 			}
-			g.Add(doc(fmt.Sprintf("%s is flag %s.", fp.goName, fp.def.Name), fp.def.Description, deprecatedPara(fp.deprecation(fp.target.goName))))
+			// Not "Deprecated:": gqlgen's generated code must read every
+			// field, and linters would flag it for doing so.
+			note := deprecatedPara("Deprecated in GraphQL:", fp.deprecation(fp.target.gqlName))
+			g.Add(doc(fmt.Sprintf("%s is flag %s.", fp.goName, fp.def.Name), fp.def.Description, note))
 			g.Id(fp.goName).Add(fp.goType()).Tag(map[string]string{"json": fp.gqlName})
 		}
 	})

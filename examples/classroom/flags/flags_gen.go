@@ -211,7 +211,7 @@ type FeatureFlags struct {
 
 	// LegacyReport is flag legacy_report.
 	//
-	// Deprecated: use NewReport instead.
+	// Deprecated in GraphQL: use newReport instead.
 	LegacyReport bool `json:"legacyReport"`
 }
 

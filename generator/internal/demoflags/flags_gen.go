@@ -260,7 +260,7 @@ type FeatureFlags struct {
 
 	// LegacyReport is flag legacy_report.
 	//
-	// Deprecated: use new_report.
+	// Deprecated in GraphQL: use new_report.
 	LegacyReport bool `json:"legacyReport"`
 }
 

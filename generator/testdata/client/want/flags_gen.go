@@ -239,12 +239,12 @@ type FeatureFlags struct {
 
 	// MaxQuestions is flag max_questions.
 	//
-	// Deprecated: use the "questions" setting.
+	// Deprecated in GraphQL: use the "questions" setting.
 	MaxQuestions int `json:"maxQuestions"`
 
 	// LegacyReport is flag legacy_report.
 	//
-	// Deprecated: use NewReport instead.
+	// Deprecated in GraphQL: use newReport instead.
 	LegacyReport bool `json:"legacyReport"`
 }
 
