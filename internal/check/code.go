@@ -127,7 +127,7 @@ func deprecation(f *vexilrt.FlagDef) string {
 // patterns matched nothing.
 func loadErrors(pkgs []*packages.Package, patterns []string) error {
 	if len(pkgs) == 0 {
-		return &InputError{Problems: []string{strings.Join(patterns, " ") + ": matched no packages"}}
+		return &InputError{Problems: []string{strings.Join(patterns, " ") + ": matched no packages (does go list " + strings.Join(patterns, " ") + " work there?)"}}
 	}
 	var problems []string
 	packages.Visit(pkgs, nil, func(p *packages.Package) {
