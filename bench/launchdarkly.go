@@ -91,7 +91,7 @@ func ldClauses(cs []cond) []ldmodel.Clause {
 // GetFeatureFlag and GetSegment make the in-memory maps the evaluator's
 // DataProvider, as the SDK's in-memory store is.
 func (ld *LaunchDarkly) GetFeatureFlag(key string) *ldmodel.FeatureFlag { return ld.flags[key] }
-func (ld *LaunchDarkly) GetSegment(key string) *ldmodel.Segment        { return ld.segments[key] }
+func (ld *LaunchDarkly) GetSegment(key string) *ldmodel.Segment         { return ld.segments[key] }
 
 func ldContext(t *Target) ldcontext.Context {
 	return ldcontext.NewBuilder(t.Key).

@@ -1,0 +1,439 @@
+// Package loadgen loads a running vexil server over loopback, through its
+// documented HTTP API (docs/api.md): OFREP evaluations per second, SDK config
+// fetches per second answered 304 from their ETag, and how long a save takes
+// to reach many Server-Sent Events clients.
+package loadgen
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Options say which server to load and how hard.
+type Options struct {
+	Server     string        // base URL, e.g. http://127.0.0.1:18080; loopback only
+	Token      string        // an admin token: it saves rules and makes an sdk token
+	Env        string        // the environment to load
+	Rules      []byte        // a rules document (YAML) that compiles against the server's definitions
+	Flag       string        // the flag single OFREP evaluations ask for
+	Duration   time.Duration // per throughput phase
+	Conns      int           // concurrent requests in the throughput phases
+	SSEClients int           // streaming clients in the propagation phase
+	Logger     *slog.Logger
+}
+
+// Rate is one throughput phase's outcome.
+type Rate struct {
+	Name     string
+	Requests int
+	Errors   int // transport errors and unexpected statuses
+	PerSec   float64
+	P50, P99 time.Duration
+}
+
+func (r Rate) String() string {
+	return fmt.Sprintf("%-26s %9.0f req/s  p50 %-9v p99 %-9v (%d requests, %d errors)",
+		r.Name, r.PerSec, r.P50.Round(time.Microsecond), r.P99.Round(time.Microsecond), r.Requests, r.Errors)
+}
+
+// Propagation is the SSE phase's outcome: how long after a save's 200 each
+// client saw the new version.
+type Propagation struct {
+	Clients, Received int
+	P50, P99, Max     time.Duration
+}
+
+func (p Propagation) String() string {
+	return fmt.Sprintf("SSE propagation of a save to %d clients: %d received; p50 %v, p99 %v, max %v",
+		p.Clients, p.Received, p.P50.Round(time.Microsecond), p.P99.Round(time.Microsecond), p.Max.Round(time.Microsecond))
+}
+
+// Result is every phase's outcome.
+type Result struct {
+	Rates []Rate
+	SSE   Propagation
+}
+
+// Run loads the server phase by phase.
+func Run(ctx context.Context, o Options) (Result, error) {
+	var res Result
+	if err := checkLoopback(o.Server); err != nil {
+		return res, err
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	c := &client{base: strings.TrimSuffix(o.Server, "/"), http: &http.Client{Transport: &http.Transport{
+		MaxIdleConnsPerHost: o.Conns + 8,
+		DisableCompression:  true,
+	}}}
+	if err := c.waitHealthy(ctx, 30*time.Second); err != nil {
+		return res, err
+	}
+	admin := o.Token
+	sdk, err := c.createToken(ctx, admin, o.Env)
+	if err != nil {
+		return res, err
+	}
+	version, err := c.save(ctx, admin, o.Env, o.Rules, "load test")
+	if err != nil {
+		return res, err
+	}
+	o.Logger.Info("rules saved", "env", o.Env, "version", version)
+
+	bodies := ofrepBodies(1024)
+	phases := []struct {
+		name string
+		want int
+		req  func(i int) (*http.Request, error)
+	}{
+		{"OFREP single flag", http.StatusOK, func(i int) (*http.Request, error) {
+			return c.request(ctx, "POST", "/ofrep/v1/evaluate/flags/"+url.PathEscape(o.Flag), sdk, bodies[i%len(bodies)])
+		}},
+		{"OFREP bulk (all flags)", http.StatusOK, func(i int) (*http.Request, error) {
+			return c.request(ctx, "POST", "/ofrep/v1/evaluate/flags", sdk, bodies[i%len(bodies)])
+		}},
+		{"SDK config, ETag -> 304", http.StatusNotModified, func(int) (*http.Request, error) {
+			r, err := c.request(ctx, "GET", "/sdk/v1/envs/"+url.PathEscape(o.Env)+"/config", sdk, nil)
+			if r != nil {
+				r.Header.Set("If-None-Match", strconv.Quote(strconv.Itoa(version)))
+			}
+			return r, err
+		}},
+	}
+	for _, p := range phases {
+		r, err := hammer(ctx, c.http, p.name, o.Duration, o.Conns, p.want, p.req)
+		if err != nil {
+			return res, err
+		}
+		o.Logger.Info("phase done", "phase", p.name, "req/s", int(r.PerSec))
+		res.Rates = append(res.Rates, r)
+	}
+	res.SSE, err = propagate(ctx, c, o, admin, sdk)
+	return res, err
+}
+
+// checkLoopback refuses any server that is not on this machine.
+func checkLoopback(server string) error {
+	u, err := url.Parse(server)
+	if err != nil {
+		return fmt.Errorf("loadgen: server %q: %w", server, err)
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("loadgen: server %q is not a loopback address; this load test only targets this machine", server)
+}
+
+type client struct {
+	base string
+	http *http.Client
+}
+
+func (c *client) request(ctx context.Context, method, path, token string, body []byte) (*http.Request, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	r, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return nil, err
+	}
+	if token != "" {
+		r.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != nil {
+		r.Header.Set("Content-Type", "application/json")
+	}
+	return r, nil
+}
+
+// do sends a request and decodes a JSON answer into out (when not nil),
+// failing on any status but want.
+func (c *client) do(r *http.Request, want int, out any) (*http.Response, error) {
+	resp, err := c.http.Do(r)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != want {
+		return nil, fmt.Errorf("%s %s: %s: %s", r.Method, r.URL.Path, resp.Status, bytes.TrimSpace(body))
+	}
+	if out != nil {
+		if err := json.Unmarshal(body, out); err != nil {
+			return nil, fmt.Errorf("%s %s: %w", r.Method, r.URL.Path, err)
+		}
+	}
+	return resp, nil
+}
+
+func (c *client) waitHealthy(ctx context.Context, limit time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	for {
+		r, err := c.request(ctx, "GET", "/healthz", "", nil)
+		if err != nil {
+			return err
+		}
+		if _, err = c.do(r, http.StatusOK, nil); err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("loadgen: %s not healthy after %v: %w", c.base, limit, err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// createToken makes the sdk token the SDK-facing phases use.
+func (c *client) createToken(ctx context.Context, admin, env string) (string, error) {
+	body, _ := json.Marshal(map[string]any{"name": "loadgen", "role": "sdk", "environments": []string{env}})
+	r, err := c.request(ctx, "POST", "/api/v1/tokens", admin, body)
+	if err != nil {
+		return "", err
+	}
+	var out struct {
+		Token string `json:"token"`
+	}
+	if _, err := c.do(r, http.StatusCreated, &out); err != nil {
+		return "", fmt.Errorf("loadgen: creating an sdk token: %w", err)
+	}
+	return out.Token, nil
+}
+
+// save puts rules as the environment's next version and returns its number.
+func (c *client) save(ctx context.Context, admin, env string, rules []byte, message string) (int, error) {
+	path := "/api/v1/envs/" + url.PathEscape(env) + "/rules"
+	r, err := c.request(ctx, "GET", path, admin, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := c.do(r, http.StatusOK, nil)
+	if err != nil {
+		return 0, fmt.Errorf("loadgen: reading the rules: %w", err)
+	}
+	r, err = c.request(ctx, "PUT", path, admin, rules)
+	if err != nil {
+		return 0, err
+	}
+	r.Header.Set("Content-Type", "application/yaml")
+	r.Header.Set("If-Match", resp.Header.Get("ETag"))
+	r.Header.Set("Vexil-Message", message)
+	var out struct {
+		Version int `json:"version"`
+	}
+	if _, err := c.do(r, http.StatusOK, &out); err != nil {
+		return 0, fmt.Errorf("loadgen: saving the rules: %w", err)
+	}
+	return out.Version, nil
+}
+
+// ofrepBodies are n OFREP request bodies for distinct targets.
+func ofrepBodies(n int) [][]byte {
+	countries := []string{"US", "GB", "DE", "FR", "NZ", "AU"}
+	plans := []string{"free", "pro", "enterprise"}
+	out := make([][]byte, n)
+	for i := range out {
+		out[i], _ = json.Marshal(map[string]any{"context": map[string]any{
+			"targetingKey": fmt.Sprintf("user-%d", i), "country": countries[i%len(countries)],
+			"plan": plans[i%len(plans)], "seats": i % 300, "age": 10 + i%70, "school_id": 4200 + i%60,
+		}})
+	}
+	return out
+}
+
+// hammer sends requests from conns goroutines for d and measures them.
+func hammer(ctx context.Context, hc *http.Client, name string, d time.Duration, conns, want int, req func(i int) (*http.Request, error)) (Rate, error) {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	type worker struct {
+		lat    []time.Duration
+		errors int
+		err    error
+	}
+	workers := make([]worker, conns)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			me := &workers[w]
+			for i := w; ctx.Err() == nil; i += conns {
+				r, err := req(i)
+				if err != nil {
+					me.err = err
+					return
+				}
+				t0 := time.Now()
+				resp, err := hc.Do(r)
+				if err != nil {
+					if ctx.Err() == nil {
+						me.errors++
+					}
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != want {
+					me.errors++
+					continue
+				}
+				me.lat = append(me.lat, time.Since(t0))
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	r := Rate{Name: name}
+	var all []time.Duration
+	for _, w := range workers {
+		if w.err != nil {
+			return r, w.err
+		}
+		all = append(all, w.lat...)
+		r.Errors += w.errors
+	}
+	r.Requests = len(all)
+	r.PerSec = float64(len(all)) / elapsed.Seconds()
+	r.P50, r.P99 = quantile(all, 0.50), quantile(all, 0.99)
+	if r.Requests == 0 {
+		return r, fmt.Errorf("loadgen: %s: no request succeeded (%d errors)", name, r.Errors)
+	}
+	return r, nil
+}
+
+// quantile sorts d and returns its q-quantile.
+func quantile(d []time.Duration, q float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	slices.Sort(d)
+	return d[min(len(d)-1, int(q*float64(len(d))))]
+}
+
+// propagate connects the SSE clients, waits for every hello, saves a new
+// version and times its arrival at each client.
+func propagate(ctx context.Context, c *client, o Options, admin, sdk string) (Propagation, error) {
+	p := Propagation{Clients: o.SSEClients}
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() {
+		cancel() // ends every stream, then waits for their readers
+		wg.Wait()
+	}()
+	// Streams get a transport of their own: each holds its connection open.
+	sc := &http.Client{Transport: &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: -1}}
+	hello := make(chan error, o.SSEClients)
+	type arrival struct {
+		version int
+		at      time.Time
+	}
+	arrivals := make(chan arrival, o.SSEClients)
+	for range o.SSEClients {
+		wg.Go(func() {
+			r, err := c.request(ctx, "GET", "/sdk/v1/envs/"+url.PathEscape(o.Env)+"/stream", sdk, nil)
+			if err != nil {
+				hello <- err
+				return
+			}
+			r.Header.Set("Accept", "text/event-stream")
+			resp, err := sc.Do(r)
+			if err != nil {
+				hello <- err
+				return
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				hello <- fmt.Errorf("stream: %s", resp.Status)
+				return
+			}
+			readEvents(resp.Body, func(event, id string) {
+				switch event {
+				case "hello":
+					hello <- nil
+				case "config", "version":
+					if v, err := strconv.Atoi(id); err == nil {
+						arrivals <- arrival{v, time.Now()}
+					}
+				}
+			})
+		})
+	}
+	for range o.SSEClients {
+		select {
+		case err := <-hello:
+			if err != nil {
+				return p, fmt.Errorf("loadgen: opening a stream: %w", err)
+			}
+		case <-time.After(60 * time.Second):
+			return p, errors.New("loadgen: the streams did not all say hello within 60s")
+		}
+	}
+	// A change the clients can see: the same rules, saved with a comment.
+	rules := append(slices.Clip(o.Rules), []byte("\n# saved by loadgen at "+time.Now().UTC().Format(time.RFC3339Nano)+"\n")...)
+	saved := time.Now()
+	version, err := c.save(ctx, admin, o.Env, rules, "load test: propagation")
+	if err != nil {
+		return p, err
+	}
+	var lat []time.Duration
+	timeout := time.After(60 * time.Second)
+	for len(lat) < o.SSEClients {
+		select {
+		case a := <-arrivals:
+			if a.version == version {
+				lat = append(lat, a.at.Sub(saved))
+			}
+		case <-timeout:
+			o.Logger.Warn("not every stream saw the save within 60s", "received", len(lat))
+			p.Received = len(lat)
+			p.P50, p.P99, p.Max = quantile(lat, 0.5), quantile(lat, 0.99), quantile(lat, 1)
+			return p, nil
+		}
+	}
+	p.Received = len(lat)
+	p.P50, p.P99, p.Max = quantile(lat, 0.5), quantile(lat, 0.99), quantile(lat, 1)
+	return p, nil
+}
+
+// readEvents calls fn with each Server-Sent Event's type and id until the
+// stream ends.
+func readEvents(r io.Reader, fn func(event, id string)) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	event, id := "message", ""
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case line == "":
+			fn(event, id)
+			event, id = "message", ""
+		case strings.HasPrefix(line, "event:"):
+			event = strings.TrimSpace(line[len("event:"):])
+		case strings.HasPrefix(line, "id:"):
+			id = strings.TrimSpace(line[len("id:"):])
+		}
+	}
+}
