@@ -59,12 +59,12 @@ func unifiedDiff(nameA, nameB, a, b string) string {
 			case i < n && j < m && ma[i] == mb[j]:
 				ops = append(ops, op{' ', ma[i]})
 				i, j = i+1, j+1
-			case j < m && (i == n || *at(i, j+1) >= *at(i+1, j)):
+			case i < n && (j == m || *at(i+1, j) >= *at(i, j+1)):
+				ops = append(ops, op{'-', ma[i]}) // deletions first, as diff(1) does
+				i++
+			default:
 				ops = append(ops, op{'+', mb[j]})
 				j++
-			default:
-				ops = append(ops, op{'-', ma[i]})
-				i++
 			}
 		}
 	}

@@ -4,9 +4,12 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"html"
+	"html/template"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -15,10 +18,12 @@ import (
 const expiryWarning = 30 * 24 * time.Hour
 
 type flagRow struct {
-	flagDef
-	Expiry string // "", "soon" or "past"
-	Kill   *killInfo
-	Rules  []ruleRow
+	*flagDef
+	Expiry   string // "", "soon" or "past"
+	Kill     *killInfo
+	Variants []string
+	Default  string
+	Setters  template.HTML // the rules that can set the flag, see settersHTML
 }
 
 type ruleRow struct {
@@ -63,13 +68,18 @@ func (h *handler) flagsPage(w http.ResponseWriter, r *http.Request, s *session) 
 	d := flagsData{Query: q, Total: len(defs.Flags), Lock: lock}
 	bySetter := rulesByFlag(&doc, &defs)
 	today := h.opts.Now()
-	for _, f := range defs.Flags {
-		row := flagRow{flagDef: f, Expiry: expiryState(f.Expires, today), Rules: bySetter[f.Name]}
-		if row.Expiry != "" {
+	for i := range defs.Flags {
+		f := &defs.Flags[i]
+		expiry := expiryState(f.Expires, today)
+		if expiry != "" {
 			d.Alerts++
 		}
-		if !matchesQuery(&f, q) {
+		if !matchesQuery(f, q) {
 			continue
+		}
+		row := flagRow{flagDef: f, Expiry: expiry, Default: formatValue(f.Default), Setters: settersHTML(bySetter[f.Name])}
+		for _, v := range f.Variants {
+			row.Variants = append(row.Variants, formatValue(v))
 		}
 		if k, ok := kills.Kills[f.Name]; ok {
 			row.Kill = &k
@@ -128,6 +138,44 @@ func rulesByFlag(doc *rulesDoc, defs *definitions) map[string][]ruleRow {
 		out[f] = out[c]
 	}
 	return out
+}
+
+// settersHTML renders the rules that can set a flag. With thousands of
+// rules this list is most of the flags page, so it is built here, escaping
+// every value, rather than with thousands of template actions.
+func settersHTML(rows []ruleRow) template.HTML {
+	if len(rows) == 0 {
+		return `<span class="muted">no rule: always the default</span>`
+	}
+	var b strings.Builder
+	b.WriteString(`<ol class="setters">`)
+	for _, r := range rows {
+		if r.Enabled {
+			b.WriteString("<li><code>")
+		} else {
+			b.WriteString(`<li class="disabled"><code>`)
+		}
+		b.WriteString(html.EscapeString(r.Name))
+		b.WriteString("</code> → <code>")
+		b.WriteString(html.EscapeString(r.Sets))
+		b.WriteString("</code>")
+		if r.Priority != 0 {
+			b.WriteString(` <span class="muted">p`)
+			b.WriteString(strconv.FormatInt(r.Priority, 10))
+			b.WriteString("</span>")
+		}
+		if !r.Enabled {
+			b.WriteString(` <span class="muted">(disabled)</span>`)
+		}
+		if r.Filter != "" {
+			b.WriteString(`<div class="filter">`)
+			b.WriteString(html.EscapeString(r.Filter))
+			b.WriteString("</div>")
+		}
+		b.WriteString("</li>")
+	}
+	b.WriteString("</ol>")
+	return template.HTML(b.String())
 }
 
 // expiryState says whether a YYYY-MM-DD expiry date is past or near.

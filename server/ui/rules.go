@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"html"
+	"html/template"
 	"net/http"
 	"slices"
 	"strconv"
@@ -13,7 +15,7 @@ import (
 type rulesData struct {
 	Text     string
 	Base     int // the version the draft was started from (If-Match on save)
-	Gutter   []gutterLine
+	Gutter   template.HTML
 	Errors   []located
 	Warnings []located
 	Attrs    []attrField
@@ -24,11 +26,6 @@ type rulesData struct {
 	Lock     *lockInfo
 	Stale    *staleInfo
 	Rebased  bool
-}
-
-type gutterLine struct {
-	N   int
-	Err string
 }
 
 type resultRow struct {
@@ -96,22 +93,35 @@ func (h *handler) showRules(w http.ResponseWriter, r *http.Request, s *session, 
 	h.render(w, r, status, "rules", p)
 }
 
-// gutter numbers the draft's lines and marks the ones with errors.
-func gutter(text string, errs []located) []gutterLine {
+// gutter numbers the draft's lines and marks the ones with errors. It is
+// built here rather than in the template because a large document has tens
+// of thousands of lines; only the error messages need escaping.
+func gutter(text string, errs []located) template.HTML {
 	n := strings.Count(text, "\n") + 1
 	if strings.HasSuffix(text, "\n") {
 		n--
 	}
-	g := make([]gutterLine, max(n, 1))
-	for i := range g {
-		g[i].N = i + 1
-	}
+	n = max(n, 1)
+	msgs := map[int][]string{}
 	for _, e := range errs {
-		if e.Line >= 1 && e.Line <= len(g) {
-			g[e.Line-1].Err = strings.TrimPrefix(g[e.Line-1].Err+"\n", "\n") + e.Message
+		if e.Line >= 1 && e.Line <= n {
+			msgs[e.Line] = append(msgs[e.Line], e.Message)
 		}
 	}
-	return g
+	var b strings.Builder
+	b.Grow(n * 16)
+	for i := 1; i <= n; i++ {
+		if m, ok := msgs[i]; ok {
+			b.WriteString(`<span class="err" title="`)
+			b.WriteString(html.EscapeString(strings.Join(m, "\n")))
+			b.WriteString(`">`)
+		} else {
+			b.WriteString("<span>")
+		}
+		b.WriteString(strconv.Itoa(i))
+		b.WriteString("</span>\n")
+	}
+	return template.HTML(b.String())
 }
 
 func (h *handler) rulesPost(w http.ResponseWriter, r *http.Request, s *session) {

@@ -11,11 +11,11 @@ var pageNames = []string{"login", "error", "flags", "rules", "history", "diff", 
 
 func parseTemplates() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
-		"value":  formatValue,
-		"pretty": prettyJSON,
-		"join":   strings.Join,
-		"slug":   func(s string) string { return strings.ReplaceAll(s, " ", "-") },
-		"list":   func(xs ...string) []string { return xs },
+		"value":   formatValue,
+		"pretty":  prettyJSON,
+		"join":    strings.Join,
+		"explain": explainHTML,
+		"list":    func(xs ...string) []string { return xs },
 	}
 	base, err := template.New("").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
 	if err != nil {

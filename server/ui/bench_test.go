@@ -1,0 +1,115 @@
+package ui
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// bigFixture is the benchmark's scale: 500 flags and 5,000 rules.
+func bigFixture(b *testing.B) (http.Handler, string) {
+	var defs strings.Builder
+	defs.WriteString(`version: 1
+package: flags
+attributes:
+  user_id: {type: string, key: true}
+  role: {type: string, values: [teacher, student, parent]}
+  school_id: {type: int}
+  country: {type: string}
+  grades: {type: int_set}
+  tags: {type: string_set}
+  beta: {type: bool}
+  score: {type: float}
+flags:
+`)
+	for i := range 500 {
+		switch i % 3 {
+		case 0:
+			fmt.Fprintf(&defs, "  flag_%03d: {default: false, description: Flag number %d., owner: team-%d, expires: 2027-0%d-15, kind: release, client: true}\n", i, i, i%7, 1+i%9)
+		case 1:
+			fmt.Fprintf(&defs, "  flag_%03d: {variants: [a, b, c], default: a, owner: team-%d, kind: experiment}\n", i, i%7)
+		default:
+			fmt.Fprintf(&defs, "  flag_%03d: {variants: [10, 20, 30], default: 10, kind: ops}\n", i)
+		}
+	}
+	var rules strings.Builder
+	rules.WriteString("filters:\n  teachers: \"attr:role = 'teacher'\"\n  anz: \"attr:country in ['AU', 'NZ']\"\nrules:\n")
+	for i := range 5000 {
+		f := i % 500
+		val := []string{"true", "b", "20"}[f%3]
+		fmt.Fprintf(&rules, "  rule_%04d:\n    filter: filter:teachers and attr:school_id = %d or insplit(attr:user_id, 0, %d)\n    priority: %d\n    variants: {flag_%03d: %s}\n",
+			i, i, i%100, i%10, f, val)
+	}
+	st := newStub(defs.String(), "prod", "staging")
+	st.addToken(adminToken, "alice", "admin")
+	for v := range 60 {
+		st.seed("prod", "alice", rules.String()+fmt.Sprintf("# v%d\n", v), fmt.Sprintf("change %d", v))
+	}
+	for i := range 300 {
+		st.record(whoami{Name: "alice"}, "prod", "save", "ok", fmt.Sprintf("entry %d", i))
+	}
+	h, err := New(st, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return h, rules.String()
+}
+
+func BenchmarkPages(b *testing.B) {
+	h, rulesText := bigFixture(b)
+	// Sign in once, in process.
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/ui/login", nil))
+	login := w.Result().Cookies()[0]
+	csrf := csrfRE.FindStringSubmatch(w.Body.String())[1]
+	req := httptest.NewRequest("POST", "/ui/login", strings.NewReader(url.Values{"token": {adminToken}, "_csrf": {csrf}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(login)
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	session := w.Result().Cookies()[1]
+	w = httptest.NewRecorder()
+	r := httptest.NewRequest("GET", "/ui/envs/prod/rules", nil)
+	r.AddCookie(session)
+	h.ServeHTTP(w, r)
+	csrf = csrfRE.FindStringSubmatch(w.Body.String())[1]
+
+	evalForm := url.Values{"action": {"evaluate"}, "base": {"60"}, "_csrf": {csrf}, "rules": {rulesText},
+		"a.role": {"teacher"}, "a.user_id": {"u-7"}, "a.school_id": {"12"}}.Encode()
+	pages := []struct{ name, method, path, form string }{
+		{"flags", "GET", "/ui/envs/prod/flags", ""},
+		{"rules", "GET", "/ui/envs/prod/rules", ""},
+		{"history", "GET", "/ui/envs/prod/history", ""},
+		{"diff", "GET", "/ui/envs/prod/diff?from=58&to=59", ""},
+		{"rollback", "GET", "/ui/envs/prod/rollback?to=58", ""},
+		{"locks", "GET", "/ui/locks", ""},
+		{"audit", "GET", "/ui/audit", ""},
+		{"tokens", "GET", "/ui/tokens", ""},
+		{"evaluate-draft", "POST", "/ui/envs/prod/rules", evalForm},
+	}
+	for _, p := range pages {
+		b.Run(p.name, func(b *testing.B) {
+			body := p.form
+			serve := func() {
+				r := httptest.NewRequest(p.method, p.path, strings.NewReader(body))
+				if body != "" {
+					r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				}
+				r.AddCookie(session)
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, r)
+				if w.Code != 200 {
+					b.Fatalf("%s: %d %s", p.path, w.Code, w.Body.String()[:min(500, w.Body.Len())])
+				}
+			}
+			serve() // warm the stub's caches: the server keeps compiled configs too
+			b.ReportAllocs()
+			for b.Loop() {
+				serve()
+			}
+		})
+	}
+}
