@@ -144,6 +144,10 @@ func (s *Server) Bootstrap(ctx context.Context, secret string) (string, error) {
 	sum := sha256.Sum256([]byte(secret))
 	t := store.Token{ID: newTokenID(), Name: "bootstrap", Role: RoleAdmin, Hash: sum[:], Created: time.Now().UTC(), CreatedBy: "VEXIL_BOOTSTRAP_TOKEN"}
 	if err := s.st.CreateToken(ctx, t); err != nil {
+		// Another replica starting at the same moment may have won.
+		if s.loadTokens(ctx) == nil && s.tokens.Load().count > 0 {
+			return "", nil
+		}
 		return "", err
 	}
 	s.audit(ctx, auditEvent{actor: "vexil serve", action: "token.create", outcome: "ok", detail: t.ID})

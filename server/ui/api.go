@@ -263,11 +263,11 @@ type rulesDoc struct {
 }
 
 type ruleDef struct {
-	Filter     string         `json:"filter"`
-	Variants   map[string]any `json:"variants"`
-	Priority   json.Number    `json:"priority"`
-	Enabled    *bool          `json:"enabled"`
-	SplitGroup string         `json:"split_group"`
+	Filter     string                     `json:"filter"`
+	Variants   map[string]json.RawMessage `json:"variants"`
+	Priority   json.Number                `json:"priority"`
+	Enabled    *bool                      `json:"enabled"`
+	SplitGroup string                     `json:"split_group"`
 }
 
 type versionInfo struct {
@@ -316,6 +316,15 @@ type evalResult struct {
 type evalResponse struct {
 	Version string                `json:"version"`
 	Results map[string]evalResult `json:"results"`
+}
+
+// evalSummary is an evaluation without its explain trace: the page shows
+// the trace only for the draft, and skipping it halves the decoding.
+type evalSummary struct {
+	Results map[string]struct {
+		Value   any    `json:"value"`
+		Variant string `json:"variant"`
+	} `json:"results"`
 }
 
 type killInfo struct {

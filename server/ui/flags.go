@@ -18,8 +18,8 @@ import (
 const expiryWarning = 30 * 24 * time.Hour
 
 type flagRow struct {
-	*flagDef
-	Expiry   string // "", "soon" or "past"
+	F        *flagDef // not embedded: templates look embedded fields up slowly
+	Expiry   string   // "", "soon" or "past"
 	Kill     *killInfo
 	Variants []string
 	Default  string
@@ -77,7 +77,7 @@ func (h *handler) flagsPage(w http.ResponseWriter, r *http.Request, s *session) 
 		if !matchesQuery(f, q) {
 			continue
 		}
-		row := flagRow{flagDef: f, Expiry: expiry, Default: formatValue(f.Default), Setters: settersHTML(bySetter[f.Name])}
+		row := flagRow{F: f, Expiry: expiry, Default: formatValue(f.Default), Setters: settersHTML(bySetter[f.Name])}
 		for _, v := range f.Variants {
 			row.Variants = append(row.Variants, formatValue(v))
 		}
@@ -122,7 +122,7 @@ func rulesByFlag(doc *rulesDoc, defs *definitions) map[string][]ruleRow {
 		for flag, v := range rd.Variants {
 			c := cmp.Or(canonical[flag], flag)
 			byCanon[c] = append(byCanon[c], ruleRow{
-				Name: name, Priority: pri, Sets: formatValue(v), Filter: rd.Filter,
+				Name: name, Priority: pri, Sets: formatRaw(v), Filter: rd.Filter,
 				Enabled: rd.Enabled == nil || *rd.Enabled,
 			})
 		}
@@ -138,6 +138,15 @@ func rulesByFlag(doc *rulesDoc, defs *definitions) map[string][]ruleRow {
 		out[f] = out[c]
 	}
 	return out
+}
+
+// formatRaw shows a variant from the rules document: strings unquoted.
+func formatRaw(raw json.RawMessage) string {
+	var s string
+	if len(raw) > 0 && raw[0] == '"' && json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	return string(raw)
 }
 
 // settersHTML renders the rules that can set a flag. With thousands of

@@ -30,7 +30,7 @@ type rulesData struct {
 
 type resultRow struct {
 	Flag    string
-	Now     *evalResult
+	Now     string // the value now, formatted; "" when the flag is new
 	Draft   *evalResult
 	Changed bool
 }
@@ -174,7 +174,8 @@ func (h *handler) evaluateDraft(r *http.Request, s *session, d *rulesData, form 
 	if js, err := json.Marshal(attrs); err == nil {
 		s.addTarget(string(js))
 	}
-	var now, draft evalResponse
+	var now evalSummary
+	var draft evalResponse
 	if err := h.api.sendJSON(ctx, s.token, http.MethodPost, envPath(env, "evaluate"),
 		map[string]any{"attributes": attrs}, &now); err != nil {
 		d.EvalErr = "Evaluating the current rules: " + err.Error()
@@ -197,16 +198,17 @@ func (h *handler) evaluateDraft(r *http.Request, s *session, d *rulesData, form 
 		}
 		seen[name] = true
 		row := resultRow{Flag: name}
-		if v, ok := now.Results[name]; ok {
-			row.Now = &v
+		cur, inNow := now.Results[name]
+		if inNow {
+			row.Now = formatValue(cur.Value)
 		}
 		if v, ok := draft.Results[name]; ok {
 			row.Draft = &v
 		}
-		if row.Now == nil && row.Draft == nil {
+		if !inNow && row.Draft == nil {
 			return
 		}
-		row.Changed = row.Now == nil || row.Draft == nil || row.Now.Variant != row.Draft.Variant
+		row.Changed = !inNow || row.Draft == nil || cur.Variant != row.Draft.Variant
 		if row.Changed {
 			d.Changed++
 		}

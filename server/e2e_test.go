@@ -1,0 +1,212 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// vexilBin is the real binary, built once by TestMain.
+var vexilBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "vexil-e2e")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	vexilBin = filepath.Join(dir, "vexil")
+	if out, err := exec.Command("go", "build", "-o", vexilBin, "../cmd/vexil").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building vexil: %v\n%s", err, out)
+		os.Exit(2)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// process is a running `vexil serve`.
+type process struct {
+	cmd    *exec.Cmd
+	url    string
+	stdout []string // lines before "listening"
+	done   chan error
+}
+
+var listening = regexp.MustCompile(`listening on (http://\S+)`)
+
+// serve starts `vexil serve` with args in dir and waits until it listens.
+func serve(t *testing.T, dir string, env []string, args ...string) *process {
+	t.Helper()
+	cmd := exec.Command(vexilBin, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stderr = &testWriter{t: t}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &process{cmd: cmd, done: make(chan error, 1)}
+	lines := bufio.NewScanner(out)
+	found := make(chan bool, 1)
+	go func() {
+		for lines.Scan() {
+			if m := listening.FindStringSubmatch(lines.Text()); m != nil && p.url == "" {
+				p.url = m[1]
+				found <- true
+			} else if p.url == "" {
+				p.stdout = append(p.stdout, lines.Text())
+			}
+		}
+		p.done <- cmd.Wait()
+	}()
+	t.Cleanup(func() { p.stop(t) })
+	select {
+	case <-found:
+	case err := <-p.done:
+		t.Fatalf("vexil serve exited before listening: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("vexil serve did not listen within 30s")
+	}
+	return p
+}
+
+// stop interrupts the process and expects a clean exit.
+func (p *process) stop(t *testing.T) {
+	if p.cmd.ProcessState != nil {
+		return
+	}
+	p.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Errorf("vexil serve exited with %v after an interrupt", err)
+		}
+	case <-time.After(15 * time.Second):
+		p.cmd.Process.Kill()
+		t.Error("vexil serve did not stop within 15s of an interrupt")
+	}
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w *testWriter) Write(b []byte) (int, error) {
+	w.t.Logf("vexil serve: %s", strings.TrimRight(string(b), "\n"))
+	return len(b), nil
+}
+
+func copyFlags(t *testing.T) string {
+	dir := t.TempDir()
+	src, err := os.ReadFile("../flags.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "flags.yaml"), src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestServeProcess runs the demo as a user would: `vexil serve` in a
+// directory holding the repo's flags.yaml, defaults for everything else.
+func TestServeProcess(t *testing.T) {
+	dir := copyFlags(t)
+	p := serve(t, dir, nil)
+	var secret string
+	for _, l := range p.stdout {
+		if s := strings.TrimSpace(l); strings.HasPrefix(s, "vxl_") {
+			secret = s
+		}
+	}
+	if secret == "" {
+		t.Fatalf("no generated admin token printed; stdout %q", p.stdout)
+	}
+	e := &testEnv{t: t, url: p.url, admin: secret}
+	if r := e.do("GET", "/api/v1/whoami", secret, nil); r.status != 200 || r.json(t)["role"] != "admin" {
+		t.Fatalf("whoami with the printed token: %d %s", r.status, r.body)
+	}
+	e.put("dev", `"0"`, teachersDoc, 200)
+	r := e.do("POST", "/ofrep/v1/evaluate/flags/new_report", secret, `{"context": {"targetingKey": "u-1", "role": "teacher"}}`)
+	if r.status != 200 || r.json(t)["value"] != true {
+		t.Fatalf("OFREP: %d %s", r.status, r.body)
+	}
+	p.stop(t)
+	if _, err := os.Stat(filepath.Join(dir, "vexil.db")); err != nil {
+		t.Fatalf("the default database: %v", err)
+	}
+
+	// Restarted on the same database: the rules and the token are still
+	// there, and no new token is printed.
+	p = serve(t, dir, []string{"VEXIL_BOOTSTRAP_TOKEN=ignored-now"})
+	if strings.Contains(strings.Join(p.stdout, "\n"), "vxl_") {
+		t.Fatalf("a second token was printed: %q", p.stdout)
+	}
+	e.url = p.url
+	r = e.do("GET", "/api/v1/envs/dev/rules", secret, nil, "Accept", "application/yaml")
+	if r.status != 200 || r.header.Get("ETag") != `"1"` || string(r.body) != teachersDoc {
+		t.Fatalf("after a restart: %d %s %q", r.status, r.header.Get("ETag"), r.body)
+	}
+	if r := e.do("GET", "/api/v1/whoami", "ignored-now", nil); r.status != 401 {
+		t.Fatalf("VEXIL_BOOTSTRAP_TOKEN was honoured although tokens existed: %d", r.status)
+	}
+}
+
+func TestServeBootstrapTokenAndEnvs(t *testing.T) {
+	dir := copyFlags(t)
+	p := serve(t, dir, []string{"VEXIL_BOOTSTRAP_TOKEN=let-me-in"}, "--db", "sqlite:"+filepath.Join(dir, "x.db"), "--env", "staging", "--env", "prod")
+	e := &testEnv{t: t, url: p.url, admin: "let-me-in"}
+	envs := e.do("GET", "/api/v1/envs", "let-me-in", nil)
+	if envs.status != 200 || !strings.Contains(string(envs.body), `"staging"`) || strings.Contains(string(envs.body), `"dev"`) {
+		t.Fatalf("envs: %d %s", envs.status, envs.body)
+	}
+}
+
+// TestTwoReplicasOnPostgres: a save on one server process reaches a stream
+// client of another through PostgreSQL's NOTIFY.
+func TestTwoReplicasOnPostgres(t *testing.T) {
+	db := storeURL(t, "postgres")
+	dir := copyFlags(t)
+	env := []string{"VEXIL_BOOTSTRAP_TOKEN=replica-secret"}
+	a := serve(t, dir, env, "--db", db, "--env", "prod")
+	b := serve(t, dir, env, "--db", db, "--env", "prod")
+	eb := &testEnv{t: t, url: b.url, admin: "replica-secret"}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch := eb.subscribe(t, ctx, "prod", "replica-secret")
+	if ev := next(t, ch, true); ev.name != "hello" {
+		t.Fatalf("first event %+v", ev)
+	}
+	ea := &testEnv{t: t, url: a.url, admin: "replica-secret"}
+	ea.put("prod", `"0"`, teachersDoc, 200)
+	ev := next(t, ch, true)
+	var cfg sdkConfig
+	if err := json.Unmarshal([]byte(ev.data), &cfg); err != nil || ev.name != "config" || cfg.Version != 1 || cfg.Rules != teachersDoc {
+		t.Fatalf("replica b's stream after a save on a: %+v (%v)", ev, err)
+	}
+	// b serves the new version too, and a stale save through b is refused.
+	if r := eb.do("GET", "/sdk/v1/envs/prod/config", "replica-secret", nil); r.header.Get("ETag") != `"1"` {
+		t.Fatalf("b's config ETag = %s", r.header.Get("ETag"))
+	}
+	eb.put("prod", `"0"`, "{}", 412)
+	// A token made on a works on b.
+	tok := ea.token("viewer")
+	deadline := time.Now().Add(10 * time.Second)
+	for eb.do("GET", "/api/v1/whoami", tok, nil).status != 200 {
+		if time.Now().After(deadline) {
+			t.Fatal("a token created on a never worked on b")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
