@@ -87,6 +87,7 @@ type Client struct {
 	base      *vexilrt.Config // the compiled config, before stale flags are forced
 	origin    string
 	syncedAt  time.Time
+	live      bool // the source's push channel is up: the config is current
 	lastErr   error
 	refused   string // the last version refused, logged once
 	stale     []vexilrt.FlagID
@@ -223,6 +224,9 @@ func (c *Client) Status() Status {
 
 // ageLocked is the age of the config; the defaults are as old as the client.
 func (c *Client) ageLocked(now time.Time) time.Duration {
+	if c.live && c.origin != OriginDefaults {
+		return 0
+	}
 	if c.syncedAt.IsZero() {
 		return now.Sub(c.started)
 	}
@@ -397,6 +401,23 @@ func (u *updater) Confirm() {
 		origin = OriginServer // the server confirmed the cached version
 	}
 	c.confirm(origin)
+}
+
+func (u *updater) Live(up bool) {
+	c := (*Client)(u)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.live == up {
+		return
+	}
+	if c.live && c.origin != OriginDefaults {
+		c.syncedAt = time.Now() // current until this moment
+	}
+	c.live = up
+	if s := c.staleLocked(time.Now()); !slices.Equal(s, c.stale) {
+		c.stale = s
+		c.publishLocked()
+	}
 }
 
 func (u *updater) Failed(op string, err error) {

@@ -420,6 +420,7 @@ type nopUpdater struct{}
 
 func (nopUpdater) Update(Update) error  { return nil }
 func (nopUpdater) Confirm()             {}
+func (nopUpdater) Live(bool)            {}
 func (nopUpdater) Failed(string, error) {}
 func (nopUpdater) Version() string      { return "" }
 

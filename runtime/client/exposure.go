@@ -131,6 +131,14 @@ type pipeline struct {
 	_     [56]byte
 	head  uint64 // the consumer's cursor
 
+	// Event times are offsets from epoch. Reading the clock costs as much as
+	// an evaluation on some virtual machines, so while events flow a ticker
+	// keeps a 1ms-resolution clock that producers only load; after 100ms
+	// without events the ticker parks and producers read the clock again.
+	epoch     time.Time
+	clock     atomic.Int64
+	clockIdle atomic.Bool
+	clockWake chan struct{}
 	wakeEvery uint64
 	wake      chan struct{}
 	delivered atomic.Uint64
@@ -146,7 +154,7 @@ type ringSlot struct {
 type queued struct {
 	eval vexilrt.Evaluation
 	key  vexilrt.TargetKey
-	at   int64
+	at   int64 // since epoch
 }
 
 func newPipeline(opts ExposureOptions, m *metrics, log *slog.Logger) *pipeline {
@@ -175,6 +183,8 @@ func newPipeline(opts ExposureOptions, m *metrics, log *slog.Logger) *pipeline {
 		// Wake the consumer when a quarter of the ring has filled, so it
 		// drains long before producers find it full.
 		wakeEvery: size / 4,
+		epoch:     time.Now(),
+		clockWake: make(chan struct{}, 1),
 		wake:      make(chan struct{}, 1),
 		stopped:   make(chan struct{}),
 	}
@@ -247,7 +257,7 @@ func (p *pipeline) pop(ev *Event) bool {
 	q := &s.ev
 	*ev = Event{
 		Flag: q.eval.Flag(), Value: q.eval.Value(), Variant: q.eval.Variant(), Reason: q.eval.Reason(),
-		Rule: q.eval.Rule(), Version: q.eval.Version(), Key: q.key, Time: time.Unix(0, q.at),
+		Rule: q.eval.Rule(), Version: q.eval.Version(), Key: q.key, Time: p.epoch.Add(time.Duration(q.at)),
 	}
 	s.ev = queued{} // let an old config be collected
 	s.seq.Store(p.head + p.mask + 1)
@@ -255,8 +265,56 @@ func (p *pipeline) pop(ev *Event) bool {
 	return true
 }
 
+// now is the time for an event, as an offset from epoch.
+func (p *pipeline) now() int64 {
+	if p.clockIdle.Load() {
+		t := int64(time.Since(p.epoch))
+		if p.clockIdle.CompareAndSwap(true, false) {
+			p.clock.Store(t) // for producers before the ticker wakes
+			select {
+			case p.clockWake <- struct{}{}:
+			default:
+			}
+		}
+		return t
+	}
+	return p.clock.Load()
+}
+
+func (p *pipeline) tickClock(ctx context.Context) {
+	t := time.NewTicker(time.Millisecond)
+	defer t.Stop()
+	last, idle := p.tail.Load(), 0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		p.clock.Store(int64(time.Since(p.epoch)))
+		if tail := p.tail.Load(); tail != last {
+			last, idle = tail, 0
+			continue
+		}
+		if idle++; idle < 100 {
+			continue
+		}
+		t.Stop()
+		p.clockIdle.Store(true)
+		select {
+		case <-ctx.Done():
+			return
+		case <-p.clockWake:
+		}
+		t.Reset(time.Millisecond)
+		idle = 0
+	}
+}
+
 func (p *pipeline) start(ctx context.Context, wg *sync.WaitGroup) {
-	wg.Add(1)
+	p.clock.Store(int64(time.Since(p.epoch)))
+	wg.Add(2)
+	go func() { defer wg.Done(); p.tickClock(ctx) }()
 	go func() {
 		defer wg.Done()
 		defer close(p.stopped)

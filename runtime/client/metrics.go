@@ -3,7 +3,6 @@ package client
 import (
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -134,7 +133,7 @@ func (o *observer) Observe(e vexilrt.Evaluation, key vexilrt.TargetKey) {
 		o.counts[id].n[e.Reason()&7].Add(1)
 	}
 	if o.expose != nil && o.expose[id] {
-		o.pipe.push(e, key, time.Now().UnixNano())
+		o.pipe.push(e, key, o.pipe.now())
 	}
 }
 

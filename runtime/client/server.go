@@ -98,6 +98,7 @@ func (s *serverSource) Run(ctx context.Context, u Updater) {
 	for attempt := 0; ; attempt++ {
 		connected, err := s.streamOnce(ctx, u, &wg)
 		s.streamUp.Store(false)
+		u.Live(false)
 		if ctx.Err() != nil {
 			break
 		}
@@ -374,13 +375,16 @@ func (s *serverSource) handle(ctx, run context.Context, u Updater, wg *sync.Wait
 		*connected = true
 		s.streamUp.Store(true)
 		s.synced.Store(true)
-		if v == u.Version() {
-			u.Confirm()
-			return nil
+		if v != u.Version() {
+			if err := s.fetch(ctx, u); err != nil {
+				if ctx.Err() == nil {
+					u.Failed("fetch", err)
+				}
+				return nil // not current: the config keeps ageing
+			}
 		}
-		if err := s.fetch(ctx, u); err != nil && ctx.Err() == nil {
-			u.Failed("fetch", err)
-		}
+		u.Confirm()
+		u.Live(true)
 	case "config":
 		up, err := s.decode(data)
 		if err != nil {

@@ -21,6 +21,11 @@ type Updater interface {
 	// Confirm says the source has just checked that the config being
 	// served is still the newest: the config's age restarts.
 	Confirm()
+	// Live says whether a push channel (the server's stream) is up and the
+	// config current: while it is, the config does not age, since any
+	// change would arrive at once. A dead channel must be noticed within a
+	// bounded time (the stream's heartbeat timeout).
+	Live(up bool)
 	// Failed reports a sync error; op names what failed (fetch, stream,
 	// read).
 	Failed(op string, err error)
