@@ -15,9 +15,15 @@ import (
 	"github.com/vexilhq/vexil/store"
 )
 
-// Handler returns the HTTP API. Paths under /ui/ are left free for the web
-// UI, which mounts itself beside this handler and calls it in-process.
+// Handler returns the HTTP API (the same handler on every call). Paths
+// under /ui/ are left free for the web UI, which mounts itself beside this
+// handler and calls it in-process.
 func (s *Server) Handler() http.Handler {
+	s.handlerOnce.Do(func() { s.handler = s.routes() })
+	return s.handler
+}
+
+func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	handle := func(pattern string, p perm, env bool, h handlerFunc) {
 		mux.Handle(pattern, s.instrument(pattern, s.guard(p, env, h)))

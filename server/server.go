@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"slices"
 	"strconv"
 	"sync"
@@ -53,6 +54,9 @@ type Server struct {
 	keyAttr string // the attribute OFREP's targetingKey maps to
 	done    chan struct{}
 	once    sync.Once
+
+	handlerOnce sync.Once
+	handler     http.Handler
 }
 
 // envState is one environment's live config and its subscribers' wake-up.
