@@ -12,6 +12,7 @@ import (
 
 	vexilrt "github.com/vexilhq/vexil/runtime"
 	"github.com/vexilhq/vexil/server"
+	"github.com/vexilhq/vexil/server/ui"
 	"github.com/vexilhq/vexil/store"
 )
 
@@ -69,6 +70,12 @@ func runServe(ctx context.Context, args []string, stdio Stdio) int {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", srv.Handler()) // /ui/ is the web UI's, mounted beside this
+	webUI, err := ui.New(srv.Handler(), ui.Options{Logger: log})
+	if err != nil {
+		fmt.Fprintf(stdio.Err, "vexil serve: %v\n", err)
+		return exitBadInput
+	}
+	mux.Handle("/ui/", webUI)
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 
 	ctx, cancel := context.WithCancel(ctx)
