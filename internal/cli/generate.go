@@ -6,12 +6,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"go/build"
+	"go/parser"
+	"go/token"
 	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/vexilhq/vexil/generator"
 	vexilrt "github.com/vexilhq/vexil/runtime"
@@ -45,6 +50,11 @@ func runGenerate(_ context.Context, args []string, stdio Stdio) int {
 		files, ds = generator.Generate(defs, src, opts)
 		diags = append(diags, ds...)
 	}
+	if defs != nil {
+		if d, ok := packageClash(defs, src, *outDir); ok {
+			diags = sortDiags(append(diags, d))
+		}
+	}
 	for _, d := range diags {
 		fmt.Fprintln(stdio.Err, d)
 	}
@@ -53,6 +63,50 @@ func runGenerate(_ context.Context, args []string, stdio Stdio) int {
 		return exitBadInput
 	}
 	return writeGenerated(stdio, outputs(files, *outDir), *check)
+}
+
+// packageClash reports outDir holding Go files of a package other than the
+// one flags.yaml names: the generated file would break that package's build.
+// The generated file itself is left out, so that renaming the package works.
+func packageClash(defs *vexilrt.Definitions, src []byte, outDir string) (vexilrt.Diagnostic, bool) {
+	names, _ := filepath.Glob(filepath.Join(outDir, "*.go"))
+	for _, name := range names {
+		base := filepath.Base(name)
+		if base == generator.GoFile || strings.HasSuffix(base, "_test.go") {
+			continue
+		}
+		if match, err := build.Default.MatchFile(outDir, base); err != nil || !match {
+			continue // excluded by its build constraints (//go:build ignore)
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), name, nil, parser.PackageClauseOnly)
+		if err != nil || f.Name.Name == defs.Package {
+			continue
+		}
+		return vexilrt.Diagnostic{
+			Pos:  packagePos(defs.File, src),
+			Path: "package",
+			Message: fmt.Sprintf("%s is in package %s, and %s would be in package %s; set package: %s or generate elsewhere with -o",
+				name, f.Name.Name, filepath.Join(outDir, generator.GoFile), defs.Package, f.Name.Name),
+		}, true
+	}
+	return vexilrt.Diagnostic{}, false
+}
+
+// packagePos is where flags.yaml sets package:, or the file when it cannot
+// be found.
+func packagePos(file string, src []byte) vexilrt.Position {
+	pos := vexilrt.Position{File: file}
+	var doc yaml.Node
+	if yaml.Unmarshal(src, &doc) != nil || len(doc.Content) == 0 {
+		return pos
+	}
+	m := doc.Content[0]
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == "package" {
+			pos.Line, pos.Col = m.Content[i+1].Line, m.Content[i+1].Column
+		}
+	}
+	return pos
 }
 
 // sortDiags orders diagnostics by position; those without one go last.

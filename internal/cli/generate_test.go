@@ -296,3 +296,44 @@ func TestCommittedGeneratedPackagesFresh(t *testing.T) {
 		}
 	}
 }
+
+// TestGeneratePackageClash: generating into a directory of another package
+// would break its build, so it is an error at flags.yaml's package: line.
+// Files the build leaves out, tests and the old generated file do not count.
+func TestGeneratePackageClash(t *testing.T) {
+	tests := []struct {
+		name  string
+		files map[string]string
+		want  string // stderr; "" means success
+	}{
+		{"other package", map[string]string{"main.go": "package main\n"},
+			`flags.yaml:2:10: package: main.go is in package main, and flags_gen.go would be in package flags; set package: main or generate elsewhere with -o`},
+		{"same package", map[string]string{"doc.go": "// Package flags.\npackage flags\n"}, ""},
+		{"ignored by build constraints", map[string]string{"gen.go": "//go:build ignore\n\npackage main\n"}, ""},
+		{"external tests", map[string]string{"x_test.go": "package flags_test\n"}, ""},
+		{"renamed package", map[string]string{generator.GoFile: "package oldname\n"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inTempDir(t, goodFlags)
+			for name, data := range tt.files {
+				if err := os.WriteFile(name, []byte(data), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			code, _, errs := runMain(t, "generate")
+			if tt.want == "" {
+				if code != exitOK {
+					t.Errorf("exit %d: %s", code, errs)
+				}
+				return
+			}
+			if code != exitBadInput || strings.TrimSpace(errs) != tt.want {
+				t.Errorf("exit %d, stderr:\n%s\nwant exit 2 and:\n%s", code, errs, tt.want)
+			}
+			if _, err := os.Stat(generator.GoFile); err == nil {
+				t.Error("flags_gen.go was written")
+			}
+		})
+	}
+}
