@@ -1,0 +1,306 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	vexilrt "github.com/vexilhq/vexil/runtime"
+	"github.com/vexilhq/vexil/runtime/client/internal/testflags"
+)
+
+// vexilBin is the vexil binary TestMain builds for the tests that start a
+// real `vexil serve`; buildErr says why there is none.
+var vexilBin, buildErr = "", error(nil)
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "vexil-client-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	bin := filepath.Join(dir, "vexil")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/vexilhq/vexil/cmd/vexil").CombinedOutput()
+	if err != nil {
+		buildErr = fmt.Errorf("go build ./cmd/vexil: %v\n%s", err, out)
+	} else {
+		vexilBin = bin
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// serverDefs are the server's flags.yaml: the test definitions, except that
+// legacy_report is a flag of its own there, not an alias. A rule reading
+// flag:legacy_report to set new_report is then fine for the server and a
+// cycle for the client, which must refuse it: what a deploy in progress,
+// with definitions that disagree, can produce.
+func serverDefs(t testing.TB) string {
+	t.Helper()
+	src, err := os.ReadFile("internal/testflags/flags.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.Replace(string(src), `legacy_report: {alias: new_report, deprecated: "use new_report"}`, `legacy_report: {default: false}`, 1)
+	if s == string(src) {
+		t.Fatal("internal/testflags/flags.yaml no longer has the legacy_report alias this test rewrites")
+	}
+	path := filepath.Join(t.TempDir(), "flags.yaml")
+	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+const (
+	adminSecret   = "vxl_client_test_admin_secret_0123456789"
+	rulesClientNo = "rules:\n  cycle_for_old_binaries:\n    filter: flag:legacy_report\n    variants: {new_report: true}\n"
+)
+
+type realServer struct {
+	t          testing.TB
+	addr, db   string
+	flags      string
+	cmd        *exec.Cmd
+	waitErr    chan error
+	log        *syncLog
+	sdkToken   string
+	httpClient *http.Client
+}
+
+func startRealServer(t *testing.T) *realServer {
+	t.Helper()
+	if vexilBin == "" {
+		t.Skipf("no vexil binary: %v", buildErr)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	s := &realServer{t: t, addr: addr, db: filepath.Join(t.TempDir(), "vexil.db"), flags: serverDefs(t),
+		log: &syncLog{}, httpClient: &http.Client{Timeout: 10 * time.Second}}
+	s.start()
+	t.Cleanup(s.kill)
+	var tok struct{ Token string }
+	s.admin("POST", "/api/v1/tokens", "application/json", `{"name": "client-test", "role": "sdk", "environments": ["dev"]}`, "", &tok)
+	if tok.Token == "" {
+		t.Fatal("no sdk token created")
+	}
+	s.sdkToken = tok.Token
+	return s
+}
+
+func (s *realServer) url() string { return "http://" + s.addr }
+
+func (s *realServer) start() {
+	s.t.Helper()
+	cmd := exec.Command(vexilBin, "serve", "--addr", s.addr, "--db", s.db, "--flags", s.flags, "--env", "dev")
+	cmd.Env = append(os.Environ(), "VEXIL_BOOTSTRAP_TOKEN="+adminSecret)
+	cmd.Stdout, cmd.Stderr = s.log, s.log
+	if err := cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	s.cmd, s.waitErr = cmd, make(chan error, 1)
+	go func() { s.waitErr <- cmd.Wait() }()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(s.url() + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		select {
+		case err := <-s.waitErr:
+			s.t.Fatalf("vexil serve exited: %v\n%s", err, s.log)
+		default:
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("vexil serve not healthy after 20s:\n%s", s.log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// kill ends the server with SIGKILL: no goodbye to its streams.
+func (s *realServer) kill() {
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGCONT) // a stopped process cannot die
+	_ = s.cmd.Process.Kill()
+	<-s.waitErr
+	s.cmd = nil
+}
+
+// admin makes an admin API call and decodes a 2xx JSON answer into out.
+func (s *realServer) admin(method, path, ctype, body, ifMatch string, out any) http.Header {
+	s.t.Helper()
+	req, err := http.NewRequest(method, s.url()+path, strings.NewReader(body))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+adminSecret)
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	if ifMatch != "" {
+		req.Header.Set("If-Match", ifMatch)
+	}
+	resp, err := s.httpClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode/100 != 2 {
+		s.t.Fatalf("%s %s: %s\n%s", method, path, resp.Status, data)
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			s.t.Fatalf("%s %s: %v\n%s", method, path, err, data)
+		}
+	}
+	return resp.Header
+}
+
+// save PUTs a rules document with the current version's If-Match and
+// returns the new version.
+func (s *realServer) save(rules string) int {
+	s.t.Helper()
+	etag := s.admin("GET", "/api/v1/envs/dev/rules", "", "", "", nil).Get("ETag")
+	var out struct{ Version int }
+	s.admin("PUT", "/api/v1/envs/dev/rules", "application/yaml", rules, etag, &out)
+	return out.Version
+}
+
+func (s *realServer) clientOptions() ServerOptions {
+	o := fastServer(s.url())
+	o.Token = s.sdkToken
+	o.HeartbeatTimeout = 2 * time.Second
+	return o
+}
+
+func TestRealServerFaults(t *testing.T) {
+	srv := startRealServer(t)
+	cache := filepath.Join(t.TempDir(), "vexil.cache")
+	if v := srv.save(rulesGuided); v != 1 {
+		t.Fatalf("first save is version %d", v)
+	}
+
+	// Up: the client follows the server and fills its cache.
+	c, log := newTestClient(t, Options{Source: Server(srv.clientOptions()), CacheFile: cache})
+	ff := testflags.New(c)
+	view := func() testflags.View { return ff.For(context.Background(), target) }
+	if s := c.Status(); s.Origin != OriginServer || s.Version != "1" || view().Workbook() != testflags.WorkbookGuided {
+		t.Fatalf("status = %+v, workbook %v\n%s", s, view().Workbook(), log)
+	}
+	eventually(t, "the cache file", 2*time.Second, func() bool { _, err := os.Stat(cache); return err == nil })
+
+	// A config this binary cannot compile: refused, version 1 keeps serving.
+	srv.save(rulesClientNo)
+	eventually(t, "the refusal", 5*time.Second, func() bool { return strings.Contains(log.String(), "config refused") })
+	if s := c.Status(); s.Version != "1" || view().Workbook() != testflags.WorkbookGuided {
+		t.Errorf("after a refused config: status %+v, workbook %v", s, view().Workbook())
+	}
+	srv.save(rulesAdapt)
+	eventually(t, "version 3", 5*time.Second, func() bool { return c.Status().Version == "3" })
+
+	// Killed mid-stream: evaluations go on from memory, safe flags go safe
+	// past their bound, and the client catches up when the server returns.
+	srv.kill()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if got := view().Workbook(); got != testflags.WorkbookAdaptive && got != testflags.WorkbookGuided {
+				t.Errorf("workbook = %v while the server is down", got)
+				return
+			}
+		}
+	}()
+	eventually(t, "payments failing closed", 10*time.Second, func() bool { return view().PaymentsDetails().Reason() == vexilrt.ReasonStale })
+	if b := view().BannerDetails(); !b.Bool() || b.Reason() != vexilrt.ReasonTargetingMatch {
+		t.Errorf("banner (on_stale: last) = %v while stale, want its last answer", b)
+	}
+	srv.start()
+	srv.save(rulesGuided)
+	v := srv.save(rulesAdapt)
+	eventually(t, fmt.Sprintf("catching up to version %d", v), 10*time.Second, func() bool { return c.Status().Version == fmt.Sprint(v) })
+	eventually(t, "payments fresh", 5*time.Second, func() bool { return view().PaymentsDetails().Reason() != vexilrt.ReasonStale })
+	close(stop)
+	wg.Wait()
+
+	// Hanging: a stopped process accepts connections (the kernel does) and
+	// never answers. Timeouts hold: a new client starts in time from the
+	// cache, and the running one keeps answering.
+	if err := srv.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	c2, _ := newTestClient(t, Options{Source: Server(srv.clientOptions()), CacheFile: cache, StartTimeout: 500 * time.Millisecond})
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("New took %v against a hung server with StartTimeout 500ms", d)
+	}
+	if s := c2.Status(); s.Origin != OriginCache || s.Version != fmt.Sprint(v) {
+		t.Errorf("hung server: status %+v, want the cache at version %d", s, v)
+	}
+	if view().Workbook() != testflags.WorkbookAdaptive {
+		t.Error("the running client stopped answering")
+	}
+	_ = srv.cmd.Process.Signal(syscall.SIGCONT)
+	eventually(t, "the new client reaching the thawed server", 10*time.Second, func() bool { return c2.Status().Origin == OriginServer })
+
+	// Down at start: the cache serves; a truncated cache means defaults.
+	srv.kill()
+	c3, _ := newTestClient(t, Options{Source: Server(srv.clientOptions()), CacheFile: cache, StartTimeout: 300 * time.Millisecond})
+	if s := c3.Status(); s.Origin != OriginCache || s.Version != fmt.Sprint(v) {
+		t.Errorf("server down: status %+v, want the cache", s)
+	}
+	data, err := os.ReadFile(cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	truncated := filepath.Join(t.TempDir(), "truncated.cache")
+	if err := os.WriteFile(truncated, data[:len(data)-20], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c4, log4 := newTestClient(t, Options{Source: Server(srv.clientOptions()), CacheFile: truncated, StartTimeout: 300 * time.Millisecond})
+	if s := c4.Status(); s.Origin != OriginDefaults || !strings.Contains(log4.String(), "config cache ignored") {
+		t.Errorf("truncated cache: status %+v\n%s", s, log4)
+	}
+}
+
+// TestRealServerKill follows a kill switch set through the admin API.
+func TestRealServerKill(t *testing.T) {
+	srv := startRealServer(t)
+	srv.save(rulesGuided)
+	c, _ := newTestClient(t, Options{Source: Server(srv.clientOptions())})
+	srv.admin("POST", "/api/v1/envs/dev/flags/workbook/kill", "application/json", `{"reason": "incident 42"}`, "", nil)
+	ff := testflags.New(c)
+	eventually(t, "the kill", 5*time.Second, func() bool {
+		return ff.For(context.Background(), target).WorkbookDetails().Reason() == vexilrt.ReasonDisabled
+	})
+}
