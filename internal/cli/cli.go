@@ -36,6 +36,9 @@ func commands() []command {
 		{"generate", "generate typed Go accessors and a GraphQL schema from flags.yaml", runGenerate},
 		{"eval", "evaluate flags for a target against a rules document", runEval},
 		{"serve", "serve rules, the admin API, SDK sync and OFREP", runServe},
+		{"rules", "get, put, list, diff or roll back an environment's rules on a server", runRules},
+		{"lock", "lock an environment's rules against saves for a while, or lift the lock", runLock},
+		{"token", "create, list or revoke API tokens on a server", runToken},
 		{"check", "find expired, unused, broken and dead flags in definitions, rules and code", runCheck},
 	}
 }

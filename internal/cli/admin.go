@@ -1,0 +1,540 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// The admin commands are thin clients of the server's HTTP API
+// (docs/api.md). Exit 0 on success, 1 when the server refused the change
+// (stale, invalid, locked, forbidden...), 2 for bad usage or no answer.
+
+// apiClient talks to one server with one token.
+type apiClient struct {
+	server, token string
+	http          *http.Client
+}
+
+// clientFlags registers --server and --token (defaulting to VEXIL_SERVER
+// and VEXIL_TOKEN) and returns a constructor to call after parsing.
+func clientFlags(fs *flag.FlagSet) func() (*apiClient, error) {
+	server := fs.String("server", envOr("VEXIL_SERVER", "http://127.0.0.1:8080"), "server URL (or VEXIL_SERVER)")
+	token := fs.String("token", os.Getenv("VEXIL_TOKEN"), "API token (or VEXIL_TOKEN)")
+	return func() (*apiClient, error) {
+		if *token == "" {
+			return nil, errors.New("no token: pass --token or set VEXIL_TOKEN")
+		}
+		u, err := url.Parse(*server)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("--server %q is not an http(s) URL", *server)
+		}
+		return &apiClient{server: strings.TrimSuffix(*server, "/"), token: *token, http: &http.Client{Timeout: time.Minute}}, nil
+	}
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// apiErr is an error answer from the server.
+type apiErr struct {
+	status  int
+	code    string
+	message string
+	details []json.RawMessage
+}
+
+func (e *apiErr) Error() string {
+	return fmt.Sprintf("%d %s: %s", e.status, e.code, e.message)
+}
+
+// do sends a request and returns the body of a 2xx answer (or *apiErr).
+func (c *apiClient) do(ctx context.Context, method, path string, body []byte, header ...string) ([]byte, http.Header, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.server+path, bytes.NewReader(body))
+	if err != nil {
+		return nil, nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	res, err := c.http.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		return nil, nil, err
+	}
+	if res.StatusCode >= 300 {
+		var e struct {
+			Error struct {
+				Code    string            `json:"code"`
+				Message string            `json:"message"`
+				Details []json.RawMessage `json:"details"`
+			} `json:"error"`
+		}
+		if json.Unmarshal(b, &e) != nil || e.Error.Code == "" {
+			return nil, nil, &apiErr{status: res.StatusCode, code: http.StatusText(res.StatusCode), message: strings.TrimSpace(string(b))}
+		}
+		return nil, nil, &apiErr{res.StatusCode, e.Error.Code, e.Error.Message, e.Error.Details}
+	}
+	return b, res.Header, nil
+}
+
+// fail reports err and returns the exit status: refused changes are 1,
+// everything else (unreachable server, bad usage) 2. Located compile
+// errors print one per line as file:line:col: path: message.
+func fail(stderr io.Writer, cmd, file string, err error) int {
+	var ae *apiErr
+	if !errors.As(err, &ae) {
+		fmt.Fprintf(stderr, "vexil %s: %v\n", cmd, err)
+		return exitBadInput
+	}
+	fmt.Fprintf(stderr, "vexil %s: %v\n", cmd, ae)
+	for _, raw := range ae.details {
+		var d struct {
+			Path    string `json:"path"`
+			Line    int    `json:"line"`
+			Col     int    `json:"col"`
+			Message string `json:"message"`
+		}
+		if json.Unmarshal(raw, &d) == nil && d.Message != "" {
+			fmt.Fprintf(stderr, "%s:%d:%d: %s: %s\n", file, d.Line, d.Col, d.Path, d.Message)
+		} else {
+			fmt.Fprintf(stderr, "  %s\n", raw)
+		}
+	}
+	if ae.status >= 500 || ae.status == http.StatusUnauthorized {
+		return exitBadInput
+	}
+	return exitFindings
+}
+
+// subcommand dispatches "vexil NAME SUB ..." to one of subs.
+func subcommand(ctx context.Context, name string, args []string, stdio Stdio, subs map[string]func(context.Context, []string, Stdio) int, order []string) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || subs[args[0]] == nil {
+		fmt.Fprintf(stdio.Err, "usage: vexil %s {%s} [flags]\n", name, strings.Join(order, "|"))
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+			return exitOK
+		}
+		return exitBadInput
+	}
+	return subs[args[0]](ctx, args[1:], stdio)
+}
+
+func runRules(ctx context.Context, args []string, stdio Stdio) int {
+	return subcommand(ctx, "rules", args, stdio, map[string]func(context.Context, []string, Stdio) int{
+		"get": rulesGet, "put": rulesPut, "history": rulesHistory, "diff": rulesDiff, "rollback": rulesRollback,
+	}, []string{"get", "put", "history", "diff", "rollback"})
+}
+
+func envPath(env, rest string) string { return "/api/v1/envs/" + url.PathEscape(env) + rest }
+
+func rulesGet(ctx context.Context, args []string, stdio Stdio) int {
+	fs := newFlagSet("rules get", stdio.Err)
+	client := clientFlags(fs)
+	env := fs.String("env", "dev", "environment")
+	format := fs.String("format", "yaml", "yaml (the text as saved) or json")
+	if done, code := parseFlags(fs, args); done {
+		return code
+	}
+	c, err := client()
+	if err != nil {
+		return fail(stdio.Err, "rules get", "", err)
+	}
+	b, h, err := c.do(ctx, "GET", envPath(*env, "/rules"), nil, "Accept", "application/"+*format)
+	if err != nil {
+		return fail(stdio.Err, "rules get", "", err)
+	}
+	stdio.Out.Write(b)
+	fmt.Fprintf(stdio.Err, "%s version %s\n", *env, strings.Trim(h.Get("ETag"), `"`))
+	return exitOK
+}
+
+func rulesPut(ctx context.Context, args []string, stdio Stdio) int {
+	fs := newFlagSet("rules put", stdio.Err)
+	client := clientFlags(fs)
+	env := fs.String("env", "dev", "environment")
+	file := fs.String("f", "", "the rules document to save (YAML or JSON; - for standard input)")
+	ifMatch := fs.String("if-match", "", `the version the document was edited from (from "rules get"); "latest" saves over whatever is current`)
+	msg := fs.String("m", "", "a message recorded with the version")
+	if done, code := parseFlags(fs, args); done {
+		return code
+	}
+	if *file == "" || *ifMatch == "" {
+		fmt.Fprintln(stdio.Err, "vexil rules put: -f FILE and --if-match VERSION are required")
+		return exitBadInput
+	}
+	c, err := client()
+	if err != nil {
+		return fail(stdio.Err, "rules put", "", err)
+	}
+	var doc []byte
+	if *file == "-" {
+		doc, err = io.ReadAll(stdio.In)
+	} else {
+		doc, err = os.ReadFile(*file)
+	}
+	if err != nil {
+		return fail(stdio.Err, "rules put", "", err)
+	}
+	if *ifMatch == "latest" {
+		_, h, err := c.do(ctx, "GET", envPath(*env, "/rules"), nil)
+		if err != nil {
+			return fail(stdio.Err, "rules put", "", err)
+		}
+		*ifMatch = strings.Trim(h.Get("ETag"), `"`)
+	}
+	ct := "application/yaml"
+	if strings.HasSuffix(*file, ".json") {
+		ct = "application/json"
+	}
+	b, _, err := c.do(ctx, "PUT", envPath(*env, "/rules"), doc, "Content-Type", ct, "If-Match", `"`+*ifMatch+`"`, "Vexil-Message", *msg)
+	if err != nil {
+		return fail(stdio.Err, "rules put", *file, err)
+	}
+	var out struct {
+		Version  int64 `json:"version"`
+		Warnings []struct {
+			Path    string `json:"path"`
+			Line    int    `json:"line"`
+			Col     int    `json:"col"`
+			Message string `json:"message"`
+		} `json:"warnings"`
+	}
+	json.Unmarshal(b, &out)
+	for _, w := range out.Warnings {
+		fmt.Fprintf(stdio.Err, "%s:%d:%d: %s: warning: %s\n", *file, w.Line, w.Col, w.Path, w.Message)
+	}
+	fmt.Fprintf(stdio.Out, "%s version %d\n", *env, out.Version)
+	return exitOK
+}
+
+func rulesHistory(ctx context.Context, args []string, stdio Stdio) int {
+	fs := newFlagSet("rules history", stdio.Err)
+	client := clientFlags(fs)
+	env := fs.String("env", "dev", "environment")
+	limit := fs.Int("limit", 20, "how many versions, newest first")
+	asJSON := fs.Bool("json", false, "print the server's JSON")
+	if done, code := parseFlags(fs, args); done {
+		return code
+	}
+	c, err := client()
+	if err != nil {
+		return fail(stdio.Err, "rules history", "", err)
+	}
+	b, _, err := c.do(ctx, "GET", envPath(*env, "/versions?limit="+strconv.Itoa(*limit)), nil)
+	if err != nil {
+		return fail(stdio.Err, "rules history", "", err)
+	}
+	if *asJSON {
+		stdio.Out.Write(b)
+		return exitOK
+	}
+	var out struct {
+		Versions []struct {
+			Version int64     `json:"version"`
+			Parent  int64     `json:"parent"`
+			Author  string    `json:"author"`
+			Message string    `json:"message"`
+			Action  string    `json:"action"`
+			Created time.Time `json:"created_at"`
+		} `json:"versions"`
+	}
+	if err := json.Unmarshal(b, &out); err != nil {
+		return fail(stdio.Err, "rules history", "", err)
+	}
+	tw := tabwriter.NewWriter(stdio.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "VERSION\tACTION\tAUTHOR\tSAVED\tMESSAGE")
+	for _, v := range out.Versions {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", v.Version, v.Action, v.Author, v.Created.Format(time.RFC3339), v.Message)
+	}
+	tw.Flush()
+	return exitOK
+}
+
+func rulesDiff(ctx context.Context, args []string, stdio Stdio) int {
+	fs := newFlagSet("rules diff", stdio.Err)
+	client := clientFlags(fs)
+	env := fs.String("env", "dev", "environment")
+	from := fs.String("from", "", "older version (default: the one before --to)")
+	to := fs.String("to", "", "newer version (default: the current one)")
+	asJSON := fs.Bool("json", false, "print the server's JSON (which rules, filters and kills changed)")
+	if done, code := parseFlags(fs, args); done {
+		return code
+	}
+	c, err := client()
+	if err != nil {
+		return fail(stdio.Err, "rules diff", "", err)
+	}
+	q := url.Values{}
+	if *from != "" {
+		q.Set("from", *from)
+	}
+	if *to != "" {
+		q.Set("to", *to)
+	}
+	b, _, err := c.do(ctx, "GET", envPath(*env, "/diff?"+q.Encode()), nil)
+	if err != nil {
+		return fail(stdio.Err, "rules diff", "", err)
+	}
+	if *asJSON {
+		stdio.Out.Write(b)
+		return exitOK
+	}
+	var out struct {
+		Changes []struct{ Kind, Name, Change string } `json:"changes"`
+		Text    string                                `json:"text"`
+	}
+	if err := json.Unmarshal(b, &out); err != nil {
+		return fail(stdio.Err, "rules diff", "", err)
+	}
+	for _, ch := range out.Changes {
+		fmt.Fprintf(stdio.Out, "# %s %s %s\n", ch.Kind, ch.Name, ch.Change)
+	}
+	io.WriteString(stdio.Out, out.Text)
+	return exitOK
+}
+
+func rulesRollback(ctx context.Context, args []string, stdio Stdio) int {
+	fs := newFlagSet("rules rollback", stdio.Err)
+	client := clientFlags(fs)
+	env := fs.String("env", "dev", "environment")
+	to := fs.Int64("to", -1, "the version to roll back to (saved as a new version)")
+	msg := fs.String("m", "", "a message recorded with the version")
+	dryRun := fs.Bool("dry-run", false, "save nothing; list which flag values would change for --targets")
+	targets := fs.String("targets", "", "with --dry-run: a JSON file holding an array of attribute objects")
+	if done, code := parseFlags(fs, args); done {
+		return code
+	}
+	if *to < 0 {
+		fmt.Fprintln(stdio.Err, "vexil rules rollback: --to VERSION is required")
+		return exitBadInput
+	}
+	c, err := client()
+	if err != nil {
+		return fail(stdio.Err, "rules rollback", "", err)
+	}
+	req := map[string]any{"to": *to, "message": *msg, "dry_run": *dryRun}
+	if *targets != "" {
+		data, err := os.ReadFile(*targets)
+		if err != nil {
+			return fail(stdio.Err, "rules rollback", "", err)
+		}
+		var ts []map[string]any
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.UseNumber()
+		if err := dec.Decode(&ts); err != nil {
+			return fail(stdio.Err, "rules rollback", "", fmt.Errorf("--targets %s: want a JSON array of attribute objects: %v", *targets, err))
+		}
+		req["targets"] = ts
+	}
+	body, _ := json.Marshal(req)
+	b, _, err := c.do(ctx, "POST", envPath(*env, "/rollback"), body)
+	if err != nil {
+		return fail(stdio.Err, "rules rollback", "", err)
+	}
+	if !*dryRun {
+		var out struct{ Version int64 }
+		json.Unmarshal(b, &out)
+		fmt.Fprintf(stdio.Out, "%s version %d (rolled back to %d)\n", *env, out.Version, *to)
+		return exitOK
+	}
+	var out struct {
+		From, To int64
+		Impact   []struct {
+			Target        int
+			Flag          string
+			Before, After any
+			Because       string
+		}
+	}
+	json.Unmarshal(b, &out)
+	fmt.Fprintf(stdio.Out, "rolling %s back from version %d to %d would change %d values\n", *env, out.From, out.To, len(out.Impact))
+	tw := tabwriter.NewWriter(stdio.Out, 0, 4, 2, ' ', 0)
+	if len(out.Impact) > 0 {
+		fmt.Fprintln(tw, "TARGET\tFLAG\tBEFORE\tAFTER\tBECAUSE")
+	}
+	for _, im := range out.Impact {
+		fmt.Fprintf(tw, "%d\t%s\t%v\t%v\t%s\n", im.Target, im.Flag, im.Before, im.After, im.Because)
+	}
+	tw.Flush()
+	return exitOK
+}
+
+func runLock(ctx context.Context, args []string, stdio Stdio) int {
+	fs := newFlagSet("lock", stdio.Err)
+	client := clientFlags(fs)
+	env := fs.String("env", "dev", "environment")
+	dur := fs.String("for", "", `lock saves for this long, e.g. "30m" (without it and --release: show the lock)`)
+	reason := fs.String("reason", "", "why (shown to everyone whose save is refused)")
+	release := fs.Bool("release", false, "lift the lock")
+	if done, code := parseFlags(fs, args); done {
+		return code
+	}
+	c, err := client()
+	if err != nil {
+		return fail(stdio.Err, "lock", "", err)
+	}
+	var b []byte
+	switch {
+	case *release:
+		if _, _, err := c.do(ctx, "DELETE", envPath(*env, "/lock"), nil); err != nil {
+			return fail(stdio.Err, "lock", "", err)
+		}
+		fmt.Fprintf(stdio.Out, "%s unlocked\n", *env)
+		return exitOK
+	case *dur != "":
+		body, _ := json.Marshal(map[string]string{"for": *dur, "reason": *reason})
+		b, _, err = c.do(ctx, "POST", envPath(*env, "/lock"), body)
+	default:
+		b, _, err = c.do(ctx, "GET", envPath(*env, "/lock"), nil)
+	}
+	if err != nil {
+		return fail(stdio.Err, "lock", "", err)
+	}
+	var l struct {
+		Locked   bool      `json:"locked"`
+		LockedBy string    `json:"locked_by"`
+		Reason   string    `json:"reason"`
+		Until    time.Time `json:"until"`
+	}
+	json.Unmarshal(b, &l)
+	if !l.Locked {
+		fmt.Fprintf(stdio.Out, "%s is not locked\n", *env)
+	} else {
+		fmt.Fprintf(stdio.Out, "%s locked by %s until %s: %s\n", *env, l.LockedBy, l.Until.Format(time.RFC3339), l.Reason)
+	}
+	return exitOK
+}
+
+func runToken(ctx context.Context, args []string, stdio Stdio) int {
+	return subcommand(ctx, "token", args, stdio, map[string]func(context.Context, []string, Stdio) int{
+		"create": tokenCreate, "list": tokenList, "revoke": tokenRevoke,
+	}, []string{"create", "list", "revoke"})
+}
+
+func tokenCreate(ctx context.Context, args []string, stdio Stdio) int {
+	fs := newFlagSet("token create", stdio.Err)
+	client := clientFlags(fs)
+	name := fs.String("name", "", "who or what the token is for (recorded as the author of its changes)")
+	role := fs.String("role", "", "admin, editor, viewer or sdk")
+	var envs stringList
+	fs.Var(&envs, "env", "an environment the token may use (repeatable; none = all)")
+	if done, code := parseFlags(fs, args); done {
+		return code
+	}
+	if *name == "" || *role == "" {
+		fmt.Fprintln(stdio.Err, "vexil token create: --name and --role are required")
+		return exitBadInput
+	}
+	c, err := client()
+	if err != nil {
+		return fail(stdio.Err, "token create", "", err)
+	}
+	body, _ := json.Marshal(map[string]any{"name": *name, "role": *role, "environments": nonNilList(envs)})
+	b, _, err := c.do(ctx, "POST", "/api/v1/tokens", body)
+	if err != nil {
+		return fail(stdio.Err, "token create", "", err)
+	}
+	var out struct{ ID, Token string }
+	json.Unmarshal(b, &out)
+	fmt.Fprintln(stdio.Out, out.Token)
+	fmt.Fprintf(stdio.Err, "created %s (%s); the secret above is shown only this once\n", out.ID, *role)
+	return exitOK
+}
+
+func nonNilList(s stringList) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func tokenList(ctx context.Context, args []string, stdio Stdio) int {
+	fs := newFlagSet("token list", stdio.Err)
+	client := clientFlags(fs)
+	if done, code := parseFlags(fs, args); done {
+		return code
+	}
+	c, err := client()
+	if err != nil {
+		return fail(stdio.Err, "token list", "", err)
+	}
+	b, _, err := c.do(ctx, "GET", "/api/v1/tokens", nil)
+	if err != nil {
+		return fail(stdio.Err, "token list", "", err)
+	}
+	var out struct {
+		Tokens []struct {
+			ID           string     `json:"id"`
+			Name         string     `json:"name"`
+			Role         string     `json:"role"`
+			Environments []string   `json:"environments"`
+			Created      time.Time  `json:"created_at"`
+			CreatedBy    string     `json:"created_by"`
+			Revoked      *time.Time `json:"revoked_at"`
+		} `json:"tokens"`
+	}
+	if err := json.Unmarshal(b, &out); err != nil {
+		return fail(stdio.Err, "token list", "", err)
+	}
+	tw := tabwriter.NewWriter(stdio.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tROLE\tENVIRONMENTS\tCREATED\tBY\tREVOKED")
+	for _, t := range out.Tokens {
+		envs, revoked := strings.Join(t.Environments, ","), "-"
+		if envs == "" {
+			envs = "*"
+		}
+		if t.Revoked != nil {
+			revoked = t.Revoked.Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Role, envs, t.Created.Format(time.RFC3339), t.CreatedBy, revoked)
+	}
+	tw.Flush()
+	return exitOK
+}
+
+func tokenRevoke(ctx context.Context, args []string, stdio Stdio) int {
+	fs := newFlagSet("token revoke", stdio.Err)
+	client := clientFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitBadInput
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(stdio.Err, "usage: vexil token revoke [--server URL] [--token T] ID")
+		return exitBadInput
+	}
+	c, err := client()
+	if err != nil {
+		return fail(stdio.Err, "token revoke", "", err)
+	}
+	if _, _, err := c.do(ctx, "DELETE", "/api/v1/tokens/"+url.PathEscape(fs.Arg(0)), nil); err != nil {
+		return fail(stdio.Err, "token revoke", "", err)
+	}
+	fmt.Fprintf(stdio.Out, "revoked %s\n", fs.Arg(0))
+	return exitOK
+}
