@@ -150,21 +150,25 @@ func outputs(files map[string][]byte, dir string) []output {
 // as they were.
 func writeGenerated(stdio Stdio, files []output, check bool) int {
 	var stale []output
+	var why []string // for --check: what is stale about each
 	for _, f := range files {
 		old, err := os.ReadFile(f.path)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
+			why = append(why, "missing")
 		case err != nil:
 			fmt.Fprintf(stdio.Err, "%s: %s\n", f.path, readError(err))
 			return exitBadInput
 		case bytes.Equal(old, f.data):
 			continue
+		default:
+			why = append(why, fmt.Sprintf("line %d differs", firstDiffLine(old, f.data)))
 		}
 		stale = append(stale, f)
 	}
 	if check {
-		for _, f := range stale {
-			fmt.Fprintf(stdio.Out, "%s: stale; run vexil generate\n", f.path)
+		for i, f := range stale {
+			fmt.Fprintf(stdio.Out, "%s: stale (%s); run vexil generate\n", f.path, why[i])
 		}
 		if len(stale) > 0 {
 			return exitFindings
@@ -195,6 +199,16 @@ func writeGenerated(stdio Stdio, files []output, check bool) int {
 		}
 	}
 	return exitOK
+}
+
+// firstDiffLine is the 1-based line where a and b first differ.
+func firstDiffLine(a, b []byte) int {
+	n := min(len(a), len(b))
+	i := 0
+	for i < n && a[i] == b[i] {
+		i++
+	}
+	return 1 + bytes.Count(a[:i], []byte("\n"))
 }
 
 // stage writes f's contents to a new temporary file in f's directory (so
