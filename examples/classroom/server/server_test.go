@@ -151,3 +151,26 @@ func TestRulesFileErrors(t *testing.T) {
 		t.Error("a missing rules file loaded")
 	}
 }
+
+// BenchmarkFeatureFlagsRequest is one whole featureFlags request through
+// the handler (no network): gqlgen's parsing, validation cache and JSON,
+// around the ~100 ns the flags themselves take.
+func BenchmarkFeatureFlagsRequest(b *testing.B) {
+	h, err := server.RulesFile("../rules.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := server.New(h, school.Demo())
+	body := `{"query": "{ featureFlags { newReport workbook legacyReport } }"}`
+	b.ReportAllocs()
+	for b.Loop() {
+		req := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set(server.UserHeader, "sam")
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			b.Fatalf("status %d: %s", rec.Code, rec.Body)
+		}
+	}
+}
