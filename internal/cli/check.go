@@ -191,7 +191,7 @@ func writeUses(w io.Writer, format string, us []check.Use) {
 	}
 }
 
-// writeJSON writes a list, [] when empty, one element a line.
+// writeJSON writes a list, indented; [] when empty, never null.
 func writeJSON[T any](w io.Writer, items []T) {
 	if items == nil {
 		items = []T{}
