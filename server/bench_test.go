@@ -1,0 +1,137 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	vexilrt "github.com/vexilhq/vexil/runtime"
+)
+
+// BenchmarkOFREPEvaluate: single-flag OFREP evaluations over loopback HTTP
+// with keep-alive, the load generator in the same process (so it shares the
+// CPUs with the server, as the target demands).
+func BenchmarkOFREPEvaluate(b *testing.B) {
+	e := start(b, "sqlite", func(o *Options) { o.Envs = []string{"prod"} })
+	e.put("prod", `"0"`, "rules:\n  teachers:\n    filter: attr:role = 'teacher' and attr:school_id in [1, 2, 3]\n    variants: {new_report: true}\n  half:\n    filter: insplit(attr:user_id, 0, 50)\n    variants: {workbook: guided}\n", 200)
+	tr := &http.Transport{MaxIdleConnsPerHost: 64}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	body := `{"context": {"targetingKey": "u-42", "role": "teacher", "school_id": 2}}`
+	b.SetParallelism(8)
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req, _ := http.NewRequest("POST", e.url+"/ofrep/v1/evaluate/flags/new_report", strings.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+adminSecret)
+			req.Header.Set("Content-Type", "application/json")
+			res, err := client.Do(req)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			if res.StatusCode != 200 {
+				b.Errorf("status %d", res.StatusCode)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "evals/s")
+}
+
+// BenchmarkSSEFanout: a save reaching 1,000 streaming clients over
+// loopback, each parsing the event and compiling the config as the client
+// runtime does. Reports the 99th percentile, over clients and saves, of the
+// time from sending the save to a client holding the compiled config.
+func BenchmarkSSEFanout(b *testing.B) {
+	const clients = 1000
+	e := start(b, "sqlite", func(o *Options) { o.Envs = []string{"prod"}; o.Heartbeat = time.Hour })
+	defs := mustDefs(b)
+	tr := &http.Transport{MaxIdleConnsPerHost: clients}
+	defer tr.CloseIdleConnections()
+	httpc := &http.Client{Transport: tr}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	var sentAt atomic.Int64 // unix nanos of the current save
+	var mu sync.Mutex
+	var lat []time.Duration
+	compiled := make(chan struct{}, clients)
+	var ready sync.WaitGroup
+	for range clients {
+		ready.Add(1)
+		go func() {
+			req, _ := http.NewRequestWithContext(ctx, "GET", e.url+"/sdk/v1/envs/prod/stream", nil)
+			req.Header.Set("Authorization", "Bearer "+adminSecret)
+			res, err := httpc.Do(req)
+			if err != nil {
+				b.Error(err)
+				ready.Done()
+				return
+			}
+			defer res.Body.Close()
+			sc := bufio.NewScanner(res.Body)
+			sc.Buffer(make([]byte, 4<<10), 1<<20)
+			event := ""
+			for sc.Scan() {
+				line := sc.Text()
+				switch {
+				case strings.HasPrefix(line, "event: "):
+					event = line[7:]
+				case strings.HasPrefix(line, "data: ") && event == "hello":
+					ready.Done()
+				case strings.HasPrefix(line, "data: ") && event == "config":
+					var cfg sdkConfig
+					if err := json.Unmarshal([]byte(line[6:]), &cfg); err != nil {
+						b.Error(err)
+						return
+					}
+					doc, diags := vexilrt.ParseRules(fmt.Sprintf("prod@v%d", cfg.Version), []byte(cfg.Rules))
+					c, cd := vexilrt.Compile(doc, vexilrt.CompileOptions{Definitions: defs, Lenient: true, Version: fmt.Sprint(cfg.Version), Kills: cfg.Kills})
+					if c == nil || diags.HasErrors() || cd.HasErrors() {
+						b.Error("compile failed", diags, cd)
+						return
+					}
+					d := time.Since(time.Unix(0, sentAt.Load()))
+					mu.Lock()
+					lat = append(lat, d)
+					mu.Unlock()
+					compiled <- struct{}{}
+				}
+			}
+		}()
+	}
+	ready.Wait()
+	b.ResetTimer()
+	for i := range b.N {
+		doc := fmt.Sprintf("rules:\n  teachers:\n    filter: attr:role = 'teacher' and attr:school_id in [1, 2, %d]\n    variants: {new_report: true}\n  half:\n    filter: insplit(attr:user_id, 0, 50)\n    variants: {workbook: guided}\n", i+3)
+		sentAt.Store(time.Now().UnixNano())
+		e.put("prod", fmt.Sprintf(`"%d"`, i), doc, 200)
+		for range clients {
+			select {
+			case <-compiled:
+			case <-time.After(30 * time.Second):
+				b.Fatal("not every client compiled the save within 30s")
+			}
+		}
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	if len(lat) > 0 {
+		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+		b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	}
+}
