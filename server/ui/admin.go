@@ -77,7 +77,7 @@ type auditData struct {
 const auditPageSize = 100
 
 // knownActions seed the action filter's suggestions.
-var knownActions = []string{"save", "rollback", "kill", "unkill", "lock", "unlock", "token_create", "token_revoke", "evaluate"}
+var knownActions = []string{"save", "rollback", "kill", "unkill", "lock", "unlock", "token.create", "token.revoke"}
 
 func (h *handler) auditPage(w http.ResponseWriter, r *http.Request, s *session) {
 	q := r.URL.Query()
