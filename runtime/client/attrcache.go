@@ -117,7 +117,7 @@ func NewAttributeCache[T any](load func(ctx context.Context, key string) (T, err
 		opts.Logger = slog.Default()
 	}
 	c := &AttributeCache[T]{load: load, opts: opts, seed: maphash.MakeSeed(),
-		log: opts.Logger.With("component", "vexil-attribute-cache", "cache", opts.Name),
+		log:  opts.Logger.With("component", "vexil-attribute-cache", "cache", opts.Name),
 		stop: make(chan struct{}), done: make(chan struct{})}
 	for i := range c.shards {
 		c.shards[i].flight = map[string]*attrFlight[T]{}
