@@ -1,0 +1,147 @@
+package openfeature_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	of "github.com/open-feature/go-sdk/openfeature"
+
+	vexilrt "github.com/vexilhq/vexil/runtime"
+	"github.com/vexilhq/vexil/runtime/client"
+	vexilof "github.com/vexilhq/vexil/runtime/openfeature"
+)
+
+const defsYAML = `version: 1
+package: flags
+attributes:
+  user_id: {type: string, key: true}
+  role:    {type: string, values: [teacher, student, parent]}
+  grades:  {type: int_set}
+flags:
+  new_report: {default: false}
+  workbook:   {variants: [classic, guided, adaptive], default: classic, kind: experiment}
+  max_questions: {variants: [10, 20, 30], default: 10}
+`
+
+const rulesYAML = `rules:
+  teachers:
+    filter: "attr:role = 'teacher' and 11 in attr:grades"
+    variants: {new_report: true, workbook: guided, max_questions: 30}
+  one_user:
+    filter: "attr:user_id = 'u-7'"
+    priority: 10
+    variants: {workbook: adaptive}
+`
+
+// startClient runs a real client on a rules file, and an OpenFeature client
+// on a provider backed by it, in a domain of the test's own.
+func startClient(t *testing.T) (*client.Client, *of.Client, string) {
+	t.Helper()
+	defs, diags := vexilrt.ParseDefinitions("flags.yaml", []byte(defsYAML))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	if err := os.WriteFile(path, []byte(rulesYAML), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(context.Background(), client.Options{Definitions: defs, Source: client.File(path, 10*time.Millisecond),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	domain := t.Name()
+	if err := of.SetNamedProviderAndWait(domain, vexilof.New(c)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = of.SetNamedProviderAndWait(domain, of.NoopProvider{}) })
+	return c, of.NewClient(domain), path
+}
+
+func TestThroughTheOpenFeatureClient(t *testing.T) {
+	_, ofc, _ := startClient(t)
+	ctx := context.Background()
+	teacher := of.NewEvaluationContext("u-1", map[string]any{"role": "teacher", "grades": []any{10, 11}})
+	u7 := of.NewEvaluationContext("u-7", nil)
+
+	b, err := ofc.BooleanValueDetails(ctx, "new_report", false, teacher)
+	if err != nil || !b.Value || b.Reason != of.TargetingMatchReason || b.Variant != "true" {
+		t.Errorf("bool = %+v, %v", b, err)
+	}
+	s, err := ofc.StringValueDetails(ctx, "workbook", "x", u7) // targetingKey is user_id
+	if err != nil || s.Value != "adaptive" || s.FlagMetadata["rule"] != "one_user" {
+		t.Errorf("string = %+v, %v", s, err)
+	}
+	i, err := ofc.IntValueDetails(ctx, "max_questions", 0, teacher)
+	if err != nil || i.Value != 30 || i.Variant != "30" {
+		t.Errorf("int = %+v, %v", i, err)
+	}
+	f, err := ofc.FloatValueDetails(ctx, "max_questions", 0, of.NewEvaluationContext("u-2", nil))
+	if err != nil || f.Value != 10 || f.Reason != of.DefaultReason {
+		t.Errorf("float = %+v, %v", f, err)
+	}
+	o, err := ofc.ObjectValueDetails(ctx, "workbook", nil, teacher)
+	if err != nil || o.Value != "guided" {
+		t.Errorf("object = %+v, %v", o, err)
+	}
+
+	for _, tc := range []struct {
+		name string
+		eval func() (of.InterfaceEvaluationDetails, error)
+		code of.ErrorCode
+	}{
+		{"unknown flag", func() (of.InterfaceEvaluationDetails, error) {
+			d, err := ofc.BooleanValueDetails(ctx, "nope", true, u7)
+			return of.InterfaceEvaluationDetails{Value: d.Value, EvaluationDetails: d.EvaluationDetails}, err
+		}, of.FlagNotFoundCode},
+		{"type mismatch", func() (of.InterfaceEvaluationDetails, error) {
+			d, err := ofc.BooleanValueDetails(ctx, "workbook", true, u7)
+			return of.InterfaceEvaluationDetails{Value: d.Value, EvaluationDetails: d.EvaluationDetails}, err
+		}, of.TypeMismatchCode},
+		{"invalid context", func() (of.InterfaceEvaluationDetails, error) {
+			d, err := ofc.StringValueDetails(ctx, "workbook", "dflt", of.NewEvaluationContext("u-1", map[string]any{"role": 7}))
+			return of.InterfaceEvaluationDetails{Value: d.Value, EvaluationDetails: d.EvaluationDetails}, err
+		}, of.InvalidContextCode},
+	} {
+		d, err := tc.eval()
+		if err == nil || d.ErrorCode != tc.code || d.Reason != of.ErrorReason {
+			t.Errorf("%s: %+v, %v; want %s", tc.name, d, err, tc.code)
+		}
+		if d.Value != true && d.Value != "dflt" {
+			t.Errorf("%s: value %v, want the caller's default", tc.name, d.Value)
+		}
+	}
+}
+
+func TestConfigChangeEvents(t *testing.T) {
+	_, ofc, path := startClient(t)
+	changed := make(chan of.EventDetails, 4)
+	cb := func(d of.EventDetails) { changed <- d }
+	ofc.AddHandler(of.ProviderConfigChange, &cb)
+	if err := os.WriteFile(path, []byte("rules: {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-changed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no PROVIDER_CONFIGURATION_CHANGED after the rules changed")
+	}
+	s, _ := ofc.StringValue(context.Background(), "workbook", "x", of.NewEvaluationContext("u-7", nil))
+	if s != "classic" {
+		t.Errorf("workbook = %s after the change, want classic", s)
+	}
+}
+
+func TestNoConfigYet(t *testing.T) {
+	p := vexilof.New(vexilrt.NewHolder(nil))
+	d := p.BooleanEvaluation(context.Background(), "new_report", true, nil)
+	if !d.Value || d.ResolutionError.Error() == "" || d.Reason != of.ErrorReason {
+		t.Errorf("no config: %+v", d)
+	}
+}
