@@ -86,3 +86,7 @@ func (k *TargetKey) AppendTo(b []byte) []byte {
 
 // String returns the key's text ("" when there is none).
 func (k TargetKey) String() string { return string(k.AppendTo(nil)) }
+
+// FlagID is the evaluated flag's (or alias's) ID in the config that
+// answered, -1 for an unknown flag: observers index tables by it.
+func (e Evaluation) FlagID() FlagID { return e.id }
