@@ -257,8 +257,8 @@ func (c *codeCheck) findViews(pkgs []*packages.Package) {
 }
 
 // flagsOf returns the flags a method evaluates when it is an accessor: a
-// method of an accessor package's View, or of an interface that View
-// satisfies.
+// method of an accessor package's View, or of an interface that View (or
+// *View) satisfies.
 func (c *codeCheck) flagsOf(fn *types.Func) []int {
 	fn = fn.Origin()
 	recv := fn.Signature().Recv()
@@ -275,7 +275,7 @@ func (c *codeCheck) flagsOf(fn *types.Func) []int {
 	}
 	if iface, ok := t.Underlying().(*types.Interface); ok {
 		for _, v := range c.views {
-			if types.Implements(v, iface) {
+			if types.Implements(types.NewPointer(v), iface) {
 				return flags
 			}
 		}

@@ -36,6 +36,12 @@
 // with "flag" left out when the finding is not about one flag. vexil check
 // writes a JSON array of them, sorted by file, line, column and rule.
 //
+// With --usage, vexil check lists every accessor call instead, sorted by
+// flag and position; as JSON, an array of
+//
+//	{"file": "graph/schema.resolvers.go", "line": 27, "col": 36,
+//	 "flag": "new_report", "accessor": "NewReport"}
+//
 // Input the check cannot work with (a flags.yaml or rules document that does
 // not parse, Go code that does not load, a server that does not answer) is
 // an *InputError listing every problem with its place; a rules document that

@@ -96,6 +96,15 @@ func Worst(fs []Finding) (Severity, bool) {
 	return slices.MaxFunc(fs, func(a, b Finding) int { return cmp.Compare(a.Severity, b.Severity) }).Severity, true
 }
 
+// Summary counts findings by severity: "1 error, 2 warnings, 0 infos".
+func Summary(fs []Finding) string {
+	var n [Error + 1]int
+	for _, f := range fs {
+		n[f.Severity]++
+	}
+	return fmt.Sprintf("%s, %s, %s", plural(n[Error], "error"), plural(n[Warning], "warning"), plural(n[Info], "info"))
+}
+
 // InputError is input the check cannot work with: a definitions or rules
 // document that does not parse, code that does not load, a server that
 // does not answer. Every problem found is listed, each with its place.

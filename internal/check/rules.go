@@ -138,16 +138,19 @@ type analysis struct {
 	defs    *vexilrt.Definitions
 	flagIdx map[string]int
 	filters map[string]*source // named filters that parse
-	ruleSet map[string]bool
-	rules   []*ruleInfo // in evaluation order
+	// filterNames are all the named filters, parsed or not.
+	filterNames map[string]bool
+	ruleSet     map[string]bool
+	rules       []*ruleInfo // in evaluation order
 }
 
 func newAnalysis(defs *vexilrt.Definitions, doc *vexilrt.RulesDoc) *analysis {
-	a := &analysis{defs: defs, flagIdx: map[string]int{}, filters: map[string]*source{}, ruleSet: map[string]bool{}}
+	a := &analysis{defs: defs, flagIdx: map[string]int{}, filters: map[string]*source{}, filterNames: map[string]bool{}, ruleSet: map[string]bool{}}
 	for i, f := range defs.Flags {
 		a.flagIdx[f.Name] = i
 	}
 	for _, f := range doc.Filters {
+		a.filterNames[f.Name] = true
 		if e, errs := vexilrt.ParseFilter(f.Filter); len(errs) == 0 {
 			a.filters[f.Name] = &source{expr: e, text: f.Filter, loc: f.Loc}
 		}
@@ -235,12 +238,12 @@ func (a *analysis) fold(e vexilrt.Expr, stack []string) (truth, string) {
 		name := e.Left.Name
 		switch e.Left.Kind {
 		case vexilrt.OperandFilter:
-			f, ok := a.filters[name]
+			f, parsed := a.filters[name]
 			switch {
-			case !ok && !slices.Contains(stack, name):
+			case !a.filterNames[name]:
 				return never, fmt.Sprintf("filter:%s does not exist", name)
-			case !ok || slices.Contains(stack, name):
-				return depends, ""
+			case !parsed || slices.Contains(stack, name):
+				return depends, "" // the compiler reports why
 			}
 			t, why := a.fold(f.expr, append(stack, name))
 			if negated(e) {

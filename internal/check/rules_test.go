@@ -102,6 +102,11 @@ rules:
 rules:
   r: {filter: "filter:f1", variants: {a: true}}
 `, "03 cycle\n"},
+		{"a filter with a syntax error exists: it is not unknown", `filters:
+  broken: "attr:role =="
+rules:
+  r: {filter: "filter:broken", variants: {a: true}}
+`, "02 invalid-rules\n"},
 		{"a syntax error is the compiler's", `rules:
   r: {filter: "attr:role ==", variants: {a: true}}
 `, "02 invalid-rules\n"},

@@ -125,7 +125,7 @@ func runCheck(ctx context.Context, args []string, stdio Stdio) int {
 	check.Sort(findings)
 	writeFindings(stdio.Out, *format, findings)
 	if *format == "text" && len(findings) > 0 {
-		fmt.Fprintln(stdio.Err, summary(findings))
+		fmt.Fprintln(stdio.Err, "vexil check: "+check.Summary(findings))
 	}
 	if worst, any := check.Worst(findings); any && worst >= threshold {
 		return exitFindings
@@ -149,14 +149,6 @@ func displayPath(wd, file string) string {
 		return rel
 	}
 	return file
-}
-
-func summary(fs []check.Finding) string {
-	var n [check.Error + 1]int
-	for _, f := range fs {
-		n[f.Severity]++
-	}
-	return fmt.Sprintf("vexil check: %d errors, %d warnings, %d infos", n[check.Error], n[check.Warning], n[check.Info])
 }
 
 func writeFindings(w io.Writer, format string, fs []check.Finding) {
