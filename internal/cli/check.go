@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,9 +19,10 @@ func runCheck(ctx context.Context, args []string, stdio Stdio) int {
 	fset := newFlagSet("check", stdio.Err)
 	defsFile := fset.String("f", "flags.yaml", "the flag definitions")
 	rulesFile := fset.String("rules", "", "check this rules document against the definitions")
-	server := fset.String("server", os.Getenv("VEXIL_SERVER"), "the vexil server whose --env rules to check (default $VEXIL_SERVER)")
+	server := fset.String("server", cmp.Or(os.Getenv("VEXIL_SERVER"), "http://127.0.0.1:8080"), "the vexil server whose --env rules to check (or VEXIL_SERVER)")
 	env := fset.String("env", "", "check this environment's rules on --server, and its stuck rollouts")
-	token := fset.String("token", os.Getenv("VEXIL_TOKEN"), "the server's API token (default $VEXIL_TOKEN)")
+	// Read after parsing, so that -h never prints the secret.
+	token := fset.String("token", "", "the server's API token (or VEXIL_TOKEN)")
 	var code stringList
 	fset.Var(&code, "code", "check the Go packages matching this pattern, e.g. ./... (repeatable)")
 	format := fset.String("format", "text", "output format: text, json or github")
@@ -82,7 +84,7 @@ func runCheck(ctx context.Context, args []string, stdio Stdio) int {
 		}
 		findings = append(findings, check.Rules(defs, doc)...)
 	case *env != "":
-		remote := &check.Remote{URL: *server, Env: *env, Token: *token}
+		remote := &check.Remote{URL: *server, Env: *env, Token: cmp.Or(*token, os.Getenv("VEXIL_TOKEN"))}
 		cur, err := remote.Rules(ctx)
 		if err != nil {
 			problems = append(problems, err)

@@ -2,6 +2,9 @@ package cli
 
 import (
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -112,5 +115,31 @@ func TestCheckCleanIsEmpty(t *testing.T) {
 		if code, out, errs := runMain(t, "check", "--today", "2026-11-23", "--format", format, "--fail-on", "info"); code != exitOK || out != want || errs != "" {
 			t.Errorf("%s: exit %d, stdout %q (want %q), stderr %q", format, code, out, want, errs)
 		}
+	}
+}
+
+// TestCheckServer checks an environment's rules on a server speaking
+// docs/api.md, with the token from VEXIL_TOKEN.
+func TestCheckServer(t *testing.T) {
+	inTempDir(t, checkFlags)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v1/envs/prod/rules", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer secret" {
+			http.Error(w, `{"error": {"code": "unauthorized", "message": "no token"}}`, http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("ETag", `"3"`)
+		io.WriteString(w, "rules:\n  r:\n    variants: {olde: true}\n")
+	})
+	mux.HandleFunc("GET /api/v1/envs/prod/versions", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"versions": []}`)
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	t.Setenv("VEXIL_TOKEN", "secret")
+	code, out, errs := runMain(t, "check", "--today", "2025-01-01", "--server", srv.URL, "--env", "prod")
+	want := "prod@v3:3:16: error: rules.r.variants.olde: unknown flag \"olde\" (did you mean \"old\"?) [unknown-flag]\n"
+	if code != exitFindings || !strings.HasSuffix(out, want) {
+		t.Errorf("exit %d, stdout:\n%s\nwant it to end with:\n%s\nstderr: %s", code, out, want, errs)
 	}
 }
