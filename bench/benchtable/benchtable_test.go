@@ -1,0 +1,75 @@
+package benchtable
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/table.md")
+
+// TestGolden renders testdata/bench.txt (three runs of one scenario, one of
+// another) and compares with testdata/table.md.
+func TestGolden(t *testing.T) {
+	in, err := os.Open("testdata/bench.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	rows, err := Parse(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got bytes.Buffer
+	if err := Markdown(&got, rows, "vexil", []string{"vexil", "vexil-map"}); err != nil {
+		t.Fatal(err)
+	}
+	if *update {
+		if err := os.WriteFile("testdata/table.md", got.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile("testdata/table.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Bytes(), want) {
+		t.Errorf("table differs from testdata/table.md (go test -update rewrites it):\n%s", got.String())
+	}
+}
+
+func TestParse(t *testing.T) {
+	for _, tc := range []struct {
+		name, in string
+		rows     int
+		ns       float64
+		err      bool
+	}{
+		{"median of three", "BenchmarkA/x-2 1 30 ns/op\nBenchmarkA/x-2 1 10 ns/op\nBenchmarkA/x-2 1 20 ns/op\n", 1, 20, false},
+		{"median of two", "BenchmarkA/x-8 1 10 ns/op\nBenchmarkA/x-8 1 20 ns/op\n", 1, 15, false},
+		{"no procs suffix", "BenchmarkA/x 1 7 ns/op\n", 1, 7, false},
+		{"a dash in the system", "BenchmarkA/vexil-map-2 1 7 ns/op\n", 1, 7, false},
+		{"not a sub-benchmark", "BenchmarkA 1 7 ns/op\n", 0, 0, false},
+		{"noise", "goos: linux\nPASS\nok x 1s\n", 0, 0, false},
+		{"bad number", "BenchmarkA/x-2 1 seven ns/op\n", 0, 0, true},
+	} {
+		rows, err := Parse(strings.NewReader(tc.in))
+		if (err != nil) != tc.err {
+			t.Errorf("%s: err = %v", tc.name, err)
+			continue
+		}
+		if len(rows) != tc.rows {
+			t.Errorf("%s: %d rows, want %d", tc.name, len(rows), tc.rows)
+			continue
+		}
+		if tc.rows > 0 && rows[0].NsPerOp != tc.ns {
+			t.Errorf("%s: ns/op = %v, want %v", tc.name, rows[0].NsPerOp, tc.ns)
+		}
+	}
+	rows, _ := Parse(strings.NewReader("BenchmarkA/vexil-map-2 1 7 ns/op\n"))
+	if rows[0].System != "vexil-map" {
+		t.Errorf("system = %q, want vexil-map", rows[0].System)
+	}
+}
