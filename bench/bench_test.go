@@ -188,7 +188,8 @@ func TestRolloutShares(t *testing.T) {
 
 func benchSystems(b *testing.B, run func(b *testing.B, sys System)) {
 	for _, s := range systems(b) {
-		b.Run(s.name, func(b *testing.B) {
+		// Named key=value so that benchstat -col /sys lays systems side by side.
+		b.Run("sys="+s.name, func(b *testing.B) {
 			sys, err := s.open()
 			if err != nil {
 				b.Fatal(err)

@@ -24,8 +24,8 @@ type Row struct {
 
 type key struct{ scenario, system string }
 
-// Parse reads benchmark lines (`BenchmarkScenario/system-N  iters  X ns/op
-// Y B/op  Z allocs/op`) and returns one row per scenario and system, in the
+// Parse reads benchmark lines (`BenchmarkScenario/sys=system-N  iters  X ns/op
+// Y B/op  Z allocs/op`; "sys=" is optional) and returns one row per scenario and system, in the
 // order they first appear. Other lines are ignored.
 func Parse(r io.Reader) ([]Row, error) {
 	samples := map[key][][3]float64{}
@@ -40,6 +40,7 @@ func Parse(r io.Reader) ([]Row, error) {
 		if !ok {
 			continue
 		}
+		system = strings.TrimPrefix(system, "sys=")
 		if i := strings.LastIndexByte(system, '-'); i > 0 {
 			if _, err := strconv.Atoi(system[i+1:]); err == nil {
 				system = system[:i] // the GOMAXPROCS suffix
