@@ -315,30 +315,49 @@ func (s *serverSource) streamOnce(run context.Context, u Updater, wg *sync.WaitG
 	silence.Store("no event or ping within " + s.opts.HeartbeatTimeout.String())
 	watchdog.Reset(s.opts.HeartbeatTimeout)
 
-	sc := bufio.NewScanner(resp.Body)
+	err = readSSE(resp.Body, func() { watchdog.Reset(s.opts.HeartbeatTimeout) }, func(event string, data []byte) error {
+		if event == "" && data == nil { // a comment: the server's heartbeat
+			if connected {
+				u.Confirm()
+			}
+			return nil
+		}
+		return s.handle(ctx, run, u, wg, event, data, &connected)
+	})
+	if err == nil {
+		err = errors.New("server closed the stream")
+	}
+	return connected, causeOr(ctx, err)
+}
+
+// readSSE reads a text/event-stream until it ends, calling line for every
+// line and dispatch for every event, and for every comment with an empty
+// event and nil data. A dispatch error stops the reading.
+func readSSE(r io.Reader, line func(), dispatch func(event string, data []byte) error) error {
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), maxConfigBytes)
 	var event string
 	var data bytes.Buffer
 	for sc.Scan() {
-		watchdog.Reset(s.opts.HeartbeatTimeout)
-		line := bytes.TrimSuffix(sc.Bytes(), []byte("\r"))
-		if len(line) == 0 { // a blank line dispatches the event
+		line()
+		l := bytes.TrimSuffix(sc.Bytes(), []byte("\r"))
+		if len(l) == 0 { // a blank line dispatches the event
 			if event != "" || data.Len() > 0 {
-				if err := s.handle(ctx, run, u, wg, event, data.Bytes(), &connected); err != nil {
-					return connected, err
+				if err := dispatch(event, append([]byte{}, data.Bytes()...)); err != nil {
+					return err
 				}
 			}
 			event = ""
 			data.Reset()
 			continue
 		}
-		if line[0] == ':' { // a comment: the server's heartbeat
-			if connected {
-				u.Confirm()
+		if l[0] == ':' {
+			if err := dispatch("", nil); err != nil {
+				return err
 			}
 			continue
 		}
-		field, value, _ := bytes.Cut(line, []byte(":"))
+		field, value, _ := bytes.Cut(l, []byte(":"))
 		value = bytes.TrimPrefix(value, []byte(" "))
 		switch string(field) {
 		case "event":
@@ -350,10 +369,7 @@ func (s *serverSource) streamOnce(run context.Context, u Updater, wg *sync.WaitG
 			data.Write(value)
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return connected, causeOr(ctx, err)
-	}
-	return connected, causeOr(ctx, errors.New("server closed the stream"))
+	return sc.Err()
 }
 
 // causeOr prefers the watchdog's reason to the error it caused.
