@@ -42,6 +42,10 @@
 //	{"file": "graph/schema.resolvers.go", "line": 27, "col": 36,
 //	 "flag": "new_report", "accessor": "NewReport"}
 //
+// A `vexil:ignore RULE[,RULE...] why` comment waives the findings of those
+// rules on its line, or, alone on a line, on the line below, in flags.yaml,
+// a rules document or Go code (see Ignore).
+//
 // Input the check cannot work with (a flags.yaml or rules document that does
 // not parse, Go code that does not load, a server that does not answer) is
 // an *InputError listing every problem with its place; a rules document that

@@ -37,6 +37,7 @@ type Remote struct {
 type RemoteRules struct {
 	Version int
 	File    string // "<env>@v<version>": the name positions use
+	Text    []byte // the document as the server sent it
 	Doc     *vexilrt.RulesDoc
 }
 
@@ -57,7 +58,7 @@ func (r *Remote) Rules(ctx context.Context) (*RemoteRules, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &RemoteRules{Version: v, File: file, Doc: doc}, nil
+	return &RemoteRules{Version: v, File: file, Text: body, Doc: doc}, nil
 }
 
 // version is one entry of GET .../versions.

@@ -70,6 +70,7 @@ func runCheck(ctx context.Context, args []string, stdio Stdio) int {
 	findings = append(findings, check.Definitions(defs, today)...)
 
 	var problems []error
+	texts := map[string][]byte{} // documents that are not files, for vexil:ignore comments
 	switch {
 	case *rulesFile != "":
 		data, err := os.ReadFile(*rulesFile)
@@ -90,6 +91,7 @@ func runCheck(ctx context.Context, args []string, stdio Stdio) int {
 			problems = append(problems, err)
 			break
 		}
+		texts[cur.File] = cur.Text
 		findings = append(findings, check.Rules(defs, cur.Doc)...)
 		stuck, err := check.StuckRollouts(ctx, remote, defs, cur, today)
 		if err != nil {
@@ -112,6 +114,13 @@ func runCheck(ctx context.Context, args []string, stdio Stdio) int {
 		return checkInputError(stdio.Err, errors.Join(problems...))
 	}
 
+	findings = check.Ignore(findings, func(file string) []byte {
+		if text, ok := texts[file]; ok {
+			return text
+		}
+		text, _ := os.ReadFile(file) // a file that cannot be read waives nothing
+		return text
+	})
 	wd, _ := os.Getwd()
 	for i := range findings {
 		findings[i].File = displayPath(wd, findings[i].File)
