@@ -102,13 +102,13 @@ func TestServerSourceFollowsTheStream(t *testing.T) {
 	if got := workbook(c); got != testflags.WorkbookGuided {
 		t.Fatalf("workbook = %v, want guided", got)
 	}
-	f.save(rulesAdapt, nil, false) // a config event
+	f.save(rulesAdapt, nil, announceConfig) // a config event
 	eventually(t, "version 2 from a config event", 2*time.Second, func() bool { return c.Status().Version == "2" })
 	if got := workbook(c); got != testflags.WorkbookAdaptive {
 		t.Fatalf("workbook = %v, want adaptive", got)
 	}
 	fetches := f.fetchCount()
-	f.save(rulesGuided, map[string]string{"workbook": "incident"}, true) // a version event: fetch /config
+	f.save(rulesGuided, map[string]string{"workbook": "incident"}, announceVersion) // a version event: fetch /config
 	eventually(t, "version 3 from a version event", 2*time.Second, func() bool { return c.Status().Version == "3" })
 	if f.fetchCount() <= fetches {
 		t.Error("a version event did not fetch /config")
@@ -208,8 +208,8 @@ func TestNonCompilingConfigKeepsTheOld(t *testing.T) {
 	f := newFakeServer(t, rulesGuided)
 	reg := prometheus.NewRegistry()
 	c, log := newTestClient(t, Options{Source: Server(fastServer(f.url())), Registerer: reg})
-	f.save(rulesBroken, nil, false)
-	f.save(rulesBroken, nil, true)
+	f.save(rulesBroken, nil, announceConfig)
+	f.save(rulesBroken, nil, announceVersion)
 	eventually(t, "two refusals", 2*time.Second, func() bool { return testutil.ToFloat64(c.metrics.rejected) >= 2 })
 	if s := c.Status(); s.Version != "1" || s.LastError == nil {
 		t.Errorf("status = %+v, want version 1 kept, with the compile error", s)
@@ -220,7 +220,7 @@ func TestNonCompilingConfigKeepsTheOld(t *testing.T) {
 	if !strings.Contains(log.String(), "config refused") || !strings.Contains(log.String(), "dev@v2:3:") {
 		t.Errorf("log does not name the refused config's error position:\n%s", log)
 	}
-	f.save(rulesAdapt, nil, false)
+	f.save(rulesAdapt, nil, announceConfig)
 	eventually(t, "version 4", 2*time.Second, func() bool { return c.Status().Version == "4" })
 }
 
@@ -289,8 +289,8 @@ func TestKilledMidStream(t *testing.T) {
 	}()
 	eventually(t, "the client noticing", 2*time.Second, func() bool { return c.Status().LastError != nil })
 	// Versions move on while the client is cut off.
-	f.save(rulesBroken, nil, false)
-	f.save(rulesAdapt, nil, false)
+	f.save(rulesBroken, nil, announceConfig)
+	f.save(rulesAdapt, nil, announceConfig)
 	f.restart()
 	eventually(t, "catching up to version 3", 5*time.Second, func() bool { return c.Status().Version == "3" })
 	eventually(t, "a new stream", 2*time.Second, func() bool { return f.streamCount() == 1 })
@@ -478,7 +478,7 @@ func TestRaceEvaluationsSwapsListeners(t *testing.T) {
 	go func() {
 		defer wg.Done()
 		for i := 0; ctx.Err() == nil; i++ {
-			f.save([]string{rulesGuided, rulesAdapt}[i%2], nil, i%3 == 0)
+			f.save([]string{rulesGuided, rulesAdapt}[i%2], nil, []string{announceConfig, announceVersion, announceNothing}[i%3])
 			time.Sleep(5 * time.Millisecond)
 		}
 	}()
@@ -491,4 +491,60 @@ func TestRaceEvaluationsSwapsListeners(t *testing.T) {
 		}
 	}()
 	wg.Wait()
+}
+
+func TestRevalidationCatchesAMissedEvent(t *testing.T) {
+	f := newFakeServer(t, rulesGuided)
+	opts := fastServer(f.url())
+	opts.RevalidateInterval = 100 * time.Millisecond
+	c, _ := newTestClient(t, Options{Source: Server(opts)})
+	eventually(t, "a stream", time.Second, func() bool { return f.streamCount() == 1 })
+	f.save(rulesAdapt, nil, announceNothing)
+	eventually(t, "revalidation finding version 2", 3*time.Second, func() bool { return c.Status().Version == "2" })
+	if f.streamCount() != 1 {
+		t.Error("the stream was dropped: revalidation should happen beside it")
+	}
+}
+
+func TestMetricsRegistered(t *testing.T) {
+	f := newFakeServer(t, rulesGuided)
+	reg := prometheus.NewRegistry()
+	c, _ := newTestClient(t, Options{Source: Server(fastServer(f.url())), Registerer: reg,
+		Exposures: ExposureOptions{Exporter: &countingExporter{}}})
+	testflags.New(c).For(context.Background(), target).Workbook()
+	f.kill() // a sync error
+	eventually(t, "a sync error", 2*time.Second, func() bool { return c.Status().LastError != nil })
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, mf := range mfs {
+		got[mf.GetName()] = true
+	}
+	for _, name := range []string{"vexil_client_config_version", "vexil_client_config_age_seconds", "vexil_client_sync_errors_total",
+		"vexil_client_evaluations_total", "vexil_client_config_warnings"} {
+		if !got[name] {
+			t.Errorf("metric %s not gathered (have %v)", name, got)
+		}
+	}
+	if v := testutil.ToFloat64(c.metrics.version); v != 1 {
+		t.Errorf("config_version = %v", v)
+	}
+	// A second client on the same registry is refused, not a panic.
+	_, err = New(context.Background(), Options{Definitions: testflags.Definitions(), Source: Server(fastServer(f.url())), Registerer: reg, StartTimeout: time.Millisecond})
+	if err == nil {
+		t.Error("registering the metrics twice succeeded")
+	}
+}
+
+func TestExposurePathAllocatesNothing(t *testing.T) {
+	f := newFakeServer(t, rulesGuided)
+	c, _ := newTestClient(t, Options{Source: Server(fastServer(f.url())), Registerer: prometheus.NewRegistry(),
+		Exposures: ExposureOptions{Exporter: &countingExporter{}}})
+	ff := testflags.New(c)
+	ctx := context.Background()
+	if n := testing.AllocsPerRun(1000, func() { ff.For(ctx, target).Workbook() }); n != 0 {
+		t.Errorf("an accessor with exposures and metrics on allocates %v times", n)
+	}
 }

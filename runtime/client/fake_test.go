@@ -90,15 +90,24 @@ func (f *fakeServer) configJSON() string {
 	return string(b)
 }
 
-// save makes a new version and announces it: the whole config, or only its
-// number (as the server does for a config over 64 KiB).
-func (f *fakeServer) save(rules string, kills map[string]string, announceOnly bool) int {
+// Ways a save is announced on the streams.
+const (
+	announceConfig  = "config"  // the whole config
+	announceVersion = "version" // only its number, as for a config over 64 KiB
+	announceNothing = "nothing" // a lost event
+)
+
+// save makes a new version and announces it.
+func (f *fakeServer) save(rules string, kills map[string]string, announce string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.version++
 	f.rules, f.kills = rules, kills
 	msg := fmt.Sprintf("event: config\nid: %d\ndata: %s\n\n", f.version, f.configJSON())
-	if announceOnly {
+	if announce == announceNothing {
+		return f.version
+	}
+	if announce == announceVersion {
 		msg = fmt.Sprintf("event: version\nid: %d\ndata: {\"version\": %d}\n\n", f.version, f.version)
 	}
 	for ch := range f.streams {
