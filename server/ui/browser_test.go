@@ -280,10 +280,12 @@ func TestBrowser(t *testing.T) {
 	if got := textOf(t, a, "#base"); got != "2" {
 		t.Fatalf("after rebase the draft is based on %q, want 2", got)
 	}
-	// Rebasing keeps the draft as written; take their rule in before saving.
+	// The rebase replayed our change on top of theirs: both are in the draft.
 	draft := eval[string](t, a, `document.getElementById('rules').value`)
+	if !strings.Contains(draft, "more_questions_nz") || !strings.Contains(draft, "teachers_everywhere") {
+		t.Fatalf("rebased draft:\n%s", draft)
+	}
 	run(t, a, "save after rebase",
-		setDraft(draft+"  more_questions_nz:\n    filter: attr:country = 'NZ'\n    variants: {max_questions: 20}\n"),
 		chromedp.Click(chromedp.CSS("#save")),
 		chromedp.WaitVisible(chromedp.CSS(".flash")),
 	)

@@ -25,7 +25,7 @@ type rulesData struct {
 	Message  string
 	Lock     *lockInfo
 	Stale    *staleInfo
-	Rebased  bool
+	Rebased  string // what the rebase did, shown above the editor
 }
 
 type resultRow struct {
@@ -42,6 +42,7 @@ type staleInfo struct {
 	Meanwhile diffResult
 	Lines     []diffLine // the text diff of the versions saved meanwhile
 	Mine      []diffLine // current → the draft
+	Conflicts []string   // where a rebase would need the user's hand
 }
 
 func (h *handler) rulesPage(w http.ResponseWriter, r *http.Request, s *session) {
@@ -143,10 +144,7 @@ func (h *handler) rulesPost(w http.ResponseWriter, r *http.Request, s *session) 
 		}
 		status = http.StatusConflict
 	case "rebase":
-		// The user has seen what changed meanwhile and keeps the draft on
-		// top of the current version; the next save checks against it.
-		d.Base, _ = strconv.Atoi(r.PostForm.Get("current"))
-		d.Rebased = true
+		status = h.rebase(r, s, d)
 	case "discard":
 		h.redirect(w, r, s, "/envs/"+pathEscape(env)+"/rules", "Draft discarded; this is the current version.")
 		return
@@ -280,7 +278,8 @@ func (h *handler) save(w http.ResponseWriter, r *http.Request, s *session, d *ru
 	return false
 }
 
-// stale gathers what a 412 shows.
+// stale gathers what a 412 shows: what others changed, how the draft
+// differs from what is there now, and whether a rebase would apply cleanly.
 func (h *handler) stale(r *http.Request, s *session, d *rulesData) *staleInfo {
 	text, current, err := h.currentRules(r, s)
 	if err != nil {
@@ -295,7 +294,48 @@ func (h *handler) stale(r *http.Request, s *session, d *rulesData) *staleInfo {
 	} else {
 		st.Lines = diffLines("", text)
 	}
+	if base, err := h.versionText(r, s, d.Base); err == nil {
+		_, st.Conflicts = merge3(base, d.Text, text)
+	}
 	return st
+}
+
+// rebase replays the draft's changes (from the version it started from) on
+// top of the current version, as a line-based three-way merge. Where both
+// changed the same lines it keeps the draft as written and says where.
+func (h *handler) rebase(r *http.Request, s *session, d *rulesData) int {
+	text, current, err := h.currentRules(r, s)
+	if err != nil {
+		d.EvalErr = "Rebasing: " + err.Error()
+		return cmp.Or(statusOf(err), http.StatusBadGateway)
+	}
+	base, err := h.versionText(r, s, d.Base)
+	if err != nil {
+		d.EvalErr = "Rebasing: " + err.Error()
+		return cmp.Or(statusOf(err), http.StatusBadGateway)
+	}
+	merged, conflicts := merge3(base, d.Text, text)
+	from := d.Base
+	d.Base = current
+	if len(conflicts) > 0 {
+		d.Stale = &staleInfo{Current: current, Mine: diffLines(text, d.Text), Conflicts: conflicts}
+		d.EvalErr = fmt.Sprintf("Your draft and version %d change the same lines (%s). Your draft is kept as written and now based on version %d: bring their changes in by hand, then save.",
+			current, strings.Join(conflicts, "; "), current)
+		return http.StatusConflict
+	}
+	d.Text = merged
+	d.Rebased = fmt.Sprintf("Your changes since version %d were replayed on top of version %d. Review the draft, then save.", from, current)
+	return http.StatusOK
+}
+
+// versionText is the text of version n (empty for 0, before any save).
+func (h *handler) versionText(r *http.Request, s *session, n int) (string, error) {
+	if n <= 0 {
+		return "", nil
+	}
+	var v versionInfo
+	err := h.api.getJSON(r.Context(), s.token, envPath(r.PathValue("env"), "versions", strconv.Itoa(n)), &v)
+	return v.Rules, err
 }
 
 // check validates a draft as the user types: the server compiles it, and

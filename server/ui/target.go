@@ -3,6 +3,7 @@ package ui
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -68,18 +69,19 @@ func typedValue(typ, raw string) (any, error) {
 		}
 		return b, nil
 	case "int":
-		if _, err := strconv.ParseInt(raw, 10, 64); err != nil {
+		n, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil {
 			return nil, fmt.Errorf("%q is not a whole number", raw)
 		}
-		return json.Number(raw), nil
+		return json.Number(strconv.FormatInt(n, 10)), nil // "007" and "+7" are not JSON
 	case "float":
 		f, err := strconv.ParseFloat(raw, 64)
-		if err != nil {
-			return nil, fmt.Errorf("%q is not a number", raw)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return nil, fmt.Errorf("%q is not a finite number", raw)
 		}
 		// A float is written with a point so the API does not read it as an int.
 		s := strconv.FormatFloat(f, 'g', -1, 64)
-		if !strings.ContainsAny(s, ".eEn") {
+		if !strings.ContainsAny(s, ".eE") {
 			s += ".0"
 		}
 		return json.Number(s), nil

@@ -1,9 +1,12 @@
 package ui
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
 
 // diffLine is one line of a rendered diff: Op is "+", "-", " " or "@"
-// (a hunk header).
+// (a hunk header or elided context).
 type diffLine struct {
 	Op   string
 	Text string
@@ -13,9 +16,45 @@ type diffLine struct {
 // removed and added whole, which is still correct, only less precise.
 const maxDiffCells = 4 << 20
 
-// diffLines compares two texts line by line.
+// diffContext is how many unchanged lines are kept around each change.
+const diffContext = 3
+
+// diffLines compares two texts line by line, for reading: long unchanged
+// runs are elided.
 func diffLines(a, b string) []diffLine {
-	x, y := splitLines(a), splitLines(b)
+	ops := diffOps(splitLines(a), splitLines(b))
+	var out []diffLine
+	for i := 0; i < len(ops); {
+		if ops[i].Op != " " {
+			out = append(out, ops[i])
+			i++
+			continue
+		}
+		j := i
+		for j < len(ops) && ops[j].Op == " " {
+			j++
+		}
+		keepHead, keepTail := diffContext, diffContext
+		if i == 0 {
+			keepHead = 0
+		}
+		if j == len(ops) {
+			keepTail = 0
+		}
+		if j-i <= keepHead+keepTail {
+			out = append(out, ops[i:j]...)
+		} else {
+			out = append(out, ops[i:i+keepHead]...)
+			out = append(out, diffLine{"@", fmt.Sprintf("… %d unchanged lines", j-i-keepHead-keepTail)})
+			out = append(out, ops[j-keepTail:j]...)
+		}
+		i = j
+	}
+	return out
+}
+
+// diffOps is the full line diff of x to y.
+func diffOps(x, y []string) []diffLine {
 	// Equal head and tail need no table.
 	pre := 0
 	for pre < len(x) && pre < len(y) && x[pre] == y[pre] {
@@ -25,21 +64,13 @@ func diffLines(a, b string) []diffLine {
 	for suf < len(x)-pre && suf < len(y)-pre && x[len(x)-1-suf] == y[len(y)-1-suf] {
 		suf++
 	}
-	var out []diffLine
-	// Keep a little context around the change, not the whole document.
-	const ctx = 3
-	if pre > ctx {
-		out = append(out, diffLine{"@", "…"})
-	}
-	for _, l := range x[max(0, pre-ctx):pre] {
+	out := make([]diffLine, 0, len(x)+len(y)-pre-suf)
+	for _, l := range x[:pre] {
 		out = append(out, diffLine{" ", l})
 	}
 	out = append(out, lcsDiff(x[pre:len(x)-suf], y[pre:len(y)-suf])...)
-	for _, l := range x[len(x)-suf : min(len(x), len(x)-suf+ctx)] {
+	for _, l := range x[len(x)-suf:] {
 		out = append(out, diffLine{" ", l})
-	}
-	if suf > ctx {
-		out = append(out, diffLine{"@", "…"})
 	}
 	return out
 }
@@ -114,4 +145,88 @@ func unifiedLines(text string) []diffLine {
 		}
 	}
 	return out
+}
+
+// hunk replaces base lines [start, end) with lines.
+type hunk struct {
+	start, end int
+	lines      []string
+}
+
+func hunks(base, other []string) []hunk {
+	var out []hunk
+	i := 0 // position in base
+	var cur *hunk
+	for _, op := range diffOps(base, other) {
+		if op.Op == " " {
+			if cur != nil {
+				out = append(out, *cur)
+				cur = nil
+			}
+			i++
+			continue
+		}
+		if cur == nil {
+			cur = &hunk{start: i, end: i}
+		}
+		if op.Op == "-" {
+			i++
+			cur.end = i
+		} else {
+			cur.lines = append(cur.lines, op.Text)
+		}
+	}
+	if cur != nil {
+		out = append(out, *cur)
+	}
+	return out
+}
+
+// merge3 applies both mine's and theirs' changes to base, line by line, as
+// git's merge does. Changes that touch the same base lines (unless they are
+// the same change) are conflicts; then merged is "" and each conflict names
+// the base lines both sides changed.
+func merge3(base, mine, theirs string) (merged string, conflicts []string) {
+	b := splitLines(base)
+	hm, ht := hunks(b, splitLines(mine)), hunks(b, splitLines(theirs))
+	var out []string
+	pos, i, j := 0, 0, 0
+	for i < len(hm) || j < len(ht) {
+		var h hunk
+		switch {
+		case j == len(ht) || (i < len(hm) && hm[i].start < ht[j].start):
+			h = hm[i]
+			i++
+		case i == len(hm) || ht[j].start < hm[i].start:
+			h = ht[j]
+			j++
+		default: // both change at the same place
+			h = hm[i]
+			if !sameHunk(hm[i], ht[j]) {
+				conflicts = append(conflicts, fmt.Sprintf("lines %d–%d of the version you started from", hm[i].start+1, max(hm[i].end, ht[j].end, hm[i].start+1)))
+			}
+			i++
+			j++
+		}
+		if h.start < pos { // overlaps the change just applied
+			conflicts = append(conflicts, fmt.Sprintf("lines %d–%d of the version you started from", h.start+1, max(h.end, h.start+1)))
+			pos = max(pos, h.end)
+			continue
+		}
+		out = append(out, b[pos:h.start]...)
+		out = append(out, h.lines...)
+		pos = h.end
+	}
+	if len(conflicts) > 0 {
+		return "", conflicts
+	}
+	out = append(out, b[pos:]...)
+	if len(out) == 0 {
+		return "", nil
+	}
+	return strings.Join(out, "\n") + "\n", nil
+}
+
+func sameHunk(a, b hunk) bool {
+	return a.start == b.start && a.end == b.end && strings.Join(a.lines, "\n") == strings.Join(b.lines, "\n")
 }

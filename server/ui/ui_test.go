@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -332,15 +333,29 @@ func TestDraftEvaluateSaveStaleRebase(t *testing.T) {
 	form.Set("action", "rebase")
 	form.Set("current", "2")
 	_, body = b.post("/ui/envs/dev/rules", form)
-	mustContain(t, body, `name="base" value="2"`, "rebased")
+	mustContain(t, body, `name="base" value="2"`, "were replayed on top of version 2")
+	rebased := html.UnescapeString(textareaContent(t, body))
+	if !strings.Contains(rebased, "extra_rule") || !strings.Contains(rebased, "teachers_everywhere") {
+		t.Fatalf("the rebased draft lacks one side's change:\n%s", rebased)
+	}
 	form.Set("action", "save")
 	form.Set("base", "2")
+	form.Set("rules", rebased)
 	if _, body = b.post("/ui/envs/dev/rules", form); !strings.Contains(body, "Saved version 3") {
 		t.Fatalf("save after rebase failed:\n%s", body)
 	}
-	if v := st.envs["dev"].versions[2]; v.Author != "bob" || v.Message != "teachers everywhere" {
+	if v := st.envs["dev"].versions[2]; v.Author != "bob" || v.Message != "teachers everywhere" || !strings.Contains(v.Rules, "extra_rule") {
 		t.Fatalf("version 3: %+v", v)
 	}
+}
+
+func textareaContent(t *testing.T, page string) string {
+	t.Helper()
+	m := regexp.MustCompile(`(?s)<textarea name="rules"[^>]*>(.*?)</textarea>`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatal("no editor on the page")
+	}
+	return m[1]
 }
 
 func TestCheckAsYouType(t *testing.T) {
