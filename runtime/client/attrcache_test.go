@@ -63,7 +63,7 @@ func TestAttributeCacheHitsTTLAndInvalidation(t *testing.T) {
 		}
 		return v.Country
 	}
-	if get() != "gen0" || get() != "gen0" || l.calls.Load() != 1 {
+	if first, second := get(), get(); first != "gen0" || second != "gen0" || l.calls.Load() != 1 {
 		t.Fatalf("two gets made %d loads, want 1", l.calls.Load())
 	}
 	l.gen.Store(1)

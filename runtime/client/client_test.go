@@ -338,8 +338,8 @@ func TestFreshness(t *testing.T) {
 	if p := view().PaymentsDetails(); p.Bool() {
 		t.Errorf("stale payments = %v, want its safe value false", p)
 	}
-	if !view().LegacyReport() == view().NewReport() { // unaffected flags still answer
-		t.Error("alias and flag disagree")
+	if w := view().WorkbookDetails(); w.Reason() == vexilrt.ReasonStale { // no bound: never stale
+		t.Errorf("workbook = %v", w)
 	}
 	if b := view().BannerDetails(); !b.Bool() || b.Reason() != vexilrt.ReasonTargetingMatch {
 		t.Errorf("stale banner (on_stale: last) = %v, want its last answer true", b)
