@@ -15,77 +15,117 @@ import (
 	"github.com/vexilhq/vexil/internal/check"
 )
 
+// checkRun is one vexil check: what its flags asked for.
+type checkRun struct {
+	defsFile, rulesFile string
+	server, env, token  string
+	code                stringList
+	format              string
+	failOn              check.Severity
+	today               time.Time
+	usage               bool
+}
+
 func runCheck(ctx context.Context, args []string, stdio Stdio) int {
-	fset := newFlagSet("check", stdio.Err)
-	defsFile := fset.String("f", "flags.yaml", "the flag definitions")
-	rulesFile := fset.String("rules", "", "check this rules document against the definitions")
-	server := fset.String("server", cmp.Or(os.Getenv("VEXIL_SERVER"), "http://127.0.0.1:8080"), "the vexil server whose --env rules to check (or VEXIL_SERVER)")
-	env := fset.String("env", "", "check this environment's rules on --server, and its stuck rollouts")
-	// Read after parsing, so that -h never prints the secret.
-	token := fset.String("token", "", "the server's API token (or VEXIL_TOKEN)")
-	var code stringList
-	fset.Var(&code, "code", "check the Go packages matching this pattern, e.g. ./... (repeatable)")
-	format := fset.String("format", "text", "output format: text, json or github")
-	todayFlag := fset.String("today", "", "the date expiry is checked against, YYYY-MM-DD (default today, UTC)")
-	failOn := fset.String("fail-on", "error", "exit 1 when a finding is at least this severe: error, warning or info")
-	usage := fset.Bool("usage", false, "list every accessor call, by flag, instead of the findings (needs --code)")
-	if done, status := parseFlags(fset, args); done {
+	r, done, status := parseCheck(args, stdio.Err)
+	if done {
 		return status
 	}
-	bad := func(format string, a ...any) int {
-		fmt.Fprintf(stdio.Err, "vexil check: "+format+"\n", a...)
+	findings, uses, err := r.run(ctx)
+	if err != nil {
+		fmt.Fprintln(stdio.Err, err)
 		return exitBadInput
 	}
-	threshold, ok := check.ParseSeverity(*failOn)
+	if r.usage {
+		writeUses(stdio.Out, r.format, uses)
+		return exitOK
+	}
+	writeFindings(stdio.Out, r.format, findings)
+	if r.format == "text" && len(findings) > 0 {
+		fmt.Fprintln(stdio.Err, "vexil check: "+check.Summary(findings))
+	}
+	if worst, any := check.Worst(findings); any && worst >= r.failOn {
+		return exitFindings
+	}
+	return exitOK
+}
+
+func parseCheck(args []string, stderr io.Writer) (r checkRun, done bool, status int) {
+	fset := newFlagSet("check", stderr)
+	fset.StringVar(&r.defsFile, "f", "flags.yaml", "the flag definitions")
+	fset.StringVar(&r.rulesFile, "rules", "", "check this rules document against the definitions")
+	fset.StringVar(&r.server, "server", cmp.Or(os.Getenv("VEXIL_SERVER"), "http://127.0.0.1:8080"), "the vexil server whose --env rules to check (or VEXIL_SERVER)")
+	fset.StringVar(&r.env, "env", "", "check this environment's rules on --server, and its stuck rollouts")
+	// Read after parsing, so that -h never prints the secret.
+	fset.StringVar(&r.token, "token", "", "the server's API token (or VEXIL_TOKEN)")
+	fset.Var(&r.code, "code", "check the Go packages matching this pattern, e.g. ./... (repeatable)")
+	fset.StringVar(&r.format, "format", "text", "output format: text, json or github")
+	today := fset.String("today", "", "the date expiry is checked against, YYYY-MM-DD (default today, UTC)")
+	failOn := fset.String("fail-on", "error", "exit 1 when a finding is at least this severe: error, warning or info")
+	fset.BoolVar(&r.usage, "usage", false, "list every accessor call, by flag, instead of the findings (needs --code)")
+	if done, status := parseFlags(fset, args); done {
+		return r, true, status
+	}
+	bad := func(format string, a ...any) (checkRun, bool, int) {
+		fmt.Fprintf(stderr, "vexil check: "+format+"\n", a...)
+		return r, true, exitBadInput
+	}
+	var ok bool
+	r.failOn, ok = check.ParseSeverity(*failOn)
 	switch {
 	case !ok:
 		return bad("--fail-on must be error, warning or info, not %q", *failOn)
-	case *format != "text" && *format != "json" && *format != "github":
-		return bad("--format must be text, json or github, not %q", *format)
-	case *rulesFile != "" && *env != "":
+	case r.format != "text" && r.format != "json" && r.format != "github":
+		return bad("--format must be text, json or github, not %q", r.format)
+	case r.rulesFile != "" && r.env != "":
 		return bad("--rules and --env are two sources of rules: give one")
-	case *env != "" && *server == "":
+	case r.env != "" && r.server == "":
 		return bad("--env needs --server (or VEXIL_SERVER)")
-	case *usage && len(code) == 0:
+	case r.usage && len(r.code) == 0:
 		return bad("--usage lists accessor calls, so it needs --code")
 	}
-	today := time.Now().UTC()
-	if *todayFlag != "" {
-		t, err := time.Parse(time.DateOnly, *todayFlag)
+	r.token = cmp.Or(r.token, os.Getenv("VEXIL_TOKEN"))
+	r.today = time.Now().UTC()
+	if *today != "" {
+		t, err := time.Parse(time.DateOnly, *today)
 		if err != nil {
-			return bad("--today must be a date (YYYY-MM-DD), not %q", *todayFlag)
+			return bad("--today must be a date (YYYY-MM-DD), not %q", *today)
 		}
-		today = t
+		r.today = t
 	}
+	return r, false, exitOK
+}
 
-	src, err := os.ReadFile(*defsFile)
+// run runs the checks asked for. Bad input (the error) is every problem
+// found in every input at once; findings are sorted and waived ones left
+// out, and uses sorted, with file names relative to the working directory.
+func (r *checkRun) run(ctx context.Context) ([]check.Finding, []check.Use, error) {
+	src, err := os.ReadFile(r.defsFile)
 	if err != nil {
-		fmt.Fprintf(stdio.Err, "%s: %s\n", *defsFile, readError(err))
-		return exitBadInput
+		return nil, nil, fmt.Errorf("%s: %s", r.defsFile, readError(err))
 	}
-	defs, findings, err := check.LoadDefinitions(*defsFile, src)
+	defs, findings, err := check.LoadDefinitions(r.defsFile, src)
 	if err != nil {
-		return checkInputError(stdio.Err, err)
+		return nil, nil, err
 	}
-	findings = append(findings, check.Definitions(defs, today)...)
+	findings = append(findings, check.Definitions(defs, r.today)...)
 
 	var problems []error
 	texts := map[string][]byte{} // documents that are not files, for vexil:ignore comments
 	switch {
-	case *rulesFile != "":
-		data, err := os.ReadFile(*rulesFile)
+	case r.rulesFile != "":
+		data, err := os.ReadFile(r.rulesFile)
 		if err != nil {
-			fmt.Fprintf(stdio.Err, "%s: %s\n", *rulesFile, readError(err))
-			return exitBadInput
+			return nil, nil, fmt.Errorf("%s: %s", r.rulesFile, readError(err))
 		}
-		doc, err := check.LoadRules(*rulesFile, data)
+		doc, err := check.LoadRules(r.rulesFile, data)
 		if err != nil {
 			problems = append(problems, err)
 			break
 		}
 		findings = append(findings, check.Rules(defs, doc)...)
-	case *env != "":
-		remote := &check.Remote{URL: *server, Env: *env, Token: cmp.Or(*token, os.Getenv("VEXIL_TOKEN"))}
+	case r.env != "":
+		remote := &check.Remote{URL: r.server, Env: r.env, Token: r.token}
 		cur, err := remote.Rules(ctx)
 		if err != nil {
 			problems = append(problems, err)
@@ -93,7 +133,7 @@ func runCheck(ctx context.Context, args []string, stdio Stdio) int {
 		}
 		texts[cur.File] = cur.Text
 		findings = append(findings, check.Rules(defs, cur.Doc)...)
-		stuck, err := check.StuckRollouts(ctx, remote, defs, cur, today)
+		stuck, err := check.StuckRollouts(ctx, remote, defs, cur, r.today)
 		if err != nil {
 			problems = append(problems, err)
 		}
@@ -101,8 +141,8 @@ func runCheck(ctx context.Context, args []string, stdio Stdio) int {
 	}
 
 	var uses []check.Use
-	if len(code) > 0 {
-		rep, err := check.Code(ctx, defs, src, check.CodeOptions{Patterns: code})
+	if len(r.code) > 0 {
+		rep, err := check.Code(ctx, defs, src, check.CodeOptions{Patterns: r.code})
 		if err != nil {
 			problems = append(problems, err)
 		} else {
@@ -111,7 +151,7 @@ func runCheck(ctx context.Context, args []string, stdio Stdio) int {
 		}
 	}
 	if len(problems) > 0 {
-		return checkInputError(stdio.Err, errors.Join(problems...))
+		return nil, nil, errors.Join(problems...)
 	}
 
 	findings = check.Ignore(findings, func(file string) []byte {
@@ -128,26 +168,9 @@ func runCheck(ctx context.Context, args []string, stdio Stdio) int {
 	for i := range uses {
 		uses[i].File = displayPath(wd, uses[i].File)
 	}
-	if *usage {
-		check.SortUses(uses)
-		writeUses(stdio.Out, *format, uses)
-		return exitOK
-	}
 	check.Sort(findings)
-	writeFindings(stdio.Out, *format, findings)
-	if *format == "text" && len(findings) > 0 {
-		fmt.Fprintln(stdio.Err, "vexil check: "+check.Summary(findings))
-	}
-	if worst, any := check.Worst(findings); any && worst >= threshold {
-		return exitFindings
-	}
-	return exitOK
-}
-
-// checkInputError prints every problem of bad input, one a line.
-func checkInputError(w io.Writer, err error) int {
-	fmt.Fprintln(w, err)
-	return exitBadInput
+	check.SortUses(uses)
+	return findings, uses, nil
 }
 
 // displayPath shows a file relative to the working directory when it is
