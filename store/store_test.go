@@ -233,3 +233,18 @@ func TestOpenRejectsUnknownURL(t *testing.T) {
 		t.Fatal("mysql:// accepted")
 	}
 }
+
+func FuzzDecodeEvent(f *testing.F) {
+	for _, s := range []string{"tokens", "v 7 prod", "v 1 env with spaces", "v x prod", "v 7", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		ev, ok := decodeEvent(s)
+		if !ok {
+			return
+		}
+		if back, ok := decodeEvent(encodeEvent(ev)); !ok || back != ev {
+			t.Fatalf("%q -> %+v -> %q -> %+v", s, ev, encodeEvent(ev), back)
+		}
+	})
+}
