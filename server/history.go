@@ -104,18 +104,19 @@ func changes(a, b *store.Version) ([]change, error) {
 func (s *Server) diff(w http.ResponseWriter, r *http.Request, c *call) {
 	q := r.URL.Query()
 	cur := c.env.snap.Load().v.Version
-	from, to := q.Get("from"), q.Get("to")
+	to := q.Get("to")
 	if to == "" {
 		to = strconv.FormatInt(cur, 10)
 	}
-	if from == "" {
-		from = strconv.FormatInt(max(cur-1, 0), 10)
-	}
-	a, ok := s.version(w, r, c.env.name, from, "from")
+	b, ok := s.version(w, r, c.env.name, to, "to")
 	if !ok {
 		return
 	}
-	b, ok := s.version(w, r, c.env.name, to, "to")
+	from := q.Get("from")
+	if from == "" {
+		from = strconv.FormatInt(max(b.Version-1, 0), 10)
+	}
+	a, ok := s.version(w, r, c.env.name, from, "from")
 	if !ok {
 		return
 	}
