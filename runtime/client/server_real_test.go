@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -224,23 +223,7 @@ func TestRealServerFaults(t *testing.T) {
 	// Killed mid-stream: evaluations go on from memory, safe flags go safe
 	// past their bound, and the client catches up when the server returns.
 	srv.kill()
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			if got := view().Workbook(); got != testflags.WorkbookAdaptive && got != testflags.WorkbookGuided {
-				t.Errorf("workbook = %v while the server is down", got)
-				return
-			}
-		}
-	}()
+	done := keepEvaluating(t, c, testflags.WorkbookAdaptive, testflags.WorkbookGuided)
 	eventually(t, "payments failing closed", 10*time.Second, func() bool { return view().PaymentsDetails().Reason() == vexilrt.ReasonStale })
 	if b := view().BannerDetails(); !b.Bool() || b.Reason() != vexilrt.ReasonTargetingMatch {
 		t.Errorf("banner (on_stale: last) = %v while stale, want its last answer", b)
@@ -250,8 +233,7 @@ func TestRealServerFaults(t *testing.T) {
 	v := srv.save(rulesAdapt)
 	eventually(t, fmt.Sprintf("catching up to version %d", v), 10*time.Second, func() bool { return c.Status().Version == fmt.Sprint(v) })
 	eventually(t, "payments fresh", 5*time.Second, func() bool { return view().PaymentsDetails().Reason() != vexilrt.ReasonStale })
-	close(stop)
-	wg.Wait()
+	done()
 
 	// Hanging: a stopped process accepts connections (the kernel does) and
 	// never answers. Timeouts hold: a new client starts in time from the

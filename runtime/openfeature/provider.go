@@ -99,75 +99,50 @@ func (p *Provider) evaluate(flag string, fc of.FlattenedContext) (vexilrt.Evalua
 	return e, nil
 }
 
-// detail dresses an evaluation for OpenFeature; typeOK says whether the
-// flag's type fits the call (object evaluations take any).
-func detail(e vexilrt.Evaluation, rerr *of.ResolutionError, typeOK bool) of.ProviderResolutionDetail {
+// resolve evaluates a flag for one of OpenFeature's typed calls: want is
+// the flag type the call takes (0: any), value reads the answer. On any
+// error the caller's default comes back with the error.
+func resolve[T any](p *Provider, flag string, def T, fc of.FlattenedContext, want vexilrt.FlagType, value func(vexilrt.Evaluation) T) of.GenericResolutionDetail[T] {
+	e, rerr := p.evaluate(flag, fc)
+	if rerr == nil && want != 0 && e.Value().Type != want {
+		re := of.NewTypeMismatchResolutionError("vexil: flag " + flag + " is a " + e.Value().Type.String() + " flag, not " + want.String())
+		rerr = &re
+	}
 	if rerr != nil {
-		return of.ProviderResolutionDetail{ResolutionError: *rerr, Reason: of.ErrorReason}
+		return of.GenericResolutionDetail[T]{Value: def, ProviderResolutionDetail: of.ProviderResolutionDetail{ResolutionError: *rerr, Reason: of.ErrorReason}}
 	}
-	if !typeOK {
-		return of.ProviderResolutionDetail{
-			ResolutionError: of.NewTypeMismatchResolutionError("vexil: flag " + e.Flag() + " is a " + e.Value().Type.String() + " flag"),
-			Reason:          of.ErrorReason,
-		}
-	}
-	return of.ProviderResolutionDetail{
+	return of.GenericResolutionDetail[T]{Value: value(e), ProviderResolutionDetail: of.ProviderResolutionDetail{
 		Reason:       of.Reason(e.Reason().String()),
 		Variant:      e.Variant(),
 		FlagMetadata: of.FlagMetadata{"version": e.Version(), "rule": e.Rule()},
-	}
+	}}
 }
 
 // BooleanEvaluation evaluates a bool flag.
 func (p *Provider) BooleanEvaluation(_ context.Context, flag string, def bool, fc of.FlattenedContext) of.BoolResolutionDetail {
-	e, rerr := p.evaluate(flag, fc)
-	d := detail(e, rerr, rerr != nil || e.Value().Type == vexilrt.FlagBool)
-	if d.ResolutionError != (of.ResolutionError{}) {
-		return of.BoolResolutionDetail{Value: def, ProviderResolutionDetail: d}
-	}
-	return of.BoolResolutionDetail{Value: e.Bool(), ProviderResolutionDetail: d}
+	return resolve(p, flag, def, fc, vexilrt.FlagBool, vexilrt.Evaluation.Bool)
 }
 
 // StringEvaluation evaluates a string flag.
 func (p *Provider) StringEvaluation(_ context.Context, flag string, def string, fc of.FlattenedContext) of.StringResolutionDetail {
-	e, rerr := p.evaluate(flag, fc)
-	d := detail(e, rerr, rerr != nil || e.Value().Type == vexilrt.FlagString)
-	if d.ResolutionError != (of.ResolutionError{}) {
-		return of.StringResolutionDetail{Value: def, ProviderResolutionDetail: d}
-	}
-	return of.StringResolutionDetail{Value: e.Str(), ProviderResolutionDetail: d}
+	return resolve(p, flag, def, fc, vexilrt.FlagString, vexilrt.Evaluation.Str)
 }
 
 // IntEvaluation evaluates an int flag.
 func (p *Provider) IntEvaluation(_ context.Context, flag string, def int64, fc of.FlattenedContext) of.IntResolutionDetail {
-	e, rerr := p.evaluate(flag, fc)
-	d := detail(e, rerr, rerr != nil || e.Value().Type == vexilrt.FlagInt)
-	if d.ResolutionError != (of.ResolutionError{}) {
-		return of.IntResolutionDetail{Value: def, ProviderResolutionDetail: d}
-	}
-	return of.IntResolutionDetail{Value: e.Int(), ProviderResolutionDetail: d}
+	return resolve(p, flag, def, fc, vexilrt.FlagInt, vexilrt.Evaluation.Int)
 }
 
 // FloatEvaluation evaluates an int flag as a float: vexil has no float
 // flags, and an int converts exactly.
 func (p *Provider) FloatEvaluation(_ context.Context, flag string, def float64, fc of.FlattenedContext) of.FloatResolutionDetail {
-	e, rerr := p.evaluate(flag, fc)
-	d := detail(e, rerr, rerr != nil || e.Value().Type == vexilrt.FlagInt)
-	if d.ResolutionError != (of.ResolutionError{}) {
-		return of.FloatResolutionDetail{Value: def, ProviderResolutionDetail: d}
-	}
-	return of.FloatResolutionDetail{Value: float64(e.Int()), ProviderResolutionDetail: d}
+	return resolve(p, flag, def, fc, vexilrt.FlagInt, func(e vexilrt.Evaluation) float64 { return float64(e.Int()) })
 }
 
 // ObjectEvaluation evaluates any flag to its Go value: a bool, an int64 or
 // a string.
 func (p *Provider) ObjectEvaluation(_ context.Context, flag string, def any, fc of.FlattenedContext) of.InterfaceResolutionDetail {
-	e, rerr := p.evaluate(flag, fc)
-	d := detail(e, rerr, true)
-	if d.ResolutionError != (of.ResolutionError{}) {
-		return of.InterfaceResolutionDetail{Value: def, ProviderResolutionDetail: d}
-	}
-	return of.InterfaceResolutionDetail{Value: e.Value().Any(), ProviderResolutionDetail: d}
+	return resolve(p, flag, def, fc, 0, func(e vexilrt.Evaluation) any { return e.Value().Any() })
 }
 
 var (
