@@ -42,23 +42,7 @@ func openPostgres(ctx context.Context, url string) (*DB, error) {
 func (*pgDialect) name() string { return "postgres" }
 
 func (*pgDialect) migrations() []string {
-	return []string{`
-CREATE TABLE vexil_versions (
-	env TEXT NOT NULL, version BIGINT NOT NULL, parent BIGINT NOT NULL,
-	author TEXT NOT NULL, message TEXT NOT NULL, action TEXT NOT NULL,
-	created_at BIGINT NOT NULL, rules TEXT NOT NULL, format TEXT NOT NULL, kills TEXT NOT NULL,
-	PRIMARY KEY (env, version));
-CREATE TABLE vexil_locks (
-	env TEXT PRIMARY KEY, locked_by TEXT NOT NULL, reason TEXT NOT NULL,
-	until BIGINT NOT NULL, created_at BIGINT NOT NULL);
-CREATE TABLE vexil_tokens (
-	id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, environments TEXT NOT NULL,
-	hash TEXT NOT NULL UNIQUE, created_at BIGINT NOT NULL, created_by TEXT NOT NULL, revoked_at BIGINT);
-CREATE TABLE vexil_audit (
-	id BIGSERIAL PRIMARY KEY, time BIGINT NOT NULL, actor TEXT NOT NULL, env TEXT NOT NULL,
-	action TEXT NOT NULL, outcome TEXT NOT NULL, before_version BIGINT NOT NULL, after_version BIGINT NOT NULL,
-	message TEXT NOT NULL, detail TEXT NOT NULL);
-CREATE INDEX vexil_audit_env ON vexil_audit (env, id)`}
+	return []string{schemaV1("BIGINT", "BIGSERIAL PRIMARY KEY")}
 }
 
 // lockEnv takes a transaction-scoped advisory lock, so concurrent savers of

@@ -78,6 +78,29 @@ func (s *DB) migrate(ctx context.Context) error {
 	return nil
 }
 
+// schemaV1 is the first schema, in the two dialects' spellings of a 64-bit
+// integer and an auto-incrementing key. Times are microseconds since the
+// epoch, UTC, so both dialects store and compare them alike.
+func schemaV1(integer, serialKey string) string {
+	return strings.NewReplacer("INT64", integer, "SERIAL_KEY", serialKey).Replace(`
+CREATE TABLE vexil_versions (
+	env TEXT NOT NULL, version INT64 NOT NULL, parent INT64 NOT NULL,
+	author TEXT NOT NULL, message TEXT NOT NULL, action TEXT NOT NULL,
+	created_at INT64 NOT NULL, rules TEXT NOT NULL, format TEXT NOT NULL, kills TEXT NOT NULL,
+	PRIMARY KEY (env, version));
+CREATE TABLE vexil_locks (
+	env TEXT PRIMARY KEY, locked_by TEXT NOT NULL, reason TEXT NOT NULL,
+	until INT64 NOT NULL, created_at INT64 NOT NULL);
+CREATE TABLE vexil_tokens (
+	id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, environments TEXT NOT NULL,
+	hash TEXT NOT NULL UNIQUE, created_at INT64 NOT NULL, created_by TEXT NOT NULL, revoked_at INT64);
+CREATE TABLE vexil_audit (
+	id SERIAL_KEY, time INT64 NOT NULL, actor TEXT NOT NULL, env TEXT NOT NULL,
+	action TEXT NOT NULL, outcome TEXT NOT NULL, before_version INT64 NOT NULL, after_version INT64 NOT NULL,
+	message TEXT NOT NULL, detail TEXT NOT NULL);
+CREATE INDEX vexil_audit_env ON vexil_audit (env, id)`)
+}
+
 // Close closes the database.
 func (s *DB) Close() error { return s.db.Close() }
 

@@ -37,23 +37,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 func (sqliteDialect) name() string { return "sqlite" }
 
 func (sqliteDialect) migrations() []string {
-	return []string{`
-CREATE TABLE vexil_versions (
-	env TEXT NOT NULL, version INTEGER NOT NULL, parent INTEGER NOT NULL,
-	author TEXT NOT NULL, message TEXT NOT NULL, action TEXT NOT NULL,
-	created_at INTEGER NOT NULL, rules TEXT NOT NULL, format TEXT NOT NULL, kills TEXT NOT NULL,
-	PRIMARY KEY (env, version));
-CREATE TABLE vexil_locks (
-	env TEXT PRIMARY KEY, locked_by TEXT NOT NULL, reason TEXT NOT NULL,
-	until INTEGER NOT NULL, created_at INTEGER NOT NULL);
-CREATE TABLE vexil_tokens (
-	id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, environments TEXT NOT NULL,
-	hash TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL, created_by TEXT NOT NULL, revoked_at INTEGER);
-CREATE TABLE vexil_audit (
-	id INTEGER PRIMARY KEY AUTOINCREMENT, time INTEGER NOT NULL, actor TEXT NOT NULL, env TEXT NOT NULL,
-	action TEXT NOT NULL, outcome TEXT NOT NULL, before_version INTEGER NOT NULL, after_version INTEGER NOT NULL,
-	message TEXT NOT NULL, detail TEXT NOT NULL);
-CREATE INDEX vexil_audit_env ON vexil_audit (env, id)`}
+	return []string{schemaV1("INTEGER", "INTEGER PRIMARY KEY AUTOINCREMENT")}
 }
 
 func (sqliteDialect) lockEnv(context.Context, *sql.Tx, string) error { return nil }
