@@ -55,7 +55,7 @@ func (h *handler) lock(w http.ResponseWriter, r *http.Request, s *session) {
 		var l lockInfo
 		err = h.api.sendJSON(r.Context(), s.token, http.MethodPost, envPath(env, "lock"),
 			map[string]string{"for": dur, "reason": reason}, &l)
-		msg = fmt.Sprintf("Locked %s until %s.", env, l.Until)
+		msg = fmt.Sprintf("Locked %s until %s.", env, when(l.Until))
 	}
 	if err != nil {
 		if statusOf(err) == http.StatusUnauthorized {

@@ -6,12 +6,6 @@ import (
 	"strings"
 )
 
-type loginData struct {
-	Prefix string
-	CSRF   string
-	Error  string
-}
-
 // loginPage shows the sign-in form. Without a session there is no session
 // CSRF token yet, so the form carries a random one that must match a cookie
 // (double submit); that stops another site signing a browser in as someone else.

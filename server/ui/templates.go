@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html/template"
 	"strings"
+	"time"
 )
 
 var pageNames = []string{"login", "error", "flags", "rules", "history", "diff", "rollback", "locks", "audit", "tokens"}
@@ -15,6 +16,7 @@ func parseTemplates() (map[string]*template.Template, error) {
 		"pretty":  prettyJSON,
 		"join":    strings.Join,
 		"explain": explainHTML,
+		"when":    when,
 		"list":    func(xs ...string) []string { return xs },
 	}
 	base, err := template.New("").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
@@ -42,4 +44,14 @@ func prettyJSON(v any) string {
 		return fmt.Sprint(v)
 	}
 	return string(b)
+}
+
+// when shows an API timestamp (RFC 3339) to the second, in UTC, and leaves
+// anything else as it is.
+func when(s string) string {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return s
+	}
+	return t.UTC().Format("2006-01-02 15:04:05 UTC")
 }

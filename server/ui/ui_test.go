@@ -10,6 +10,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -467,5 +468,45 @@ func TestHostileInputIsEscaped(t *testing.T) {
 	}
 	if n := len(st.envs["dev"].versions); n != 2 {
 		t.Fatalf("%d versions after hostile input, want 2", n)
+	}
+}
+
+func TestSessionEnds(t *testing.T) {
+	st := newStub(readFile(t, "../../flags.yaml"), "dev")
+	st.addToken(editorToken, "bob", "editor")
+	var clock atomic.Int64
+	clock.Store(time.Date(2026, 11, 23, 5, 0, 0, 0, time.UTC).Unix())
+	h, err := New(st, Options{SessionTTL: time.Hour, Now: func() time.Time { return time.Unix(clock.Load(), 0) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	signedOut := func(b *browser) bool {
+		code, _, hdr := b.do("GET", "/ui/envs/dev/flags", nil)
+		return code == http.StatusSeeOther && hdr.Get("Location") == "/ui/login"
+	}
+
+	b := newBrowser(t, srv)
+	b.signIn(editorToken)
+	clock.Add(59 * 60) // activity keeps a session alive...
+	if signedOut(b) {
+		t.Fatal("signed out before the idle timeout")
+	}
+	clock.Add(61 * 60) // ...an hour of idleness ends it
+	if !signedOut(b) {
+		t.Fatal("still signed in after the idle timeout")
+	}
+
+	// A token revoked while signed in ends the session at the next request.
+	b.signIn(editorToken)
+	st.mu.Lock()
+	delete(st.tokens, editorToken)
+	st.mu.Unlock()
+	if !signedOut(b) {
+		t.Fatal("still signed in with a revoked token")
+	}
+	if !signedOut(b) {
+		t.Fatal("the session outlived its revoked token")
 	}
 }

@@ -1,0 +1,66 @@
+package ui
+
+import (
+	"flag"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden pages in testdata/golden")
+
+// TestGoldenPages pins the rendered HTML of the main pages (over the stub
+// API, at a fixed date) so a template change shows up as a reviewed diff.
+func TestGoldenPages(t *testing.T) {
+	srv, st := newTestUI(t)
+	st.envs["dev"].kills["workbook"] = killInfo{Reason: "incident <42>", By: "alice", At: "2026-11-23T05:00:00Z"}
+	b := newBrowser(t, srv)
+	b.signIn(editorToken)
+	pages := []struct {
+		name string
+		get  func() string
+	}{
+		{"flags", func() string { _, body := b.get("/ui/envs/dev/flags"); return body }},
+		{"rules-evaluate", func() string {
+			b.get("/ui/envs/dev/rules")
+			draft := strings.Replace(readFile(t, "../../examples/rules.yaml"), "rules:\n", "rules:\n"+draftRule, 1)
+			_, body := b.post("/ui/envs/dev/rules", url.Values{"action": {"evaluate"}, "base": {"1"}, "rules": {draft},
+				"a.user_id": {"u-7"}, "a.role": {"teacher"}, "a.country": {"NZ"}, "a.grades": {"12"}})
+			return body
+		}},
+		{"history", func() string { _, body := b.get("/ui/envs/dev/history"); return body }},
+	}
+	for _, p := range pages {
+		t.Run(p.name, func(t *testing.T) {
+			got := strings.ReplaceAll(p.get(), b.csrf, "CSRF")
+			path := filepath.Join("testdata", "golden", p.name+".html")
+			if *update {
+				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test -update to create it)", err)
+			}
+			if got != string(want) {
+				t.Errorf("%s differs from %s; if the change is intended, run go test -update and review the diff\n%s",
+					p.name, path, firstDifference(string(want), got))
+			}
+		})
+	}
+}
+
+func firstDifference(want, got string) string {
+	for _, l := range diffLines(want, got) {
+		if l.Op == "+" || l.Op == "-" {
+			return l.Op + " " + l.Text
+		}
+	}
+	return ""
+}
