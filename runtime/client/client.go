@@ -95,9 +95,11 @@ type Client struct {
 	nextID    int
 	ready     chan struct{} // closed once the source has delivered or confirmed
 
-	notifyMu sync.Mutex // orders listener calls
-	cancel   context.CancelFunc
-	done     sync.WaitGroup
+	notifyMu  sync.Mutex // orders listener calls
+	cancel    context.CancelFunc
+	done      sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // New starts a client and waits, at most StartTimeout (or until ctx ends),
@@ -173,12 +175,14 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 // Close stops syncing and flushes pending exposure events. Config keeps
 // answering with the last config.
 func (c *Client) Close() error {
-	c.cancel()
-	c.done.Wait()
-	if c.exp != nil {
-		return c.exp.close()
-	}
-	return nil
+	c.closeOnce.Do(func() {
+		c.cancel()
+		c.done.Wait()
+		if c.exp != nil {
+			c.closeErr = c.exp.close()
+		}
+	})
+	return c.closeErr
 }
 
 // Config returns the config to evaluate with: the runtime.ConfigSource that

@@ -221,6 +221,14 @@ func TestNonCompilingConfigKeepsTheOld(t *testing.T) {
 	if !strings.Contains(log.String(), "config refused") || !strings.Contains(log.String(), "dev@v2:3:") {
 		t.Errorf("log does not name the refused config's error position:\n%s", log)
 	}
+	// The server is reachable: refusing its config does not make the kept
+	// one stale, even across a reconnection.
+	f.kill()
+	f.restart()
+	time.Sleep(600 * time.Millisecond) // past payments' 400ms bound
+	if e := testflags.New(c).For(context.Background(), target).PaymentsDetails(); e.Reason() == vexilrt.ReasonStale {
+		t.Errorf("payments = %v while the server is reachable", e)
+	}
 	f.save(rulesAdapt, nil, announceConfig)
 	eventually(t, "version 4", 2*time.Second, func() bool { return c.Status().Version == "4" })
 }

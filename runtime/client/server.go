@@ -102,9 +102,14 @@ func (s *serverSource) Run(ctx context.Context, u Updater) {
 		if ctx.Err() != nil {
 			break
 		}
-		select {
-		case s.down <- struct{}{}:
-		default:
+		// Wake the poller when the stream was up (it takes over) or nothing
+		// has synced yet; not on every failed retry, which would keep
+		// pushing its next poll back.
+		if connected || !s.synced.Load() {
+			select {
+			case s.down <- struct{}{}:
+			default:
+			}
 		}
 		if connected {
 			attempt = 0
@@ -148,7 +153,7 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // poll fetches /config while the stream is down, and revalidates it now and
 // then while the stream is up.
 func (s *serverSource) poll(ctx context.Context, u Updater, wg *sync.WaitGroup) {
-	wait := spread(s.opts.PollInterval)
+	wait := spread(s.opts.RevalidateInterval) // the stream's hello syncs first
 	for {
 		t := time.NewTimer(wait)
 		select {
@@ -264,10 +269,18 @@ func (s *serverSource) fetch(ctx context.Context, u Updater) error {
 		return nil
 	}
 	if err := u.Update(up); err != nil {
-		return fmt.Errorf("version %s refused: %w", up.Version, err)
+		// The server is reachable and this is its newest config; the client
+		// keeps serving the one before, which ages no faster for it.
+		u.Confirm()
+		return &refusedError{fmt.Errorf("version %s refused: %w", up.Version, err)}
 	}
 	return nil
 }
+
+// refusedError is a config fetched fine that does not compile here.
+type refusedError struct{ error }
+
+func (e *refusedError) Unwrap() error { return e.error }
 
 // statusError describes an unexpected answer, with the server's error
 // message when it sent one.
@@ -396,7 +409,10 @@ func (s *serverSource) handle(ctx, run context.Context, u Updater, wg *sync.Wait
 				if ctx.Err() == nil {
 					u.Failed("fetch", err)
 				}
-				return nil // not current: the config keeps ageing
+				var refused *refusedError
+				if !errors.As(err, &refused) {
+					return nil // not current: the config keeps ageing
+				}
 			}
 		}
 		u.Confirm()
@@ -407,11 +423,12 @@ func (s *serverSource) handle(ctx, run context.Context, u Updater, wg *sync.Wait
 			return fmt.Errorf("config event: %w", err)
 		}
 		s.fetchMu.Lock()
-		if up.Version == u.Version() {
-			u.Confirm()
-		} else if err := u.Update(up); err != nil {
-			u.Failed("compile", err)
+		if up.Version != u.Version() {
+			if err := u.Update(up); err != nil {
+				u.Failed("compile", err)
+			}
 		}
+		u.Confirm()
 		s.fetchMu.Unlock()
 	case "version":
 		v, err := eventVersion(data)

@@ -18,8 +18,9 @@ type Updater interface {
 	// Update offers a new rules document. The error says why it was refused
 	// (the previous config keeps serving).
 	Update(Update) error
-	// Confirm says the source has just checked that the config being
-	// served is still the newest: the config's age restarts.
+	// Confirm says the source has just heard from its origin and the
+	// config being served is the newest it can use (a newer one that does
+	// not compile counts as heard): the config's age restarts.
 	Confirm()
 	// Live says whether a push channel (the server's stream) is up and the
 	// config current: while it is, the config does not age, since any
