@@ -51,8 +51,12 @@ func (h *handler) rulesPage(w http.ResponseWriter, r *http.Request, s *session) 
 		h.fail(w, r, s, err)
 		return
 	}
-	d := &rulesData{Text: text, Base: version}
-	h.showRules(w, r, s, http.StatusOK, d, nil)
+	var defs definitions
+	if err := h.api.getJSON(r.Context(), s.token, "/api/v1/definitions", &defs); err != nil {
+		h.fail(w, r, s, err)
+		return
+	}
+	h.showRules(w, r, s, http.StatusOK, &rulesData{Text: text, Base: version}, &defs, nil)
 }
 
 // currentRules fetches the environment's rules as text, with their version.
@@ -74,13 +78,8 @@ func etagVersion(etag string) int {
 
 // showRules renders the editor: the gutter, the target form built from the
 // attribute schema, and the lock banner.
-func (h *handler) showRules(w http.ResponseWriter, r *http.Request, s *session, status int, d *rulesData, form map[string]string) {
+func (h *handler) showRules(w http.ResponseWriter, r *http.Request, s *session, status int, d *rulesData, defs *definitions, form map[string]string) {
 	ctx, env := r.Context(), r.PathValue("env")
-	var defs definitions
-	if err := h.api.getJSON(ctx, s.token, "/api/v1/definitions", &defs); err != nil {
-		h.fail(w, r, s, err)
-		return
-	}
 	d.Attrs = attrFields(defs.Attributes, form)
 	if d.Lock == nil {
 		var lock lockInfo
@@ -131,13 +130,18 @@ func (h *handler) rulesPost(w http.ResponseWriter, r *http.Request, s *session) 
 		return
 	}
 	env := r.PathValue("env")
+	var defs definitions
+	if err := h.api.getJSON(r.Context(), s.token, "/api/v1/definitions", &defs); err != nil {
+		h.fail(w, r, s, err)
+		return
+	}
 	d := &rulesData{Text: normalizeNewlines(r.PostForm.Get("rules")), Message: r.PostForm.Get("message")}
 	d.Base, _ = strconv.Atoi(r.PostForm.Get("base"))
 	form := formValues(r)
 	status := http.StatusOK
 	switch r.PostForm.Get("action") {
 	case "evaluate":
-		status = h.evaluateDraft(r, s, d, form)
+		status = h.evaluateDraft(r, s, d, &defs, form)
 	case "save":
 		if done := h.save(w, r, s, d); done {
 			return
@@ -152,18 +156,13 @@ func (h *handler) rulesPost(w http.ResponseWriter, r *http.Request, s *session) 
 		http.Error(w, "unknown action", http.StatusBadRequest)
 		return
 	}
-	h.showRules(w, r, s, status, d, form)
+	h.showRules(w, r, s, status, d, &defs, form)
 }
 
 // evaluateDraft answers the form's target with the current rules and with
 // the draft, flag by flag.
-func (h *handler) evaluateDraft(r *http.Request, s *session, d *rulesData, form map[string]string) int {
+func (h *handler) evaluateDraft(r *http.Request, s *session, d *rulesData, defs *definitions, form map[string]string) int {
 	ctx, env := r.Context(), r.PathValue("env")
-	var defs definitions
-	if err := h.api.getJSON(ctx, s.token, "/api/v1/definitions", &defs); err != nil {
-		d.EvalErr = err.Error()
-		return http.StatusBadGateway
-	}
 	attrs, bad := parseTarget(defs.Attributes, form)
 	if len(bad) > 0 {
 		d.EvalErr = "Fix the target: " + strings.Join(bad, "; ")
