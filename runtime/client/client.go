@@ -128,6 +128,13 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 	if e, ok := opts.Source.(interface{ Environment() string }); ok {
 		c.env = e.Environment()
 	}
+	if c.defs != nil {
+		defaults, diags := vexilrt.Compile(&vexilrt.RulesDoc{}, vexilrt.CompileOptions{Definitions: c.defs, Version: "defaults"})
+		if defaults == nil {
+			return nil, fmt.Errorf("vexil client: the definitions' defaults do not compile:\n%s", diags)
+		}
+		c.base = defaults
+	}
 	c.metrics = newMetrics(c)
 	if opts.Registerer != nil {
 		if err := c.metrics.register(opts.Registerer); err != nil {
@@ -136,13 +143,6 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 	}
 	if opts.Exposures.Exporter != nil {
 		c.exp = newPipeline(opts.Exposures, c.metrics, c.log)
-	}
-	if c.defs != nil {
-		defaults, diags := vexilrt.Compile(&vexilrt.RulesDoc{}, vexilrt.CompileOptions{Definitions: c.defs, Version: "defaults"})
-		if defaults == nil {
-			return nil, fmt.Errorf("vexil client: the definitions' defaults do not compile:\n%s", diags)
-		}
-		c.base = defaults
 	}
 	if c.cache != "" {
 		c.loadCache()
