@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -133,5 +134,25 @@ func BenchmarkSSEFanout(b *testing.B) {
 	if len(lat) > 0 {
 		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 		b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	}
+}
+
+// BenchmarkOFREPHandler is the server's own share of an OFREP evaluation:
+// the handler chain (auth, metrics, decoding, evaluation, encoding) without
+// the network.
+func BenchmarkOFREPHandler(b *testing.B) {
+	e := start(b, "sqlite", func(o *Options) { o.Envs = []string{"prod"} })
+	e.put("prod", `"0"`, "rules:\n  teachers:\n    filter: attr:role = 'teacher' and attr:school_id in [1, 2, 3]\n    variants: {new_report: true}\n", 200)
+	h := e.srv.Handler()
+	body := `{"context": {"targetingKey": "u-42", "role": "teacher", "school_id": 2}}`
+	b.ReportAllocs()
+	for b.Loop() {
+		req := httptest.NewRequest("POST", "/ofrep/v1/evaluate/flags/new_report", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+adminSecret)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			b.Fatal(rec.Code, rec.Body)
+		}
 	}
 }

@@ -16,13 +16,20 @@ import (
 
 // OFREP answers in its own shapes (not the admin API's error envelope).
 type ofrepResult struct {
-	Key          string         `json:"key"`
-	Value        any            `json:"value,omitempty"`
-	Reason       string         `json:"reason,omitempty"`
-	Variant      string         `json:"variant,omitempty"`
-	Metadata     map[string]any `json:"metadata,omitempty"`
-	ErrorCode    string         `json:"errorCode,omitempty"`
-	ErrorDetails string         `json:"errorDetails,omitempty"`
+	Key          string     `json:"key"`
+	Value        any        `json:"value,omitempty"`
+	Reason       string     `json:"reason,omitempty"`
+	Variant      string     `json:"variant,omitempty"`
+	Metadata     *ofrepMeta `json:"metadata,omitempty"`
+	ErrorCode    string     `json:"errorCode,omitempty"`
+	ErrorDetails string     `json:"errorDetails,omitempty"`
+}
+
+// ofrepMeta is a struct, not a map, so that encoding it is cheap: OFREP is
+// the hot path.
+type ofrepMeta struct {
+	Version string `json:"version"`
+	Rule    string `json:"rule"`
 }
 
 type ofrepError struct {
@@ -71,25 +78,27 @@ func (s *Server) ofrepContext(w http.ResponseWriter, r *http.Request) (map[strin
 			return nil, nil, &ofrepError{"PARSE_ERROR", "malformed request: " + err.Error()}
 		}
 	}
-	attrs := make(map[string]any, len(req.Context))
-	for k, v := range req.Context {
+	attrs := req.Context
+	if attrs == nil {
+		attrs = map[string]any{}
+	}
+	for k, v := range attrs {
 		if _, nested := v.(map[string]any); nested {
 			return nil, nil, &ofrepError{"INVALID_CONTEXT", fmt.Sprintf("context %q is an object; attributes are strings, numbers, bools, null or arrays", k)}
 		}
-		if k == "targetingKey" {
-			if s.keyAttr == "" {
-				continue
-			}
-			k = s.keyAttr
+	}
+	if tk, ok := attrs["targetingKey"]; ok {
+		delete(attrs, "targetingKey")
+		if s.keyAttr != "" {
+			attrs[s.keyAttr] = tk
 		}
-		attrs[k] = v
 	}
 	return attrs, body, nil
 }
 
 func ofrepValue(e vexilrt.Evaluation) ofrepResult {
 	return ofrepResult{Key: e.Flag(), Value: e.Value().Any(), Reason: e.Reason().String(), Variant: e.Variant(),
-		Metadata: map[string]any{"version": e.Version(), "rule": e.Rule()}}
+		Metadata: &ofrepMeta{Version: e.Version(), Rule: e.Rule()}}
 }
 
 func (s *Server) ofrepOne(w http.ResponseWriter, r *http.Request, c *call) {
