@@ -220,6 +220,7 @@ func (s *Server) save(w http.ResponseWriter, r *http.Request, c *call, ev auditE
 		}
 		ev.before, ev.after = v.Parent, v.Version
 		s.metrics.saves.WithLabelValues(c.env.name, ev.action, "ok").Inc()
+		s.log.Info("rules changed", "env", v.Env, "version", v.Version, "action", v.Action, "author", v.Author, "message", v.Message)
 		s.audit(ctx, withOutcome(ev, "ok", ev.detail))
 		writeJSON(w, http.StatusOK, answer(v))
 	}

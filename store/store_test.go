@@ -248,3 +248,48 @@ func FuzzDecodeEvent(f *testing.F) {
 		}
 	})
 }
+
+// TestPostgresWatchSurvivesLostConnection: when the LISTEN connection dies
+// the watcher reconnects, announces a resync, and later saves still arrive.
+func TestPostgresWatchSurvivesLostConnection(t *testing.T) {
+	s, u := openTest(t, "postgres")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	got := make(chan Event, 16)
+	go s.Watch(ctx, func(ev Event) { got <- ev })
+	wait := func(want func(Event) bool, what string) {
+		t.Helper()
+		deadline := time.After(15 * time.Second)
+		for {
+			select {
+			case ev := <-got:
+				if want(ev) {
+					return
+				}
+			case <-deadline:
+				t.Fatalf("no %s", what)
+			}
+		}
+	}
+	resync := func(ev Event) bool { return ev == (Event{}) }
+	wait(resync, "first LISTEN")
+	channel := s.d.(*pgDialect).channel
+	res, err := s.db.ExecContext(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = $1`, `LISTEN "`+channel+`"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		t.Fatalf("terminated %d LISTEN connections, want 1 (url %s)", n, u)
+	}
+	wait(resync, "resync after the connection was lost")
+	// A save made by another process (a second store on the same schema) is heard.
+	other, err := Open(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, err := other.Save(ctx, Change{Env: "dev", Expect: 0, Rules: ptr("{}"), Format: "json", Action: "save"}); err != nil {
+		t.Fatal(err)
+	}
+	wait(func(ev Event) bool { return ev.Env == "dev" && ev.Version == 1 }, "save after reconnecting")
+}
