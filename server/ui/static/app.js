@@ -8,6 +8,7 @@
     var form = document.querySelector('[data-envpick]');
     if (!form) return;
     var sel = form.querySelector('[data-envselect]');
+    form.querySelector('[data-nojs]').hidden = true; // the select navigates by itself
     sel.addEventListener('change', function () {
       var page = form.dataset.active;
       if (['flags', 'rules', 'history'].indexOf(page) < 0) page = 'flags';
