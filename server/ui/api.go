@@ -324,6 +324,7 @@ type evalSummary struct {
 	Results map[string]struct {
 		Value   any    `json:"value"`
 		Variant string `json:"variant"`
+		Rule    string `json:"rule"`
 	} `json:"results"`
 }
 

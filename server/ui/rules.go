@@ -31,6 +31,7 @@ type rulesData struct {
 type resultRow struct {
 	Flag    string
 	Now     string // the value now, formatted; "" when the flag is new
+	NowRule string // the rule that decides it now
 	Draft   *evalResult
 	Changed bool
 }
@@ -197,7 +198,7 @@ func (h *handler) evaluateDraft(r *http.Request, s *session, d *rulesData, defs 
 		row := resultRow{Flag: name}
 		cur, inNow := now.Results[name]
 		if inNow {
-			row.Now = formatValue(cur.Value)
+			row.Now, row.NowRule = formatValue(cur.Value), cur.Rule
 		}
 		if v, ok := draft.Results[name]; ok {
 			row.Draft = &v
