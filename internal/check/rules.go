@@ -142,10 +142,20 @@ type analysis struct {
 	filterNames map[string]bool
 	ruleSet     map[string]bool
 	rules       []*ruleInfo // in evaluation order
+	// What each named filter folds to and requires, worked out once: a
+	// filter used twice by one used twice by ... must not cost 2^n.
+	folded   map[string]folding
+	requires map[string][]constraint
+}
+
+type folding struct {
+	truth truth
+	why   string
 }
 
 func newAnalysis(defs *vexilrt.Definitions, doc *vexilrt.RulesDoc) *analysis {
-	a := &analysis{defs: defs, flagIdx: map[string]int{}, filters: map[string]*source{}, filterNames: map[string]bool{}, ruleSet: map[string]bool{}}
+	a := &analysis{defs: defs, flagIdx: map[string]int{}, filters: map[string]*source{}, filterNames: map[string]bool{}, ruleSet: map[string]bool{},
+		folded: map[string]folding{}, requires: map[string][]constraint{}}
 	for i, f := range defs.Flags {
 		a.flagIdx[f.Name] = i
 	}
@@ -245,7 +255,12 @@ func (a *analysis) fold(e vexilrt.Expr, stack []string) (truth, string) {
 			case !parsed || slices.Contains(stack, name):
 				return depends, "" // the compiler reports why
 			}
-			t, why := a.fold(f.expr, append(stack, name))
+			m, ok := a.folded[name]
+			if !ok {
+				m.truth, m.why = a.fold(f.expr, append(stack, name))
+				a.folded[name] = m
+			}
+			t, why := m.truth, m.why
 			if negated(e) {
 				t = t.not()
 			}
@@ -362,8 +377,20 @@ func (a *analysis) required(s *source, stack []string) []constraint {
 				lit := e.Right
 				out = append(out, constraint{attr: e.Left.Name, value: fmt.Sprint(lit.Kind, lit.Bool, lit.Int, lit.Float, lit.Str), pos: s.pos(e.Start)})
 			case e.Left.Kind == vexilrt.OperandFilter && !negated(e):
-				if f, ok := a.filters[e.Left.Name]; ok && !slices.Contains(stack, e.Left.Name) {
-					out = append(out, a.required(f, append(stack, e.Left.Name))...)
+				name := e.Left.Name
+				f, ok := a.filters[name]
+				if !ok || slices.Contains(stack, name) {
+					break
+				}
+				cs, ok := a.requires[name]
+				if !ok {
+					cs = a.required(f, append(stack, name))
+					a.requires[name] = cs
+				}
+				for _, c := range cs {
+					if !slices.Contains(out, c) {
+						out = append(out, c)
+					}
 				}
 			}
 		}

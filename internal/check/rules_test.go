@@ -125,6 +125,27 @@ rules:
 	}
 }
 
+// TestRulesSharedFilters checks that filters shared down a long chain are
+// worked out once: 60 levels of `filter:fN and filter:fN` would be 2^60
+// visits otherwise.
+func TestRulesSharedFilters(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("filters:\n  f0: \"insplit(attr:user_id, 0, 10)\"\n")
+	for i := 1; i <= 60; i++ {
+		fmt.Fprintf(&b, "  f%d: \"filter:f%d and filter:f%d\"\n", i, i-1, i-1)
+	}
+	b.WriteString("rules:\n  r: {filter: \"filter:f60\", split_group: g, variants: {w: y}}\n  s: {filter: \"filter:f60\", split_group: g, variants: {w: z}}\n")
+	doc, err := LoadRules("rules.yaml", []byte(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The insplit 60 filters down is still seen.
+	fs := Rules(mustDefs(t, tableDefs), doc)
+	if !slices.ContainsFunc(fs, func(f Finding) bool { return f.Rule == RuleSplitOverlap }) {
+		t.Errorf("no split-overlap through the chain:\n%s", findingsText(fs))
+	}
+}
+
 func findingsText(fs []Finding) string {
 	var b strings.Builder
 	for _, f := range fs {
