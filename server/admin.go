@@ -30,7 +30,7 @@ func (s *Server) listEnvs(w http.ResponseWriter, r *http.Request, c *call) {
 		Locked  bool   `json:"locked"`
 	}
 	out := []envJSON{}
-	for _, name := range s.envNames() {
+	for _, name := range s.opts.Envs {
 		if !tokenAllowsEnv(c.token, name) {
 			continue
 		}

@@ -35,9 +35,18 @@ const (
 )
 
 func (p perm) allows(role string) bool {
-	rank := map[string]perm{RoleViewer: permViewer, RoleEditor: permEditor, RoleAdmin: permAdmin}[role]
-	if p == permSDK {
-		return role == RoleSDK || rank > 0
+	var rank perm
+	switch role {
+	case RoleSDK:
+		return p == permSDK
+	case RoleViewer:
+		rank = permViewer
+	case RoleEditor:
+		rank = permEditor
+	case RoleAdmin:
+		rank = permAdmin
+	default:
+		return false
 	}
 	return rank >= p
 }

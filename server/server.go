@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -256,6 +255,3 @@ func (s *Server) newSnapshot(v *store.Version, cfg *vexilrt.Config) (*snapshot, 
 	}
 	return snap, nil
 }
-
-// envNames returns the environments in the order they were given.
-func (s *Server) envNames() []string { return slices.Clone(s.opts.Envs) }

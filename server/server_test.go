@@ -591,3 +591,26 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 }
+
+func TestRoles(t *testing.T) {
+	roles := []string{RoleSDK, RoleViewer, RoleEditor, RoleAdmin, "root"}
+	want := map[perm]string{ // which of roles each permission admits
+		permSDK:    "11110",
+		permViewer: "01110",
+		permEditor: "00110",
+		permAdmin:  "00010",
+	}
+	for p, w := range want {
+		var got strings.Builder
+		for _, r := range roles {
+			if p.allows(r) {
+				got.WriteByte('1')
+			} else {
+				got.WriteByte('0')
+			}
+		}
+		if got.String() != w {
+			t.Errorf("perm %d admits %s of %v, want %s", p, got.String(), roles, w)
+		}
+	}
+}
