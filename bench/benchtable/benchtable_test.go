@@ -73,3 +73,18 @@ func TestParse(t *testing.T) {
 		t.Errorf("system = %q, want vexil-map", rows[0].System)
 	}
 }
+
+// TestWallTimeFallback: without cpu-ns/op in every row, ratios use ns/op.
+func TestWallTimeFallback(t *testing.T) {
+	rows := []Row{
+		{Scenario: "A", System: "vexil", NsPerOp: 10, CPUNsPerOp: 5},
+		{Scenario: "A", System: "peer", NsPerOp: 100},
+	}
+	var b bytes.Buffer
+	if err := Markdown(&b, rows, "vexil", []string{"vexil"}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "| 10.0× |") || !strings.Contains(b.String(), "ns/op / vexil's") {
+		t.Errorf("ratios are not of wall time:\n%s", b.String())
+	}
+}
