@@ -118,7 +118,7 @@ func checkModule(t testing.TB, dir string) []Finding {
 		t.Fatal(err)
 	}
 	fs = append(fs, Rules(defs, doc)...)
-	rep, err := Code(context.Background(), defs, src, CodeOptions{Dir: dir, Patterns: []string{"./..."}, Env: offline()})
+	rep, err := Code(context.Background(), defs, src, CodeOptions{Dir: dir, Patterns: []string{"./..."}, Env: offline(), ReadByRules: FlagsRead(doc)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,6 +29,9 @@ type CodeOptions struct {
 	Dir      string   // where patterns are resolved; "" is the current directory
 	Patterns []string // package patterns, as for go build: "./..."
 	Env      []string // the go command's environment; nil is this process's
+	// ReadByRules are flags the rules read with flag:NAME (FlagsRead): used
+	// even if no code calls them.
+	ReadByRules map[string]bool
 }
 
 // CodeReport is what the code check found.
@@ -46,8 +49,8 @@ type CodeReport struct {
 // generated (Go's `// Code generated ... DO NOT EDIT.` line) are not read for
 // uses; hand-written resolvers that gqlgen's generated code calls are.
 //
-// It reports flags nobody calls (unused) and calls of deprecated flags and
-// aliases. source is the flags.yaml text the definitions were parsed from.
+// It reports flags nobody calls and no rule reads (unused), and calls of
+// deprecated flags and aliases. source is the flags.yaml text the definitions were parsed from.
 func Code(ctx context.Context, defs *vexilrt.Definitions, source []byte, opts CodeOptions) (*CodeReport, error) {
 	methods, err := accessorMethods(defs, source)
 	if err != nil {
@@ -104,6 +107,9 @@ func Code(ctx context.Context, defs *vexilrt.Definitions, source []byte, opts Co
 				}
 			}
 		}
+	}
+	for i, f := range defs.Flags {
+		used[i] = used[i] || opts.ReadByRules[f.Name]
 	}
 	report.Findings = append(report.Findings, c.unused(used, opts.Patterns)...)
 	SortUses(report.Uses)

@@ -69,6 +69,45 @@ func Rules(defs *vexilrt.Definitions, doc *vexilrt.RulesDoc) []Finding {
 	return fs
 }
 
+// FlagsRead lists the flags a rules document reads with flag:NAME, in its
+// named filters and its rules' filters. Such a flag is used even when no
+// code calls its accessors (see CodeOptions.ReadByRules).
+func FlagsRead(doc *vexilrt.RulesDoc) map[string]bool {
+	read := map[string]bool{}
+	var walk func(e vexilrt.Expr)
+	walk = func(e vexilrt.Expr) {
+		switch e := e.(type) {
+		case *vexilrt.AndExpr:
+			for _, t := range e.Terms {
+				walk(t)
+			}
+		case *vexilrt.OrExpr:
+			for _, t := range e.Terms {
+				walk(t)
+			}
+		case *vexilrt.NotExpr:
+			walk(e.X)
+		case *vexilrt.CompareExpr:
+			if e.Left.Kind == vexilrt.OperandFlag {
+				read[e.Left.Name] = true
+			}
+		}
+	}
+	texts := make([]string, 0, len(doc.Filters)+len(doc.Rules))
+	for _, f := range doc.Filters {
+		texts = append(texts, f.Filter)
+	}
+	for _, r := range doc.Rules {
+		texts = append(texts, r.Filter)
+	}
+	for _, t := range texts {
+		if e, errs := vexilrt.ParseFilter(t); len(errs) == 0 {
+			walk(e)
+		}
+	}
+	return read
+}
+
 // compilerRule names the rule of a compiler diagnostic.
 func compilerRule(msg string) string {
 	switch {

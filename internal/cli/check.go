@@ -112,6 +112,7 @@ func (r *checkRun) run(ctx context.Context) ([]check.Finding, []check.Use, error
 
 	var problems []error
 	texts := map[string][]byte{} // documents that are not files, for vexil:ignore comments
+	var readByRules map[string]bool
 	switch {
 	case r.rulesFile != "":
 		data, err := os.ReadFile(r.rulesFile)
@@ -124,6 +125,7 @@ func (r *checkRun) run(ctx context.Context) ([]check.Finding, []check.Use, error
 			break
 		}
 		findings = append(findings, check.Rules(defs, doc)...)
+		readByRules = check.FlagsRead(doc)
 	case r.env != "":
 		remote := &check.Remote{URL: r.server, Env: r.env, Token: r.token}
 		cur, err := remote.Rules(ctx)
@@ -133,6 +135,7 @@ func (r *checkRun) run(ctx context.Context) ([]check.Finding, []check.Use, error
 		}
 		texts[cur.File] = cur.Text
 		findings = append(findings, check.Rules(defs, cur.Doc)...)
+		readByRules = check.FlagsRead(cur.Doc)
 		stuck, err := check.StuckRollouts(ctx, remote, defs, cur, r.today)
 		if err != nil {
 			problems = append(problems, err)
@@ -142,7 +145,7 @@ func (r *checkRun) run(ctx context.Context) ([]check.Finding, []check.Use, error
 
 	var uses []check.Use
 	if len(r.code) > 0 {
-		rep, err := check.Code(ctx, defs, src, check.CodeOptions{Patterns: r.code})
+		rep, err := check.Code(ctx, defs, src, check.CodeOptions{Patterns: r.code, ReadByRules: readByRules})
 		if err != nil {
 			problems = append(problems, err)
 		} else {
