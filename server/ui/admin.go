@@ -132,10 +132,6 @@ func (h *handler) showTokens(w http.ResponseWriter, r *http.Request, s *session,
 }
 
 func (h *handler) createToken(w http.ResponseWriter, r *http.Request, s *session) {
-	if err := r.ParseForm(); err != nil {
-		http.Error(w, "malformed form", http.StatusBadRequest)
-		return
-	}
 	in := map[string]any{
 		"name":         strings.TrimSpace(r.PostForm.Get("name")),
 		"role":         r.PostForm.Get("role"),

@@ -126,11 +126,7 @@ func gutter(text string, errs []located) template.HTML {
 }
 
 func (h *handler) rulesPost(w http.ResponseWriter, r *http.Request, s *session) {
-	if err := r.ParseForm(); err != nil {
-		http.Error(w, "the form is too large or malformed", http.StatusRequestEntityTooLarge)
-		return
-	}
-	env := r.PathValue("env")
+	env := r.PathValue("env") // auth has parsed the form
 	var defs definitions
 	if err := h.api.getJSON(r.Context(), s.token, "/api/v1/definitions", &defs); err != nil {
 		h.fail(w, r, s, err)

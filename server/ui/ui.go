@@ -169,6 +169,14 @@ func (h *handler) auth(fn func(http.ResponseWriter, *http.Request, *session)) ht
 		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+			if err := r.ParseForm(); err != nil {
+				if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+					http.Error(w, fmt.Sprintf("the form is over %d MiB", maxFormBytes>>20), http.StatusRequestEntityTooLarge)
+					return
+				}
+				http.Error(w, "malformed form", http.StatusBadRequest)
+				return
+			}
 			if !validCSRF(r, s.csrf) {
 				http.Error(w, "missing or wrong CSRF token: reload the page and try again", http.StatusForbidden)
 				return
