@@ -23,6 +23,7 @@ type flagRow struct {
 	Kill     *killInfo
 	Variants []string
 	Default  string
+	Safe     string // what a kill serves
 	Setters  template.HTML // the rules that can set the flag, see settersHTML
 }
 
@@ -77,7 +78,7 @@ func (h *handler) flagsPage(w http.ResponseWriter, r *http.Request, s *session) 
 		if !matchesQuery(f, q) {
 			continue
 		}
-		row := flagRow{F: f, Expiry: expiry, Default: formatValue(f.Default), Setters: settersHTML(bySetter[f.Name])}
+		row := flagRow{F: f, Expiry: expiry, Default: formatValue(f.Default), Safe: formatValue(cmp.Or(f.Safe, f.Default)), Setters: settersHTML(bySetter[f.Name])}
 		for _, v := range f.Variants {
 			row.Variants = append(row.Variants, formatValue(v))
 		}
