@@ -66,6 +66,7 @@ func Rules(defs *vexilrt.Definitions, doc *vexilrt.RulesDoc) []Finding {
 	fs = append(fs, a.deadRules()...)
 	fs = append(fs, a.splitOverlaps()...)
 	fs = append(fs, a.constantFlags()...)
+	Sort(fs)
 	return fs
 }
 
@@ -455,20 +456,28 @@ func disjoint(x, y []constraint) bool {
 // overlap the earlier rule wins, so the later one gets less than its
 // range says.
 func (a *analysis) splitOverlaps() []Finding {
-	var fs []Finding
-	cons := map[*ruleInfo][]constraint{}
+	type split struct {
+		r    *ruleInfo
+		cons []constraint
+	}
+	groups := map[string][]split{} // in evaluation order
 	for _, r := range a.rules {
 		if r.def.SplitGroup != "" && r.filter != nil && r.live() {
-			cons[r] = a.required(r.filter, nil)
+			if cons := a.required(r.filter, nil); cons != nil {
+				groups[r.def.SplitGroup] = append(groups[r.def.SplitGroup], split{r, cons})
+			}
 		}
 	}
-	for j, r2 := range a.rules {
-		for _, r1 := range a.rules[:j] {
-			if cons[r1] == nil || cons[r2] == nil || r1.def.SplitGroup != r2.def.SplitGroup || disjoint(cons[r1], cons[r2]) {
-				continue
-			}
-			if f := a.overlap(r1, r2, cons[r1], cons[r2]); f != nil {
-				fs = append(fs, *f)
+	var fs []Finding
+	for _, g := range groups {
+		for j, s2 := range g {
+			for _, s1 := range g[:j] {
+				if disjoint(s1.cons, s2.cons) {
+					continue
+				}
+				if f := a.overlap(s1.r, s2.r, s1.cons, s2.cons); f != nil {
+					fs = append(fs, *f)
+				}
 			}
 		}
 	}
