@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -66,12 +67,37 @@ func (s *Server) routes() http.Handler {
 
 	handle("POST /ofrep/v1/evaluate/flags/{key}", permSDK, false, s.ofrepOne)
 	handle("POST /ofrep/v1/evaluate/flags", permSDK, false, s.ofrepBulk)
+	mux.Handle("OPTIONS /ofrep/v1/", s.instrument("OPTIONS /ofrep/v1/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNoContent) // a CORS preflight; cors has set the headers
+	})))
 
 	// Anything else is a JSON 404, or a 405 for a known path.
 	mux.Handle("/", s.instrument("other", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path), nil)
 	})))
-	return mux
+	return s.cors(mux)
+}
+
+// cors lets the configured origins call OFREP from a browser (the bulk
+// endpoint serves client: true flags to web front ends).
+func (s *Server) cors(h http.Handler) http.Handler {
+	if len(s.opts.CORSOrigins) == 0 {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		origin := r.Header.Get("Origin")
+		if origin != "" && strings.HasPrefix(r.URL.Path, "/ofrep/v1/") &&
+			(slices.Contains(s.opts.CORSOrigins, origin) || slices.Contains(s.opts.CORSOrigins, "*")) {
+			hd := w.Header()
+			hd.Set("Access-Control-Allow-Origin", origin)
+			hd.Add("Vary", "Origin")
+			hd.Set("Access-Control-Allow-Methods", "POST, OPTIONS")
+			hd.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, If-None-Match, Vexil-Environment")
+			hd.Set("Access-Control-Expose-Headers", "ETag")
+			hd.Set("Access-Control-Max-Age", "600")
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // call is one authenticated request.

@@ -77,3 +77,17 @@ func TestOFREPBulk(t *testing.T) {
 		t.Fatalf("malformed OFREP body: %d %s", r.status, r.body)
 	}
 }
+
+func TestOFREPCORS(t *testing.T) {
+	e := start(t, "sqlite", func(o *Options) { o.CORSOrigins = []string{"https://app.example"} })
+	r := e.do("OPTIONS", "/ofrep/v1/evaluate/flags", "", nil, "Origin", "https://app.example", "Access-Control-Request-Method", "POST")
+	if r.status != 204 || r.header.Get("Access-Control-Allow-Origin") != "https://app.example" || r.header.Get("Access-Control-Expose-Headers") != "ETag" {
+		t.Fatalf("preflight: %d %v", r.status, r.header)
+	}
+	if r := e.do("OPTIONS", "/ofrep/v1/evaluate/flags", "", nil, "Origin", "https://evil.example"); r.header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("an unlisted origin was allowed: %v", r.header)
+	}
+	if r := e.do("POST", "/ofrep/v1/evaluate/flags", "", `{}`, "Origin", "https://app.example"); r.status != 401 {
+		t.Fatalf("CORS let a request without a token through: %d", r.status)
+	}
+}

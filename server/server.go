@@ -39,6 +39,8 @@ type Options struct {
 	// InlineLimit is the largest config sent inside an SSE event (default
 	// 64 KiB); above it the event only names the version.
 	InlineLimit int
+	// CORSOrigins may call OFREP from a browser ("*" for any origin).
+	CORSOrigins []string
 }
 
 // Server is the flag service. Build it with New, serve Handler, and run Run

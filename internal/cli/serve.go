@@ -23,6 +23,8 @@ func runServe(ctx context.Context, args []string, stdio Stdio) int {
 	defsFile := fs.String("flags", "flags.yaml", "the flag definitions every save is compiled against")
 	var envs stringList
 	fs.Var(&envs, "env", "an environment to serve (repeatable; default dev)")
+	var origins stringList
+	fs.Var(&origins, "cors-origin", `a web origin allowed to call OFREP from browsers (repeatable; "*" for any)`)
 	if done, code := parseFlags(fs, args); done {
 		return code
 	}
@@ -49,7 +51,7 @@ func runServe(ctx context.Context, args []string, stdio Stdio) int {
 		return exitBadInput
 	}
 	defer st.Close()
-	srv, err := server.New(ctx, server.Options{Store: st, Definitions: defs, DefinitionsSource: string(src), Envs: envs, Logger: log})
+	srv, err := server.New(ctx, server.Options{Store: st, Definitions: defs, DefinitionsSource: string(src), Envs: envs, Logger: log, CORSOrigins: origins})
 	if err != nil {
 		fmt.Fprintf(stdio.Err, "vexil serve: %v\n", err)
 		return exitBadInput
