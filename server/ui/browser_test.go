@@ -414,4 +414,17 @@ func TestBrowserHostileInput(t *testing.T) {
 	if eval[int](t, a, `document.querySelectorAll('#errors b').length`) != 0 {
 		t.Error("an error message became markup")
 	}
+	// A document over the server's size limit is refused, and nothing is saved.
+	huge := "rules:\n" + strings.Repeat("  # padding padding padding padding padding padding padding padding\n", 40000)
+	run(t, a, "huge document", setDraft(huge), chromedp.Click(chromedp.CSS("#save")), chromedp.WaitVisible(chromedp.CSS("#problem")))
+	if got := textOf(t, a, "#problem"); !strings.Contains(got, "Not saved") {
+		t.Errorf("huge document: %q", got)
+	}
+	var envs struct{ Environments []envInfo }
+	apiCall(t, base, bootstrapToken, "GET", "/api/v1/envs", nil, "", &envs)
+	for _, e := range envs.Environments {
+		if e.Name == "prod" && e.Version != 1 {
+			t.Errorf("prod is at version %d after the refused saves, want 1", e.Version)
+		}
+	}
 }
