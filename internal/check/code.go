@@ -70,7 +70,7 @@ func Code(ctx context.Context, defs *vexilrt.Definitions, source []byte, opts Co
 	if err := loadErrors(pkgs, opts.Patterns); err != nil {
 		return nil, err
 	}
-	c := &codeCheck{defs: defs, hash: vexilrt.SchemaHash(defs), methods: methods, accessor: map[*types.Package]bool{}}
+	c := newCodeCheck(defs, methods)
 	c.findViews(pkgs)
 	if len(c.views) == 0 {
 		return nil, &InputError{Problems: []string{fmt.Sprintf(
@@ -101,7 +101,7 @@ func Code(ctx context.Context, defs *vexilrt.Definitions, source []byte, opts Co
 				report.Uses = append(report.Uses, Use{File: pos.Filename, Line: pos.Line, Col: pos.Column, Flag: defs.Flags[i].Name, Accessor: fn.Name()})
 			}
 			if len(flags) == 1 {
-				if msg := deprecation(&defs.Flags[flags[0]]); msg != "" {
+				if msg := c.deprecation(fn.Name(), flags[0]); msg != "" {
 					f := at(vexilrt.Position{File: pos.Filename, Line: pos.Line, Col: pos.Column}, RuleDeprecatedUse, Warning, defs.Flags[flags[0]].Name, "%s: %s", fn.Name(), msg)
 					report.Findings = append(report.Findings, f)
 				}
@@ -116,15 +116,22 @@ func Code(ctx context.Context, defs *vexilrt.Definitions, source []byte, opts Co
 	return report, nil
 }
 
-// deprecation says why a flag's accessors should not be called, or "".
-// An alias is deprecated whether or not it says so: it exists only so that
-// old callers keep working.
-func deprecation(f *vexilrt.FlagDef) string {
+// deprecation says why an accessor should not be called, or "". An alias
+// is deprecated whether or not it says so: it exists only so that old
+// callers keep working.
+func (c *codeCheck) deprecation(method string, flag int) string {
+	f := &c.defs.Flags[flag]
 	switch {
 	case f.Deprecated != "":
 		return fmt.Sprintf("flag %s is deprecated: %s", f.Name, f.Deprecated)
 	case f.IsAlias():
-		return fmt.Sprintf("flag %s is an alias of %s: call %s's accessor instead", f.Name, f.Alias, f.Alias)
+		use := f.Alias + "'s accessor"
+		for _, m := range c.byFlag[slices.IndexFunc(c.defs.Flags, func(t vexilrt.FlagDef) bool { return t.Name == f.Alias })] {
+			if strings.HasSuffix(m, "Details") == strings.HasSuffix(method, "Details") {
+				use = m
+			}
+		}
+		return fmt.Sprintf("flag %s is an alias of %s: call %s instead", f.Name, f.Alias, use)
 	}
 	return ""
 }
@@ -217,9 +224,23 @@ func recvName(e ast.Expr) string {
 type codeCheck struct {
 	defs     *vexilrt.Definitions
 	hash     string
-	methods  map[string][]int
+	methods  map[string][]int        // accessor method → the flags it evaluates
+	byFlag   map[int][]string        // flag → its own accessors, sorted
 	accessor map[*types.Package]bool // memo of isAccessor
 	views    []*types.Named          // the View types of the accessor packages
+}
+
+func newCodeCheck(defs *vexilrt.Definitions, methods map[string][]int) *codeCheck {
+	c := &codeCheck{defs: defs, hash: vexilrt.SchemaHash(defs), methods: methods, byFlag: map[int][]string{}, accessor: map[*types.Package]bool{}}
+	for m, flags := range methods {
+		if len(flags) == 1 {
+			c.byFlag[flags[0]] = append(c.byFlag[flags[0]], m)
+		}
+	}
+	for _, ms := range c.byFlag {
+		slices.Sort(ms)
+	}
+	return c
 }
 
 // isAccessor reports whether a package was generated from the definitions:
@@ -292,12 +313,6 @@ func (c *codeCheck) flagsOf(fn *types.Func) []int {
 // unused reports flags whose accessors nobody calls. A flag used only
 // through an alias is used; the alias's calls are reported as deprecated.
 func (c *codeCheck) unused(used []bool, patterns []string) []Finding {
-	byFlag := map[int][]string{}
-	for m, flags := range c.methods {
-		if len(flags) == 1 {
-			byFlag[flags[0]] = append(byFlag[flags[0]], m)
-		}
-	}
 	viaAlias := map[string]bool{}
 	for i, f := range c.defs.Flags {
 		if used[i] && f.IsAlias() {
@@ -310,9 +325,7 @@ func (c *codeCheck) unused(used []bool, patterns []string) []Finding {
 		if used[i] || viaAlias[f.Name] {
 			continue
 		}
-		names := byFlag[i]
-		slices.Sort(names)
-		fs = append(fs, at(f.Pos, RuleUnused, Warning, f.Name, "flag %s is not used: no code in %s calls %s", f.Name, strings.Join(patterns, " "), strings.Join(names, " or ")))
+		fs = append(fs, at(f.Pos, RuleUnused, Warning, f.Name, "flag %s is not used: no code in %s calls %s", f.Name, strings.Join(patterns, " "), strings.Join(c.byFlag[i], " or ")))
 	}
 	return fs
 }
