@@ -185,7 +185,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	ev.message = req.Name
-	t, secret, err := s.CreateToken(r.Context(), req.Name, req.Role, req.Environments, c.actor())
+	t, secret, err := s.createTokenFor(r.Context(), req.Name, req.Role, req.Environments, c.actor())
 	if err != nil {
 		s.refuse(r.Context(), w, ev, "invalid", http.StatusBadRequest, "bad_request", err.Error(), nil)
 		return

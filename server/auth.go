@@ -98,9 +98,9 @@ func tokenAllowsEnv(t *store.Token, env string) bool {
 	return len(t.Environments) == 0 || slices.Contains(t.Environments, env)
 }
 
-// NewTokenSecret returns a fresh secret ("vxl_" and 256 random bits) and
+// newTokenSecret returns a fresh secret ("vxl_" and 256 random bits) and
 // its SHA-256, the only form stored.
-func NewTokenSecret() (secret string, hash []byte) {
+func newTokenSecret() (secret string, hash []byte) {
 	b := make([]byte, 32)
 	rand.Read(b) // never fails (crypto/rand panics on a broken system source)
 	secret = "vxl_" + base64.RawURLEncoding.EncodeToString(b)
@@ -114,8 +114,8 @@ func newTokenID() string {
 	return "tok_" + hex.EncodeToString(b)
 }
 
-// CreateToken makes a token and returns its record and secret (shown once).
-func (s *Server) CreateToken(ctx context.Context, name, role string, envs []string, by string) (*store.Token, string, error) {
+// createTokenFor makes a token and returns its record and secret (shown once).
+func (s *Server) createTokenFor(ctx context.Context, name, role string, envs []string, by string) (*store.Token, string, error) {
 	if !validRole(role) {
 		return nil, "", fmt.Errorf("role %q: want admin, editor, viewer or sdk", role)
 	}
@@ -127,7 +127,7 @@ func (s *Server) CreateToken(ctx context.Context, name, role string, envs []stri
 	if strings.TrimSpace(name) == "" {
 		return nil, "", fmt.Errorf("a token needs a name")
 	}
-	secret, hash := NewTokenSecret()
+	secret, hash := newTokenSecret()
 	t := &store.Token{ID: newTokenID(), Name: name, Role: role, Environments: envs, Hash: hash, Created: time.Now().UTC(), CreatedBy: by}
 	if err := s.st.CreateToken(ctx, *t); err != nil {
 		return nil, "", err
@@ -143,7 +143,7 @@ func (s *Server) Bootstrap(ctx context.Context, secret string) (string, error) {
 		return "", nil
 	}
 	if secret == "" {
-		t, gen, err := s.CreateToken(ctx, "bootstrap", RoleAdmin, nil, "vexil serve")
+		t, gen, err := s.createTokenFor(ctx, "bootstrap", RoleAdmin, nil, "vexil serve")
 		if err != nil {
 			return "", err
 		}

@@ -1,0 +1,141 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/vexilhq/vexil/store"
+)
+
+// lockJSON is a lock as the API shows it (and the 423 details).
+type lockJSON struct {
+	Locked   bool       `json:"locked"`
+	LockedBy string     `json:"locked_by,omitempty"`
+	Reason   string     `json:"reason,omitempty"`
+	Until    *time.Time `json:"until,omitempty"`
+	Created  *time.Time `json:"created_at,omitempty"`
+}
+
+func lockDetail(l *store.Lock) lockJSON {
+	if l == nil {
+		return lockJSON{}
+	}
+	return lockJSON{Locked: true, LockedBy: l.LockedBy, Reason: l.Reason, Until: &l.Until, Created: &l.Created}
+}
+
+func (s *Server) getLock(w http.ResponseWriter, r *http.Request, c *call) {
+	l, err := s.st.Lock(r.Context(), c.env.name)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "internal", err.Error(), nil)
+		return
+	}
+	writeJSON(w, http.StatusOK, lockDetail(l))
+}
+
+func (s *Server) setLock(w http.ResponseWriter, r *http.Request, c *call) {
+	var req struct {
+		For    string `json:"for"`
+		Reason string `json:"reason"`
+	}
+	ev := auditEvent{actor: c.actor(), env: c.env.name, action: "lock"}
+	if !decodeJSON(w, r, &req) {
+		s.audit(r.Context(), withOutcome(ev, "invalid", "malformed body"))
+		return
+	}
+	d, err := time.ParseDuration(req.For)
+	if err != nil || d <= 0 {
+		s.refuse(r.Context(), w, ev, "invalid", http.StatusBadRequest, "bad_request", fmt.Sprintf(`"for": %q is not a positive duration such as "30m"`, req.For), nil)
+		return
+	}
+	ev.message = req.Reason
+	cur, err := s.st.Lock(r.Context(), c.env.name)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "internal", err.Error(), nil)
+		return
+	}
+	if cur != nil && cur.LockedBy != c.actor() && c.token.Role != RoleAdmin {
+		s.refuse(r.Context(), w, ev, "locked", http.StatusLocked, "locked", fmt.Sprintf("%s is already locked by %s", c.env.name, cur.LockedBy), []any{lockDetail(cur)})
+		return
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	l := store.Lock{Env: c.env.name, LockedBy: c.actor(), Reason: req.Reason, Until: now.Add(d), Created: now}
+	if err := s.st.SetLock(r.Context(), l); err != nil {
+		writeError(w, http.StatusInternalServerError, "internal", err.Error(), nil)
+		return
+	}
+	s.audit(r.Context(), withOutcome(ev, "ok", "until "+l.Until.Format(time.RFC3339)))
+	writeJSON(w, http.StatusOK, lockDetail(&l))
+}
+
+func (s *Server) deleteLock(w http.ResponseWriter, r *http.Request, c *call) {
+	ev := auditEvent{actor: c.actor(), env: c.env.name, action: "unlock"}
+	cur, err := s.st.Lock(r.Context(), c.env.name)
+	switch {
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, "internal", err.Error(), nil)
+		return
+	case cur == nil:
+		writeError(w, http.StatusNotFound, "not_found", c.env.name+" is not locked", nil)
+		return
+	case cur.LockedBy != c.actor() && c.token.Role != RoleAdmin:
+		s.refuse(r.Context(), w, ev, "denied", http.StatusForbidden, "forbidden", fmt.Sprintf("only an admin or %s may lift %s's lock", cur.LockedBy, cur.LockedBy), nil)
+		return
+	}
+	if err := s.st.DeleteLock(r.Context(), c.env.name); err != nil && !errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusInternalServerError, "internal", err.Error(), nil)
+		return
+	}
+	s.audit(r.Context(), withOutcome(ev, "ok", "lifted the lock of "+cur.LockedBy))
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) listKills(w http.ResponseWriter, r *http.Request, c *call) {
+	kills := c.env.snap.Load().v.Kills
+	writeJSON(w, http.StatusOK, map[string]any{"kills": kills})
+}
+
+func (s *Server) kill(w http.ResponseWriter, r *http.Request, c *call)   { s.setKill(w, r, c, true) }
+func (s *Server) unkill(w http.ResponseWriter, r *http.Request, c *call) { s.setKill(w, r, c, false) }
+
+// setKill forces a flag to its safe value (or lifts that) as a new version
+// that passes any lock.
+func (s *Server) setKill(w http.ResponseWriter, r *http.Request, c *call, set bool) {
+	flag := r.PathValue("flag")
+	ev := auditEvent{actor: c.actor(), env: c.env.name, action: "kill", before: c.env.snap.Load().v.Version}
+	if !set {
+		ev.action = "unkill"
+	}
+	var req struct {
+		Reason string `json:"reason"`
+	}
+	if !decodeJSON(w, r, &req) {
+		s.audit(r.Context(), withOutcome(ev, "invalid", "malformed body"))
+		return
+	}
+	ev.message = req.Reason
+	f, ok := s.opts.Definitions.Flag(flag)
+	if !ok {
+		s.refuse(r.Context(), w, ev, "invalid", http.StatusNotFound, "not_found", fmt.Sprintf("unknown flag %q", flag), nil)
+		return
+	}
+	if f.IsAlias() {
+		flag = f.Alias // an alias shares everything with its flag, its kill switch too
+	}
+	if set && strings.TrimSpace(req.Reason) == "" {
+		s.refuse(r.Context(), w, ev, "invalid", http.StatusBadRequest, "bad_request", "a kill switch needs a reason", nil)
+		return
+	}
+	if _, killed := c.env.snap.Load().v.Kills[flag]; !set && !killed {
+		s.refuse(r.Context(), w, ev, "invalid", http.StatusNotFound, "not_found", fmt.Sprintf("flag %q is not killed", flag), nil)
+		return
+	}
+	if set {
+		ev.detail = flag
+	}
+	s.save(w, r, c, ev, store.Change{Env: c.env.name, Expect: -1, PassLock: true, Action: ev.action,
+		Kill: &store.KillChange{Flag: flag, Set: set, Reason: req.Reason}}, nil,
+		func(v *store.Version) any { return map[string]int64{"version": v.Version} })
+}
