@@ -50,6 +50,13 @@ func newCache(t testing.TB, l *loader, opts AttributeCacheOptions) *AttributeCac
 	return c
 }
 
+// waitClockPast waits until the cache's coarse clock, which a loaded
+// machine may tick late, has passed t.
+func waitClockPast(t *testing.T, c *AttributeCache[testflags.Target], at time.Time) {
+	t.Helper()
+	eventually(t, "the cache clock", 5*time.Second, func() bool { return c.clock.Load() > at.UnixNano() })
+}
+
 func TestAttributeCacheHitsTTLAndInvalidation(t *testing.T) {
 	l := newLoader()
 	reg := prometheus.NewRegistry()
@@ -67,7 +74,7 @@ func TestAttributeCacheHitsTTLAndInvalidation(t *testing.T) {
 		t.Fatalf("two gets made %d loads, want 1", l.calls.Load())
 	}
 	l.gen.Store(1)
-	time.Sleep(400 * time.Millisecond) // past the TTL, on a 100ms clock
+	waitClockPast(t, c, time.Now().Add(150*time.Millisecond))
 	if got := get(); got != "gen1" {
 		t.Errorf("after the TTL got %s, want a reload", got)
 	}
@@ -146,7 +153,7 @@ func TestAttributeCacheStaleIfErrorAndCircuit(t *testing.T) {
 			if _, err := c.Get(ctx, "known"); err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(250 * time.Millisecond) // "known" expires
+			waitClockPast(t, c, time.Now().Add(100*time.Millisecond)) // "known" expires
 			l.mode.Store(mode)
 
 			// Stale-if-error: the expired value, no error, within the timeout.
@@ -180,7 +187,7 @@ func TestAttributeCacheStaleIfErrorAndCircuit(t *testing.T) {
 			}
 			// After OpenFor, one probe; a healthy loader closes the circuit.
 			l.mode.Store("ok")
-			time.Sleep(700 * time.Millisecond)
+			waitClockPast(t, c, time.Unix(0, c.openUntil.Load()))
 			if v, err := c.Get(ctx, "fresh"); err != nil || v.UserID != "fresh" {
 				t.Fatalf("probe = %v, %v", v, err)
 			}

@@ -229,7 +229,7 @@ func (p *pipeline) push(e vexilrt.Evaluation, key vexilrt.TargetKey, at int64) {
 			if p.tail.CompareAndSwap(pos, pos+1) {
 				s.ev = queued{eval: e, key: key, at: at}
 				s.seq.Store(pos + 1)
-				if (pos+1)%p.wakeEvery == 0 {
+				if (pos+1)&(p.wakeEvery-1) == 0 { // a power of two: no division
 					select {
 					case p.wake <- struct{}{}:
 					default:
