@@ -31,7 +31,7 @@ func LoadDefinitions(file string, data []byte) (*vexilrt.Definitions, []Finding,
 	var bad vexilrt.Diagnostics
 	for _, d := range diags.Errors() {
 		if flag, ok := unknownKind(d); ok && defs != nil {
-			fs = append(fs, at(d.Pos, RuleUnknownKind, Error, flag, "%s", d.Message))
+			fs = append(fs, at(d.Pos, RuleUnknownKind, Error, flag, "flag %s: %s", flag, d.Message))
 			continue
 		}
 		bad = append(bad, d)
