@@ -177,7 +177,7 @@ func StuckRollouts(ctx context.Context, r *Remote, defs *vexilrt.Definitions, cu
 	}
 	var partial []rollout
 	for _, ri := range a.rules {
-		if ri.filter == nil || !ri.def.Enabled {
+		if ri.filter == nil || !ri.live() {
 			continue
 		}
 		for _, c := range a.required(ri.filter, nil) {
