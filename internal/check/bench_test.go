@@ -31,6 +31,6 @@ func BenchmarkRules(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		Rules(d, doc)
+		Rules(d, doc, today)
 	}
 }

@@ -117,7 +117,7 @@ func checkModule(t testing.TB, dir string) []Finding {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fs = append(fs, Rules(defs, doc)...)
+	fs = append(fs, Rules(defs, doc, today)...)
 	rep, err := Code(context.Background(), defs, src, CodeOptions{Dir: dir, Patterns: []string{"./..."}, Env: offline(), ReadByRules: FlagsRead(doc)})
 	if err != nil {
 		t.Fatal(err)

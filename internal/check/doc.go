@@ -22,7 +22,7 @@
 //	cycle                  error     rules      filters or rules that refer to themselves
 //	invalid-rules          error     rules      anything else the compiler rejects (syntax, types)
 //	disabled               warning   rules      a disabled rule: it never decides anything
-//	never-matches          warning   rules      a rule whose filter folds to false
+//	never-matches          warning   rules      a rule whose filter folds to false, or whose schedule has ended
 //	shadowed               warning   rules      an earlier rule that always matches sets the same flags
 //	split-overlap          warning   rules      same split group and flag, different values, overlapping insplit ranges
 //	ready-to-remove        info      rules      the rules give the flag one value for everyone

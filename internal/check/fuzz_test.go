@@ -18,7 +18,7 @@ func FuzzRules(f *testing.F) {
 			}
 			return
 		}
-		for _, fd := range Rules(defs, doc) {
+		for _, fd := range Rules(defs, doc, today) {
 			if fd.Rule == "" || fd.Message == "" || fd.Line <= 0 {
 				t.Errorf("finding without a rule, a message or a line: %+v", fd)
 			}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	vexilrt "github.com/vexilhq/vexil/runtime"
 )
@@ -48,7 +49,11 @@ func LoadRules(file string, data []byte) (*vexilrt.RulesDoc, error) {
 // rules that do not exist), then rules that can never decide anything,
 // overlapping split ranges, and flags the rules set to one value for
 // everyone.
-func Rules(defs *vexilrt.Definitions, doc *vexilrt.RulesDoc) []Finding {
+//
+// today is when the check runs: a scheduled rule (`now < '...'`) whose time
+// has passed can never match again, and one whose start (`now >= '...'`) has
+// passed now always does.
+func Rules(defs *vexilrt.Definitions, doc *vexilrt.RulesDoc, today time.Time) []Finding {
 	_, diags := vexilrt.Compile(doc, vexilrt.CompileOptions{Definitions: defs})
 	var fs []Finding
 	for _, d := range diags {
@@ -62,7 +67,7 @@ func Rules(defs *vexilrt.Definitions, doc *vexilrt.RulesDoc) []Finding {
 		}
 		fs = append(fs, at(d.Pos, compilerRule(d.Message), sev, "", "%s", msg))
 	}
-	a := newAnalysis(defs, doc)
+	a := newAnalysis(defs, doc, today)
 	fs = append(fs, a.deadRules()...)
 	fs = append(fs, a.splitOverlaps()...)
 	fs = append(fs, a.constantFlags()...)
@@ -176,6 +181,7 @@ func (r *ruleInfo) live() bool { return r.def.Enabled && r.truth != never }
 
 type analysis struct {
 	defs    *vexilrt.Definitions
+	today   time.Time
 	flagIdx map[string]int
 	filters map[string]*source // named filters that parse
 	// filterNames are all the named filters, parsed or not.
@@ -193,8 +199,8 @@ type folding struct {
 	why   string
 }
 
-func newAnalysis(defs *vexilrt.Definitions, doc *vexilrt.RulesDoc) *analysis {
-	a := &analysis{defs: defs, flagIdx: map[string]int{}, filters: map[string]*source{}, filterNames: map[string]bool{}, ruleSet: map[string]bool{},
+func newAnalysis(defs *vexilrt.Definitions, doc *vexilrt.RulesDoc, today time.Time) *analysis {
+	a := &analysis{defs: defs, today: today, flagIdx: map[string]int{}, filters: map[string]*source{}, filterNames: map[string]bool{}, ruleSet: map[string]bool{},
 		folded: map[string]folding{}, requires: map[string][]constraint{}}
 	for i, f := range defs.Flags {
 		a.flagIdx[f.Name] = i
@@ -317,7 +323,25 @@ func (a *analysis) fold(e vexilrt.Expr, stack []string) (truth, string) {
 			if e.Left.Low >= e.Left.High && !negated(e) {
 				return never, fmt.Sprintf("insplit range [%g, %g) is empty", e.Left.Low, e.Left.High)
 			}
+		case vexilrt.OperandNow:
+			return a.foldNow(e)
 		}
+	}
+	return depends, ""
+}
+
+// foldNow folds a comparison with now whose time is before today: from
+// today on, now is after it.
+func (a *analysis) foldNow(e *vexilrt.CompareExpr) (truth, string) {
+	t := time.Unix(0, e.Right.Int).UTC()
+	if !t.Before(a.today) {
+		return depends, ""
+	}
+	switch e.Op {
+	case vexilrt.OpLt, vexilrt.OpLe, vexilrt.OpEq:
+		return never, fmt.Sprintf("its time, %s, has passed", t.Format(time.RFC3339Nano))
+	case vexilrt.OpGt, vexilrt.OpGe, vexilrt.OpNe:
+		return always, ""
 	}
 	return depends, ""
 }

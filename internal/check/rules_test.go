@@ -107,6 +107,12 @@ rules:
 rules:
   r: {filter: "filter:broken", variants: {a: true}}
 `, "02 invalid-rules\n"},
+		{"a schedule that has ended never matches; one that has started always does", `rules:
+  ended: {filter: "now < '2026-10-01T00:00:00Z' and attr:role = 'teacher'", variants: {a: true}}
+  started: {priority: 1, filter: "now >= '2026-11-01T09:00:00+13:00'", variants: {b: true}}
+  later: {filter: "attr:role = 'teacher'", variants: {b: false}}
+  coming: {filter: "now >= '2026-12-01T00:00:00Z'", variants: {w: y}}
+`, "02 never-matches\n03 ready-to-remove\n04 shadowed\n"},
 		{"a syntax error is the compiler's", `rules:
   r: {filter: "attr:role ==", variants: {a: true}}
 `, "02 invalid-rules\n"},
@@ -117,7 +123,7 @@ rules:
 			if err != nil {
 				t.Fatal(err)
 			}
-			fs := Rules(defs, doc)
+			fs := Rules(defs, doc, today)
 			if got := summarize(fs); got != tt.want {
 				t.Errorf("got\n%swant\n%s\nfindings:\n%s", got, tt.want, findingsText(fs))
 			}
@@ -140,7 +146,7 @@ func TestRulesSharedFilters(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The insplit 60 filters down is still seen.
-	fs := Rules(mustDefs(t, tableDefs), doc)
+	fs := Rules(mustDefs(t, tableDefs), doc, today)
 	if !slices.ContainsFunc(fs, func(f Finding) bool { return f.Rule == RuleSplitOverlap }) {
 		t.Errorf("no split-overlap through the chain:\n%s", findingsText(fs))
 	}

@@ -170,7 +170,7 @@ func (r *Remote) get(ctx context.Context, path string, q url.Values, accept stri
 // experiments nobody has finished. A rule is the same when its filter,
 // variants, priority, enabled and split group are.
 func StuckRollouts(ctx context.Context, r *Remote, defs *vexilrt.Definitions, cur *RemoteRules, today time.Time) ([]Finding, error) {
-	a := newAnalysis(defs, cur.Doc)
+	a := newAnalysis(defs, cur.Doc, today)
 	type rollout struct {
 		rule  *vexilrt.RuleDef
 		split constraint

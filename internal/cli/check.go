@@ -124,7 +124,7 @@ func (r *checkRun) run(ctx context.Context) ([]check.Finding, []check.Use, error
 			problems = append(problems, err)
 			break
 		}
-		findings = append(findings, check.Rules(defs, doc)...)
+		findings = append(findings, check.Rules(defs, doc, r.today)...)
 		readByRules = check.FlagsRead(doc)
 	case r.env != "":
 		remote := &check.Remote{URL: r.server, Env: r.env, Token: r.token}
@@ -134,7 +134,7 @@ func (r *checkRun) run(ctx context.Context) ([]check.Finding, []check.Use, error
 			break
 		}
 		texts[cur.File] = cur.Text
-		findings = append(findings, check.Rules(defs, cur.Doc)...)
+		findings = append(findings, check.Rules(defs, cur.Doc, r.today)...)
 		readByRules = check.FlagsRead(cur.Doc)
 		stuck, err := check.StuckRollouts(ctx, remote, defs, cur, r.today)
 		if err != nil {
