@@ -31,8 +31,12 @@ type apiClient struct {
 // and VEXIL_TOKEN) and returns a constructor to call after parsing.
 func clientFlags(fs *flag.FlagSet) func() (*apiClient, error) {
 	server := fs.String("server", envOr("VEXIL_SERVER", "http://127.0.0.1:8080"), "server URL (or VEXIL_SERVER)")
-	token := fs.String("token", os.Getenv("VEXIL_TOKEN"), "API token (or VEXIL_TOKEN)")
+	// The token's default is read after parsing so that -h never prints it.
+	token := fs.String("token", "", "API token (default $VEXIL_TOKEN)")
 	return func() (*apiClient, error) {
+		if *token == "" {
+			*token = os.Getenv("VEXIL_TOKEN")
+		}
 		if *token == "" {
 			return nil, errors.New("no token: pass --token or set VEXIL_TOKEN")
 		}

@@ -118,3 +118,11 @@ func TestAdminCommands(t *testing.T) {
 		t.Fatalf("revoke %s: %s", id, errs)
 	}
 }
+
+func TestAdminHelpHidesToken(t *testing.T) {
+	t.Setenv("VEXIL_TOKEN", "vxl_very_secret")
+	code, _, errs := vexil(t, "", "rules", "get", "-h")
+	if code != 0 || strings.Contains(errs, "vxl_very_secret") || !strings.Contains(errs, "-token") {
+		t.Fatalf("rules get -h: exit %d, %q", code, errs)
+	}
+}
