@@ -94,7 +94,7 @@ func (s *serverSource) path(leaf string) string {
 func (s *serverSource) Run(ctx context.Context, u Updater) {
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { defer wg.Done(); s.poll(ctx, u, &wg) }()
+	go func() { defer wg.Done(); s.poll(ctx, u) }()
 	for attempt := 0; ; attempt++ {
 		connected, err := s.streamOnce(ctx, u, &wg)
 		s.streamUp.Store(false)
@@ -152,7 +152,7 @@ func sleep(ctx context.Context, d time.Duration) bool {
 
 // poll fetches /config while the stream is down, and revalidates it now and
 // then while the stream is up.
-func (s *serverSource) poll(ctx context.Context, u Updater, wg *sync.WaitGroup) {
+func (s *serverSource) poll(ctx context.Context, u Updater) {
 	wait := spread(s.opts.RevalidateInterval) // the stream's hello syncs first
 	for {
 		t := time.NewTimer(wait)
