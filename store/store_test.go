@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -292,4 +293,23 @@ func TestPostgresWatchSurvivesLostConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	wait(func(ev Event) bool { return ev.Env == "dev" && ev.Version == 1 }, "save after reconnecting")
+}
+
+func TestSQLitePathsWithOddCharacters(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a dir#1?x")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "my rules.db")
+	s, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Save(context.Background(), Change{Env: "dev", Expect: 0, Rules: ptr("{}"), Format: "json", Action: "save"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("the database is not where it was asked to be: %v", err)
+	}
 }
