@@ -63,6 +63,10 @@ type tokenIndex struct {
 }
 
 func (s *Server) loadTokens(ctx context.Context) error {
+	// Serialized, so that a slow read begun before a revocation can never
+	// store its older view after the newer one.
+	s.tokensMu.Lock()
+	defer s.tokensMu.Unlock()
 	all, err := s.st.Tokens(ctx)
 	if err != nil {
 		return err

@@ -46,15 +46,16 @@ type Options struct {
 // Server is the flag service. Build it with New, serve Handler, and run Run
 // for as long as it serves.
 type Server struct {
-	opts    Options
-	st      *store.DB
-	log     *slog.Logger
-	envs    map[string]*envState
-	tokens  atomic.Pointer[tokenIndex]
-	metrics *metrics
-	keyAttr string // the attribute OFREP's targetingKey maps to
-	done    chan struct{}
-	once    sync.Once
+	opts     Options
+	st       *store.DB
+	log      *slog.Logger
+	envs     map[string]*envState
+	tokens   atomic.Pointer[tokenIndex]
+	tokensMu sync.Mutex // serializes loadTokens
+	metrics  *metrics
+	keyAttr  string // the attribute OFREP's targetingKey maps to
+	done     chan struct{}
+	once     sync.Once
 
 	handlerOnce sync.Once
 	handler     http.Handler
