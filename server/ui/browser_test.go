@@ -220,6 +220,12 @@ func TestBrowser(t *testing.T) {
 	signIn(t, a, base, editor)
 	screenshot(t, a, "flags")
 
+	// A rule named on the flags page opens the editor at that rule.
+	run(t, a, "follow a rule link", chromedp.Click(chromedp.CSS("#flag-max_questions ol.setters a")), chromedp.WaitVisible(chromedp.CSS("#rules")))
+	if got := eval[string](t, a, `(() => { const ta = document.getElementById('rules'); return ta.value.slice(ta.selectionStart, ta.selectionEnd); })()`); got != "  senior_grades:" {
+		t.Errorf("the editor opened at %q, want the rule senior_grades", got)
+	}
+
 	// Draft a rule with a typo: validation as you type marks its line.
 	run(t, a, "open the rules editor", chromedp.Navigate(base+"/ui/envs/dev/rules"), chromedp.WaitVisible(chromedp.CSS("#rules")))
 	bad := strings.Replace(rules, "rules:\n", "rules:\n  teachers_everywhere:\n    filter: attr:contry = 'GB'\n    priority: 50\n    variants: {new_report: true, workbook: adaptive}\n", 1)
@@ -275,7 +281,7 @@ func TestBrowser(t *testing.T) {
 	screenshot(t, a, "rules-stale")
 	run(t, a, "rebase and save",
 		chromedp.Click(chromedp.CSS(`button[value="rebase"]`)),
-		chromedp.WaitVisible(chromedp.CSS("#rules")),
+		chromedp.WaitVisible(chromedp.CSS("#rebased")),
 	)
 	if got := textOf(t, a, "#base"); got != "2" {
 		t.Fatalf("after rebase the draft is based on %q, want 2", got)

@@ -69,6 +69,7 @@ func (h *handler) flagsPage(w http.ResponseWriter, r *http.Request, s *session) 
 	d := flagsData{Query: q, Total: len(defs.Flags), Lock: lock}
 	bySetter := rulesByFlag(&doc, &defs)
 	today := h.opts.Now()
+	rulesURL := h.opts.Prefix + "/envs/" + pathEscape(env) + "/rules"
 	for i := range defs.Flags {
 		f := &defs.Flags[i]
 		expiry := expiryState(f.Expires, today)
@@ -78,7 +79,7 @@ func (h *handler) flagsPage(w http.ResponseWriter, r *http.Request, s *session) 
 		if !matchesQuery(f, q) {
 			continue
 		}
-		row := flagRow{F: f, Expiry: expiry, Default: formatValue(f.Default), Safe: formatValue(cmp.Or(f.Safe, f.Default)), Setters: settersHTML(bySetter[f.Name])}
+		row := flagRow{F: f, Expiry: expiry, Default: formatValue(f.Default), Safe: formatValue(cmp.Or(f.Safe, f.Default)), Setters: settersHTML(bySetter[f.Name], rulesURL)}
 		for _, v := range f.Variants {
 			row.Variants = append(row.Variants, formatValue(v))
 		}
@@ -153,7 +154,7 @@ func formatRaw(raw json.RawMessage) string {
 // settersHTML renders the rules that can set a flag. With thousands of
 // rules this list is most of the flags page, so it is built here, escaping
 // every value, rather than with thousands of template actions.
-func settersHTML(rows []ruleRow) template.HTML {
+func settersHTML(rows []ruleRow, rulesURL string) template.HTML {
 	if len(rows) == 0 {
 		return `<span class="muted">no rule: always the default</span>`
 	}
@@ -165,8 +166,12 @@ func settersHTML(rows []ruleRow) template.HTML {
 		} else {
 			b.WriteString(`<li class="disabled"><code>`)
 		}
+		// The editor opens at the rule (app.js reads the fragment).
+		b.WriteString(`<a href="`)
+		b.WriteString(html.EscapeString(rulesURL + "#rule-" + url.PathEscape(r.Name)))
+		b.WriteString(`">`)
 		b.WriteString(html.EscapeString(r.Name))
-		b.WriteString("</code> → <code>")
+		b.WriteString("</a></code> → <code>")
 		b.WriteString(html.EscapeString(r.Sets))
 		b.WriteString("</code>")
 		if r.Priority != 0 {

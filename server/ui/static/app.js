@@ -118,6 +118,15 @@
         ta.dispatchEvent(new Event('input'));
       }
     });
+    // rules#rule-NAME (from the flags page) opens the editor at that rule.
+    if (location.hash.indexOf('#rule-') === 0) {
+      var name = decodeURIComponent(location.hash.slice(6));
+      var lines = ta.value.split('\n');
+      for (var i = 0; i < lines.length; i++) {
+        var m = /^\s+["']?([^"':]+)["']?:\s*$/.exec(lines[i]);
+        if (m && m[1] === name) { gotoLine(i + 1); break; }
+      }
+    }
     list.addEventListener('click', function (ev) {
       var a = ev.target.closest('[data-goto]');
       if (!a) return;
