@@ -573,6 +573,52 @@ func TestConfigAndStream(t *testing.T) {
 	if r.status != 304 {
 		t.Fatalf("config with a current If-None-Match: %d", r.status)
 	}
+	// A kill switch reaches the stream like any save.
+	e.put("dev", `"2"`, teachersDoc, 200)
+	next(t, ch, true)
+	e.do("POST", "/api/v1/envs/dev/flags/workbook/kill", e.admin, map[string]string{"reason": "incident 42"})
+	ev = next(t, ch, true)
+	cfg = sdkConfig{}
+	if err := json.Unmarshal([]byte(ev.data), &cfg); err != nil || cfg.Version != 4 || cfg.Kills["workbook"] != "incident 42" {
+		t.Fatalf("after a kill: %+v (%v)", ev, err)
+	}
+}
+
+func TestAuditFiltersAndScope(t *testing.T) {
+	e := start(t, "sqlite", nil)
+	e.put("dev", `"0"`, teachersDoc, 200)
+	e.put("prod", `"0"`, teachersDoc, 200)
+	e.put("dev", `"0"`, teachersDoc, 412)
+	devViewer := e.token("viewer", "dev")
+	all := e.do("GET", "/api/v1/audit?action=save", e.admin, nil).json(t)["entries"].([]any)
+	if len(all) != 3 {
+		t.Fatalf("saves audited: %v", all)
+	}
+	if r := e.do("GET", "/api/v1/audit", devViewer, nil); r.status != 403 {
+		t.Fatalf("a dev viewer read every environment's audit: %d", r.status)
+	}
+	dev := e.do("GET", "/api/v1/audit?env=dev&action=save&limit=1", devViewer, nil).json(t)["entries"].([]any)
+	if len(dev) != 1 || dev[0].(map[string]any)["outcome"] != "stale" || dev[0].(map[string]any)["before_version"].(float64) != 1 {
+		t.Fatalf("newest dev save = %v, want the stale attempt", dev)
+	}
+	if r := e.do("GET", "/api/v1/audit?env=prod", devViewer, nil); r.status != 403 {
+		t.Fatalf("a dev viewer read prod's audit: %d", r.status)
+	}
+}
+
+func TestReadyzFollowsTheStore(t *testing.T) {
+	e := start(t, "sqlite", nil)
+	if r := e.do("GET", "/readyz", "", nil); r.status != 200 {
+		t.Fatalf("readyz: %d", r.status)
+	}
+	e.st.Close()
+	if r := e.do("GET", "/readyz", "", nil); r.status != 503 || r.code() != "unavailable" {
+		t.Fatalf("readyz with the store closed: %d %s", r.status, r.body)
+	}
+	// Reads are served from memory even so.
+	if r := e.do("GET", "/sdk/v1/envs/dev/config", e.admin, nil); r.status != 200 {
+		t.Fatalf("config with the store closed: %d", r.status)
+	}
 }
 
 func TestMetrics(t *testing.T) {
