@@ -233,6 +233,9 @@ func TestBrowser(t *testing.T) {
 	if got := textOf(t, a, "#errors"); !strings.Contains(got, "line 8") || !strings.Contains(got, `unknown attribute "contry"`) {
 		t.Fatalf("errors as you type: %q", got)
 	}
+	if got := eval[string](t, a, `document.querySelector('#gutter .err').textContent`); got != "8" {
+		t.Fatalf("the gutter marks line %q, want 8", got)
+	}
 	screenshot(t, a, "rules-error")
 
 	// Fix it and evaluate the unsaved draft for a teacher in the UK.

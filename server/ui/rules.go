@@ -120,7 +120,7 @@ func gutter(text string, errs []located) template.HTML {
 			b.WriteString("<span>")
 		}
 		b.WriteString(strconv.Itoa(i))
-		b.WriteString("</span>\n")
+		b.WriteString("</span>") // block spans: one line each
 	}
 	return template.HTML(b.String())
 }

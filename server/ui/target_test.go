@@ -56,7 +56,7 @@ func TestExpiryState(t *testing.T) {
 
 func TestGutterMarksErrorsEscaped(t *testing.T) {
 	g := string(gutter("a\nb\nc\n", []located{{Line: 2, Message: `bad <script>"x"</script>`}, {Line: 99, Message: "out of range"}}))
-	want := "<span>1</span>\n<span class=\"err\" title=\"bad &lt;script&gt;&#34;x&#34;&lt;/script&gt;\">2</span>\n<span>3</span>\n"
+	want := "<span>1</span><span class=\"err\" title=\"bad &lt;script&gt;&#34;x&#34;&lt;/script&gt;\">2</span><span>3</span>"
 	if g != want {
 		t.Fatalf("gutter:\n%s\nwant\n%s", g, want)
 	}

@@ -39,7 +39,7 @@
       var frag = document.createDocumentFragment();
       for (var i = 1; i <= n; i++) {
         var s = document.createElement('span');
-        s.textContent = i + '\n';
+        s.textContent = String(i);
         if (errors[i]) { s.className = 'err'; s.title = errors[i]; }
         frag.appendChild(s);
       }
