@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -390,47 +391,69 @@ func TestDefaultsAreStale(t *testing.T) {
 	}
 }
 
+// attemptRecorder notes when one client sends each stream request.
+type attemptRecorder struct {
+	mu    *sync.Mutex
+	times *[]time.Duration
+	start time.Time
+	next  http.RoundTripper
+}
+
+func (r attemptRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	if strings.HasSuffix(req.URL.Path, "/stream") {
+		r.mu.Lock()
+		*r.times = append(*r.times, time.Since(r.start))
+		r.mu.Unlock()
+	}
+	return r.next.RoundTrip(req)
+}
+
 func TestRetriesSpread(t *testing.T) {
 	f := newFakeServer(t, rulesGuided)
 	f.set("503")
 	const clients = 200
-	opts := fastServer(f.url())
-	opts.MinBackoff, opts.MaxBackoff, opts.PollInterval = 100*time.Millisecond, 400*time.Millisecond, 400*time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
+	var mu sync.Mutex
+	attempts := make([][]time.Duration, clients)
 	start := time.Now()
-	for range clients {
+	for i := range clients {
+		opts := fastServer(f.url())
+		opts.MinBackoff, opts.MaxBackoff = 100*time.Millisecond, time.Second
+		opts.HTTPClient = &http.Client{Transport: attemptRecorder{&mu, &attempts[i], start, http.DefaultTransport}}
 		wg.Add(1)
 		go func() { defer wg.Done(); Server(opts).Run(ctx, nopUpdater{}) }()
 	}
-	time.Sleep(2500 * time.Millisecond)
+	// Every client's third stream attempt comes after two backoffs; in
+	// lockstep they would all come at once.
+	eventually(t, "third attempts", 20*time.Second, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, a := range attempts {
+			if len(a) < 3 {
+				return false
+			}
+		}
+		return true
+	})
 	cancel()
 	wg.Wait()
-	// Past the first burst (every client's first stream attempt and first
-	// poll start together, and a loaded machine may take a while to serve
-	// them), count requests in 50ms bins.
-	bins := map[int]int{}
-	total := 0
-	for _, at := range f.requestTimes() {
-		d := at.Sub(start)
-		if d < 500*time.Millisecond {
-			continue
-		}
-		bins[int(d/(50*time.Millisecond))]++
-		total++
+	thirds := make([]time.Duration, clients)
+	for i, a := range attempts {
+		thirds[i] = a[2]
 	}
-	busiest := 0
-	for _, n := range bins {
-		busiest = max(busiest, n)
+	slices.Sort(thirds)
+	// The most third attempts within any 10ms: under a quarter of the clients
+	// (uniform jitter over ~300ms puts about 3% there; lockstep puts all).
+	densest := 0
+	for i := range thirds {
+		j, _ := slices.BinarySearch(thirds, thirds[i]+10*time.Millisecond)
+		densest = max(densest, j-i)
 	}
-	t.Logf("%d retries after the first burst over %d bins of 50ms; the busiest bin has %d", total, len(bins), busiest)
-	if total < clients/2 {
-		t.Fatalf("only %d retries from %d clients", total, clients)
-	}
-	// In lockstep every client would retry in the same bin; spread out, no
-	// bin holds more than a fifth of them.
-	if busiest > total/5 || len(bins) < 15 {
-		t.Errorf("retries bunch up: busiest 50ms bin has %d of %d (%d bins)", busiest, total, len(bins))
+	t.Logf("third stream attempts from %v to %v (median %v); the densest 10ms holds %d of %d",
+		thirds[0].Round(time.Millisecond), thirds[clients-1].Round(time.Millisecond), thirds[clients/2].Round(time.Millisecond), densest, clients)
+	if densest > clients/4 {
+		t.Errorf("retries bunch up: %d of %d clients' third attempts within 10ms", densest, clients)
 	}
 }
 
