@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -209,12 +208,6 @@ func (r *recorder) Write(p []byte) (int, error) {
 	return r.body.Write(p)
 }
 
-// Flush lets an API handler that flushes (none of the admin paths should)
-// run without a type assertion failing.
-func (r *recorder) Flush() {}
-
-var _ io.Writer = (*recorder)(nil)
-
 // The API's shapes (docs/api.md) that the pages read.
 
 type whoami struct {
@@ -271,15 +264,14 @@ type ruleDef struct {
 }
 
 type versionInfo struct {
-	Version   int               `json:"version"`
-	Parent    int               `json:"parent"`
-	Author    string            `json:"author"`
-	Message   string            `json:"message"`
-	Action    string            `json:"action"`
-	CreatedAt string            `json:"created_at"`
-	Rules     string            `json:"rules"`
-	Format    string            `json:"format"`
-	Kills     map[string]string `json:"kills"`
+	Version   int    `json:"version"`
+	Parent    int    `json:"parent"`
+	Author    string `json:"author"`
+	Message   string `json:"message"`
+	Action    string `json:"action"`
+	CreatedAt string `json:"created_at"`
+	Rules     string `json:"rules"`
+	Format    string `json:"format"`
 }
 
 type diffChange struct {

@@ -23,7 +23,7 @@ type flagRow struct {
 	Kill     *killInfo
 	Variants []string
 	Default  string
-	Safe     string // what a kill serves
+	Safe     string        // what a kill serves
 	Setters  template.HTML // the rules that can set the flag, see settersHTML
 }
 

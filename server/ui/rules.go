@@ -13,19 +13,18 @@ import (
 )
 
 type rulesData struct {
-	Text     string
-	Base     int // the version the draft was started from (If-Match on save)
-	Gutter   template.HTML
-	Errors   []located
-	Warnings []located
-	Attrs    []attrField
-	Results  []resultRow
-	Changed  int
-	EvalErr  string
-	Message  string
-	Lock     *lockInfo
-	Stale    *staleInfo
-	Rebased  string // what the rebase did, shown above the editor
+	Text    string
+	Base    int // the version the draft was started from (If-Match on save)
+	Gutter  template.HTML
+	Errors  []located
+	Attrs   []attrField
+	Results []resultRow
+	Changed int
+	EvalErr string
+	Message string
+	Lock    *lockInfo
+	Stale   *staleInfo
+	Rebased string // what the rebase did, shown above the editor
 }
 
 type resultRow struct {

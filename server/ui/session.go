@@ -10,12 +10,12 @@ import (
 )
 
 const (
-	sessionCookie = "vexil_session"
-	loginCookie   = "vexil_login" // double-submit CSRF token for the sign-in form
-	csrfField     = "_csrf"
-	csrfHeader    = "X-CSRF-Token"
-	maxSessions   = 10000
-	recentTargets = 5
+	sessionCookie    = "vexil_session"
+	loginCookie      = "vexil_login" // double-submit CSRF token for the sign-in form
+	csrfField        = "_csrf"
+	csrfHeader       = "X-CSRF-Token"
+	maxSessions      = 10000
+	maxRecentTargets = 5
 )
 
 // session is one signed-in browser. The API token lives only here, on the
@@ -56,8 +56,8 @@ func (s *session) addTarget(t string) {
 		}
 	}
 	s.targets = append([]string{t}, s.targets...)
-	if len(s.targets) > recentTargets {
-		s.targets = s.targets[:recentTargets]
+	if len(s.targets) > maxRecentTargets {
+		s.targets = s.targets[:maxRecentTargets]
 	}
 }
 
