@@ -32,6 +32,7 @@ func runServe(ctx context.Context, args []string, stdio Stdio) int {
 		envs = stringList{"dev"}
 	}
 	log := slog.New(slog.NewTextHandler(stdio.Err, nil))
+	slog.SetDefault(log) // the store logs LISTEN reconnections through the default logger
 
 	src, err := os.ReadFile(*defsFile)
 	if err != nil {
