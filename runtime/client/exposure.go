@@ -180,9 +180,9 @@ func newPipeline(opts ExposureOptions, m *metrics, log *slog.Logger) *pipeline {
 	p := &pipeline{
 		opts: opts, metrics: m, log: log, kinds: map[string]bool{},
 		mask: size - 1, slots: make([]ringSlot, size),
-		// Wake the consumer when a quarter of the ring has filled, so it
-		// drains long before producers find it full.
-		wakeEvery: size / 4,
+		// Wake the consumer each time an eighth of the ring has filled, so
+		// it drains long before producers find it full.
+		wakeEvery: size / 8,
 		epoch:     time.Now(),
 		clockWake: make(chan struct{}, 1),
 		wake:      make(chan struct{}, 1),
@@ -259,7 +259,9 @@ func (p *pipeline) pop(ev *Event) bool {
 		Flag: q.eval.Flag(), Value: q.eval.Value(), Variant: q.eval.Variant(), Reason: q.eval.Reason(),
 		Rule: q.eval.Rule(), Version: q.eval.Version(), Key: q.key, Time: p.epoch.Add(time.Duration(q.at)),
 	}
-	s.ev = queued{} // let an old config be collected
+	// The slot is not cleared: a write here would pull its cache lines
+	// back to this core just before a producer needs them. An old config it
+	// points to lives one more lap of the ring at most.
 	s.seq.Store(p.head + p.mask + 1)
 	p.head++
 	return true
