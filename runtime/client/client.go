@@ -110,6 +110,9 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 	if opts.Source == nil {
 		return nil, errors.New("vexil client: Options.Source is required")
 	}
+	if _, ok := opts.Source.(*serverSource); ok && opts.Definitions == nil {
+		return nil, errors.New("vexil client: a server source needs Options.Definitions (the generated package's Definitions())")
+	}
 	if opts.StartTimeout <= 0 {
 		opts.StartTimeout = 5 * time.Second
 	}

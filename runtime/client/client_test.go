@@ -126,6 +126,14 @@ func TestServerSourceFollowsTheStream(t *testing.T) {
 	}
 }
 
+func TestOptionsChecked(t *testing.T) {
+	for _, opts := range []Options{{}, {Source: Server(ServerOptions{})}} {
+		if _, err := New(context.Background(), opts); err == nil {
+			t.Errorf("New(%+v) accepted", opts)
+		}
+	}
+}
+
 func TestStartWithoutServer(t *testing.T) {
 	dir := t.TempDir()
 	cache := filepath.Join(dir, "vexil.cache")
