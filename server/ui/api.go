@@ -313,6 +313,7 @@ type evalResponse struct {
 // evalSummary is an evaluation without its explain trace: the page shows
 // the trace only for the draft, and skipping it halves the decoding.
 type evalSummary struct {
+	Version string `json:"version"`
 	Results map[string]struct {
 		Value   any    `json:"value"`
 		Variant string `json:"variant"`

@@ -20,6 +20,7 @@ type rulesData struct {
 	Attrs   []attrField
 	Results []resultRow
 	Changed int
+	NowVer  string // the version "now" is
 	EvalErr string
 	Message string
 	Lock    *lockInfo
@@ -139,10 +140,9 @@ func (h *handler) rulesPost(w http.ResponseWriter, r *http.Request, s *session) 
 	case "evaluate":
 		status = h.evaluateDraft(r, s, d, &defs, form)
 	case "save":
-		if done := h.save(w, r, s, d); done {
+		if status = h.save(w, r, s, d); status == 0 {
 			return
 		}
-		status = http.StatusConflict
 	case "rebase":
 		status = h.rebase(r, s, d)
 	case "discard":
@@ -184,6 +184,7 @@ func (h *handler) evaluateDraft(r *http.Request, s *session, d *rulesData, defs 
 		d.EvalErr = "Evaluating the draft: " + err.Error()
 		return cmp.Or(statusOf(err), http.StatusBadGateway)
 	}
+	d.NowVer = now.Version
 	seen := map[string]bool{}
 	add := func(name string) {
 		if seen[name] {
@@ -221,9 +222,9 @@ func (h *handler) evaluateDraft(r *http.Request, s *session, d *rulesData, defs 
 	return http.StatusOK
 }
 
-// save stores the draft. It reports true when it answered (a redirect);
-// otherwise d says why the save failed and the editor shows it.
-func (h *handler) save(w http.ResponseWriter, r *http.Request, s *session, d *rulesData) bool {
+// save stores the draft. It returns 0 when it has answered (a redirect);
+// otherwise the API's status, and d says why the save failed.
+func (h *handler) save(w http.ResponseWriter, r *http.Request, s *session, d *rulesData) int {
 	ctx, env := r.Context(), r.PathValue("env")
 	ctype := "application/yaml"
 	if strings.HasPrefix(strings.TrimSpace(d.Text), "{") {
@@ -248,13 +249,13 @@ func (h *handler) save(w http.ResponseWriter, r *http.Request, s *session, d *ru
 			msg += fmt.Sprintf(" %d warning(s): %s", n, joinLocated(out.Warnings))
 		}
 		h.redirect(w, r, s, "/envs/"+pathEscape(env)+"/rules", msg)
-		return true
+		return 0
 	}
 	ae := asAPIError(err)
 	switch {
 	case ae == nil || ae.Status == http.StatusUnauthorized:
 		h.fail(w, r, s, err)
-		return true
+		return 0
 	case ae.Status == http.StatusUnprocessableEntity:
 		d.Errors = ae.located()
 		d.EvalErr = "Not saved: the draft does not compile; the errors are marked at their lines."
@@ -270,7 +271,7 @@ func (h *handler) save(w http.ResponseWriter, r *http.Request, s *session, d *ru
 	default:
 		d.EvalErr = "Not saved: " + ae.Error()
 	}
-	return false
+	return ae.Status
 }
 
 // stale gathers what a 412 shows: what others changed, how the draft

@@ -203,13 +203,13 @@ func merge3(base, mine, theirs string) (merged string, conflicts []string) {
 		default: // both change at the same place
 			h = hm[i]
 			if !sameHunk(hm[i], ht[j]) {
-				conflicts = append(conflicts, fmt.Sprintf("lines %d–%d of the version you started from", hm[i].start+1, max(hm[i].end, ht[j].end, hm[i].start+1)))
+				conflicts = append(conflicts, baseLines(hm[i].start, max(hm[i].end, ht[j].end)))
 			}
 			i++
 			j++
 		}
 		if h.start < pos { // overlaps the change just applied
-			conflicts = append(conflicts, fmt.Sprintf("lines %d–%d of the version you started from", h.start+1, max(h.end, h.start+1)))
+			conflicts = append(conflicts, baseLines(h.start, h.end))
 			pos = max(pos, h.end)
 			continue
 		}
@@ -225,6 +225,15 @@ func merge3(base, mine, theirs string) (merged string, conflicts []string) {
 		return "", nil
 	}
 	return strings.Join(out, "\n") + "\n", nil
+}
+
+// baseLines names the base lines [start, end) (an insertion has none: it
+// names the line it goes before).
+func baseLines(start, end int) string {
+	if end-start <= 1 {
+		return fmt.Sprintf("line %d of the version you started from", start+1)
+	}
+	return fmt.Sprintf("lines %d–%d of the version you started from", start+1, end)
 }
 
 func sameHunk(a, b hunk) bool {

@@ -327,7 +327,7 @@ func TestDraftEvaluateSaveStaleRebase(t *testing.T) {
 	form.Set("action", "save")
 	form.Set("message", "teachers everywhere")
 	code, body = b.post("/ui/envs/dev/rules", form)
-	if code != http.StatusConflict {
+	if code != http.StatusPreconditionFailed {
 		t.Fatalf("stale save: %d", code)
 	}
 	mustContain(t, body, `id="stale"`, "Someone saved version 2", "extra_rule", `value="rebase"`)
@@ -508,5 +508,33 @@ func TestSessionEnds(t *testing.T) {
 	}
 	if !signedOut(b) {
 		t.Fatal("the session outlived its revoked token")
+	}
+}
+
+func TestRebaseConflict(t *testing.T) {
+	srv, st := newTestUI(t)
+	current := readFile(t, "../../examples/rules.yaml")
+	theirs := strings.Replace(current, "priority: 100", "priority: 90", 1)
+	mine := strings.Replace(current, "priority: 100", "priority: 80", 1)
+	st.seed("dev", "alice", theirs, "theirs")
+
+	b := newBrowser(t, srv)
+	b.signIn(editorToken)
+	b.get("/ui/envs/dev/rules")
+	form := url.Values{"action": {"save"}, "base": {"1"}, "rules": {mine}}
+	code, body := b.post("/ui/envs/dev/rules", form)
+	if code != http.StatusPreconditionFailed {
+		t.Fatalf("stale save: %d", code)
+	}
+	mustContain(t, body, "change the same lines", "line 12 of the version you started from")
+	form.Set("action", "rebase")
+	form.Set("current", "2")
+	code, body = b.post("/ui/envs/dev/rules", form)
+	if code != http.StatusConflict {
+		t.Fatalf("conflicting rebase: %d", code)
+	}
+	mustContain(t, body, `name="base" value="2"`, "bring their changes in by hand")
+	if got := html.UnescapeString(textareaContent(t, body)); got != mine {
+		t.Fatal("a conflicting rebase changed the draft")
 	}
 }
