@@ -260,8 +260,8 @@ func (p *pipeline) pop(ev *Event) bool {
 		Rule: q.eval.Rule(), Version: q.eval.Version(), Key: q.key, Time: p.epoch.Add(time.Duration(q.at)),
 	}
 	// The slot is not cleared: a write here would pull its cache lines
-	// back to this core just before a producer needs them. An old config it
-	// points to lives one more lap of the ring at most.
+	// back to this core just before a producer needs them. The configs old
+	// events point to live until their slots are reused.
 	s.seq.Store(p.head + p.mask + 1)
 	p.head++
 	return true
