@@ -18,15 +18,14 @@ type fakeServer struct {
 	t     testing.TB
 	token string
 
-	mu       sync.Mutex
-	version  int
-	rules    string
-	kills    map[string]string
-	mode     string        // "" normal, "garbage", "hang", "503"
-	ping     time.Duration // heartbeat interval
-	streams  map[chan string]bool
-	requests []time.Time // arrival times of every request
-	fetches  int
+	mu      sync.Mutex
+	version int
+	rules   string
+	kills   map[string]string
+	mode    string        // "" normal, "garbage", "hang", "503"
+	ping    time.Duration // heartbeat interval
+	streams map[chan string]bool
+	fetches int
 
 	addr string
 	srv  *http.Server
@@ -121,7 +120,6 @@ func (f *fakeServer) save(rules string, kills map[string]string, announce string
 
 func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
-	f.requests = append(f.requests, time.Now())
 	mode, stop := f.mode, f.stop
 	f.mu.Unlock()
 	switch mode {
@@ -205,12 +203,6 @@ func (f *fakeServer) serveStream(w http.ResponseWriter, r *http.Request, mode st
 		}
 		fl.Flush()
 	}
-}
-
-func (f *fakeServer) requestTimes() []time.Time {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]time.Time(nil), f.requests...)
 }
 
 func (f *fakeServer) fetchCount() int {
