@@ -79,6 +79,7 @@ func runServe(ctx context.Context, args []string, stdio Stdio) int {
 		return exitBadInput
 	}
 	mux.Handle("/ui/", webUI)
+	mux.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusFound)) // a person opening the server's address
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -87,7 +88,7 @@ func runServe(ctx context.Context, args []string, stdio Stdio) int {
 	go func() { runErr <- srv.Run(ctx) }()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
-	fmt.Fprintf(stdio.Out, "vexil serve: listening on http://%s (database %s, environments %v)\n", ln.Addr(), st.Dialect(), []string(envs))
+	fmt.Fprintf(stdio.Out, "vexil serve: listening on http://%s (database %s, environments %v); admin UI at http://%s/ui/\n", ln.Addr(), st.Dialect(), []string(envs), ln.Addr())
 
 	select {
 	case <-ctx.Done():
