@@ -45,6 +45,11 @@ func TestObserverSeesCallerEvaluationsOnly(t *testing.T) {
 	if rec.keys[0] != "u-7" || rec.keys[2] != long[:maxKeyBytes] {
 		t.Errorf("keys = %q, want u-7 then the long key cut to %d bytes", rec.keys, maxKeyBytes)
 	}
+	var k TargetKey
+	k.set(Int(-42))
+	if k.String() != "-42" || k.IsZero() {
+		t.Errorf("int key = %q", k.String())
+	}
 	if c.WithObserver(nil).obs != nil {
 		t.Error("WithObserver(nil) still reports")
 	}

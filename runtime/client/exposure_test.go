@@ -207,7 +207,7 @@ func BenchmarkAccessorExposures(b *testing.B) {
 	for _, on := range []bool{false, true} {
 		b.Run(map[bool]string{false: "events=off", true: "events=on"}[on], func(b *testing.B) {
 			exp := &countingExporter{}
-			opts := Options{Source: File(path, time.Hour), Exposures: ExposureOptions{Exporter: exp, BufferSize: 1 << 16}}
+			opts := Options{Source: File(path, time.Hour), Exposures: ExposureOptions{Exporter: exp, BufferSize: 1 << 17}}
 			if !on {
 				opts.Exposures = ExposureOptions{}
 			}
