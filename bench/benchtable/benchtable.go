@@ -47,6 +47,9 @@ func Parse(r io.Reader) ([]Row, error) {
 				system = system[:i] // the GOMAXPROCS suffix
 			}
 		}
+		if scenario == "" || system == "" {
+			continue
+		}
 		var m [4]float64
 		for i := 2; i+1 < len(f); i += 2 {
 			v, err := strconv.ParseFloat(f[i], 64)

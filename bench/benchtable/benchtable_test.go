@@ -88,3 +88,28 @@ func TestWallTimeFallback(t *testing.T) {
 		t.Errorf("ratios are not of wall time:\n%s", b.String())
 	}
 }
+
+// FuzzParse: any input parses or fails with an error, never panics, and
+// every row it returns names a scenario and a system.
+func FuzzParse(f *testing.F) {
+	if b, err := os.ReadFile("testdata/bench.txt"); err == nil {
+		f.Add(string(b))
+	}
+	f.Add("BenchmarkA/sys=x-2 1 7 ns/op 1 cpu-ns/op 0 B/op 0 allocs/op\n")
+	f.Add("BenchmarkA/-2 1 ns/op\n")
+	f.Fuzz(func(t *testing.T, in string) {
+		rows, err := Parse(strings.NewReader(in))
+		if err != nil {
+			return
+		}
+		for _, r := range rows {
+			if r.Scenario == "" || r.System == "" {
+				t.Errorf("row without a name from %q", in)
+			}
+		}
+		var b bytes.Buffer
+		if err := Markdown(&b, rows, "x", nil); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

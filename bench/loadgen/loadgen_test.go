@@ -133,3 +133,18 @@ func randomBytes(t *testing.T) []byte {
 	}
 	return b
 }
+
+// FuzzReadEvents: any stream is read to its end without a panic, and an
+// event's id never contains a line break.
+func FuzzReadEvents(f *testing.F) {
+	f.Add("retry: 2000\n\nevent: hello\ndata: {\"version\": 3}\n\n")
+	f.Add("event: config\nid: 4\ndata: {}\n\n: ping\n\n")
+	f.Add("id:\nevent:\n\n\r\n")
+	f.Fuzz(func(t *testing.T, stream string) {
+		readEvents(strings.NewReader(stream), func(event, id string) {
+			if strings.ContainsAny(id, "\n") || strings.ContainsAny(event, "\n") {
+				t.Errorf("event %q id %q from %q", event, id, stream)
+			}
+		})
+	})
+}
