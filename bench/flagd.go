@@ -29,14 +29,7 @@ func flagdConfig() ([]byte, error) {
 	}
 	flags := map[string]any{}
 	for _, f := range allFlags() {
-		vars := map[string]any{}
-		if f.isBool() {
-			vars["true"], vars["false"] = true, false
-		} else {
-			for _, v := range f.variants {
-				vars[v] = v
-			}
-		}
+		vars := f.variantMap()
 		flag := map[string]any{"state": "ENABLED", "variants": vars, "defaultVariant": f.def}
 		if f.rollout > 0 {
 			flag["targeting"] = map[string]any{"fractional": []any{[]any{"true", f.rollout}, []any{"false", 100 - f.rollout}}}

@@ -34,14 +34,7 @@ func goffConfig() ([]byte, error) {
 	}
 	doc := map[string]any{}
 	for _, f := range allFlags() {
-		vars := map[string]any{}
-		if f.isBool() {
-			vars["true"], vars["false"] = true, false
-		} else {
-			for _, v := range f.variants {
-				vars[v] = v
-			}
-		}
+		vars := f.variantMap()
 		def := map[string]any{"variation": f.def}
 		if f.rollout > 0 {
 			def = map[string]any{"percentage": map[string]float64{"true": float64(f.rollout), "false": float64(100 - f.rollout)}}

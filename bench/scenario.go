@@ -77,6 +77,19 @@ type flagSpec struct {
 
 func (f flagSpec) isBool() bool { return f.variants == nil }
 
+// variantMap is the flag's variants by name, as flagd and GO Feature Flag
+// declare them: "true"/"false" for a bool flag, each string named by itself.
+func (f flagSpec) variantMap() map[string]any {
+	if f.isBool() {
+		return map[string]any{"true": true, "false": false}
+	}
+	vars := map[string]any{}
+	for _, v := range f.variants {
+		vars[v] = v
+	}
+	return vars
+}
+
 // segment is a reusable filter: all of its conds must match.
 type segment struct {
 	name  string
