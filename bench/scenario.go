@@ -9,6 +9,7 @@ package bench
 import (
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 )
 
 // Target is the application's own user type: every system converts it into its
@@ -231,6 +232,9 @@ func targets(n int) []Target {
 // Answers are one target's values of allFlags, in order: "true"/"false" for a
 // bool flag, the variant name otherwise.
 type Answers [numFlags]string
+
+// boolAnswer is a bool flag's answer (a constant string: no allocation).
+func boolAnswer(b bool) string { return strconv.FormatBool(b) }
 
 // System is one flag system set up with the scenarios. Every method converts
 // the target into the system's context and evaluates, as an application does

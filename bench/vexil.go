@@ -5,7 +5,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/vexilhq/vexil/bench/benchflags"
@@ -103,5 +102,3 @@ func (v *VexilMap) All(t *Target, out *Answers) {
 		out[i] = e.Variant()
 	}
 }
-
-func boolAnswer(b bool) string { return strconv.FormatBool(b) }

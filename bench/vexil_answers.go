@@ -3,7 +3,9 @@ package bench
 import "github.com/vexilhq/vexil/bench/benchflags"
 
 // vexilAnswers copies the featureFlags struct into out, in allFlags order (the
-// order of flags.yaml and so of the struct's fields).
+// order of flags.yaml and so of the struct's fields). Written out from
+// benchflags.FeatureFlags once; a field out of place fails TestSameAnswers,
+// where vexil-map, which asks by name, is checked against it.
 func vexilAnswers(ff benchflags.FeatureFlags, out *Answers) {
 	out[0] = boolAnswer(ff.NoRules)
 	out[1] = boolAnswer(ff.Static02)
