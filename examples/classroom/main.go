@@ -1,10 +1,12 @@
 // Command classroom is a small GraphQL service that uses vexil the way an
 // application would: typed accessors generated from flags.yaml, the
-// featureFlags GraphQL field for its front end, and rules compiled in
-// process.
+// featureFlags GraphQL field for its front end, and rules evaluated in
+// process, followed live from a vexil server (-server) or read from a file
+// (-rules).
 //
+//	go run ./examples/classroom -server http://127.0.0.1:8080 -env dev -token vxl_...
 //	go run ./examples/classroom -rules examples/classroom/rules.yaml
-//	curl -s localhost:8080/graphql -H 'X-User: sam' -H 'Content-Type: application/json' \
+//	curl -s localhost:8081/graphql -H 'X-User: sam' -H 'Content-Type: application/json' \
 //	    -d '{"query": "{ viewer { name } featureFlags { newReport workbook } }"}'
 package main
 
@@ -21,11 +23,15 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
+	"github.com/vexilhq/vexil/examples/classroom/flags"
 	"github.com/vexilhq/vexil/examples/classroom/school"
 	"github.com/vexilhq/vexil/examples/classroom/server"
+	vexilrt "github.com/vexilhq/vexil/runtime"
+	"github.com/vexilhq/vexil/runtime/client"
 )
 
 func main() {
@@ -40,8 +46,12 @@ func main() {
 
 func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("classroom", flag.ContinueOnError)
-	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
-	rules := fs.String("rules", "examples/classroom/rules.yaml", "the rollout rules, compiled against flags.yaml")
+	addr := fs.String("addr", "127.0.0.1:8081", "listen address")
+	rules := fs.String("rules", "examples/classroom/rules.yaml", "the rollout rules, compiled against flags.yaml (without -server)")
+	vexilServer := fs.String("server", os.Getenv("VEXIL_SERVER"), "follow the rules of this vexil server (`vexil serve --flags examples/classroom/flags.yaml`)")
+	env := fs.String("env", "dev", "the vexil environment to follow")
+	token := fs.String("token", os.Getenv("VEXIL_TOKEN"), "a vexil token (role sdk or higher)")
+	cache := fs.String("cache", filepath.Join(os.TempDir(), "classroom-vexil-cache.json"), "the last-known-good config, for starting while the server is away")
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 		return nil
 	} else if err != nil {
@@ -49,9 +59,27 @@ func run(ctx context.Context, args []string) error {
 	}
 
 	// The one place the flag config comes from.
-	src, err := server.RulesFile(*rules)
-	if err != nil {
-		return err
+	var src vexilrt.ConfigSource
+	if *vexilServer != "" {
+		c, err := client.New(ctx, client.Options{
+			Definitions:  flags.Definitions(),
+			Source:       client.Server(client.ServerOptions{URL: *vexilServer, Environment: *env, Token: *token}),
+			CacheFile:    *cache,
+			StartTimeout: 2 * time.Second,
+		})
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		st := c.Status()
+		slog.Info("classroom flags", "from", st.Origin, "version", st.Version)
+		src = c
+	} else {
+		h, err := server.RulesFile(*rules)
+		if err != nil {
+			return err
+		}
+		src = h
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -60,7 +88,7 @@ func run(ctx context.Context, args []string) error {
 	srv := &http.Server{Handler: server.New(src, school.Demo()), ReadHeaderTimeout: 5 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	slog.Info("classroom listening", "addr", ln.Addr().String(), "rules", *rules)
+	slog.Info("classroom listening", "addr", ln.Addr().String())
 	select {
 	case err := <-errc:
 		return err

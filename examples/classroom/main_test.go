@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -27,58 +28,12 @@ func TestBinary(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 
-	cmd := exec.CommandContext(ctx, bin, "-addr", "127.0.0.1:0", "-rules", "rules.yaml")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
+	addr, stop := startAndWait(ctx, t, nil, regexp.MustCompile(`classroom listening addr=(\S+)`), bin, "-addr", "127.0.0.1:0", "-rules", "rules.yaml")
+	got := graphql(ctx, t, "http://"+addr+"/graphql", "sam", `{"query": "{ featureFlags { workbook } }"}`)
+	if want := `{"data":{"featureFlags":{"workbook":"GUIDED"}}}`; got != want {
+		t.Errorf("got %s, want %s", got, want)
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := bufio.NewScanner(stderr)
-	addr := ""
-	listening := regexp.MustCompile(`classroom listening addr=(\S+)`)
-	for addr == "" && lines.Scan() {
-		if m := listening.FindStringSubmatch(lines.Text()); m != nil {
-			addr = m[1]
-		}
-	}
-	if addr == "" {
-		cmd.Process.Kill()
-		t.Fatalf("the service never said where it listens (%v)", cmd.Wait())
-	}
-	// Drain the rest, and finish reading before Wait closes the pipe.
-	drained := make(chan struct{})
-	go func() {
-		io.Copy(io.Discard, stderr)
-		close(drained)
-	}()
-
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/graphql",
-		strings.NewReader(`{"query": "{ featureFlags { workbook } }"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-User", "sam")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := `{"data":{"featureFlags":{"workbook":"GUIDED"}}}`; string(body) != want {
-		t.Errorf("got %s, want %s", body, want)
-	}
-
-	if err := cmd.Process.Signal(os.Interrupt); err != nil {
-		t.Fatal(err)
-	}
-	<-drained
-	if err := cmd.Wait(); err != nil {
+	if err := stop(); err != nil {
 		t.Errorf("the service did not stop cleanly on an interrupt: %v", err)
 	}
 }
@@ -88,4 +43,138 @@ func TestBadRulesExit(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "no-such-rules.yaml") {
 		t.Errorf("run with a missing rules file: %v", err)
 	}
+}
+
+// TestFollowsVexilServer runs the service the way it is deployed: a real
+// vexil serve holds the rules, the service follows it, and a save reaches
+// the service's answers without a restart.
+func TestFollowsVexilServer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs vexil and the classroom binary")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	vexil, classroom := filepath.Join(dir, "vexil"), filepath.Join(dir, "classroom")
+	for bin, pkg := range map[string]string{vexil: "github.com/vexilhq/vexil/cmd/vexil", classroom: "."} {
+		if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, pkg).CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+		}
+	}
+	const token = "vxl_classroom-test-token-0123456789abcdef"
+	vexilAddr, _ := startAndWait(ctx, t, []string{"VEXIL_BOOTSTRAP_TOKEN=" + token},
+		regexp.MustCompile(`listening on http://(\S+)`),
+		vexil, "serve", "--addr", "127.0.0.1:0", "--db", filepath.Join(dir, "vexil.db"), "--flags", "flags.yaml", "--env", "dev")
+	vexilURL := "http://" + vexilAddr
+
+	rules, err := os.ReadFile("rules.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	putRules(ctx, t, vexilURL, token, "0", string(rules))
+
+	addr, _ := startAndWait(ctx, t, nil, regexp.MustCompile(`classroom listening addr=(\S+)`),
+		classroom, "-addr", "127.0.0.1:0", "-server", vexilURL, "-env", "dev", "-token", token, "-cache", filepath.Join(dir, "cache.json"))
+	ask := func() string {
+		return graphql(ctx, t, "http://"+addr+"/graphql", "sam", `{"query": "{ featureFlags { workbook } }"}`)
+	}
+	if got, want := ask(), `{"data":{"featureFlags":{"workbook":"GUIDED"}}}`; got != want {
+		t.Fatalf("from the server's rules: got %s, want %s", got, want)
+	}
+
+	// A save on the server: school 7's students go adaptive.
+	putRules(ctx, t, vexilURL, token, "1", strings.Replace(string(rules), "variants: {workbook: guided}", "variants: {workbook: adaptive}", 1))
+	want := `{"data":{"featureFlags":{"workbook":"ADAPTIVE"}}}`
+	deadline := time.Now().Add(20 * time.Second)
+	for got := ask(); got != want; got = ask() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the save never reached the service: got %s, want %s", got, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// startAndWait starts a command and waits for the line that says where it
+// listens. stop interrupts it and returns how it ended; the test's cleanup
+// stops it if the test did not.
+func startAndWait(ctx context.Context, t *testing.T, env []string, listening *regexp.Regexp, name string, args ...string) (addr string, stop func() error) {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout // vexil says where it listens on stdout, classroom in its log on stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := bufio.NewScanner(out)
+	for addr == "" && lines.Scan() {
+		if m := listening.FindStringSubmatch(lines.Text()); m != nil {
+			addr = m[1]
+		}
+	}
+	// Drain the rest, and finish reading before Wait closes the pipe.
+	drained := make(chan struct{})
+	go func() {
+		io.Copy(io.Discard, out)
+		close(drained)
+	}()
+	var once sync.Once
+	var waitErr error
+	stop = func() error {
+		once.Do(func() {
+			cmd.Process.Signal(os.Interrupt)
+			<-drained
+			waitErr = cmd.Wait()
+		})
+		return waitErr
+	}
+	t.Cleanup(func() { stop() })
+	if addr == "" {
+		cmd.Process.Kill()
+		t.Fatalf("%s never said where it listens", filepath.Base(name))
+	}
+	return addr, stop
+}
+
+func putRules(ctx context.Context, t *testing.T, vexilURL, token, ifMatch, rules string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, vexilURL+"/api/v1/envs/dev/rules", strings.NewReader(rules))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/yaml")
+	req.Header.Set("If-Match", `"`+ifMatch+`"`)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("PUT rules: %s %s", resp.Status, body)
+	}
+}
+
+func graphql(ctx context.Context, t *testing.T, url, user, query string) string {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(query))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-User", user)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(body)
 }
