@@ -9,6 +9,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vexilhq/vexil/generator"
+	vexilrt "github.com/vexilhq/vexil/runtime"
 )
 
 var update = flag.Bool("update", false, "rewrite flags.yaml and rules.yaml from scenario.go")
@@ -31,6 +34,23 @@ func TestVexilDocuments(t *testing.T) {
 		if !bytes.Equal(got, want) {
 			t.Errorf("%s is not what scenario.go says; run go test -run TestVexilDocuments -update && go generate", name)
 		}
+	}
+}
+
+// TestGeneratedPackageFresh: benchflags is what `go generate` makes of
+// flags.yaml today (the repository's own freshness test skips nested modules).
+func TestGeneratedPackageFresh(t *testing.T) {
+	src := mustRead(t, "flags.yaml")
+	defs, diags := vexilrt.ParseDefinitions("flags.yaml", src)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	files, diags := generator.Generate(defs, src, generator.Options{Source: "flags.yaml"})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	if !bytes.Equal(files[generator.GoFile], mustRead(t, "benchflags/"+generator.GoFile)) {
+		t.Error("benchflags is stale: run go generate")
 	}
 }
 
