@@ -68,6 +68,11 @@ func (s *Server) ofrepContext(w http.ResponseWriter, r *http.Request) (map[strin
 	if !ok {
 		return nil, nil, nil // readBody answered 413
 	}
+	attrs, perr := s.ofrepAttrs(body)
+	return attrs, body, perr
+}
+
+func (s *Server) ofrepAttrs(body []byte) (map[string]any, *ofrepError) {
 	var req struct {
 		Context map[string]any `json:"context"`
 	}
@@ -75,7 +80,7 @@ func (s *Server) ofrepContext(w http.ResponseWriter, r *http.Request) (map[strin
 		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.UseNumber()
 		if err := dec.Decode(&req); err != nil {
-			return nil, nil, &ofrepError{"PARSE_ERROR", "malformed request: " + err.Error()}
+			return nil, &ofrepError{"PARSE_ERROR", "malformed request: " + err.Error()}
 		}
 	}
 	attrs := req.Context
@@ -84,7 +89,7 @@ func (s *Server) ofrepContext(w http.ResponseWriter, r *http.Request) (map[strin
 	}
 	for k, v := range attrs {
 		if _, nested := v.(map[string]any); nested {
-			return nil, nil, &ofrepError{"INVALID_CONTEXT", fmt.Sprintf("context %q is an object; attributes are strings, numbers, bools, null or arrays", k)}
+			return nil, &ofrepError{"INVALID_CONTEXT", fmt.Sprintf("context %q is an object; attributes are strings, numbers, bools, null or arrays", k)}
 		}
 	}
 	if tk, ok := attrs["targetingKey"]; ok {
@@ -93,7 +98,7 @@ func (s *Server) ofrepContext(w http.ResponseWriter, r *http.Request) (map[strin
 			attrs[s.keyAttr] = tk
 		}
 	}
-	return attrs, body, nil
+	return attrs, nil
 }
 
 func ofrepValue(e vexilrt.Evaluation) ofrepResult {
@@ -108,15 +113,40 @@ func (s *Server) ofrepOne(w http.ResponseWriter, r *http.Request, c *call) {
 		writeJSON(w, status, ofrepResult{Key: key, ErrorCode: "GENERAL", ErrorDetails: msg})
 		return
 	}
-	attrs, _, perr := s.ofrepContext(w, r)
-	switch {
-	case perr != nil:
-		writeJSON(w, http.StatusBadRequest, ofrepResult{Key: key, ErrorCode: perr.ErrorCode, ErrorDetails: perr.ErrorDetails})
-		return
-	case attrs == nil:
+	body, ok := readBody(w, r)
+	if !ok {
 		return
 	}
 	snap := e.snap.Load()
+	var buf [16]vexilrt.Value
+	slots := buf[:0]
+	if n := len(snap.cfg.Slots()); n <= len(buf) {
+		slots = buf[:n]
+	} else {
+		slots = make([]vexilrt.Value, n)
+	}
+	if !snap.ofrep.decode(body, slots) {
+		s.ofrepOneSlow(w, key, snap, body)
+		return
+	}
+	id, found := snap.cfg.FlagID(key)
+	if !found {
+		writeJSON(w, http.StatusNotFound, ofrepResult{Key: key, ErrorCode: "FLAG_NOT_FOUND", ErrorDetails: fmt.Sprintf("no flag %q", key)})
+		return
+	}
+	ev := snap.cfg.EvaluateSlots(id, slots, time.Now())
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	w.Write(appendOFREPResult(make([]byte, 0, 256), ev))
+}
+
+// ofrepOneSlow answers the bodies the fast decoder leaves alone.
+func (s *Server) ofrepOneSlow(w http.ResponseWriter, key string, snap *snapshot, body []byte) {
+	attrs, perr := s.ofrepAttrs(body)
+	if perr != nil {
+		writeJSON(w, http.StatusBadRequest, ofrepResult{Key: key, ErrorCode: perr.ErrorCode, ErrorDetails: perr.ErrorDetails})
+		return
+	}
 	if _, ok := snap.cfg.FlagID(key); !ok {
 		writeJSON(w, http.StatusNotFound, ofrepResult{Key: key, ErrorCode: "FLAG_NOT_FOUND", ErrorDetails: fmt.Sprintf("no flag %q", key)})
 		return

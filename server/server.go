@@ -78,6 +78,7 @@ type snapshot struct {
 	body   []byte // the /config JSON
 	frame  []byte // the SSE event announcing this version
 	client []string
+	ofrep  *ofrepSlots
 }
 
 // New loads tokens and every environment's current version, compiling each.
@@ -245,7 +246,8 @@ func (s *Server) newSnapshot(v *store.Version, cfg *vexilrt.Config) (*snapshot, 
 	if err != nil {
 		return nil, err
 	}
-	snap := &snapshot{v: v, cfg: cfg, etag: strconv.Quote(strconv.FormatInt(v.Version, 10)), body: body}
+	snap := &snapshot{v: v, cfg: cfg, etag: strconv.Quote(strconv.FormatInt(v.Version, 10)), body: body,
+		ofrep: newOFREPSlots(cfg, s.keyAttr)}
 	if len(body) <= s.opts.InlineLimit {
 		snap.frame = fmt.Appendf(nil, "event: config\nid: %d\ndata: %s\n\n", v.Version, body)
 	} else {

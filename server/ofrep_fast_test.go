@@ -1,0 +1,122 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+	"time"
+
+	vexilrt "github.com/vexilhq/vexil/runtime"
+)
+
+// fastRules reads every attribute of testDefs, so that a slot the fast
+// decoder fills wrongly changes some answer.
+const fastRules = `rules:
+  teachers:
+    filter: attr:role = 'teacher' and attr:school_id in [1, 2, 3]
+    variants: {new_report: true, max_questions: 30}
+  scored:
+    filter: attr:score >= 1.5 or attr:beta = true
+    variants: {workbook: adaptive, report_banner: true}
+  half:
+    filter: insplit(attr:user_id, 0, 50)
+    variants: {workbook: guided}
+`
+
+var fastSeeds = []string{
+	`{"context": {"targetingKey": "u-42", "role": "teacher", "school_id": 2}}`,
+	`{"context":{"targetingKey":"u-1","role":"student","school_id":-0,"score":1,"beta":false}}`,
+	` {"context" : { "score" : 2.5e0 , "beta" : true , "other" : "x", "n": null } } `,
+	`{"context": {"user_id": "u-7", "targetingKey": "u-8"}}`,
+	`{"context": {"targetingKey": "u-8", "user_id": "u-7", "role": null}}`,
+	`{"context": {"role": "enseignant·e", "score": 1E2, "unknown": -1.5e-3}}`,
+	`{"context": {"role": "teacher", "role": "student"}}`,
+	`{"context": null}`, `{"context": {}}`, ``, "\t\n",
+	// The general decoder's business.
+	`{"context": {"school_id": "2"}}`, `{"context": {"score": "x"}}`, `{"context": {"beta": 1}}`,
+	`{"context": {"targetingKey": 42}}`, `{"context": {"grades": [1, 2]}}`,
+	`{"context": {"role": "te\u0061cher"}}`, `{"context": {"role": {"nested": 1}}}`,
+	`{"context": {"school_id": 01}}`, `{"context": {"school_id": 1.}}`, `{"context": {"school_id": -}}`,
+	`{"context": {"school_id": 1e999}}`, `{"context": {"x": 12345678901234567890}}`, `{"context": {"role": "teacher"}} trailing`,
+	`{"Context": {"role": "teacher"}}`, `{"context": {"role": "teacher"}, "other": 1}`,
+	`{"context": `, `[]`, `{"context": 7}`, "{\"context\": {\"role\": \"\xff\"}}",
+	`{"context": {"role": "teacher",}}`, `{}`,
+}
+
+// checkFast decodes body both ways when the fast decoder takes it and
+// fails on any difference: slots, answers and their JSON. It reports
+// whether the fast decoder took the body.
+func checkFast(t *testing.T, s *Server, cfg *vexilrt.Config, body string) bool {
+	t.Helper()
+	slots := make([]vexilrt.Value, len(cfg.Slots()))
+	if !newOFREPSlots(cfg, s.keyAttr).decode([]byte(body), slots) {
+		return false
+	}
+	attrs, perr := s.ofrepAttrs([]byte(body))
+	if perr != nil {
+		t.Fatalf("%q: the fast decoder took it, the general one says %s: %s", body, perr.ErrorCode, perr.ErrorDetails)
+	}
+	want, err := cfg.SlotsFromMap(attrs, nil)
+	if err != nil {
+		t.Fatalf("%q: the fast decoder took it, the runtime says %v", body, err)
+	}
+	for i, name := range cfg.Slots() {
+		if got := slots[i]; got.Kind() != want[i].Kind() || got.String() != want[i].String() {
+			t.Fatalf("%q: attribute %s is %s %s, want %s %s", body, name, got.Kind(), got, want[i].Kind(), want[i])
+		}
+	}
+	now := time.Now()
+	for _, name := range cfg.FlagNames() {
+		id, _ := cfg.FlagID(name)
+		got := appendOFREPResult(nil, cfg.EvaluateSlots(id, slots, now))
+		wantJSON, err := json.Marshal(ofrepValue(cfg.Evaluate(name, attrs, now)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if wantJSON = append(wantJSON, '\n'); !bytes.Equal(got, wantJSON) {
+			t.Fatalf("%q, flag %s:\n got %s\nwant %s", body, name, got, wantJSON)
+		}
+	}
+	return true
+}
+
+func fastConfig(t testing.TB) (*Server, *vexilrt.Config) {
+	doc, diags := vexilrt.ParseRules("rules.yaml", []byte(fastRules))
+	cfg, cd := vexilrt.Compile(doc, vexilrt.CompileOptions{Definitions: mustDefs(t), Version: "7"})
+	if diags.HasErrors() || cd.HasErrors() {
+		t.Fatal(diags, cd)
+	}
+	return &Server{keyAttr: "user_id"}, cfg
+}
+
+// TestOFREPFastDecode: the usual bodies take the fast path and agree with
+// the general decoder; the others are left to it.
+func TestOFREPFastDecode(t *testing.T) {
+	s, cfg := fastConfig(t)
+	for i, body := range fastSeeds {
+		fast := i < 11 // the seeds before the general decoder's
+		if got := checkFast(t, s, cfg, body); got != fast {
+			t.Errorf("%q: fast path %v, want %v", body, got, fast)
+		}
+	}
+}
+
+// FuzzOFREPFastDecode: whatever the fast decoder accepts, the general one
+// accepts too, with the same attributes and the same answers.
+func FuzzOFREPFastDecode(f *testing.F) {
+	for _, s := range fastSeeds {
+		f.Add(s)
+	}
+	s, cfg := fastConfig(f)
+	f.Fuzz(func(t *testing.T, body string) { checkFast(t, s, cfg, body) })
+}
+
+// TestAppendJSONString: strings encode as encoding/json encodes them.
+func TestAppendJSONString(t *testing.T) {
+	for _, s := range []string{"", "plain", `q"b\`, "<a&b>", "tab\tnl\n", "é", "\u2028", "\xff", "x\x00"} {
+		want, _ := json.Marshal(s)
+		if got := appendJSONString(nil, s); !bytes.Equal(got, want) {
+			t.Errorf("%q: got %s, want %s", s, got, want)
+		}
+	}
+}
