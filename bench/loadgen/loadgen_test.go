@@ -29,6 +29,7 @@ func TestCheckLoopback(t *testing.T) {
 		{"http://10.0.0.1:8080", false},
 		{"http://example.com", false},
 		{"http://192.168.1.1", false},
+		{"https://127.0.0.1:8443", false},
 	} {
 		if err := checkLoopback(tc.server); (err == nil) != tc.ok {
 			t.Errorf("checkLoopback(%q) = %v, want ok=%v", tc.server, err, tc.ok)
