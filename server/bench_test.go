@@ -188,20 +188,27 @@ func BenchmarkSSEFanout(b *testing.B) {
 			sc.Buffer(make([]byte, 4<<10), 1<<20)
 			event := ""
 			for sc.Scan() {
-				line := sc.Text()
+				line := sc.Bytes() // not Text: no copy of each event's data
 				switch {
-				case strings.HasPrefix(line, "event: "):
-					event = line[7:]
-				case strings.HasPrefix(line, "data: ") && event == "hello":
+				case bytes.HasPrefix(line, []byte("event: ")):
+					event = string(line[7:])
+				case bytes.HasPrefix(line, []byte("data: ")) && event == "hello":
 					ready.Done()
-				case strings.HasPrefix(line, "data: ") && event == "config":
-					var cfg sdkConfig
-					if err := json.Unmarshal([]byte(line[6:]), &cfg); err != nil {
+				case bytes.HasPrefix(line, []byte("data: ")) && event == "config":
+					// What the client runtime decodes: not the
+					// definitions, which it has compiled in.
+					var cfg struct {
+						Version int64             `json:"version"`
+						Rules   string            `json:"rules"`
+						Kills   map[string]string `json:"kills"`
+					}
+					if err := json.Unmarshal(line[6:], &cfg); err != nil {
 						b.Error(err)
 						return
 					}
-					doc, diags := vexilrt.ParseRules(fmt.Sprintf("prod@v%d", cfg.Version), []byte(cfg.Rules))
-					c, cd := vexilrt.Compile(doc, vexilrt.CompileOptions{Definitions: defs, Lenient: true, Version: fmt.Sprint(cfg.Version), Kills: cfg.Kills})
+					version := strconv.FormatInt(cfg.Version, 10)
+					doc, diags := vexilrt.ParseRules("prod@v"+version, []byte(cfg.Rules))
+					c, cd := vexilrt.Compile(doc, vexilrt.CompileOptions{Definitions: defs, Lenient: true, Version: version, Kills: cfg.Kills})
 					if c == nil || diags.HasErrors() || cd.HasErrors() {
 						b.Error("compile failed", diags, cd)
 						return
