@@ -230,17 +230,39 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // readBody reads a request body within the limit, answering 413 itself.
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
-	b, err := io.ReadAll(r.Body)
+	return readBodyInto(w, r, make([]byte, 0, 512))
+}
+
+// readBodyInto is readBody appending to buf, for callers that reuse buffers.
+func readBodyInto(w http.ResponseWriter, r *http.Request, buf []byte) ([]byte, bool) {
+	b, err := readAll(r.Body, buf)
+	if err == nil {
+		return b, true
+	}
 	var tooBig *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooBig):
+	if errors.As(err, &tooBig) {
 		writeError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the body is over the limit of %d bytes", tooBig.Limit), nil)
 		return nil, false
-	case err != nil:
-		writeError(w, http.StatusBadRequest, "bad_request", "reading the body: "+err.Error(), nil)
-		return nil, false
 	}
-	return b, true
+	writeError(w, http.StatusBadRequest, "bad_request", "reading the body: "+err.Error(), nil)
+	return nil, false
+}
+
+// readAll is io.ReadAll appending to b.
+func readAll(r io.Reader, b []byte) ([]byte, error) {
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
 }
 
 // decodeJSON reads a JSON body into v (strictly: unknown fields are errors).

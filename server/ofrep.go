@@ -113,10 +113,19 @@ func (s *Server) ofrepOne(w http.ResponseWriter, r *http.Request, c *call) {
 		writeJSON(w, status, ofrepResult{Key: key, ErrorCode: "GENERAL", ErrorDetails: msg})
 		return
 	}
-	body, ok := readBody(w, r)
+	// The body and the answer go through a pooled buffer: the fast path
+	// then allocates nothing of its own.
+	bp := s.ofrepBufs.Get().(*[]byte)
+	defer func() {
+		if cap(*bp) <= 64<<10 { // a rare big body is not kept
+			s.ofrepBufs.Put(bp)
+		}
+	}()
+	body, ok := readBodyInto(w, r, (*bp)[:0])
 	if !ok {
 		return
 	}
+	*bp = body[:0]
 	snap := e.snap.Load()
 	var buf [16]vexilrt.Value
 	slots := buf[:0]
@@ -137,7 +146,9 @@ func (s *Server) ofrepOne(w http.ResponseWriter, r *http.Request, c *call) {
 	ev := snap.cfg.EvaluateSlots(id, slots, time.Now())
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
-	w.Write(appendOFREPResult(make([]byte, 0, 256), ev))
+	out := appendOFREPResult(body, ev) // after the body, no longer needed
+	*bp = out[:0]
+	w.Write(out[len(body):])
 }
 
 // ofrepOneSlow answers the bodies the fast decoder leaves alone.

@@ -57,6 +57,8 @@ type Server struct {
 	done     chan struct{}
 	once     sync.Once
 
+	ofrepBufs sync.Pool // *[]byte, for OFREP bodies and answers
+
 	handlerOnce sync.Once
 	handler     http.Handler
 }
@@ -100,6 +102,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	}
 	s := &Server{opts: opts, st: opts.Store, log: opts.Logger, envs: map[string]*envState{}, done: make(chan struct{})}
 	s.metrics = newMetrics()
+	s.ofrepBufs.New = func() any { b := make([]byte, 0, 1024); return &b }
 	for _, a := range opts.Definitions.Attributes {
 		if a.Key {
 			s.keyAttr = a.Name
