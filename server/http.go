@@ -7,12 +7,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/vexilhq/vexil/store"
 )
@@ -175,6 +179,7 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (s *Server) instrument(route string, h http.Handler) http.Handler {
 	lat := s.metrics.latency.WithLabelValues(route)
+	counts := &routeCounts{vec: s.metrics.requests, route: route}
 	stream := strings.HasSuffix(route, "/stream")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -183,11 +188,42 @@ func (s *Server) instrument(route string, h http.Handler) http.Handler {
 		if sw.code == 0 {
 			sw.code = http.StatusOK
 		}
-		s.metrics.requests.WithLabelValues(route, strconv.Itoa(sw.code)).Inc()
+		counts.get(sw.code).Inc()
 		if !stream {
 			lat.Observe(time.Since(start).Seconds())
 		}
 	})
+}
+
+// routeCounts caches one route's request counters by status code: looking
+// a counter up by its labels hashes them and takes a lock, a cached one only
+// adds. The codes a route answers are few, so the map stays small.
+type routeCounts struct {
+	vec   *prometheus.CounterVec
+	route string
+	mu    sync.Mutex // serializes additions
+	codes atomic.Pointer[map[int]prometheus.Counter]
+}
+
+func (c *routeCounts) get(code int) prometheus.Counter {
+	if m := c.codes.Load(); m != nil {
+		if ctr, ok := (*m)[code]; ok {
+			return ctr
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m := map[int]prometheus.Counter{}
+	if old := c.codes.Load(); old != nil {
+		maps.Copy(m, *old)
+	}
+	ctr, ok := m[code]
+	if !ok {
+		ctr = c.vec.WithLabelValues(c.route, strconv.Itoa(code))
+		m[code] = ctr
+		c.codes.Store(&m)
+	}
+	return ctr
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
