@@ -71,7 +71,8 @@ type Result struct {
 // Run loads the server phase by phase.
 func Run(ctx context.Context, o Options) (Result, error) {
 	var res Result
-	if err := checkLoopback(o.Server); err != nil {
+	host, err := checkLoopback(o.Server)
+	if err != nil {
 		return res, err
 	}
 	if o.Logger == nil {
@@ -95,7 +96,6 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	// The throughput phases write prebuilt HTTP/1.1 requests on kept-alive
 	// connections, as wrk does, so that the load generator, sharing the
 	// machine with the server, spends as little CPU as it can.
-	host := strings.TrimPrefix(strings.TrimPrefix(c.base, "http://"), "https://")
 	bodies := ofrepBodies(1024)
 	raw := func(method, path string, body []byte, extra ...string) []byte {
 		var b bytes.Buffer
@@ -138,24 +138,24 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	return res, err
 }
 
-// checkLoopback refuses any server that is not on this machine, or not
-// plain HTTP.
-func checkLoopback(server string) error {
+// checkLoopback returns the server's host:port, refusing any server that is
+// not on this machine, or not plain HTTP.
+func checkLoopback(server string) (string, error) {
 	u, err := url.Parse(server)
 	if err != nil {
-		return fmt.Errorf("loadgen: server %q: %w", server, err)
+		return "", fmt.Errorf("loadgen: server %q: %w", server, err)
 	}
 	if u.Scheme != "http" {
-		return fmt.Errorf("loadgen: server %q: only http:// (the throughput phases speak plain HTTP/1.1)", server)
+		return "", fmt.Errorf("loadgen: server %q: only http:// (the throughput phases speak plain HTTP/1.1)", server)
 	}
-	host := u.Hostname()
-	if host == "localhost" {
-		return nil
+	if ip := net.ParseIP(u.Hostname()); u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return "", fmt.Errorf("loadgen: server %q is not a loopback address; this load test only targets this machine", server)
 	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
-		return nil
+	host := u.Host
+	if u.Port() == "" {
+		host = net.JoinHostPort(u.Hostname(), "80")
 	}
-	return fmt.Errorf("loadgen: server %q is not a loopback address; this load test only targets this machine", server)
+	return host, nil
 }
 
 type client struct {

@@ -31,8 +31,21 @@ func TestCheckLoopback(t *testing.T) {
 		{"http://192.168.1.1", false},
 		{"https://127.0.0.1:8443", false},
 	} {
-		if err := checkLoopback(tc.server); (err == nil) != tc.ok {
+		if _, err := checkLoopback(tc.server); (err == nil) != tc.ok {
 			t.Errorf("checkLoopback(%q) = %v, want ok=%v", tc.server, err, tc.ok)
+		}
+	}
+}
+
+func TestCheckLoopbackHost(t *testing.T) {
+	for server, want := range map[string]string{
+		"http://127.0.0.1":        "127.0.0.1:80",
+		"http://127.0.0.1:18080/": "127.0.0.1:18080",
+		"http://localhost:9/x":    "localhost:9",
+		"http://[::1]:8080":       "[::1]:8080",
+	} {
+		if host, err := checkLoopback(server); err != nil || host != want {
+			t.Errorf("checkLoopback(%q) = %q, %v; want %q", server, host, err, want)
 		}
 	}
 }
