@@ -127,13 +127,8 @@ func (s *Server) ofrepOne(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	*bp = body[:0]
 	snap := e.snap.Load()
-	var buf [16]vexilrt.Value
-	slots := buf[:0]
-	if n := len(snap.cfg.Slots()); n <= len(buf) {
-		slots = buf[:n]
-	} else {
-		slots = make([]vexilrt.Value, n)
-	}
+	var buf [16]vexilrt.Value // on the stack unless the config has more attributes
+	slots := append(buf[:0], make([]vexilrt.Value, len(snap.cfg.Slots()))...)
 	if !snap.ofrep.decode(body, slots) {
 		s.ofrepOneSlow(w, key, snap, body)
 		return
