@@ -129,13 +129,9 @@ func (s *Server) ofrepOne(w http.ResponseWriter, r *http.Request, c *call) {
 	snap := e.snap.Load()
 	var buf [16]vexilrt.Value // on the stack unless the config has more attributes
 	slots := append(buf[:0], make([]vexilrt.Value, len(snap.cfg.Slots()))...)
-	if !snap.ofrep.decode(body, slots) {
-		s.ofrepOneSlow(w, key, snap, body)
-		return
-	}
 	id, found := snap.cfg.FlagID(key)
-	if !found {
-		writeJSON(w, http.StatusNotFound, ofrepResult{Key: key, ErrorCode: "FLAG_NOT_FOUND", ErrorDetails: fmt.Sprintf("no flag %q", key)})
+	if !found || !snap.ofrep.decode(body, slots) {
+		s.ofrepOneSlow(w, key, snap, body)
 		return
 	}
 	ev := snap.cfg.EvaluateSlots(id, slots, time.Now())
@@ -146,7 +142,8 @@ func (s *Server) ofrepOne(w http.ResponseWriter, r *http.Request, c *call) {
 	w.Write(out[len(body):])
 }
 
-// ofrepOneSlow answers the bodies the fast decoder leaves alone.
+// ofrepOneSlow answers the bodies the fast decoder leaves alone, and
+// unknown flags (after the body's errors, which come first).
 func (s *Server) ofrepOneSlow(w http.ResponseWriter, key string, snap *snapshot, body []byte) {
 	attrs, perr := s.ofrepAttrs(body)
 	if perr != nil {

@@ -137,23 +137,25 @@ func TestAppendJSONString(t *testing.T) {
 func TestOFREPOneBodies(t *testing.T) {
 	e := start(t, "sqlite", func(o *Options) { o.Envs = []string{"prod"}; o.BodyLimit = 1 << 10 })
 	e.put("prod", `"0"`, teachersDoc, 200)
-	const path = "/ofrep/v1/evaluate/flags/new_report"
+	const path, unknown = "/ofrep/v1/evaluate/flags/new_report", "/ofrep/v1/evaluate/flags/nope"
 	huge := `{"context": {"role": "` + strings.Repeat("x", 2<<10) + `"}}`
 	for _, c := range []struct {
-		body   string
-		status int
-		want   string // in the answer
+		path, body string
+		status     int
+		want       string // in the answer
 	}{
-		{`{"context": {"targetingKey": "u-1", "role": "teacher"}}`, 200, `"value":true,"reason":"TARGETING_MATCH","variant":"true","metadata":{"version":"1","rule":"teachers"}}`},
-		{huge, 413, `"code":"too_large"`},
-		{`{"context": {"targetingKey": "u-1", "role": "te\u0061cher"}}`, 200, `"value":true,"reason":"TARGETING_MATCH"`},
-		{`{"context": {"role": "student"}}`, 200, `"value":false,"reason":"DEFAULT","variant":"false","metadata":{"version":"1","rule":""}}`},
-		{`{"context": {"role": 7}}`, 400, `"errorCode":"INVALID_CONTEXT"`},
-		{`{"context": {"role": "teacher"}`, 400, `"errorCode":"PARSE_ERROR"`},
+		{path, `{"context": {"targetingKey": "u-1", "role": "teacher"}}`, 200, `"value":true,"reason":"TARGETING_MATCH","variant":"true","metadata":{"version":"1","rule":"teachers"}}`},
+		{path, huge, 413, `"code":"too_large"`},
+		{path, `{"context": {"targetingKey": "u-1", "role": "te\u0061cher"}}`, 200, `"value":true,"reason":"TARGETING_MATCH"`},
+		{path, `{"context": {"role": "student"}}`, 200, `"value":false,"reason":"DEFAULT","variant":"false","metadata":{"version":"1","rule":""}}`},
+		{path, `{"context": {"role": 7}}`, 400, `"errorCode":"INVALID_CONTEXT"`},
+		{path, `{"context": {"role": "teacher"}`, 400, `"errorCode":"PARSE_ERROR"`},
+		{unknown, `{"context": {"role": "teacher"}}`, 404, `"errorCode":"FLAG_NOT_FOUND"`},
+		{unknown, `{"context": {"role": "teacher"}`, 400, `"errorCode":"PARSE_ERROR"`},
 	} {
-		r := e.do("POST", path, e.admin, c.body)
+		r := e.do("POST", c.path, e.admin, c.body)
 		if r.status != c.status || !strings.Contains(string(r.body), c.want) || r.header.Get("Content-Type") != "application/json" {
-			t.Errorf("%.60q: %d %s %s, want %d with %s", c.body, r.status, r.header.Get("Content-Type"), r.body, c.status, c.want)
+			t.Errorf("%s %.60q: %d %s %s, want %d with %s", c.path, c.body, r.status, r.header.Get("Content-Type"), r.body, c.status, c.want)
 		}
 	}
 }
