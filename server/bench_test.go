@@ -82,7 +82,7 @@ func BenchmarkOFREPEvaluate(b *testing.B) {
 	})
 }
 
-// measureEvals runs body on 16 goroutines (each with its own connection)
+// measureEvals runs body on 8 goroutines per CPU (16 on 2 cores)
 // and reports evaluations per wall-clock second and per CPU-second.
 func measureEvals(b *testing.B, body func(*testing.PB)) {
 	b.SetParallelism(8)
