@@ -34,7 +34,7 @@ func newOFREPSlots(cfg *vexilrt.Config, keyAttr string) *ofrepSlots {
 		t.index[name] = i
 		t.types = append(t.types, types[name])
 	}
-	if i, ok := t.index[keyAttr]; ok && keyAttr != "" {
+	if i, ok := t.index[keyAttr]; ok {
 		t.key = i
 	}
 	return t
