@@ -54,15 +54,14 @@ func (c *Config) evalNode(i int32, st *evalState) bool {
 		return !c.evalNode(n.a, st)
 	}
 	if n.op <= lastAttrOp {
-		return c.evalAttr(n, st.slots)
+		return c.evalAttr(n, &st.slots[n.slot])
 	}
 	return c.evalRef(n, st)
 }
 
 // evalAttr evaluates a comparison of one attribute. It calls nothing but
 // string comparison, so it stays cheap to call from the branch programs.
-func (c *Config) evalAttr(n *cnode, slots []Value) bool {
-	v := slots[n.slot]
+func (c *Config) evalAttr(n *cnode, v *Value) bool {
 	switch n.op {
 	case nAttrInt:
 		// An int literal compiles to the inclusive range [i, j] it accepts.
@@ -79,9 +78,9 @@ func (c *Config) evalAttr(n *cnode, slots []Value) bool {
 		}
 		return false
 	case nAttrNum:
-		return cmpNumber(v, n)
+		return cmpNumber(*v, n)
 	case nAttrStrEq:
-		return v.kind == KindString && (v.StringValue() == n.s) != n.neg
+		return v.kind == KindString && (v.str() == n.s) != n.neg
 	case nAttrStr:
 		return v.kind == KindString && cmpOrdered(v.StringValue(), n.s, n.cmp)
 	case nAttrBool:

@@ -90,11 +90,19 @@ func (cc *compiler) emit(i, ifTrue, ifFalse int32, budget *int) (int32, bool) {
 func (c *Config) run(pc int32, st *evalState) int32 {
 	for pc >= 0 {
 		in := &c.prog[pc]
+		n := in.leaf
 		var matched bool
-		if in.leaf.op <= lastAttrOp {
-			matched = c.evalAttr(in.leaf, st.slots)
+		if n.op <= lastAttrOp {
+			switch v := &st.slots[n.slot]; {
+			case n.op == nAttrStrEq: // the commonest leaves, tested without a call
+				matched = v.kind == KindString && (v.str() == n.s) != n.neg
+			case n.op == nAttrInt && v.kind == KindInt:
+				matched = (n.i <= int64(v.n) && int64(v.n) <= n.j) != n.neg
+			default:
+				matched = c.evalAttr(n, v)
+			}
 		} else {
-			matched = c.evalRef(in.leaf, st)
+			matched = c.evalRef(n, st)
 		}
 		if matched {
 			pc = in.ifTrue

@@ -127,6 +127,9 @@ func (v Value) BoolValue() bool     { return v.n != 0 }
 func (v Value) IntValue() int64     { return int64(v.n) }
 func (v Value) FloatValue() float64 { return math.Float64frombits(v.n) }
 
+// str is StringValue for a value known to be a string.
+func (v *Value) str() string { return unsafe.String((*byte)(v.ptr), int(v.n)) }
+
 func (v Value) StringValue() string {
 	if v.kind != KindString {
 		return ""
