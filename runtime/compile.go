@@ -168,6 +168,7 @@ type compiler struct {
 	doc    *RulesDoc
 	opts   CompileOptions
 	strict bool
+	costs  []int // testCost of each node, filled as programs are built
 	c      *Config
 	diags  Diagnostics
 	seen   map[string]bool // emitted diagnostics, so inlined filters report once

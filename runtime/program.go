@@ -1,5 +1,10 @@
 package runtime
 
+import (
+	"cmp"
+	"slices"
+)
+
 // A flag's rule list compiles to a branch program: each instruction tests
 // one leaf of a filter (a comparison, a membership, a split, a reference)
 // and names the instruction to go to when it is true and when it is false.
@@ -68,7 +73,7 @@ func (cc *compiler) emit(i, ifTrue, ifFalse int32, budget *int) (int32, bool) {
 		if n.op == nOr {
 			next = ifFalse
 		}
-		kids := c.kids[n.a:n.b]
+		kids := cc.cheapestFirst(c.kids[n.a:n.b])
 		for k := len(kids) - 1; k >= 0 && ok; k-- {
 			if n.op == nAnd {
 				next, ok = cc.emit(kids[k], next, ifFalse, budget)
@@ -84,6 +89,50 @@ func (cc *compiler) emit(i, ifTrue, ifFalse int32, budget *int) (int32, bool) {
 	*budget--
 	c.prog = append(c.prog, instr{leaf: n, ifTrue: ifTrue, ifF: ifFalse})
 	return int32(len(c.prog) - 1), true
+}
+
+// cheapestFirst orders the operands of an `and` or `or` by what they cost
+// to test: filters are pure, so the order cannot change an answer, and a
+// cheap comparison that decides first saves the dear ones (a split's MD5, a
+// reference to another flag). Equal costs keep the document's order.
+func (cc *compiler) cheapestFirst(kids []int32) []int32 {
+	sorted := slices.Clone(kids)
+	slices.SortStableFunc(sorted, func(a, b int32) int { return cmp.Compare(cc.testCost(a), cc.testCost(b)) })
+	return sorted
+}
+
+// testCost is a rough cost of testing node i, in units of an int
+// comparison, memoised because named filters make the nodes a DAG.
+func (cc *compiler) testCost(i int32) int {
+	if cc.costs == nil {
+		cc.costs = make([]int, len(cc.c.nodes))
+	}
+	if c := cc.costs[i]; c != 0 {
+		return c
+	}
+	n := &cc.c.nodes[i]
+	cost := 1
+	switch n.op {
+	case nAnd, nOr:
+		cost = 0
+		for _, k := range cc.c.kids[n.a:n.b] {
+			cost = min(cost+cc.testCost(k), 1<<30)
+		}
+	case nNot:
+		cost = cc.testCost(n.a)
+	case nAttrStrEq, nAttrStr, nNow:
+		cost = 2
+	case nAttrInInt, nAttrInStr:
+		cost = 3
+	case nAttrAnyInt, nAttrAnyStr, nContainsInt, nContainsStr:
+		cost = 4
+	case nInsplit:
+		cost = 50
+	case nFlagNum, nFlagStr, nFlagBool, nFlagInInt, nFlagInStr, nRule:
+		cost = 100
+	}
+	cc.costs[i] = cost
+	return cost
 }
 
 // run follows a branch program from pc and returns the jump that ends it.

@@ -45,3 +45,41 @@ func TestProgramBudgetFallsBackToTreeWalk(t *testing.T) {
 		}
 	}
 }
+
+// A program tests the cheap comparisons of an `and` before a split's MD5 or
+// another flag, whatever order the document wrote them in.
+func TestProgramTestsCheapestFirst(t *testing.T) {
+	doc, diags := ParseRules("rules.yaml", []byte(`flags:
+  f: {default: false}
+  g: {default: false}
+rules:
+  r:
+    filter: "flag:g or insplit(attr:user_id, 0, 50) and attr:role = 'teacher' and attr:age > 3"
+    variants: {f: true}
+`))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	c, diags := Compile(doc, CompileOptions{})
+	if c == nil {
+		t.Fatal(diags)
+	}
+	// Follow the path on which each test passes, until one would end the
+	// program; from there its failure.
+	var order []string
+	for pc := c.flags[c.flagIndex["f"]].entry; pc >= 0; {
+		in := c.prog[pc]
+		for i := range c.nodes {
+			if &c.nodes[i] == in.leaf {
+				order = append(order, c.nodeText[i])
+			}
+		}
+		if pc = in.ifTrue; pc < 0 {
+			pc = in.ifF
+		}
+	}
+	want := "attr:age > 3, attr:role = 'teacher', insplit(attr:user_id, 0, 50), flag:g"
+	if got := strings.Join(order, ", "); got != want {
+		t.Errorf("tests in order %s, want %s", got, want)
+	}
+}
