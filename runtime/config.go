@@ -251,5 +251,5 @@ func (st *evalState) nowNanos() int64 {
 	return st.now
 }
 
-// attr reads a slot; newEvalState guarantees every slot exists.
+// attr reads a slot; fullSlots guarantees every slot exists.
 func (st *evalState) attr(slot int32) Value { return st.slots[slot] }

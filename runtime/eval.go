@@ -307,7 +307,10 @@ func (c *Config) EvaluateSlots(id FlagID, slots []Value, now time.Time) Evaluati
 	if id < 0 || int(id) >= len(c.flags) {
 		return Evaluation{c: c, id: -1, rule: -1, reason: ReasonError, err: fmt.Errorf("flag id %d out of range", id)}
 	}
-	st := c.newEvalState(slots, now)
+	st := evalState{slots: c.fullSlots(slots)}
+	if !now.IsZero() {
+		st.now, st.hasNow = now.UnixNano(), true
+	}
 	o := c.evalFlag(id, &st)
 	if c.obs != nil {
 		c.observe(id, o, slots)
@@ -315,21 +318,18 @@ func (c *Config) EvaluateSlots(id FlagID, slots []Value, now time.Time) Evaluati
 	return c.evaluation(id, o)
 }
 
-// newEvalState pads a short slot vector with missing values, so reading a
-// slot needs no check beyond Go's own. Generated code and SlotsFromMap
-// always pass full vectors; only hand-built ones pay for the copy.
-func (c *Config) newEvalState(slots []Value, now time.Time) evalState {
+// fullSlots pads a short slot vector with missing values, so reading a slot
+// needs no check beyond Go's own. Generated code and SlotsFromMap always
+// pass full vectors; only hand-built ones pay for the copy (padSlots, kept
+// out of line so that this check inlines).
+func (c *Config) fullSlots(slots []Value) []Value {
 	if len(slots) < len(c.attrs) {
-		slots = c.padSlots(slots)
+		return c.padSlots(slots)
 	}
-	st := evalState{slots: slots}
-	if !now.IsZero() {
-		st.now, st.hasNow = now.UnixNano(), true
-	}
-	return st
+	return slots
 }
 
-// padSlots is apart from newEvalState so that the common path inlines.
+//go:noinline
 func (c *Config) padSlots(slots []Value) []Value {
 	padded := make([]Value, len(c.attrs))
 	copy(padded, slots)
@@ -339,7 +339,7 @@ func (c *Config) padSlots(slots []Value) []Value {
 // VariantIndex is EvaluateSlots reduced to what a typed accessor needs: the
 // index of the value in the flag's Values.
 func (c *Config) VariantIndex(id FlagID, slots []Value) (int, Reason) {
-	st := c.newEvalState(slots, time.Time{})
+	st := evalState{slots: c.fullSlots(slots)}
 	o := c.evalFlag(id, &st)
 	if c.obs != nil {
 		c.observe(id, o, slots)
