@@ -166,14 +166,9 @@ func (c *Config) run(pc int32, st *evalState) int32 {
 func (c *Config) runProgram(f *cflag, st *evalState) outcome {
 	k := -1 - c.run(f.entry, st)
 	if int(k) == len(f.rules) {
-		return outcome{value: f.def, rule: -1, reason: ReasonDefault}
+		return f.byDefault()
 	}
-	fr := &f.rules[k]
-	reason := ReasonTargetingMatch
-	if fr.split {
-		reason = ReasonSplit
-	}
-	return outcome{value: fr.value, rule: fr.rule, reason: reason}
+	return f.rules[k].decided()
 }
 
 // walkRules evaluates a flag's rules by walking their filter trees: the
@@ -181,12 +176,22 @@ func (c *Config) runProgram(f *cflag, st *evalState) outcome {
 func (c *Config) walkRules(f *cflag, st *evalState) outcome {
 	for _, fr := range f.rules {
 		if fr.root == noFilter || c.evalNode(fr.root, st) {
-			reason := ReasonTargetingMatch
-			if fr.split {
-				reason = ReasonSplit
-			}
-			return outcome{value: fr.value, rule: fr.rule, reason: reason}
+			return fr.decided()
 		}
 	}
+	return f.byDefault()
+}
+
+// decided is the outcome when this rule decides its flag.
+func (fr *flagRule) decided() outcome {
+	reason := ReasonTargetingMatch
+	if fr.split {
+		reason = ReasonSplit
+	}
+	return outcome{value: fr.value, rule: fr.rule, reason: reason}
+}
+
+// byDefault is the outcome when no rule decides the flag.
+func (f *cflag) byDefault() outcome {
 	return outcome{value: f.def, rule: -1, reason: ReasonDefault}
 }
