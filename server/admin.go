@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	vexilrt "github.com/vexilhq/vexil/runtime"
@@ -14,6 +15,14 @@ import (
 
 func (s *Server) whoami(w http.ResponseWriter, r *http.Request, c *call) {
 	writeJSON(w, http.StatusOK, map[string]any{"name": c.token.Name, "role": c.token.Role, "environments": nonNil(c.token.Environments)})
+}
+
+// envList names a token's environments for messages.
+func envList(envs []string) string {
+	if len(envs) == 0 {
+		return "all"
+	}
+	return strings.Join(envs, ",")
 }
 
 func nonNil[T any](s []T) []T {
@@ -168,7 +177,9 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	out := make([]tokenJSON, 0, len(all))
 	for i := range all {
-		out = append(out, toTokenJSON(&all[i]))
+		if withinScope(c.token, all[i].Role, all[i].Environments) {
+			out = append(out, toTokenJSON(&all[i]))
+		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"tokens": out})
 }
@@ -185,6 +196,11 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	ev.message = req.Name
+	if validRole(req.Role) && !withinScope(c.token, req.Role, req.Environments) {
+		s.refuse(r.Context(), w, ev, "denied", http.StatusForbidden, "forbidden",
+			fmt.Sprintf("token %q (role %s, environments %s) may only create tokens of its role or below, for environments among its own", c.token.Name, c.token.Role, envList(c.token.Environments)), nil)
+		return
+	}
 	t, secret, err := s.createTokenFor(r.Context(), req.Name, req.Role, req.Environments, c.actor())
 	if err != nil {
 		s.refuse(r.Context(), w, ev, "invalid", http.StatusBadRequest, "bad_request", err.Error(), nil)
@@ -199,7 +215,19 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, c *call) {
 func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, c *call) {
 	id := r.PathValue("id")
 	ev := auditEvent{actor: c.actor(), action: "token.revoke", detail: id}
-	err := s.st.RevokeToken(r.Context(), id)
+	all, err := s.st.Tokens(r.Context())
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "internal", err.Error(), nil)
+		return
+	}
+	for _, t := range all {
+		if t.ID == id && t.Revoked == nil && !withinScope(c.token, t.Role, t.Environments) {
+			s.refuse(r.Context(), w, ev, "denied", http.StatusForbidden, "forbidden",
+				fmt.Sprintf("token %q may not revoke %s, whose role or environments are beyond its own", c.token.Name, id), nil)
+			return
+		}
+	}
+	err = s.st.RevokeToken(r.Context(), id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		s.refuse(r.Context(), w, ev, "invalid", http.StatusNotFound, "not_found", fmt.Sprintf("no live token %q", id), nil)
@@ -302,8 +330,19 @@ func (s *Server) evaluate(w http.ResponseWriter, r *http.Request, c *call) {
 	snap := c.env.snap.Load()
 	cfg, version := snap.cfg, strconv.FormatInt(snap.v.Version, 10)
 	if req.Rules != nil {
+		// A draft is compiled at the caller's expense of CPU and memory;
+		// sdk tokens ship inside applications, so only people may.
+		if c.token.Role == RoleSDK {
+			writeError(w, http.StatusForbidden, "forbidden", fmt.Sprintf("token %q (role sdk) may evaluate the current rules, not a draft", c.token.Name), nil)
+			return
+		}
 		var diags vexilrt.Diagnostics
-		if cfg, diags = s.compileStrict("draft", *req.Rules, snap.v.Kills, "draft"); diags.HasErrors() {
+		var ok bool
+		if cfg, diags, ok = s.compileBounded(r.Context(), "draft", *req.Rules, snap.v.Kills, "draft"); !ok {
+			writeError(w, http.StatusServiceUnavailable, "unavailable", "the request ended while waiting to compile", nil)
+			return
+		}
+		if diags.HasErrors() {
 			writeError(w, http.StatusUnprocessableEntity, "invalid_rules", fmt.Sprintf("the draft does not compile (%d errors)", len(diags.Errors())), details(diags.Errors()))
 			return
 		}

@@ -55,12 +55,42 @@ func validRole(r string) bool {
 	return r == RoleAdmin || r == RoleEditor || r == RoleViewer || r == RoleSDK
 }
 
+// roleRank orders roles by what they may do: sdk may do least.
+func roleRank(role string) int {
+	return map[string]int{RoleSDK: 1, RoleViewer: 2, RoleEditor: 3, RoleAdmin: 4}[role]
+}
+
+// withinScope reports whether a token of role over envs (none = all) can do
+// nothing holder cannot: its role is no higher and its environments are
+// among holder's. A token may only make, see and revoke such tokens, so no
+// token can hand out more than it holds.
+func withinScope(holder *store.Token, role string, envs []string) bool {
+	if roleRank(role) > roleRank(holder.Role) {
+		return false
+	}
+	if len(holder.Environments) == 0 {
+		return true
+	}
+	if len(envs) == 0 {
+		return false
+	}
+	for _, e := range envs {
+		if !slices.Contains(holder.Environments, e) {
+			return false
+		}
+	}
+	return true
+}
+
 // tokenIndex maps a secret's SHA-256 to its live token; rebuilt whole on
 // every change and swapped atomically.
 type tokenIndex struct {
 	byHash map[[32]byte]*store.Token
-	count  int // every token ever made, revoked ones too
+	byID   map[string]*store.Token // live ones
+	count  int                     // every token ever made, revoked ones too
 }
+
+func (x *tokenIndex) live(id string) bool { return x.byID[id] != nil }
 
 func (s *Server) loadTokens(ctx context.Context) error {
 	// Serialized, so that a slow read begun before a revocation can never
@@ -71,14 +101,18 @@ func (s *Server) loadTokens(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	idx := &tokenIndex{byHash: map[[32]byte]*store.Token{}, count: len(all)}
+	idx := &tokenIndex{byHash: map[[32]byte]*store.Token{}, byID: map[string]*store.Token{}, count: len(all)}
 	for i := range all {
 		t := &all[i]
 		if t.Revoked == nil && len(t.Hash) == 32 {
 			idx.byHash[[32]byte(t.Hash)] = t
+			idx.byID[t.ID] = t
 		}
 	}
 	s.tokens.Store(idx)
+	// After the store, so that a stream registering meanwhile either sees
+	// the new index or is swept here.
+	s.streams.revokeExcept(idx.live)
 	return nil
 }
 
@@ -118,6 +152,9 @@ func newTokenID() string {
 	return "tok_" + hex.EncodeToString(b)
 }
 
+// maxTokenName bounds a name, which is stored and shown in every audit entry.
+const maxTokenName = 200
+
 // createTokenFor makes a token and returns its record and secret (shown once).
 func (s *Server) createTokenFor(ctx context.Context, name, role string, envs []string, by string) (*store.Token, string, error) {
 	if !validRole(role) {
@@ -130,6 +167,9 @@ func (s *Server) createTokenFor(ctx context.Context, name, role string, envs []s
 	}
 	if strings.TrimSpace(name) == "" {
 		return nil, "", fmt.Errorf("a token needs a name")
+	}
+	if len(name) > maxTokenName {
+		return nil, "", fmt.Errorf("a token name is at most %d bytes", maxTokenName)
 	}
 	secret, hash := newTokenSecret()
 	t := &store.Token{ID: newTokenID(), Name: name, Role: role, Environments: envs, Hash: hash, Created: time.Now().UTC(), CreatedBy: by}

@@ -51,18 +51,18 @@ func (s *Server) setLock(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	ev.message = req.Reason
-	cur, err := s.st.Lock(r.Context(), c.env.name)
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, "internal", err.Error(), nil)
-		return
-	}
-	if cur != nil && cur.LockedBy != c.actor() && c.token.Role != RoleAdmin {
-		s.refuse(r.Context(), w, ev, "locked", http.StatusLocked, "locked", fmt.Sprintf("%s is already locked by %s", c.env.name, cur.LockedBy), []any{lockDetail(cur)})
-		return
-	}
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	l := store.Lock{Env: c.env.name, LockedBy: c.actor(), Reason: req.Reason, Until: now.Add(d), Created: now}
-	if err := s.st.SetLock(r.Context(), l); err != nil {
+	l := store.Lock{Env: c.env.name, LockedBy: c.actor(), Owner: c.token.ID, Reason: req.Reason, Until: now.Add(d), Created: now}
+	// The store takes the lock atomically: only if it is free, expired or
+	// this token's own, unless an admin replaces it.
+	_, err = s.st.TakeLock(r.Context(), l, c.token.Role == RoleAdmin)
+	var locked *store.LockedError
+	switch {
+	case errors.As(err, &locked):
+		cur := locked.Lock
+		s.refuse(r.Context(), w, ev, "locked", http.StatusLocked, "locked", fmt.Sprintf("%s is already locked by %s", c.env.name, cur.LockedBy), []any{lockDetail(&cur)})
+		return
+	case err != nil:
 		writeError(w, http.StatusInternalServerError, "internal", err.Error(), nil)
 		return
 	}
@@ -73,18 +73,23 @@ func (s *Server) setLock(w http.ResponseWriter, r *http.Request, c *call) {
 func (s *Server) deleteLock(w http.ResponseWriter, r *http.Request, c *call) {
 	ev := auditEvent{actor: c.actor(), env: c.env.name, action: "unlock"}
 	cur, err := s.st.Lock(r.Context(), c.env.name)
+	if err == nil && cur != nil {
+		if c.token.Role == RoleAdmin {
+			err = s.st.DeleteLock(r.Context(), c.env.name)
+		} else {
+			err = s.st.ReleaseLock(r.Context(), c.env.name, c.token.ID, c.token.Name)
+		}
+	}
+	var locked *store.LockedError
 	switch {
-	case err != nil:
-		writeError(w, http.StatusInternalServerError, "internal", err.Error(), nil)
+	case errors.As(err, &locked):
+		holder := locked.Lock.LockedBy
+		s.refuse(r.Context(), w, ev, "denied", http.StatusForbidden, "forbidden", fmt.Sprintf("only an admin or %s may lift %s's lock", holder, holder), nil)
 		return
-	case cur == nil:
+	case cur == nil && err == nil, errors.Is(err, store.ErrNotFound):
 		writeError(w, http.StatusNotFound, "not_found", c.env.name+" is not locked", nil)
 		return
-	case cur.LockedBy != c.actor() && c.token.Role != RoleAdmin:
-		s.refuse(r.Context(), w, ev, "denied", http.StatusForbidden, "forbidden", fmt.Sprintf("only an admin or %s may lift %s's lock", cur.LockedBy, cur.LockedBy), nil)
-		return
-	}
-	if err := s.st.DeleteLock(r.Context(), c.env.name); err != nil && !errors.Is(err, store.ErrNotFound) {
+	case err != nil:
 		writeError(w, http.StatusInternalServerError, "internal", err.Error(), nil)
 		return
 	}

@@ -15,6 +15,9 @@ type metrics struct {
 	conflicts     *prometheus.CounterVec
 	sseClients    *prometheus.GaugeVec
 	configVersion *prometheus.GaugeVec
+	// compilesWaiting counts requests queued for a compile slot.
+	compilesWaiting prometheus.Gauge
+	streamsRefused  prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -39,8 +42,14 @@ func newMetrics() *metrics {
 		configVersion: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "vexil_config_version", Help: "The rules version this replica serves, by environment.",
 		}, []string{"env"}),
+		compilesWaiting: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "vexil_compiles_waiting", Help: "Draft evaluations and saves waiting for one of the MaxCompiles compile slots.",
+		}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.saves, m.conflicts, m.sseClients, m.configVersion,
+	m.streamsRefused = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "vexil_streams_refused_total", Help: "Streams refused with 503 because a token or the server held its maximum.",
+	})
+	m.reg.MustRegister(m.streamsRefused, m.compilesWaiting, m.requests, m.latency, m.saves, m.conflicts, m.sseClients, m.configVersion,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -131,6 +131,23 @@ func (s *Server) compileStrict(file, text string, kills map[string]store.Kill, v
 	return cfg, append(diags, cd...)
 }
 
+// compileBounded is compileStrict for requests: at most MaxCompiles run at
+// once server-wide, so that large drafts and saves cannot take every core
+// from the hot paths. ok is false when ctx ended while waiting.
+func (s *Server) compileBounded(ctx context.Context, file, text string, kills map[string]store.Kill, version string) (cfg *vexilrt.Config, diags vexilrt.Diagnostics, ok bool) {
+	s.metrics.compilesWaiting.Inc()
+	select {
+	case s.compiles <- struct{}{}:
+		s.metrics.compilesWaiting.Dec()
+	case <-ctx.Done():
+		s.metrics.compilesWaiting.Dec()
+		return nil, nil, false
+	}
+	defer func() { <-s.compiles }()
+	cfg, diags = s.compileStrict(file, text, kills, version)
+	return cfg, diags, true
+}
+
 func (s *Server) putRules(w http.ResponseWriter, r *http.Request, c *call) {
 	ev := auditEvent{actor: c.actor(), env: c.env.name, action: "save", message: r.Header.Get("Vexil-Message")}
 	cur := c.env.snap.Load().v
@@ -160,15 +177,42 @@ func (s *Server) putRules(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	text := string(body)
-	var warnings vexilrt.Diagnostics
+	// Compile before the write transaction, not inside it: a large document
+	// takes seconds, and SQLite's one connection would be held meanwhile.
+	// Inside, only a kill switch changed since (rare) compiles again.
+	file := "rules." + format
+	kills := c.env.snap.Load().v.Kills
+	_, diags, ok := s.compileBounded(r.Context(), file, text, kills, "")
+	if !ok {
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "the request ended while waiting to compile", nil)
+		return
+	}
+	warnings := diags.Warnings()
+	// The errors are still reported from inside, after the stale and lock
+	// checks, which come first.
 	s.save(w, r, c, ev, store.Change{Env: c.env.name, Expect: expect, Rules: &text, Format: format, Action: "save"},
 		func(v *store.Version) (vexilrt.Diagnostics, error) {
-			_, diags := s.compileStrict("rules."+format, v.Rules, v.Kills, "")
+			if sameKeys(v.Kills, kills) {
+				return diags, nil
+			}
+			_, diags := s.compileStrict(file, v.Rules, v.Kills, "")
 			warnings = diags.Warnings()
 			return diags, nil
 		}, func(v *store.Version) any {
 			return map[string]any{"version": v.Version, "warnings": details(warnings)}
 		})
+}
+
+func sameKeys[V any](a, b map[string]V) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k := range a {
+		if _, ok := b[k]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // invalidError carries a candidate's compile errors out of a store check.

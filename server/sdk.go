@@ -38,6 +38,11 @@ const streamWriteTimeout = 10 * time.Second
 // payload marshalled once per version, shared by every client, and a slow
 // client simply skips to the newest version.
 func (s *Server) stream(w http.ResponseWriter, r *http.Request, c *call) {
+	lease := s.openStream(w, c)
+	if lease == nil {
+		return
+	}
+	defer lease.Close()
 	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -68,6 +73,8 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, c *call) {
 		case <-r.Context().Done():
 			return
 		case <-s.done:
+			return
+		case <-lease.Revoked():
 			return
 		case <-ping.C:
 			if !write([]byte(": ping\n\n")) {

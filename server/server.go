@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -41,6 +42,13 @@ type Options struct {
 	InlineLimit int
 	// CORSOrigins may call OFREP from a browser ("*" for any origin).
 	CORSOrigins []string
+	// MaxStreams caps the open SSE streams in all (default 10,000) and
+	// MaxStreamsPerToken those of one token (default 1,000); beyond them a
+	// stream is refused with 503 and Retry-After.
+	MaxStreams, MaxStreamsPerToken int
+	// MaxCompiles bounds the strict compiles of drafts and saves running at
+	// once (default GOMAXPROCS/2, at least 1); more wait their turn.
+	MaxCompiles int
 }
 
 // Server is the flag service. Build it with New, serve Handler, and run Run
@@ -56,6 +64,9 @@ type Server struct {
 	keyAttr  string // the attribute OFREP's targetingKey maps to
 	done     chan struct{}
 	once     sync.Once
+
+	compiles chan struct{} // MaxCompiles slots
+	streams  streamSet
 
 	ofrepBufs sync.Pool // *[]byte, for OFREP bodies and answers
 
@@ -100,7 +111,18 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if opts.InlineLimit <= 0 {
 		opts.InlineLimit = 64 << 10
 	}
-	s := &Server{opts: opts, st: opts.Store, log: opts.Logger, envs: map[string]*envState{}, done: make(chan struct{})}
+	if opts.MaxStreams <= 0 {
+		opts.MaxStreams = 10000
+	}
+	if opts.MaxStreamsPerToken <= 0 {
+		opts.MaxStreamsPerToken = 1000
+	}
+	if opts.MaxCompiles <= 0 {
+		opts.MaxCompiles = max(1, runtime.GOMAXPROCS(0)/2)
+	}
+	s := &Server{opts: opts, st: opts.Store, log: opts.Logger, envs: map[string]*envState{}, done: make(chan struct{}),
+		compiles: make(chan struct{}, opts.MaxCompiles),
+		streams:  streamSet{byToken: map[string]map[*streamLease]struct{}{}, max: opts.MaxStreams, perToken: opts.MaxStreamsPerToken}}
 	s.metrics = newMetrics()
 	s.ofrepBufs.New = func() any { b := make([]byte, 0, 1024); return &b }
 	for _, a := range opts.Definitions.Attributes {

@@ -65,8 +65,15 @@ func mustDefs(t testing.TB) *vexilrt.Definitions {
 // start runs a server in-process over loopback HTTP on a fresh store.
 func start(t testing.TB, kind string, mod func(*Options)) *testEnv {
 	t.Helper()
+	return startOn(t, storeURL(t, kind), mod)
+}
+
+// startOn runs a server in-process on the database u (several may share one
+// PostgreSQL database, as replicas do).
+func startOn(t testing.TB, u string, mod func(*Options)) *testEnv {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	st, err := store.Open(ctx, storeURL(t, kind))
+	st, err := store.Open(ctx, u)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -450,7 +457,7 @@ func TestDiffRollbackAndImpact(t *testing.T) {
 
 func TestEvaluateDraft(t *testing.T) {
 	e := start(t, "sqlite", nil)
-	sdk := e.token("sdk", "dev")
+	sdk := e.token("viewer", "dev") // sdk tokens may not compile drafts
 	r := e.do("POST", "/api/v1/envs/dev/evaluate", sdk, map[string]any{
 		"rules":      "rules:\n  t:\n    filter: attr:school_id in [7, 8]\n    variants: {workbook: adaptive}\n",
 		"attributes": map[string]any{"school_id": 7}, "flags": []string{"workbook"}})

@@ -42,7 +42,7 @@ func openPostgres(ctx context.Context, url string) (*DB, error) {
 func (*pgDialect) name() string { return "postgres" }
 
 func (*pgDialect) migrations() []string {
-	return []string{schemaV1("BIGINT", "BIGSERIAL PRIMARY KEY")}
+	return []string{schemaV1("BIGINT", "BIGSERIAL PRIMARY KEY"), schemaV2}
 }
 
 // lockEnv takes a transaction-scoped advisory lock, so concurrent savers of

@@ -44,7 +44,11 @@ func (s *DB) query(ctx context.Context, q string, args ...any) (*sql.Rows, error
 	return s.db.QueryContext(ctx, s.d.rebind(q), args...)
 }
 
-func (s *DB) migrate(ctx context.Context) error {
+func (s *DB) migrate(ctx context.Context) error { return s.migrateTo(ctx, len(s.d.migrations())) }
+
+// migrateTo applies the migrations up to the upto'th (tests make databases
+// as earlier code did with it).
+func (s *DB) migrateTo(ctx context.Context, upto int) error {
 	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS vexil_schema (version INTEGER NOT NULL)`); err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
@@ -52,7 +56,7 @@ func (s *DB) migrate(ctx context.Context) error {
 	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM vexil_schema`).Scan(&have); err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
-	for i, m := range s.d.migrations()[min(have, len(s.d.migrations())):] {
+	for i, m := range s.d.migrations()[min(have, upto):upto] {
 		n := have + i + 1
 		tx, err := s.db.BeginTx(ctx, nil)
 		if err != nil {
@@ -100,6 +104,10 @@ CREATE TABLE vexil_audit (
 	message TEXT NOT NULL, detail TEXT NOT NULL);
 CREATE INDEX vexil_audit_env ON vexil_audit (env, id)`)
 }
+
+// schemaV2 makes locks owned by a token's id: names are not unique. Locks
+// taken before it have no owner and are matched by name.
+const schemaV2 = `ALTER TABLE vexil_locks ADD COLUMN owner TEXT NOT NULL DEFAULT ''`
 
 // Close closes the database.
 func (s *DB) Close() error { return s.db.Close() }
@@ -273,8 +281,8 @@ func (s *DB) Lock(ctx context.Context, env string) (*Lock, error) {
 func (s *DB) lock(ctx context.Context, q querier, env string, now time.Time) (*Lock, error) {
 	l := Lock{Env: env}
 	var until, created int64
-	err := q.QueryRowContext(ctx, s.d.rebind(`SELECT locked_by, reason, until, created_at FROM vexil_locks WHERE env = ? AND until > ?`), env, micros(now)).
-		Scan(&l.LockedBy, &l.Reason, &until, &created)
+	err := q.QueryRowContext(ctx, s.d.rebind(`SELECT locked_by, reason, until, created_at, owner FROM vexil_locks WHERE env = ? AND until > ?`), env, micros(now)).
+		Scan(&l.LockedBy, &l.Reason, &until, &created, &l.Owner)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -288,19 +296,47 @@ func (s *DB) lock(ctx context.Context, q querier, env string, now time.Time) (*L
 // SetLock locks an environment, replacing any lock (expired or not: the
 // caller decides who may replace whose).
 func (s *DB) SetLock(ctx context.Context, l Lock) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("store: lock %s: %w", l.Env, err)
+	_, err := s.TakeLock(ctx, l, true)
+	return err
+}
+
+// ownedBy is the condition that the vexil_locks row is the lock of owner
+// (a token id) or, for a lock from before owners were kept, of name; its
+// three parameters are owner, owner and name.
+const ownedBy = `(owner = ? OR (owner = '' AND ? <> '' AND locked_by = ?))`
+
+// TakeLock locks an environment for l.Owner in one statement, so that two
+// takers cannot both see it free: it succeeds when there is no lock, the
+// lock has expired, it is l's owner's own, or force. Otherwise it writes
+// nothing and returns *LockedError naming the holder.
+func (s *DB) TakeLock(ctx context.Context, l Lock, force bool) (*Lock, error) {
+	forced := 0
+	if force {
+		forced = 1
 	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, s.d.rebind(`DELETE FROM vexil_locks WHERE env = ?`), l.Env); err != nil {
-		return fmt.Errorf("store: lock %s: %w", l.Env, err)
+	owned := strings.NewReplacer("owner", "vexil_locks.owner", "locked_by", "vexil_locks.locked_by").Replace(ownedBy)
+	for range 3 { // a lock lifted between the upsert and the read is taken again
+		now := micros(time.Now())
+		res, err := s.exec(ctx, `INSERT INTO vexil_locks (env, locked_by, reason, until, created_at, owner) VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (env) DO UPDATE SET locked_by = excluded.locked_by, reason = excluded.reason, until = excluded.until,
+	created_at = excluded.created_at, owner = excluded.owner
+WHERE ? = 1 OR vexil_locks.until <= ? OR `+owned,
+			l.Env, l.LockedBy, l.Reason, micros(l.Until), micros(l.Created), l.Owner, forced, now, l.Owner, l.Owner, l.LockedBy)
+		if err != nil {
+			return nil, fmt.Errorf("store: lock %s: %w", l.Env, err)
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			return &l, nil
+		}
+		cur, err := s.Lock(ctx, l.Env)
+		if err != nil {
+			return nil, err
+		}
+		if cur != nil {
+			return nil, &LockedError{Lock: *cur}
+		}
 	}
-	if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO vexil_locks (env, locked_by, reason, until, created_at) VALUES (?, ?, ?, ?, ?)`),
-		l.Env, l.LockedBy, l.Reason, micros(l.Until), micros(l.Created)); err != nil {
-		return fmt.Errorf("store: lock %s: %w", l.Env, err)
-	}
-	return tx.Commit()
+	return nil, fmt.Errorf("store: lock %s: contended", l.Env)
 }
 
 // DeleteLock lifts an environment's lock; ErrNotFound when there is none.
@@ -313,6 +349,27 @@ func (s *DB) DeleteLock(ctx context.Context, env string) error {
 		return fmt.Errorf("store: unlock %s: %w", env, ErrNotFound)
 	}
 	return nil
+}
+
+// ReleaseLock lifts an environment's lock if owner (a token id, or for an
+// older lock its name) holds it, in one statement: ErrNotFound when there
+// is no lock, *LockedError when someone else holds it.
+func (s *DB) ReleaseLock(ctx context.Context, env, owner, name string) error {
+	res, err := s.exec(ctx, `DELETE FROM vexil_locks WHERE env = ? AND until > ? AND `+ownedBy, env, micros(time.Now()), owner, owner, name)
+	if err != nil {
+		return fmt.Errorf("store: unlock %s: %w", env, err)
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		return nil
+	}
+	cur, err := s.Lock(ctx, env)
+	switch {
+	case err != nil:
+		return err
+	case cur == nil:
+		return fmt.Errorf("store: unlock %s: %w", env, ErrNotFound)
+	}
+	return &LockedError{Lock: *cur}
 }
 
 // CreateToken stores a token (its hash, never its secret).

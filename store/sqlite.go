@@ -37,7 +37,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 func (sqliteDialect) name() string { return "sqlite" }
 
 func (sqliteDialect) migrations() []string {
-	return []string{schemaV1("INTEGER", "INTEGER PRIMARY KEY AUTOINCREMENT")}
+	return []string{schemaV1("INTEGER", "INTEGER PRIMARY KEY AUTOINCREMENT"), schemaV2}
 }
 
 func (sqliteDialect) lockEnv(context.Context, *sql.Tx, string) error { return nil }

@@ -64,7 +64,8 @@ type KillChange struct {
 // Lock is a time lock on an environment's rules.
 type Lock struct {
 	Env      string    `json:"-"`
-	LockedBy string    `json:"locked_by"`
+	LockedBy string    `json:"locked_by"` // the holder's token name, for people
+	Owner    string    `json:"-"`         // the holder's token id, which decides`
 	Reason   string    `json:"reason"`
 	Until    time.Time `json:"until"`
 	Created  time.Time `json:"created_at"`

@@ -1,0 +1,97 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Taking a lock is one statement: of many tokens racing for a free
+// environment exactly one wins, and the others learn who did.
+func TestTakeLockIsAtomic(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *DB) {
+		ctx := context.Background()
+		now := time.Now()
+		const takers = 20
+		var wg sync.WaitGroup
+		won := make(chan string, takers)
+		for i := range takers {
+			wg.Go(func() {
+				id := fmt.Sprintf("tok_%d", i)
+				_, err := s.TakeLock(ctx, Lock{Env: "dev", LockedBy: "ops", Owner: id, Until: now.Add(time.Hour), Created: now}, false)
+				var locked *LockedError
+				switch {
+				case err == nil:
+					won <- id
+				case !errors.As(err, &locked) || locked.Lock.Owner == id:
+					t.Errorf("taker %d: %v", i, err)
+				}
+			})
+		}
+		wg.Wait()
+		close(won)
+		var winners []string
+		for id := range won {
+			winners = append(winners, id)
+		}
+		if len(winners) != 1 {
+			t.Fatalf("%d takers won the lock: %v", len(winners), winners)
+		}
+		l, err := s.Lock(ctx, "dev")
+		if err != nil || l == nil || l.Owner != winners[0] {
+			t.Fatalf("lock = %+v, %v; want held by %s", l, err, winners[0])
+		}
+		if err := s.ReleaseLock(ctx, "dev", "tok_other", "ops"); !errors.As(err, new(*LockedError)) {
+			t.Fatalf("another token of the same name released it: %v", err)
+		}
+		if err := s.ReleaseLock(ctx, "dev", winners[0], "ops"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.ReleaseLock(ctx, "dev", winners[0], "ops"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("releasing twice: %v", err)
+		}
+	})
+}
+
+// A database made before locks had owners migrates, and its locks still
+// belong to the name that took them.
+func TestMigrateLocksFromSchemaV1(t *testing.T) {
+	for _, kind := range []string{"sqlite", "postgres"} {
+		t.Run(kind, func(t *testing.T) {
+			ctx := context.Background()
+			old, u := openTest(t, kind)
+			// Remake it as the first schema's code left it.
+			for _, table := range []string{"vexil_versions", "vexil_locks", "vexil_tokens", "vexil_audit", "vexil_schema"} {
+				if _, err := old.db.ExecContext(ctx, "DROP TABLE "+table); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := old.migrateTo(ctx, 1); err != nil {
+				t.Fatal(err)
+			}
+			until := micros(time.Now().Add(time.Hour))
+			if _, err := old.exec(ctx, `INSERT INTO vexil_locks (env, locked_by, reason, until, created_at) VALUES ('dev', 'alice', 'deploy', ?, ?)`, until, until); err != nil {
+				t.Fatal(err)
+			}
+			old.Close()
+			s, err := Open(ctx, u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			l, err := s.Lock(ctx, "dev")
+			if err != nil || l == nil || l.LockedBy != "alice" || l.Owner != "" {
+				t.Fatalf("migrated lock = %+v, %v", l, err)
+			}
+			if _, err := s.TakeLock(ctx, Lock{Env: "dev", LockedBy: "bob", Owner: "tok_b", Until: time.Now().Add(time.Hour)}, false); !errors.As(err, new(*LockedError)) {
+				t.Fatalf("another took alice's migrated lock: %v", err)
+			}
+			if err := s.ReleaseLock(ctx, "dev", "tok_a", "alice"); err != nil {
+				t.Fatalf("alice releasing her migrated lock: %v", err)
+			}
+		})
+	}
+}
