@@ -29,56 +29,82 @@ func (s *Server) Handler() http.Handler {
 	return s.handler
 }
 
+// route is one endpoint: what it requires, and whether its path names an
+// environment the token must be scoped to.
+type route struct {
+	pattern string
+	public  bool // no token needed
+	perm    perm
+	perEnv  bool
+	h       handlerFunc
+	plain   http.HandlerFunc // public routes
+}
+
+// routeTable lists every endpoint; the authorization test requires a row
+// for each of them.
+func (s *Server) routeTable() []route {
+	metricsHandler := promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})
+	const env = "/api/v1/envs/{env}"
+	return []route{
+		{pattern: "GET /healthz", public: true, plain: func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		}},
+		{pattern: "GET /readyz", public: true, plain: s.readyz},
+		{pattern: "GET /metrics", perm: permSDK, h: func(w http.ResponseWriter, r *http.Request, c *call) {
+			metricsHandler.ServeHTTP(w, r)
+		}},
+
+		{pattern: "GET /api/v1/whoami", perm: permSDK, h: s.whoami},
+		{pattern: "GET /api/v1/envs", perm: permSDK, h: s.listEnvs},
+		{pattern: "GET /api/v1/definitions", perm: permSDK, h: s.definitions},
+		{pattern: "GET /api/v1/audit", perm: permViewer, h: s.auditLog},
+		{pattern: "GET /api/v1/tokens", perm: permAdmin, h: s.listTokens},
+		{pattern: "POST /api/v1/tokens", perm: permAdmin, h: s.createToken},
+		{pattern: "DELETE /api/v1/tokens/{id}", perm: permAdmin, h: s.revokeToken},
+
+		{pattern: "GET " + env + "/rules", perm: permViewer, perEnv: true, h: s.getRules},
+		{pattern: "PUT " + env + "/rules", perm: permEditor, perEnv: true, h: s.putRules},
+		{pattern: "GET " + env + "/versions", perm: permViewer, perEnv: true, h: s.listVersions},
+		{pattern: "GET " + env + "/versions/{n}", perm: permViewer, perEnv: true, h: s.getVersion},
+		{pattern: "GET " + env + "/diff", perm: permViewer, perEnv: true, h: s.diff},
+		{pattern: "POST " + env + "/rollback", perm: permEditor, perEnv: true, h: s.rollback},
+		{pattern: "POST " + env + "/evaluate", perm: permSDK, perEnv: true, h: s.evaluate},
+		{pattern: "GET " + env + "/lock", perm: permViewer, perEnv: true, h: s.getLock},
+		{pattern: "POST " + env + "/lock", perm: permEditor, perEnv: true, h: s.setLock},
+		{pattern: "DELETE " + env + "/lock", perm: permEditor, perEnv: true, h: s.deleteLock},
+		{pattern: "GET " + env + "/kills", perm: permViewer, perEnv: true, h: s.listKills},
+		{pattern: "POST " + env + "/flags/{flag}/kill", perm: permEditor, perEnv: true, h: s.kill},
+		{pattern: "DELETE " + env + "/flags/{flag}/kill", perm: permEditor, perEnv: true, h: s.unkill},
+
+		{pattern: "GET /sdk/v1/envs/{env}/config", perm: permSDK, perEnv: true, h: s.sdkConfig},
+		{pattern: "GET /sdk/v1/envs/{env}/stream", perm: permSDK, perEnv: true, h: s.stream},
+
+		{pattern: "POST /ofrep/v1/evaluate/flags/{key}", perm: permSDK, h: s.ofrepOne},
+		{pattern: "POST /ofrep/v1/evaluate/flags", perm: permSDK, h: s.ofrepBulk},
+		{pattern: "OPTIONS /ofrep/v1/", public: true, plain: func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusNoContent) // a CORS preflight; cors has set the headers
+		}},
+
+		// Anything else is a JSON 404, or a 405 for a known path.
+		{pattern: "/", public: true, plain: func(w http.ResponseWriter, r *http.Request) {
+			writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path), nil)
+		}},
+	}
+}
+
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	handle := func(pattern string, p perm, env bool, h handlerFunc) {
-		mux.Handle(pattern, s.instrument(pattern, s.guard(p, env, h)))
+	for _, rt := range s.routeTable() {
+		name := rt.pattern
+		if name == "/" {
+			name = "other"
+		}
+		if rt.public {
+			mux.Handle(rt.pattern, s.instrument(name, rt.plain))
+		} else {
+			mux.Handle(rt.pattern, s.instrument(name, s.guard(rt.perm, rt.perEnv, rt.h)))
+		}
 	}
-	mux.Handle("GET /healthz", s.instrument("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})))
-	mux.Handle("GET /readyz", s.instrument("GET /readyz", http.HandlerFunc(s.readyz)))
-	metricsHandler := promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})
-	handle("GET /metrics", permSDK, false, func(w http.ResponseWriter, r *http.Request, c *call) {
-		metricsHandler.ServeHTTP(w, r)
-	})
-
-	handle("GET /api/v1/whoami", permSDK, false, s.whoami)
-	handle("GET /api/v1/envs", permSDK, false, s.listEnvs)
-	handle("GET /api/v1/definitions", permSDK, false, s.definitions)
-	handle("GET /api/v1/audit", permViewer, false, s.auditLog)
-	handle("GET /api/v1/tokens", permAdmin, false, s.listTokens)
-	handle("POST /api/v1/tokens", permAdmin, false, s.createToken)
-	handle("DELETE /api/v1/tokens/{id}", permAdmin, false, s.revokeToken)
-
-	const env = "/api/v1/envs/{env}"
-	handle("GET "+env+"/rules", permViewer, true, s.getRules)
-	handle("PUT "+env+"/rules", permEditor, true, s.putRules)
-	handle("GET "+env+"/versions", permViewer, true, s.listVersions)
-	handle("GET "+env+"/versions/{n}", permViewer, true, s.getVersion)
-	handle("GET "+env+"/diff", permViewer, true, s.diff)
-	handle("POST "+env+"/rollback", permEditor, true, s.rollback)
-	handle("POST "+env+"/evaluate", permSDK, true, s.evaluate)
-	handle("GET "+env+"/lock", permViewer, true, s.getLock)
-	handle("POST "+env+"/lock", permEditor, true, s.setLock)
-	handle("DELETE "+env+"/lock", permEditor, true, s.deleteLock)
-	handle("GET "+env+"/kills", permViewer, true, s.listKills)
-	handle("POST "+env+"/flags/{flag}/kill", permEditor, true, s.kill)
-	handle("DELETE "+env+"/flags/{flag}/kill", permEditor, true, s.unkill)
-
-	handle("GET /sdk/v1/envs/{env}/config", permSDK, true, s.sdkConfig)
-	handle("GET /sdk/v1/envs/{env}/stream", permSDK, true, s.stream)
-
-	handle("POST /ofrep/v1/evaluate/flags/{key}", permSDK, false, s.ofrepOne)
-	handle("POST /ofrep/v1/evaluate/flags", permSDK, false, s.ofrepBulk)
-	mux.Handle("OPTIONS /ofrep/v1/", s.instrument("OPTIONS /ofrep/v1/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(http.StatusNoContent) // a CORS preflight; cors has set the headers
-	})))
-
-	// Anything else is a JSON 404, or a 405 for a known path.
-	mux.Handle("/", s.instrument("other", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path), nil)
-	})))
 	return s.cors(mux)
 }
 
