@@ -196,8 +196,10 @@ func TestTwoReplicasOnPostgres(t *testing.T) {
 		t.Fatalf("replica b's stream after a save on a: %+v (%v)", ev, err)
 	}
 	// b serves the new version too, and a stale save through b is refused.
-	if r := eb.do("GET", "/sdk/v1/envs/prod/config", "replica-secret", nil); r.header.Get("ETag") != `"1"` {
-		t.Fatalf("b's config ETag = %s", r.header.Get("ETag"))
+	// One database, one identity: both replicas give version 1 one ETag.
+	etagA := ea.do("GET", "/sdk/v1/envs/prod/config", "replica-secret", nil).header.Get("ETag")
+	if r := eb.do("GET", "/sdk/v1/envs/prod/config", "replica-secret", nil); r.header.Get("ETag") != etagA || !strings.HasPrefix(etagA, `"1-`) {
+		t.Fatalf("b's config ETag = %s, a's %s", r.header.Get("ETag"), etagA)
 	}
 	eb.put("prod", `"0"`, "{}", 412)
 	// A token made on a works on b.

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -8,9 +9,11 @@ import (
 
 func (s *Server) sdkConfig(w http.ResponseWriter, r *http.Request, c *call) {
 	snap := c.env.snap.Load()
-	w.Header().Set("ETag", snap.etag)
+	w.Header().Set("ETag", snap.configETag)
 	w.Header().Set("Cache-Control", "no-cache")
-	if etagMatches(r.Header.Get("If-None-Match"), snap.etag) {
+	// The plain "<version>" older clients send still matches: what was
+	// documented keeps working, though it cannot tell databases apart.
+	if inm := r.Header.Get("If-None-Match"); etagMatches(inm, snap.configETag) || etagMatches(inm, snap.etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
@@ -62,7 +65,8 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, c *call) {
 		}
 		return rc.Flush() == nil
 	}
-	hello := "retry: 2000\n\nevent: hello\ndata: {\"version\": " + snap.etag[1:len(snap.etag)-1] + "}\n\n"
+	hello := fmt.Sprintf("retry: 2000\n\nevent: hello\ndata: {\"version\": %d, \"database\": %q, \"heartbeat_ms\": %d}\n\n",
+		snap.v.Version, s.st.ID(), s.opts.Heartbeat.Milliseconds())
 	if !write([]byte(hello)) {
 		return
 	}

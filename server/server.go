@@ -9,6 +9,7 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -85,13 +86,17 @@ type envState struct {
 // snapshot is everything served for one version, built once per install and
 // shared by every reader and every stream subscriber.
 type snapshot struct {
-	v      *store.Version
-	cfg    *vexilrt.Config
-	etag   string
-	body   []byte // the /config JSON
-	frame  []byte // the SSE event announcing this version
-	client []string
-	ofrep  *ofrepSlots
+	v    *store.Version
+	cfg  *vexilrt.Config
+	etag string // the rules' ETag: "<version>", what If-Match takes
+	// configETag is /config's: "<version>-<database>-<digest of the body>",
+	// so a client tells this database's version N from another's, and a
+	// changed body at one version (a restored backup) from the one it has.
+	configETag string
+	body       []byte // the /config JSON
+	frame      []byte // the SSE event announcing this version
+	client     []string
+	ofrep      *ofrepSlots
 }
 
 // New loads tokens and every environment's current version, compiling each.
@@ -256,6 +261,7 @@ func (s *Server) compile(v *store.Version, lenient bool) (*vexilrt.Config, vexil
 type sdkConfig struct {
 	Environment string            `json:"environment"`
 	Version     int64             `json:"version"`
+	Database    string            `json:"database"`
 	Rules       string            `json:"rules"`
 	Kills       map[string]string `json:"kills"`
 	Definitions string            `json:"definitions"`
@@ -263,7 +269,7 @@ type sdkConfig struct {
 }
 
 func (s *Server) newSnapshot(v *store.Version, cfg *vexilrt.Config) (*snapshot, error) {
-	c := sdkConfig{Environment: v.Env, Version: v.Version, Rules: v.Rules, Kills: killReasons(v.Kills), Definitions: s.opts.DefinitionsSource}
+	c := sdkConfig{Environment: v.Env, Version: v.Version, Database: s.st.ID(), Rules: v.Rules, Kills: killReasons(v.Kills), Definitions: s.opts.DefinitionsSource}
 	if v.Version > 0 {
 		c.SavedAt = &v.Created
 	}
@@ -271,12 +277,14 @@ func (s *Server) newSnapshot(v *store.Version, cfg *vexilrt.Config) (*snapshot, 
 	if err != nil {
 		return nil, err
 	}
+	digest := sha256.Sum256(body)
 	snap := &snapshot{v: v, cfg: cfg, etag: strconv.Quote(strconv.FormatInt(v.Version, 10)), body: body,
-		ofrep: newOFREPSlots(cfg, s.keyAttr)}
+		configETag: fmt.Sprintf(`"%d-%s-%x"`, v.Version, s.st.ID(), digest[:8]),
+		ofrep:      newOFREPSlots(cfg, s.keyAttr)}
 	if len(body) <= s.opts.InlineLimit {
 		snap.frame = fmt.Appendf(nil, "event: config\nid: %d\ndata: %s\n\n", v.Version, body)
 	} else {
-		snap.frame = fmt.Appendf(nil, "event: version\nid: %d\ndata: {\"version\": %d}\n\n", v.Version, v.Version)
+		snap.frame = fmt.Appendf(nil, "event: version\nid: %d\ndata: {\"version\": %d, \"database\": %q}\n\n", v.Version, v.Version, s.st.ID())
 	}
 	for _, f := range s.opts.Definitions.Flags {
 		if f.Client && !f.IsAlias() {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -545,8 +546,9 @@ func TestConfigAndStream(t *testing.T) {
 	e := start(t, "sqlite", func(o *Options) { o.Heartbeat = 50 * time.Millisecond; o.InlineLimit = 2000 })
 	sdk := e.token("sdk", "dev")
 	r := e.do("GET", "/sdk/v1/envs/dev/config", sdk, nil)
-	if r.status != 200 || r.header.Get("ETag") != `"0"` || r.json(t)["definitions"] != testDefs {
-		t.Fatalf("config: %d %s", r.status, r.body)
+	db, _ := r.json(t)["database"].(string)
+	if m := regexp.MustCompile(`^"0-([0-9a-f]{16})-[0-9a-f]{16}"$`).FindStringSubmatch(r.header.Get("ETag")); r.status != 200 || m == nil || m[1] != db || r.json(t)["definitions"] != testDefs {
+		t.Fatalf("config: %d %s %s, want the ETag \"<version>-<database>-<digest>\"", r.status, r.header.Get("ETag"), r.body)
 	}
 	if r := e.do("GET", "/sdk/v1/envs/prod/config", sdk, nil); r.status != 403 {
 		t.Fatalf("an sdk token of dev read prod: %d", r.status)
@@ -554,8 +556,8 @@ func TestConfigAndStream(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	ch := e.subscribe(t, ctx, "dev", sdk)
-	if ev := next(t, ch, false); ev.name != "hello" || ev.data != `{"version": 0}` {
-		t.Fatalf("first event %+v, want hello at version 0", ev)
+	if ev := next(t, ch, false); ev.name != "hello" || ev.data != `{"version": 0, "database": "`+db+`", "heartbeat_ms": 50}` {
+		t.Fatalf("first event %+v, want hello at version 0 of database %s", ev, db)
 	}
 	if ev := next(t, ch, false); ev.name != ":" || ev.data != "ping" {
 		t.Fatalf("then %+v, want a ping", ev)
@@ -563,7 +565,7 @@ func TestConfigAndStream(t *testing.T) {
 	e.put("dev", `"0"`, teachersDoc, 200)
 	ev := next(t, ch, true)
 	var cfg sdkConfig
-	if err := json.Unmarshal([]byte(ev.data), &cfg); err != nil || ev.name != "config" || ev.id != "1" || cfg.Version != 1 || cfg.Rules != teachersDoc {
+	if err := json.Unmarshal([]byte(ev.data), &cfg); err != nil || ev.name != "config" || ev.id != "1" || cfg.Version != 1 || cfg.Database != db || cfg.Rules != teachersDoc {
 		t.Fatalf("after a save: %+v (%v)", ev, err)
 	}
 	// A client compiles what it got, as the client runtime does.
@@ -573,12 +575,23 @@ func TestConfigAndStream(t *testing.T) {
 	}
 	big := teachersDoc + "# " + strings.Repeat("x", 3000) + "\n"
 	e.put("dev", `"1"`, big, 200)
-	if ev := next(t, ch, true); ev.name != "version" || ev.id != "2" || ev.data != `{"version": 2}` {
+	if ev := next(t, ch, true); ev.name != "version" || ev.id != "2" || ev.data != `{"version": 2, "database": "`+db+`"}` {
 		t.Fatalf("a config over the inline limit: %+v, want a version event", ev)
 	}
-	r = e.do("GET", "/sdk/v1/envs/dev/config", sdk, nil, "If-None-Match", `"2"`)
-	if r.status != 304 {
-		t.Fatalf("config with a current If-None-Match: %d", r.status)
+	etag := e.do("GET", "/sdk/v1/envs/dev/config", sdk, nil).header.Get("ETag")
+	for _, c := range []struct {
+		inm  string
+		want int
+	}{
+		{etag, 304},
+		{`"2"`, 304}, // what older clients send
+		{`"1"`, 200},
+		{strings.Replace(etag, db, "0123456789abcdef", 1), 200}, // another database's version 2
+		{`"2-` + db + `-0000000000000000"`, 200},                // another body at this version
+	} {
+		if r := e.do("GET", "/sdk/v1/envs/dev/config", sdk, nil, "If-None-Match", c.inm); r.status != c.want {
+			t.Errorf("config with If-None-Match %s: %d, want %d", c.inm, r.status, c.want)
+		}
 	}
 	// A kill switch reaches the stream like any save.
 	e.put("dev", `"2"`, teachersDoc, 200)

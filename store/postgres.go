@@ -19,9 +19,22 @@ type pgDialect struct {
 }
 
 func openPostgres(ctx context.Context, url string) (*DB, error) {
+	db, d, err := postgresConn(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	s := &DB{db: db, d: d}
+	if err := s.open(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func postgresConn(ctx context.Context, url string) (*sql.DB, *pgDialect, error) {
 	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
-		return nil, fmt.Errorf("store: postgres: %w", err)
+		return nil, nil, fmt.Errorf("store: postgres: %w", err)
 	}
 	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(16)
@@ -29,20 +42,20 @@ func openPostgres(ctx context.Context, url string) (*DB, error) {
 	var schema string
 	if err := db.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("store: postgres %s@%s: %w", cfg.User, cfg.Host, err)
+		return nil, nil, fmt.Errorf("store: postgres %s@%s: %w", cfg.User, cfg.Host, err)
 	}
-	s := &DB{db: db, d: &pgDialect{url: url, channel: "vexil_" + schema}}
-	if err := s.migrate(ctx); err != nil {
-		db.Close()
-		return nil, err
-	}
-	return s, nil
+	return db, &pgDialect{url: url, channel: "vexil_" + schema}, nil
 }
 
 func (*pgDialect) name() string { return "postgres" }
 
 func (*pgDialect) migrations() []string {
-	return []string{schemaV1("BIGINT", "BIGSERIAL PRIMARY KEY"), schemaV2}
+	return []string{
+		schemaV1("BIGINT", "BIGSERIAL PRIMARY KEY"),
+		schemaV2,
+		// md5 of a random number, the clock and the backend: no extension needed.
+		identitySchema("substr(md5(random()::text || clock_timestamp()::text || pg_backend_pid()::text), 1, 16)"),
+	}
 }
 
 // lockEnv takes a transaction-scoped advisory lock, so concurrent savers of

@@ -18,6 +18,7 @@ import (
 type DB struct {
 	db *sql.DB
 	d  dialect
+	id string // the database's identity, made with it (migration 2)
 
 	mu        sync.Mutex
 	listeners map[int]func(Event) // in-process watchers (SQLite's notification)
@@ -108,6 +109,30 @@ CREATE INDEX vexil_audit_env ON vexil_audit (env, id)`)
 // schemaV2 makes locks owned by a token's id: names are not unique. Locks
 // taken before it have no owner and are matched by name.
 const schemaV2 = `ALTER TABLE vexil_locks ADD COLUMN owner TEXT NOT NULL DEFAULT ''`
+
+// identitySchema (migration 3) gives the database an identity, random and
+// made once, so clients can tell two databases' version N apart: a backup
+// restored elsewhere or an empty database started in its place. newID is the
+// dialect's expression for 16 random hex digits.
+func identitySchema(newID string) string {
+	return `CREATE TABLE vexil_database (id TEXT NOT NULL);
+INSERT INTO vexil_database (id) VALUES (` + newID + `)`
+}
+
+// open migrates the database and reads its identity.
+func (s *DB) open(ctx context.Context) error {
+	if err := s.migrate(ctx); err != nil {
+		return err
+	}
+	if err := s.db.QueryRowContext(ctx, `SELECT id FROM vexil_database`).Scan(&s.id); err != nil {
+		return fmt.Errorf("store: database identity: %w", err)
+	}
+	return nil
+}
+
+// ID is the database's identity: made with the database, never changed, and
+// different for every database (a copy of one keeps it).
+func (s *DB) ID() string { return s.id }
 
 // Close closes the database.
 func (s *DB) Close() error { return s.db.Close() }

@@ -12,6 +12,19 @@ import (
 type sqliteDialect struct{}
 
 func openSQLite(ctx context.Context, path string) (*DB, error) {
+	db, err := sqliteConn(path)
+	if err != nil {
+		return nil, err
+	}
+	s := &DB{db: db, d: sqliteDialect{}}
+	if err := s.open(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%w (database %s)", err, path)
+	}
+	return s, nil
+}
+
+func sqliteConn(path string) (*sql.DB, error) {
 	if path == "" {
 		return nil, fmt.Errorf("store: empty SQLite path")
 	}
@@ -26,18 +39,17 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	// One connection: SQLite has one writer anyway, and the server reads
 	// its hot state from memory, not from here.
 	db.SetMaxOpenConns(1)
-	s := &DB{db: db, d: sqliteDialect{}}
-	if err := s.migrate(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("%w (database %s)", err, path)
-	}
-	return s, nil
+	return db, nil
 }
 
 func (sqliteDialect) name() string { return "sqlite" }
 
 func (sqliteDialect) migrations() []string {
-	return []string{schemaV1("INTEGER", "INTEGER PRIMARY KEY AUTOINCREMENT"), schemaV2}
+	return []string{
+		schemaV1("INTEGER", "INTEGER PRIMARY KEY AUTOINCREMENT"),
+		schemaV2,
+		identitySchema("lower(hex(randomblob(8)))"),
+	}
 }
 
 func (sqliteDialect) lockEnv(context.Context, *sql.Tx, string) error { return nil }

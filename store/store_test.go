@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -311,5 +312,70 @@ func TestSQLitePathsWithOddCharacters(t *testing.T) {
 	}
 	if _, err := os.Stat(path); err != nil {
 		t.Fatalf("the database is not where it was asked to be: %v", err)
+	}
+}
+
+// TestIdentityMigration upgrades a database made by the code before database
+// identities: it gains one, keeps its versions, and keeps the identity
+// across reopening; a new database gets a different one.
+func TestIdentityMigration(t *testing.T) {
+	for _, kind := range []string{"sqlite", "postgres"} {
+		t.Run(kind, func(t *testing.T) {
+			ctx := context.Background()
+			// The previous code: schemas 1 and 2, one saved version.
+			var old *DB
+			var u string
+			if kind == "sqlite" {
+				path := filepath.Join(t.TempDir(), "old.db")
+				db, err := sqliteConn(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				old, u = &DB{db: db, d: sqliteDialect{}}, "sqlite:"+path
+			} else {
+				u = storetest.PostgresURL(t)
+				db, d, err := postgresConn(ctx, u)
+				if err != nil {
+					t.Fatal(err)
+				}
+				old = &DB{db: db, d: d}
+			}
+			if err := old.migrateTo(ctx, 2); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := old.Save(ctx, Change{Env: "dev", Expect: 0, Rules: ptr("rules: {}"), Format: "yaml", Action: "save"}); err != nil {
+				t.Fatal(err)
+			}
+			var have int
+			if err := old.db.QueryRowContext(ctx, `SELECT MAX(version) FROM vexil_schema`).Scan(&have); err != nil || have != 2 {
+				t.Fatalf("the old database's schema version = %d, %v; want 2", have, err)
+			}
+			old.Close()
+
+			s, err := Open(ctx, u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			id := s.ID()
+			if len(id) != 16 || strings.Trim(id, "0123456789abcdef") != "" {
+				t.Errorf("identity %q, want 16 hex digits", id)
+			}
+			if v, err := s.Current(ctx, "dev"); err != nil || v.Version != 1 || v.Rules != "rules: {}" {
+				t.Errorf("after the migration: current = %+v, %v; want version 1 kept", v, err)
+			}
+			s.Close()
+			again, err := Open(ctx, u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer again.Close()
+			if again.ID() != id {
+				t.Errorf("reopened: identity %q, was %q", again.ID(), id)
+			}
+			other, _ := openTest(t, kind)
+			if other.ID() == id || other.ID() == "" {
+				t.Errorf("another database's identity %q, this one's %q: want different", other.ID(), id)
+			}
+		})
 	}
 }

@@ -23,6 +23,7 @@ func runServe(ctx context.Context, args []string, stdio Stdio) int {
 	defsFile := fs.String("flags", "flags.yaml", "the flag definitions every save is compiled against")
 	var envs stringList
 	fs.Var(&envs, "env", "an environment to serve (repeatable; default dev)")
+	heartbeat := fs.Duration("heartbeat", 15*time.Second, "how often SDK streams get a ping; clients treat 3 silent intervals as a dead connection")
 	var origins stringList
 	fs.Var(&origins, "cors-origin", `a web origin allowed to call OFREP from browsers (repeatable; "*" for any)`)
 	if done, code := parseFlags(fs, args); done {
@@ -52,7 +53,7 @@ func runServe(ctx context.Context, args []string, stdio Stdio) int {
 		return exitBadInput
 	}
 	defer st.Close()
-	srv, err := server.New(ctx, server.Options{Store: st, Definitions: defs, DefinitionsSource: string(src), Envs: envs, Logger: log, CORSOrigins: origins})
+	srv, err := server.New(ctx, server.Options{Store: st, Definitions: defs, DefinitionsSource: string(src), Envs: envs, Logger: log, CORSOrigins: origins, Heartbeat: *heartbeat})
 	if err != nil {
 		fmt.Fprintf(stdio.Err, "vexil serve: %v\n", err)
 		return exitBadInput
