@@ -1,0 +1,212 @@
+package cli
+
+import (
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/vexilhq/vexil/internal/experiment"
+)
+
+const experimentUsage = `usage: vexil experiment analyze --flag FLAG --metric NAME --exposures FILE... --events FILE...
+    [--aggregate sum|count|any] [--control VARIANT] [--allocation V=W,...]
+    [--flags flags.yaml] [--rules rules.yaml] [--covariate-window 14d] [--sequential]
+    [--format text|json]`
+
+func runExperiment(ctx context.Context, args []string, stdio Stdio) int {
+	if len(args) == 0 || args[0] != "analyze" {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+			fmt.Fprintln(stdio.Out, experimentUsage)
+			return exitOK
+		}
+		fmt.Fprintln(stdio.Err, experimentUsage)
+		return exitBadInput
+	}
+	return runAnalyze(ctx, args[1:], stdio)
+}
+
+// analyzeRun is one vexil experiment analyze: what its flags asked for.
+type analyzeRun struct {
+	opts                experiment.Options
+	aggregate, control  string
+	allocation          string
+	exposures, events   stringList
+	defsFile, rulesFile string
+	window, format      string
+}
+
+func runAnalyze(ctx context.Context, args []string, stdio Stdio) int {
+	r, done, status := parseAnalyze(args, stdio.Err)
+	if done {
+		return status
+	}
+	res, err := r.run(ctx, stdio.In)
+	if err != nil {
+		fmt.Fprintln(stdio.Err, err)
+		return exitBadInput
+	}
+	if r.format == "json" {
+		err = res.WriteJSON(stdio.Out)
+	} else {
+		err = res.WriteText(stdio.Out)
+	}
+	if err != nil {
+		fmt.Fprintln(stdio.Err, err)
+		return exitBadInput
+	}
+	return exitOK
+}
+
+func parseAnalyze(args []string, stderr io.Writer) (r analyzeRun, done bool, status int) {
+	fs := newFlagSet("experiment analyze", stderr)
+	fs.StringVar(&r.opts.Flag, "flag", "", "the experiment flag (required)")
+	fs.StringVar(&r.opts.Metric, "metric", "", "the metric event name (default: the flag's primary: metric in --flags)")
+	fs.StringVar(&r.aggregate, "aggregate", "", "a unit's value: sum, count or any (default: the metric's type in --flags, else sum)")
+	fs.StringVar(&r.control, "control", "", "the control variant (default: the flag's control: or default in --flags)")
+	fs.StringVar(&r.allocation, "allocation", "", "the intended split, e.g. classic=50,guided=50 (default: the --rules split ranges, else equal)")
+	fs.Var(&r.exposures, "exposures", "a file of exposure lines, .gz read compressed, - for standard input (repeatable)")
+	fs.Var(&r.events, "events", "a file of metric event lines, as --exposures (repeatable)")
+	fs.StringVar(&r.defsFile, "flags", "", "flags.yaml: the flag's variants, control, metrics and metric types")
+	fs.StringVar(&r.rulesFile, "rules", "", "a rules document whose split ranges are the intended allocation")
+	fs.StringVar(&r.window, "covariate-window", "", "CUPED: adjust by the metric in this window before each unit's start, e.g. 14d")
+	fs.BoolVar(&r.opts.Sequential, "sequential", false, "always-valid p-values and intervals, safe to check every day")
+	fs.Float64Var(&r.opts.Tuning, "sequential-tuning", experiment.DefaultTuning, "units (both arms) at which the sequential interval is narrowest")
+	fs.StringVar(&r.format, "format", "text", "output format: text or json")
+	if done, status := parseFlags(fs, args); done {
+		return r, true, status
+	}
+	var problems []string
+	bad := func(format string, a ...any) { problems = append(problems, fmt.Sprintf(format, a...)) }
+	if r.opts.Flag == "" {
+		bad("--flag is required")
+	}
+	if len(r.exposures) == 0 {
+		bad("--exposures is required")
+	}
+	if len(r.events) == 0 {
+		bad("--events is required")
+	}
+	if r.format != "text" && r.format != "json" {
+		bad("--format must be text or json, not %q", r.format)
+	}
+	if r.aggregate != "" {
+		a, ok := experiment.ParseAggregate(r.aggregate)
+		if !ok {
+			bad("--aggregate must be sum, count or any, not %q", r.aggregate)
+		}
+		r.opts.Aggregate = a
+	}
+	if r.allocation != "" {
+		ws, err := experiment.ParseAllocation(r.allocation)
+		if err != nil {
+			bad("--allocation: %v", err)
+		}
+		r.opts.Allocation = ws
+	}
+	if r.window != "" {
+		w, err := experiment.ParseWindow(r.window)
+		if err != nil {
+			bad("--covariate-window: %v", err)
+		}
+		r.opts.CovariateWindow = w
+	}
+	if !(r.opts.Tuning >= 1) {
+		bad("--sequential-tuning must be at least 1")
+	}
+	if len(problems) > 0 {
+		for _, p := range problems {
+			fmt.Fprintln(stderr, "vexil experiment analyze: "+p)
+		}
+		return r, true, exitBadInput
+	}
+	r.opts.Control = r.control
+	return r, false, exitOK
+}
+
+func (r *analyzeRun) run(ctx context.Context, stdin io.Reader) (*experiment.Result, error) {
+	o := &r.opts
+	var defs *experiment.Definitions
+	if r.defsFile != "" {
+		data, err := os.ReadFile(r.defsFile)
+		if err != nil {
+			return nil, err
+		}
+		if defs, err = experiment.ParseDefinitions(r.defsFile, data, o.Flag); err != nil {
+			return nil, err
+		}
+		o.Variants = defs.Flag.Variants
+		if o.Metric == "" {
+			o.Metric = defs.Flag.Primary
+		}
+		if o.Control == "" {
+			o.Control = defs.Flag.Control
+		}
+		if m, ok := defs.Metrics[o.Metric]; ok && o.Aggregate == "" {
+			o.Aggregate = m.Type
+		}
+	}
+	switch {
+	case o.Metric == "":
+		return nil, errors.New("vexil experiment analyze: --metric is required (or a primary: metric for the flag in --flags)")
+	case o.Control == "":
+		return nil, errors.New("vexil experiment analyze: --control is required without --flags")
+	}
+	if r.rulesFile != "" && o.Allocation == nil {
+		data, err := os.ReadFile(r.rulesFile)
+		if err != nil {
+			return nil, err
+		}
+		var def, key string
+		if defs != nil {
+			def, key = defs.Flag.Default, defs.KeyAttr
+		}
+		if o.Allocation, err = experiment.RulesAllocation(r.rulesFile, data, o.Flag, def, key); err != nil {
+			return nil, err
+		}
+	}
+	c := experiment.NewCollector(*o)
+	for _, f := range r.exposures {
+		if err := readInput(ctx, stdin, f, c.ReadExposures); err != nil {
+			return nil, err
+		}
+	}
+	for _, f := range r.events {
+		if err := readInput(ctx, stdin, f, c.ReadEvents); err != nil {
+			return nil, err
+		}
+	}
+	return c.Result()
+}
+
+// readInput opens a file (standard input for "-", decompressing .gz) and
+// hands it to read.
+func readInput(ctx context.Context, stdin io.Reader, name string, read func(experiment.Input) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	rd := stdin
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		rd = f
+	}
+	if strings.HasSuffix(name, ".gz") {
+		z, err := gzip.NewReader(rd)
+		if err != nil {
+			return fmt.Errorf("%s: %v", name, err)
+		}
+		defer z.Close()
+		rd = z
+	}
+	if err := read(experiment.Input{Name: name, R: rd}); err != nil {
+		return fmt.Errorf("%s: %v", name, err)
+	}
+	return nil
+}

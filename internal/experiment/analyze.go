@@ -1,0 +1,374 @@
+package experiment
+
+import (
+	"cmp"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Aggregate is how a unit's events become its value.
+type Aggregate string
+
+const (
+	Sum   Aggregate = "sum"   // the sum of values; an event without a value counts 1
+	Count Aggregate = "count" // the number of events
+	Any   Aggregate = "any"   // 1 when the unit has at least one event, else 0
+)
+
+// ParseAggregate accepts sum, count or any.
+func ParseAggregate(s string) (Aggregate, bool) {
+	switch a := Aggregate(s); a {
+	case Sum, Count, Any:
+		return a, true
+	}
+	return "", false
+}
+
+// Weight is one variant's share of the allocation, on any positive scale.
+type Weight struct {
+	Variant string
+	Weight  float64
+}
+
+// ParseAllocation reads "classic=50,guided=25,adaptive=25".
+func ParseAllocation(s string) ([]Weight, error) {
+	var ws []Weight
+	seen := map[string]bool{}
+	var sum float64
+	for part := range strings.SplitSeq(s, ",") {
+		name, num, ok := strings.Cut(strings.TrimSpace(part), "=")
+		name = strings.TrimSpace(name)
+		if !ok || name == "" {
+			return nil, fmt.Errorf("%q is not VARIANT=WEIGHT", part)
+		}
+		w, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+		if err != nil || w < 0 || math.IsInf(w, 0) || math.IsNaN(w) {
+			return nil, fmt.Errorf("%s: weight %q is not a non-negative number", name, num)
+		}
+		if seen[name] {
+			return nil, fmt.Errorf("%s: named twice", name)
+		}
+		seen[name] = true
+		sum += w
+		ws = append(ws, Weight{name, w})
+	}
+	if !(sum > 0) {
+		return nil, fmt.Errorf("the weights add up to 0")
+	}
+	return ws, nil
+}
+
+// Options say what to analyse.
+type Options struct {
+	Flag      string
+	Metric    string
+	Aggregate Aggregate // "" means Sum
+	Control   string
+	// Allocation is the intended split; nil means equal shares of the
+	// variants seen. Variants it names are reported even without units.
+	Allocation []Weight
+	// Variants orders the report after the control (e.g. the definitions'
+	// order); variants not named come after them by name.
+	Variants []string
+	// CovariateWindow, when positive, turns on CUPED with the unit's metric
+	// value in [start-window, start) as the covariate.
+	CovariateWindow time.Duration
+	// Sequential reports always-valid p-values and intervals, tuned to be
+	// narrowest at Tuning units (0: DefaultTuning).
+	Sequential bool
+	Tuning     float64
+}
+
+// Input is one named stream of lines.
+type Input struct {
+	Name string
+	R    io.Reader
+}
+
+// unit is one targeting key's state: its variant, whether it saw another,
+// its first exposure, and its metric value and covariate.
+type unit struct {
+	variant string
+	multi   bool
+	start   time.Time
+	y, x    float64
+	ny, nx  int // events counted into y and x, for Any
+}
+
+// Collector joins exposures and events. Feed it every exposure before the
+// first event: an event counts only from its unit's start, which is known
+// only once every exposure is in.
+type Collector struct {
+	opts  Options
+	units map[string]*unit
+	bad   InputError
+}
+
+// NewCollector starts an analysis.
+func NewCollector(opts Options) *Collector {
+	if opts.Aggregate == "" {
+		opts.Aggregate = Sum
+	}
+	return &Collector{opts: opts, units: map[string]*unit{}}
+}
+
+// ReadExposures reads exposure lines; lines of other flags are skipped, and
+// so are metric event lines, so one file holding both kinds can be passed as
+// both. Bad lines are collected and reported by Result.
+func (c *Collector) ReadExposures(in Input) error {
+	return scanLines(in.R, func(n int, line []byte) {
+		e, err := ParseExposure(line)
+		switch {
+		case err == errOtherKind:
+			return
+		case err != nil:
+			c.bad.add(in.Name, n, err)
+			return
+		}
+		c.AddExposure(e)
+	})
+}
+
+// AddExposure counts one exposure. Exposures without a key cannot be a unit
+// and are skipped.
+func (c *Collector) AddExposure(e Exposure) {
+	if e.Flag != c.opts.Flag || e.Key == "" {
+		return
+	}
+	u := c.units[e.Key]
+	if u == nil {
+		c.units[e.Key] = &unit{variant: e.Variant, start: e.Time}
+		return
+	}
+	if u.variant != e.Variant {
+		u.multi = true
+	}
+	if e.Time.Before(u.start) {
+		u.start = e.Time
+	}
+}
+
+// ReadEvents reads metric event lines after all exposures.
+func (c *Collector) ReadEvents(in Input) error {
+	return scanLines(in.R, func(n int, line []byte) {
+		e, err := ParseEvent(line)
+		switch {
+		case err == errOtherKind:
+			return
+		case err != nil:
+			c.bad.add(in.Name, n, err)
+			return
+		}
+		c.AddEvent(e)
+	})
+}
+
+// AddEvent counts one metric event into its unit's value, or into its
+// covariate when it falls in the window before the unit's start.
+func (c *Collector) AddEvent(e Event) {
+	if e.Name != c.opts.Metric {
+		return
+	}
+	u := c.units[e.Key]
+	if u == nil || u.multi {
+		return
+	}
+	v := 1.0
+	if e.HasValue {
+		v = e.Value
+	}
+	switch {
+	case !e.Time.Before(u.start):
+		u.y += v
+		u.ny++
+	case c.opts.CovariateWindow > 0 && !e.Time.Before(u.start.Add(-c.opts.CovariateWindow)):
+		u.x += v
+		u.nx++
+	}
+}
+
+// value is a unit's metric value under the aggregate.
+func value(a Aggregate, sum float64, n int) float64 {
+	switch a {
+	case Count:
+		return float64(n)
+	case Any:
+		if n > 0 {
+			return 1
+		}
+		return 0
+	}
+	return sum
+}
+
+// Result is the analysis; its JSON is the documented output of
+// `vexil experiment analyze --format json`.
+type Result struct {
+	Flag             string          `json:"flag"`
+	Metric           string          `json:"metric"`
+	Aggregate        Aggregate       `json:"aggregate"`
+	Control          string          `json:"control"`
+	MultipleVariants int             `json:"multiple_variants"`
+	SRMPValue        *float64        `json:"srm_p_value"`
+	Variants         []VariantResult `json:"variants"`
+	// Present only when asked for, so the default shape stays as documented.
+	CUPED      *CUPEDResult      `json:"cuped,omitempty"`
+	Sequential *SequentialResult `json:"sequential,omitempty"`
+	// Allocation is the split the sample ratio was tested against.
+	Allocation []Weight `json:"-"`
+}
+
+// VariantResult is one variant's row. The control's comparison members are
+// nil; so is any figure that is undefined (see Comparison).
+type VariantResult struct {
+	Variant      string      `json:"variant"`
+	Units        int         `json:"units"`
+	Mean         *float64    `json:"mean"`
+	Stddev       *float64    `json:"stddev"`
+	Diff         *float64    `json:"diff"`
+	Lift         *float64    `json:"lift"`
+	CI           *[2]float64 `json:"ci"`
+	PValue       *float64    `json:"p_value"`
+	ChanceToBeat *float64    `json:"chance_to_beat"`
+}
+
+// CUPEDResult describes the adjustment Y' = Y − θ(X − X̄).
+type CUPEDResult struct {
+	Window            string   `json:"window"`
+	Theta             float64  `json:"theta"`
+	CovariateMean     float64  `json:"covariate_mean"`
+	VarianceReduction *float64 `json:"variance_reduction"` // 1 − Var(Y')/Var(Y) over all units
+}
+
+// SequentialResult says the p-values and intervals are always valid.
+type SequentialResult struct {
+	Tuning float64 `json:"tuning"`
+}
+
+// Result computes the analysis of what was read.
+func (c *Collector) Result() (*Result, error) {
+	if err := c.bad.err(); err != nil {
+		return nil, err
+	}
+	o := c.opts
+	r := &Result{Flag: o.Flag, Metric: o.Metric, Aggregate: o.Aggregate, Control: o.Control}
+	byVariant := map[string][]*unit{}
+	for _, u := range c.units {
+		if u.multi {
+			r.MultipleVariants++
+			continue
+		}
+		byVariant[u.variant] = append(byVariant[u.variant], u)
+	}
+	names := c.variantOrder(byVariant)
+	if !slices.Contains(names, o.Control) {
+		return nil, fmt.Errorf("control variant %q has no units and is not in the allocation (variants: %s)", o.Control, strings.Join(names, ", "))
+	}
+
+	ys := make(map[string][]float64, len(names))
+	var all, allX []float64
+	for _, name := range names {
+		for _, u := range byVariant[name] {
+			y := value(o.Aggregate, u.y, u.ny)
+			ys[name] = append(ys[name], y)
+			all = append(all, y)
+			allX = append(allX, value(o.Aggregate, u.x, u.nx))
+		}
+	}
+	if o.CovariateWindow > 0 {
+		r.CUPED = cuped(ys, names, byVariant, o, all, allX)
+	}
+
+	sums := make(map[string]Summary, len(names))
+	for _, name := range names {
+		sums[name] = Summarize(ys[name])
+	}
+	ctl := sums[o.Control]
+	tuning := cmp.Or(o.Tuning, DefaultTuning)
+	if o.Sequential {
+		r.Sequential = &SequentialResult{Tuning: tuning}
+	}
+	observed := make([]int, len(names))
+	for i, name := range names {
+		s := sums[name]
+		observed[i] = s.N
+		vr := VariantResult{Variant: name, Units: s.N, Mean: num(s.Mean), Stddev: num(math.Sqrt(s.Variance))}
+		if name != o.Control {
+			cmp := Welch(ctl, s)
+			if o.Sequential {
+				cmp = Sequential(ctl, s, cmp, tuning)
+			}
+			vr.Diff, vr.Lift, vr.PValue, vr.ChanceToBeat = num(cmp.Diff), num(cmp.Lift), num(cmp.PValue), num(cmp.ChanceToBeat)
+			if !math.IsNaN(cmp.CILow) {
+				vr.CI = &[2]float64{cmp.CILow, cmp.CIHigh}
+			}
+		}
+		r.Variants = append(r.Variants, vr)
+	}
+	r.Allocation = c.allocation(names)
+	weights := make([]float64, len(names))
+	for i, name := range names {
+		for _, w := range r.Allocation {
+			if w.Variant == name {
+				weights[i] = w.Weight
+			}
+		}
+	}
+	r.SRMPValue = num(SampleRatio(observed, weights))
+	return r, nil
+}
+
+// variantOrder is the control, then the variants of Options.Variants, then
+// the rest by name; the variants are those seen and those allocated.
+func (c *Collector) variantOrder(seen map[string][]*unit) []string {
+	set := map[string]bool{}
+	for v := range seen {
+		set[v] = true
+	}
+	for _, w := range c.opts.Allocation {
+		set[w.Variant] = true
+	}
+	var names []string
+	add := func(v string) {
+		if set[v] {
+			names = append(names, v)
+			delete(set, v)
+		}
+	}
+	add(c.opts.Control)
+	for _, v := range c.opts.Variants {
+		add(v)
+	}
+	rest := make([]string, 0, len(set))
+	for v := range set {
+		rest = append(rest, v)
+	}
+	slices.Sort(rest)
+	names = append(names, rest...)
+	return names
+}
+
+// allocation is Options.Allocation, or equal shares of names.
+func (c *Collector) allocation(names []string) []Weight {
+	if c.opts.Allocation != nil {
+		return c.opts.Allocation
+	}
+	ws := make([]Weight, len(names))
+	for i, n := range names {
+		ws[i] = Weight{n, 1}
+	}
+	return ws
+}
+
+// num is nil for NaN (JSON null) and a pointer to f otherwise.
+func num(f float64) *float64 {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return nil
+	}
+	return &f
+}
