@@ -242,7 +242,7 @@ type CUPEDResult struct {
 	Window            string   `json:"window"`
 	Theta             float64  `json:"theta"`
 	CovariateMean     float64  `json:"covariate_mean"`
-	VarianceReduction *float64 `json:"variance_reduction"` // 1 − Var(Y')/Var(Y) over all units
+	VarianceReduction *float64 `json:"variance_reduction"` // 1 − Var(Y')/Var(Y) within variants
 }
 
 // SequentialResult says the p-values and intervals are always valid.
@@ -270,32 +270,35 @@ func (c *Collector) Result() (*Result, error) {
 		return nil, fmt.Errorf("control variant %q has no units and is not in the allocation (variants: %s)", o.Control, strings.Join(names, ", "))
 	}
 
-	ys := make(map[string][]float64, len(names))
-	var all, allX []float64
-	for _, name := range names {
+	ys := make([][]float64, len(names))
+	xs := make([][]float64, len(names))
+	for i, name := range names {
 		for _, u := range byVariant[name] {
-			y := value(o.Aggregate, u.y, u.ny)
-			ys[name] = append(ys[name], y)
-			all = append(all, y)
-			allX = append(allX, value(o.Aggregate, u.x, u.nx))
+			ys[i] = append(ys[i], value(o.Aggregate, u.y, u.ny))
+			xs[i] = append(xs[i], value(o.Aggregate, u.x, u.nx))
 		}
 	}
 	if o.CovariateWindow > 0 {
-		r.CUPED = cuped(ys, names, byVariant, o, all, allX)
+		adj, theta, xbar, red := CUPED(ys, xs)
+		ys = adj
+		if math.IsNaN(xbar) {
+			xbar = 0 // no units at all
+		}
+		r.CUPED = &CUPEDResult{Window: FormatWindow(o.CovariateWindow), Theta: theta, CovariateMean: xbar, VarianceReduction: num(red)}
 	}
 
-	sums := make(map[string]Summary, len(names))
-	for _, name := range names {
-		sums[name] = Summarize(ys[name])
+	sums := make([]Summary, len(names))
+	for i := range names {
+		sums[i] = Summarize(ys[i])
 	}
-	ctl := sums[o.Control]
+	ctl := sums[0] // variantOrder puts the control first
 	tuning := cmp.Or(o.Tuning, DefaultTuning)
 	if o.Sequential {
 		r.Sequential = &SequentialResult{Tuning: tuning}
 	}
 	observed := make([]int, len(names))
 	for i, name := range names {
-		s := sums[name]
+		s := sums[i]
 		observed[i] = s.N
 		vr := VariantResult{Variant: name, Units: s.N, Mean: num(s.Mean), Stddev: num(math.Sqrt(s.Variance))}
 		if name != o.Control {

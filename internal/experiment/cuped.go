@@ -7,37 +7,52 @@ import (
 	"time"
 )
 
-// cuped adjusts every unit's value in ys by its covariate (Deng et al.,
-// 2013): Y' = Y − θ(X − X̄) with θ = cov(X, Y) / var(X) and X̄ the mean
-// covariate, both over all analysed units. Assignment is random, so X does
-// not depend on the variant and every variant's mean of Y' estimates its
-// mean of Y; the variance of Y' is Var(Y)(1 − corr(X, Y)²).
-func cuped(ys map[string][]float64, names []string, units map[string][]*unit, o Options, all, allX []float64) *CUPEDResult {
-	r := &CUPEDResult{Window: FormatWindow(o.CovariateWindow)}
-	sx, sy := Summarize(allX), Summarize(all)
-	if sx.N < 2 || !(sx.Variance > 0) {
-		r.CovariateMean = 0
-		if sx.N > 0 {
-			r.CovariateMean = sx.Mean
+// CUPED adjusts every unit's value by its covariate (Deng et al., 2013):
+// Y' = Y − θ(X − X̄) with θ = cov(X, Y) / var(X) and X̄ the mean covariate,
+// both over all units of all variants (y[i][j] and x[i][j] are variant i's
+// unit j). Assignment is random, so X does not depend on the variant and
+// each variant's mean of Y' estimates its mean of Y, while the variance of
+// Y' is Var(Y)(1 − corr(X, Y)²). Without spread in X, θ is 0 and nothing
+// changes. reduction is 1 − Var(Y')/Var(Y), both the variance within
+// variants pooled over them, the variance the tests see (NaN without it).
+func CUPED(y, x [][]float64) (adjusted [][]float64, theta, xbar, reduction float64) {
+	var ally, allx []float64
+	for i := range y {
+		ally = append(ally, y[i]...)
+		allx = append(allx, x[i]...)
+	}
+	sx, sy := Summarize(allx), Summarize(ally)
+	xbar = sx.Mean
+	if sx.N > 1 && sx.Variance > 0 {
+		var cov float64
+		for i := range ally {
+			cov += (allx[i] - sx.Mean) * (ally[i] - sy.Mean)
 		}
-		r.VarianceReduction = num(0)
-		return r // no spread in the covariate: nothing to adjust by
+		theta = cov / float64(sx.N-1) / sx.Variance
 	}
-	var cov float64
-	for i := range all {
-		cov += (allX[i] - sx.Mean) * (all[i] - sy.Mean)
-	}
-	cov /= float64(sx.N - 1)
-	r.Theta, r.CovariateMean = cov/sx.Variance, sx.Mean
-	adjusted := make([]float64, 0, len(all))
-	for _, name := range names {
-		for i, u := range units[name] {
-			ys[name][i] -= r.Theta * (value(o.Aggregate, u.x, u.nx) - sx.Mean)
-			adjusted = append(adjusted, ys[name][i])
+	adjusted = make([][]float64, len(y))
+	var before, after float64 // sums of squares within variants
+	for i := range y {
+		adjusted[i] = make([]float64, len(y[i]))
+		for j, v := range y[i] {
+			if theta != 0 {
+				v -= theta * (x[i][j] - xbar)
+			}
+			adjusted[i][j] = v
 		}
+		before += within(y[i])
+		after += within(adjusted[i])
 	}
-	r.VarianceReduction = num(1 - Summarize(adjusted).Variance/sy.Variance)
-	return r
+	return adjusted, theta, xbar, 1 - after/before
+}
+
+// within is the sum of squared deviations from the mean.
+func within(v []float64) float64 {
+	s := Summarize(v)
+	if s.N < 2 {
+		return 0
+	}
+	return s.Variance * float64(s.N-1)
 }
 
 // ParseWindow reads a covariate window: "14d", "36h", "90m" or any Go

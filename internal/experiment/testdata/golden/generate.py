@@ -202,7 +202,9 @@ def analyse(exp_path, ev_path, case):
         theta = np.cov(allx, ally, ddof=1)[0, 1] / np.var(allx, ddof=1)
         xbar = allx.mean()
         adj = {v: np.array([val(ys[k]) - theta * (val(xs[k]) - xbar) for k in by.get(v, [])]) for v in names}
-        red = 1 - np.var(np.concatenate([adj[v] for v in names]), ddof=1) / np.var(ally, ddof=1)
+        def within(a):
+            return ((a - a.mean()) ** 2).sum() if len(a) > 1 else 0.0
+        red = 1 - sum(within(adj[v]) for v in names) / sum(within(y[v]) for v in names)
         result["cuped"] = {"window": "%dd" % case["window_days"], "theta": theta,
                            "covariate_mean": xbar, "variance_reduction": red}
         y = adj
