@@ -132,7 +132,7 @@ func CompareJSON(got, want any, rel float64) []string {
 			}
 		case float64:
 			gf, ok := g.(float64)
-			if !ok || !close(gf, w, rel) {
+			if !ok || !closeEnough(gf, w, rel) {
 				diffs = append(diffs, fmt.Sprintf("%s: got %v, want %v", path, g, w))
 			}
 		default:
@@ -146,7 +146,7 @@ func CompareJSON(got, want any, rel float64) []string {
 	return diffs
 }
 
-func close(a, b, rel float64) bool {
+func closeEnough(a, b, rel float64) bool {
 	if a == b {
 		return true
 	}
