@@ -15,6 +15,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/vexilhq/vexil/internal/targets"
 )
 
 // The admin commands are thin clients of the server's HTTP API
@@ -327,7 +329,7 @@ func rulesRollback(ctx context.Context, args []string, stdio Stdio) int {
 	to := fs.Int64("to", -1, "the version to roll back to (saved as a new version)")
 	msg := fs.String("m", "", "a message recorded with the version")
 	dryRun := fs.Bool("dry-run", false, "save nothing; list which flag values would change for --targets")
-	targets := fs.String("targets", "", "with --dry-run: a JSON file holding an array of attribute objects")
+	targetsFile := fs.String("targets", "", "with --dry-run: sample targets, a JSON array of attribute objects or one object per line")
 	if done, code := parseFlags(fs, args); done {
 		return code
 	}
@@ -340,16 +342,15 @@ func rulesRollback(ctx context.Context, args []string, stdio Stdio) int {
 		return fail(stdio.Err, "rules rollback", "", err)
 	}
 	req := map[string]any{"to": *to, "message": *msg, "dry_run": *dryRun}
-	if *targets != "" {
-		data, err := os.ReadFile(*targets)
+	var ts []json.RawMessage
+	if *targetsFile != "" {
+		data, err := os.ReadFile(*targetsFile)
 		if err != nil {
 			return fail(stdio.Err, "rules rollback", "", err)
 		}
-		var ts []map[string]any
-		dec := json.NewDecoder(bytes.NewReader(data))
-		dec.UseNumber()
-		if err := dec.Decode(&ts); err != nil {
-			return fail(stdio.Err, "rules rollback", "", fmt.Errorf("--targets %s: want a JSON array of attribute objects: %v", *targets, err))
+		if ts, err = targets.Parse(*targetsFile, data); err != nil {
+			fmt.Fprintln(stdio.Err, err)
+			return exitBadInput
 		}
 		req["targets"] = ts
 	}
@@ -374,13 +375,23 @@ func rulesRollback(ctx context.Context, args []string, stdio Stdio) int {
 		}
 	}
 	json.Unmarshal(b, &out)
-	fmt.Fprintf(stdio.Out, "rolling %s back from version %d to %d would change %d values\n", *env, out.From, out.To, len(out.Impact))
+	if len(ts) == 0 {
+		// "would change 0 values" would read as "safe"; nothing was evaluated.
+		fmt.Fprintf(stdio.Out, "rolling %s back from version %d to %d: NO TARGETS WERE EVALUATED, so nothing is known about its impact.\n"+
+			"Pass --targets FILE (a JSON array of attribute objects, or one object per line) to see which values change.\n", *env, out.From, out.To)
+		return exitOK
+	}
+	changed := map[int]bool{}
+	for _, im := range out.Impact {
+		changed[im.Target] = true
+	}
+	fmt.Fprintf(stdio.Out, "rolling %s back from version %d to %d would change %d values for %d of %d targets\n", *env, out.From, out.To, len(out.Impact), len(changed), len(ts))
 	tw := tabwriter.NewWriter(stdio.Out, 0, 4, 2, ' ', 0)
 	if len(out.Impact) > 0 {
 		fmt.Fprintln(tw, "TARGET\tFLAG\tBEFORE\tAFTER\tBECAUSE")
 	}
 	for _, im := range out.Impact {
-		fmt.Fprintf(tw, "%d\t%s\t%v\t%v\t%s\n", im.Target, im.Flag, im.Before, im.After, im.Because)
+		fmt.Fprintf(tw, "%s\t%s\t%v\t%v\t%s\n", targetLabel(ts, im.Target), im.Flag, im.Before, im.After, im.Because)
 	}
 	tw.Flush()
 	return exitOK
@@ -541,4 +552,17 @@ func tokenRevoke(ctx context.Context, args []string, stdio Stdio) int {
 	}
 	fmt.Fprintf(stdio.Out, "revoked %s\n", fs.Arg(0))
 	return exitOK
+}
+
+// targetLabel names a dry run's target by its place in the file (1-based)
+// and its attributes, since the server only knows its index.
+func targetLabel(ts []json.RawMessage, i int) string {
+	if i < 0 || i >= len(ts) {
+		return strconv.Itoa(i + 1)
+	}
+	s := string(ts[i])
+	if len(s) > 48 {
+		s = s[:45] + "..."
+	}
+	return fmt.Sprintf("%d %s", i+1, s)
 }

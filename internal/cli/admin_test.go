@@ -67,6 +67,10 @@ func TestAdminCommands(t *testing.T) {
 	os.WriteFile(bad, []byte("rules:\n  t:\n    filter: attr:contry = 'x'\n    variants: {new_report: true}\n"), 0o644)
 	targets := filepath.Join(dir, "targets.json")
 	os.WriteFile(targets, []byte(`[{"role": "teacher"}, {"role": "student"}]`), 0o644)
+	lines := filepath.Join(dir, "targets.jsonl")
+	os.WriteFile(lines, []byte("{\"role\": \"teacher\"}\n{\"role\": \"student\"}\n"), 0o644)
+	badTargets := filepath.Join(dir, "bad.jsonl")
+	os.WriteFile(badTargets, []byte("{\"role\": \"teacher\"}\n[1]\n"), 0o644)
 
 	tests := []struct {
 		name     string
@@ -83,7 +87,10 @@ func TestAdminCommands(t *testing.T) {
 		{"get", []string{"rules", "get", "--format", "yaml"}, "", 0, "rules: {}", "dev version 2"},
 		{"history", []string{"rules", "history"}, "", 0, "teachers first", ""},
 		{"diff", []string{"rules", "diff", "--from", "1", "--to", "2"}, "", 0, "# rule teachers removed\n--- dev@v1", ""},
-		{"dry-run rollback", []string{"rules", "rollback", "--to", "1", "--dry-run", "--targets", targets}, "", 0, "would change 2 values", ""},
+		{"dry-run rollback", []string{"rules", "rollback", "--to", "1", "--dry-run", "--targets", targets}, "", 0, "would change 2 values for 1 of 2 targets", ""},
+		{"dry-run rollback, JSON Lines", []string{"rules", "rollback", "--to", "1", "--dry-run", "--targets", lines}, "", 0, `1 {"role":"teacher"}  new_report`, ""},
+		{"dry-run rollback, no targets", []string{"rules", "rollback", "--to", "1", "--dry-run"}, "", 0, "NO TARGETS WERE EVALUATED", ""},
+		{"dry-run rollback, bad targets", []string{"rules", "rollback", "--to", "1", "--dry-run", "--targets", badTargets}, "", 2, "", badTargets + ":2:1: line 2 is not a JSON object"},
 		{"lock", []string{"lock", "--for", "30m", "--reason", "deploy 412"}, "", 0, "locked by bootstrap", ""},
 		{"put while locked", []string{"rules", "put", "-f", good, "--if-match", "2"}, "", 1, "", "423 locked"},
 		{"lock status", []string{"lock"}, "", 0, "deploy 412", ""},

@@ -36,11 +36,12 @@ func commands() []command {
 		{"generate", "generate typed Go accessors and a GraphQL schema from flags.yaml", runGenerate},
 		{"eval", "evaluate flags for a target against a rules document", runEval},
 		{"serve", "serve rules, the admin API, SDK sync and OFREP", runServe},
-		{"rules", "get, put, list, diff or roll back an environment's rules on a server", runRules},
+		{"rules", "get, put, show the history of, diff or roll back an environment's rules on a server", runRules},
 		{"lock", "lock an environment's rules against saves for a while, or lift the lock", runLock},
 		{"token", "create, list or revoke API tokens on a server", runToken},
 		{"check", "find expired, unused, broken and dead flags in definitions, rules and code", runCheck},
 		{"experiment", "analyze an experiment: per-variant metrics, significance and sample ratio", runExperiment},
+		{"version", "print vexil's module version and the VCS revision it was built from", runVersion},
 	}
 }
 
@@ -52,6 +53,9 @@ func Main(ctx context.Context, args []string, stdio Stdio) int {
 			return exitBadInput
 		}
 		return exitOK
+	}
+	if args[0] == "--version" || args[0] == "-version" {
+		args = append([]string{"version"}, args[1:]...)
 	}
 	for _, c := range commands() {
 		if c.name == args[0] {
@@ -98,3 +102,10 @@ type stringList []string
 
 func (s *stringList) String() string     { return strings.Join(*s, ",") }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+// flagGiven reports whether the command line set the named flag, even to "".
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
+}

@@ -18,14 +18,26 @@ func runEval(ctx context.Context, args []string, stdio Stdio) int {
 	fs := newFlagSet("eval", stdio.Err)
 	var configs, flagNames stringList
 	fs.Var(&configs, "config", "rules document, YAML or JSON (repeat to merge several)")
-	defsFile := fs.String("flags", "", "flags.yaml with the definitions (without it, the rules document holds the flags)")
+	defsFile := fs.String("flags", "", `flags.yaml with the definitions (default ./flags.yaml when it exists; --flags="" to let the rules document hold the flags)`)
 	fs.Var(&flagNames, "flag", "flag to evaluate (repeatable; default: every flag and alias)")
 	nowText := fs.String("now", "", "evaluation time, RFC 3339 (default: the clock)")
 	explain := fs.Bool("explain", false, "say for every rule tried why it did or did not match")
 	attrsText := fs.String("attrs", "", "the target's attributes as a JSON object")
 	jsonl := fs.Bool("jsonl", false, "read one attributes object per line of standard input")
+	format := fs.String("format", "json", "json (one object per target) or text (one line per flag, explain traces indented)")
 	if done, code := parseFlags(fs, args); done {
 		return code
+	}
+	if *format != "json" && *format != "text" {
+		fmt.Fprintf(stdio.Err, "vexil eval: --format %q: want json or text\n", *format)
+		return exitBadInput
+	}
+	if !flagGiven(fs, "flags") {
+		// Like serve, check and generate: the definitions beside you are
+		// the ones meant; without them every rule would be "unknown flag".
+		if _, err := os.Stat("flags.yaml"); err == nil {
+			*defsFile = "flags.yaml"
+		}
 	}
 	if len(configs) == 0 {
 		fmt.Fprintln(stdio.Err, "vexil eval: --config is required")
@@ -61,7 +73,7 @@ func runEval(ctx context.Context, args []string, stdio Stdio) int {
 			return exitBadInput
 		}
 	}
-	ev := evaluator{cfg: cfg, names: names, now: now, explain: *explain}
+	ev := evaluator{cfg: cfg, names: names, now: now, explain: *explain, text: *format == "text"}
 	out := bufio.NewWriter(stdio.Out)
 	defer out.Flush()
 	if !*jsonl {
@@ -132,6 +144,7 @@ type evaluator struct {
 	names   []string
 	now     time.Time
 	explain bool
+	text    bool // the readable form rather than JSON
 }
 
 type evalResult struct {
@@ -143,13 +156,15 @@ type evalResult struct {
 }
 
 // evaluate answers every requested flag as one JSON object, keys in the
-// order the flags were asked for (or defined).
+// order the flags were asked for (or defined), or in the text form.
 func (ev *evaluator) evaluate(attrs map[string]any) ([]byte, error) {
 	if _, err := ev.cfg.SlotsFromMap(attrs, nil); err != nil {
 		return nil, err
 	}
 	var b bytes.Buffer
-	b.WriteByte('{')
+	if !ev.text {
+		b.WriteByte('{')
+	}
 	for i, name := range ev.names {
 		var e vexilrt.Evaluation
 		var ex *vexilrt.Explanation
@@ -161,20 +176,28 @@ func (ev *evaluator) evaluate(attrs map[string]any) ([]byte, error) {
 		if e.Err() != nil {
 			return nil, e.Err()
 		}
+		if ev.text {
+			writeText(&b, name, e, ex)
+			continue
+		}
 		if i > 0 {
 			b.WriteByte(',')
 		}
 		key, _ := json.Marshal(name)
-		val, err := json.Marshal(evalResult{Value: e.Value().Any(), Variant: e.Variant(), Reason: e.Reason().String(), Rule: e.Rule(), Explain: ex})
-		if err != nil {
+		var val bytes.Buffer
+		enc := json.NewEncoder(&val)
+		enc.SetEscapeHTML(false) // explain details say <missing>, not \u003cmissing\u003e
+		if err := enc.Encode(evalResult{Value: e.Value().Any(), Variant: e.Variant(), Reason: e.Reason().String(), Rule: e.Rule(), Explain: ex}); err != nil {
 			return nil, err
 		}
 		b.Write(key)
 		b.WriteByte(':')
-		b.Write(val)
+		b.Write(bytes.TrimRight(val.Bytes(), "\n"))
 	}
-	b.WriteByte('}')
-	return b.Bytes(), nil
+	if !ev.text {
+		b.WriteByte('}')
+	}
+	return bytes.TrimRight(b.Bytes(), "\n"), nil
 }
 
 // lines evaluates one attributes object per input line; a bad line gets an

@@ -1,12 +1,13 @@
 package ui
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/vexilhq/vexil/internal/targets"
 )
 
 const historyPageSize = 50
@@ -68,7 +69,7 @@ func (h *handler) diffPage(w http.ResponseWriter, r *http.Request, s *session) {
 type rollbackData struct {
 	To      int
 	Target  versionInfo
-	Targets string // sample targets, one JSON object per line
+	Targets string // sample targets: one JSON object per line, or a JSON array
 	Parsed  []string
 	Message string
 	DryRun  bool
@@ -163,25 +164,12 @@ func (h *handler) rollbackPost(w http.ResponseWriter, r *http.Request, s *sessio
 	h.showRollback(w, r, s, http.StatusOK, d)
 }
 
-// parseTargets reads one JSON object per line.
+// parseTargets reads the form's sample targets with the parser the command
+// line's --targets uses: one JSON object per line, or a JSON array.
 func parseTargets(text string) ([]json.RawMessage, string) {
-	var out []json.RawMessage
-	for i, line := range strings.Split(normalizeNewlines(text), "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" {
-			continue
-		}
-		var m map[string]any
-		d := json.NewDecoder(strings.NewReader(line))
-		d.UseNumber()
-		if err := d.Decode(&m); err != nil {
-			return nil, fmt.Sprintf("sample target on line %d is not a JSON object: %v", i+1, err)
-		}
-		var buf bytes.Buffer
-		if err := json.Compact(&buf, []byte(line)); err != nil {
-			return nil, fmt.Sprintf("sample target on line %d: %v", i+1, err)
-		}
-		out = append(out, buf.Bytes())
+	out, err := targets.Parse("sample targets", []byte(text))
+	if err != nil {
+		return nil, err.Error()
 	}
 	if len(out) > 100 {
 		return nil, "at most 100 sample targets"

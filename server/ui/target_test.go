@@ -62,26 +62,6 @@ func TestGutterMarksErrorsEscaped(t *testing.T) {
 	}
 }
 
-// FuzzParseTargets: the rollback form's sample targets never panic the
-// parser, and what it accepts is JSON objects.
-func FuzzParseTargets(f *testing.F) {
-	f.Add("{}\n{\"user_id\": \"u-7\", \"grades\": [11, 12]}")
-	f.Add("[1,2]")
-	f.Add("{\"a\": 1.0}\r\n\r\n{\"b\": \"</textarea>\"}")
-	f.Fuzz(func(t *testing.T, text string) {
-		out, msg := parseTargets(text)
-		if msg != "" && out != nil {
-			t.Fatal("both targets and an error")
-		}
-		for _, o := range out {
-			var m map[string]any
-			if err := json.Unmarshal(o, &m); err != nil || m == nil {
-				t.Fatalf("accepted %q: %v", o, err)
-			}
-		}
-	})
-}
-
 // FuzzTypedValue: any form input either converts or is refused with a message.
 func FuzzTypedValue(f *testing.F) {
 	for _, s := range []string{"101", "4.5", "1e400", "true", "11\n12", "a,b", "-0", "NaN", "Inf"} {
