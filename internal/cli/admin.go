@@ -385,7 +385,7 @@ func rulesRollback(ctx context.Context, args []string, stdio Stdio) int {
 	for _, im := range out.Impact {
 		changed[im.Target] = true
 	}
-	fmt.Fprintf(stdio.Out, "rolling %s back from version %d to %d would change %d values for %d of %d targets\n", *env, out.From, out.To, len(out.Impact), len(changed), len(ts))
+	fmt.Fprintf(stdio.Out, "rolling %s back from version %d to %d would change %s for %d of %d targets\n", *env, out.From, out.To, plural(len(out.Impact), "value"), len(changed), len(ts))
 	tw := tabwriter.NewWriter(stdio.Out, 0, 4, 2, ' ', 0)
 	if len(out.Impact) > 0 {
 		fmt.Fprintln(tw, "TARGET\tFLAG\tBEFORE\tAFTER\tBECAUSE")
@@ -565,4 +565,12 @@ func targetLabel(ts []json.RawMessage, i int) string {
 		s = s[:45] + "..."
 	}
 	return fmt.Sprintf("%d %s", i+1, s)
+}
+
+// plural says "1 value", "2 values".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

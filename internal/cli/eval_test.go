@@ -82,7 +82,7 @@ func TestVersion(t *testing.T) {
 		}
 	}
 	bi := &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Path: "example.com/app"},
-		Deps: []*debug.Module{{Path: "github.com/vexilhq/vexil", Version: "v1.2.3"}},
+		Deps:     []*debug.Module{{Path: "github.com/vexilhq/vexil", Version: "v1.2.3"}},
 		Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: "abc123"}, {Key: "vcs.time", Value: "2026-11-30T00:00:00Z"}, {Key: "vcs.modified", Value: "true"}}}
 	if got, want := versionLine(bi), "vexil v1.2.3 (go1.26.8, revision abc123 2026-11-30T00:00:00Z with local changes)"; got != want {
 		t.Errorf("versionLine = %q, want %q", got, want)
