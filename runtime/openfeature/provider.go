@@ -7,6 +7,10 @@ package openfeature
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"math"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	of "github.com/open-feature/go-sdk/openfeature"
@@ -21,13 +25,43 @@ type Provider struct {
 	src    vexilrt.ConfigSource
 	events chan of.Event
 	remove func()
+	log    *slog.Logger
+
+	schema  atomic.Pointer[schema] // the attributes of the config last seen
+	unknown sync.Map               // attribute name → *atomic.Uint64, for names the definitions lack
+	names   atomic.Int64           // how many names unknown holds, about maxUnknownNames at most
 }
+
+// maxUnknownNames bounds the names counted one by one, since contexts can
+// carry names from anywhere; the rest are counted together.
+const (
+	maxUnknownNames = 256
+	otherNames      = "(other names)"
+)
+
+// schema is what the provider needs of a config's attribute definitions.
+type schema struct {
+	cfg   *vexilrt.Config
+	types map[string]vexilrt.AttrType // nil: no definitions, every name is an attribute
+	key   string                      // the attribute targetingKey maps to
+}
+
+// Option configures a Provider.
+type Option func(*Provider)
+
+// WithLogger sets where the provider logs (once per name) context
+// attributes the definitions do not know. The default is slog.Default().
+func WithLogger(l *slog.Logger) Option { return func(p *Provider) { p.log = l } }
 
 // New returns a provider reading src. When src is a *client.Client, the
 // provider also emits PROVIDER_CONFIGURATION_CHANGED on each new config
 // version.
-func New(src vexilrt.ConfigSource) *Provider {
-	p := &Provider{src: src, events: make(chan of.Event, 16)}
+func New(src vexilrt.ConfigSource, opts ...Option) *Provider {
+	p := &Provider{src: src, events: make(chan of.Event, 16), log: slog.Default()}
+	for _, o := range opts {
+		o(p)
+	}
+	p.log = p.log.With("component", "vexil-openfeature")
 	if c, ok := src.(*client.Client); ok {
 		p.remove = c.OnChange(func(ch client.Change) {
 			ev := of.Event{ProviderName: "vexil", EventType: of.ProviderConfigChange,
@@ -69,20 +103,25 @@ func (p *Provider) evaluate(flag string, fc of.FlattenedContext) (vexilrt.Evalua
 		e := of.NewProviderNotReadyResolutionError("vexil: no config yet")
 		return vexilrt.Evaluation{}, &e
 	}
+	sc := p.schemaOf(cfg)
 	attrs := make(map[string]any, len(fc))
 	for k, v := range fc {
-		if k != of.TargetingKey {
+		if k == of.TargetingKey {
+			continue
+		}
+		if sc.types == nil {
 			attrs[k] = v
+			continue
 		}
+		t, ok := sc.types[k]
+		if !ok {
+			p.noteUnknown(k)
+			continue
+		}
+		attrs[k] = wholeNumbers(t, v)
 	}
-	if key, ok := fc[of.TargetingKey]; ok {
-		if defs := cfg.Definitions(); defs != nil {
-			for _, a := range defs.Attributes {
-				if a.Key {
-					attrs[a.Name] = key
-				}
-			}
-		}
+	if key, ok := fc[of.TargetingKey]; ok && sc.key != "" {
+		attrs[sc.key] = key
 	}
 	e := cfg.Evaluate(flag, attrs, time.Time{})
 	if err := e.Err(); err != nil {
@@ -97,6 +136,99 @@ func (p *Provider) evaluate(flag string, fc of.FlattenedContext) (vexilrt.Evalua
 		return e, &re
 	}
 	return e, nil
+}
+
+// schemaOf returns cfg's attribute schema, rebuilt only when the config
+// changes.
+func (p *Provider) schemaOf(cfg *vexilrt.Config) *schema {
+	if sc := p.schema.Load(); sc != nil && sc.cfg == cfg {
+		return sc
+	}
+	sc := &schema{cfg: cfg}
+	if defs := cfg.Definitions(); defs != nil {
+		sc.types = make(map[string]vexilrt.AttrType, len(defs.Attributes))
+		for _, a := range defs.Attributes {
+			sc.types[a.Name] = a.Type
+			if a.Key {
+				sc.key = a.Name
+			}
+		}
+	}
+	p.schema.Store(sc)
+	return sc
+}
+
+// noteUnknown counts a context attribute the definitions do not know (a
+// typo answers as if the attribute were absent), logging each name once.
+func (p *Provider) noteUnknown(name string) {
+	if n, ok := p.unknown.Load(name); ok {
+		n.(*atomic.Uint64).Add(1)
+		return
+	}
+	if p.names.Load() >= maxUnknownNames { // racing writers may pass it by a few
+		name = otherNames
+	}
+	n, loaded := p.unknown.LoadOrStore(name, new(atomic.Uint64))
+	n.(*atomic.Uint64).Add(1)
+	if !loaded {
+		p.names.Add(1)
+		p.log.Warn("an evaluation context carries an attribute flags.yaml does not define; it is ignored (logged once per name)", "attribute", name)
+	}
+}
+
+// UnknownAttributes says how many evaluations carried each context
+// attribute the definitions do not know.
+func (p *Provider) UnknownAttributes() map[string]uint64 {
+	out := map[string]uint64{}
+	p.unknown.Range(func(k, v any) bool {
+		out[k.(string)] = v.(*atomic.Uint64).Load()
+		return true
+	})
+	return out
+}
+
+// wholeNumbers turns whole-number floats into ints for int and int_set
+// attributes: a context decoded from JSON carries every number as a
+// float64. Other values pass unchanged, for the engine to accept or refuse.
+func wholeNumbers(t vexilrt.AttrType, v any) any {
+	switch t {
+	case vexilrt.AttrInt:
+		if i, ok := wholeNumber(v); ok {
+			return i
+		}
+	case vexilrt.AttrIntSet:
+		xs, ok := v.([]any)
+		if !ok {
+			return v
+		}
+		out := make([]any, len(xs))
+		for i, x := range xs {
+			out[i] = x
+			if n, ok := wholeNumber(x); ok {
+				out[i] = n
+			}
+		}
+		return out
+	}
+	return v
+}
+
+func wholeNumber(v any) (int64, bool) {
+	var f float64
+	switch x := v.(type) {
+	case float64:
+		f = x
+	case float32:
+		f = float64(x)
+	default:
+		return 0, false
+	}
+	// 2^63 itself does not fit; every float below it in magnitude that is
+	// whole converts exactly.
+	if f != math.Trunc(f) || f < -(1<<63) || f >= 1<<63 {
+		return 0, false
+	}
+	return int64(f), true
 }
 
 // resolve evaluates a flag for one of OpenFeature's typed calls: want is

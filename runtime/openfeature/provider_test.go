@@ -1,11 +1,14 @@
 package openfeature_test
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -143,5 +146,57 @@ func TestNoConfigYet(t *testing.T) {
 	d := p.BooleanEvaluation(context.Background(), "new_report", true, nil)
 	if !d.Value || d.ResolutionError.Error() == "" || d.Reason != of.ErrorReason {
 		t.Errorf("no config: %+v", d)
+	}
+}
+
+// A context decoded from JSON carries numbers as float64: whole ones are
+// ints for int and int_set attributes; a fraction is still refused.
+func TestWholeNumberFloats(t *testing.T) {
+	_, ofc, _ := startClient(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name   string
+		grades any
+		want   int64
+		code   of.ErrorCode
+	}{
+		{"ints", []any{10, 11}, 30, ""},
+		{"whole floats", []any{10.0, 11.0}, 30, ""},
+		{"float32", []any{float32(11)}, 30, ""},
+		{"a fraction", []any{10.5}, 0, of.InvalidContextCode},
+		{"out of range", []any{1e300}, 0, of.InvalidContextCode},
+	} {
+		d, _ := ofc.IntValueDetails(ctx, "max_questions", 0, of.NewEvaluationContext("u-1", map[string]any{"role": "teacher", "grades": tc.grades}))
+		if d.Value != tc.want || d.ErrorCode != tc.code {
+			t.Errorf("%s: %+v; want %d, error %q", tc.name, d, tc.want, tc.code)
+		}
+	}
+}
+
+// An attribute name flags.yaml does not define is counted each time and
+// logged once.
+func TestUnknownAttributesCountedAndLoggedOnce(t *testing.T) {
+	c, _, _ := startClient(t)
+	var logs bytes.Buffer
+	p := vexilof.New(c, vexilof.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	ctx := context.Background()
+	fc := of.FlattenedContext{of.TargetingKey: "u-1", "role": "teacher", "grade": 11} // grades, misspelt
+	for range 3 {
+		if d := p.BooleanEvaluation(ctx, "new_report", true, fc); d.Value || d.Reason != of.DefaultReason {
+			t.Fatalf("with the attribute absent: %+v", d)
+		}
+	}
+	if got := p.UnknownAttributes(); len(got) != 1 || got["grade"] != 3 {
+		t.Errorf("UnknownAttributes = %v, want grade: 3", got)
+	}
+	if n := strings.Count(logs.String(), "attribute=grade"); n != 1 {
+		t.Errorf("logged %d times, want once:\n%s", n, logs.String())
+	}
+	// Names from anywhere cannot grow the counts without bound.
+	for i := range 1000 {
+		p.BooleanEvaluation(ctx, "new_report", true, of.FlattenedContext{fmt.Sprint("junk", i): 1})
+	}
+	if got := p.UnknownAttributes(); len(got) > 257 || got["(other names)"] == 0 {
+		t.Errorf("%d names counted apart; (other names) = %d", len(got), got["(other names)"])
 	}
 }
