@@ -175,6 +175,9 @@ func TestExperimentAnalyze(t *testing.T) {
 
 func TestExperimentAnalyzeBadInput(t *testing.T) {
 	inTempDir(t, experimentFlags)
+	if err := os.WriteFile("empty.jsonl", nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile("bad.jsonl", []byte("{\"flag\":\"workbook\",\"variant\":\"a\",\"key\":\"k\"}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -192,6 +195,8 @@ func TestExperimentAnalyzeBadInput(t *testing.T) {
 		{"missing file", []string{"--flag", "f", "--metric", "m", "--control", "a", "--exposures", "nope.jsonl", "--events", "y"}, []string{"nope.jsonl"}},
 		{"bad line", []string{"--flag", "workbook", "--metric", "m", "--control", "a", "--exposures", "bad.jsonl", "--events", "bad.jsonl"},
 			[]string{`bad.jsonl:1: missing "time"`}},
+		{"no exposure of the flag", []string{"--flag", "other", "--metric", "m", "--control", "a", "--exposures", "empty.jsonl", "--events", "empty.jsonl"},
+			[]string{`no exposure of flag "other"`}},
 		{"unknown flag in definitions", []string{"--flag", "nope", "--flags", "flags.yaml", "--exposures", "x", "--events", "y"}, []string{`flags.yaml: flags: no flag "nope"`}},
 		{"no subcommand", []string{}, []string{"usage: vexil experiment analyze"}},
 	} {

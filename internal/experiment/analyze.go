@@ -256,6 +256,9 @@ func (c *Collector) Result() (*Result, error) {
 		return nil, err
 	}
 	o := c.opts
+	if len(c.units) == 0 {
+		return nil, fmt.Errorf("no exposure of flag %q with a key in the exposure files", o.Flag)
+	}
 	r := &Result{Flag: o.Flag, Metric: o.Metric, Aggregate: o.Aggregate, Control: o.Control}
 	byVariant := map[string][]*unit{}
 	for _, u := range c.units {

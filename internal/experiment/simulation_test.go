@@ -50,11 +50,11 @@ func TestAASimulation(t *testing.T) {
 		perDay      = 150
 	)
 	rng := rand.New(rand.NewPCG(17, 2026))
-	var fixed, sequential, naivePeeking, cupedFixed int
+	var fixed, sequential, sequentialTuned, naivePeeking, cupedFixed int
 	for range experiments {
 		var arms, pre [2][]float64
 		var running [2]welford
-		seqHit, naiveHit := false, false
+		seqHit, tunedHit, naiveHit := false, false, false
 		for day := 1; day <= days; day++ {
 			for range perDay {
 				arm := rng.IntN(2)
@@ -67,6 +67,9 @@ func TestAASimulation(t *testing.T) {
 			w := Welch(c, tr)
 			if Sequential(c, tr, w, DefaultTuning).PValue < Alpha {
 				seqHit = true
+			}
+			if Sequential(c, tr, w, days*perDay).PValue < Alpha { // tuned to the final size: the least conservative
+				tunedHit = true
 			}
 			if w.PValue < Alpha {
 				naiveHit = true
@@ -84,13 +87,16 @@ func TestAASimulation(t *testing.T) {
 		if seqHit {
 			sequential++
 		}
+		if tunedHit {
+			sequentialTuned++
+		}
 		if naiveHit {
 			naivePeeking++
 		}
 	}
 	rate := func(n int) float64 { return 100 * float64(n) / experiments }
-	t.Logf("false positives in %d A/A experiments: fixed horizon %.1f%%, CUPED fixed horizon %.1f%%, sequential checked daily %.1f%%, fixed-horizon test checked daily %.1f%%",
-		experiments, rate(fixed), rate(cupedFixed), rate(sequential), rate(naivePeeking))
+	t.Logf("false positives in %d A/A experiments: fixed horizon %.1f%%, CUPED fixed horizon %.1f%%, sequential checked daily %.1f%% (tuned to the final size %.1f%%), fixed-horizon test checked daily %.1f%%",
+		experiments, rate(fixed), rate(cupedFixed), rate(sequential), rate(sequentialTuned), rate(naivePeeking))
 	if r := rate(fixed); r < 3.5 || r > 6.5 {
 		t.Errorf("fixed-horizon false-positive rate %.1f%%, want 5%% ± 1.5", r)
 	}
@@ -99,6 +105,9 @@ func TestAASimulation(t *testing.T) {
 	}
 	if r := rate(sequential); r > 5 {
 		t.Errorf("sequential false-positive rate checked daily %.1f%%, want at most 5%%", r)
+	}
+	if r := rate(sequentialTuned); r > 5 {
+		t.Errorf("sequential false-positive rate checked daily, tuned to the final size, %.1f%%, want at most 5%%", r)
 	}
 	if r := rate(naivePeeking); r < 8 {
 		t.Errorf("checking the fixed-horizon test daily was wrong %.1f%% of the time; peeking should inflate it well past 5%%", r)
