@@ -1,0 +1,47 @@
+package runtime
+
+import (
+	"crypto/md5"
+	"encoding/binary"
+	"math/bits"
+)
+
+// Splits hash short inputs ("seed:key", rarely over 55 bytes), so each is
+// one MD5 block, and a pass over a View's flags hashes several at once where
+// the CPU has the lanes for it (md5x8, per architecture). Tests hold every
+// path to crypto/md5.
+
+// md5MaxOneBlock is the longest input that pads into a single block.
+const md5MaxOneBlock = 55
+
+// md5Blocks is eight one-block messages, padded in place: lane j's message
+// is written into blocks[j] and then finished by pad.
+type md5Blocks [8][64]byte
+
+// pad finishes lane j, whose message is its first n bytes (n at most
+// md5MaxOneBlock; the rest of the block still zero).
+func (bl *md5Blocks) pad(j, n int) {
+	bl[j][n] = 0x80
+	binary.LittleEndian.PutUint64(bl[j][56:], uint64(n)*8)
+}
+
+// md5x8Generic is md5x8 one lane at a time through crypto/md5, for CPUs
+// without the vector code (and to test it against): each lane's length is
+// in its padding.
+func md5x8Generic(bl *md5Blocks, out *[4][8]uint32) {
+	for j := range bl {
+		n := min(binary.LittleEndian.Uint64(bl[j][56:])/8, md5MaxOneBlock)
+		sum := md5.Sum(bl[j][:n])
+		for k := range 4 {
+			out[k][j] = binary.LittleEndian.Uint32(sum[4*k:])
+		}
+	}
+}
+
+// percentOfState is percentOfSum of a digest given as its state words:
+// the digest's bytes are the words little-endian, read big-endian here.
+func percentOfState(a, b, c, d uint32) float64 {
+	hi := uint64(bits.ReverseBytes32(a))<<32 | uint64(bits.ReverseBytes32(b))
+	lo := uint64(bits.ReverseBytes32(c))<<32 | uint64(bits.ReverseBytes32(d))
+	return uint128Fraction(hi, lo) * 100
+}

@@ -1,0 +1,9 @@
+//go:build !amd64 || purego
+
+package runtime
+
+const haveMD5x8 = false
+
+// md5x8 computes the eight one-block digests of bl as state words: word k
+// of lane j's digest is out[k][j].
+func md5x8(bl *md5Blocks, out *[4][8]uint32) { md5x8Generic(bl, out) }
