@@ -319,7 +319,12 @@ func (fp *flagPlan) values() []vexilrt.FlagValue {
 // building an Evaluation and looking the value up in the config, and keeps
 // the accessor small enough to inline, so calling it does not copy the View.
 func (fp *flagPlan) typed() jen.Code {
-	index := jen.Id("v").Dot("variant").Call(jen.Id(flagConst(fp)))
+	return fp.typedFrom(jen.Id("v").Dot("variant").Call(jen.Id(flagConst(fp))))
+}
+
+// typedFrom is the flag's typed value given the expression of its value
+// index.
+func (fp *flagPlan) typedFrom(index *jen.Statement) jen.Code {
 	values := fp.values()
 	var elem jen.Code
 	vals := make([]jen.Code, 0, len(values))
@@ -456,12 +461,25 @@ func (p *plan) featureFlags(f *jen.File) {
 		}
 	})
 	f.Line()
-	f.Add(doc("Client evaluates every client: true flag, for the GraphQL featureFlags field."))
+	ids := make([]jen.Code, len(p.client))
 	fields := make([]jen.Code, len(p.client))
 	for i, fp := range p.client {
-		fields[i] = jen.Id(fp.goName).Op(":").Add(fp.typed())
+		ids[i] = jen.Id(flagConst(fp))
+		fields[i] = jen.Id(fp.goName).Op(":").Add(fp.typedFrom(jen.Id("x").Index(jen.Lit(i))))
 	}
+	if len(p.client) == 0 {
+		f.Add(doc("Client evaluates every client: true flag, for the GraphQL featureFlags field."))
+		f.Func().Params(jen.Id("v").Id("View")).Id("Client").Params().Id("FeatureFlags").Block(jen.Return(jen.Id("FeatureFlags").Values()))
+		return
+	}
+	f.Add(doc(
+		"Client evaluates every client: true flag, for the GraphQL featureFlags field.",
+		"It evaluates them in one pass, so what several flags test about the target (a split's hash above all) is computed once.",
+	))
 	f.Func().Params(jen.Id("v").Id("View")).Id("Client").Params().Id("FeatureFlags").Block(
+		jen.Id("ids").Op(":=").Index(jen.Op("...")).Add(rt("FlagID")).ValuesFunc(func(g *jen.Group) { multiline(g, ids) }),
+		jen.Var().Id("x").Index(jen.Len(jen.Id("ids"))).Int32(),
+		jen.Id("v").Dot("cfg").Dot("VariantIndexes").Call(jen.Id("ids").Index(jen.Op(":")), jen.Id("v").Dot("slots").Index(jen.Op(":")), jen.Id("x").Index(jen.Op(":"))),
 		jen.Return(jen.Id("FeatureFlags").ValuesFunc(func(g *jen.Group) { multiline(g, fields) })),
 	)
 }

@@ -67,6 +67,8 @@ func (cc *compiler) compile() (*Config, Diagnostics) {
 		return nil, cc.diags
 	}
 	cc.programs()
+	cc.numberSplits()
+	cc.c.buildPass()
 	c := cc.c
 	c.warnings = cc.diags.Warnings()
 	c.schemaHash = SchemaHash(cc.opts.Definitions)

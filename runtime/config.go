@@ -131,13 +131,16 @@ type Config struct {
 	rules     []crule // in evaluation order: priority desc, name asc
 	ruleIndex map[string]int32
 
-	nodes     []cnode
-	kids      []int32  // children of and/or nodes
-	prog      []instr  // the flags' branch programs
-	nodeText  []string // source text of each node, for explain
-	nodeLabel []string // "filter:NAME" where a named filter was inlined
-	intSets   []intSet
-	strSets   []strSet
+	nodes      []cnode
+	kids       []int32  // children of and/or nodes
+	prog       []instr  // the flags' branch programs
+	nodeText   []string // source text of each node, for explain
+	nodeLabel  []string // "filter:NAME" where a named filter was inlined
+	intSets    []intSet
+	strSets    []strSet
+	splitKeys  []splitKey // the distinct splits, numbered for a pass's cache (batch.go)
+	pass       []passFlag // by flag ID, for a pass over many flags (batch.go)
+	passValues []int32
 
 	attrs      []string // slot names
 	attrTypes  []AttrType
@@ -164,8 +167,9 @@ type cflag struct {
 	forced   Reason // what a killed flag answers for: DISABLED, or STALE (stale.go)
 	rules    []flagRule
 	decl     *FlagDef
-	program  bool  // rules compiled to c.prog, starting at entry
-	entry    int32 // a jump (see instr)
+	program  bool   // rules compiled to c.prog, starting at entry
+	entry    int32  // a jump (see instr)
+	splits   uint64 // split keys the program tests directly (batch.go)
 }
 
 // flagRule is one rule in a flag's list, with what evaluation needs from it
@@ -241,6 +245,7 @@ type evalState struct {
 	slots  []Value
 	now    int64
 	hasNow bool
+	splits *splitCache // a pass over several flags (batch.go); nil for one flag
 }
 
 func (st *evalState) nowNanos() int64 {

@@ -161,6 +161,11 @@ func (c *Config) evalAttr(n *cnode, v *Value) bool {
 func (c *Config) evalRef(n *cnode, st *evalState) bool {
 	switch n.op {
 	case nInsplit:
+		if st.splits != nil {
+			if p, ok := c.splitPercent(n, st); ok {
+				return (n.lo <= p && p < n.hi) != n.neg
+			}
+		}
 		return inSplit(st.attr(n.slot), n) != n.neg
 	case nFlagNum:
 		o := c.evalFlag(FlagID(n.slot), st)

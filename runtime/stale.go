@@ -18,5 +18,6 @@ func (c *Config) WithStale(ids []FlagID) *Config {
 			f.killed, f.forced = true, ReasonStale
 		}
 	}
+	cp.buildPass()
 	return &cp
 }

@@ -266,11 +266,21 @@ type FeatureFlags struct {
 
 // Client evaluates every client: true flag, for the GraphQL featureFlags
 // field.
+//
+// It evaluates them in one pass, so what several flags test about the target
+// (a split's hash above all) is computed once.
 func (v View) Client() FeatureFlags {
+	ids := [...]vexilrt.FlagID{
+		flagNewReport,
+		flagWorkbook,
+		flagLegacyReport,
+	}
+	var x [len(ids)]int32
+	v.cfg.VariantIndexes(ids[:], v.slots[:], x[:])
 	return FeatureFlags{
-		NewReport:    v.variant(flagNewReport) == 0,
-		Workbook:     [...]Workbook{WorkbookClassic, WorkbookGuided, WorkbookAdaptive}[v.variant(flagWorkbook)],
-		LegacyReport: v.variant(flagLegacyReport) == 0,
+		NewReport:    x[0] == 0,
+		Workbook:     [...]Workbook{WorkbookClassic, WorkbookGuided, WorkbookAdaptive}[x[1]],
+		LegacyReport: x[2] == 0,
 	}
 }
 

@@ -250,12 +250,23 @@ type FeatureFlags struct {
 
 // Client evaluates every client: true flag, for the GraphQL featureFlags
 // field.
+//
+// It evaluates them in one pass, so what several flags test about the target
+// (a split's hash above all) is computed once.
 func (v View) Client() FeatureFlags {
+	ids := [...]vexilrt.FlagID{
+		flagNewReport,
+		flagWorkbook,
+		flagMaxQuestions,
+		flagLegacyReport,
+	}
+	var x [len(ids)]int32
+	v.cfg.VariantIndexes(ids[:], v.slots[:], x[:])
 	return FeatureFlags{
-		NewReport:    v.variant(flagNewReport) == 0,
-		Workbook:     [...]Workbook{WorkbookClassic, WorkbookGuidedV2, WorkbookAdaptive}[v.variant(flagWorkbook)],
-		MaxQuestions: [...]int{10, 20, 30}[v.variant(flagMaxQuestions)],
-		LegacyReport: v.variant(flagLegacyReport) == 0,
+		NewReport:    x[0] == 0,
+		Workbook:     [...]Workbook{WorkbookClassic, WorkbookGuidedV2, WorkbookAdaptive}[x[1]],
+		MaxQuestions: [...]int{10, 20, 30}[x[2]],
+		LegacyReport: x[3] == 0,
 	}
 }
 

@@ -208,11 +208,21 @@ type FeatureFlags struct {
 
 // Client evaluates every client: true flag, for the GraphQL featureFlags
 // field.
+//
+// It evaluates them in one pass, so what several flags test about the target
+// (a split's hash above all) is computed once.
 func (v View) Client() FeatureFlags {
+	ids := [...]vexilrt.FlagID{
+		flagHTMLExport,
+		flagAPIURL,
+		flagNewSSOLogin,
+	}
+	var x [len(ids)]int32
+	v.cfg.VariantIndexes(ids[:], v.slots[:], x[:])
 	return FeatureFlags{
-		HTMLExport:  v.variant(flagHTMLExport) == 0,
-		APIURL:      [...]APIURL{APIURLProd, APIURLStaging}[v.variant(flagAPIURL)],
-		NewSSOLogin: v.variant(flagNewSSOLogin) == 0,
+		HTMLExport:  x[0] == 0,
+		APIURL:      [...]APIURL{APIURLProd, APIURLStaging}[x[1]],
+		NewSSOLogin: x[2] == 0,
 	}
 }
 
