@@ -73,6 +73,9 @@ func authTable() []authRow {
 		{"POST /ofrep/v1/evaluate/flags", "sdk", true, 200, func(_ *testEnv, env string) (string, string, any, []string) {
 			return "POST", "/ofrep/v1/evaluate/flags", `{"context":{}}`, []string{"Vexil-Environment", env}
 		}},
+		// A ticket, never a bearer token, opens an event stream: without one
+		// it is 401 whoever asks (TestOFREPStreamAuthorization covers tickets).
+		{"GET " + ofrepStreamPath, "", false, 401, get(ofrepStreamPath)},
 		{"OPTIONS /ofrep/v1/", "", false, 204, send("OPTIONS", "/ofrep/v1/evaluate/flags", nil)},
 		{"/", "", false, 404, get("/api/v1/nothing-here/{env}")},
 	}

@@ -81,6 +81,8 @@ func (s *Server) routeTable() []route {
 
 		{pattern: "POST /ofrep/v1/evaluate/flags/{key}", perm: permSDK, h: s.ofrepOne},
 		{pattern: "POST /ofrep/v1/evaluate/flags", perm: permSDK, h: s.ofrepBulk},
+		// The event stream's ticket, not a bearer token, authorizes it.
+		{pattern: "GET " + ofrepStreamPath, public: true, plain: s.ofrepStream},
 		{pattern: "OPTIONS /ofrep/v1/", public: true, plain: func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusNoContent) // a CORS preflight; cors has set the headers
 		}},
@@ -121,8 +123,8 @@ func (s *Server) cors(h http.Handler) http.Handler {
 			hd := w.Header()
 			hd.Set("Access-Control-Allow-Origin", origin)
 			hd.Add("Vary", "Origin")
-			hd.Set("Access-Control-Allow-Methods", "POST, OPTIONS")
-			hd.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, If-None-Match, Vexil-Environment")
+			hd.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+			hd.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, If-None-Match, Vexil-Environment, Last-Event-ID")
 			hd.Set("Access-Control-Expose-Headers", "ETag")
 			hd.Set("Access-Control-Max-Age", "600")
 		}

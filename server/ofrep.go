@@ -176,10 +176,12 @@ func (s *Server) ofrepBulk(w http.ResponseWriter, r *http.Request, c *call) {
 	case attrs == nil:
 		return
 	}
-	snap := e.snap.Load()
-	// The answer depends only on the version and the context, so their hash
-	// is the ETag: a browser polling with an unchanged context gets a 304.
-	sum := sha256.Sum256(append(fmt.Appendf(nil, "%s\x00%d\x00", e.name, snap.v.Version), body...))
+	snap := s.ofrepSnapshot(r, e)
+	streams, ticket := s.ofrepEventStreams(c.token, e.name, snap.v.Version, time.Now())
+	// The answer depends only on the version, the event stream ticket and the
+	// context, so their hash is the ETag: a browser polling with an unchanged
+	// context gets a 304.
+	sum := sha256.Sum256(append(fmt.Appendf(nil, "%s\x00%d\x00%s\x00", e.name, snap.v.Version, ticket), body...))
 	etag := `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`
 	w.Header().Set("ETag", etag)
 	if etagMatches(r.Header.Get("If-None-Match"), etag) {
@@ -197,5 +199,5 @@ func (s *Server) ofrepBulk(w http.ResponseWriter, r *http.Request, c *call) {
 		flags = append(flags, ofrepValue(ev))
 	}
 	slices.SortFunc(flags, func(a, b ofrepResult) int { return strings.Compare(a.Key, b.Key) })
-	writeJSON(w, http.StatusOK, map[string]any{"flags": flags})
+	writeJSON(w, http.StatusOK, map[string]any{"flags": flags, "eventStreams": streams})
 }

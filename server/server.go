@@ -50,6 +50,9 @@ type Options struct {
 	// MaxCompiles bounds the strict compiles of drafts and saves running at
 	// once (default GOMAXPROCS/2, at least 1); more wait their turn.
 	MaxCompiles int
+	// TicketLifetime is the longest an OFREP event stream ticket is valid
+	// (default 10 minutes); each lasts between half of it and all of it.
+	TicketLifetime time.Duration
 }
 
 // Server is the flag service. Build it with New, serve Handler, and run Run
@@ -70,6 +73,7 @@ type Server struct {
 	streams  streamSet
 
 	ofrepBufs sync.Pool // *[]byte, for OFREP bodies and answers
+	tickets   ticketCache
 
 	handlerOnce sync.Once
 	handler     http.Handler
@@ -97,6 +101,8 @@ type snapshot struct {
 	frame      []byte // the SSE event announcing this version
 	client     []string
 	ofrep      *ofrepSlots
+
+	ofrepFrame []byte // the OFREP event stream's event announcing this version
 }
 
 // New loads tokens and every environment's current version, compiling each.
@@ -115,6 +121,9 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	}
 	if opts.InlineLimit <= 0 {
 		opts.InlineLimit = 64 << 10
+	}
+	if opts.TicketLifetime <= 0 {
+		opts.TicketLifetime = 10 * time.Minute
 	}
 	if opts.MaxStreams <= 0 {
 		opts.MaxStreams = 10000
@@ -281,6 +290,7 @@ func (s *Server) newSnapshot(v *store.Version, cfg *vexilrt.Config) (*snapshot, 
 	snap := &snapshot{v: v, cfg: cfg, etag: strconv.Quote(strconv.FormatInt(v.Version, 10)), body: body,
 		configETag: fmt.Sprintf(`"%d-%s-%x"`, v.Version, s.st.ID(), digest[:8]),
 		ofrep:      newOFREPSlots(cfg, s.keyAttr)}
+	snap.ofrepFrame = ofrepEventFrame(v, snap.configETag)
 	if len(body) <= s.opts.InlineLimit {
 		snap.frame = fmt.Appendf(nil, "event: config\nid: %d\ndata: %s\n\n", v.Version, body)
 	} else {
