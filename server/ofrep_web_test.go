@@ -1,0 +1,233 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// The OpenFeature web SDK and OFREP web provider from npm, exactly as
+// package-lock.json pins them, installed by the first test that needs them.
+const ofrepWebDir = "testdata/ofrep-web"
+
+var ofrepWebInstall struct {
+	once sync.Once
+	err  error
+}
+
+// ofrepWebModules makes sure testdata/ofrep-web/node_modules holds what the
+// lock file names (npm ci, skipped when a stamp says it already does), or
+// skips the test without Node.js.
+func ofrepWebModules(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("the OpenFeature web provider tests are skipped in -short mode")
+	}
+	for _, tool := range []string{"node", "npm"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed (apt-get install -y nodejs npm): skipping the OpenFeature web provider tests", tool)
+		}
+	}
+	ofrepWebInstall.once.Do(func() {
+		lock, err := os.ReadFile(filepath.Join(ofrepWebDir, "package-lock.json"))
+		if err != nil {
+			ofrepWebInstall.err = err
+			return
+		}
+		sum := sha256.Sum256(lock)
+		want := hex.EncodeToString(sum[:])
+		stamp := filepath.Join(ofrepWebDir, "node_modules", ".vexil-lock-sha256")
+		if have, err := os.ReadFile(stamp); err == nil && string(have) == want {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "npm", "ci", "--no-audit", "--no-fund", "--loglevel=error")
+		cmd.Dir = ofrepWebDir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			ofrepWebInstall.err = fmt.Errorf("npm ci in %s: %v\n%s", ofrepWebDir, err, out)
+			return
+		}
+		ofrepWebInstall.err = os.WriteFile(stamp, []byte(want), 0o644)
+	})
+	if ofrepWebInstall.err != nil {
+		t.Fatal(ofrepWebInstall.err)
+	}
+}
+
+// webReport is one line of what the JavaScript client saw.
+type webReport struct {
+	Kind         string   `json:"kind"`
+	At           int64    `json:"at"` // Unix milliseconds
+	Value        any      `json:"value"`
+	FlagsChanged []string `json:"flagsChanged"`
+	SSETriggered bool     `json:"sseTriggered"`
+	Message      string   `json:"message"`
+}
+
+// webFixture is a real `vexil serve` that lets pageOrigin call OFREP, and an
+// sdk token of its dev environment.
+type webFixture struct {
+	e   *testEnv
+	sdk string
+}
+
+func newWebFixture(t *testing.T, pageOrigin string) webFixture {
+	const admin = "vxl_ofrep_web_test_admin_0123456789"
+	dir := copyFlags(t)
+	p := serve(t, dir, []string{"VEXIL_BOOTSTRAP_TOKEN=" + admin}, "--db", "sqlite:"+filepath.Join(dir, "vexil.db"),
+		"--env", "dev", "--cors-origin", pageOrigin)
+	e := &testEnv{t: t, url: p.url, admin: admin}
+	return webFixture{e: e, sdk: e.token("sdk", "dev")}
+}
+
+// saveAndMeasure saves rules that turn new_report on for teachers, waits for
+// the client's PROVIDER_CONFIGURATION_CHANGED (via next), checks it, and
+// returns the time from the start of the save to the event.
+func (f webFixture) saveAndMeasure(t *testing.T, next func() webReport) time.Duration {
+	t.Helper()
+	saved := time.Now()
+	f.e.put("dev", `"0"`, teachersDoc, 200)
+	for {
+		r := next()
+		switch r.Kind {
+		case "changed":
+			if r.Value != true || !strings.Contains(strings.Join(r.FlagsChanged, ","), "new_report") || !r.SSETriggered {
+				t.Fatalf("PROVIDER_CONFIGURATION_CHANGED %+v: want new_report true, after a re-fetch an event triggered", r)
+			}
+			return time.UnixMilli(r.At).Sub(saved)
+		case "ready":
+			t.Fatalf("ready again: %+v", r)
+		default:
+			t.Logf("the provider reported %+v", r)
+		}
+	}
+}
+
+// changeBound is how long a test waits for a save to reach the provider.
+// The promise is a second; the bound is generous because a loaded machine
+// is no reason to fail, and with polling off nothing but the event stream
+// can bring the change at all.
+const changeBound = 30 * time.Second
+
+// TestOFREPWebProviderNode runs @openfeature/ofrep-web-provider in Node,
+// with the eventsource package as EventSource, against a real vexil serve.
+func TestOFREPWebProviderNode(t *testing.T) {
+	ofrepWebModules(t)
+	f := newWebFixture(t, "http://127.0.0.1:1")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", "node-main.mjs", f.e.url)
+	cmd.Dir = ofrepWebDir
+	cmd.Env = append(os.Environ(), "VEXIL_TOKEN="+f.sdk)
+	cmd.Stderr = &testWriter{t: t}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer cancel()
+	reports := make(chan webReport, 16)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			var r webReport
+			if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+				t.Errorf("node printed %q", sc.Text())
+				continue
+			}
+			reports <- r
+		}
+		close(reports)
+	}()
+	next := func() webReport {
+		select {
+		case r, ok := <-reports:
+			if !ok {
+				t.Fatal("the node client exited")
+			}
+			return r
+		case <-time.After(changeBound):
+			t.Fatalf("the node client reported nothing in %v", changeBound)
+		}
+		return webReport{}
+	}
+	if r := next(); r.Kind != "ready" || r.Value != false {
+		t.Fatalf("first report %+v, want ready with new_report false", r)
+	}
+	d := f.saveAndMeasure(t, next)
+	t.Logf("Node: PROVIDER_CONFIGURATION_CHANGED with the new value %v after the save began", d.Round(time.Millisecond))
+}
+
+// TestOFREPWebProviderChromium runs the provider in headless Chromium with
+// the browser's own EventSource, on a page of another origin than vexil's.
+func TestOFREPWebProviderChromium(t *testing.T) {
+	ofrepWebModules(t)
+	browser := newChromium(t)
+	page := httptest.NewServer(http.FileServer(http.Dir(ofrepWebDir)))
+	defer page.Close()
+	f := newWebFixture(t, page.URL)
+	ctx, cancel := context.WithTimeout(browser, 2*changeBound)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Navigate(page.URL+"/index.html#"+url.Values{"server": {f.e.url}, "token": {f.sdk}}.Encode())); err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	next := func() webReport {
+		deadline := time.Now().Add(changeBound)
+		for time.Now().Before(deadline) {
+			log, err := chromedp.Run(ctx, chromedp.Evaluate[[]webReport](`window.vexilLog || []`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if seen < len(log) {
+				seen++
+				return log[seen-1]
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Fatalf("the page reported nothing in %v", changeBound)
+		return webReport{}
+	}
+	if r := next(); r.Kind != "ready" || r.Value != false {
+		t.Fatalf("first report %+v, want ready with new_report false", r)
+	}
+	d := f.saveAndMeasure(t, next)
+	t.Logf("Chromium: PROVIDER_CONFIGURATION_CHANGED with the new value %v after the save began", d.Round(time.Millisecond))
+}
+
+// newChromium starts headless Chromium, or skips when it is not installed.
+func newChromium(t *testing.T) context.Context {
+	t.Helper()
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Skip("chromium is not installed (apt-get install -y chromium): skipping the browser test")
+	}
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), chromedp.ExecPath(path), chromedp.Headless,
+		chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.Flag("disable-background-networking", true))
+	t.Cleanup(cancel)
+	ctx, cancel2 := chromedp.NewContext(actx)
+	t.Cleanup(cancel2)
+	if err := chromedp.Do(ctx); err != nil {
+		t.Skipf("chromium does not start here: %v", err)
+	}
+	return ctx
+}
