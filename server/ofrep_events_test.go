@@ -396,3 +396,33 @@ func TestOFREPStreamAuthorization(t *testing.T) {
 		}
 	}
 }
+
+// TestOFREPStreamCaps: event streams count against the issuing token's
+// stream cap together with its SDK streams.
+func TestOFREPStreamCaps(t *testing.T) {
+	e := start(t, "sqlite", func(o *Options) { o.MaxStreamsPerToken = 1 })
+	sdk := e.token("sdk", "dev")
+	_, uri, _ := e.bulkStreams(t, sdk)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e.subscribe(t, ctx, "dev", sdk)
+	r := e.do("GET", uri, "", nil)
+	if r.status != 503 || r.code() != "too_many_streams" || r.header.Get("Retry-After") == "" {
+		t.Fatalf("an event stream beyond the token's cap: %d %s", r.status, r.body)
+	}
+	cancel()
+	// Once the SDK stream is gone, the event stream is let in.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ctx, cancel := context.WithCancel(context.Background())
+		status, _ := e.openOFREPStream(t, ctx, uri)
+		cancel()
+		if status == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the event stream was still refused (%d) 30s after the other stream closed", status)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
