@@ -14,7 +14,8 @@ import (
 
 const experimentUsage = `usage: vexil experiment analyze --flag FLAG --metric NAME --exposures FILE... --events FILE...
     [--aggregate sum|count|any] [--control VARIANT] [--allocation V=W,...]
-    [--flags flags.yaml] [--rules rules.yaml] [--covariate-window 14d] [--sequential]
+    [--flags flags.yaml] [--rules rules.yaml | --env NAME [--server URL] [--token T]]
+    [--covariate-window 14d] [--sequential]
     [--format text|json]`
 
 func runExperiment(ctx context.Context, args []string, stdio Stdio) int {
@@ -37,6 +38,8 @@ type analyzeRun struct {
 	exposures, events   stringList
 	defsFile, rulesFile string
 	window, format      string
+	env                 string
+	client              func() (*apiClient, error)
 }
 
 func runAnalyze(ctx context.Context, args []string, stdio Stdio) int {
@@ -72,6 +75,8 @@ func parseAnalyze(args []string, stderr io.Writer) (r analyzeRun, done bool, sta
 	fs.Var(&r.events, "events", "a file of metric event lines, as --exposures (repeatable)")
 	fs.StringVar(&r.defsFile, "flags", "", "flags.yaml: the flag's variants, control, metrics and metric types")
 	fs.StringVar(&r.rulesFile, "rules", "", "a rules document whose split ranges are the intended allocation")
+	fs.StringVar(&r.env, "env", "", "take the split ranges from this environment's rules on --server instead")
+	r.client = clientFlags(fs)
 	fs.StringVar(&r.window, "covariate-window", "", "CUPED: adjust by the metric in this window before each unit's start, e.g. 14d")
 	fs.BoolVar(&r.opts.Sequential, "sequential", false, "always-valid p-values and intervals, safe to check every day")
 	fs.Float64Var(&r.opts.Tuning, "sequential-tuning", experiment.DefaultTuning, "units (both arms) at which the sequential interval is narrowest")
@@ -114,6 +119,9 @@ func parseAnalyze(args []string, stderr io.Writer) (r analyzeRun, done bool, sta
 		}
 		r.opts.CovariateWindow = w
 	}
+	if r.rulesFile != "" && r.env != "" {
+		bad("--rules and --env both give the rules: give one")
+	}
 	if !(r.opts.Tuning >= 1) {
 		bad("--sequential-tuning must be at least 1")
 	}
@@ -155,8 +163,8 @@ func (r *analyzeRun) run(ctx context.Context, stdin io.Reader) (*experiment.Resu
 	case o.Control == "":
 		return nil, errors.New("vexil experiment analyze: --control is required without --flags")
 	}
-	if r.rulesFile != "" && o.Allocation == nil {
-		data, err := os.ReadFile(r.rulesFile)
+	if (r.rulesFile != "" || r.env != "") && o.Allocation == nil {
+		name, data, err := r.rules(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -164,7 +172,7 @@ func (r *analyzeRun) run(ctx context.Context, stdin io.Reader) (*experiment.Resu
 		if defs != nil {
 			def, key = defs.Flag.Default, defs.KeyAttr
 		}
-		if o.Allocation, err = experiment.RulesAllocation(r.rulesFile, data, o.Flag, def, key); err != nil {
+		if o.Allocation, err = experiment.RulesAllocation(name, data, o.Flag, def, key); err != nil {
 			return nil, err
 		}
 	}
@@ -180,6 +188,23 @@ func (r *analyzeRun) run(ctx context.Context, stdin io.Reader) (*experiment.Resu
 		}
 	}
 	return c.Result()
+}
+
+// rules reads the rules document of --rules, or of --env on --server.
+func (r *analyzeRun) rules(ctx context.Context) (name string, data []byte, err error) {
+	if r.rulesFile != "" {
+		data, err = os.ReadFile(r.rulesFile)
+		return r.rulesFile, data, err
+	}
+	c, err := r.client()
+	if err != nil {
+		return "", nil, err
+	}
+	data, _, err = c.do(ctx, "GET", envPath(r.env, "/rules"), nil, "Accept", "application/yaml")
+	if err != nil {
+		return "", nil, fmt.Errorf("the rules of %s on %s: %v", r.env, c.server, err)
+	}
+	return r.env + ".rules.yaml", data, nil
 }
 
 // readInput opens a file (standard input for "-", decompressing .gz) and

@@ -5,7 +5,10 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"io"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -147,6 +150,34 @@ func TestExperimentAnalyze(t *testing.T) {
 			t.Errorf("srm_p_value %v, want %v (50/25/25)", *got.SRM, *want.SRM)
 		}
 	})
+	t.Run("the server's rules are the allocation", func(t *testing.T) {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			if req.URL.Path != "/api/v1/envs/prod/rules" || req.Header.Get("Authorization") != "Bearer vxl_test" {
+				http.Error(w, "no", http.StatusNotFound)
+				return
+			}
+			io.WriteString(w, "rules:\n  g: {filter: \"insplit(attr:user_id, 0, 25)\", split_group: s, variants: {workbook: guided}}\n"+
+				"  a: {filter: \"insplit(attr:user_id, 25, 50)\", split_group: s, variants: {workbook: adaptive}}\n")
+		}))
+		defer srv.Close()
+		code, out, errs := runMain(t, "experiment", "analyze", "--flag", "workbook", "--flags", "flags.yaml", "--env", "prod",
+			"--server", srv.URL, "--token", "vxl_test", "--exposures", exposures, "--events", events, "--format", "json")
+		if code != exitOK {
+			t.Fatalf("exit %d: %s", code, errs)
+		}
+		var got goldenFigures
+		if err := json.Unmarshal([]byte(out), &got); err != nil {
+			t.Fatal(err)
+		}
+		if want := goldenExpect(t, g, "signup_any_allocation"); !sameFigure(got.SRM, want.SRM) {
+			t.Errorf("srm_p_value %v, want %v (50/25/25)", *got.SRM, *want.SRM)
+		}
+		code, _, errs = runMain(t, "experiment", "analyze", "--flag", "workbook", "--flags", "flags.yaml", "--env", "staging",
+			"--server", srv.URL, "--token", "vxl_test", "--exposures", exposures, "--events", events)
+		if code != exitBadInput || !strings.Contains(errs, "the rules of staging on "+srv.URL) {
+			t.Errorf("an unknown environment: exit %d, %s", code, errs)
+		}
+	})
 	t.Run("compressed and standard input", func(t *testing.T) {
 		var gz bytes.Buffer
 		zw := gzip.NewWriter(&gz)
@@ -190,6 +221,7 @@ func TestExperimentAnalyzeBadInput(t *testing.T) {
 		{"bad values at once", []string{"--flag", "f", "--exposures", "x", "--events", "y", "--aggregate", "mean", "--format", "csv",
 			"--allocation", "a=1,a=2", "--covariate-window", "2w"},
 			[]string{`--aggregate must be sum, count or any, not "mean"`, `--format must be text or json, not "csv"`, "--allocation: a: named twice", "--covariate-window: "}},
+		{"two sources of rules", []string{"--flag", "f", "--exposures", "x", "--events", "y", "--rules", "r.yaml", "--env", "prod"}, []string{"give one"}},
 		{"no control without definitions", []string{"--flag", "f", "--metric", "m", "--exposures", "x", "--events", "y"}, []string{"--control is required without --flags"}},
 		{"no metric", []string{"--flag", "f", "--control", "a", "--exposures", "x", "--events", "y"}, []string{"--metric is required"}},
 		{"missing file", []string{"--flag", "f", "--metric", "m", "--control", "a", "--exposures", "nope.jsonl", "--events", "y"}, []string{"nope.jsonl"}},
