@@ -44,6 +44,7 @@ func (w *welford) summary() Summary {
 // fixed-horizon test is shown to be wrong far more often, which is what the
 // sequential test is for.
 func TestAASimulation(t *testing.T) {
+	t.Parallel()
 	const (
 		experiments = 1000
 		days        = 14
@@ -117,6 +118,7 @@ func TestAASimulation(t *testing.T) {
 // TestSequentialPower: the always-valid test is not merely conservative; a
 // real effect is found.
 func TestSequentialPower(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(3, 5))
 	found := 0
 	const experiments = 200
@@ -144,6 +146,7 @@ func TestSequentialPower(t *testing.T) {
 // ρ² = 64% against the plain difference, and its 95% interval covers the
 // true effect 95% ± 1.5 points of the time.
 func TestCUPEDSimulation(t *testing.T) {
+	t.Parallel()
 	const (
 		experiments = 2000
 		units       = 400
