@@ -48,7 +48,7 @@ func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("classroom", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:8081", "listen address")
 	rules := fs.String("rules", "examples/classroom/rules.yaml", "the rollout rules, compiled against flags.yaml (without -server)")
-	vexilServer := fs.String("server", os.Getenv("VEXIL_SERVER"), "follow the rules of this vexil server (`vexil serve --flags examples/classroom/flags.yaml`)")
+	vexilServer := fs.String("server", "", "follow the rules of this vexil server (`vexil serve --flags examples/classroom/flags.yaml`); default $VEXIL_SERVER unless -rules is given")
 	env := fs.String("env", "dev", "the vexil environment to follow")
 	token := fs.String("token", os.Getenv("VEXIL_TOKEN"), "a vexil token (role sdk or higher)")
 	cache := fs.String("cache", filepath.Join(os.TempDir(), "classroom-vexil-cache.json"), "the last-known-good config, for starting while the server is away")
@@ -56,6 +56,18 @@ func run(ctx context.Context, args []string) error {
 		return nil
 	} else if err != nil {
 		return err
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	switch env := os.Getenv("VEXIL_SERVER"); {
+	case given["server"] && given["rules"]:
+		return errors.New("-server and -rules are two sources of rules; give one")
+	case given["rules"] && env != "":
+		// A flag on the command line is the nearer intent than an exported
+		// variable, but say so: the other way round cost someone an hour.
+		slog.Info("classroom: -rules given, so VEXIL_SERVER is not followed", "VEXIL_SERVER", env, "rules", *rules)
+	case !given["server"]:
+		*vexilServer = env
 	}
 
 	// The one place the flag config comes from.
@@ -79,6 +91,7 @@ func run(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
+		slog.Info("classroom flags", "from", "file", "rules", *rules)
 		src = h
 	}
 	ln, err := net.Listen("tcp", *addr)

@@ -28,13 +28,23 @@ func TestBinary(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 
-	addr, stop := startAndWait(ctx, t, nil, regexp.MustCompile(`classroom listening addr=(\S+)`), bin, "-addr", "127.0.0.1:0", "-rules", "rules.yaml")
+	// An exported VEXIL_SERVER (the README's serve section exports one)
+	// does not override -rules on the command line: the answer comes from the
+	// file, not from an unreachable server's defaults.
+	addr, stop := startAndWait(ctx, t, []string{"VEXIL_SERVER=http://127.0.0.1:1"}, regexp.MustCompile(`classroom listening addr=(\S+)`), bin, "-addr", "127.0.0.1:0", "-rules", "rules.yaml")
 	got := graphql(ctx, t, "http://"+addr+"/graphql", "sam", `{"query": "{ featureFlags { workbook } }"}`)
 	if want := `{"data":{"featureFlags":{"workbook":"GUIDED"}}}`; got != want {
 		t.Errorf("got %s, want %s", got, want)
 	}
 	if err := stop(); err != nil {
 		t.Errorf("the service did not stop cleanly on an interrupt: %v", err)
+	}
+}
+
+func TestServerAndRulesExclusive(t *testing.T) {
+	err := run(t.Context(), []string{"-rules", "rules.yaml", "-server", "http://127.0.0.1:1"})
+	if err == nil || !strings.Contains(err.Error(), "give one") {
+		t.Errorf("run with -server and -rules: %v", err)
 	}
 }
 
