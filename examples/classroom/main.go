@@ -10,7 +10,7 @@
 //	    -d '{"query": "{ viewer { name } featureFlags { newReport workbook } }"}'
 package main
 
-//go:generate go run github.com/vexilhq/vexil/cmd/vexil generate -o flags --graphql graph/featureflags.graphqls
+//go:generate go tool vexil generate -o flags --graphql graph/featureflags.graphqls
 //go:generate go tool gqlgen
 
 import (
