@@ -1,6 +1,10 @@
 package generator
 
 import (
+	"go/build"
+	"go/build/constraint"
+	"go/parser"
+	"go/token"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -64,10 +68,16 @@ func writeFile(t *testing.T, path string, data []byte) {
 // goCmd runs the go command in dir, returning its combined output.
 func goCmd(t *testing.T, dir string, args ...string) (string, error) {
 	t.Helper()
+	return goCmdEnv(t, dir, nil, args...)
+}
+
+// goCmdEnv is goCmd with more environment variables.
+func goCmdEnv(t *testing.T, dir string, env []string, args ...string) (string, error) {
+	t.Helper()
 	cmd := exec.Command("go", args...)
 	cmd.Dir = dir
 	// -mod=mod lets the scratch go.mod gain the requirements vexil brings.
-	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod -buildvcs=false", "GOWORK=off")
+	cmd.Env = append(append(os.Environ(), "GOFLAGS=-mod=mod -buildvcs=false", "GOWORK=off"), env...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
@@ -86,6 +96,43 @@ func TestGoldenBuilds(t *testing.T) {
 	for _, args := range [][]string{{"build", "./..."}, {"vet", "./..."}} {
 		if out, err := goCmd(t, dir, args...); err != nil {
 			t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	// int is 32 bits there: int flags beyond it must have become int64.
+	if out, err := goCmdEnv(t, dir, []string{"GOARCH=386"}, "build", "./..."); err != nil {
+		t.Fatalf("GOARCH=386 go build: %v\n%s", err, out)
+	}
+}
+
+// TestGoldenNoDirectives: no comment line in a generated Go file is a build
+// constraint or a directive but the header's, whatever the descriptions say
+// (testdata/hostile writes +build, go:generate, //line and more).
+func TestGoldenNoDirectives(t *testing.T) {
+	for _, c := range goldenCases(t) {
+		path := filepath.Join(c, "want", GoFile)
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ParseComments)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, g := range f.Comments {
+			for _, cm := range g.List {
+				text := cm.Text
+				if constraint.IsGoBuild(text) || constraint.IsPlusBuild(text) {
+					t.Errorf("%s: build constraint %q", path, text)
+				}
+				body := strings.TrimPrefix(text, "//")
+				if body != "" && body[0] != ' ' && body[0] != '\t' && body != text {
+					t.Errorf("%s: directive %q", path, text)
+				}
+				if strings.HasPrefix(strings.TrimSpace(body), "+") {
+					t.Errorf("%s: %q reads as a tool's directive", path, text)
+				}
+			}
+		}
+		if build.Default.GOOS == "linux" {
+			if ok, err := build.Default.MatchFile(filepath.Dir(path), GoFile); err != nil || !ok {
+				t.Errorf("%s: excluded from a linux build (%v)", path, err)
+			}
 		}
 	}
 }

@@ -154,10 +154,67 @@ flags:
 				`flags.yaml:4:3: flags.string: client flag "string" would declare GraphQL enum String, a name GraphQL or vexil already uses; rename the flag`,
 			},
 		},
+		{
+			name: "client int beyond GraphQL's Int",
+			yaml: `version: 1
+package: flags
+flags:
+  n: {variants: [1, 4294967296], default: 1, client: true}
+  m: {variants: [-2147483649, 0], default: 0, client: true}
+  ok: {variants: [-2147483648, 0, 2147483647], default: 0, client: true}
+  server: {variants: [1, 4294967296], default: 1}
+`,
+			want: []string{
+				`flags.yaml:4:17: flags.n.variants: variant 4294967296 of client flag "n" does not fit GraphQL's Int, which is 32 bits (-2147483648 to 2147483647)`,
+				`flags.yaml:5:17: flags.m.variants: variant -2147483649 of client flag "m" does not fit GraphQL's Int`,
+			},
+		},
+		{
+			name: "text Go source cannot hold",
+			yaml: "version: 1\npackage: flags\nattributes:\n  a: {type: string, description: \"x\\0\"}\nflags:\n" +
+				"  f:\n    default: false\n    description: \"nul \\0\"\n    owner: \"team\\uFEFF\"\n    deprecated: \"\\uFEFFold\"\n",
+			want: []string{
+				`flags.yaml:4:3: attributes.a.description: holds the character U+0000, which Go source cannot hold`,
+				`flags.yaml:8:18: flags.f.description: holds the character U+0000`,
+				`flags.yaml:9:12: flags.f.owner: holds the character U+FEFF`,
+				`flags.yaml:10:17: flags.f.deprecated: holds the character U+FEFF`,
+			},
+		},
+		{
+			name:    "a refused client flag is not followed by no client flag",
+			graphql: true,
+			yaml: `version: 1
+package: flags
+flags:
+  __schema: {default: false, client: true}
+`,
+			want: []string{
+				`flags.yaml:4:3: flags.__schema: flag "__schema" cannot be named in Go`,
+			},
+		},
+		{
+			name:    "client: yes is not followed by no client flag",
+			graphql: true,
+			yaml: `version: 1
+package: flags
+flags:
+  a: {default: false, client: "yes"}
+`,
+			want: []string{
+				`flags.yaml:4:31: flags.a.client: must be true or false`,
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			defs, diags := vexilrt.ParseDefinitions("flags.yaml", []byte(tt.yaml))
+			if diags.HasErrors() && defs != nil {
+				var opts Options
+				if tt.graphql {
+					opts.GraphQLFile = "schema.graphqls"
+				}
+				diags = append(diags, Check(defs, opts)...)
+			}
 			if !diags.HasErrors() {
 				var files map[string][]byte
 				var opts Options
@@ -188,8 +245,9 @@ func TestGraphQLNeedsClientFlags(t *testing.T) {
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	if _, diags := Generate(defs, src, Options{GraphQLFile: "schema.graphqls"}); !strings.Contains(diags.String(), "no flag has client: true") {
-		t.Errorf("got %q, want an error saying no flag is client: true", diags)
+	_, diags = Generate(defs, src, Options{GraphQLFile: "schema.graphqls"})
+	if want := "flags.yaml:3:1: flags: a GraphQL schema (schema.graphqls) was asked for, but no flag has client: true"; diags.String() != want {
+		t.Errorf("got %q, want %q", diags, want)
 	}
 	if files, diags := Generate(defs, src, Options{}); diags.HasErrors() || files[GoFile] == nil {
 		t.Errorf("without --graphql: %v", diags)

@@ -7,9 +7,11 @@ import (
 	"cmp"
 	"fmt"
 	"go/token"
+	"math"
 	"path/filepath"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	vexilrt "github.com/vexilhq/vexil/runtime"
 )
@@ -248,18 +250,59 @@ func newPlan(defs *vexilrt.Definitions, opts Options, checkPackage bool) (*plan,
 			p.client = append(p.client, fp)
 		}
 	}
+	c.checkText(defs)
 	c.checkGraphQL(p)
 	if opts.GraphQLFile == GoFile {
 		c.errorf(vexilrt.Position{File: defs.File}, "", "the GraphQL schema cannot be named %s, the Go file's name", GoFile)
 	}
-	if opts.GraphQLFile != "" && len(p.client) == 0 {
-		c.errorf(vexilrt.Position{File: defs.File}, "flags", "a GraphQL schema was asked for, but no flag has client: true")
+	// A flag that asked for client: true and was refused has its own
+	// error; saying that no flag is a client flag would only follow it.
+	tried := slices.ContainsFunc(defs.Flags, func(f vexilrt.FlagDef) bool { _, ok := f.FieldPos["client"]; return ok || f.Client })
+	if opts.GraphQLFile != "" && len(p.client) == 0 && !tried {
+		at := defs.FlagsPos
+		if at.Line == 0 {
+			at = vexilrt.Position{File: defs.File, Line: 1, Col: 1}
+		}
+		c.errorf(at, "flags", "a GraphQL schema (%s) was asked for, but no flag has client: true", opts.GraphQLFile)
+	}
+	if strings.ContainsFunc(opts.Source, func(r rune) bool { return r == '"' || needsEscape(r) }) {
+		c.errorf(vexilrt.Position{File: defs.File}, "", "the definitions file's name %q cannot be written in generated comments; rename it", opts.Source)
 	}
 
+	// In source order; errors without a line (about the whole file) last.
+	line := func(d vexilrt.Diagnostic) int {
+		if d.Pos.Line == 0 {
+			return math.MaxInt
+		}
+		return d.Pos.Line
+	}
 	slices.SortStableFunc(c.diags, func(a, b vexilrt.Diagnostic) int {
-		return cmp.Or(cmp.Compare(a.Pos.Line, b.Pos.Line), cmp.Compare(a.Pos.Col, b.Pos.Col))
+		return cmp.Or(cmp.Compare(line(a), line(b)), cmp.Compare(a.Pos.Col, b.Pos.Col))
 	})
 	return p, c.diags
+}
+
+// checkText refuses characters Go source cannot hold in the text that
+// becomes doc comments: NUL, and a byte order mark past the file's start.
+func (c *checker) checkText(defs *vexilrt.Definitions) {
+	check := func(text string, pos vexilrt.Position, path string) {
+		if i := strings.IndexAny(text, "\x00\ufeff"); i >= 0 {
+			r, _ := utf8.DecodeRuneInString(text[i:])
+			c.errorf(pos, path, "holds the character U+%04X, which Go source cannot hold; remove it (the text becomes doc comments)", r)
+		}
+	}
+	for _, a := range defs.Attributes {
+		check(a.Description, a.Pos, "attributes."+a.Name+".description")
+	}
+	for _, f := range defs.Flags {
+		for field, text := range map[string]string{"description": f.Description, "owner": f.Owner, "deprecated": f.Deprecated} {
+			pos, ok := f.FieldPos[field]
+			if !ok {
+				pos = f.Pos
+			}
+			check(text, pos, "flags."+f.Name+"."+field)
+		}
+	}
 }
 
 // enum plans the enum type typeName with one constant per value, claiming
@@ -312,6 +355,18 @@ func (c *checker) checkGraphQL(p *plan) {
 		fields[key] = fp
 		if fp.enum != nil && !fp.def.IsAlias() && graphQLReserved(fp.enum.typeName) {
 			c.errorf(f.Pos, "flags."+f.Name, "client flag %q would declare GraphQL enum %s, a name GraphQL or vexil already uses; rename the flag", f.Name, fp.enum.typeName)
+		}
+		if f.Type == vexilrt.FlagInt && !f.IsAlias() {
+			for _, v := range f.Variants {
+				if v.Int < math.MinInt32 || v.Int > math.MaxInt32 {
+					pos := f.Pos
+					if p, ok := f.FieldPos["variants"]; ok {
+						pos = p
+					}
+					c.errorf(pos, "flags."+f.Name+".variants", "variant %d of client flag %q does not fit GraphQL's Int, which is 32 bits (%d to %d); keep client flags within it, or serve this one to servers only", v.Int, f.Name, math.MinInt32, math.MaxInt32)
+					break
+				}
+			}
 		}
 	}
 }

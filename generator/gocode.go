@@ -7,6 +7,7 @@ import (
 	"go/format"
 	"go/parser"
 	"go/token"
+	"math"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -67,13 +68,47 @@ func doc(paragraphs ...string) jen.Code {
 		}
 		for _, l := range splitLines(para) {
 			for _, w := range wrap(l, docWidth) {
-				lines = append(lines, strings.TrimRight("// "+w, " \t"))
+				lines = append(lines, strings.TrimRight("// "+undirective(w), " \t"))
 			}
 		}
 	}
 	// A leading "//" tells jennifer to print the text as it is.
 	return jen.Comment(strings.Join(lines, "\n"))
 }
+
+// undirective keeps a line of text from reading as a directive when
+// written after "// ". gofmt moves a "// +build" line from anywhere into the
+// file's header, where it can exclude the whole file from builds; the
+// other forms (go:, line, export, extern, and go/ast's name:word) need no
+// space after the slashes, but are escaped too so that no tool has to know
+// that. A backslash before the text does it and reads as an escape.
+func undirective(line string) string {
+	text := strings.TrimLeft(line, " \t")
+	indent := line[:len(line)-len(text)]
+	if strings.HasPrefix(text, "+") || strings.HasPrefix(text, "line ") ||
+		strings.HasPrefix(text, "export ") || strings.HasPrefix(text, "extern ") || directiveLike(text) {
+		return indent + `\` + text
+	}
+	return line
+}
+
+// directiveLike reports whether text starts as go/ast's directives do: a
+// lowercase name or digits, a colon, then a lowercase letter or digit
+// (go:build, nolint:errcheck).
+func directiveLike(text string) bool {
+	name, rest, ok := strings.Cut(text, ":")
+	if !ok || name == "" || rest == "" || !isLowerDigit(rest[0]) {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if !isLowerDigit(name[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func isLowerDigit(c byte) bool { return 'a' <= c && c <= 'z' || '0' <= c && c <= '9' }
 
 // splitLines splits text at line breaks, CR LF and a lone CR (a quoted
 // "\r" in YAML) included, so no carriage return reaches generated files.
@@ -331,8 +366,9 @@ func (fp *flagPlan) typedFrom(index *jen.Statement) jen.Code {
 	for i, v := range values {
 		switch fp.def.Type {
 		case vexilrt.FlagInt:
-			elem = jen.Int()
-			vals = append(vals, jen.Lit(int(v.Int)))
+			elem = fp.goType()
+			// An untyped constant, so the generator's own int size does not matter.
+			vals = append(vals, jen.Op(strconv.FormatInt(v.Int, 10)))
 		case vexilrt.FlagString:
 			elem = jen.Id(fp.enum.typeName)
 			vals = append(vals, jen.Id(fp.enum.constant(v.Str)))
@@ -374,6 +410,13 @@ func (p *plan) variant(f *jen.File) {
 func (fp *flagPlan) goType() jen.Code {
 	switch fp.def.Type {
 	case vexilrt.FlagInt:
+		// int as long as every value fits in 32 bits, so the package builds
+		// for 32-bit targets; int64 for the flags that need it.
+		for _, v := range fp.values() {
+			if v.Int < math.MinInt32 || v.Int > math.MaxInt32 {
+				return jen.Int64()
+			}
+		}
 		return jen.Int()
 	case vexilrt.FlagString:
 		return jen.Id(fp.enum.typeName)

@@ -21,7 +21,7 @@ type gqlSchema struct {
 type gqlField struct {
 	Name        string
 	Type        string   // without the !
-	Description []string // the lines of a block string, delimiters included, indented
+	Description []string // the lines of a string, delimiters included, indented
 	Deprecated  string   // a GraphQL string literal, or ""
 }
 
@@ -41,7 +41,7 @@ func (p *plan) graphQL() ([]byte, error) {
 	data := gqlSchema{Source: p.source}
 	seen := map[*enumPlan]bool{}
 	for _, fp := range p.client {
-		field := gqlField{Name: fp.gqlName, Description: blockString(fp.def.Description)}
+		field := gqlField{Name: fp.gqlName, Description: description(fp.def.Description)}
 		switch fp.def.Type {
 		case vexilrt.FlagBool:
 			field.Type = "Boolean"
@@ -71,21 +71,32 @@ func (p *plan) graphQL() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// blockString renders a description as the lines of a GraphQL block string
-// ("""…"""), indented for a field; blank lines stay empty.
-func blockString(s string) []string {
-	s = strings.TrimSpace(s)
+// description renders a description as the lines of a GraphQL
+// description, indented for a field. It is a block string ("""…""") when
+// that reads back as the same text, and a quoted string otherwise: a block
+// string has no escapes but \""", so it cannot hold a control character.
+// The text is what the Go doc comment says too: trimmed, with line breaks
+// as \n and no trailing blanks on a line.
+func description(s string) []string {
+	s = normalText(s)
 	if s == "" {
 		return nil
 	}
+	if strings.ContainsFunc(s, func(r rune) bool { return r != '\n' && r != '\t' && needsEscape(r) }) {
+		return []string{"  " + gqlQuote(s)}
+	}
 	s = strings.ReplaceAll(s, `"""`, `\"""`)
-	lines := splitLines(s)
-	if len(lines) == 1 {
+	// On one line, a last " or \ would run into the closing """.
+	if !strings.Contains(s, "\n") && !strings.HasSuffix(s, `"`) && !strings.HasSuffix(s, `\`) {
 		return []string{`  """` + s + `"""`}
 	}
+	// The closing """ on a line of its own, and every line indented by
+	// two: the spec's common indentation is then exactly those two, since
+	// the first line of text starts unindented, so the value keeps the
+	// text's own indentation.
 	out := []string{`  """`}
-	for _, l := range lines {
-		if l = strings.TrimRight(l, " \t"); l != "" {
+	for l := range strings.SplitSeq(s, "\n") {
+		if l != "" {
 			l = "  " + l
 		}
 		out = append(out, l)
@@ -93,8 +104,27 @@ func blockString(s string) []string {
 	return append(out, `  """`)
 }
 
+// normalText is description text as generated files carry it: trimmed,
+// every line break a \n, and no blanks at a line's end.
+func normalText(s string) string {
+	lines := splitLines(strings.TrimSpace(s))
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, " \t")
+	}
+	return strings.Join(lines, "\n")
+}
+
+// needsEscape reports whether r is written as an escape in a GraphQL
+// string: what GraphQL's source text may not hold (control characters),
+// what readers take for a line break (U+2028, U+2029), and what cannot be
+// seen (DEL, C1 controls, a byte order mark, non-characters, and U+FFFD,
+// which also stands for bytes that were not UTF-8).
+func needsEscape(r rune) bool {
+	return r < 0x20 || (r >= 0x7f && r < 0xa0) || r == 0x2028 || r == 0x2029 || r == 0xfeff || r == 0xfffe || r == 0xffff || r == utf8.RuneError
+}
+
 // gqlQuote is a GraphQL string literal: JSON's escapes, which GraphQL
-// shares, for quotes, backslashes and control characters.
+// shares, for quotes, backslashes and what needsEscape names.
 func gqlQuote(s string) string {
 	var b strings.Builder
 	b.WriteByte('"')
@@ -105,7 +135,9 @@ func gqlQuote(s string) string {
 			b.WriteRune(r)
 		case r == '\n':
 			b.WriteString(`\n`)
-		case r < 0x20 || r == utf8.RuneError:
+		case r == '\t':
+			b.WriteString(`\t`)
+		case needsEscape(r):
 			fmt.Fprintf(&b, `\u%04x`, r)
 		default:
 			b.WriteRune(r)

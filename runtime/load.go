@@ -95,6 +95,7 @@ func ParseDefinitions(file string, data []byte) (*Definitions, Diagnostics) {
 		case "attributes":
 			d.Attributes = l.attributes(p)
 		case "flags":
+			d.FlagsPos = l.pos(p.key)
 			d.Flags = l.flags(p, true)
 		default:
 			l.unknownKey(p, "version, package, attributes, flags")
@@ -378,7 +379,7 @@ func isYAMLParserError(msg string) bool {
 // whose aliases form a cycle, before anything walks it. Only anchored nodes
 // can be reached twice, so memoising them keeps this linear.
 func (l *loader) checkAliases(doc *yaml.Node) bool {
-	const saturated = math.MaxInt64 / 2
+	const saturated = math.MaxInt / 2 // int is 32 bits on 386 and arm
 	memo := map[*yaml.Node]int{}
 	active := map[*yaml.Node]bool{}
 	raw := 0

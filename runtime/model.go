@@ -148,6 +148,7 @@ type Definitions struct {
 	Package    string
 	Attributes []AttrDef // in document order; a compiled config's slot order
 	Flags      []FlagDef // in document order; a compiled config's flag order
+	FlagsPos   Position  // of the flags key, for errors about the flags as a whole
 }
 
 // Attribute returns the named attribute definition.

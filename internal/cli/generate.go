@@ -32,6 +32,13 @@ func runGenerate(_ context.Context, args []string, stdio Stdio) int {
 		return code
 	}
 
+	goPath := filepath.Join(*outDir, generator.GoFile)
+	if msg := outputClash(*defsFile, goPath, *schema); msg != "" {
+		// Before reading or writing anything: one output would replace
+		// the other, or the definitions.
+		fmt.Fprintf(stdio.Err, "vexil generate: %s\n", msg)
+		return exitBadInput
+	}
 	src, err := os.ReadFile(*defsFile)
 	if err != nil {
 		fmt.Fprintf(stdio.Err, "%s: %s\n", *defsFile, readError(err))
@@ -63,6 +70,46 @@ func runGenerate(_ context.Context, args []string, stdio Stdio) int {
 		return exitBadInput
 	}
 	return writeGenerated(stdio, outputs(files, *outDir), *check)
+}
+
+// outputClash says why the outputs cannot be written as asked: the schema
+// would replace the Go file or the definitions, or the Go file the
+// definitions (paths compared resolved, and as files when they exist, so
+// out/../out/flags_gen.go and symbolic links count), or the schema would be
+// a Go file in someone's package. It returns "" when they can.
+func outputClash(defsFile, goPath, schema string) string {
+	type file struct{ what, path string }
+	files := []file{{"the definitions (-f)", defsFile}, {"the generated Go file (-o)", goPath}}
+	if schema != "" {
+		files = append(files, file{"the GraphQL schema (--graphql)", schema})
+	}
+	for i, a := range files {
+		for _, b := range files[:i] {
+			if samePath(a.path, b.path) {
+				return fmt.Sprintf("%s %s would replace %s %s; choose another path", a.what, a.path, b.what, b.path)
+			}
+		}
+	}
+	if strings.HasSuffix(schema, ".go") {
+		return fmt.Sprintf("--graphql %s: the schema would be a .go file, which Go would compile; name it .graphqls", schema)
+	}
+	return ""
+}
+
+// samePath reports whether two paths name one file.
+func samePath(a, b string) bool {
+	if abs, err := filepath.Abs(a); err == nil {
+		a = abs
+	}
+	if abs, err := filepath.Abs(b); err == nil {
+		b = abs
+	}
+	if a == b {
+		return true
+	}
+	ia, errA := os.Stat(a)
+	ib, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(ia, ib)
 }
 
 // packageClash reports outDir holding Go files of a package other than the

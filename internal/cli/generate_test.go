@@ -338,3 +338,55 @@ func TestGeneratePackageClash(t *testing.T) {
 		})
 	}
 }
+
+// TestGenerateOutputsNeverClobber: an output that would replace the other
+// output or the definitions is refused before anything is read or
+// written, whichever way the path is spelled.
+func TestGenerateOutputsNeverClobber(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"schema over the Go file", []string{"-o", "out", "--graphql", "out/flags_gen.go"}, "the GraphQL schema (--graphql) out/flags_gen.go would replace the generated Go file (-o) out/flags_gen.go"},
+		{"schema over the Go file, spelled otherwise", []string{"-o", "out", "--graphql", "./out/../out//flags_gen.go"}, "would replace the generated Go file (-o) out/flags_gen.go"},
+		{"schema over the definitions", []string{"-o", "out", "--graphql", "flags.yaml"}, "the GraphQL schema (--graphql) flags.yaml would replace the definitions (-f) flags.yaml"},
+		{"schema over the definitions, by link", []string{"-o", "out", "--graphql", "link.yaml"}, "would replace the definitions (-f) flags.yaml"},
+		{"Go file over the definitions", []string{"-f", "out/flags_gen.go", "-o", "out"}, "the generated Go file (-o) out/flags_gen.go would replace the definitions (-f) out/flags_gen.go"},
+		{"schema as Go in the package", []string{"-o", "out", "--graphql", "out/schema.go"}, "name it .graphqls"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := inTempDir(t, goodFlags)
+			if err := os.Symlink("flags.yaml", "link.yaml"); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Mkdir("out", 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile("out/flags_gen.go", []byte(goodFlags), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			for _, check := range []bool{false, true} {
+				args := append([]string{"generate"}, tt.args...)
+				if check {
+					args = append(args, "--check")
+				}
+				code, out, errs := runMain(t, args...)
+				if code != exitBadInput || out != "" || !strings.Contains(errs, tt.want) {
+					t.Errorf("%v: exit %d, stdout %q, stderr %q; want exit %d and %q", args, code, out, errs, exitBadInput, tt.want)
+				}
+			}
+			if got := readFile(t, "flags.yaml"); string(got) != goodFlags {
+				t.Error("flags.yaml was changed")
+			}
+			if got := readFile(t, "out/flags_gen.go"); string(got) != goodFlags {
+				t.Error("out/flags_gen.go was changed")
+			}
+			entries, _ := os.ReadDir(filepath.Join(dir, "out"))
+			if len(entries) != 1 || len(leftovers(t, dir)) > 0 {
+				t.Errorf("out holds %v; want only flags_gen.go", entries)
+			}
+		})
+	}
+}
