@@ -431,18 +431,35 @@ type FeatureFlags struct {
 
 // Client evaluates every client: true flag, for the GraphQL featureFlags
 // field.
+//
+// It evaluates them in one pass, so what several flags test about the target
+// (a split's hash above all) is computed once.
 func (v View) Client() FeatureFlags {
+	ids := [...]vexilrt.FlagID{
+		flagPlusBuild,
+		flagBackslash,
+		flagControl,
+		flagControlLines,
+		flagSeparators,
+		flagQuote,
+		flagFourQuotes,
+		flagEscapedQuotes,
+		flagLeadingQuote,
+		flagDeprecatedQuotes,
+	}
+	var x [len(ids)]int32
+	v.cfg.VariantIndexes(ids[:], v.slots[:], x[:])
 	return FeatureFlags{
-		PlusBuild:        v.variant(flagPlusBuild) == 0,
-		Backslash:        v.variant(flagBackslash) == 0,
-		Control:          v.variant(flagControl) == 0,
-		ControlLines:     v.variant(flagControlLines) == 0,
-		Separators:       v.variant(flagSeparators) == 0,
-		Quote:            v.variant(flagQuote) == 0,
-		FourQuotes:       v.variant(flagFourQuotes) == 0,
-		EscapedQuotes:    v.variant(flagEscapedQuotes) == 0,
-		LeadingQuote:     v.variant(flagLeadingQuote) == 0,
-		DeprecatedQuotes: v.variant(flagDeprecatedQuotes) == 0,
+		PlusBuild:        x[0] == 0,
+		Backslash:        x[1] == 0,
+		Control:          x[2] == 0,
+		ControlLines:     x[3] == 0,
+		Separators:       x[4] == 0,
+		Quote:            x[5] == 0,
+		FourQuotes:       x[6] == 0,
+		EscapedQuotes:    x[7] == 0,
+		LeadingQuote:     x[8] == 0,
+		DeprecatedQuotes: x[9] == 0,
 	}
 }
 
