@@ -105,8 +105,10 @@ func fmtPercent(f float64) string {
 	return s
 }
 
+// fmtP keeps two significant digits of a small p-value rather than
+// rounding it to 0.0001 or 0.
 func fmtP(p float64) string {
-	if p < 1e-4 {
+	if p < 1e-3 {
 		return strconv.FormatFloat(p, 'e', 1, 64)
 	}
 	return strconv.FormatFloat(p, 'f', 4, 64)

@@ -145,7 +145,7 @@ func TestTextReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := b.String()
-	for _, want := range []string{"SAMPLE RATIO MISMATCH", "srm_p_value = 0.0004 < 0.001", "control 50%, treatment 50%",
+	for _, want := range []string{"SAMPLE RATIO MISMATCH", "srm_p_value = 4.0e-04 < 0.001", "control 50%, treatment 50%",
 		"control (control)", "+20.33%", "[-0.0064, +0.0455]", ">99.9%", "2 units saw more than one variant"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("text report lacks %q:\n%s", want, out)
