@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -261,7 +262,10 @@ func (c *Collector) Result() (*Result, error) {
 	}
 	r := &Result{Flag: o.Flag, Metric: o.Metric, Aggregate: o.Aggregate, Control: o.Control}
 	byVariant := map[string][]*unit{}
-	for _, u := range c.units {
+	// In key order, so that sums add up in the same order and the figures are
+	// the same to the last bit on every run.
+	for _, key := range slices.Sorted(maps.Keys(c.units)) {
+		u := c.units[key]
 		if u.multi {
 			r.MultipleVariants++
 			continue
@@ -305,13 +309,13 @@ func (c *Collector) Result() (*Result, error) {
 		observed[i] = s.N
 		vr := VariantResult{Variant: name, Units: s.N, Mean: num(s.Mean), Stddev: num(math.Sqrt(s.Variance))}
 		if name != o.Control {
-			cmp := Welch(ctl, s)
+			vs := Welch(ctl, s)
 			if o.Sequential {
-				cmp = Sequential(ctl, s, cmp, tuning)
+				vs = Sequential(ctl, s, vs, tuning)
 			}
-			vr.Diff, vr.Lift, vr.PValue, vr.ChanceToBeat = num(cmp.Diff), num(cmp.Lift), num(cmp.PValue), num(cmp.ChanceToBeat)
-			if !math.IsNaN(cmp.CILow) {
-				vr.CI = &[2]float64{cmp.CILow, cmp.CIHigh}
+			vr.Diff, vr.Lift, vr.PValue, vr.ChanceToBeat = num(vs.Diff), num(vs.Lift), num(vs.PValue), num(vs.ChanceToBeat)
+			if !math.IsNaN(vs.CILow) {
+				vr.CI = &[2]float64{vs.CILow, vs.CIHigh}
 			}
 		}
 		r.Variants = append(r.Variants, vr)

@@ -54,28 +54,34 @@ func (c GoldenCase) options(t *testing.T) Options {
 	return o
 }
 
+// readGolden feeds a golden data set's exposures, then its events.
+func readGolden(t *testing.T, c *Collector, data string) {
+	t.Helper()
+	for _, kind := range []string{"exposures", "events"} {
+		name := filepath.Join("testdata", "golden", data+"."+kind+".jsonl")
+		f, err := os.Open(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		read := c.ReadExposures
+		if kind == "events" {
+			read = c.ReadEvents
+		}
+		err = read(Input{Name: name, R: f})
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // TestGoldenAgainstScipy checks every figure of every case against scipy's
 // to 1e-9 relative, and the JSON shape member by member.
 func TestGoldenAgainstScipy(t *testing.T) {
 	for _, c := range loadGolden(t) {
 		t.Run(c.Name, func(t *testing.T) {
 			col := NewCollector(c.options(t))
-			for _, kind := range []string{"exposures", "events"} {
-				name := filepath.Join("testdata", "golden", c.Data+"."+kind+".jsonl")
-				f, err := os.Open(name)
-				if err != nil {
-					t.Fatal(err)
-				}
-				read := col.ReadExposures
-				if kind == "events" {
-					read = col.ReadEvents
-				}
-				err = read(Input{Name: name, R: f})
-				f.Close()
-				if err != nil {
-					t.Fatal(err)
-				}
-			}
+			readGolden(t, col, c.Data)
 			res, err := col.Result()
 			if err != nil {
 				t.Fatal(err)
@@ -151,4 +157,27 @@ func closeEnough(a, b, rel float64) bool {
 		return true
 	}
 	return math.Abs(a-b) <= rel*math.Max(math.Abs(a), math.Abs(b)) || math.Abs(a-b) < 1e-300
+}
+
+// TestSameBytesEveryRun: Go's map order changes from run to run, the
+// figures must not, not even in the last bit.
+func TestSameBytesEveryRun(t *testing.T) {
+	var first []byte
+	for range 5 {
+		c := NewCollector(Options{Flag: "workbook", Metric: "purchase", Control: "classic", CovariateWindow: 14 * 24 * time.Hour})
+		readGolden(t, c, "main")
+		res, err := c.Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if err := res.WriteJSON(&buf); err != nil {
+			t.Fatal(err)
+		}
+		if first == nil {
+			first = buf.Bytes()
+		} else if !bytes.Equal(first, buf.Bytes()) {
+			t.Fatalf("two runs differ:\n%s\n%s", first, buf.Bytes())
+		}
+	}
 }
