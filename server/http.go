@@ -25,7 +25,7 @@ import (
 // under /ui/ are left free for the web UI, which mounts itself beside this
 // handler and calls it in-process.
 func (s *Server) Handler() http.Handler {
-	s.handlerOnce.Do(func() { s.handler = s.routes() })
+	s.handlerOnce.Do(func() { s.handler = ReadDeadline(s.routes(), s.opts.ReadTimeout) })
 	return s.handler
 }
 
@@ -150,11 +150,22 @@ func (s *Server) guard(p perm, perEnv bool, h handlerFunc) http.Handler {
 		t := s.authenticate(r.Header.Get("Authorization"))
 		envName := r.PathValue("env")
 		if t == nil {
+			// Refused reads are counted; refused changes are audited too.
 			if r.Method != http.MethodGet {
-				s.audit(r.Context(), auditEvent{actor: "(unauthenticated)", env: envName, action: auditAction(r), outcome: "denied", detail: "no valid token"})
+				s.RecordDenied(r.Context(), sourceOf(r), auditAction(r), "no valid token")
+			} else {
+				s.metrics.unauthenticated.Inc()
 			}
+			// The body is not read: the connection is closed rather than
+			// drained for the next request.
+			w.Header().Set("Connection", "close")
 			w.Header().Set("WWW-Authenticate", `Bearer realm="vexil"`)
 			writeError(w, http.StatusUnauthorized, "unauthorized", "a valid bearer token is required", nil)
+			// net/http would read up to 256 KiB of an unread body before
+			// closing; an unknown caller's body is not waited for at all.
+			if r.ContentLength != 0 {
+				http.NewResponseController(w).SetReadDeadline(time.Now())
+			}
 			return
 		}
 		c := &call{token: t}
@@ -175,7 +186,8 @@ func (s *Server) guard(p perm, perEnv bool, h handlerFunc) http.Handler {
 	})
 }
 
-// auditAction names a refused request for the audit log.
+// auditAction names a refused request for the audit log (the store
+// truncates it: the path is the caller's to choose).
 func auditAction(r *http.Request) string {
 	return r.Method + " " + r.URL.Path
 }

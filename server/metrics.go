@@ -18,6 +18,7 @@ type metrics struct {
 	// compilesWaiting counts requests queued for a compile slot.
 	compilesWaiting prometheus.Gauge
 	streamsRefused  prometheus.Counter
+	unauthenticated prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -49,7 +50,10 @@ func newMetrics() *metrics {
 	m.streamsRefused = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "vexil_streams_refused_total", Help: "Streams refused with 503 because a token or the server held its maximum.",
 	})
-	m.reg.MustRegister(m.streamsRefused, m.compilesWaiting, m.requests, m.latency, m.saves, m.conflicts, m.sseClients, m.configVersion,
+	m.unauthenticated = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "vexil_unauthenticated_requests_total", Help: "Requests and UI sign-ins refused for want of a valid token (audited at most once per source per minute).",
+	})
+	m.reg.MustRegister(m.unauthenticated, m.streamsRefused, m.compilesWaiting, m.requests, m.latency, m.saves, m.conflicts, m.sseClients, m.configVersion,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

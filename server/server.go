@@ -43,6 +43,9 @@ type Options struct {
 	InlineLimit int
 	// CORSOrigins may call OFREP from a browser ("*" for any origin).
 	CORSOrigins []string
+	// ReadTimeout bounds the reading of each request, body included, except
+	// for streams (default 30 s).
+	ReadTimeout time.Duration
 	// MaxStreams caps the open SSE streams in all (default 10,000) and
 	// MaxStreamsPerToken those of one token (default 1,000); beyond them a
 	// stream is refused with 503 and Retry-After.
@@ -71,6 +74,7 @@ type Server struct {
 
 	compiles chan struct{} // MaxCompiles slots
 	streams  streamSet
+	denied   deniedSet
 
 	ofrepBufs sync.Pool // *[]byte, for OFREP bodies and answers
 	tickets   ticketCache
@@ -124,6 +128,9 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	}
 	if opts.TicketLifetime <= 0 {
 		opts.TicketLifetime = 10 * time.Minute
+	}
+	if opts.ReadTimeout <= 0 {
+		opts.ReadTimeout = 30 * time.Second
 	}
 	if opts.MaxStreams <= 0 {
 		opts.MaxStreams = 10000

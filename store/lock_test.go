@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // Taking a lock is one statement: of many tokens racing for a free
@@ -93,5 +95,25 @@ func TestMigrateLocksFromSchemaV1(t *testing.T) {
 				t.Fatalf("alice releasing her migrated lock: %v", err)
 			}
 		})
+	}
+}
+
+// An audit entry keeps at most MaxAuditField bytes of each text field,
+// cut on a character boundary: callers choose some of them.
+func TestAuditFieldsAreBounded(t *testing.T) {
+	s, _ := openTest(t, "sqlite")
+	ctx := context.Background()
+	huge := strings.Repeat("é", 450_000) // 900 KB
+	if err := s.Audit(ctx, AuditEntry{Actor: "a", Action: "POST /" + huge, Outcome: "denied", Message: huge, Detail: huge}); err != nil {
+		t.Fatal(err)
+	}
+	es, err := s.AuditLog(ctx, AuditFilter{})
+	if err != nil || len(es) != 1 {
+		t.Fatalf("%v, %v", es, err)
+	}
+	for _, f := range []string{es[0].Action, es[0].Message, es[0].Detail} {
+		if len(f) > MaxAuditField || !utf8.ValidString(f) || !strings.HasSuffix(f, "…") {
+			t.Errorf("stored field of %d bytes (valid UTF-8 %v): %.20q", len(f), utf8.ValidString(f), f)
+		}
 	}
 }

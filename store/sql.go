@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // DB is a store over database/sql. The dialect differences (placeholders,
@@ -83,6 +84,19 @@ func (s *DB) migrateTo(ctx context.Context, upto int) error {
 	return nil
 }
 
+// checkWritable fails when the database cannot be written (a read-only
+// file or a read-only user): better said once at start than by every save.
+// The probe row is rolled back.
+func (s *DB) checkWritable(ctx context.Context) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	_, err = tx.ExecContext(ctx, s.d.rebind(`INSERT INTO vexil_schema (version) VALUES (?)`), -1)
+	return err
+}
+
 // schemaV1 is the first schema, in the two dialects' spellings of a 64-bit
 // integer and an auto-incrementing key. Times are microseconds since the
 // epoch, UTC, so both dialects store and compare them alike.
@@ -123,6 +137,9 @@ INSERT INTO vexil_database (id) VALUES (` + newID + `)`
 func (s *DB) open(ctx context.Context) error {
 	if err := s.migrate(ctx); err != nil {
 		return err
+	}
+	if err := s.checkWritable(ctx); err != nil {
+		return fmt.Errorf("store: the database cannot be written: %w", err)
 	}
 	if err := s.db.QueryRowContext(ctx, `SELECT id FROM vexil_database`).Scan(&s.id); err != nil {
 		return fmt.Errorf("store: database identity: %w", err)
@@ -480,11 +497,32 @@ func (s *DB) Audit(ctx context.Context, e AuditEntry) error {
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}
+	// Some fields hold what a caller chose (a path, a message, a reason):
+	// each is bounded so that no entry can grow the database much.
+	for _, f := range []*string{&e.Actor, &e.Env, &e.Action, &e.Outcome, &e.Message, &e.Detail} {
+		*f = truncate(*f, MaxAuditField)
+	}
 	if _, err := s.exec(ctx, `INSERT INTO vexil_audit (time, actor, env, action, outcome, before_version, after_version, message, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		micros(e.Time), e.Actor, e.Env, e.Action, e.Outcome, e.BeforeVersion, e.AfterVersion, e.Message, e.Detail); err != nil {
 		return fmt.Errorf("store: audit: %w", err)
 	}
 	return nil
+}
+
+// MaxAuditField is the most bytes an audit entry keeps of each text field.
+const MaxAuditField = 1024
+
+// truncate cuts s to at most n bytes on a UTF-8 boundary, marking the cut.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const mark = "…"
+	cut := n - len(mark)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + mark
 }
 
 // AuditLog lists audit entries newest first.

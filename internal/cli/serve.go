@@ -26,6 +26,11 @@ func runServe(ctx context.Context, args []string, stdio Stdio) int {
 	heartbeat := fs.Duration("heartbeat", 15*time.Second, "how often SDK streams get a ping; clients treat 3 silent intervals as a dead connection")
 	var origins stringList
 	fs.Var(&origins, "cors-origin", `a web origin allowed to call OFREP from browsers (repeatable; "*" for any)`)
+	readTimeout := fs.Duration("read-timeout", 30*time.Second, "how long a request (body included, streams excepted) may take to arrive")
+	maxConns := fs.Int("max-conns", 0, "connections served at once; more wait (default: the open-file limit less 128, at most 16384)")
+	maxStreams := fs.Int("max-streams", 10000, "SSE streams open at once, in all")
+	maxStreamsPerToken := fs.Int("max-streams-per-token", 1000, "SSE streams open at once with one token")
+	maxCompiles := fs.Int("max-compiles", 0, "draft and save compiles running at once (default half the CPUs)")
 	if done, code := parseFlags(fs, args); done {
 		return code
 	}
@@ -47,13 +52,26 @@ func runServe(ctx context.Context, args []string, stdio Stdio) int {
 	if diags.HasErrors() {
 		return exitBadInput
 	}
+	// The port first: a server that cannot listen must not spend the
+	// one-time bootstrap token.
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fmt.Fprintf(stdio.Err, "vexil serve: %v\n", err)
+		return exitBadInput
+	}
+	defer ln.Close()
+	if *maxConns <= 0 {
+		*maxConns = defaultMaxConns()
+	}
+	ln = server.LimitListener(ln, *maxConns)
 	st, err := store.Open(ctx, *db)
 	if err != nil {
 		fmt.Fprintf(stdio.Err, "vexil serve: %v\n", err)
 		return exitBadInput
 	}
 	defer st.Close()
-	srv, err := server.New(ctx, server.Options{Store: st, Definitions: defs, DefinitionsSource: string(src), Envs: envs, Logger: log, CORSOrigins: origins, Heartbeat: *heartbeat})
+	srv, err := server.New(ctx, server.Options{Store: st, Definitions: defs, DefinitionsSource: string(src), Envs: envs, Logger: log, CORSOrigins: origins,
+		Heartbeat: *heartbeat, ReadTimeout: *readTimeout, MaxStreams: *maxStreams, MaxStreamsPerToken: *maxStreamsPerToken, MaxCompiles: *maxCompiles})
 	if err != nil {
 		fmt.Fprintf(stdio.Err, "vexil serve: %v\n", err)
 		return exitBadInput
@@ -67,19 +85,14 @@ func runServe(ctx context.Context, args []string, stdio Stdio) int {
 		fmt.Fprintf(stdio.Out, "No tokens existed, so an admin token was created. It is shown only this once:\n\n  %s\n\n", secret)
 	}
 
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		fmt.Fprintf(stdio.Err, "vexil serve: %v\n", err)
-		return exitBadInput
-	}
 	mux := http.NewServeMux()
 	mux.Handle("/", srv.Handler()) // /ui/ is the web UI's, mounted beside this
-	webUI, err := ui.New(srv.Handler(), ui.Options{Logger: log})
+	webUI, err := ui.New(srv.Handler(), ui.Options{Logger: log, OnFailedSignIn: srv.RecordDenied})
 	if err != nil {
 		fmt.Fprintf(stdio.Err, "vexil serve: %v\n", err)
 		return exitBadInput
 	}
-	mux.Handle("/ui/", webUI)
+	mux.Handle("/ui/", server.ReadDeadline(webUI, *readTimeout))
 	mux.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusFound)) // a person opening the server's address
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 
@@ -97,8 +110,11 @@ func runServe(ctx context.Context, args []string, stdio Stdio) int {
 		fmt.Fprintf(stdio.Err, "vexil serve: %v\n", err)
 		return exitFindings
 	case err := <-runErr:
-		fmt.Fprintf(stdio.Err, "vexil serve: following the store failed: %v\n", err)
-		return exitFindings
+		// Run also returns when an interrupt ends ctx: that is a shutdown.
+		if ctx.Err() == nil {
+			fmt.Fprintf(stdio.Err, "vexil serve: following the store failed: %v\n", err)
+			return exitFindings
+		}
 	}
 	srv.Close() // ends SSE streams so Shutdown can finish
 	shutdown, stop := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"crypto/subtle"
+	"net"
 	"net/http"
 	"strings"
 )
@@ -37,6 +38,9 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 	if err := h.api.getJSON(r.Context(), token, "/api/v1/whoami", &me); err != nil {
 		switch statusOf(err) {
 		case http.StatusUnauthorized, http.StatusForbidden:
+			if h.opts.OnFailedSignIn != nil {
+				h.opts.OnFailedSignIn(r.Context(), remoteHost(r), "ui.signin", "invalid token")
+			}
 			h.showLogin(w, r, http.StatusUnauthorized, "That token is not valid (unknown, revoked or mistyped).")
 		default:
 			h.log.ErrorContext(r.Context(), "ui: sign-in", "err", err)
@@ -52,6 +56,14 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, h.cookie(r, loginCookie, "", -1))
 	http.SetCookie(w, h.cookie(r, sessionCookie, s.id, 0))
 	http.Redirect(w, r, h.opts.Prefix+"/", http.StatusSeeOther)
+}
+
+// remoteHost is the browser's address without its port.
+func remoteHost(r *http.Request) string {
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
 }
 
 func (h *handler) logout(w http.ResponseWriter, r *http.Request, s *session) {

@@ -41,6 +41,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock for expiry warnings and sessions; default time.Now.
 	Now func() time.Time
+	// OnFailedSignIn, when set, is told of each sign-in refused for an
+	// invalid token (source is the browser's address), for the audit log.
+	OnFailedSignIn func(ctx context.Context, source, action, detail string)
 }
 
 // maxFormBytes bounds a form body: a rules document may be 4 MiB, and

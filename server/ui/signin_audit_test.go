@@ -1,0 +1,40 @@
+package ui
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"sync"
+	"testing"
+)
+
+// A sign-in with an invalid token is reported for the audit log (which
+// bounds such entries per source); a good one is not.
+func TestFailedSignInIsReported(t *testing.T) {
+	st := newStub(readFile(t, "../../flags.yaml"), "dev")
+	st.addToken(adminToken, "alice", "admin")
+	var mu sync.Mutex
+	var got []string
+	h, err := New(st, Options{OnFailedSignIn: func(_ context.Context, source, action, detail string) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, source+" "+action+" "+detail)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	b := newBrowser(t, srv)
+	b.get("/ui/login")
+	if code, _ := b.post("/ui/login", url.Values{"token": {"vxl_wrong"}}); code != http.StatusUnauthorized {
+		t.Fatalf("a wrong token: %d", code)
+	}
+	b.signIn(adminToken)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 1 || got[0] != "127.0.0.1 ui.signin invalid token" {
+		t.Fatalf("reported %q, want one failed sign-in from 127.0.0.1", got)
+	}
+}
