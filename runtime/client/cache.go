@@ -26,6 +26,8 @@ type cacheFile struct {
 type cachePayload struct {
 	Environment string            `json:"environment"`
 	Version     string            `json:"version"`
+	Database    string            `json:"database,omitempty"`
+	ETag        string            `json:"etag,omitempty"`
 	Rules       string            `json:"rules"`
 	Kills       map[string]string `json:"kills,omitempty"`
 	SavedAt     time.Time         `json:"saved_at"`
@@ -42,7 +44,7 @@ func checksum(b []byte) string {
 // the old cache or the new one, never half of one.
 func writeCache(path string, u Update, fetchedAt time.Time) error {
 	payload, err := json.Marshal(cachePayload{
-		Environment: u.Environment, Version: u.Version, Rules: string(u.Rules),
+		Environment: u.Environment, Version: u.Version, Database: u.Database, ETag: u.ETag, Rules: string(u.Rules),
 		Kills: u.Kills, SavedAt: u.SavedAt, FetchedAt: fetchedAt.UTC(),
 	})
 	if err != nil {
@@ -100,7 +102,7 @@ func readCache(path string) (Update, time.Time, error) {
 		return Update{}, time.Time{}, fmt.Errorf("payload: %v", err)
 	}
 	return Update{
-		Name: p.Environment + "@v" + p.Version + " (cache)", Version: p.Version, Environment: p.Environment,
+		Name: p.Environment + "@v" + p.Version + " (cache)", Version: p.Version, Database: p.Database, ETag: p.ETag, Environment: p.Environment,
 		Rules: []byte(p.Rules), Kills: p.Kills, SavedAt: p.SavedAt,
 	}, p.FetchedAt, nil
 }

@@ -60,11 +60,23 @@ type Change struct {
 type Status struct {
 	Origin  string // server, file, cache or defaults
 	Version string // "" for defaults
-	// SyncedAt is when the source last confirmed the config is current
-	// (for the cache: when it was fetched); zero for defaults.
+	// Database is the identity of the server database the config came
+	// from ("" for a file, the defaults, or a server that does not name it).
+	Database string
+	// SyncedAt is when the source last confirmed the config is current:
+	// for a server, the last byte it sent (an event, a ping, an answer to a
+	// fetch) while its config was the one served; for the cache, when it
+	// was fetched; zero for defaults.
 	SyncedAt time.Time
 	// Age is how long ago that was: the staleness max_staleness bounds.
 	Age time.Duration
+	// Streaming says whether the server's stream is connected.
+	Streaming bool
+	// EmptyServer is set while the server offers an empty config (version
+	// 0: no rules ever saved) from a database other than the served
+	// config's. The client keeps serving its config instead of dropping
+	// every rule; the config ages meanwhile, since nothing confirms it.
+	EmptyServer bool
 	// Stale lists the flags past their max_staleness.
 	Stale []string
 	// LastError is the last sync error since the last success.
@@ -87,9 +99,13 @@ type Client struct {
 	base      *vexilrt.Config // the compiled config, before stale flags are forced
 	origin    string
 	syncedAt  time.Time
-	live      bool // the source's push channel is up: the config is current
+	db, etag  string // the served config's database identity and ETag (server origins)
+	live      bool   // the source's push channel is up (reported, not trusted)
 	lastErr   error
 	refused   string // the last version refused, logged once
+	ignored   string // the last older version ignored, logged once
+	empty     bool   // an empty server's config is being held off (Status.EmptyServer)
+	authFail  bool   // the server refuses the token; logged once until it stops
 	stale     []vexilrt.FlagID
 	listeners map[int]func(Change)
 	nextID    int
@@ -146,6 +162,9 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 	}
 	if opts.Exposures.Exporter != nil {
 		c.exp = newPipeline(opts.Exposures, c.metrics, c.log)
+	}
+	if b, ok := opts.Source.(interface{ setBound(time.Duration) }); ok && c.defs != nil {
+		b.setBound(tightestBound(c.defs))
 	}
 	if c.cache != "" {
 		c.loadCache()
@@ -218,7 +237,7 @@ func (c *Client) WaitReady(ctx context.Context) error {
 func (c *Client) Status() Status {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s := Status{Origin: c.origin, SyncedAt: c.syncedAt, LastError: c.lastErr}
+	s := Status{Origin: c.origin, SyncedAt: c.syncedAt, LastError: c.lastErr, Database: c.db, Streaming: c.live, EmptyServer: c.empty}
 	if c.origin != OriginDefaults && c.base != nil {
 		s.Version = c.base.Version()
 	}
@@ -229,11 +248,11 @@ func (c *Client) Status() Status {
 	return s
 }
 
-// ageLocked is the age of the config; the defaults are as old as the client.
+// ageLocked is the age of the config: the time since the source last
+// confirmed it. An open stream does not count: a silent dead connection
+// looks open until its heartbeat timeout. The defaults are as old as the
+// client.
 func (c *Client) ageLocked(now time.Time) time.Duration {
-	if c.live && c.origin != OriginDefaults {
-		return 0
-	}
 	if c.syncedAt.IsZero() {
 		return now.Sub(c.started)
 	}
@@ -293,8 +312,10 @@ func (c *Client) apply(u Update, origin string, syncedAt time.Time) error {
 
 	c.mu.Lock()
 	old := c.base
-	changed := old == nil || c.origin == OriginDefaults || old.Version() != cfg.Version()
+	changed := old == nil || c.origin == OriginDefaults || old.Version() != cfg.Version() || c.db != u.Database ||
+		(c.etag != "" && u.ETag != "" && c.etag != u.ETag)
 	c.base, c.origin, c.syncedAt, c.lastErr = cfg, origin, syncedAt, nil
+	c.db, c.etag, c.empty, c.authFail = u.Database, u.ETag, false, false
 	c.stale = c.staleLocked(time.Now())
 	c.publishLocked()
 	c.markReadyLocked(origin)
@@ -302,7 +323,7 @@ func (c *Client) apply(u Update, origin string, syncedAt time.Time) error {
 	c.mu.Unlock()
 
 	if changed {
-		c.log.Info("serving config", "version", cfg.Version(), "origin", origin)
+		c.log.Info("serving config", "version", cfg.Version(), "database", u.Database, "origin", origin)
 		c.notify(listeners, Change{Old: old, New: cfg, Origin: origin})
 	}
 	return nil
@@ -371,7 +392,7 @@ func (c *Client) confirm(origin string) {
 	if c.base == nil || c.origin == OriginDefaults {
 		return // nothing to confirm yet (a 304 cannot happen without a version)
 	}
-	c.origin, c.syncedAt, c.lastErr = origin, time.Now(), nil
+	c.origin, c.syncedAt, c.lastErr, c.empty, c.authFail = origin, time.Now(), nil, false, false
 	if s := c.staleLocked(time.Now()); !slices.Equal(s, c.stale) {
 		c.stale = s
 		c.publishLocked()
@@ -387,6 +408,9 @@ func (u *updater) Update(up Update) error {
 	origin := OriginFile
 	if up.Cache {
 		origin = OriginServer
+		if err := c.admit(up); err != nil {
+			return err
+		}
 	}
 	if err := c.apply(up, origin, time.Now()); err != nil {
 		return err
@@ -414,30 +438,75 @@ func (u *updater) Live(up bool) {
 	c := (*Client)(u)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.live == up {
-		return
-	}
-	if c.live && c.origin != OriginDefaults {
-		c.syncedAt = time.Now() // current until this moment
-	}
 	c.live = up
-	if s := c.staleLocked(time.Now()); !slices.Equal(s, c.stale) {
-		c.stale = s
-		c.publishLocked()
-	}
 }
 
 func (u *updater) Failed(op string, err error) {
 	c := (*Client)(u)
 	c.metrics.syncErrors.WithLabelValues(op).Inc()
+	auth := isAuthError(err)
+	if auth {
+		c.metrics.authFailures.Inc()
+	}
 	err = fmt.Errorf("%s: %w", op, err)
 	c.mu.Lock()
 	first := c.lastErr == nil
+	firstAuth := auth && !c.authFail
 	c.lastErr = err
+	c.authFail = c.authFail || auth
 	c.mu.Unlock()
-	if first { // one line per outage, not one per retry
+	switch {
+	case firstAuth:
+		c.log.Error("the server refuses this client's token; retrying every few minutes, serving the last config", "err", err)
+	case first: // one line per outage, not one per retry
 		c.log.Warn("sync failing; serving the last config", "err", err)
 	}
+}
+
+// Why a server's config was not taken although it compiles.
+var (
+	errOlder = errors.New("an older version of the served config's database (a lagging replica?)")
+	errEmpty = errors.New("an empty config (no rules ever saved) from another database")
+)
+
+// admit decides whether a server's config may replace the one served.
+// Versions compare only within one database: an older version of the
+// served config's database is ignored; another database's config is a new
+// config and taken, except an empty one, which never replaces real rules
+// (a server started on a new database must not wipe every client).
+func (c *Client) admit(up Update) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.base == nil || c.origin == OriginDefaults {
+		return nil
+	}
+	have := c.base.Version()
+	if up.Database == c.db {
+		n, err1 := strconv.ParseInt(up.Version, 10, 64)
+		h, err2 := strconv.ParseInt(have, 10, 64)
+		if err1 != nil || err2 != nil || n >= h {
+			return nil
+		}
+		c.metrics.ignored.WithLabelValues("older").Inc()
+		if c.ignored != up.Version {
+			c.ignored = up.Version
+			c.log.Warn("ignoring an older config than the one served", "offered", up.Version, "serving", have, "database", up.Database)
+		}
+		return errOlder
+	}
+	if up.Version == "0" && have != "0" {
+		c.metrics.ignored.WithLabelValues("empty").Inc()
+		if !c.empty {
+			c.empty = true
+			c.log.Error("the server offers an EMPTY config from another database; keeping the rules being served",
+				"serving", have, "serving_database", c.db, "server_database", up.Database)
+		}
+		c.lastErr = fmt.Errorf("the server offers %w (database %q); version %s of database %q keeps serving", errEmpty, up.Database, have, c.db)
+		return errEmpty
+	}
+	c.log.Warn("the server's config comes from another database; taking it",
+		"version", up.Version, "database", up.Database, "serving", have, "serving_database", c.db)
+	return nil
 }
 
 func (u *updater) Version() string {
@@ -448,4 +517,21 @@ func (u *updater) Version() string {
 		return ""
 	}
 	return c.base.Version()
+}
+
+func (u *updater) Database() string {
+	c := (*Client)(u)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.db
+}
+
+func (u *updater) ETag() string {
+	c := (*Client)(u)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.base == nil || c.origin == OriginDefaults {
+		return ""
+	}
+	return c.etag
 }

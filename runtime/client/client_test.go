@@ -71,8 +71,12 @@ func newTestClient(t testing.TB, opts Options) (*Client, *syncLog) {
 	return c, log
 }
 
+// eventually waits for cond. The bound is at least a minute whatever the
+// caller names: a condition is awaited, never timed, and a loaded machine
+// may be slow (timing is for benchmarks).
 func eventually(t testing.TB, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
+	timeout = max(timeout, time.Minute)
 	deadline := time.Now().Add(timeout)
 	for !cond() {
 		if time.Now().After(deadline) {
@@ -234,7 +238,7 @@ func TestNonCompilingConfigKeepsTheOld(t *testing.T) {
 	// one stale, even across a reconnection.
 	f.kill()
 	f.restart()
-	time.Sleep(600 * time.Millisecond) // past payments' 400ms bound
+	time.Sleep(2500 * time.Millisecond) // past payments' 2s bound
 	if e := testflags.New(c).For(context.Background(), target).PaymentsDetails(); e.Reason() == vexilrt.ReasonStale {
 		t.Errorf("payments = %v while the server is reachable", e)
 	}
@@ -326,7 +330,10 @@ func keepEvaluating(t *testing.T, c *Client, allowed ...testflags.Workbook) (don
 }
 
 func TestSilentStreamIsDropped(t *testing.T) {
-	f := newFakeServer(t, rulesGuided) // pings every hour: silence
+	f := newFakeServer(t, rulesGuided)
+	f.mu.Lock()
+	f.ping = time.Hour // silence
+	f.mu.Unlock()
 	opts := fastServer(f.url())
 	opts.HeartbeatTimeout = 200 * time.Millisecond
 	c, _ := newTestClient(t, Options{Source: Server(opts)})
@@ -342,8 +349,8 @@ func TestPingsKeepFresh(t *testing.T) {
 	f.ping = 50 * time.Millisecond
 	f.mu.Unlock()
 	c, _ := newTestClient(t, Options{Source: Server(fastServer(f.url()))})
-	time.Sleep(700 * time.Millisecond) // past payments' 400ms bound, but pinged
-	if s := c.Status(); s.Age > 300*time.Millisecond || len(s.Stale) != 0 {
+	time.Sleep(2500 * time.Millisecond) // past payments' 2s bound, but pinged
+	if s := c.Status(); s.Age > time.Second || len(s.Stale) != 0 {
 		t.Errorf("status = %+v: pings should keep the config fresh", s)
 	}
 }
@@ -470,6 +477,8 @@ type nopUpdater struct{}
 func (nopUpdater) Update(Update) error  { return nil }
 func (nopUpdater) Confirm()             {}
 func (nopUpdater) Live(bool)            {}
+func (nopUpdater) Database() string     { return "" }
+func (nopUpdater) ETag() string         { return "" }
 func (nopUpdater) Failed(string, error) {}
 func (nopUpdater) Version() string      { return "" }
 

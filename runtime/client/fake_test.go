@@ -33,7 +33,7 @@ type fakeServer struct {
 }
 
 func newFakeServer(t testing.TB, rules string) *fakeServer {
-	f := &fakeServer{t: t, token: "sdk-token", version: 1, rules: rules, ping: time.Hour, streams: map[chan string]bool{}}
+	f := &fakeServer{t: t, token: "sdk-token", version: 1, rules: rules, ping: 100 * time.Millisecond, streams: map[chan string]bool{}}
 	f.start("127.0.0.1:0")
 	t.Cleanup(f.kill)
 	return f

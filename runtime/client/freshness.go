@@ -38,16 +38,26 @@ func (c *Client) pastBoundLocked(now time.Time, fn func(vexilrt.FlagID, *vexilrt
 	}
 }
 
+// tightestBound is the shortest max_staleness of the definitions' flags, 0
+// when none has one.
+func tightestBound(defs *vexilrt.Definitions) time.Duration {
+	var b time.Duration
+	for _, f := range defs.Flags {
+		if f.MaxStaleness > 0 && (b == 0 || f.MaxStaleness < b) {
+			b = f.MaxStaleness
+		}
+	}
+	return b
+}
+
 // watchFreshness re-checks staleness often enough to honour the tightest
 // bound, swapping fail-closed flags to their safe value when the config
 // gets too old and back when the source confirms it again.
 func (c *Client) watchFreshness(ctx context.Context) {
 	tick := time.Second
 	if c.defs != nil {
-		for _, f := range c.defs.Flags {
-			if b := f.MaxStaleness / 10; b > 0 && b < tick {
-				tick = max(b, 10*time.Millisecond)
-			}
+		if b := tightestBound(c.defs) / 10; b > 0 && b < tick {
+			tick = max(b, 10*time.Millisecond)
 		}
 	}
 	t := time.NewTicker(tick)

@@ -61,12 +61,13 @@ func FuzzReadCache(f *testing.F) {
 // FuzzDecodeConfig: any /config body decodes or is refused with an error.
 func FuzzDecodeConfig(f *testing.F) {
 	f.Add([]byte(`{"environment": "dev", "version": 12, "rules": "rules: {}", "kills": {"a": "b"}, "saved_at": "2026-11-23T05:00:00Z"}`))
+	f.Add([]byte(`{"environment": "dev", "version": 3, "database": "3f9ac2d1e0b4a7c6", "rules": ""}`))
 	f.Add([]byte(`{"version": -1}`))
 	f.Add([]byte(`<html>`))
 	s := &serverSource{opts: ServerOptions{Environment: "dev"}}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		u, err := s.decode(body)
-		if err == nil && (u.Version == "" || u.Environment != "dev" || !u.Cache) {
+		u, err := s.decode(body, "")
+		if err == nil && (u.Version == "" || u.Environment != "dev" || !u.Cache || u.ETag == "") {
 			t.Fatalf("decoded %+v without an error", u)
 		}
 	})

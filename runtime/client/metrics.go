@@ -18,6 +18,8 @@ type metrics struct {
 	age              prometheus.GaugeFunc
 	syncErrors       *prometheus.CounterVec
 	rejected         prometheus.Counter
+	ignored          *prometheus.CounterVec
+	authFailures     prometheus.Counter
 	warnings         prometheus.Gauge
 	cacheErrors      prometheus.Counter
 	staleFlags       *prometheus.GaugeVec
@@ -44,12 +46,16 @@ func newMetrics(c *Client) *metrics {
 		version: prometheus.NewGauge(prometheus.GaugeOpts{Name: ns + "config_version",
 			Help: "The server version of the config being served (0 for a file, cache-less defaults or content hash)."}),
 		age: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: ns + "config_age_seconds",
-			Help: "Seconds since the source last confirmed the config is current."},
+			Help: "Seconds since the source last confirmed the config is current: for a server, since the last byte it sent (an event, a ping or an answer)."},
 			func() float64 { return c.Status().Age.Seconds() }),
 		syncErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: ns + "sync_errors_total",
 			Help: "Failed syncs with the source, by operation (stream, fetch, compile, read)."}, []string{"op"}),
 		rejected: prometheus.NewCounter(prometheus.CounterOpts{Name: ns + "config_rejected_total",
 			Help: "Configs refused because they do not compile; the previous one kept serving."}),
+		ignored: prometheus.NewCounterVec(prometheus.CounterOpts{Name: ns + "config_ignored_total",
+			Help: "Configs the server offered and the client did not take: older (an older version of the served config's database) or empty (an empty config from another database)."}, []string{"reason"}),
+		authFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: ns + "auth_failures_total",
+			Help: "Requests the server refused with 401 or 403 (a revoked or wrong token)."}),
 		warnings: prometheus.NewGauge(prometheus.GaugeOpts{Name: ns + "config_warnings",
 			Help: "Parts of the served config this binary does not know and ignores (rules on unknown flags, unknown attributes)."}),
 		cacheErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: ns + "cache_ignored_total",
@@ -72,7 +78,7 @@ func newMetrics(c *Client) *metrics {
 
 func (m *metrics) register(r prometheus.Registerer) error {
 	m.countEvals = true
-	for _, c := range []prometheus.Collector{m.version, m.age, m.syncErrors, m.rejected, m.warnings,
+	for _, c := range []prometheus.Collector{m.version, m.age, m.syncErrors, m.rejected, m.ignored, m.authFailures, m.warnings,
 		m.cacheErrors, m.staleFlags, m.staleTransitions, m.exported, m.dropped, m.exportErrors, (*evalCollector)(m)} {
 		if err := r.Register(c); err != nil {
 			return err

@@ -3,7 +3,9 @@ package client
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,7 +33,9 @@ type ServerOptions struct {
 	// response headers [10s].
 	RequestTimeout time.Duration
 	// PollInterval is how often /config is polled while the stream is down,
-	// jittered ±50% [30s].
+	// jittered ±50% [30s]; while any flag has a max_staleness, at least
+	// three times per the tightest one, so polls that succeed keep it
+	// fresh.
 	PollInterval time.Duration
 	// RevalidateInterval is how often /config is revalidated with its ETag
 	// while the stream is up, so a missed event cannot leave the client
@@ -40,12 +44,28 @@ type ServerOptions struct {
 	// MinBackoff and MaxBackoff bound the stream's reconnection delay, which
 	// doubles per failure with full jitter [1s, 60s].
 	MinBackoff, MaxBackoff time.Duration
-	// HeartbeatTimeout is how long a silent stream is trusted; the server
-	// pings every 15s [45s].
+	// HeartbeatTimeout is how long a silent stream is trusted [three of
+	// the ping intervals the server announces in its hello; 45s before
+	// that, for the default 15s interval].
 	HeartbeatTimeout time.Duration
 	// MaxFetchDelay spreads the fetches a `version` event causes [5s].
 	MaxFetchDelay time.Duration
+	// AuthRetryInterval is how often a token the server refuses (401, 403)
+	// is tried again, jittered ±50% [5m].
+	AuthRetryInterval time.Duration
 }
+
+// missedHeartbeats is how many of the server's ping intervals a stream may
+// stay silent before it is taken for dead.
+const missedHeartbeats = 3
+
+// defaultHeartbeat is the ping interval assumed until a server announces its
+// own (vexil serve's default).
+const defaultHeartbeat = 15 * time.Second
+
+// minPollInterval keeps a very tight max_staleness from turning polling into
+// a flood.
+const minPollInterval = 100 * time.Millisecond
 
 // maxConfigBytes bounds a /config body: a rules document plus the
 // definitions, each at most runtime.MaxDocumentBytes, escaped.
@@ -66,22 +86,46 @@ func Server(opts ServerOptions) Source {
 	def(&opts.RevalidateInterval, 5*time.Minute)
 	def(&opts.MinBackoff, time.Second)
 	def(&opts.MaxBackoff, time.Minute)
-	def(&opts.HeartbeatTimeout, 45*time.Second)
 	def(&opts.MaxFetchDelay, 5*time.Second)
+	def(&opts.AuthRetryInterval, 5*time.Minute)
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	}
 	opts.URL = strings.TrimRight(opts.URL, "/")
-	return &serverSource{opts: opts, down: make(chan struct{}, 1)}
+	s := &serverSource{opts: opts, down: make(chan struct{}, 1), polled: make(chan struct{}, 1)}
+	s.heartbeatTimeout.Store(int64(cmp.Or(opts.HeartbeatTimeout, missedHeartbeats*defaultHeartbeat)))
+	return s
 }
 
 type serverSource struct {
 	opts     ServerOptions
 	fetchMu  sync.Mutex // one fetch or stream update at a time, so versions apply in order
 	streamUp atomic.Bool
-	synced   atomic.Bool   // the server has answered at least once
-	pending  atomic.Bool   // a delayed fetch is scheduled
-	down     chan struct{} // the stream went down: wake the poller
+	synced   atomic.Bool // the server has answered at least once
+	pending  atomic.Bool // a delayed fetch is scheduled
+	// inSync says the server's current config is the one served (or one
+	// the client chose to keep over it: older, or not compiling), so a
+	// ping confirms it. Not while a newer version is announced and not yet
+	// fetched, nor while an empty server's config is held off.
+	inSync           atomic.Bool
+	heartbeatTimeout atomic.Int64  // time.Duration: the stream's silence limit
+	bound            atomic.Int64  // time.Duration: the tightest max_staleness, 0 for none
+	down             chan struct{} // the stream went down: wake the poller
+	polled           chan struct{} // a poll succeeded while the stream was down: reconnect now
+}
+
+// setBound tells the source the tightest max_staleness it must keep fresh.
+func (s *serverSource) setBound(d time.Duration) { s.bound.Store(int64(d)) }
+
+// pollInterval is the polling period while the stream is down: PollInterval,
+// or a third of the tightest max_staleness when that is shorter, so that
+// even the longest jittered gap (1.5 periods) is half the bound.
+func (s *serverSource) pollInterval() time.Duration {
+	d := s.opts.PollInterval
+	if b := time.Duration(s.bound.Load()); b > 0 {
+		d = min(d, max(b/3, minPollInterval))
+	}
+	return d
 }
 
 func (s *serverSource) Environment() string { return s.opts.Environment }
@@ -115,11 +159,36 @@ func (s *serverSource) Run(ctx context.Context, u Updater) {
 			attempt = 0
 		}
 		u.Failed("stream", err)
-		if !sleep(ctx, fullJitter(attempt, s.opts.MinBackoff, s.opts.MaxBackoff)) {
+		backoff := fullJitter(attempt, s.opts.MinBackoff, s.opts.MaxBackoff)
+		if isAuthError(err) {
+			backoff = spread(s.opts.AuthRetryInterval)
+		}
+		if !s.backoff(ctx, backoff) {
 			break
 		}
 	}
 	wg.Wait()
+}
+
+// backoff waits before the next stream attempt, cut short when a poll
+// succeeds: the server is back, and waiting out a long backoff would leave
+// the client polling for nothing. A short jitter keeps the reconnections
+// of clients that polled together apart.
+func (s *serverSource) backoff(ctx context.Context, d time.Duration) bool {
+	select {
+	case <-s.polled: // from before this wait
+	default:
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	case <-s.polled:
+		return sleep(ctx, rand.N(s.opts.MinBackoff+1))
+	}
 }
 
 // fullJitter is exponential backoff with full jitter: uniform in
@@ -165,18 +234,28 @@ func (s *serverSource) poll(ctx context.Context, u Updater) {
 			if !s.synced.Load() {
 				wait = 0 // start-up: try /config at once rather than wait out the stream's backoff
 			} else {
-				wait = fullJitter(0, s.opts.PollInterval, s.opts.PollInterval)
+				wait = fullJitter(0, s.pollInterval(), s.pollInterval())
 			}
 			continue
 		case <-t.C:
 		}
-		if err := s.fetch(ctx, u); err != nil && ctx.Err() == nil {
+		err := s.fetch(ctx, u)
+		if err != nil && ctx.Err() == nil {
 			u.Failed("fetch", err)
 		}
-		if s.streamUp.Load() {
+		switch {
+		case isAuthError(err):
+			wait = spread(s.opts.AuthRetryInterval)
+		case s.streamUp.Load():
 			wait = spread(s.opts.RevalidateInterval)
-		} else {
-			wait = spread(s.opts.PollInterval)
+		default:
+			if err == nil {
+				select {
+				case s.polled <- struct{}{}:
+				default:
+				}
+			}
+			wait = spread(s.pollInterval())
 		}
 	}
 }
@@ -185,12 +264,15 @@ func (s *serverSource) poll(ctx context.Context, u Updater) {
 type wireConfig struct {
 	Environment string            `json:"environment"`
 	Version     *int64            `json:"version"`
+	Database    string            `json:"database"`
 	Rules       string            `json:"rules"`
 	Kills       map[string]string `json:"kills"`
 	SavedAt     time.Time         `json:"saved_at"`
 }
 
-func (s *serverSource) decode(data []byte) (Update, error) {
+// decode reads a config; etag is the server's for it, "" to work it out as
+// the server does (docs/api.md), for a config that came in an event.
+func (s *serverSource) decode(data []byte, etag string) (Update, error) {
 	var w wireConfig
 	if err := json.Unmarshal(data, &w); err != nil {
 		return Update{}, fmt.Errorf("config is not the SDK config JSON: %v", err)
@@ -202,9 +284,14 @@ func (s *serverSource) decode(data []byte) (Update, error) {
 		return Update{}, fmt.Errorf("config is for environment %q, not %q", w.Environment, s.opts.Environment)
 	}
 	v := strconv.FormatInt(*w.Version, 10)
+	if etag == "" {
+		etag = configETag(v, w.Database, data)
+	}
 	return Update{
 		Name:        s.opts.Environment + "@v" + v,
 		Version:     v,
+		Database:    w.Database,
+		ETag:        etag,
 		Environment: s.opts.Environment,
 		Rules:       []byte(w.Rules),
 		Kills:       w.Kills,
@@ -235,17 +322,19 @@ func (s *serverSource) fetch(ctx context.Context, u Updater) error {
 		return err
 	}
 	req.Header.Set("Accept", "application/json")
-	if v := u.Version(); v != "" {
-		req.Header.Set("If-None-Match", strconv.Quote(v))
+	if e := u.ETag(); e != "" {
+		req.Header.Set("If-None-Match", e)
 	}
 	resp, err := s.opts.HTTPClient.Do(req)
 	if err != nil {
+		s.inSync.Store(false)
 		return err
 	}
 	defer resp.Body.Close()
 	switch resp.StatusCode {
 	case http.StatusNotModified:
 		s.synced.Store(true)
+		s.inSync.Store(true)
 		u.Confirm()
 		return nil
 	case http.StatusOK:
@@ -259,28 +348,70 @@ func (s *serverSource) fetch(ctx context.Context, u Updater) error {
 	if len(body) > maxConfigBytes {
 		return fmt.Errorf("config is over %d bytes", maxConfigBytes)
 	}
-	up, err := s.decode(body)
+	up, err := s.decode(body, resp.Header.Get("ETag"))
 	if err != nil {
 		return err
 	}
 	s.synced.Store(true)
-	if up.Version == u.Version() {
+	return s.offer(u, up)
+}
+
+// offer hands the server's current config to the client and says whether
+// the config served is thereby current.
+func (s *serverSource) offer(u Updater, up Update) error {
+	if up.ETag == u.ETag() {
+		s.inSync.Store(true)
 		u.Confirm()
 		return nil
 	}
-	if err := u.Update(up); err != nil {
+	err := u.Update(up)
+	switch {
+	case err == nil: // served from now: as current as can be
+	case errors.Is(err, errOlder): // the client has newer: nothing to wait for
+		u.Confirm()
+	case errors.Is(err, errEmpty): // held off: nothing confirms the config kept
+		s.inSync.Store(false)
+		return nil
+	default:
 		// The server is reachable and this is its newest config; the client
 		// keeps serving the one before, which ages no faster for it.
 		u.Confirm()
-		return &refusedError{fmt.Errorf("version %s refused: %w", up.Version, err)}
+		err = &refusedError{fmt.Errorf("version %s refused: %w", up.Version, err)}
 	}
-	return nil
+	s.inSync.Store(true)
+	return err
+}
+
+// configETag is the ETag the server gives a config body (docs/api.md), so a
+// config that came in an event can be revalidated like a fetched one. A
+// server that names no database gives the plain "<version>".
+func configETag(version, database string, body []byte) string {
+	if database == "" {
+		return strconv.Quote(version)
+	}
+	sum := sha256.Sum256(body)
+	return fmt.Sprintf(`"%s-%s-%x"`, version, database, sum[:8])
 }
 
 // refusedError is a config fetched fine that does not compile here.
 type refusedError struct{ error }
 
 func (e *refusedError) Unwrap() error { return e.error }
+
+// httpError is an unexpected answer from the server.
+type httpError struct {
+	code int
+	msg  string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+// isAuthError says the server refused the token (401, 403): retrying soon
+// would not help.
+func isAuthError(err error) bool {
+	var h *httpError
+	return errors.As(err, &h) && (h.code == http.StatusUnauthorized || h.code == http.StatusForbidden)
+}
 
 // statusError describes an unexpected answer, with the server's error
 // message when it sent one.
@@ -290,9 +421,9 @@ func statusError(resp *http.Response) error {
 		Error struct{ Code, Message string } `json:"error"`
 	}
 	if json.Unmarshal(body, &e) == nil && e.Error.Code != "" {
-		return fmt.Errorf("%s: %s: %s", resp.Status, e.Error.Code, e.Error.Message)
+		return &httpError{resp.StatusCode, fmt.Sprintf("%s: %s: %s", resp.Status, e.Error.Code, e.Error.Message)}
 	}
-	return fmt.Errorf("%s from %s", resp.Status, resp.Request.URL.Path)
+	return &httpError{resp.StatusCode, fmt.Sprintf("%s from %s", resp.Status, resp.Request.URL.Path)}
 }
 
 // streamOnce follows one connection of the SSE stream until it fails.
@@ -325,12 +456,13 @@ func (s *serverSource) streamOnce(run context.Context, u Updater, wg *sync.WaitG
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") {
 		return false, fmt.Errorf("stream answered %q, not text/event-stream", ct)
 	}
-	silence.Store("no event or ping within " + s.opts.HeartbeatTimeout.String())
-	watchdog.Reset(s.opts.HeartbeatTimeout)
+	timeout := func() time.Duration { return time.Duration(s.heartbeatTimeout.Load()) }
+	silence.Store("no event or ping within " + timeout().String())
+	watchdog.Reset(timeout())
 
-	err = readSSE(resp.Body, func() { watchdog.Reset(s.opts.HeartbeatTimeout) }, func(event string, data []byte) error {
+	err = readSSE(resp.Body, func() { watchdog.Reset(timeout()) }, func(event string, data []byte) error {
 		if event == "" && data == nil { // a comment: the server's heartbeat
-			if connected {
+			if connected && s.inSync.Load() {
 				u.Confirm()
 			}
 			return nil
@@ -397,45 +529,51 @@ func causeOr(ctx context.Context, err error) error {
 func (s *serverSource) handle(ctx, run context.Context, u Updater, wg *sync.WaitGroup, event string, data []byte, connected *bool) error {
 	switch event {
 	case "hello":
-		v, err := eventVersion(data)
+		ev, err := decodeEvent(data)
 		if err != nil {
 			return fmt.Errorf("hello: %w", err)
+		}
+		if ev.HeartbeatMS > 0 && s.opts.HeartbeatTimeout <= 0 {
+			d := missedHeartbeats * time.Duration(ev.HeartbeatMS) * time.Millisecond
+			s.heartbeatTimeout.Store(int64(d))
 		}
 		*connected = true
 		s.streamUp.Store(true)
 		s.synced.Store(true)
-		if v != u.Version() {
+		u.Live(true)
+		if ev.version() != u.Version() || ev.Database != u.Database() {
+			s.inSync.Store(false)
 			if err := s.fetch(ctx, u); err != nil {
-				if ctx.Err() == nil {
+				var refused *refusedError
+				if !errors.As(err, &refused) && ctx.Err() == nil {
 					u.Failed("fetch", err)
 				}
-				var refused *refusedError
-				if !errors.As(err, &refused) {
-					return nil // not current: the config keeps ageing
-				}
+				return nil // not current: the config keeps ageing
 			}
+			return nil // fetch confirmed or held off as it found
 		}
+		s.inSync.Store(true)
 		u.Confirm()
-		u.Live(true)
 	case "config":
-		up, err := s.decode(data)
+		up, err := s.decode(data, "")
 		if err != nil {
 			return fmt.Errorf("config event: %w", err)
 		}
 		s.fetchMu.Lock()
-		if up.Version != u.Version() {
-			if err := u.Update(up); err != nil {
-				u.Failed("compile", err)
-			}
+		if err := s.offer(u, up); err != nil {
+			u.Failed("compile", err)
 		}
-		u.Confirm()
 		s.fetchMu.Unlock()
 	case "version":
-		v, err := eventVersion(data)
+		ev, err := decodeEvent(data)
 		if err != nil {
 			return fmt.Errorf("version event: %w", err)
 		}
-		if v == u.Version() || !s.pending.CompareAndSwap(false, true) {
+		if ev.version() == u.Version() && ev.Database == u.Database() {
+			return nil
+		}
+		s.inSync.Store(false) // a newer config exists: pings no longer confirm ours
+		if !s.pending.CompareAndSwap(false, true) {
 			return nil
 		}
 		// Every client hears the event at once: spread the fetches so a save
@@ -457,12 +595,19 @@ func (s *serverSource) handle(ctx, run context.Context, u Updater, wg *sync.Wait
 	return nil
 }
 
-func eventVersion(data []byte) (string, error) {
-	var m struct {
-		Version *int64 `json:"version"`
+// streamEvent is the data of hello and version events.
+type streamEvent struct {
+	Version     *int64 `json:"version"`
+	Database    string `json:"database"`
+	HeartbeatMS int64  `json:"heartbeat_ms"`
+}
+
+func (e streamEvent) version() string { return strconv.FormatInt(*e.Version, 10) }
+
+func decodeEvent(data []byte) (streamEvent, error) {
+	var e streamEvent
+	if err := json.Unmarshal(data, &e); err != nil || e.Version == nil {
+		return e, fmt.Errorf("want {\"version\": N, ...}, got %.100q", data)
 	}
-	if err := json.Unmarshal(data, &m); err != nil || m.Version == nil {
-		return "", fmt.Errorf("want {\"version\": N}, got %.100q", data)
-	}
-	return strconv.FormatInt(*m.Version, 10), nil
+	return e, nil
 }

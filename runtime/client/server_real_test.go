@@ -72,6 +72,7 @@ type realServer struct {
 	t          testing.TB
 	addr, db   string
 	flags      string
+	args       []string // more vexil serve flags
 	cmd        *exec.Cmd
 	waitErr    chan error
 	log        *syncLog
@@ -79,6 +80,9 @@ type realServer struct {
 	httpClient *http.Client
 }
 
+// startRealServer starts `vexil serve` on a SQLite file of its own, pinging
+// SDK streams every 500ms (clients take 1.5s of silence for a dead stream),
+// with an sdk token for dev.
 func startRealServer(t *testing.T) *realServer {
 	t.Helper()
 	if vexilBin == "" {
@@ -91,7 +95,7 @@ func startRealServer(t *testing.T) *realServer {
 	addr := ln.Addr().String()
 	ln.Close()
 	s := &realServer{t: t, addr: addr, db: filepath.Join(t.TempDir(), "vexil.db"), flags: serverDefs(t),
-		log: &syncLog{}, httpClient: &http.Client{Timeout: 10 * time.Second}}
+		log: &syncLog{}, httpClient: &http.Client{Timeout: 30 * time.Second}, args: []string{"--heartbeat", "500ms"}}
 	s.start()
 	t.Cleanup(s.kill)
 	var tok struct{ Token string }
@@ -107,7 +111,7 @@ func (s *realServer) url() string { return "http://" + s.addr }
 
 func (s *realServer) start() {
 	s.t.Helper()
-	cmd := exec.Command(vexilBin, "serve", "--addr", s.addr, "--db", s.db, "--flags", s.flags, "--env", "dev")
+	cmd := exec.Command(vexilBin, append([]string{"serve", "--addr", s.addr, "--db", s.db, "--flags", s.flags, "--env", "dev"}, s.args...)...)
 	cmd.Env = append(os.Environ(), "VEXIL_BOOTSTRAP_TOKEN="+adminSecret)
 	cmd.Stdout, cmd.Stderr = s.log, s.log
 	if err := cmd.Start(); err != nil {
@@ -115,7 +119,7 @@ func (s *realServer) start() {
 	}
 	s.cmd, s.waitErr = cmd, make(chan error, 1)
 	go func() { s.waitErr <- cmd.Wait() }()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for {
 		resp, err := http.Get(s.url() + "/healthz")
 		if err == nil {
@@ -130,7 +134,7 @@ func (s *realServer) start() {
 		default:
 		}
 		if time.Now().After(deadline) {
-			s.t.Fatalf("vexil serve not healthy after 20s:\n%s", s.log)
+			s.t.Fatalf("vexil serve not healthy after a minute:\n%s", s.log)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -188,10 +192,12 @@ func (s *realServer) save(rules string) int {
 	return out.Version
 }
 
+// clientOptions are fast retries against the server, with the heartbeat
+// timeout the server's hello implies.
 func (s *realServer) clientOptions() ServerOptions {
 	o := fastServer(s.url())
 	o.Token = s.sdkToken
-	o.HeartbeatTimeout = 2 * time.Second
+	o.HeartbeatTimeout = 0
 	return o
 }
 
@@ -236,14 +242,31 @@ func TestRealServerFaults(t *testing.T) {
 	done()
 
 	// Hanging: a stopped process accepts connections (the kernel does) and
-	// never answers. Timeouts hold: a new client starts in time from the
-	// cache, and the running one keeps answering.
+	// never answers. The running client notices within the heartbeat
+	// timeout its hello implied (3 × 500ms), its config's age runs from the
+	// last byte the server sent, not from the noticing, so payments goes
+	// STALE; a new client starts in time from the cache; after SIGCONT both
+	// recover.
+	eventually(t, fmt.Sprintf("the cache at version %d", v), time.Minute, func() bool {
+		u, _, err := readCache(cache)
+		return err == nil && u.Version == fmt.Sprint(v)
+	})
 	if err := srv.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
+	var noticed time.Time
+	eventually(t, "the running client noticing the hang", time.Minute, func() bool {
+		err := c.Status().LastError
+		noticed = time.Now()
+		return err != nil && strings.Contains(err.Error(), "no event or ping within 1.5s")
+	})
+	if s := c.Status(); noticed.Sub(s.SyncedAt) < time.Second {
+		t.Errorf("hung server noticed at %v, config current until %v: age must run from the last byte heard, 1.5s before", noticed, s.SyncedAt)
+	}
+	eventually(t, "payments failing closed on the hang", time.Minute, func() bool { return view().PaymentsDetails().Reason() == vexilrt.ReasonStale })
 	start := time.Now()
 	c2, _ := newTestClient(t, Options{Source: Server(srv.clientOptions()), CacheFile: cache, StartTimeout: 500 * time.Millisecond})
-	if d := time.Since(start); d > 3*time.Second {
+	if d := time.Since(start); d > 30*time.Second {
 		t.Errorf("New took %v against a hung server with StartTimeout 500ms", d)
 	}
 	if s := c2.Status(); s.Origin != OriginCache || s.Version != fmt.Sprint(v) {
@@ -253,7 +276,9 @@ func TestRealServerFaults(t *testing.T) {
 		t.Error("the running client stopped answering")
 	}
 	_ = srv.cmd.Process.Signal(syscall.SIGCONT)
-	eventually(t, "the new client reaching the thawed server", 10*time.Second, func() bool { return c2.Status().Origin == OriginServer })
+	eventually(t, "the new client reaching the thawed server", time.Minute, func() bool { return c2.Status().Origin == OriginServer })
+	eventually(t, "payments fresh after the thaw", time.Minute, func() bool { return view().PaymentsDetails().Reason() != vexilrt.ReasonStale })
+	eventually(t, "the running client streaming again", time.Minute, func() bool { return c.Status().Streaming })
 
 	// Down at start: the cache serves; a truncated cache means defaults.
 	srv.kill()

@@ -16,12 +16,13 @@ import (
 // (vexilrt.SchemaHash): flag and attribute names, order and types. A config
 // compiled against other definitions would number flags differently, so For
 // does not use it.
-const SchemaHash = "e0ddc770fe548591"
+const SchemaHash = "c571eed09c17febc"
 
 // definitionsSource is the flags.yaml this file was generated from, verbatim.
 const definitionsSource = `# The client tests' definitions: an experiment flag (exposures on by
-# default), fail-closed and fail-open flags with short staleness bounds, and
-# the engine benchmark's attributes.
+# default), fail-closed and fail-open flags with short staleness bounds, a
+# fail-closed flag with a 30s bound (the network fault tests), and the
+# engine benchmark's attributes.
 version: 1
 package: testflags
 attributes:
@@ -44,13 +45,19 @@ flags:
     default: true
     safe: false
     kind: kill_switch
-    max_staleness: 400ms
+    max_staleness: 2s
     on_stale: safe
   banner:
     default: false
     kind: release
-    max_staleness: 400ms
+    max_staleness: 2s
     on_stale: last
+  exports:
+    default: true
+    safe: false
+    kind: kill_switch
+    max_staleness: 30s
+    on_stale: safe
   max_questions:
     variants: [10, 20, 30]
     default: 10
@@ -77,8 +84,9 @@ const (
 	flagWorkbook     vexilrt.FlagID = 1
 	flagPayments     vexilrt.FlagID = 2
 	flagBanner       vexilrt.FlagID = 3
-	flagMaxQuestions vexilrt.FlagID = 4
-	flagLegacyReport vexilrt.FlagID = 5
+	flagExports      vexilrt.FlagID = 4
+	flagMaxQuestions vexilrt.FlagID = 5
+	flagLegacyReport vexilrt.FlagID = 6
 )
 
 // Flags evaluates the flags of flags.yaml for targets, against the current
@@ -230,6 +238,19 @@ func (v View) Banner() bool {
 // and config version.
 func (v View) BannerDetails() vexilrt.Evaluation {
 	return v.cfg.EvaluateSlots(flagBanner, v.slots[:], time.Time{})
+}
+
+// Exports evaluates flag exports.
+//
+// Kind: kill_switch.
+func (v View) Exports() bool {
+	return v.variant(flagExports) == 0
+}
+
+// ExportsDetails evaluates flag exports with its variant, reason, deciding
+// rule and config version.
+func (v View) ExportsDetails() vexilrt.Evaluation {
+	return v.cfg.EvaluateSlots(flagExports, v.slots[:], time.Time{})
 }
 
 // MaxQuestions evaluates flag max_questions.
