@@ -172,13 +172,11 @@ func (s *serverSource) Run(ctx context.Context, u Updater) {
 
 // backoff waits before the next stream attempt, cut short when a poll
 // succeeds: the server is back, and waiting out a long backoff would leave
-// the client polling for nothing. A short jitter keeps the reconnections
-// of clients that polled together apart.
+// the client polling for nothing. Each poll allows one early attempt, so
+// a stream the server keeps refusing is retried at most as often as the
+// polls. A short jitter keeps apart the reconnections of clients that
+// polled together.
 func (s *serverSource) backoff(ctx context.Context, d time.Duration) bool {
-	select {
-	case <-s.polled: // from before this wait
-	default:
-	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -187,7 +185,7 @@ func (s *serverSource) backoff(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	case <-s.polled:
-		return sleep(ctx, rand.N(s.opts.MinBackoff+1))
+		return sleep(ctx, rand.N(min(s.opts.MinBackoff, time.Second)+1))
 	}
 }
 
@@ -467,7 +465,12 @@ func (s *serverSource) streamOnce(run context.Context, u Updater, wg *sync.WaitG
 			}
 			return nil
 		}
-		return s.handle(ctx, run, u, wg, event, data, &connected)
+		err := s.handle(ctx, run, u, wg, event, data, &connected)
+		// The hello may have changed the timeout; the line that ended this
+		// event set the old one.
+		silence.Store("no event or ping within " + timeout().String())
+		watchdog.Reset(timeout())
+		return err
 	})
 	if err == nil {
 		err = errors.New("server closed the stream")
