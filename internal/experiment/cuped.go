@@ -2,6 +2,7 @@ package experiment
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -29,6 +30,9 @@ func CUPED(y, x [][]float64) (adjusted [][]float64, theta, xbar, reduction float
 			cov += (allx[i] - sx.Mean) * (ally[i] - sy.Mean)
 		}
 		theta = cov / float64(sx.N-1) / sx.Variance
+		if math.IsNaN(theta) || math.IsInf(theta, 0) {
+			theta = 0 // values too large to square: leave them as they are
+		}
 	}
 	adjusted = make([][]float64, len(y))
 	var before, after float64 // sums of squares within variants

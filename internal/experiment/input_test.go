@@ -255,3 +255,37 @@ func FuzzParseEvent(f *testing.F) {
 		}
 	})
 }
+
+// FuzzAnalyze: whatever the lines, the analysis ends in a result whose JSON
+// and text can be written, or in an error; never a panic or an unwritable
+// figure (NaN or infinity in the JSON).
+func FuzzAnalyze(f *testing.F) {
+	f.Add([]byte(`{"flag":"f","variant":"a","key":"k1","time":"2026-11-01T00:00:00Z"}
+{"flag":"f","variant":"b","key":"k2","time":"2026-11-01T00:00:00Z"}
+{"flag":"f","variant":"b","key":"k3","time":"2026-11-01T00:00:00Z"}
+{"flag":"f","variant":"a","key":"k4","time":"2026-11-01T00:00:00Z"}`),
+		[]byte(`{"event":"m","key":"k1","value":1e300,"time":"2026-11-02T00:00:00Z"}
+{"event":"m","key":"k2","value":-3,"time":"2026-10-31T00:00:00Z"}
+{"event":"m","key":"k3","time":"2026-11-01T00:00:00Z"}`), true, uint8(0))
+	f.Fuzz(func(t *testing.T, exposures, events []byte, sequential bool, agg uint8) {
+		c := NewCollector(Options{Flag: "f", Metric: "m", Control: "a", Aggregate: []Aggregate{Sum, Count, Any}[agg%3],
+			CovariateWindow: 24 * time.Hour, Sequential: sequential, Allocation: []Weight{{"a", 1}, {"b", 2}}})
+		if err := c.ReadExposures(Input{Name: "x", R: bytes.NewReader(exposures)}); err != nil {
+			return
+		}
+		if err := c.ReadEvents(Input{Name: "e", R: bytes.NewReader(events)}); err != nil {
+			return
+		}
+		r, err := c.Result()
+		if err != nil {
+			return
+		}
+		var b bytes.Buffer
+		if err := r.WriteJSON(&b); err != nil {
+			t.Fatalf("result cannot be written as JSON: %v", err)
+		}
+		if err := r.WriteText(&b); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

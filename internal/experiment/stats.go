@@ -70,8 +70,8 @@ func Welch(c, t Summary) Comparison {
 	}
 	vc, vt := c.Variance/float64(c.N), t.Variance/float64(t.N)
 	v := vc + vt
-	if !(v > 0) {
-		return r // both variants constant: no test
+	if !(v > 0) || math.IsInf(v, 1) {
+		return r // both variants constant, or values too large to square: no test
 	}
 	r.StdErr = math.Sqrt(v)
 	r.DF = v * v / (vc*vc/float64(c.N-1) + vt*vt/float64(t.N-1))

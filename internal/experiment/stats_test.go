@@ -21,6 +21,7 @@ func TestWelchUndefinedFigures(t *testing.T) {
 		{"constant control", Summary{10, 1, 0}, Summary{10, 2, 4}, 1, 1, true},
 		{"control mean 0: no lift", Summary{10, 0, 1}, Summary{10, 2, 1}, 2, nan, true},
 		{"empty treatment", Summary{10, 1, 1}, Summary{0, nan, nan}, nan, nan, false},
+		{"values too large to square", Summary{10, 1e200, math.Inf(1)}, Summary{10, 2e200, 1}, 1e200, 1, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := Welch(tc.c, tc.t)
