@@ -217,12 +217,31 @@ func (s *Server) Run(ctx context.Context) error {
 				err = s.install(e, v)
 			}
 		default:
-			err = s.reload(ctx)
+			err = s.catchUp(ctx)
 		}
 		if err != nil && ctx.Err() == nil {
 			s.log.Error("applying a store change failed", "env", ev.Env, "version", ev.Version, "err", err)
 		}
 	})
+}
+
+// catchUp reloads everything after the store reconnected, trying again
+// for a while: the database that just dropped a connection may drop more,
+// and the periodic reload is 30 s away.
+func (s *Server) catchUp(ctx context.Context) error {
+	wait := 100 * time.Millisecond
+	for i := 1; ; i++ {
+		err := s.reload(ctx)
+		if err == nil || i == 6 || ctx.Err() != nil {
+			return err
+		}
+		s.log.Warn("reloading after a store reconnection failed; trying again", "err", err, "in", wait)
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
+		wait *= 2
+	}
 }
 
 // Close ends every SSE stream (http.Server.Shutdown waits for handlers, and

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 )
 
@@ -89,41 +92,73 @@ func (*pgDialect) rebind(q string) string {
 // (re)connection is announced with a zero Event so the caller reloads what
 // it may have missed meanwhile.
 func (d *pgDialect) watch(ctx context.Context, fn func(Event)) error {
-	backoff := 100 * time.Millisecond
+	return watchLoop(ctx, func(ctx context.Context) (bool, error) { return d.listen(ctx, fn) }, sleepCtx)
+}
+
+const (
+	listenBackoffMin = 100 * time.Millisecond
+	listenBackoffMax = 10 * time.Second
+)
+
+// watchLoop runs listen until ctx ends. The wait before reconnecting
+// doubles while connecting fails and starts over after a connection that
+// was established: each drop of a working connection is a first failure,
+// however many came before.
+func watchLoop(ctx context.Context, listen func(context.Context) (connected bool, err error), sleep func(context.Context, time.Duration)) error {
+	backoff := listenBackoffMin
 	for ctx.Err() == nil {
-		err := d.listen(ctx, fn)
+		connected, err := listen(ctx)
 		if ctx.Err() != nil {
 			break
 		}
-		slog.Warn("store: postgres LISTEN connection lost; reconnecting", "err", err, "in", backoff)
-		select {
-		case <-ctx.Done():
-		case <-time.After(backoff):
+		if connected {
+			backoff = listenBackoffMin
 		}
-		backoff = min(2*backoff, 10*time.Second)
+		slog.Warn("store: postgres LISTEN connection lost; reconnecting", "err", err, "in", backoff)
+		sleep(ctx, backoff)
+		backoff = min(2*backoff, listenBackoffMax)
 	}
 	return nil
 }
 
-func (d *pgDialect) listen(ctx context.Context, fn func(Event)) error {
+func sleepCtx(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}
+
+// listen says whether it got as far as listening before it failed.
+func (d *pgDialect) listen(ctx context.Context, fn func(Event)) (bool, error) {
 	conn, err := pgx.Connect(ctx, d.url)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{d.channel}.Sanitize()); err != nil {
-		return err
+		return false, err
 	}
 	fn(Event{})
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
-			return err
+			return true, err
 		}
 		if ev, ok := decodeEvent(n.Payload); ok {
 			fn(ev)
 		}
 	}
+}
+
+// connectionLost reports an error from a connection the database closed:
+// PostgreSQL terminating the backend (57P01), shutting down (57P02, 57P03),
+// or a connection found dead before anything was sent.
+func connectionLost(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return strings.HasPrefix(pe.Code, "57P0")
+	}
+	return errors.Is(err, driver.ErrBadConn) || pgconn.SafeToRetry(err)
 }
 
 // Events travel as "v <version> <env>" or "tokens".

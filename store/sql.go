@@ -38,12 +38,41 @@ type dialect interface {
 	rebind(q string) string
 }
 
-func (s *DB) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	return s.db.ExecContext(ctx, s.d.rebind(q), args...)
+func (s *DB) exec(ctx context.Context, q string, args ...any) (res sql.Result, err error) {
+	err = s.retry(ctx, func() error {
+		res, err = s.db.ExecContext(ctx, s.d.rebind(q), args...)
+		return err
+	})
+	return res, err
 }
 
-func (s *DB) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	return s.db.QueryContext(ctx, s.d.rebind(q), args...)
+func (s *DB) query(ctx context.Context, q string, args ...any) (rows *sql.Rows, err error) {
+	err = s.retry(ctx, func() error {
+		rows, err = s.db.QueryContext(ctx, s.d.rebind(q), args...)
+		return err
+	})
+	return rows, err
+}
+
+// retryAttempts covers a pool whose every idle connection the database
+// closed at once (maxIdleConns of them), plus the new one.
+const retryAttempts = 6
+
+// retry runs f again, on another connection, while it fails because the
+// database closed the connection under it (PostgreSQL restarting or
+// terminating backends): nothing was done on a connection that was gone.
+func (s *DB) retry(ctx context.Context, f func() error) error {
+	for i := 1; ; i++ {
+		err := f()
+		if !again(ctx, i, err) {
+			return err
+		}
+	}
+}
+
+// again says whether attempt i's error calls for another attempt.
+func again(ctx context.Context, i int, err error) bool {
+	return err != nil && i < retryAttempts && ctx.Err() == nil && connectionLost(err)
 }
 
 func (s *DB) migrate(ctx context.Context) error { return s.migrateTo(ctx, len(s.d.migrations())) }
@@ -188,8 +217,12 @@ func scanVersion(r scanner) (*Version, error) {
 
 // Current returns the environment's newest version; version 0 (empty
 // rules) when nothing was ever saved.
-func (s *DB) Current(ctx context.Context, env string) (*Version, error) {
-	return s.current(ctx, s.db, env)
+func (s *DB) Current(ctx context.Context, env string) (v *Version, err error) {
+	err = s.retry(ctx, func() error {
+		v, err = s.current(ctx, s.db, env)
+		return err
+	})
+	return v, err
 }
 
 type querier interface {
@@ -247,29 +280,40 @@ func (s *DB) Versions(ctx context.Context, env string, limit int, before int64) 
 // made against a version that is no longer current gets *StaleError, one
 // refused by an active lock *LockedError, and neither writes anything.
 func (s *DB) Save(ctx context.Context, ch Change) (*Version, error) {
+	// A save is retried when its connection was lost before the commit was
+	// sent; one lost during the commit may have committed, and is reported.
+	for i := 1; ; i++ {
+		v, committing, err := s.save(ctx, ch)
+		if committing || !again(ctx, i, err) {
+			return v, err
+		}
+	}
+}
+
+func (s *DB) save(ctx context.Context, ch Change) (*Version, bool, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, fmt.Errorf("store: save %s: %w", ch.Env, err)
+		return nil, false, fmt.Errorf("store: save %s: %w", ch.Env, err)
 	}
 	defer tx.Rollback()
 	if err := s.d.lockEnv(ctx, tx, ch.Env); err != nil {
-		return nil, fmt.Errorf("store: save %s: %w", ch.Env, err)
+		return nil, false, fmt.Errorf("store: save %s: %w", ch.Env, err)
 	}
 	cur, err := s.current(ctx, tx, ch.Env)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if ch.Expect >= 0 && ch.Expect != cur.Version {
-		return nil, &StaleError{Current: cur.Version, Expected: ch.Expect}
+		return nil, false, &StaleError{Current: cur.Version, Expected: ch.Expect}
 	}
 	now := time.Now()
 	if !ch.PassLock {
 		l, err := s.lock(ctx, tx, ch.Env, now)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if l != nil {
-			return nil, &LockedError{Lock: *l}
+			return nil, false, &LockedError{Lock: *l}
 		}
 	}
 	next := &Version{
@@ -293,31 +337,35 @@ func (s *DB) Save(ctx context.Context, ch Change) (*Version, error) {
 	}
 	if ch.Check != nil {
 		if err := ch.Check(next); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
 	kills, err := json.Marshal(next.Kills)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO vexil_versions (`+versionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		next.Env, next.Version, next.Parent, next.Author, next.Message, next.Action, micros(next.Created), next.Rules, next.Format, string(kills)); err != nil {
-		return nil, fmt.Errorf("store: save %s: %w", ch.Env, err)
+		return nil, false, fmt.Errorf("store: save %s: %w", ch.Env, err)
 	}
 	ev := Event{Env: next.Env, Version: next.Version}
 	if err := s.d.notify(ctx, tx, ev); err != nil {
-		return nil, fmt.Errorf("store: save %s: notify: %w", ch.Env, err)
+		return nil, false, fmt.Errorf("store: save %s: notify: %w", ch.Env, err)
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("store: save %s: %w", ch.Env, err)
+		return nil, true, fmt.Errorf("store: save %s: %w", ch.Env, err)
 	}
 	s.local(ev)
-	return next, nil
+	return next, false, nil
 }
 
 // Lock returns the environment's active lock, or nil.
-func (s *DB) Lock(ctx context.Context, env string) (*Lock, error) {
-	return s.lock(ctx, s.db, env, time.Now())
+func (s *DB) Lock(ctx context.Context, env string) (l *Lock, err error) {
+	err = s.retry(ctx, func() error {
+		l, err = s.lock(ctx, s.db, env, time.Now())
+		return err
+	})
+	return l, err
 }
 
 func (s *DB) lock(ctx context.Context, q querier, env string, now time.Time) (*Lock, error) {
@@ -477,15 +525,18 @@ func (s *DB) RevokeToken(ctx context.Context, id string) error {
 
 func (s *DB) tokensChanged(ctx context.Context) error {
 	ev := Event{Tokens: true}
-	tx, err := s.db.BeginTx(ctx, nil)
+	err := s.retry(ctx, func() error {
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		if err := s.d.notify(ctx, tx, ev); err != nil {
+			return fmt.Errorf("store: notify: %w", err)
+		}
+		return tx.Commit()
+	})
 	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := s.d.notify(ctx, tx, ev); err != nil {
-		return fmt.Errorf("store: notify: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
 		return err
 	}
 	s.local(ev)
