@@ -426,3 +426,56 @@ func TestOFREPStreamCaps(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestOFREPTicketsAcrossReplicas: two `vexil serve` processes on one
+// PostgreSQL database. A ticket one issued opens a stream on the other, a
+// save on the first reaches that stream, and revoking the token on the first
+// ends the stream on the second.
+func TestOFREPTicketsAcrossReplicas(t *testing.T) {
+	db := storeURL(t, "postgres")
+	dir := copyFlags(t)
+	env := []string{"VEXIL_BOOTSTRAP_TOKEN=replica-secret"}
+	a := &testEnv{t: t, url: serve(t, dir, env, "--db", db, "--env", "prod").url, admin: "replica-secret"}
+	b := &testEnv{t: t, url: serve(t, dir, env, "--db", db, "--env", "prod").url, admin: "replica-secret"}
+	var created struct{ ID, Token string }
+	r := a.do("POST", "/api/v1/tokens", a.admin, map[string]any{"name": "web", "role": "sdk", "environments": []string{"prod"}})
+	if err := json.Unmarshal(r.body, &created); err != nil || r.status != 201 {
+		t.Fatalf("token: %d %s", r.status, r.body)
+	}
+	_, uri, _ := a.bulkStreams(t, created.Token)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var ch <-chan sseEvent
+	deadline := time.Now().Add(30 * time.Second) // b hears of the new token through NOTIFY
+	for {
+		status, c := b.openOFREPStream(t, ctx, uri)
+		if status == 200 {
+			ch = c
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replica b refused replica a's ticket: %d", status)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	a.put("prod", `"0"`, teachersDoc, 200)
+	if ev := next(t, ch, true); ev.id != "1" || !strings.Contains(ev.data, "refetchEvaluation") {
+		t.Fatalf("b's stream after a save on a: %+v", ev)
+	}
+	revoked := time.Now()
+	if r := a.do("DELETE", "/api/v1/tokens/"+created.ID, a.admin, nil); r.status != 204 {
+		t.Fatalf("revoke: %d", r.status)
+	}
+	end := time.After(30 * time.Second)
+	for open := true; open; {
+		select {
+		case _, open = <-ch:
+		case <-end:
+			t.Fatal("b's stream of a token revoked on a was open 30s later")
+		}
+	}
+	t.Logf("b's stream ended %v after the revocation on a was asked for", time.Since(revoked).Round(time.Millisecond))
+	if r := b.do("GET", uri, "", nil); r.status != 401 {
+		t.Fatalf("b took a revoked token's ticket: %d", r.status)
+	}
+}
