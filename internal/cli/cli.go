@@ -40,7 +40,7 @@ func commands() []command {
 		{"lock", "lock an environment's rules against saves for a while, or lift the lock", runLock},
 		{"token", "create, list or revoke API tokens on a server", runToken},
 		{"check", "find expired, unused, broken and dead flags in definitions, rules and code", runCheck},
-		{"experiment", "analyze an experiment: per-variant metrics, significance and sample ratio", runExperiment},
+		{"experiment", "analyze: compare an experiment's variants on a metric, with significance and a sample ratio check", runExperiment},
 		{"version", "print vexil's module version and the VCS revision it was built from", runVersion},
 	}
 }
