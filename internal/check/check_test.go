@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vexilhq/vexil/generator"
+	vexilrt "github.com/vexilhq/vexil/runtime"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata")
@@ -90,6 +91,21 @@ func writeFile(t testing.TB, path string, data []byte) {
 	}
 }
 
+// moduleDefinitions loads a module's flags.yaml: the definitions, their
+// findings, and the text.
+func moduleDefinitions(t testing.TB, dir string) (*vexilrt.Definitions, []Finding, []byte) {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join(dir, "flags.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defs, fs, err := LoadDefinitions(filepath.Join(dir, "flags.yaml"), src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return defs, fs, src
+}
+
 // checkModule runs every check on a module as `vexil check --rules
 // rules.yaml --code ./...` does, with file names relative to the module.
 func checkModule(t testing.TB, dir string) []Finding {
@@ -100,14 +116,7 @@ func checkModule(t testing.TB, dir string) []Finding {
 		}
 		return p
 	}
-	src, err := os.ReadFile(filepath.Join(dir, "flags.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defs, fs, err := LoadDefinitions(filepath.Join(dir, "flags.yaml"), src)
-	if err != nil {
-		t.Fatal(err)
-	}
+	defs, fs, src := moduleDefinitions(t, dir)
 	fs = append(fs, Definitions(defs, today)...)
 	rules, err := os.ReadFile(filepath.Join(dir, "rules.yaml"))
 	if err != nil {

@@ -32,6 +32,11 @@ type CodeOptions struct {
 	// ReadByRules are flags the rules read with flag:NAME (FlagsRead): used
 	// even if no code calls them.
 	ReadByRules map[string]bool
+	// GraphQL are the front end's GraphQL documents (glob patterns, ** for
+	// any directories). With them, Client() no longer uses every client
+	// flag: a client flag is used when a document selects its featureFlags
+	// field (or Go code calls its own accessor).
+	GraphQL []string
 }
 
 // CodeReport is what the code check found.
@@ -52,9 +57,16 @@ type CodeReport struct {
 // It reports flags nobody calls and no rule reads (unused), and calls of
 // deprecated flags and aliases. source is the flags.yaml text the definitions were parsed from.
 func Code(ctx context.Context, defs *vexilrt.Definitions, source []byte, opts CodeOptions) (*CodeReport, error) {
-	methods, err := accessorMethods(defs, source)
+	methods, fields, err := accessorMethods(defs, source)
 	if err != nil {
 		return nil, err
+	}
+	var selected map[int]bool // client flags the GraphQL documents select
+	if len(opts.GraphQL) > 0 {
+		if selected, err = selectedClientFlags(opts.Dir, opts.GraphQL, fields); err != nil {
+			return nil, err
+		}
+		methods["Client"] = slices.DeleteFunc(slices.Clone(methods["Client"]), func(i int) bool { return !selected[i] })
 	}
 	cfg := &packages.Config{
 		Context: ctx,
@@ -71,6 +83,7 @@ func Code(ctx context.Context, defs *vexilrt.Definitions, source []byte, opts Co
 		return nil, err
 	}
 	c := newCodeCheck(defs, methods)
+	c.graphql = opts.GraphQL
 	c.findViews(pkgs)
 	if len(c.views) == 0 {
 		return nil, &InputError{Problems: []string{fmt.Sprintf(
@@ -107,6 +120,10 @@ func Code(ctx context.Context, defs *vexilrt.Definitions, source []byte, opts Co
 				}
 			}
 		}
+	}
+	for _, u := range c.byName(pkgs) {
+		used[u.flag] = true
+		report.Uses = append(report.Uses, u.Use)
 	}
 	for i, f := range defs.Flags {
 		used[i] = used[i] || opts.ReadByRules[f.Name]
@@ -163,15 +180,15 @@ func loadErrors(pkgs []*packages.Package, patterns []string) error {
 // it evaluates, by generating the package from the definitions and reading
 // which flag ID constants each method body uses. A flag's own accessors map
 // to it alone; Client, which serves every client: true flag, maps to all of
-// them.
-func accessorMethods(defs *vexilrt.Definitions, source []byte) (map[string][]int, error) {
+// them. It also maps each GraphQL field of FeatureFlags to its flag.
+func accessorMethods(defs *vexilrt.Definitions, source []byte) (map[string][]int, map[string]int, error) {
 	files, diags := generator.Generate(defs, source, generator.Options{})
 	if diags.HasErrors() {
-		return nil, inputError(diags)
+		return nil, nil, inputError(diags)
 	}
 	f, err := parser.ParseFile(token.NewFileSet(), generator.GoFile, files[generator.GoFile], parser.SkipObjectResolution)
 	if err != nil {
-		return nil, fmt.Errorf("reading the generated code: %v", err)
+		return nil, nil, fmt.Errorf("reading the generated code: %v", err)
 	}
 	ids := map[string]int{} // flag ID constant → index in defs.Flags
 	for _, d := range f.Decls {
@@ -208,7 +225,7 @@ func accessorMethods(defs *vexilrt.Definitions, source []byte) (map[string][]int
 			return true
 		})
 	}
-	return methods, nil
+	return methods, clientFields(f, ids), nil
 }
 
 func recvName(e ast.Expr) string {
@@ -228,6 +245,7 @@ type codeCheck struct {
 	byFlag   map[int][]string        // flag → its own accessors, sorted
 	accessor map[*types.Package]bool // memo of isAccessor
 	views    []*types.Named          // the View types of the accessor packages
+	graphql  []string                // the GraphQL document patterns, when given
 }
 
 func newCodeCheck(defs *vexilrt.Definitions, methods map[string][]int) *codeCheck {
@@ -325,7 +343,11 @@ func (c *codeCheck) unused(used []bool, patterns []string) []Finding {
 		if used[i] || viaAlias[f.Name] {
 			continue
 		}
-		fs = append(fs, at(f.Pos, RuleUnused, Warning, f.Name, "flag %s is not used: no code in %s calls %s", f.Name, strings.Join(patterns, " "), strings.Join(c.byFlag[i], " or ")))
+		msg := fmt.Sprintf("flag %s is not used: no code in %s calls %s", f.Name, strings.Join(patterns, " "), strings.Join(c.byFlag[i], " or "))
+		if f.Client && len(c.graphql) > 0 {
+			msg += ", and no GraphQL document in " + strings.Join(c.graphql, " ") + " selects it from featureFlags"
+		}
+		fs = append(fs, at(f.Pos, RuleUnused, Warning, f.Name, "%s", msg))
 	}
 	return fs
 }

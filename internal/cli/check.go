@@ -19,7 +19,7 @@ import (
 type checkRun struct {
 	defsFile, rulesFile string
 	server, env, token  string
-	code                stringList
+	code, graphql       stringList
 	format              string
 	failOn              check.Severity
 	today               time.Time
@@ -59,6 +59,7 @@ func parseCheck(args []string, stderr io.Writer) (r checkRun, done bool, status 
 	// Read after parsing, so that -h never prints the secret.
 	fset.StringVar(&r.token, "token", "", "the server's API token (or VEXIL_TOKEN)")
 	fset.Var(&r.code, "code", "check the Go packages matching this pattern, e.g. ./... (repeatable)")
+	fset.Var(&r.graphql, "graphql", "with --code: the front end's GraphQL documents, a glob such as 'web/src/**/*.graphql' (repeatable); client flags none selects are unused")
 	fset.StringVar(&r.format, "format", "text", "output format: text, json or github")
 	today := fset.String("today", "", "the date expiry is checked against, YYYY-MM-DD (default today, UTC)")
 	failOn := fset.String("fail-on", "error", "exit 1 when a finding is at least this severe: error, warning or info")
@@ -83,6 +84,8 @@ func parseCheck(args []string, stderr io.Writer) (r checkRun, done bool, status 
 		return bad("--env needs --server (or VEXIL_SERVER)")
 	case r.usage && len(r.code) == 0:
 		return bad("--usage lists accessor calls, so it needs --code")
+	case len(r.graphql) > 0 && len(r.code) == 0:
+		return bad("--graphql says which client flags the front end reads, so it needs --code")
 	}
 	r.token = cmp.Or(r.token, os.Getenv("VEXIL_TOKEN"))
 	r.today = time.Now().UTC()
@@ -145,7 +148,7 @@ func (r *checkRun) run(ctx context.Context) ([]check.Finding, []check.Use, error
 
 	var uses []check.Use
 	if len(r.code) > 0 {
-		rep, err := check.Code(ctx, defs, src, check.CodeOptions{Patterns: r.code, ReadByRules: readByRules})
+		rep, err := check.Code(ctx, defs, src, check.CodeOptions{Patterns: r.code, ReadByRules: readByRules, GraphQL: r.graphql})
 		if err != nil {
 			problems = append(problems, err)
 		} else {

@@ -46,6 +46,7 @@ func TestCheckBadInput(t *testing.T) {
 		{"two rule sources", checkFlags, "", []string{"--rules", "r.yaml", "--env", "prod", "--server", "http://127.0.0.1:1"}, "give one"},
 		{"env without server", checkFlags, "", []string{"--env", "prod", "--server", ""}, "--env needs --server"},
 		{"usage without code", checkFlags, "", []string{"--usage"}, "--usage lists accessor calls, so it needs --code"},
+		{"graphql without code", checkFlags, "", []string{"--graphql", "web/**/*.graphql"}, "--graphql says which client flags the front end reads, so it needs --code"},
 		{"unreachable server", checkFlags, "", []string{"--env", "prod", "--server", "http://127.0.0.1:1"}, "GET http://127.0.0.1:1/api/v1/envs/prod/rules: "},
 	}
 	for _, tt := range tests {
