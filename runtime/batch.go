@@ -21,6 +21,15 @@ type splitKey struct {
 	slot int32
 }
 
+// splitHash is a numbered split: its key, and an MD5 block holding
+// "seed:" (plen bytes; 0 when that leaves no room for a value) that a
+// pass copies and writes the value after.
+type splitHash struct {
+	splitKey
+	plen  int
+	block [64]byte
+}
+
 // splitCache is a pass's percentages, by split key.
 type splitCache struct {
 	pct   [maxCachedSplits]float64
@@ -48,7 +57,11 @@ func (cc *compiler) numberSplits() {
 			id = noSplitKey
 			if len(c.splitKeys) < maxCachedSplits {
 				id = int32(len(c.splitKeys))
-				c.splitKeys = append(c.splitKeys, k)
+				h := splitHash{splitKey: k}
+				if len(k.seed)+1 < md5MaxOneBlock {
+					h.plen = copy(h.block[:], k.seed+":")
+				}
+				c.splitKeys = append(c.splitKeys, h)
 			}
 			index[k] = id
 		}
@@ -92,71 +105,271 @@ func (c *Config) programSplits(entry int32) uint64 {
 // passFlag is what a pass needs of one flag (or alias), packed so that the
 // loop over a View's flags reads one small record per flag.
 type passFlag struct {
-	mode  passMode
-	entry int32 // passProgram: the program's first jump (see instr)
-	vals  int32 // passProgram: passValues[vals+k] answers when rule k decides, [vals+len(rules)] by default; passConst: the value
+	mode   passMode
+	reason Reason // passConst: DISABLED, STALE or DEFAULT
+	w      uint8  // passTerms: the word of leaves all the flag's rules test
+	val    int32  // passConst: the answer; passTerms: the default
+	t0, t1 int32  // passTerms: the flag's rules as c.passTerms[t0:t1]
+	splits uint64 // split keys the flag's rules test directly
 }
 
 type passMode uint8
 
 const (
-	passWalk    passMode = iota // no program: evalFlag walks the rules
-	passProgram                 // run the program
-	passConst                   // killed, stale or ruleless: one answer
+	passEval  passMode = iota // evalFlag: a program, or walking the rules
+	passConst                 // killed, stale or ruleless: one answer
+	passTerms                 // every rule a conjunction of shared leaves
 )
+
+// Most rules are conjunctions of comparisons (`attr:plan = 'pro' and
+// filter:beta`, a named filter being one more conjunction), and a View's
+// flags test the same few comparisons over and over. A pass numbers the
+// distinct leaves of such rules config-wide (passLeaves, in flag order),
+// tests them 64 at a time (a word) into a bit vector the first time a flag
+// needs that word, and a rule matches when its leaves' bits are as it wants
+// them: one mask and compare. A flag whose rules reach into two words keeps
+// its program. Leaves are pure, so testing one that an evaluation would
+// have short-circuited past changes no answer.
+
+// passWords bounds the leaves a pass numbers (64 per word); rules reaching
+// beyond them keep their program.
+const passWords = 4
+
+// passTerm is one rule: it decides when the leaves in mask test as in
+// want.
+type passTerm struct {
+	mask, want uint64
+	value      int32 // the answer when the rule decides
+	rule       int32
+	split      bool // the rule uses insplit (reason SPLIT)
+}
+
+// leafKey identifies a leaf by what it tests: two leaves with equal keys
+// answer alike for every target. Set literals are known by their text.
+type leafKey struct {
+	n    cnode
+	text string
+}
 
 // buildPass fills c.pass from c.flags; WithStale calls it again for its
 // copy.
 func (c *Config) buildPass() {
 	c.pass = make([]passFlag, len(c.flags))
-	var vals []int32
+	c.passTerms, c.passLeaves = nil, nil
+	leaves := map[leafKey]int32{}
 	for id := range c.flags {
 		f := &c.flags[c.flags[id].canon]
 		p := &c.pass[id]
+		p.splits = f.splits
 		switch {
 		case f.killed:
-			p.mode, p.vals = passConst, f.safe
-		case f.program && f.entry < 0 && int(-1-f.entry) == len(f.rules):
-			p.mode, p.vals = passConst, f.def
-		case f.program:
-			p.mode, p.entry, p.vals = passProgram, f.entry, int32(len(vals))
-			for _, r := range f.rules {
-				vals = append(vals, r.value)
+			p.mode, p.val, p.reason = passConst, f.safe, f.forced
+		case len(f.rules) == 0:
+			p.mode, p.val, p.reason = passConst, f.def, ReasonDefault
+		default:
+			mark := len(c.passTerms)
+			if w, ok := c.termsOf(f, leaves); ok {
+				p.mode, p.val, p.w, p.t0, p.t1 = passTerms, f.def, w, int32(mark), int32(len(c.passTerms))
+			} else {
+				c.passTerms = c.passTerms[:mark]
 			}
-			vals = append(vals, f.def)
 		}
 	}
-	c.passValues = vals
+}
+
+// termsOf appends a flag's rules as terms and returns the word of leaves
+// they test, reporting false when a rule is not a conjunction of leaves the
+// pass can number or the rules reach into more than one word.
+func (c *Config) termsOf(f *cflag, leaves map[leafKey]int32) (uint8, bool) {
+	word := -1
+	for _, fr := range f.rules {
+		var lits []int32 // leaf number, negated as -1-k
+		ok, possible := true, true
+		if fr.root != noFilter {
+			ok, possible = c.conjunction(fr.root, true, &lits, leaves)
+		}
+		if !ok {
+			return 0, false
+		}
+		t := passTerm{value: fr.value, rule: fr.rule, split: fr.split}
+		for _, l := range lits {
+			k, pos := l, true
+			if l < 0 {
+				k, pos = -1-l, false
+			}
+			if word >= 0 && int(k>>6) != word {
+				return 0, false
+			}
+			word = int(k >> 6)
+			bit := uint64(1) << (k & 63)
+			if t.mask&bit != 0 && (t.want&bit != 0) != pos {
+				possible = false // a leaf wanted both true and false
+			}
+			t.mask |= bit
+			if pos {
+				t.want |= bit
+			}
+		}
+		if possible {
+			c.passTerms = append(c.passTerms, t)
+		}
+	}
+	return uint8(max(word, 0)), true
+}
+
+// conjunction appends the leaves node i (negated unless pos) requires, as
+// literals. ok is false when the node is not a conjunction of numbered
+// leaves; possible is false when it can never hold.
+func (c *Config) conjunction(i int32, pos bool, lits *[]int32, leaves map[leafKey]int32) (ok, possible bool) {
+	n := &c.nodes[i]
+	switch {
+	case n.op == nTrue || n.op == nFalse:
+		return true, (n.op == nTrue) == pos
+	case n.op == nNot:
+		return c.conjunction(n.a, !pos, lits, leaves)
+	case n.op == nAnd && pos, n.op == nOr && !pos: // not (a or b) is (not a) and (not b)
+		possible = true
+		for _, k := range c.kids[n.a:n.b] {
+			kok, kpossible := c.conjunction(k, pos, lits, leaves)
+			if !kok {
+				return false, false
+			}
+			possible = possible && kpossible
+		}
+		return true, possible
+	case n.op <= lastAttrOp && n.op >= nAttrInt, n.op == nInsplit && n.a != noSplitKey:
+		key := leafKey{n: *n}
+		switch n.op {
+		case nAttrInInt, nAttrInStr, nAttrAnyInt, nAttrAnyStr:
+			key.n.a, key.text = 0, c.nodeText[i]
+		}
+		k, seen := leaves[key]
+		if !seen {
+			if len(c.passLeaves) == 64*passWords {
+				return false, false
+			}
+			k = int32(len(c.passLeaves))
+			c.passLeaves = append(c.passLeaves, i)
+			leaves[key] = k
+		}
+		if !pos {
+			k = -1 - k
+		}
+		*lits = append(*lits, k)
+		return true, true
+	}
+	return false, false
 }
 
 // VariantIndexes is VariantIndex for several flags and one target, in one
 // pass: out[i] is the value index of flags ids[i] (len(out) must be at
-// least len(ids)). Each distinct split is hashed once for all of them. It
+// least len(ids)). Each distinct split is hashed once for all of them, and
+// each distinct comparison of rules made of conjunctions tested once. It
 // does not allocate.
 func (c *Config) VariantIndexes(ids []FlagID, slots []Value, out []int32) {
 	out = out[:len(ids)]
 	sc := splitCache{ids: ids}
 	st := evalState{slots: c.fullSlots(slots), splits: &sc}
-	if c.obs == nil {
-		for i, id := range ids {
-			switch p := &c.pass[id]; p.mode {
-			case passConst:
-				out[i] = p.vals
-			case passProgram:
-				out[i] = c.passValues[p.vals+(-1-c.run(p.entry, &st))]
-			default:
-				out[i] = c.evalFlag(id, &st).value
-			}
-		}
+	var lv leafBits
+	if c.obs != nil {
+		c.observedPass(ids, &st, &lv, slots, out)
 		return
 	}
 	for i, id := range ids {
-		o := c.evalFlag(id, &st)
-		if c.obs != nil {
-			c.observe(id, o, slots)
+		p := &c.pass[id]
+		v := p.val
+		switch p.mode {
+		case passTerms: // decidingTerm, inlined by hand: most flags take this
+			w := p.w & (passWords - 1)
+			if lv.done&(1<<w) == 0 {
+				lv.val[w] = c.testLeaves(int(w), &st)
+				lv.done |= 1 << w
+			}
+			for k := p.t0; k < p.t1; k++ {
+				if t := &c.passTerms[k]; lv.val[w]&t.mask == t.want {
+					v = t.value
+					break
+				}
+			}
+		case passEval:
+			v = c.evalFlag(id, &st).value
 		}
+		out[i] = v
+	}
+}
+
+// observedPass is VariantIndexes reporting each evaluation to the observer.
+func (c *Config) observedPass(ids []FlagID, st *evalState, lv *leafBits, slots []Value, out []int32) {
+	for i, id := range ids {
+		var o outcome
+		switch p := &c.pass[id]; p.mode {
+		case passConst:
+			o = outcome{value: p.val, rule: -1, reason: p.reason}
+		case passTerms:
+			o = outcome{value: p.val, rule: -1, reason: ReasonDefault}
+			if t := c.decidingTerm(p, st, lv); t != nil {
+				o = outcome{value: t.value, rule: t.rule, reason: ReasonTargetingMatch}
+				if t.split {
+					o.reason = ReasonSplit
+				}
+			}
+		default:
+			o = c.evalFlag(id, st)
+		}
+		c.observe(id, o, slots)
 		out[i] = o.value
 	}
+}
+
+// leafBits is a pass's leaves: val[w] holds word w's results once bit w of
+// done is set.
+type leafBits struct {
+	done uint8
+	val  [passWords]uint64
+}
+
+// decidingTerm is the first rule of a passTerms flag that holds, nil when
+// none does.
+func (c *Config) decidingTerm(p *passFlag, st *evalState, lv *leafBits) *passTerm {
+	w := p.w & (passWords - 1)
+	if lv.done&(1<<w) == 0 {
+		lv.val[w] = c.testLeaves(int(w), st)
+		lv.done |= 1 << w
+	}
+	bits := lv.val[w]
+	terms := c.passTerms[p.t0:p.t1]
+	for i := range terms {
+		if t := &terms[i]; bits&t.mask == t.want {
+			return t
+		}
+	}
+	return nil
+}
+
+// testLeaves tests the leaves of word w, returning the bits of those that
+// hold.
+func (c *Config) testLeaves(w int, st *evalState) uint64 {
+	leaves := c.passLeaves[min(64*w, len(c.passLeaves)):]
+	leaves = leaves[:min(64, len(leaves))]
+	var r uint64
+	for b, i := range leaves {
+		n := &c.nodes[i]
+		var hit bool
+		switch v := &st.slots[n.slot]; {
+		case n.op == nAttrStrEq: // the commonest leaves, tested without a call
+			hit = v.kind == KindString && (v.str() == n.s) != n.neg
+		case n.op == nAttrInt && v.kind == KindInt:
+			hit = (n.i <= int64(v.n) && int64(v.n) <= n.j) != n.neg
+		case n.op <= lastAttrOp:
+			hit = c.evalAttr(n, v)
+		default:
+			hit = c.evalRef(n, st)
+		}
+		if hit {
+			r |= 1 << b
+		}
+	}
+	return r
 }
 
 // splitPercent is the percentage of split leaf n for the pass's target, if
@@ -179,7 +392,7 @@ func (c *Config) hashSplits(st *evalState, first uint64) {
 	sc := st.splits
 	want := first
 	for _, id := range sc.ids {
-		want |= c.flags[c.flags[id].canon].splits
+		want |= c.pass[id].splits
 	}
 	want &^= sc.tried
 	sc.tried |= want
@@ -204,19 +417,25 @@ func (c *Config) hashSplits(st *evalState, first uint64) {
 		k := bits.TrailingZeros64(want)
 		key := &c.splitKeys[k]
 		v := &st.slots[key.slot]
+		var n int
 		switch {
-		case v.kind == KindString && len(key.seed)+1+int(v.n) <= md5MaxOneBlock:
-		case (v.kind == KindBool || v.kind == KindInt || v.kind == KindFloat) && len(key.seed)+1+maxPyNumber <= md5MaxOneBlock:
+		case key.plen == 0:
+			continue // a long seed: hashed where it is met
+		case v.kind == KindString && key.plen+int(v.n) <= md5MaxOneBlock:
+			bl[nl] = key.block
+			n = key.plen + copy(bl[nl][key.plen:], v.str())
+		case (v.kind == KindBool || v.kind == KindInt || v.kind == KindFloat) && key.plen+maxPyNumber <= md5MaxOneBlock:
+			bl[nl] = key.block
+			n = len(appendPyStr(bl[nl][:key.plen], *v))
 		default:
 			continue // absent, a set or long: hashed where it is met
 		}
-		b := append(append(bl[nl][:0], key.seed...), ':')
-		bl.pad(nl, len(appendPyStr(b, *v)))
+		bl.pad(nl, n)
 		lane[nl] = int8(k)
 		nl++
 		if nl == len(bl) {
 			c.flushSplits(sc, &bl, &lane, nl)
-			bl, nl = md5Blocks{}, 0
+			nl = 0 // each lane is rewritten whole from its template
 		}
 	}
 	if nl > 0 {

@@ -207,3 +207,58 @@ func TestVariantIndexesMatchVariantIndex(t *testing.T) {
 		t.Errorf("200 targets all got the same answer %v: the split was not exercised", seen)
 	}
 }
+
+// Past 64 distinct leaves a pass tests them in words of 64; a flag whose
+// rules reach into two words keeps its program. Both answer as the tree
+// walk does.
+func TestVariantIndexesManyLeaves(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("flags:\n")
+	for i := range 150 {
+		fmt.Fprintf(&b, "  f%d: {default: false}\n", i)
+	}
+	b.WriteString("  span: {default: false}\nrules:\n")
+	for i := range 150 {
+		fmt.Fprintf(&b, "  r%d:\n    filter: \"attr:n = %d and not attr:m = %d\"\n    variants: {f%d: true}\n", i, i, i%7, i)
+	}
+	b.WriteString("  s1:\n    filter: \"attr:n = 3 and attr:m = 140\"\n    variants: {span: true}\n")
+	doc, diags := ParseRules("rules.yaml", []byte(b.String()))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	c, diags := Compile(doc, CompileOptions{})
+	if c == nil {
+		t.Fatal(diags)
+	}
+	if len(c.passLeaves) <= 128 {
+		t.Fatalf("%d leaves numbered, want more than two words", len(c.passLeaves))
+	}
+	span, _ := c.FlagID("span")
+	if c.pass[span].mode != passEval {
+		t.Errorf("span's rule reaches into two words: mode %d, want passEval", c.pass[span].mode)
+	}
+	ids := make([]FlagID, len(c.flags))
+	for i := range ids {
+		ids[i] = FlagID(i)
+	}
+	out := make([]int32, len(ids))
+	trues := 0
+	for _, target := range []map[string]any{{"n": 3, "m": 140}, {"n": 70, "m": 1}, {"n": 149, "m": 5}, {"n": 10, "m": 3}, {}} {
+		slots, err := c.SlotsFromMap(target, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.VariantIndexes(ids, slots, out)
+		for i, id := range ids {
+			if want := treeValue(c, id, slots); out[i] != want {
+				t.Fatalf("%v: flag %s: pass %d, tree walk %d", target, c.flags[id].name, out[i], want)
+			}
+			if c.flags[id].values[out[i]].Bool {
+				trues++
+			}
+		}
+	}
+	if trues < 4 {
+		t.Errorf("only %d flags answered true over the targets: the test exercises too little", trues)
+	}
+}

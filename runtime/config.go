@@ -138,9 +138,10 @@ type Config struct {
 	nodeLabel  []string // "filter:NAME" where a named filter was inlined
 	intSets    []intSet
 	strSets    []strSet
-	splitKeys  []splitKey // the distinct splits, numbered for a pass's cache (batch.go)
-	pass       []passFlag // by flag ID, for a pass over many flags (batch.go)
-	passValues []int32
+	splitKeys  []splitHash // the distinct splits, numbered for a pass's cache (batch.go)
+	pass       []passFlag  // by flag ID, for a pass over many flags (batch.go)
+	passTerms  []passTerm
+	passLeaves []int32 // node of each numbered leaf
 
 	attrs      []string // slot names
 	attrTypes  []AttrType
