@@ -246,6 +246,7 @@ func (s *Server) announcedVersion(etag string) (int64, bool) {
 func (s *Server) ofrepStream(w http.ResponseWriter, r *http.Request) {
 	tk, tok, why := s.checkTicket(r.URL.Query().Get("ticket"), time.Now())
 	if tk == nil {
+		s.metrics.unauthenticated.Inc()
 		writeError(w, http.StatusUnauthorized, "unauthorized", why, nil)
 		return
 	}

@@ -479,3 +479,17 @@ func TestOFREPTicketsAcrossReplicas(t *testing.T) {
 		t.Fatalf("b took a revoked token's ticket: %d", r.status)
 	}
 }
+
+// TestOFREPTicketRotates: once a token's ticket window has passed, the
+// same request gets a new ticket, and a 304 no longer answers the old ETag,
+// so no provider is left holding a ticket about to expire.
+func TestOFREPTicketRotates(t *testing.T) {
+	e := start(t, "sqlite", func(o *Options) { o.TicketLifetime = 2 * time.Second }) // windows of 1 s
+	sdk := e.token("sdk", "dev")
+	_, uri, etag := e.bulkStreams(t, sdk)
+	time.Sleep(1100 * time.Millisecond) // past the window, however slow the machine
+	r := e.do("POST", "/ofrep/v1/evaluate/flags", sdk, teacherCtx, "If-None-Match", etag)
+	if r.status != 200 || strings.Contains(string(r.body), ticketOf(t, uri)) || r.header.Get("ETag") == etag {
+		t.Fatalf("a bulk request a window later: %d %s (ETag %s, was %s)", r.status, r.body, r.header.Get("ETag"), etag)
+	}
+}
