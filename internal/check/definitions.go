@@ -16,6 +16,14 @@ const (
 	RuleNoDescription       = "no-description"
 	RuleClientNoDescription = "client-no-description"
 	RuleUnknownKind         = "unknown-kind"
+	RuleStalenessHeartbeat  = "staleness-below-heartbeat"
+)
+
+// Heartbeat is vexil serve's default SDK stream ping interval; a client
+// takes HeartbeatsMissed silent intervals for a dead connection.
+const (
+	Heartbeat        = 15 * time.Second
+	HeartbeatsMissed = 3
 )
 
 // ExpiryWarning is how long before its expires date a flag is reported.
@@ -86,6 +94,34 @@ func Definitions(defs *vexilrt.Definitions, today time.Time) []Finding {
 				fs = append(fs, at(f.Pos, RuleNoDescription, Info, f.Name, "flag %s has no description", f.Name))
 			}
 		}
+	}
+	return append(fs, Staleness(defs)...)
+}
+
+// Staleness finds max_staleness bounds the SDK stream cannot keep at vexil
+// serve's default heartbeat. A config's age is the time since the server's
+// last byte, so a bound under the ping interval goes STALE between pings of
+// a healthy stream, and one under the dead-connection timeout goes STALE on
+// a silent network failure before the client gives up on the stream.
+func Staleness(defs *vexilrt.Definitions) []Finding {
+	var fs []Finding
+	timeout := HeartbeatsMissed * Heartbeat
+	for i := range defs.Flags {
+		f := &defs.Flags[i]
+		b := f.MaxStaleness
+		if f.IsAlias() || b <= 0 || b >= timeout {
+			continue
+		}
+		pos := fieldPos(f, "max_staleness")
+		if b < Heartbeat {
+			fs = append(fs, at(pos, RuleStalenessHeartbeat, Warning, f.Name,
+				"flag %s: max_staleness %s is shorter than the SDK stream's %s heartbeat: it goes STALE between two pings of a healthy stream (lower vexil serve --heartbeat to a third of it)",
+				f.Name, b, Heartbeat))
+			continue
+		}
+		fs = append(fs, at(pos, RuleStalenessHeartbeat, Warning, f.Name,
+			"flag %s: max_staleness %s is shorter than the SDK stream's dead-connection timeout (%s: %d missed %s heartbeats): on a silent network failure it goes STALE before the client gives up on the stream (lower vexil serve --heartbeat to a third of it, or raise the bound)",
+			f.Name, b, timeout, HeartbeatsMissed, Heartbeat))
 	}
 	return fs
 }

@@ -19,6 +19,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/vexilhq/vexil/generator"
+	checks "github.com/vexilhq/vexil/internal/check"
 	vexilrt "github.com/vexilhq/vexil/runtime"
 )
 
@@ -64,6 +65,11 @@ func runGenerate(_ context.Context, args []string, stdio Stdio) int {
 	}
 	for _, d := range diags {
 		fmt.Fprintln(stdio.Err, d)
+	}
+	if defs != nil {
+		for _, f := range checks.Staleness(defs) { // a warning: generation goes on
+			fmt.Fprintln(stdio.Err, f)
+		}
 	}
 	if diags.HasErrors() {
 		// Nothing is written: the old files stay as they were.
