@@ -1,6 +1,7 @@
 package client
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -24,6 +26,9 @@ type cacheFile struct {
 }
 
 type cachePayload struct {
+	// Source names what wrote the cache (sourceName): a client starts only
+	// from its own source's cache. Files written before it have none.
+	Source      string            `json:"source,omitempty"`
 	Environment string            `json:"environment"`
 	Version     string            `json:"version"`
 	Database    string            `json:"database,omitempty"`
@@ -42,9 +47,9 @@ func checksum(b []byte) string {
 // writeCache writes the config atomically: a temporary file in the same
 // directory, synced, then renamed over the old one, so a crash leaves either
 // the old cache or the new one, never half of one.
-func writeCache(path string, u Update, fetchedAt time.Time) error {
+func writeCache(path, source string, u Update, fetchedAt time.Time) error {
 	payload, err := json.Marshal(cachePayload{
-		Environment: u.Environment, Version: u.Version, Database: u.Database, ETag: u.ETag, Rules: string(u.Rules),
+		Source: source, Environment: u.Environment, Version: u.Version, Database: u.Database, ETag: u.ETag, Rules: string(u.Rules),
 		Kills: u.Kills, SavedAt: u.SavedAt, FetchedAt: fetchedAt.UTC(),
 	})
 	if err != nil {
@@ -81,8 +86,8 @@ func writeCache(path string, u Update, fetchedAt time.Time) error {
 	return nil
 }
 
-// readCache reads and verifies a cache file.
-func readCache(path string) (Update, time.Time, error) {
+// readCache reads and verifies a cache file written by source.
+func readCache(path, source string) (Update, time.Time, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return Update{}, time.Time{}, err
@@ -101,16 +106,35 @@ func readCache(path string) (Update, time.Time, error) {
 	if err := json.Unmarshal(f.Payload, &p); err != nil {
 		return Update{}, time.Time{}, fmt.Errorf("payload: %v", err)
 	}
+	// Only servers wrote caches before they named their source.
+	if p.Source != source && (p.Source != "" || !strings.HasPrefix(source, "server ")) {
+		return Update{}, time.Time{}, fmt.Errorf("foreign file: written by %q, this client follows %q", cmp.Or(p.Source, "a server"), source)
+	}
 	return Update{
 		Name: p.Environment + "@v" + p.Version + " (cache)", Version: p.Version, Database: p.Database, ETag: p.ETag, Environment: p.Environment,
 		Rules: []byte(p.Rules), Kills: p.Kills, SavedAt: p.SavedAt,
 	}, p.FetchedAt, nil
 }
 
+// sourceName names a source in its cache file: the server's URL and
+// environment, or the file's path; "" for a source of another kind.
+func sourceName(src Source) string {
+	switch s := src.(type) {
+	case *serverSource:
+		return "server " + s.opts.URL + " " + s.opts.Environment
+	case *fileSource:
+		if abs, err := filepath.Abs(s.path); err == nil {
+			return "file " + abs
+		}
+		return "file " + s.path
+	}
+	return ""
+}
+
 // loadCache serves the cache file if it is sound and compiles; otherwise it
 // logs why it is ignored.
 func (c *Client) loadCache() {
-	u, fetchedAt, err := readCache(c.cache)
+	u, fetchedAt, err := readCache(c.cache, c.source)
 	if errors.Is(err, os.ErrNotExist) {
 		c.log.Info("no config cache yet", "file", c.cache)
 		return

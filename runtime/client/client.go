@@ -89,6 +89,7 @@ type Client struct {
 	defs    *vexilrt.Definitions
 	log     *slog.Logger
 	cache   string
+	source  string // sourceName(Source), to tell a foreign cache file
 	env     string // the server environment, to tell a foreign cache file
 	metrics *metrics
 	exp     *pipeline // nil: no exposure events
@@ -139,6 +140,7 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		defs:      opts.Definitions,
 		log:       opts.Logger.With("component", "vexil-client"),
 		cache:     opts.CacheFile,
+		source:    sourceName(opts.Source),
 		started:   time.Now(),
 		origin:    OriginDefaults,
 		listeners: map[int]func(Change){},
@@ -416,7 +418,7 @@ func (u *updater) Update(up Update) error {
 		return err
 	}
 	if up.Cache && c.cache != "" {
-		if err := writeCache(c.cache, up, time.Now()); err != nil {
+		if err := writeCache(c.cache, c.source, up, time.Now()); err != nil {
 			c.log.Warn("could not write the config cache", "file", c.cache, "err", err)
 		}
 	}

@@ -167,13 +167,14 @@ func TestStartWithoutServer(t *testing.T) {
 		t.Fatalf("status = %+v", c.Status())
 	}
 	c.Close()
+	live.kill() // the cache serves a client of the server that wrote it
 	good, err := os.ReadFile(cache)
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	t.Run("cache", func(t *testing.T) {
-		c, _ := newTestClient(t, Options{Source: Server(fastServer(down)), CacheFile: cache, StartTimeout: 300 * time.Millisecond})
+		c, _ := newTestClient(t, Options{Source: Server(fastServer(live.url())), CacheFile: cache, StartTimeout: 300 * time.Millisecond})
 		if s := c.Status(); s.Origin != OriginCache || s.Version != "1" || s.SyncedAt.IsZero() || c.Ready() {
 			t.Errorf("status = %+v, want cache version 1, not ready", s)
 		}
@@ -207,7 +208,7 @@ func TestStartWithoutServer(t *testing.T) {
 
 func TestForeignEnvironmentCacheIgnored(t *testing.T) {
 	cache := filepath.Join(t.TempDir(), "cache")
-	if err := writeCache(cache, Update{Environment: "prod", Version: "4", Rules: []byte(rulesAdapt)}, time.Now()); err != nil {
+	if err := writeCache(cache, "", Update{Environment: "prod", Version: "4", Rules: []byte(rulesAdapt)}, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	f := newFakeServer(t, rulesGuided)

@@ -8,6 +8,9 @@
 // last-known-good config on disk, else from the definitions' defaults, within
 // a bounded time; refuses configs that do not compile; forces fail-closed
 // flags to their safe value once the config is older than their
-// max_staleness; and can report every evaluation as an exposure event
+// max_staleness (its age: the time since the server last confirmed it, by
+// its last byte, not since the client noticed a dead connection); never
+// goes back to an older version of one server database nor lets an empty
+// one wipe its rules; and can report every evaluation as an exposure event
 // through a bounded, non-blocking pipeline.
 package client

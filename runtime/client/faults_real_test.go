@@ -60,6 +60,12 @@ func (s *realServer) database() string {
 
 func count(log *syncLog, s string) int { return strings.Count(log.String(), s) }
 
+// cached reads a client's cache file as the client does.
+func cached(c *Client) (Update, error) {
+	u, _, err := readCache(c.cache, c.source)
+	return u, err
+}
+
 // A server moved to another database that is at the same version number
 // with other rules: the client takes them (before, it kept serving the old
 // rules with no error, and revalidation answered 304).
@@ -87,7 +93,7 @@ func TestRealOtherDatabaseSameVersion(t *testing.T) {
 		t.Errorf("the change of database was not logged:\n%s", log)
 	}
 	eventually(t, "the cache holding the other database's config", time.Minute, func() bool {
-		u, _, err := readCache(cache)
+		u, err := cached(c)
 		return err == nil && u.Database == second
 	})
 }
@@ -104,7 +110,7 @@ func TestRealEmptyServerAfterPopulated(t *testing.T) {
 	c, log := srv.adminClient(t, cache)
 	first := srv.database()
 	eventually(t, "version 2 in the cache", time.Minute, func() bool {
-		u, _, err := readCache(cache)
+		u, err := cached(c)
 		return err == nil && u.Version == "2"
 	})
 
@@ -121,7 +127,7 @@ func TestRealEmptyServerAfterPopulated(t *testing.T) {
 	if s.Version != "2" || s.Database != first || workbook(c) != testflags.WorkbookGuided || s.LastError == nil || !strings.Contains(s.LastError.Error(), "empty config") {
 		t.Errorf("with an empty server: status %+v, workbook %v; want version 2 of %s kept, and the reason", s, workbook(c), first)
 	}
-	if u, _, err := readCache(cache); err != nil || u.Version != "2" || u.Database != first {
+	if u, err := cached(c); err != nil || u.Version != "2" || u.Database != first {
 		t.Errorf("the cache after the empty server: %+v, %v; want version 2 kept", u, err)
 	}
 	// Nothing confirms the rules kept: they age, and payments fails closed.
@@ -474,7 +480,7 @@ func TestCacheFaults(t *testing.T) {
 
 	cache := filepath.Join(t.TempDir(), "vexil.cache")
 	c, _ = newTestClient(t, Options{Source: Server(fastServer(f.url())), CacheFile: cache})
-	eventually(t, "the cache", time.Minute, func() bool { _, _, err := readCache(cache); return err == nil })
+	eventually(t, "the cache", time.Minute, func() bool { _, err := cached(c); return err == nil })
 	c.Close()
 	good, err := os.ReadFile(cache)
 	if err != nil {
@@ -485,8 +491,52 @@ func TestCacheFaults(t *testing.T) {
 	if err := os.WriteFile(cache+".tmp123", good[:len(good)/2], 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c, log = newTestClient(t, Options{Source: Server(fastServer(down)), CacheFile: cache, StartTimeout: 100 * time.Millisecond})
+	f.kill()
+	c, log = newTestClient(t, Options{Source: Server(fastServer(f.url())), CacheFile: cache, StartTimeout: 100 * time.Millisecond})
 	if s := c.Status(); s.Origin != OriginCache || s.Version != "1" || workbook(c) != testflags.WorkbookGuided {
 		t.Errorf("after a crash mid-write: status %+v\n%s", s, log)
+	}
+}
+
+// A client starts only from its own source's cache: not a file-mode client
+// from a server's, nor a client of one server from another's. A cache from
+// before caches named their source was a server's.
+func TestCacheFromAnotherSourceIgnored(t *testing.T) {
+	f := newFakeServer(t, rulesGuided)
+	cache := filepath.Join(t.TempDir(), "vexil.cache")
+	c, _ := newTestClient(t, Options{Source: Server(fastServer(f.url())), CacheFile: cache})
+	eventually(t, "the cache", time.Minute, func() bool { _, err := cached(c); return err == nil })
+	c.Close()
+	f.kill()
+
+	rules := filepath.Join(t.TempDir(), "rules.yaml") // missing: the file source delivers nothing
+	for _, tc := range []struct {
+		name string
+		src  Source
+		want string
+	}{
+		{"a file source", File(rules, time.Hour), `written by \"server http://`},
+		{"another server", Server(fastServer("http://127.0.0.1:1")), `this client follows \"server http://127.0.0.1:1 dev\"`},
+	} {
+		c, log := newTestClient(t, Options{Source: tc.src, CacheFile: cache, StartTimeout: 100 * time.Millisecond})
+		if s := c.Status(); s.Origin != OriginDefaults || !strings.Contains(log.String(), tc.want) {
+			t.Errorf("%s: status %+v; want the cache ignored, saying %s\n%s", tc.name, s, tc.want, log)
+		}
+	}
+	c, _ = newTestClient(t, Options{Source: Server(fastServer(f.url())), CacheFile: cache, StartTimeout: 100 * time.Millisecond})
+	if s := c.Status(); s.Origin != OriginCache {
+		t.Errorf("the same server: status %+v, want its cache", s)
+	}
+	old := filepath.Join(t.TempDir(), "old.cache")
+	if err := writeCache(old, "", Update{Environment: "dev", Version: "4", Rules: []byte(rulesAdapt)}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	c, _ = newTestClient(t, Options{Source: Server(fastServer(f.url())), CacheFile: old, StartTimeout: 100 * time.Millisecond})
+	if s := c.Status(); s.Origin != OriginCache || s.Version != "4" {
+		t.Errorf("a cache from before sources were named: status %+v, want it served", s)
+	}
+	c, _ = newTestClient(t, Options{Source: File(rules, time.Hour), CacheFile: old, StartTimeout: 100 * time.Millisecond})
+	if s := c.Status(); s.Origin != OriginDefaults {
+		t.Errorf("a file source and an old (server) cache: status %+v, want the defaults", s)
 	}
 }

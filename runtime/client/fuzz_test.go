@@ -29,7 +29,8 @@ func FuzzReadSSE(f *testing.F) {
 func FuzzReadCache(f *testing.F) {
 	dir := f.TempDir()
 	good := filepath.Join(dir, "good")
-	if err := writeCache(good, Update{Environment: "dev", Version: "3", Rules: []byte(rulesGuided), Kills: map[string]string{"a": "b"}}, time.Unix(1, 0)); err != nil {
+	const source = "server http://127.0.0.1:8080 dev"
+	if err := writeCache(good, source, Update{Environment: "dev", Version: "3", Rules: []byte(rulesGuided), Kills: map[string]string{"a": "b"}}, time.Unix(1, 0)); err != nil {
 		f.Fatal(err)
 	}
 	data, err := os.ReadFile(good)
@@ -44,14 +45,14 @@ func FuzzReadCache(f *testing.F) {
 		if err := os.WriteFile(path, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		u, at, err := readCache(path)
+		u, at, err := readCache(path, source)
 		if err != nil {
 			return
 		}
-		if err := writeCache(path, u, at); err != nil {
+		if err := writeCache(path, source, u, at); err != nil {
 			t.Fatal(err)
 		}
-		u2, at2, err := readCache(path)
+		u2, at2, err := readCache(path, source)
 		if err != nil || u2.Version != u.Version || string(u2.Rules) != string(u.Rules) || !at2.Equal(at) {
 			t.Fatalf("rewritten cache reads back as %+v, %v, %v", u2, at2, err)
 		}

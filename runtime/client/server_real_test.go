@@ -248,7 +248,7 @@ func TestRealServerFaults(t *testing.T) {
 	// STALE; a new client starts in time from the cache; after SIGCONT both
 	// recover.
 	eventually(t, fmt.Sprintf("the cache at version %d", v), time.Minute, func() bool {
-		u, _, err := readCache(cache)
+		u, err := cached(c)
 		return err == nil && u.Version == fmt.Sprint(v)
 	})
 	if err := srv.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
