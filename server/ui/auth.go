@@ -11,13 +11,15 @@ import (
 // CSRF token yet, so the form carries a random one that must match a cookie
 // (double submit); that stops another site signing a browser in as someone else.
 func (h *handler) loginPage(w http.ResponseWriter, r *http.Request) {
-	h.showLogin(w, r, http.StatusOK, "")
+	h.showLogin(w, r, http.StatusOK, "", false)
 }
 
-func (h *handler) showLogin(w http.ResponseWriter, r *http.Request, status int, msg string) {
+// showLogin shows the form, with msg when there is one; badToken says the
+// message is about the token typed, which is then marked invalid.
+func (h *handler) showLogin(w http.ResponseWriter, r *http.Request, status int, msg string, badToken bool) {
 	csrf := randomToken()
 	http.SetCookie(w, h.cookie(r, loginCookie, csrf, 600))
-	p := &page{Title: "Sign in", Prefix: h.opts.Prefix, CSRF: csrf, Error: msg}
+	p := &page{Title: "Sign in", Prefix: h.opts.Prefix, CSRF: csrf, Error: msg, ErrorField: badToken}
 	h.render(w, r, status, "login", p)
 }
 
@@ -26,12 +28,12 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 	c, err := r.Cookie(loginCookie)
 	form := r.PostFormValue(csrfField)
 	if err != nil || form == "" || subtle.ConstantTimeCompare([]byte(c.Value), []byte(form)) != 1 {
-		h.showLogin(w, r, http.StatusForbidden, "The sign-in form expired. Please try again.")
+		h.showLogin(w, r, http.StatusForbidden, "The sign-in form expired. Please try again.", false)
 		return
 	}
 	token := strings.TrimSpace(r.PostFormValue("token"))
 	if token == "" {
-		h.showLogin(w, r, http.StatusBadRequest, "Paste an API token to sign in.")
+		h.showLogin(w, r, http.StatusBadRequest, "Paste an API token to sign in.", true)
 		return
 	}
 	var me whoami
@@ -41,15 +43,15 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 			if h.opts.OnFailedSignIn != nil {
 				h.opts.OnFailedSignIn(r.Context(), remoteHost(r), "ui.signin", "invalid token")
 			}
-			h.showLogin(w, r, http.StatusUnauthorized, "That token is not valid (unknown, revoked or mistyped).")
+			h.showLogin(w, r, http.StatusUnauthorized, "That token is not valid (unknown, revoked or mistyped).", true)
 		default:
 			h.log.ErrorContext(r.Context(), "ui: sign-in", "err", err)
-			h.showLogin(w, r, http.StatusBadGateway, "The server could not check the token: "+err.Error())
+			h.showLogin(w, r, http.StatusBadGateway, "The server could not check the token: "+err.Error(), false)
 		}
 		return
 	}
 	if me.Role == "sdk" {
-		h.showLogin(w, r, http.StatusForbidden, "That is an SDK token; sign in with a viewer, editor or admin token.")
+		h.showLogin(w, r, http.StatusForbidden, "That is an SDK token; sign in with a viewer, editor or admin token.", true)
 		return
 	}
 	s := h.sessions.create(token, me)
@@ -86,8 +88,8 @@ func (h *handler) cookie(r *http.Request, name, value string, maxAge int) *http.
 	}
 }
 
-// home opens the environment the picker chose (without script), else the
-// first one the user may see.
+// home opens the environment the picker chose, else the first one the
+// user may see.
 func (h *handler) home(w http.ResponseWriter, r *http.Request, s *session) {
 	var envs struct {
 		Environments []envInfo `json:"environments"`
@@ -97,9 +99,14 @@ func (h *handler) home(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	want := r.URL.Query().Get("env")
+	// The picker says which page it was on, so switching keeps you there.
+	kind := r.URL.Query().Get("page")
+	if kind != "rules" && kind != "history" {
+		kind = "flags"
+	}
 	for _, e := range envs.Environments {
 		if want == "" || e.Name == want {
-			http.Redirect(w, r, h.opts.Prefix+"/envs/"+pathEscape(e.Name)+"/flags", http.StatusSeeOther)
+			http.Redirect(w, r, h.opts.Prefix+"/envs/"+pathEscape(e.Name)+"/"+kind, http.StatusSeeOther)
 			return
 		}
 	}

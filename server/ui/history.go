@@ -76,7 +76,9 @@ type rollbackData struct {
 	From    int // the version the dry run compared against
 	Impact  []impact
 	Err     string
-	Lock    *lockInfo
+	// BadTargets says Err is about the sample targets, which take the focus.
+	BadTargets bool
+	Lock       *lockInfo
 }
 
 // rollbackPage asks for sample targets before a rollback, so the user sees
@@ -115,7 +117,7 @@ func (h *handler) rollbackPost(w http.ResponseWriter, r *http.Request, s *sessio
 	}
 	targets, perr := parseTargets(d.Targets)
 	if perr != "" {
-		d.Err = perr
+		d.Err, d.BadTargets = perr, true
 		h.showRollback(w, r, s, http.StatusUnprocessableEntity, d)
 		return
 	}

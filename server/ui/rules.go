@@ -22,6 +22,7 @@ type rulesData struct {
 	Changed int
 	NowVer  string // the version "now" is
 	EvalErr string
+	BadAttr []targetError // target inputs that are not values of their type
 	Message string
 	Lock    *lockInfo
 	Stale   *staleInfo
@@ -81,7 +82,7 @@ func etagVersion(etag string) int {
 // attribute schema, and the lock banner.
 func (h *handler) showRules(w http.ResponseWriter, r *http.Request, s *session, status int, d *rulesData, defs *definitions, form map[string]string) {
 	ctx, env := r.Context(), r.PathValue("env")
-	d.Attrs = attrFields(defs.Attributes, form)
+	d.Attrs = attrFields(defs.Attributes, form, d.BadAttr)
 	if d.Lock == nil {
 		var lock lockInfo
 		if err := h.api.getJSON(ctx, s.token, envPath(env, "lock"), &lock); err == nil && lock.Locked {
@@ -161,7 +162,11 @@ func (h *handler) evaluateDraft(r *http.Request, s *session, d *rulesData, defs 
 	ctx, env := r.Context(), r.PathValue("env")
 	attrs, bad := parseTarget(defs.Attributes, form)
 	if len(bad) > 0 {
-		d.EvalErr = "Fix the target: " + strings.Join(bad, "; ")
+		msgs := make([]string, len(bad))
+		for i, b := range bad {
+			msgs[i] = b.String()
+		}
+		d.EvalErr, d.BadAttr = "Fix the target: "+strings.Join(msgs, "; "), bad
 		return http.StatusUnprocessableEntity
 	}
 	if js, err := json.Marshal(attrs); err == nil {

@@ -16,18 +16,38 @@ type attrField struct {
 	attrDef
 	Input string // the form input's name
 	Value string // what the user typed last time
+	Err   string // why Value is not a value of the attribute's type
+	Focus bool   // the first field in error, which takes the focus
 }
 
 // IsSet says the attribute is a set, entered one element per line.
 func (a attrField) IsSet() bool { return strings.HasSuffix(a.Type, "_set") }
 
-func attrFields(attrs []attrDef, form map[string]string) []attrField {
+func attrFields(attrs []attrDef, form map[string]string, bad []targetError) []attrField {
+	errs := map[string]string{}
+	for _, e := range bad {
+		errs[e.Attr] = e.Msg
+	}
 	out := make([]attrField, len(attrs))
+	focused := false
 	for i, a := range attrs {
-		out[i] = attrField{attrDef: a, Input: "a." + a.Name, Value: form["a."+a.Name]}
+		f := attrField{attrDef: a, Input: "a." + a.Name, Value: form["a."+a.Name], Err: errs[a.Name]}
+		if f.IsSet() {
+			// A set is typed on one line (Enter evaluates); an input drops newlines.
+			f.Value = strings.Join(strings.FieldsFunc(f.Value, func(r rune) bool { return r == '\n' || r == '\r' }), ", ")
+		}
+		if f.Err != "" && !focused {
+			f.Focus, focused = true, true
+		}
+		out[i] = f
 	}
 	return out
 }
+
+// targetError says why a target form input is not a value of its attribute.
+type targetError struct{ Attr, Msg string }
+
+func (e targetError) String() string { return e.Attr + ": " + e.Msg }
 
 // formValues keeps the target form's inputs, to show them again.
 func formValues(r *http.Request) map[string]string {
@@ -42,9 +62,9 @@ func formValues(r *http.Request) map[string]string {
 
 // parseTarget turns the target form into API attributes, typed by the
 // schema. An empty input leaves the attribute out (missing, not empty).
-func parseTarget(attrs []attrDef, form map[string]string) (map[string]any, []string) {
+func parseTarget(attrs []attrDef, form map[string]string) (map[string]any, []targetError) {
 	out := map[string]any{}
-	var bad []string
+	var bad []targetError
 	for _, a := range attrs {
 		raw := strings.TrimSpace(form["a."+a.Name])
 		if raw == "" {
@@ -52,7 +72,7 @@ func parseTarget(attrs []attrDef, form map[string]string) (map[string]any, []str
 		}
 		v, err := typedValue(a.Type, raw)
 		if err != nil {
-			bad = append(bad, fmt.Sprintf("%s: %v", a.Name, err))
+			bad = append(bad, targetError{a.Name, err.Error()})
 			continue
 		}
 		out[a.Name] = v

@@ -30,7 +30,7 @@ func TestParseTarget(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got, bad := parseTarget(attrs, tc.form)
 			if tc.bad != "" {
-				if !strings.Contains(strings.Join(bad, "; "), tc.bad) {
+				if len(bad) != 1 || !strings.Contains(bad[0].String(), tc.bad) {
 					t.Fatalf("errors %v, want %q", bad, tc.bad)
 				}
 				return

@@ -18,6 +18,12 @@ func parseTemplates() (map[string]*template.Template, error) {
 		"explain": explainHTML,
 		"when":    when,
 		"list":    func(xs ...string) []string { return xs },
+		"labelled": func(label string, lines []diffLine) any {
+			return struct {
+				Label string
+				Lines []diffLine
+			}{label, lines}
+		},
 	}
 	base, err := template.New("").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
 	if err != nil {

@@ -200,7 +200,10 @@ type page struct {
 	Envs   []envInfo
 	Flash  string
 	Error  string
-	Data   any
+	// ErrorField says Error is about a form field, which takes the focus
+	// (and points at the message) instead of the message itself.
+	ErrorField bool
+	Data       any
 }
 
 func (p *page) CanEdit() bool { return p.User.Role == "editor" || p.User.Role == "admin" }

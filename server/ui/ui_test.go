@@ -538,3 +538,46 @@ func TestRebaseConflict(t *testing.T) {
 		t.Fatal("a conflicting rebase changed the draft")
 	}
 }
+
+// The environment picker's Go (or Enter) keeps the page kind it was on.
+func TestEnvPickerKeepsThePage(t *testing.T) {
+	srv, _ := newTestUI(t)
+	b := newBrowser(t, srv)
+	b.signIn(editorToken)
+	for _, tc := range []struct{ query, want string }{
+		{"?env=prod&page=rules", "/ui/envs/prod/rules"},
+		{"?env=prod&page=history", "/ui/envs/prod/history"},
+		{"?env=prod&page=flags", "/ui/envs/prod/flags"},
+		{"?env=prod&page=../tokens", "/ui/envs/prod/flags"},
+		{"?env=prod", "/ui/envs/prod/flags"},
+		{"", "/ui/envs/dev/flags"},
+	} {
+		code, _, hdr := b.do("GET", "/ui/"+tc.query, nil)
+		if code != http.StatusSeeOther || hdr.Get("Location") != tc.want {
+			t.Errorf("GET /ui/%s: %d %q, want a redirect to %s", tc.query, code, hdr.Get("Location"), tc.want)
+		}
+	}
+}
+
+// A target value of the wrong type is marked at its own field, which takes
+// the focus and points at its message; the page carries no alert region.
+func TestTargetErrorAtItsField(t *testing.T) {
+	srv, _ := newTestUI(t)
+	b := newBrowser(t, srv)
+	b.signIn(editorToken)
+	b.get("/ui/envs/dev/rules")
+	code, body := b.post("/ui/envs/dev/rules", url.Values{"action": {"evaluate"}, "base": {"1"}, "rules": {"rules: {}\n"},
+		"a.score": {"abc"}, "a.grades": {"11\n12"}, "a.user_id": {"u-1"}})
+	if code != http.StatusUnprocessableEntity {
+		t.Fatalf("a bad score: %d, want 422", code)
+	}
+	mustContain(t, body,
+		`<input id="a.score" name="a.score" value="abc" inputmode="decimal" aria-invalid="true" aria-describedby="a.score-err" autofocus>`,
+		`<p class="fielderr" id="a.score-err">&#34;abc&#34; is not a finite number</p>`,
+		`<input id="a.grades" name="a.grades" value="11, 12" placeholder="comma-separated">`,
+		`<input id="a.user_id" name="a.user_id" value="u-1">`)
+	mustNotContain(t, body, `role="alert"`)
+	if n := strings.Count(body, " autofocus"); n != 1 {
+		t.Errorf("%d elements ask for the focus, want 1", n)
+	}
+}

@@ -1,19 +1,59 @@
 // vexil admin UI: small progressive enhancements. Every page works without
 // this file; it adds line numbers that follow the text, validation as you
-// type and the environment picker. It never inserts HTML: only textContent.
+// type, indentation keys and the environment picker's shortcuts. It never
+// inserts HTML: only textContent.
 (function () {
   'use strict';
 
+  // The environment picker switches on confirm (Go, or Enter on the select),
+  // never on an arrow key that merely moves through the options. A pick from
+  // the open list with the mouse is a confirm.
   function envPicker() {
     var form = document.querySelector('[data-envpick]');
     if (!form) return;
     var sel = form.querySelector('[data-envselect]');
-    form.querySelector('[data-nojs]').hidden = true; // the select navigates by itself
-    sel.addEventListener('change', function () {
-      var page = form.dataset.active;
-      if (['flags', 'rules', 'history'].indexOf(page) < 0) page = 'flags';
-      location.href = form.dataset.prefix + '/envs/' + encodeURIComponent(sel.value) + '/' + page;
+    var byPointer = false;
+    sel.addEventListener('pointerdown', function () { byPointer = true; });
+    sel.addEventListener('keydown', function (ev) {
+      byPointer = false;
+      if (ev.key === 'Enter') { ev.preventDefault(); form.requestSubmit(); }
     });
+    sel.addEventListener('change', function () {
+      if (byPointer) form.requestSubmit();
+    });
+  }
+
+  // Enter in a field of the target form evaluates: a select does not submit
+  // by itself, and an input's implicit submission is only as safe as the
+  // form's first button. Enter in the save message moves to Save, which then
+  // takes its own Enter: no key saves from inside a field.
+  function draftForm() {
+    var form = document.getElementById('draft');
+    var evaluate = document.getElementById('evaluate');
+    if (!form || !evaluate) return;
+    var toSave = false;
+    function onEnter(ev) {
+      if (ev.key !== 'Enter' || ev.isComposing || ev.shiftKey || ev.altKey || ev.ctrlKey || ev.metaKey) return;
+      var el = ev.target;
+      var action;
+      if (el.type === 'checkbox') action = 'none'; // implicit submission; Space toggles it
+      else if (el.name === 'message') action = 'save';
+      else if (el.closest('.target-col') && (el.tagName === 'INPUT' || el.tagName === 'SELECT')) action = 'evaluate';
+      else return;
+      // The keypress that may follow a keydown would submit the form too.
+      ev.preventDefault();
+      if (ev.type === 'keydown' && action === 'evaluate') form.requestSubmit(evaluate);
+      // The focus moves once the key is up, so no part of this press reaches Save.
+      if (ev.type === 'keydown') toSave = action === 'save';
+      if (ev.type === 'keyup' && toSave) {
+        toSave = false;
+        var save = document.getElementById('save');
+        if (save) save.focus();
+      }
+    }
+    form.addEventListener('keydown', onEnter);
+    form.addEventListener('keypress', onEnter);
+    form.addEventListener('keyup', onEnter);
   }
 
   function editor() {
@@ -27,6 +67,7 @@
     var errors = {}; // line -> message
     var lines = -1;
     var errKey = '';
+    var describedBy = 'editor-keys';
 
     function renderGutter() {
       var n = ta.value.split('\n').length;
@@ -76,6 +117,7 @@
       else if (res.error) state.textContent = res.error;
       else state.textContent = res.errors.length + ' error(s)';
       state.className = res.ok ? 'ok' : 'bad';
+      markInvalid(!res.ok);
       renderGutter();
     }
 
@@ -99,6 +141,84 @@
       });
     }
 
+    // aria-invalid follows the live check, and the error list describes the field.
+    function markInvalid(bad) {
+      if (bad) {
+        ta.setAttribute('aria-invalid', 'true');
+        ta.setAttribute('aria-describedby', describedBy + ' errors');
+      } else {
+        ta.removeAttribute('aria-invalid');
+        ta.setAttribute('aria-describedby', describedBy);
+      }
+    }
+
+    // Replace start..end with text so that Ctrl+Z undoes it: insertText goes
+    // through the browser's editing (and undo stack); setRangeText does not.
+    function replaceRange(start, end, text, selStart, selEnd) {
+      ta.setSelectionRange(start, end);
+      var done = false;
+      try {
+        done = text === '' ? document.execCommand('delete', false) : document.execCommand('insertText', false, text);
+      } catch (e) { done = false; }
+      if (!done) {
+        ta.setRangeText(text, start, end, 'end');
+        ta.dispatchEvent(new Event('input'));
+      }
+      ta.setSelectionRange(selStart, selEnd);
+    }
+
+    // shiftLines indents (by two spaces) or outdents every line the
+    // selection touches, keeping the selection on the same text.
+    function shiftLines(outdent) {
+      var v = ta.value, s = ta.selectionStart, e = ta.selectionEnd;
+      var from = v.lastIndexOf('\n', s - 1) + 1;
+      var last = e > s && v[e - 1] === '\n' ? e - 1 : e; // a selection ending at a line start spares that line
+      var to = v.indexOf('\n', last);
+      if (to < 0) to = v.length;
+      var first = 0, total = 0;
+      var out = v.slice(from, to).split('\n').map(function (line, i) {
+        var d;
+        if (outdent) d = -Math.min(2, /^ */.exec(line)[0].length);
+        else d = line === '' && (s !== e) ? 0 : 2;
+        if (i === 0) first = d;
+        total += d;
+        return d > 0 ? '  ' + line : line.slice(-d);
+      }).join('\n');
+      if (total === 0) return;
+      replaceRange(from, to, out, Math.max(from, s + first), Math.max(from, e + total));
+    }
+
+    // Tab moves focus, as everywhere else. Ctrl+] and Ctrl+[ indent and
+    // outdent; "Tab indents" (remembered in this browser) makes Tab indent
+    // instead, and then Escape lets the next Tab leave.
+    var keys = document.getElementById('editor-keys');
+    var tabBox = document.getElementById('tab-indents');
+    var tabHelp = document.getElementById('tab-mode-help');
+    var tabIndents = false, escaped = false;
+    function setTabMode(on) {
+      tabIndents = on;
+      if (tabBox) tabBox.checked = on;
+      if (tabHelp) tabHelp.hidden = !on;
+      try { localStorage.setItem('vexil.tabIndents', on ? '1' : ''); } catch (e) { /* storage off */ }
+    }
+    if (keys) keys.hidden = false;
+    try { setTabMode(localStorage.getItem('vexil.tabIndents') === '1'); } catch (e) { setTabMode(false); }
+    if (tabBox) tabBox.addEventListener('change', function () { setTabMode(tabBox.checked); });
+    ta.addEventListener('keydown', function (ev) {
+      var wasEscaped = escaped;
+      escaped = ev.key === 'Escape';
+      if ((ev.ctrlKey || ev.metaKey) && (ev.key === ']' || ev.key === '[')) {
+        ev.preventDefault();
+        shiftLines(ev.key === '[');
+        return;
+      }
+      if (ev.key !== 'Tab' || !tabIndents || wasEscaped || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+      ev.preventDefault();
+      var s = ta.selectionStart, e = ta.selectionEnd;
+      if (!ev.shiftKey && ta.value.slice(s, e).indexOf('\n') < 0) replaceRange(s, e, '  ', s + 2, s + 2);
+      else shiftLines(ev.shiftKey);
+    });
+
     // Errors the server rendered with the page.
     list.querySelectorAll('li[data-line]').forEach(function (li) {
       var n = li.dataset.line;
@@ -111,19 +231,12 @@
       timer = setTimeout(check, 400);
     });
     ta.addEventListener('scroll', function () { gutter.scrollTop = ta.scrollTop; });
-    ta.addEventListener('keydown', function (ev) {
-      if (ev.key === 'Tab' && !ev.shiftKey && !ev.ctrlKey && !ev.metaKey) {
-        ev.preventDefault();
-        ta.setRangeText('  ', ta.selectionStart, ta.selectionEnd, 'end');
-        ta.dispatchEvent(new Event('input'));
-      }
-    });
     // rules#rule-NAME (from the flags page) opens the editor at that rule.
     if (location.hash.indexOf('#rule-') === 0) {
       var name = decodeURIComponent(location.hash.slice(6));
-      var lines = ta.value.split('\n');
-      for (var i = 0; i < lines.length; i++) {
-        var m = /^\s+["']?([^"':]+)["']?:\s*$/.exec(lines[i]);
+      var text = ta.value.split('\n');
+      for (var i = 0; i < text.length; i++) {
+        var m = /^\s+["']?([^"':]+)["']?:\s*$/.exec(text[i]);
         if (m && m[1] === name) { gotoLine(i + 1); break; }
       }
     }
@@ -137,6 +250,7 @@
 
   document.addEventListener('DOMContentLoaded', function () {
     envPicker();
+    draftForm();
     editor();
   });
 })();
