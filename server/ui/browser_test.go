@@ -119,7 +119,7 @@ func newChrome(t *testing.T) context.Context {
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true), chromedp.WindowSize(1366, 900),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true), chromedp.WindowSize(1400, 900),
 	}
 	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	t.Cleanup(cancel)
@@ -135,7 +135,7 @@ func newChrome(t *testing.T) context.Context {
 func newSession(t *testing.T, browser context.Context) context.Context {
 	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
 	t.Cleanup(cancel)
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1366, 900)); err != nil {
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1400, 900)); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel = context.WithTimeout(ctx, 90*time.Second)
@@ -216,9 +216,16 @@ func TestBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	ax := newAxe(t)
+	// Every page the test shows is also checked with axe-core.
+	shot := func(ctx context.Context, name string) {
+		t.Helper()
+		screenshot(t, ctx, name)
+		ax.check(t, ctx, name)
+	}
 	a := newSession(t, browser)
 	signIn(t, a, base, editor)
-	screenshot(t, a, "flags")
+	shot(a, "flags")
 
 	// A rule named on the flags page opens the editor at that rule.
 	run(t, a, "follow a rule link", chromedp.Click(chromedp.CSS("#flag-max_questions ol.setters a")), chromedp.WaitVisible(chromedp.CSS("#rules")))
@@ -236,7 +243,7 @@ func TestBrowser(t *testing.T) {
 	if got := eval[string](t, a, `document.querySelector('#gutter .err').textContent`); got != "8" {
 		t.Fatalf("the gutter marks line %q, want 8", got)
 	}
-	screenshot(t, a, "rules-error")
+	shot(a, "rules-error")
 
 	// Fix it and evaluate the unsaved draft for a teacher in the UK.
 	good := strings.Replace(bad, "attr:contry = 'GB'", "filter:teachers", 1)
@@ -256,7 +263,7 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("result row lacks %q: %q", want, row)
 		}
 	}
-	screenshot(t, a, "rules-evaluate")
+	shot(a, "rules-evaluate")
 
 	// Meanwhile a second session saves version 2.
 	b := newSession(t, browser)
@@ -281,7 +288,7 @@ func TestBrowser(t *testing.T) {
 	if got := textOf(t, a, "#stale"); !strings.Contains(got, "more_questions_nz") || !strings.Contains(got, "version 2") {
 		t.Fatalf("stale panel: %q", got)
 	}
-	screenshot(t, a, "rules-stale")
+	shot(a, "rules-stale")
 	run(t, a, "rebase and save",
 		chromedp.Click(chromedp.CSS(`button[value="rebase"]`)),
 		chromedp.WaitVisible(chromedp.CSS("#rebased")),
@@ -304,9 +311,9 @@ func TestBrowser(t *testing.T) {
 
 	// History, a diff, and a rollback with its dry run first.
 	run(t, a, "history", chromedp.Navigate(base+"/ui/envs/dev/history"), chromedp.WaitVisible(chromedp.CSS("#v3")))
-	screenshot(t, a, "history")
+	shot(a, "history")
 	run(t, a, "diff", chromedp.Click(chromedp.CSS("#compare-btn")), chromedp.WaitVisible(chromedp.CSS("pre.diff")))
-	screenshot(t, a, "diff")
+	shot(a, "diff")
 	run(t, a, "rollback dry run",
 		chromedp.Navigate(base+"/ui/envs/dev/rollback?to=1"),
 		chromedp.WaitVisible(chromedp.CSS("#targets")),
@@ -317,7 +324,7 @@ func TestBrowser(t *testing.T) {
 	if got := textOf(t, a, "#impact"); !strings.Contains(got, "new_report") {
 		t.Fatalf("dry-run impact: %q", got)
 	}
-	screenshot(t, a, "rollback")
+	shot(a, "rollback")
 	run(t, a, "roll back",
 		chromedp.SendKeys(chromedp.CSS(`input[name="message"]`), "back to the demo rules"),
 		chromedp.Click(chromedp.CSS("#apply")),
@@ -335,7 +342,7 @@ func TestBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`#lock-dev button`)),
 		chromedp.WaitVisible(chromedp.CSS(".flash")),
 	)
-	screenshot(t, a, "locks")
+	shot(a, "locks")
 	run(t, a, "kill during the lock",
 		chromedp.Navigate(base+"/ui/envs/dev/flags"),
 		chromedp.WaitVisible(chromedp.CSS("#flag-new_report .killform")),
@@ -350,7 +357,7 @@ func TestBrowser(t *testing.T) {
 	if kills.Kills["new_report"].Reason != "incident 42" {
 		t.Fatalf("kills after the UI's kill: %+v", kills)
 	}
-	screenshot(t, a, "flags-killed")
+	shot(a, "flags-killed")
 	// A save during the lock shows who locked, why and until when.
 	run(t, a, "save during the lock",
 		chromedp.Navigate(base+"/ui/envs/dev/rules"), chromedp.WaitVisible(chromedp.CSS("#rules")),
@@ -358,6 +365,7 @@ func TestBrowser(t *testing.T) {
 	if got := textOf(t, a, ".lockbanner"); !strings.Contains(got, "erin") || !strings.Contains(got, "deploy 412") || !strings.Contains(got, "until") {
 		t.Fatalf("lock banner: %q", got)
 	}
+	ax.check(t, a, "rules-locked")
 
 	// A request without the CSRF token fails, even from the signed-in page.
 	status := eval[int](t, a, `fetch('/ui/envs/dev/flags/workbook/kill', {method: 'POST',
@@ -380,12 +388,13 @@ func TestBrowser(t *testing.T) {
 	if eval[int](t, c, `document.querySelectorAll('#save').length`) != 0 {
 		t.Fatal("a viewer has a save button")
 	}
+	ax.check(t, c, "rules-viewer")
 
 	// Audit and tokens pages for the record.
 	run(t, b, "audit", chromedp.Navigate(base+"/ui/audit?env=dev"), chromedp.WaitVisible(chromedp.CSS("table.audit")))
-	screenshot(t, b, "audit")
+	shot(b, "audit")
 	run(t, b, "tokens", chromedp.Navigate(base+"/ui/tokens"), chromedp.WaitVisible(chromedp.CSS("table.tokens")))
-	screenshot(t, b, "tokens")
+	shot(b, "tokens")
 }
 
 // TestBrowserHostileInput checks that rule text written to attack the page
