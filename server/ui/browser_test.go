@@ -138,7 +138,9 @@ func newSession(t *testing.T, browser context.Context) context.Context {
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1400, 900)); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel = context.WithTimeout(ctx, 90*time.Second)
+	// A guard against a hung browser, not a budget: a session runs many
+	// steps (and axe on each page), and a loaded machine is slow.
+	ctx, cancel = context.WithTimeout(ctx, 10*time.Minute)
 	t.Cleanup(cancel)
 	return ctx
 }

@@ -41,6 +41,10 @@ func waitJS(js string) chromedp.Action[chromedp.Void] {
 	})
 }
 
+// scriptReady waits until app.js has run on the rules page (it shows the
+// editor's key help): until then keys get the browser's defaults only.
+var scriptReady = waitJS(`!document.getElementById('editor-keys').hidden`)
+
 // press sends keys to whatever has the focus.
 func press(keys string, mods ...chromedp.Modifier) chromedp.Action[chromedp.Void] {
 	return chromedp.KeyEvent(keys, chromedp.KeyModifiers(mods...))
@@ -94,7 +98,7 @@ func keyboardSetup(t *testing.T) (ctx context.Context, base string, ax *axeAudit
 // it evaluates the draft, never saves it, and the focus goes to the result.
 func TestBrowserEnterEvaluates(t *testing.T) {
 	ctx, base, ax := keyboardSetup(t)
-	run(t, ctx, "rules", chromedp.Navigate(base+"/ui/envs/dev/rules"), chromedp.WaitVisible(chromedp.CSS("#rules")))
+	run(t, ctx, "rules", chromedp.Navigate(base+"/ui/envs/dev/rules"), scriptReady)
 	ax.check(t, ctx, "rules")
 	fields := eval[[]string](t, ctx, `[...document.querySelectorAll('.target-col input, .target-col select, .target-col textarea')].map(e => e.id)`)
 	if len(fields) < 8 {
@@ -113,7 +117,7 @@ func TestBrowserEnterEvaluates(t *testing.T) {
 		} else {
 			steps = append(steps, press(kb.ArrowDown)) // a select: the next option
 		}
-		steps = append(steps, press(kb.Enter), chromedp.WaitVisible(byID("results")))
+		steps = append(steps, press(kb.Enter), chromedp.WaitVisible(byID("results")), scriptReady)
 		run(t, ctx, "Enter in "+id, steps...)
 		if v := rulesVersion(t, base, "dev"); v != 1 {
 			t.Fatalf("Enter in %s moved dev to version %d: it saved", id, v)
@@ -151,7 +155,7 @@ func TestBrowserEnterEvaluates(t *testing.T) {
 	run(t, ctx, "script on", chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
 		_, err := cdp.Call(ctx, t, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: false})
 		return err
-	}), chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#rules")), waitJS(`!document.getElementById('editor-keys').hidden`))
+	}), chromedp.Reload(), scriptReady)
 
 	// Enter on the "Tab indents" box submits nothing. (Showing that nothing
 	// happens takes a wait; a slow machine can only make this pass wrongly.)
@@ -163,7 +167,7 @@ func TestBrowserEnterEvaluates(t *testing.T) {
 
 	// A value the attribute's type refuses is marked at its field, which takes the focus.
 	run(t, ctx, "a bad score", chromedp.Clear(byID("a.score")), chromedp.Focus(byID("a.score")),
-		press("abc"+kb.Enter), chromedp.WaitVisible(byID("problem")))
+		press("abc"+kb.Enter), chromedp.WaitVisible(byID("problem")), scriptReady)
 	if got := eval[string](t, ctx, focusedJS); got != "a.score" {
 		t.Errorf("after a bad score the focus is on %q, want the score field", got)
 	}
@@ -206,7 +210,7 @@ func TestBrowserEnterEvaluates(t *testing.T) {
 // the environment picker.
 func TestBrowserTabWalk(t *testing.T) {
 	ctx, base, ax := keyboardSetup(t)
-	run(t, ctx, "rules", chromedp.Navigate(base+"/ui/envs/dev/rules"), chromedp.WaitVisible(chromedp.CSS("#rules")))
+	run(t, ctx, "rules", chromedp.Navigate(base+"/ui/envs/dev/rules"), scriptReady)
 	draft := eval[string](t, ctx, `rules.value`)
 	var stops []string
 	for range 60 {
@@ -248,7 +252,7 @@ func TestBrowserTabWalk(t *testing.T) {
 	}
 
 	// The skip link moves the focus past the header.
-	run(t, ctx, "skip link", chromedp.Navigate(base+"/ui/envs/dev/rules"), chromedp.WaitVisible(chromedp.CSS("#rules")),
+	run(t, ctx, "skip link", chromedp.Navigate(base+"/ui/envs/dev/rules"), scriptReady,
 		press(kb.Tab), press(kb.Enter), press(kb.Tab))
 	if got := eval[string](t, ctx, focusedJS); got != "rules" {
 		t.Errorf("skip link then Tab reaches %q, want the editor", got)
@@ -290,7 +294,7 @@ func TestBrowserTabWalk(t *testing.T) {
 		t.Error("the draft changed after undoing every indentation")
 	}
 	// The choice is remembered, and can be turned off again.
-	run(t, ctx, "reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#rules")))
+	run(t, ctx, "reload", chromedp.Reload(), scriptReady)
 	if !eval[bool](t, ctx, `document.getElementById('tab-indents').checked`) {
 		t.Error("Tab indents was not remembered")
 	}
