@@ -58,6 +58,7 @@ func (*pgDialect) migrations() []string {
 		schemaV2,
 		// md5 of a random number, the clock and the backend: no extension needed.
 		identitySchema("substr(md5(random()::text || clock_timestamp()::text || pg_backend_pid()::text), 1, 16)"),
+		telemetrySchema("BIGINT"),
 	}
 }
 

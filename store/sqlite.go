@@ -49,6 +49,7 @@ func (sqliteDialect) migrations() []string {
 		schemaV1("INTEGER", "INTEGER PRIMARY KEY AUTOINCREMENT"),
 		schemaV2,
 		identitySchema("lower(hex(randomblob(8)))"),
+		telemetrySchema("INTEGER"),
 	}
 }
 

@@ -1,0 +1,150 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/vexilhq/vexil/store/storetest"
+)
+
+func TestEvaluations(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *DB) {
+		ctx := context.Background()
+		h := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+		add := func(at time.Time, cs ...EvalCount) {
+			t.Helper()
+			if err := s.AddEvaluations(ctx, "dev", at, cs); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Two reports in one hour add up; a third hour later is its own row;
+		// another environment is apart.
+		add(h.Add(5*time.Minute), EvalCount{"f", "true", "SPLIT", 3}, EvalCount{"f", "false", "DEFAULT", 1}, EvalCount{"g", "on", "DEFAULT", 7})
+		add(h.Add(50*time.Minute), EvalCount{"f", "true", "SPLIT", 4})
+		add(h.Add(3*time.Hour+time.Minute), EvalCount{"f", "false", "DEFAULT", 2})
+		if err := s.AddEvaluations(ctx, "prod", h, []EvalCount{{"f", "true", "SPLIT", 100}}); err != nil {
+			t.Fatal(err)
+		}
+		pts, err := s.Evaluations(ctx, "dev", "f", h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []EvalPoint{
+			{h, "false", "DEFAULT", 1, h.Add(5 * time.Minute)},
+			{h, "true", "SPLIT", 7, h.Add(50 * time.Minute)},
+			{h.Add(3 * time.Hour), "false", "DEFAULT", 2, h.Add(3*time.Hour + time.Minute)},
+		}
+		if len(pts) != len(want) {
+			t.Fatalf("points = %+v, want %+v", pts, want)
+		}
+		for i := range want {
+			if !pts[i].Hour.Equal(want[i].Hour) || !pts[i].Last.Equal(want[i].Last) || pts[i].Variant != want[i].Variant ||
+				pts[i].Reason != want[i].Reason || pts[i].Count != want[i].Count {
+				t.Errorf("point %d = %+v, want %+v", i, pts[i], want[i])
+			}
+		}
+		if pts, _ := s.Evaluations(ctx, "dev", "f", h.Add(time.Hour)); len(pts) != 1 {
+			t.Errorf("from the next hour: %d points, want 1", len(pts))
+		}
+		if last, err := s.LastEvaluated(ctx, "dev", "f"); err != nil || !last.Equal(h.Add(3*time.Hour+time.Minute)) {
+			t.Errorf("LastEvaluated = %v, %v", last, err)
+		}
+		if last, err := s.LastEvaluated(ctx, "dev", "never"); err != nil || !last.IsZero() {
+			t.Errorf("LastEvaluated of a flag never reported = %v, %v; want zero", last, err)
+		}
+		act, since, err := s.Activity(ctx, "dev", h.Add(time.Hour))
+		if err != nil || !since.Equal(h) || len(act) != 1 || act[0].Flag != "f" || act[0].Count != 2 {
+			t.Errorf("Activity from h+1 = %+v since %v, %v; want f:2 since %v", act, since, err, h)
+		}
+		// Pruning drops whole hours before the cut, in every environment.
+		n, err := s.PruneEvaluations(ctx, h.Add(time.Hour))
+		if err != nil || n != 4 {
+			t.Errorf("pruned %d rows, %v; want 4", n, err)
+		}
+		if act, since, _ := s.Activity(ctx, "dev", time.Time{}); !since.Equal(h.Add(3*time.Hour)) || len(act) != 1 {
+			t.Errorf("after pruning: %+v since %v", act, since)
+		}
+	})
+}
+
+func TestCodeReferences(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *DB) {
+		ctx := context.Background()
+		if _, err := s.GetCodeReferences(ctx, "dev"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("before any upload: %v, want ErrNotFound", err)
+		}
+		at := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+		for i, body := range []string{`{"a":1}`, `{"b":2}`} {
+			if err := s.PutCodeReferences(ctx, CodeReferences{Env: "dev", Body: body, UploadedBy: "ci", UploadedAt: at.Add(time.Duration(i) * time.Hour)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c, err := s.GetCodeReferences(ctx, "dev")
+		if err != nil || c.Body != `{"b":2}` || c.UploadedBy != "ci" || !c.UploadedAt.Equal(at.Add(time.Hour)) {
+			t.Errorf("latest = %+v, %v; want the second upload", c, err)
+		}
+		if _, err := s.GetCodeReferences(ctx, "prod"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("another environment: %v, want ErrNotFound", err)
+		}
+	})
+}
+
+// TestTelemetryMigration upgrades a database made by the code before
+// telemetry (schemas 1 to 3): its versions stay, and it takes evaluations.
+func TestTelemetryMigration(t *testing.T) {
+	for _, kind := range []string{"sqlite", "postgres"} {
+		t.Run(kind, func(t *testing.T) {
+			ctx := context.Background()
+			var old *DB
+			var u string
+			if kind == "sqlite" {
+				path := filepath.Join(t.TempDir(), "old.db")
+				db, err := sqliteConn(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				old, u = &DB{db: db, d: sqliteDialect{}}, "sqlite:"+path
+			} else {
+				u = storetest.PostgresURL(t)
+				db, d, err := postgresConn(ctx, u)
+				if err != nil {
+					t.Fatal(err)
+				}
+				old = &DB{db: db, d: d}
+			}
+			if err := old.migrateTo(ctx, 3); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := old.Save(ctx, Change{Env: "dev", Expect: 0, Rules: ptr("rules: {}"), Format: "yaml", Action: "save"}); err != nil {
+				t.Fatal(err)
+			}
+			var id string
+			if err := old.db.QueryRowContext(ctx, `SELECT id FROM vexil_database`).Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			old.Close()
+
+			s, err := Open(ctx, u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if s.ID() != id {
+				t.Errorf("identity %q after the migration, was %q", s.ID(), id)
+			}
+			if v, err := s.Current(ctx, "dev"); err != nil || v.Version != 1 {
+				t.Errorf("after the migration: current = %+v, %v; want version 1 kept", v, err)
+			}
+			now := time.Now()
+			if err := s.AddEvaluations(ctx, "dev", now, []EvalCount{{"f", "true", "DEFAULT", 2}}); err != nil {
+				t.Fatal(err)
+			}
+			if pts, err := s.Evaluations(ctx, "dev", "f", now); err != nil || len(pts) != 1 || pts[0].Count != 2 {
+				t.Errorf("evaluations after the migration = %+v, %v", pts, err)
+			}
+		})
+	}
+}
