@@ -65,7 +65,14 @@ func authTable() []authRow {
 		{"GET " + env + "/kills", "viewer", true, 200, get(env + "/kills")},
 		{"POST " + env + "/flags/{flag}/kill", "editor", true, 404, send("POST", env+"/flags/nope/kill", map[string]any{"reason": "r"})},
 		{"DELETE " + env + "/flags/{flag}/kill", "editor", true, 404, send("DELETE", env+"/flags/nope/kill", nil)},
+		{"GET " + env + "/telemetry", "viewer", true, 200, get(env + "/telemetry")},
+		{"GET " + env + "/flags/{flag}/telemetry", "viewer", true, 200, get(env + "/flags/workbook/telemetry?range=7d")},
+		{"GET " + env + "/code-references", "viewer", true, 404, get(env + "/code-references")},
+		// An empty list: admitted, it replaces nothing with nothing.
+		{"PUT " + env + "/code-references", "editor", true, 200, send("PUT", env+"/code-references", "[]")},
 		{"GET /sdk/v1/envs/{env}/config", "sdk", true, 200, get("/sdk/v1/envs/{env}/config")},
+		{"POST /sdk/v1/envs/{env}/telemetry", "sdk", true, 200, send("POST", "/sdk/v1/envs/{env}/telemetry",
+			map[string]any{"counts": []map[string]any{{"flag": "workbook", "variant": "guided", "reason": "SPLIT", "count": 1}}})},
 		{"GET /sdk/v1/envs/{env}/stream", "sdk", true, 200, get("/sdk/v1/envs/{env}/stream")},
 		{"POST /ofrep/v1/evaluate/flags/{key}", "sdk", true, 200, func(_ *testEnv, env string) (string, string, any, []string) {
 			return "POST", "/ofrep/v1/evaluate/flags/new_report", `{"context":{"targetingKey":"u1"}}`, []string{"Vexil-Environment", env}

@@ -75,9 +75,14 @@ func (s *Server) routeTable() []route {
 		{pattern: "GET " + env + "/kills", perm: permViewer, perEnv: true, h: s.listKills},
 		{pattern: "POST " + env + "/flags/{flag}/kill", perm: permEditor, perEnv: true, h: s.kill},
 		{pattern: "DELETE " + env + "/flags/{flag}/kill", perm: permEditor, perEnv: true, h: s.unkill},
+		{pattern: "GET " + env + "/telemetry", perm: permViewer, perEnv: true, h: s.getEnvTelemetry},
+		{pattern: "GET " + env + "/flags/{flag}/telemetry", perm: permViewer, perEnv: true, h: s.getFlagTelemetry},
+		{pattern: "GET " + env + "/code-references", perm: permViewer, perEnv: true, h: s.getCodeReferences},
+		{pattern: "PUT " + env + "/code-references", perm: permEditor, perEnv: true, h: s.putCodeReferences},
 
 		{pattern: "GET /sdk/v1/envs/{env}/config", perm: permSDK, perEnv: true, h: s.sdkConfig},
 		{pattern: "GET /sdk/v1/envs/{env}/stream", perm: permSDK, perEnv: true, h: s.stream},
+		{pattern: "POST /sdk/v1/envs/{env}/telemetry", perm: permSDK, perEnv: true, h: s.ingestTelemetry},
 
 		{pattern: "POST /ofrep/v1/evaluate/flags/{key}", perm: permSDK, h: s.ofrepOne},
 		{pattern: "POST /ofrep/v1/evaluate/flags", perm: permSDK, h: s.ofrepBulk},

@@ -19,6 +19,8 @@ type metrics struct {
 	compilesWaiting prometheus.Gauge
 	streamsRefused  prometheus.Counter
 	unauthenticated prometheus.Counter
+	// evaluations are the counts clients report, added as they arrive.
+	evaluations *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -53,7 +55,10 @@ func newMetrics() *metrics {
 	m.unauthenticated = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "vexil_unauthenticated_requests_total", Help: "Requests and UI sign-ins refused for want of a valid token (audited at most once per source per minute).",
 	})
-	m.reg.MustRegister(m.unauthenticated, m.streamsRefused, m.compilesWaiting, m.requests, m.latency, m.saves, m.conflicts, m.sseClients, m.configVersion,
+	m.evaluations = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "vexil_flag_evaluations_total", Help: "Flag evaluations clients reported to this replica, by flag, variant and reason (project is \"default\" until projects exist).",
+	}, []string{"project", "env", "flag", "variant", "reason"})
+	m.reg.MustRegister(m.evaluations, m.unauthenticated, m.streamsRefused, m.compilesWaiting, m.requests, m.latency, m.saves, m.conflicts, m.sseClients, m.configVersion,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -78,6 +78,7 @@ type Server struct {
 
 	ofrepBufs sync.Pool // *[]byte, for OFREP bodies and answers
 	tickets   ticketCache
+	tel       telemetry
 
 	handlerOnce sync.Once
 	handler     http.Handler
@@ -187,6 +188,7 @@ func (s *Server) reload(ctx context.Context) error {
 // PostgreSQL, every other's) until ctx ends, then ends every SSE stream.
 func (s *Server) Run(ctx context.Context) error {
 	defer s.Close()
+	go s.pruneTelemetry(ctx)
 	// A periodic resync covers a lost notification, however unlikely.
 	go func() {
 		t := time.NewTicker(30 * time.Second)

@@ -1,0 +1,368 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	vexilrt "github.com/vexilhq/vexil/runtime"
+	"github.com/vexilhq/vexil/store"
+)
+
+// Telemetry ingest bounds: a report is at most this many bytes and entries
+// (500 flags × 2 variants × 2 reasons is 2,000 entries, about 150 KiB).
+const (
+	maxTelemetryBody    = 512 << 10
+	maxTelemetryEntries = 10000
+	// maxReportCount bounds one entry's count, so a hostile client cannot
+	// overflow an hour's sum: 10^12 is 16 billion evaluations a second for
+	// a minute.
+	maxReportCount = 1_000_000_000_000
+)
+
+// projectLabel is the project every metric names until projects exist.
+const projectLabel = "default"
+
+// telemetry is the server's side of evaluation reports.
+type telemetry struct {
+	once     sync.Once
+	variants map[string][]string // flag (or alias) → the variants it can answer
+}
+
+var reasonNames = func() []string {
+	var out []string
+	for r := vexilrt.ReasonDefault; r <= vexilrt.ReasonError; r++ {
+		out = append(out, r.String())
+	}
+	return out
+}()
+
+// variantsOf returns the variant names a flag can answer (an alias's are
+// its flag's), or false for a flag the definitions do not have.
+func (s *Server) variantsOf(flag string) ([]string, bool) {
+	t := &s.tel
+	t.once.Do(func() {
+		d := s.opts.Definitions
+		t.variants = make(map[string][]string, len(d.Flags))
+		for _, f := range d.Flags {
+			target := &f
+			if f.IsAlias() {
+				if target, _ = d.Flag(f.Alias); target == nil {
+					continue
+				}
+			}
+			var vs []string
+			for _, v := range target.Variants {
+				vs = append(vs, v.Variant())
+			}
+			t.variants[f.Name] = vs
+		}
+	})
+	vs, ok := t.variants[flag]
+	return vs, ok
+}
+
+// telemetryReport is the body of POST /sdk/v1/envs/{env}/telemetry.
+type telemetryReport struct {
+	Counts []store.EvalCount `json:"counts"`
+}
+
+// ingestTelemetry adds a client's evaluation counts to the current hour.
+// Counts for flags, variants or reasons this server does not know are
+// ignored and named in the answer, so a client built from a newer
+// flags.yaml loses only those.
+func (s *Server) ingestTelemetry(w http.ResponseWriter, r *http.Request, c *call) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxTelemetryBody)
+	var rep telemetryReport
+	if !decodeJSON(w, r, &rep) {
+		return
+	}
+	if len(rep.Counts) > maxTelemetryEntries {
+		writeError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("%d counts: at most %d in one report", len(rep.Counts), maxTelemetryEntries), nil)
+		return
+	}
+	var problems []any
+	keep := rep.Counts[:0]
+	for i, ec := range rep.Counts {
+		vs, ok := s.variantsOf(ec.Flag)
+		switch {
+		case ec.Count <= 0 || ec.Count > maxReportCount:
+			problems = append(problems, fmt.Sprintf("counts[%d]: count %d: want 1 to %d", i, ec.Count, int64(maxReportCount)))
+		case !ok:
+			problems = append(problems, fmt.Sprintf("counts[%d]: unknown flag %q", i, ec.Flag))
+		case !slices.Contains(vs, ec.Variant):
+			problems = append(problems, fmt.Sprintf("counts[%d]: flag %s has no variant %q", i, ec.Flag, ec.Variant))
+		case !slices.Contains(reasonNames, ec.Reason):
+			problems = append(problems, fmt.Sprintf("counts[%d]: unknown reason %q", i, ec.Reason))
+		default:
+			keep = append(keep, ec)
+		}
+	}
+	if err := s.st.AddEvaluations(r.Context(), c.env.name, time.Now(), keep); err != nil {
+		writeError(w, http.StatusServiceUnavailable, "unavailable", err.Error(), nil)
+		return
+	}
+	for _, ec := range keep {
+		s.metrics.evaluations.WithLabelValues(projectLabel, c.env.name, ec.Flag, ec.Variant, ec.Reason).Add(float64(ec.Count))
+	}
+	if len(problems) > 10 {
+		problems = append(problems[:10], fmt.Sprintf("and %d more", len(problems)-10))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"accepted": len(keep), "ignored": nonNil(problems)})
+}
+
+// telemetryRanges are the ranges a flag's telemetry is shown for.
+var telemetryRanges = map[string]time.Duration{"24h": 24 * time.Hour, "7d": 7 * 24 * time.Hour, "30d": 30 * 24 * time.Hour, "90d": store.TelemetryRetention}
+
+func rangeParam(w http.ResponseWriter, r *http.Request, def string) (string, time.Duration, bool) {
+	name := r.URL.Query().Get("range")
+	if name == "" {
+		name = def
+	}
+	d, ok := telemetryRanges[name]
+	if !ok {
+		writeError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("range %q: want 24h, 7d, 30d or 90d", name), nil)
+	}
+	return name, d, ok
+}
+
+// variantSeries is one variant's evaluations, hour by hour.
+type variantSeries struct {
+	Variant string           `json:"variant"`
+	Total   int64            `json:"total"`
+	Reasons map[string]int64 `json:"reasons"`
+	Hourly  []int64          `json:"hourly"` // one count per hour from "from"
+}
+
+// FlagTelemetry is a flag's evaluations over a range, as the API and the
+// UI show them.
+type FlagTelemetry struct {
+	Env           string          `json:"env"`
+	Flag          string          `json:"flag"`
+	Range         string          `json:"range"`
+	From          time.Time       `json:"from"` // the first hour
+	Hours         int             `json:"hours"`
+	Total         int64           `json:"total"`
+	LastEvaluated *time.Time      `json:"last_evaluated"`
+	Variants      []variantSeries `json:"variants"`
+}
+
+// flagTelemetry reads a flag's hourly counts for the hours ending with the
+// current one.
+func (s *Server) flagTelemetry(ctx context.Context, env, flag, rangeName string, d time.Duration, now time.Time) (*FlagTelemetry, error) {
+	vs, ok := s.variantsOf(flag)
+	if !ok {
+		return nil, fmt.Errorf("unknown flag %q: %w", flag, store.ErrNotFound)
+	}
+	hours := int(d / time.Hour)
+	from := now.UTC().Truncate(time.Hour).Add(-time.Duration(hours-1) * time.Hour)
+	pts, err := s.st.Evaluations(ctx, env, flag, from)
+	if err != nil {
+		return nil, err
+	}
+	ft := &FlagTelemetry{Env: env, Flag: flag, Range: rangeName, From: from, Hours: hours, Variants: []variantSeries{}}
+	idx := map[string]int{}
+	series := func(v string) *variantSeries {
+		i, ok := idx[v]
+		if !ok {
+			i = len(ft.Variants)
+			idx[v] = i
+			ft.Variants = append(ft.Variants, variantSeries{Variant: v, Reasons: map[string]int64{}, Hourly: make([]int64, hours)})
+		}
+		return &ft.Variants[i]
+	}
+	for _, v := range vs {
+		series(v)
+	}
+	for _, p := range pts {
+		h := int(p.Hour.Sub(from) / time.Hour)
+		if h < 0 || h >= hours {
+			continue
+		}
+		vs := series(p.Variant)
+		vs.Hourly[h] += p.Count
+		vs.Total += p.Count
+		vs.Reasons[p.Reason] += p.Count
+		ft.Total += p.Count
+	}
+	last, err := s.st.LastEvaluated(ctx, env, flag)
+	if err != nil {
+		return nil, err
+	}
+	if !last.IsZero() {
+		ft.LastEvaluated = &last
+	}
+	return ft, nil
+}
+
+func (s *Server) getFlagTelemetry(w http.ResponseWriter, r *http.Request, c *call) {
+	name, d, ok := rangeParam(w, r, "24h")
+	if !ok {
+		return
+	}
+	ft, err := s.flagTelemetry(r.Context(), c.env.name, r.PathValue("flag"), name, d, time.Now())
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "not_found", err.Error(), nil)
+		return
+	}
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "unavailable", err.Error(), nil)
+		return
+	}
+	writeJSON(w, http.StatusOK, ft)
+}
+
+// getEnvTelemetry lists every defined flag's evaluations over a range and
+// when it was last evaluated: what `vexil check --server` reads to find
+// flags nothing evaluates.
+func (s *Server) getEnvTelemetry(w http.ResponseWriter, r *http.Request, c *call) {
+	name, d, ok := rangeParam(w, r, "30d")
+	if !ok {
+		return
+	}
+	now := time.Now()
+	from := now.UTC().Truncate(time.Hour).Add(-d + time.Hour)
+	inRange, since, err := s.st.Activity(r.Context(), c.env.name, from)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "unavailable", err.Error(), nil)
+		return
+	}
+	all, _, err := s.st.Activity(r.Context(), c.env.name, time.Time{})
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "unavailable", err.Error(), nil)
+		return
+	}
+	type flagJSON struct {
+		Flag          string     `json:"flag"`
+		Evaluations   int64      `json:"evaluations"`
+		LastEvaluated *time.Time `json:"last_evaluated"`
+	}
+	counts := map[string]int64{}
+	for _, a := range inRange {
+		counts[a.Flag] = a.Count
+	}
+	lasts := map[string]time.Time{}
+	for _, a := range all {
+		lasts[a.Flag] = a.Last
+	}
+	flags := []flagJSON{}
+	for _, f := range s.opts.Definitions.Flags {
+		fj := flagJSON{Flag: f.Name, Evaluations: counts[f.Name]}
+		if l, ok := lasts[f.Name]; ok {
+			fj.LastEvaluated = &l
+		}
+		flags = append(flags, fj)
+	}
+	out := map[string]any{"env": c.env.name, "range": name, "from": from, "collecting_since": nil, "flags": flags}
+	if !since.IsZero() {
+		out["collecting_since"] = since
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// pruneTelemetry deletes the hours past the retention at start and every
+// hour after, until ctx ends.
+func (s *Server) pruneTelemetry(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := s.st.PruneEvaluations(ctx, time.Now().Add(-store.TelemetryRetention)); err != nil && ctx.Err() == nil {
+			s.log.Warn("pruning telemetry failed", "err", err)
+		} else if n > 0 {
+			s.log.Info("pruned telemetry", "rows", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// codeReference is one accessor call, as `vexil check --usage --format
+// json` lists it.
+type codeReference struct {
+	File     string `json:"file"`
+	Line     int    `json:"line"`
+	Col      int    `json:"col"`
+	Flag     string `json:"flag"`
+	Accessor string `json:"accessor"`
+}
+
+// codeReferences is what is kept and served.
+type codeReferences struct {
+	UploadedAt time.Time       `json:"uploaded_at"`
+	UploadedBy string          `json:"uploaded_by"`
+	References []codeReference `json:"references"`
+}
+
+// putCodeReferences replaces the environment's code references with the
+// uploaded list.
+func (s *Server) putCodeReferences(w http.ResponseWriter, r *http.Request, c *call) {
+	var refs []codeReference
+	if !decodeJSON(w, r, &refs) {
+		return
+	}
+	var problems []any
+	for i, ref := range refs {
+		if ref.File == "" || ref.Line < 1 || ref.Col < 0 || ref.Flag == "" {
+			problems = append(problems, fmt.Sprintf("[%d]: want a file, a line from 1, a column and a flag", i))
+		}
+		if len(problems) == 10 {
+			break
+		}
+	}
+	if problems != nil {
+		writeError(w, http.StatusBadRequest, "invalid", "not the output of vexil check --usage --format json", problems)
+		return
+	}
+	cr := codeReferences{UploadedAt: time.Now().UTC(), UploadedBy: c.actor(), References: nonNil(refs)}
+	body, err := json.Marshal(cr)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "internal", err.Error(), nil)
+		return
+	}
+	if err := s.st.PutCodeReferences(r.Context(), store.CodeReferences{Env: c.env.name, Body: string(body), UploadedBy: c.actor(), UploadedAt: cr.UploadedAt}); err != nil {
+		writeError(w, http.StatusServiceUnavailable, "unavailable", err.Error(), nil)
+		return
+	}
+	s.audit(r.Context(), auditEvent{actor: c.actor(), env: c.env.name, action: "code-references", outcome: "ok",
+		detail: fmt.Sprintf("%d references", len(refs))})
+	writeJSON(w, http.StatusOK, map[string]any{"references": len(refs), "uploaded_at": cr.UploadedAt})
+}
+
+// getCodeReferences returns the latest upload, or only one flag's
+// references with ?flag=.
+func (s *Server) getCodeReferences(w http.ResponseWriter, r *http.Request, c *call) {
+	cr, err := s.codeReferences(r.Context(), c.env.name, r.URL.Query().Get("flag"))
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no code references were uploaded for %s", c.env.name), nil)
+		return
+	}
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "unavailable", err.Error(), nil)
+		return
+	}
+	writeJSON(w, http.StatusOK, cr)
+}
+
+func (s *Server) codeReferences(ctx context.Context, env, flag string) (*codeReferences, error) {
+	stored, err := s.st.GetCodeReferences(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	var cr codeReferences
+	if err := json.Unmarshal([]byte(stored.Body), &cr); err != nil {
+		return nil, fmt.Errorf("code references of %s: %w", env, err)
+	}
+	if flag != "" {
+		cr.References = slices.DeleteFunc(cr.References, func(r codeReference) bool { return r.Flag != flag })
+	}
+	cr.References = nonNil(cr.References)
+	return &cr, nil
+}
