@@ -66,7 +66,7 @@ func TestMigrateLocksFromSchemaV1(t *testing.T) {
 			ctx := context.Background()
 			old, u := openTest(t, kind)
 			// Remake it as the first schema's code left it.
-			for _, table := range []string{"vexil_versions", "vexil_locks", "vexil_tokens", "vexil_audit", "vexil_database", "vexil_schema"} {
+			for _, table := range []string{"vexil_versions", "vexil_locks", "vexil_tokens", "vexil_audit", "vexil_database", "vexil_evaluations", "vexil_code_references", "vexil_schema"} {
 				if _, err := old.db.ExecContext(ctx, "DROP TABLE "+table); err != nil {
 					t.Fatal(err)
 				}
