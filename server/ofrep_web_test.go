@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // The OpenFeature web SDK and OFREP web provider from npm, exactly as
@@ -125,16 +126,14 @@ func (f webFixture) saveAndMeasure(t *testing.T, next func() webReport) time.Dur
 // can bring the change at all.
 const changeBound = 30 * time.Second
 
-// TestOFREPWebProviderNode runs @openfeature/ofrep-web-provider in Node,
-// with the eventsource package as EventSource, against a real vexil serve.
-func TestOFREPWebProviderNode(t *testing.T) {
-	ofrepWebModules(t)
-	f := newWebFixture(t, "http://127.0.0.1:1")
+// nodeClient runs node-main.mjs against baseURL with token and returns a
+// function that waits for its next report.
+func nodeClient(t *testing.T, baseURL, token string) func() webReport {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", "node-main.mjs", f.e.url)
+	cmd := exec.CommandContext(ctx, "node", "node-main.mjs", baseURL)
 	cmd.Dir = ofrepWebDir
-	cmd.Env = append(os.Environ(), "VEXIL_TOKEN="+f.sdk)
+	cmd.Env = append(os.Environ(), "VEXIL_TOKEN="+token)
 	cmd.Stderr = &testWriter{t: t}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -143,8 +142,7 @@ func TestOFREPWebProviderNode(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer cmd.Wait()
-	defer cancel()
+	t.Cleanup(func() { cancel(); cmd.Wait() })
 	reports := make(chan webReport, 16)
 	go func() {
 		sc := bufio.NewScanner(out)
@@ -158,7 +156,7 @@ func TestOFREPWebProviderNode(t *testing.T) {
 		}
 		close(reports)
 	}()
-	next := func() webReport {
+	return func() webReport {
 		select {
 		case r, ok := <-reports:
 			if !ok {
@@ -170,11 +168,55 @@ func TestOFREPWebProviderNode(t *testing.T) {
 		}
 		return webReport{}
 	}
+}
+
+// TestOFREPWebProviderNode runs @openfeature/ofrep-web-provider in Node,
+// with the eventsource package as EventSource, against a real vexil serve.
+func TestOFREPWebProviderNode(t *testing.T) {
+	ofrepWebModules(t)
+	f := newWebFixture(t, "http://127.0.0.1:1")
+	next := nodeClient(t, f.e.url, f.sdk)
 	if r := next(); r.Kind != "ready" || r.Value != false {
 		t.Fatalf("first report %+v, want ready with new_report false", r)
 	}
 	d := f.saveAndMeasure(t, next)
 	t.Logf("Node: PROVIDER_CONFIGURATION_CHANGED with the new value %v after the save began", d.Round(time.Millisecond))
+}
+
+// TestOFREPWebProviderAfterTicketExpiry: the provider's stream drops after
+// its ticket expired; the reconnection is refused, and the provider
+// re-fetches, takes the new ticket and hears the next save.
+func TestOFREPWebProviderAfterTicketExpiry(t *testing.T) {
+	ofrepWebModules(t)
+	e := start(t, "sqlite", func(o *Options) { o.TicketLifetime = 2 * time.Second })
+	f := webFixture{e: e, sdk: e.token("sdk", "dev")}
+	next := nodeClient(t, e.url, f.sdk)
+	if r := next(); r.Kind != "ready" {
+		t.Fatalf("first report %+v", r)
+	}
+	streams := func() int {
+		e.srv.streams.mu.Lock()
+		defer e.srv.streams.mu.Unlock()
+		return e.srv.streams.total
+	}
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(changeBound); !ok(); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within %v", what, changeBound)
+			}
+		}
+	}
+	waitFor("the provider's stream opens", func() bool { return streams() == 1 })
+	time.Sleep(2100 * time.Millisecond)                            // its ticket has expired, however slow the machine
+	e.srv.streams.revokeExcept(func(string) bool { return false }) // drop the stream, as a restart would
+	waitFor("the stream ends", func() bool { return streams() == 0 })
+	waitFor("the provider reconnects with a new ticket", func() bool { return streams() == 1 })
+	if n := testutil.ToFloat64(e.srv.metrics.unauthenticated); n < 1 {
+		t.Fatalf("the provider reconnected without its expired ticket being refused (%v refusals)", n)
+	}
+	d := f.saveAndMeasure(t, next)
+	t.Logf("after a reconnection on a new ticket: PROVIDER_CONFIGURATION_CHANGED %v after the save began", d.Round(time.Millisecond))
 }
 
 // TestOFREPWebProviderChromium runs the provider in headless Chromium with
