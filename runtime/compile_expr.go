@@ -161,6 +161,9 @@ func (cc *compiler) compileCompare(e *CompareExpr, x *fctx) int32 {
 		*x.refs = append(*x.refs, ref{id: ri})
 		return cc.add(cnode{op: nRule, slot: ri, neg: negatedBool(e)}, text)
 	case OperandInsplit:
+		if e.Left.Low == e.Left.High {
+			cc.warnf(cc.pos(x, e.Left.Start), x.path, "insplit range [%g, %g) is empty: no one is in it", e.Left.Low, e.Left.High)
+		}
 		slot, ok := cc.attrSlot(e.Left, x, nil)
 		if !ok {
 			return cc.constant(false)

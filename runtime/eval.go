@@ -289,7 +289,7 @@ func inSplit(v Value, n *cnode) bool {
 		return n.lo <= p && p < n.hi
 	case KindIntSet:
 		for _, x := range v.Ints() {
-			p := splitPercentValue(n.s, Int(x))
+			p := splitPercentValue(n.s, v.intSetElem(x))
 			if n.lo <= p && p < n.hi {
 				return true
 			}

@@ -114,8 +114,8 @@ func ParseDefinitions(file string, data []byte) (*Definitions, Diagnostics) {
 	return d, l.done()
 }
 
-// ParseRules parses a rules document, YAML or JSON (JSON is read as YAML, so
-// every value has a line and column). A FeaFea document may also carry
+// ParseRules parses a rules document, YAML or JSON (JSON with a JSON decoder
+// into the same nodes, so every value has a line and column either way). A FeaFea document may also carry
 // flags, which allow FeaFea's fields only. Filter text is not parsed and rule
 // variants are not checked against flags here: the compiler does both. The
 // RulesDoc is nil only when the YAML cannot be read at all; an empty
@@ -284,13 +284,16 @@ func (l *loader) decode(data []byte) (*yaml.Node, bool) {
 		l.errorf(invalidUTF8Pos(l.file, data), "", "document is not valid UTF-8")
 		return nil, false
 	}
-	text, edits := data, []textEdit(nil)
-	if json.Valid(data) {
-		text, edits = jsonForYAML(data)
+	isJSON := json.Valid(data)
+	l.src = newYAMLSource(l.file, data, isJSON)
+	if isJSON {
+		// JSON is read as JSON: YAML reads most of it alike but refuses
+		// some of what JSON allows (surrogate pair escapes, which Python's
+		// json.dump writes for every character beyond the BMP).
+		return l.decodeJSON(data)
 	}
-	l.src = newYAMLSource(l.file, text, edits)
 
-	dec := yaml.NewDecoder(bytes.NewReader(text))
+	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	switch err := decodeNode(dec, &doc); {
 	case err == io.EOF:
@@ -318,6 +321,71 @@ func (l *loader) decode(data []byte) (*yaml.Node, bool) {
 	}
 	if !l.checkAliases(&doc) {
 		return nil, false
+	}
+	return root, true
+}
+
+// decodeJSON reads a valid JSON document into the nodes YAML would have
+// made of it, tagged and placed alike, so the rest of the loader reads
+// both. It builds the tree with a stack, not recursion, however deep the
+// document nests.
+func (l *loader) decodeJSON(data []byte) (*yaml.Node, bool) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var root *yaml.Node
+	var open []*yaml.Node // the mappings and sequences not closed yet
+	for {
+		// The token starts after the blanks, commas and colons that
+		// InputOffset has not passed yet.
+		start := int(dec.InputOffset())
+		for start < len(data) && strings.IndexByte(" \t\r\n,:", data[start]) >= 0 {
+			start++
+		}
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil { // json.Valid said it is valid; only a reader fails here
+			l.errorf(l.src.posAt(start), "", "invalid JSON: %v", err)
+			return nil, false
+		}
+		n := &yaml.Node{Kind: yaml.ScalarNode}
+		switch t := tok.(type) {
+		case json.Delim:
+			switch t {
+			case '{':
+				n.Kind, n.Tag, n.Style = yaml.MappingNode, "!!map", yaml.FlowStyle
+			case '[':
+				n.Kind, n.Tag, n.Style = yaml.SequenceNode, "!!seq", yaml.FlowStyle
+			default:
+				open = open[:len(open)-1]
+				continue
+			}
+		case string:
+			n.Tag, n.Value, n.Style = "!!str", t, yaml.DoubleQuotedStyle
+		case json.Number:
+			n.Tag, n.Value = "!!int", t.String()
+			if strings.ContainsAny(n.Value, ".eE") {
+				n.Tag = "!!float"
+			}
+		case bool:
+			n.Tag, n.Value = "!!bool", strconv.FormatBool(t)
+		case nil:
+			n.Tag, n.Value = "!!null", "null"
+		}
+		n.Line, n.Column = l.src.lineCol(start)
+		if len(open) > 0 {
+			top := open[len(open)-1]
+			top.Content = append(top.Content, n)
+		} else {
+			root = n
+		}
+		if n.Kind != yaml.ScalarNode {
+			open = append(open, n)
+		}
+	}
+	if root == nil || root.Tag == "!!null" {
+		return nil, true
 	}
 	return root, true
 }
@@ -624,6 +692,14 @@ func (l *loader) boolean(n *yaml.Node, path string) (bool, bool) {
 	return false, false
 }
 
+// isIntegerText reports whether n is written as an integer: yaml.v3 tags
+// one too large for 64 bits as a float, and it must be refused as an
+// integer, not as a number of the wrong kind.
+func isIntegerText(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && (n.ShortTag() == "!!int" ||
+		n.ShortTag() == "!!float" && strings.Trim(n.Value, "+-0123456789_") == "")
+}
+
 // integer reads an int64, as yaml.v3 reads ints (0x, 0o, 0b and _ allowed).
 func (l *loader) integer(n *yaml.Node, path string) (int64, bool) {
 	if n.Kind == yaml.ScalarNode {
@@ -632,12 +708,11 @@ func (l *loader) integer(n *yaml.Node, path string) (int64, bool) {
 			if i, err := strconv.ParseInt(strings.ReplaceAll(n.Value, "_", ""), 0, 64); err == nil {
 				return i, true
 			}
-			l.errAt(n, path, "integer %s is out of range", clipText(n.Value))
+			l.errAt(n, path, "%s", intRangeMessage(clipText(n.Value)))
 			return 0, false
 		case "!!float":
-			// yaml.v3 tags an integer too large for 64 bits as a float.
-			if strings.Trim(n.Value, "+-0123456789_") == "" {
-				l.errAt(n, path, "integer %s is out of range", clipText(n.Value))
+			if isIntegerText(n) {
+				l.errAt(n, path, "%s", intRangeMessage(clipText(n.Value)))
 				return 0, false
 			}
 		}
@@ -653,11 +728,12 @@ func (l *loader) flagValue(n *yaml.Node, path string) (FlagValue, bool) {
 		case "!!bool":
 			b, _ := l.boolean(n, path)
 			return BoolFlagValue(b), true
-		case "!!int":
-			i, ok := l.integer(n, path)
-			return IntFlagValue(i), ok
 		case "!!str":
 			return StringFlagValue(n.Value), true
+		}
+		if isIntegerText(n) {
+			i, ok := l.integer(n, path)
+			return IntFlagValue(i), ok
 		}
 	}
 	l.errAt(n, path, "must be a bool, an integer or a string, not %s", describeNode(n))
@@ -1028,7 +1104,7 @@ func (l *loader) variants(p yamlPair) ([]FlagValue, bool) {
 		path := indexPath(p.path, i)
 		var v FlagValue
 		switch {
-		case isScalar(c, "!!int"):
+		case isIntegerText(c):
 			iv, iok := l.integer(c, path)
 			if !iok {
 				ok = false
@@ -1292,23 +1368,21 @@ func (l *loader) textLoc(key, n *yaml.Node) TextLoc {
 // whose columns count bytes.
 type yamlSource struct {
 	file  string
-	text  []byte     // what yaml.v3 parsed
-	lines []int      // offset in text of each line's first byte
-	edits []textEdit // where text differs from the original document, in order
-	bom   bool       // text starts with a byte order mark, which yaml.v3 does not count
+	text  []byte // the document
+	lines []int  // offset in text of each line's first byte
+	bom   bool   // text starts with a byte order mark, which yaml.v3 does not count
 	ascii bool
 	wide  map[int][]wideMark // per line, lazily: where characters wider than a byte end
 }
-
-// textEdit says that from text offset at on, original offset = at + shift.
-type textEdit struct{ at, shift int }
 
 // wideMark is the end of a multi-byte character: its count of characters
 // and bytes from the line's start.
 type wideMark struct{ chars, off int }
 
-func newYAMLSource(file string, text []byte, edits []textEdit) *yamlSource {
-	s := &yamlSource{file: file, text: text, edits: edits, lines: []int{0}, ascii: true, bom: bytes.HasPrefix(text, []byte("\uFEFF"))}
+// newYAMLSource indexes text's lines: at the line breaks yaml.v3 counts,
+// or for JSON at JSON's (\n, \r\n, \r), as a JSON editor shows them.
+func newYAMLSource(file string, text []byte, isJSON bool) *yamlSource {
+	s := &yamlSource{file: file, text: text, lines: []int{0}, ascii: true, bom: bytes.HasPrefix(text, []byte("\uFEFF"))}
 	// Line breaks as yaml.v3 counts them: \n, \r\n, \r, NEL, LS, PS.
 	for i := 0; i < len(text); i++ {
 		c := text[i]
@@ -1322,6 +1396,9 @@ func newYAMLSource(file string, text []byte, edits []textEdit) *yamlSource {
 			s.lines = append(s.lines, i+1)
 		case c >= utf8.RuneSelf:
 			s.ascii = false
+			if isJSON {
+				continue
+			}
 			if c == 0xC2 && i+1 < len(text) && text[i+1] == 0x85 {
 				i++
 				s.lines = append(s.lines, i+1)
@@ -1384,22 +1461,12 @@ func (s *yamlSource) offset(line, col int) int {
 	return start + marks[i-1].off + chars - marks[i-1].chars
 }
 
-// original maps a text offset to the original document's.
-func (s *yamlSource) original(off int) int {
-	i := sort.Search(len(s.edits), func(i int) bool { return s.edits[i].at > off })
-	if i == 0 {
-		return off
-	}
-	return off + s.edits[i-1].shift
-}
-
 // pos converts a yaml.v3 line and column.
 func (s *yamlSource) pos(line, col int) Position {
 	if line < 1 || line > len(s.lines) || col < 1 {
 		return Position{File: s.file, Line: max(line, 1), Col: max(col, 1)}
 	}
-	start := s.offset(line, 1)
-	return Position{File: s.file, Line: line, Col: s.original(s.offset(line, col)) - s.original(start) + 1}
+	return Position{File: s.file, Line: line, Col: s.offset(line, col) - s.offset(line, 1) + 1}
 }
 
 // skipProperties returns the column where scalar n's text starts: yaml.v3
@@ -1476,7 +1543,18 @@ func (s *yamlSource) posAt(off int) Position {
 	if line == 1 && s.bom {
 		start = min(start+len("\uFEFF"), off)
 	}
-	return Position{File: s.file, Line: line, Col: s.original(off) - s.original(start) + 1}
+	return Position{File: s.file, Line: line, Col: off - start + 1}
+}
+
+// lineCol returns text offset off as yaml.v3 places nodes: a line, and a
+// column in characters.
+func (s *yamlSource) lineCol(off int) (line, col int) {
+	line = sort.Search(len(s.lines), func(i int) bool { return s.lines[i] > off })
+	start := s.lines[line-1]
+	if line == 1 && s.bom {
+		start = min(start+len("\uFEFF"), off)
+	}
+	return line, utf8.RuneCount(s.text[start:off]) + 1
 }
 
 // controlCharPos finds the character yaml.v3 refused as a control character.
@@ -1502,52 +1580,4 @@ func invalidUTF8Pos(file string, data []byte) Position {
 		i += size
 	}
 	return Position{File: file, Line: line, Col: 1}
-}
-
-// jsonForYAML rewrites what valid JSON may hold inside strings that yaml.v3
-// rejects or reads differently: the escape \/, and raw characters YAML does
-// not allow or takes for line breaks (DEL, C1 controls, U+2028, U+2029,
-// U+FFFE, U+FFFF), which become \u escapes. The edits let positions be
-// mapped back. data is returned as it is when nothing needs rewriting.
-func jsonForYAML(data []byte) ([]byte, []textEdit) {
-	var out []byte
-	var edits []textEdit
-	changed, inString, last := false, false, 0
-	replace := func(i, size int, with string) {
-		out = append(out, data[last:i]...)
-		out = append(out, with...)
-		last, changed = i+size, true
-		edits = append(edits, textEdit{at: len(out), shift: last - len(out)})
-	}
-	for i := 0; i < len(data); {
-		c := data[i]
-		switch {
-		case !inString:
-			inString = c == '"'
-			i++
-		case c == '"':
-			inString = false
-			i++
-		case c == '\\':
-			if i+1 < len(data) && data[i+1] == '/' {
-				replace(i, 2, "/")
-			}
-			i += 2
-		case c < utf8.RuneSelf:
-			if c == 0x7F {
-				replace(i, 1, `\u007F`)
-			}
-			i++
-		default:
-			r, size := utf8.DecodeRune(data[i:])
-			if (r >= 0x80 && r < 0xA0) || r == 0x2028 || r == 0x2029 || r == 0xFFFE || r == 0xFFFF {
-				replace(i, size, fmt.Sprintf(`\u%04X`, r))
-			}
-			i += size
-		}
-	}
-	if !changed {
-		return data, nil
-	}
-	return append(out, data[last:]...), edits
 }

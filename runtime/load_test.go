@@ -100,7 +100,7 @@ func TestParseRulesErrors(t *testing.T) {
 			"r.yaml:18:15: rules.r5.variants: must be a mapping of flag names to values, not a list",
 			"r.yaml:19:15: rules.r5.priority: must be an integer, not the number .nan",
 			"r.yaml:20:14: rules.r5.enabled: must be true or false, not the integer 1",
-			"r.yaml:23:15: rules.r6.priority: integer 99999999999999999999 is out of range",
+			"r.yaml:23:15: rules.r6.priority: integer 99999999999999999999 is beyond vexil's 64-bit range (-9223372036854775808 to 9223372036854775807)",
 			"r.yaml:24:19: rules.r6.metadata.x: must be a finite number, not .inf",
 		}},
 		{"filters", "filters:\n  f1: ''\n  f2: 3\n  f3: [attr:x]\n  f4: ~\n", []string{
@@ -607,6 +607,8 @@ func TestTextLoc(t *testing.T) {
 			"attr:contry = 'AU'", []probe{{"attr", Position{"r.yaml", 1, 30}}, {"contry", Position{"r.yaml", 1, 35}}}},
 		{"JSON after escapes", `{"rules": {"r1": {"description": "a\/b\/c", "filter": "attr:contry = 'AU'", "variants": {"a": true}}}}`,
 			"attr:contry = 'AU'", []probe{{"attr", Position{"r.yaml", 1, 56}}, {"contry", Position{"r.yaml", 1, 61}}}},
+		{"JSON after surrogate pair escapes", `{"rules": {"r1": {"description": "\ud83d\ude00\ud83d\ude00", "filter": "attr:contry = 'AU'", "variants": {"a": true}}}}`,
+			"attr:contry = 'AU'", []probe{{"attr", Position{"r.yaml", 1, 73}}, {"contry", Position{"r.yaml", 1, 78}}}},
 		{"after multi-byte characters", "rules: {r1: {metadata: {d: \"héllo wörld\"}, filter: \"attr:x = 1\", variants: {a: true}}}\n",
 			"attr:x = 1", []probe{{"attr", Position{"r.yaml", 1, 55}}, {"x = 1", Position{"r.yaml", 1, 60}}}},
 		{"literal block", "rules:\n  r1:\n    filter: |\n      attr:contry = 'AU'\n      and attr:role = 'x'\n    variants: {a: true}\n",
@@ -651,6 +653,46 @@ func TestTextLoc(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestJSONSurrogatePairs: Python's json.dump writes every character beyond
+// the Basic Multilingual Plane as a surrogate pair escape; such a document
+// loads, and means what it says.
+func TestJSONSurrogatePairs(t *testing.T) {
+	src := `{
+  "flags": {"f": {"default": false, "metadata": {"note": "\ud83d\ude00"}}},
+  "rules": {
+    "smile": {"metadata": {"description": "for \ud83d\ude00"}, "filter": "attr:mood = '\ud83d\ude00'", "variants": {"f": true}},
+    "bad": {"filter": "attr:mood = 'x'", "variants": {"nope": true}}
+  }
+}`
+	doc, diags := ParseRules("r.json", []byte(src))
+	if doc == nil || diags.HasErrors() {
+		t.Fatalf("not loaded:\n%s", diags)
+	}
+	if got := doc.Rules[0].Metadata["description"]; got != "for 😀" {
+		t.Errorf("description = %q", got)
+	}
+	if got := doc.Flags[0].Metadata["note"]; got != "😀" {
+		t.Errorf("metadata = %q", got)
+	}
+	c, diags := Compile(doc, CompileOptions{})
+	if c == nil {
+		t.Fatalf("compile:\n%s", diags)
+	}
+	// Positions still point into the JSON text: rules.bad is on line 5.
+	var found bool
+	for _, d := range diags {
+		if strings.HasPrefix(d.String(), "r.json:5:") && strings.Contains(d.Path, "rules.bad") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no diagnostic placed on line 5 for rules.bad:\n%s", diags)
+	}
+	if e := c.Evaluate("f", map[string]any{"mood": "😀"}, time.Time{}); !e.Bool() || e.Rule() != "smile" {
+		t.Errorf("evaluation = %v, want true by rule smile", e)
 	}
 }
 

@@ -187,7 +187,7 @@ func lexFilter(src string) ([]filterToken, []SyntaxError) {
 				t.kind = tkInt
 				n, err := strconv.ParseInt(src[i:j], 10, 64)
 				if err != nil {
-					errorf(i, "integer literal out of range")
+					errorf(i, "%s", intRangeMessage(clip(src[i:j])))
 					t.lexErr = true
 				}
 				t.num = uint64(n)

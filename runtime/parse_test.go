@@ -200,7 +200,7 @@ func TestParseFilterErrors(t *testing.T) {
 		{"attr:x = ", 9, `expected a value after "=", found end of input`},
 		{"attr:a = )", 9, `expected a value after "=", found ")"`},
 		{"attr:s = 4e6", 10, `unexpected word "e6"`},
-		{"attr:a = 99999999999999999999", 9, "integer literal out of range"},
+		{"attr:a = 99999999999999999999", 9, "integer 99999999999999999999 is beyond vexil's 64-bit range (-9223372036854775808 to 9223372036854775807)"},
 		{"attr:a = " + strings.Repeat("9", 400) + ".0", 9, "out of range"},
 		{"attr:s = 'apple\"", 9, "unterminated string"},
 		{"attr:", 5, `expected a name after "attr:", found end of input`},

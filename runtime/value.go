@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -36,9 +37,10 @@ func (k Kind) String() string {
 // allocates to build, so generated code can fill a slot vector on the stack.
 // The zero Value is a missing attribute, which fails every comparison.
 type Value struct {
-	ptr  unsafe.Pointer // string or slice data
-	n    uint64         // int64 or float64 bits, bool, or string/slice length
-	kind Kind
+	ptr   unsafe.Pointer // string or slice data
+	n     uint64         // int64 or float64 bits, bool, or string/slice length
+	kind  Kind
+	bools bool // an int set of bools (1 and 0), which insplit hashes as True and False
 }
 
 // Missing is an absent attribute.
@@ -188,6 +190,10 @@ func (v Value) String() string {
 	case KindIntSet:
 		parts := make([]string, 0, v.n)
 		for _, i := range v.Ints() {
+			if v.bools {
+				parts = append(parts, strconv.FormatBool(i != 0))
+				continue
+			}
 			parts = append(parts, strconv.FormatInt(i, 10))
 		}
 		return "[" + strings.Join(parts, ", ") + "]"
@@ -258,9 +264,15 @@ func ValueOf(x any) (Value, error) {
 	return Value{}, fmt.Errorf("unsupported attribute type %T (want string, number, bool, null, or a set of strings or of ints)", x)
 }
 
+// intRangeMessage says that an integer is beyond int64: a stated limit,
+// since FeaFea's Python ints have none.
+func intRangeMessage(text string) string {
+	return fmt.Sprintf("integer %s is beyond vexil's 64-bit range (%d to %d)", text, int64(math.MinInt64), int64(math.MaxInt64))
+}
+
 func uintValue(u uint64) (Value, error) {
 	if u > math.MaxInt64 {
-		return Value{}, fmt.Errorf("integer %d is out of range", u)
+		return Value{}, errors.New(intRangeMessage(strconv.FormatUint(u, 10)))
 	}
 	return Int(int64(u)), nil
 }
@@ -282,7 +294,7 @@ func numberValue(s string) (Value, error) {
 	}
 	i, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
-		return Value{}, fmt.Errorf("integer %s is out of range", s)
+		return Value{}, errors.New(intRangeMessage(s))
 	}
 	return Int(i), nil
 }
@@ -303,6 +315,7 @@ func setValue(xs []any) (Value, error) {
 		return StringSet(strs), nil
 	}
 	ints := make([]int64, len(xs))
+	bools := true
 	for i, e := range xs {
 		v, err := ValueOf(e)
 		if err != nil {
@@ -311,11 +324,23 @@ func setValue(xs []any) (Value, error) {
 		switch v.kind {
 		case KindInt, KindBool:
 			ints[i] = int64(v.n)
+			bools = bools && v.kind == KindBool
 		default:
 			return Value{}, fmt.Errorf("set element %s is not a string or an int; a set holds strings or ints", describe(e))
 		}
 	}
-	return IntSet(ints), nil
+	set := IntSet(ints)
+	set.bools = bools
+	return set, nil
+}
+
+// intSetElem is element x of an int set as the scalar insplit hashes: a
+// bool in a set of bools, as Python's str() writes True and False.
+func (v *Value) intSetElem(x int64) Value {
+	if v.bools {
+		return Bool(x != 0)
+	}
+	return Int(x)
 }
 
 func describe(x any) string {

@@ -129,6 +129,8 @@ func compilerRule(msg string) string {
 		return RuleUnknownVariant
 	case strings.HasPrefix(msg, "circular reference"):
 		return RuleCycle
+	case strings.HasPrefix(msg, "insplit range"): // an empty one: that clause never matches
+		return RuleNeverMatches
 	}
 	return RuleInvalidRules
 }
