@@ -17,6 +17,7 @@ const (
 	RuleClientNoDescription = "client-no-description"
 	RuleUnknownKind         = "unknown-kind"
 	RuleStalenessHeartbeat  = "staleness-below-heartbeat"
+	RuleKillUnsafe          = "kill-unsafe"
 )
 
 // Heartbeat is vexil serve's default SDK stream ping interval; a client
@@ -87,6 +88,11 @@ func Definitions(defs *vexilrt.Definitions, today time.Time) []Finding {
 		if strings.TrimSpace(f.Owner) == "" {
 			fs = append(fs, at(f.Pos, RuleNoOwner, Warning, f.Name, "flag %s has no owner: say who decides when it goes", f.Name))
 		}
+		// A kill switch serves safe:, else the default: for a default that
+		// is on, killing the flag would force the feature on.
+		if f.Safe == nil && isOn(f) {
+			fs = append(fs, at(f.Pos, RuleKillUnsafe, Info, f.Name, "flag %s has no safe: value, so killing it serves its default %s to everyone; if that turns the feature on, give it a safe: value", f.Name, f.Default.Variant()))
+		}
 		if strings.TrimSpace(f.Description) == "" {
 			if f.Client {
 				fs = append(fs, at(f.Pos, RuleClientNoDescription, Warning, f.Name, "flag %s is served to clients (client: true) but has no description for the GraphQL schema", f.Name))
@@ -124,6 +130,19 @@ func Staleness(defs *vexilrt.Definitions) []Finding {
 			f.Name, b, timeout, HeartbeatsMissed, Heartbeat))
 	}
 	return fs
+}
+
+// isOn reports a default that turns something on: true, or a non-empty
+// free-form string. A default among listed variants is the baseline the
+// others are tried against, not an "on".
+func isOn(f *vexilrt.FlagDef) bool {
+	switch v := f.Default; v.Type {
+	case vexilrt.FlagBool:
+		return v.Bool
+	case vexilrt.FlagString:
+		return v.Str != "" && len(f.Variants) == 0
+	}
+	return false
 }
 
 // fieldPos is where a field of a flag is written, or the flag's key.

@@ -13,6 +13,7 @@
 //	client-no-description  warning   flags.yaml a client: true flag has no description
 //	unknown-kind           error     flags.yaml kind is not release, kill_switch, experiment, permission or ops
 //	staleness-below-heartbeat warning flags.yaml max_staleness under 45s, the SDK stream's dead-connection timeout
+//	kill-unsafe            info      flags.yaml no safe: value and a default that is true or non-empty: a kill would serve it
 //	unused                 warning   flags.yaml no code calls the flag's accessors (--code)
 //	deprecated-use         warning   Go code    a call of a deprecated flag's or an alias's accessor (--code)
 //	unknown-flag           error     rules      a rule sets, or a filter reads, a flag that does not exist

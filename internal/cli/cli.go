@@ -38,6 +38,8 @@ func commands() []command {
 		{"serve", "serve rules, the admin API, SDK sync and OFREP", runServe},
 		{"rules", "get, put, show the history of, diff or roll back an environment's rules on a server", runRules},
 		{"lock", "lock an environment's rules against saves for a while, or lift the lock", runLock},
+		{"kill", "force a flag to its safe value for everyone in an environment, through any lock", runKill},
+		{"unkill", "lift a flag's kill switch: the rules decide again", runUnkill},
 		{"token", "create, list or revoke API tokens on a server", runToken},
 		{"check", "find expired, unused, broken and dead flags in definitions, rules and code", runCheck},
 		{"experiment", "analyze: compare an experiment's variants on a metric, with significance and a sample ratio check", runExperiment},

@@ -349,6 +349,7 @@ func TestBrowser(t *testing.T) {
 		chromedp.Navigate(base+"/ui/envs/dev/flags"),
 		chromedp.WaitVisible(chromedp.CSS("#flag-new_report .killform")),
 		chromedp.SendKeys(chromedp.CSS(`#flag-new_report input[name="reason"]`), "incident 42"),
+		chromedp.Click(chromedp.CSS(`#flag-new_report input[name="confirm"]`)), // the form asks before it kills
 		chromedp.Click(chromedp.CSS(`#flag-new_report button`)),
 		chromedp.WaitVisible(chromedp.CSS("#flag-new_report .killstate")),
 	)

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -37,4 +38,16 @@ func TestFailedSignInIsReported(t *testing.T) {
 	if len(got) != 1 || got[0] != "127.0.0.1 ui.signin invalid token" {
 		t.Fatalf("reported %q, want one failed sign-in from 127.0.0.1", got)
 	}
+}
+
+// The Kill button says what it will serve, and the form will not submit
+// until that is confirmed (a required checkbox: no script needed).
+func TestKillFormNamesTheValueAndAsks(t *testing.T) {
+	srv, _ := newTestUI(t)
+	b := newBrowser(t, srv)
+	b.signIn(adminToken)
+	_, body := b.get("/ui/envs/dev/flags")
+	row := body[strings.Index(body, `id="flag-max_questions"`):]
+	row = row[:strings.Index(row, "</tr>")]
+	mustContain(t, row, `name="confirm" value="yes" required`, "serve <code>10</code> to everyone", "Kill: serve 10</button>")
 }
