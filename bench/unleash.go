@@ -109,6 +109,9 @@ func (f fileTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	}, nil
 }
 
+// unleashReady bounds the wait for the SDK to load its features.
+const unleashReady = 2 * time.Minute
+
 // NewUnleash starts the Unleash SDK on the scenarios' features file.
 func NewUnleash() (*Unleash, error) {
 	doc, err := unleashFeatures()
@@ -132,12 +135,14 @@ func NewUnleash() (*Unleash, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
+	// Ready only means the bootstrap file was read, which is quick, but a
+	// loaded CI machine can take its time: the bound is generous.
 	select {
 	case <-client.Ready():
-	case <-time.After(10 * time.Second):
+	case <-time.After(unleashReady):
 		client.Close()
 		os.RemoveAll(dir)
-		return nil, fmt.Errorf("unleash: not ready after 10s")
+		return nil, fmt.Errorf("unleash: not ready after %v", unleashReady)
 	}
 	u := &Unleash{client: client, dir: dir, fallback: map[string]*api.Variant{}, flags: allFlags()}
 	for _, f := range u.flags {

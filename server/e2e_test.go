@@ -94,9 +94,9 @@ func (p *process) stop(t *testing.T) {
 		if err != nil {
 			t.Errorf("vexil serve exited with %v after an interrupt", err)
 		}
-	case <-time.After(15 * time.Second):
+	case <-time.After(60 * time.Second):
 		p.cmd.Process.Kill()
-		t.Error("vexil serve did not stop within 15s of an interrupt")
+		t.Error("vexil serve did not stop within 60s of an interrupt")
 	}
 }
 
@@ -204,7 +204,7 @@ func TestTwoReplicasOnPostgres(t *testing.T) {
 	eb.put("prod", `"0"`, "{}", 412)
 	// A token made on a works on b.
 	tok := ea.token("viewer")
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for eb.do("GET", "/api/v1/whoami", tok, nil).status != 200 {
 		if time.Now().After(deadline) {
 			t.Fatal("a token created on a never worked on b")

@@ -536,8 +536,8 @@ func next(t testing.TB, ch <-chan sseEvent, skipPings bool) sseEvent {
 				continue
 			}
 			return ev
-		case <-time.After(10 * time.Second):
-			t.Fatal("no event in 10s")
+		case <-time.After(60 * time.Second):
+			t.Fatal("no event in 60s")
 		}
 	}
 }

@@ -201,7 +201,7 @@ func TestWatchSeesSaves(t *testing.T) {
 		defer cancel()
 		got := make(chan Event, 16)
 		go s.Watch(ctx, func(ev Event) { got <- ev })
-		deadline := time.After(10 * time.Second)
+		deadline := time.After(60 * time.Second)
 		if s.Dialect() == "postgres" {
 			select { // the (re)connection announcement: LISTEN is in place
 			case ev := <-got:
@@ -261,7 +261,7 @@ func TestPostgresWatchSurvivesLostConnection(t *testing.T) {
 	go s.Watch(ctx, func(ev Event) { got <- ev })
 	wait := func(want func(Event) bool, what string) {
 		t.Helper()
-		deadline := time.After(15 * time.Second)
+		deadline := time.After(60 * time.Second)
 		for {
 			select {
 			case ev := <-got:

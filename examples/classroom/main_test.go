@@ -95,7 +95,7 @@ func TestFollowsVexilServer(t *testing.T) {
 	// A save on the server: school 7's students go adaptive.
 	putRules(ctx, t, vexilURL, token, "1", strings.Replace(string(rules), "variants: {workbook: guided}", "variants: {workbook: adaptive}", 1))
 	want := `{"data":{"featureFlags":{"workbook":"ADAPTIVE"}}}`
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for got := ask(); got != want; got = ask() {
 		if time.Now().After(deadline) {
 			t.Fatalf("the save never reached the service: got %s, want %s", got, want)

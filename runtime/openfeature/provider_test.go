@@ -132,7 +132,7 @@ func TestConfigChangeEvents(t *testing.T) {
 	}
 	select {
 	case <-changed:
-	case <-time.After(5 * time.Second):
+	case <-time.After(60 * time.Second):
 		t.Fatal("no PROVIDER_CONFIGURATION_CHANGED after the rules changed")
 	}
 	s, _ := ofc.StringValue(context.Background(), "workbook", "x", of.NewEvaluationContext("u-7", nil))
