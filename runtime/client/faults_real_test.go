@@ -11,6 +11,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -538,5 +539,78 @@ func TestCacheFromAnotherSourceIgnored(t *testing.T) {
 	c, _ = newTestClient(t, Options{Source: File(rules, time.Hour), CacheFile: old, StartTimeout: 100 * time.Millisecond})
 	if s := c.Status(); s.Origin != OriginDefaults {
 		t.Errorf("a file source and an old (server) cache: status %+v, want the defaults", s)
+	}
+}
+
+// cacheWriterEnv makes the test binary a process that rewrites a cache file
+// until it is killed.
+const cacheWriterEnv = "VEXIL_TEST_CACHE_WRITER"
+
+func writeCachesForever(path string) {
+	big := strings.Repeat("# padding, so a write takes a while\n", 20000)
+	for i := 1; ; i++ {
+		u := Update{Environment: "dev", Version: fmt.Sprint(i), Rules: []byte(rulesGuided + big)}
+		if err := writeCache(path, "server http://vexil.test dev", u, time.Now()); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+	}
+}
+
+// A process killed (SIGKILL) while it writes the cache leaves a cache that
+// reads back whole: the old one or the new one, never a part.
+func TestCacheSurvivesCrashes(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cache := filepath.Join(dir, "vexil.cache")
+	for round := range 10 {
+		left := before(cache)
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), cacheWriterEnv+"="+cache)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// Kill it while a temporary file is being written, once a cache
+		// exists, a little later into the write each round.
+		deadline := time.Now().Add(time.Minute)
+		for time.Now().Before(deadline) {
+			_, err := os.Stat(cache)
+			tmps, _ := filepath.Glob(cache + ".tmp*")
+			if err == nil && len(tmps) > left {
+				break
+			}
+			time.Sleep(100 * time.Microsecond)
+		}
+		time.Sleep(time.Duration(round) * time.Millisecond)
+		cmd.Process.Kill()
+		cmd.Wait()
+		u, _, err := readCache(cache, "server http://vexil.test dev")
+		if err != nil {
+			t.Fatalf("round %d: the cache after a kill: %v", round, err)
+		}
+		if !strings.HasPrefix(string(u.Rules), rulesGuided) {
+			t.Fatalf("round %d: the cache holds %.60q", round, u.Rules)
+		}
+	}
+	t.Logf("%d temporary files left by kills mid-write", before(cache))
+}
+
+// before counts the temporary files earlier kills left.
+func before(cache string) int {
+	tmps, _ := filepath.Glob(cache + ".tmp*")
+	return len(tmps)
+}
+
+// Which answers mean the token is refused (retried every few minutes).
+func TestAuthErrors(t *testing.T) {
+	for _, c := range []struct {
+		code int
+		want bool
+	}{{401, true}, {403, true}, {404, false}, {429, false}, {503, false}} {
+		req, _ := http.NewRequest("GET", "http://vexil.test/sdk/v1/envs/dev/config", nil)
+		err := statusError(&http.Response{StatusCode: c.code, Status: http.StatusText(c.code), Body: io.NopCloser(strings.NewReader("")), Request: req})
+		if got := isAuthError(fmt.Errorf("fetch: %w", err)); got != c.want {
+			t.Errorf("%d: isAuthError = %v, want %v", c.code, got, c.want)
+		}
 	}
 }

@@ -24,6 +24,9 @@ import (
 var vexilBin, buildErr = "", error(nil)
 
 func TestMain(m *testing.M) {
+	if path := os.Getenv(cacheWriterEnv); path != "" {
+		writeCachesForever(path) // TestCacheSurvivesCrashes' child
+	}
 	dir, err := os.MkdirTemp("", "vexil-client-test")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
