@@ -506,6 +506,10 @@ func (c *Client) admit(up Update) error {
 		c.lastErr = fmt.Errorf("the server offers %w (database %q); version %s of database %q keeps serving", errEmpty, up.Database, have, c.db)
 		return errEmpty
 	}
+	if c.db == "" { // a config from before servers named their database
+		c.log.Info("the server names its database", "version", up.Version, "database", up.Database, "serving", have)
+		return nil
+	}
 	c.log.Warn("the server's config comes from another database; taking it",
 		"version", up.Version, "database", up.Database, "serving", have, "serving_database", c.db)
 	return nil
