@@ -48,6 +48,9 @@ type Options struct {
 	// Exposures configures exposure events; they are off without an
 	// Exporter.
 	Exposures ExposureOptions
+	// Telemetry configures the evaluation counts reported to a server
+	// source (on by default).
+	Telemetry TelemetryOptions
 }
 
 // Change is a new config version being served.
@@ -93,6 +96,7 @@ type Client struct {
 	env     string // the server environment, to tell a foreign cache file
 	metrics *metrics
 	exp     *pipeline // nil: no exposure events
+	tel     *reporter // nil: no evaluation reports
 	serving atomic.Pointer[vexilrt.Config]
 	started time.Time
 
@@ -165,6 +169,7 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 	if opts.Exposures.Exporter != nil {
 		c.exp = newPipeline(opts.Exposures, c.metrics, c.log)
 	}
+	c.tel = newReporter(c, opts)
 	if b, ok := opts.Source.(interface{ setBound(time.Duration) }); ok && c.defs != nil {
 		b.setBound(tightestBound(c.defs))
 	}
@@ -184,6 +189,7 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 	if c.exp != nil {
 		c.exp.start(runCtx, &c.done)
 	}
+	c.tel.start(runCtx, &c.done)
 
 	t := time.NewTimer(opts.StartTimeout)
 	defer t.Stop()

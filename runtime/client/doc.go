@@ -11,6 +11,7 @@
 // max_staleness (its age: the time since the server last confirmed it, by
 // its last byte, not since the client noticed a dead connection); never
 // goes back to an older version of one server database nor lets an empty
-// one wipe its rules; and can report every evaluation as an exposure event
-// through a bounded, non-blocking pipeline.
+// one wipe its rules; can report every evaluation as an exposure event
+// through a bounded, non-blocking pipeline; and reports evaluation counts by
+// flag, variant and reason to a server source every minute.
 package client

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -30,14 +31,17 @@ type metrics struct {
 
 	evalDesc *prometheus.Desc
 	evalMu   sync.Mutex
-	evals    map[string]*flagCounts // by flag name, so counts survive config swaps
+	evals    map[string]*flagCounts // by flag name and variants, so counts survive config swaps
 }
 
-// flagCounts are one flag's evaluations by reason, counted on the request
-// path with one atomic add.
+// flagCounts are one flag's evaluations by variant and reason, counted on
+// the request path with one atomic add. A flag whose variants change (a
+// FeaFea document without definitions) gets new counts; the old ones are
+// kept, so nothing counted is lost.
 type flagCounts struct {
-	name string
-	n    [8]atomic.Uint64
+	name     string
+	variants []string
+	n        []atomic.Uint64 // [variant<<3 | reason]
 }
 
 func newMetrics(c *Client) *metrics {
@@ -94,10 +98,15 @@ func (m *metrics) countsFor(cfg *vexilrt.Config) []*flagCounts {
 	names := cfg.FlagNames()
 	out := make([]*flagCounts, len(names))
 	for i, name := range names {
-		fc := m.evals[name]
+		var variants []string
+		for _, v := range cfg.Values(vexilrt.FlagID(i)) {
+			variants = append(variants, v.Variant())
+		}
+		key := name + "\x00" + strings.Join(variants, "\x00")
+		fc := m.evals[key]
 		if fc == nil {
-			fc = &flagCounts{name: name}
-			m.evals[name] = fc
+			fc = &flagCounts{name: name, variants: variants, n: make([]atomic.Uint64, len(variants)<<3)}
+			m.evals[key] = fc
 		}
 		out[i] = fc
 	}
@@ -113,12 +122,20 @@ func (e *evalCollector) Describe(ch chan<- *prometheus.Desc) { ch <- e.evalDesc 
 func (e *evalCollector) Collect(ch chan<- prometheus.Metric) {
 	e.evalMu.Lock()
 	defer e.evalMu.Unlock()
+	type key struct {
+		flag   string
+		reason vexilrt.Reason
+	}
+	sums := map[key]uint64{}
 	for _, fc := range e.evals {
-		for r := range fc.n {
-			if n := fc.n[r].Load(); n > 0 {
-				ch <- prometheus.MustNewConstMetric(e.evalDesc, prometheus.CounterValue, float64(n), fc.name, vexilrt.Reason(r).String())
+		for i := range fc.n {
+			if n := fc.n[i].Load(); n > 0 {
+				sums[key{fc.name, vexilrt.Reason(i & 7)}] += n
 			}
 		}
+	}
+	for k, n := range sums {
+		ch <- prometheus.MustNewConstMetric(e.evalDesc, prometheus.CounterValue, float64(n), k.flag, k.reason.String())
 	}
 }
 
@@ -136,7 +153,9 @@ func (o *observer) Observe(e vexilrt.Evaluation, key vexilrt.TargetKey) {
 		return
 	}
 	if o.counts != nil {
-		o.counts[id].n[e.Reason()&7].Add(1)
+		if n := o.counts[id].n; uint(e.ValueIndex()<<3) < uint(len(n)) {
+			n[e.ValueIndex()<<3|int(e.Reason()&7)].Add(1)
+		}
 	}
 	if o.expose != nil && o.expose[id] {
 		o.pipe.push(e, key, o.pipe.now())
