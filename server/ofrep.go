@@ -178,10 +178,11 @@ func (s *Server) ofrepBulk(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	snap := s.ofrepSnapshot(r, e)
 	streams, ticket := s.ofrepEventStreams(c.token, e.name, snap.v.Version, time.Now())
-	// The answer depends only on the version, the event stream ticket and the
-	// context, so their hash is the ETag: a browser polling with an unchanged
-	// context gets a 304.
-	sum := sha256.Sum256(append(fmt.Appendf(nil, "%s\x00%d\x00%s\x00", e.name, snap.v.Version, ticket), body...))
+	// The answer depends only on the config (its ETag names the version, the
+	// database and the body), the event stream ticket and the context, so
+	// their hash is the ETag: a browser polling with an unchanged context
+	// gets a 304.
+	sum := sha256.Sum256(append(fmt.Appendf(nil, "%s\x00%s\x00%s\x00", e.name, snap.configETag, ticket), body...))
 	etag := `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`
 	w.Header().Set("ETag", etag)
 	if etagMatches(r.Header.Get("If-None-Match"), etag) {

@@ -7,9 +7,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vexilhq/vexil/store"
 )
 
 const teacherCtx = `{"context": {"targetingKey": "u-1", "role": "teacher"}}`
@@ -491,5 +495,48 @@ func TestOFREPTicketRotates(t *testing.T) {
 	r := e.do("POST", "/ofrep/v1/evaluate/flags", sdk, teacherCtx, "If-None-Match", etag)
 	if r.status != 200 || strings.Contains(string(r.body), ticketOf(t, uri)) || r.header.Get("ETag") == etag {
 		t.Fatalf("a bulk request a window later: %d %s (ETag %s, was %s)", r.status, r.body, r.header.Get("ETag"), etag)
+	}
+}
+
+// TestOFREPBulkETagFollowsTheConfig: two copies of one database (a restored
+// backup) reach version 1 with different rules; their bulk answers differ,
+// and so must their ETags, or a provider moved from one to the other would
+// keep the first's flags on a 304.
+func TestOFREPBulkETagFollowsTheConfig(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.db"), filepath.Join(dir, "b.db")
+	ctx := context.Background()
+	st, err := store.Open(ctx, "sqlite:"+a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(ctx, Options{Store: st, Definitions: mustDefs(t), DefinitionsSource: testDefs, Envs: []string{"dev", "prod"}})
+	if err == nil {
+		_, err = srv.Bootstrap(ctx, adminSecret)
+	}
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(b, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ea, eb := startOn(t, "sqlite:"+a, nil), startOn(t, "sqlite:"+b, nil)
+	ea.put("dev", `"0"`, teachersDoc, 200)
+	eb.put("dev", `"0"`, "rules: {}\n", 200)
+	ra := ea.do("POST", "/ofrep/v1/evaluate/flags", adminSecret, teacherCtx, "Vexil-Environment", "dev")
+	rb := eb.do("POST", "/ofrep/v1/evaluate/flags", adminSecret, teacherCtx, "Vexil-Environment", "dev")
+	if string(ra.body) == string(rb.body) {
+		t.Fatalf("the two databases answer alike: %s", ra.body)
+	}
+	if ra.header.Get("ETag") == rb.header.Get("ETag") {
+		t.Fatalf("different answers under one ETag %s", ra.header.Get("ETag"))
+	}
+	if r := eb.do("POST", "/ofrep/v1/evaluate/flags", adminSecret, teacherCtx, "Vexil-Environment", "dev", "If-None-Match", ra.header.Get("ETag")); r.status != 200 {
+		t.Fatalf("b answered a's ETag with %d", r.status)
 	}
 }
