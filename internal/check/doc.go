@@ -29,6 +29,7 @@
 //	split-overlap          warning   rules      same split group and flag, different values, overlapping insplit ranges
 //	ready-to-remove        info      rules      the rules give the flag one value for everyone
 //	stuck-rollout          warning   server     a partial rollout unchanged for 90 days (--server)
+//	not-evaluated          info      flags.yaml no client reported evaluating the flag for 30 days (--server)
 //
 // The JSON form of a finding, a stable contract for scripts, is
 //

@@ -123,13 +123,32 @@ func (r *Remote) problem(path, msg string) error {
 }
 
 func (r *Remote) get(ctx context.Context, path string, q url.Values, accept string) ([]byte, http.Header, error) {
+	body, h, status, err := r.fetch(ctx, path, q, accept)
+	if err != nil || status == http.StatusOK {
+		return body, h, err
+	}
+	var e struct {
+		Error struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	msg := strconv.Itoa(status) + " " + http.StatusText(status)
+	if json.Unmarshal(body, &e) == nil && e.Error.Message != "" {
+		msg += ": " + e.Error.Message
+	}
+	return nil, nil, r.problem(path, msg)
+}
+
+// fetch is get answering any status.
+func (r *Remote) fetch(ctx context.Context, path string, q url.Values, accept string) ([]byte, http.Header, int, error) {
 	u := r.endpoint(path)
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return nil, nil, r.problem(path, err.Error())
+		return nil, nil, 0, r.problem(path, err.Error())
 	}
 	req.Header.Set("Accept", accept)
 	if r.Token != "" {
@@ -141,27 +160,65 @@ func (r *Remote) get(ctx context.Context, path string, q url.Values, accept stri
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, nil, r.problem(path, err.Error())
+		return nil, nil, 0, r.problem(path, err.Error())
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
 	if err != nil {
-		return nil, nil, r.problem(path, err.Error())
+		return nil, nil, 0, r.problem(path, err.Error())
 	}
-	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Error struct {
-				Code    string `json:"code"`
-				Message string `json:"message"`
-			} `json:"error"`
-		}
-		msg := resp.Status
-		if json.Unmarshal(body, &e) == nil && e.Error.Message != "" {
-			msg += ": " + e.Error.Message
-		}
-		return nil, nil, r.problem(path, msg)
+	return body, resp.Header, resp.StatusCode, nil
+}
+
+// RuleNotEvaluated is the rule ID of flags no client reported evaluating
+// for NotEvaluatedAfter.
+const RuleNotEvaluated = "not-evaluated"
+
+// NotEvaluatedAfter is how long a flag may go unevaluated before it is a
+// removal candidate.
+const NotEvaluatedAfter = 30 * 24 * time.Hour
+
+// NotEvaluated reports the flags that clients reported no evaluations of in
+// the environment for NotEvaluatedAfter, from the server's telemetry. It
+// says nothing until the server has collected for that long, nor for a
+// server without telemetry (404).
+func NotEvaluated(ctx context.Context, r *Remote, defs *vexilrt.Definitions, today time.Time) ([]Finding, error) {
+	body, _, status, err := r.fetch(ctx, "telemetry", url.Values{"range": {"30d"}}, "application/json")
+	if err != nil || status == http.StatusNotFound {
+		return nil, err
 	}
-	return body, resp.Header, nil
+	if status != http.StatusOK {
+		return nil, r.problem("telemetry", strconv.Itoa(status)+" "+http.StatusText(status))
+	}
+	var t struct {
+		Since *time.Time `json:"collecting_since"`
+		Flags []struct {
+			Flag          string     `json:"flag"`
+			Evaluations   int64      `json:"evaluations"`
+			LastEvaluated *time.Time `json:"last_evaluated"`
+		} `json:"flags"`
+	}
+	if err := json.Unmarshal(body, &t); err != nil {
+		return nil, r.problem("telemetry", err.Error())
+	}
+	if t.Since == nil || t.Since.After(today.Add(-NotEvaluatedAfter)) {
+		return nil, nil
+	}
+	var fs []Finding
+	for _, f := range t.Flags {
+		def, ok := defs.Flag(f.Flag)
+		if !ok || f.Evaluations > 0 {
+			continue
+		}
+		last := "never in the " + strconv.Itoa(int(today.Sub(*t.Since).Hours()/24)) + " days kept"
+		if f.LastEvaluated != nil {
+			last = "last on " + f.LastEvaluated.UTC().Format(time.DateOnly)
+		}
+		fs = append(fs, at(def.Pos, RuleNotEvaluated, Info, f.Flag,
+			"flag %s has not been evaluated in %s for %d days (%s): a candidate for removal",
+			f.Flag, r.Env, int(NotEvaluatedAfter.Hours()/24), last))
+	}
+	return fs, nil
 }
 
 // StuckRollouts reports the partial rollouts of the current rules (enabled

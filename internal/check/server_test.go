@@ -170,3 +170,59 @@ func TestRemoteErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestNotEvaluated(t *testing.T) {
+	defs, diags := vexilrt.ParseDefinitions("flags.yaml", []byte(serverDefs))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	flags := `"flags": [{"flag": "a", "evaluations": 12, "last_evaluated": "2026-11-22T10:00:00Z"},
+		{"flag": "b", "evaluations": 0, "last_evaluated": "2026-09-01T10:00:00Z"},
+		{"flag": "c", "evaluations": 0, "last_evaluated": null},
+		{"flag": "gone", "evaluations": 0, "last_evaluated": null}]`
+	tests := []struct {
+		name   string
+		status int
+		body   string
+		want   []string
+		err    string
+	}{
+		{"collecting for 60 days", 200, `{"collecting_since": "2026-09-24T00:00:00Z", ` + flags + `}`, []string{
+			"flags.yaml:7:3: info: flag b has not been evaluated in prod for 30 days (last on 2026-09-01): a candidate for removal [not-evaluated]",
+			"flags.yaml:8:3: info: flag c has not been evaluated in prod for 30 days (never in the 60 days kept): a candidate for removal [not-evaluated]",
+		}, ""},
+		{"collecting for 10 days", 200, `{"collecting_since": "2026-11-13T00:00:00Z", ` + flags + `}`, nil, ""},
+		{"nothing collected", 200, `{"collecting_since": null, ` + flags + `}`, nil, ""},
+		{"a server without telemetry", 404, `{"error": {"code": "not_found", "message": "no such endpoint"}}`, nil, ""},
+		{"a failing server", 503, `{}`, nil, "telemetry: 503 Service Unavailable"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path != "/api/v1/envs/prod/telemetry" || r.URL.Query().Get("range") != "30d" {
+					t.Errorf("asked for %s", r.URL)
+				}
+				w.WriteHeader(tt.status)
+				w.Write([]byte(tt.body))
+			}))
+			defer srv.Close()
+			fs, err := NotEvaluated(context.Background(), &Remote{URL: srv.URL, Env: "prod", Token: "tok", HTTP: srv.Client()}, defs, today)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Errorf("error %v, want one containing %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, f := range fs {
+				got = append(got, f.String())
+			}
+			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
+				t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+}

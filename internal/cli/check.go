@@ -144,6 +144,11 @@ func (r *checkRun) run(ctx context.Context) ([]check.Finding, []check.Use, error
 			problems = append(problems, err)
 		}
 		findings = append(findings, stuck...)
+		idle, err := check.NotEvaluated(ctx, remote, defs, r.today)
+		if err != nil {
+			problems = append(problems, err)
+		}
+		findings = append(findings, idle...)
 	}
 
 	var uses []check.Use
