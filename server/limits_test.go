@@ -76,12 +76,11 @@ func TestDeniedSetAggregatesPerSourcePerMinute(t *testing.T) {
 }
 
 // dribble sends a request's headers and part of its body, then nothing,
-// and waits for the server to answer or close the connection.
-func dribble(t *testing.T, addr, token string) (time.Duration, string) {
-	t.Helper()
+// and waits (up to 60 s) for the server to answer and close the connection.
+func dribble(addr, token string) (time.Duration, string, error) {
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
-		t.Fatal(err)
+		return 0, "", err
 	}
 	defer c.Close()
 	auth := ""
@@ -93,17 +92,23 @@ func dribble(t *testing.T, addr, token string) (time.Duration, string) {
 	c.SetReadDeadline(time.Now().Add(60 * time.Second))
 	status, _ := bufio.NewReader(c).ReadString('\n')
 	if _, err := io.Copy(io.Discard, c); err != nil {
-		t.Fatalf("the dribbled connection was still open after 60s: %v", err)
+		return 0, "", fmt.Errorf("the dribbled connection was still open after 60s: %w", err)
 	}
-	return time.Since(start), strings.TrimSpace(status)
+	return time.Since(start), strings.TrimSpace(status), nil
 }
 
 func TestSlowBodiesAreCutOff(t *testing.T) {
 	e := start(t, "sqlite", func(o *Options) { o.ReadTimeout = time.Second })
 	addr := strings.TrimPrefix(e.url, "http://")
-	took, status := dribble(t, addr, e.admin)
+	took, status, err := dribble(addr, e.admin)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Logf("an authenticated dribbled body was answered %q and closed after %v", status, took)
-	took, status = dribble(t, addr, "")
+	took, status, err = dribble(addr, "")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !strings.Contains(status, "401") {
 		t.Errorf("unauthenticated: %q", status)
 	}
