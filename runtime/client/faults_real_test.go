@@ -342,9 +342,12 @@ func TestRealBlackhole(t *testing.T) {
 		t.Errorf("exports went STALE %v after the last byte heard: the bound is 30s", staleAt.Sub(s.SyncedAt))
 	}
 
+	t.Logf("path dead: noticed after %v, exports STALE after %v (age %v)", noticed.Sub(died).Round(time.Millisecond), staleAt.Sub(died).Round(time.Millisecond), s.Age.Round(time.Millisecond))
+	revived := time.Now()
 	bh.revive()
 	eventually(t, "exports fresh again", time.Minute, func() bool { return view().ExportsDetails().Reason() != vexilrt.ReasonStale })
 	eventually(t, "streaming again", time.Minute, func() bool { return c.Status().Streaming })
+	t.Logf("path revived: streaming again after %v", time.Since(revived).Round(time.Millisecond))
 	v := srv.save(rulesAdapt)
 	eventually(t, fmt.Sprintf("version %d after the fault", v), time.Minute, func() bool { return c.Status().Version == fmt.Sprint(v) })
 }
@@ -427,6 +430,7 @@ func TestRealPollingMeetsBound(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	t.Logf("stream refused for 40s: %d polls, the config at most %v old", p.configs.Load(), maxAge.Round(time.Millisecond))
 	if maxAge > 25*time.Second {
 		t.Errorf("the config got %v old between polls: want polls every 10s ±50%% for a 30s bound", maxAge)
 	}
