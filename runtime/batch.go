@@ -1,6 +1,9 @@
 package runtime
 
-import "math/bits"
+import (
+	"math/bits"
+	"time"
+)
 
 // A View evaluating many flags for one target (the GraphQL featureFlags
 // field, an OFREP bulk request) runs them in one pass over shared state, so
@@ -301,23 +304,49 @@ func (c *Config) VariantIndexes(ids []FlagID, slots []Value, out []int32) {
 // observedPass is VariantIndexes reporting each evaluation to the observer.
 func (c *Config) observedPass(ids []FlagID, st *evalState, lv *leafBits, slots []Value, out []int32) {
 	for i, id := range ids {
-		var o outcome
-		switch p := &c.pass[id]; p.mode {
-		case passConst:
-			o = outcome{value: p.val, rule: -1, reason: p.reason}
-		case passTerms:
-			o = outcome{value: p.val, rule: -1, reason: ReasonDefault}
-			if t := c.decidingTerm(p, st, lv); t != nil {
-				o = outcome{value: t.value, rule: t.rule, reason: ReasonTargetingMatch}
-				if t.split {
-					o.reason = ReasonSplit
-				}
-			}
-		default:
-			o = c.evalFlag(id, st)
-		}
+		o := c.passOutcome(id, st, lv)
 		c.observe(id, o, slots)
 		out[i] = o.value
+	}
+}
+
+// passOutcome is one flag's full outcome within a pass.
+func (c *Config) passOutcome(id FlagID, st *evalState, lv *leafBits) outcome {
+	switch p := &c.pass[id]; p.mode {
+	case passConst:
+		return outcome{value: p.val, rule: -1, reason: p.reason}
+	case passTerms:
+		t := c.decidingTerm(p, st, lv)
+		if t == nil {
+			return outcome{value: p.val, rule: -1, reason: ReasonDefault}
+		}
+		o := outcome{value: t.value, rule: t.rule, reason: ReasonTargetingMatch}
+		if t.split {
+			o.reason = ReasonSplit
+		}
+		return o
+	}
+	return c.evalFlag(id, st)
+}
+
+// EvaluateSlotsMany is EvaluateSlots for several flags and one target in
+// one pass, as VariantIndexes evaluates them (the OFREP bulk path): out[i]
+// is the evaluation of ids[i] (len(out) must be at least len(ids)). IDs
+// must be valid.
+func (c *Config) EvaluateSlotsMany(ids []FlagID, slots []Value, now time.Time, out []Evaluation) {
+	out = out[:len(ids)]
+	sc := splitCache{ids: ids}
+	st := evalState{slots: c.fullSlots(slots), splits: &sc}
+	if !now.IsZero() {
+		st.now, st.hasNow = now.UnixNano(), true
+	}
+	var lv leafBits
+	for i, id := range ids {
+		o := c.passOutcome(id, &st, &lv)
+		if c.obs != nil {
+			c.observe(id, o, slots)
+		}
+		out[i] = c.evaluation(id, o)
 	}
 }
 

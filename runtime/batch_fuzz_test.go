@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // fuzzBytes reads choices from fuzz input, zero once it runs out.
@@ -164,6 +165,14 @@ func FuzzVariantIndexes(f *testing.F) {
 					if want := treeValue(c, id, slots); out[i] != want {
 						t.Fatalf("flag %s: pass answers %d, tree walk %d\ntarget %v\n%s", c.flags[id].name, out[i], want, slots, src)
 					}
+				}
+			}
+			evs := make([]Evaluation, len(ids))
+			c.EvaluateSlotsMany(ids, slots, time.Unix(0, 1), evs)
+			for i, id := range ids {
+				want := c.EvaluateSlots(id, slots, time.Unix(0, 1))
+				if got := evs[i]; got.value != want.value || got.rule != want.rule || got.reason != want.reason {
+					t.Fatalf("flag %s: EvaluateSlotsMany %v, EvaluateSlots %v\ntarget %v\n%s", c.flags[id].name, got, want, slots, src)
 				}
 			}
 			if obs.n != len(ids) {

@@ -99,6 +99,7 @@ func benchEvaluateSlots(b *testing.B, lastFilter string, want Reason) {
 		b.Fatalf("benchmark target gets %+v, want r10 %s", e, want)
 	}
 	b.ReportAllocs()
+	defer reportCPU(b)()
 	for b.Loop() {
 		c.EvaluateSlots(id, slots, time.Time{})
 	}
@@ -110,6 +111,44 @@ func BenchmarkEvaluateSlots(b *testing.B) {
 
 func BenchmarkEvaluateSplit(b *testing.B) {
 	benchEvaluateSlots(b, "filter:teachers and attr:school_id in "+benchSet()+" and insplit(attr:user_id, 0, 100)", ReasonSplit)
+}
+
+// BenchmarkSplitPercent is the hash BenchmarkEvaluateSplit's deciding rule
+// makes (seed "r10", the target's user_id) on its own: the difference
+// between the two is the cost around the hash.
+func BenchmarkSplitPercent(b *testing.B) {
+	b.ReportAllocs()
+	defer reportCPU(b)()
+	for b.Loop() {
+		SplitPercent("r10", "u-123")
+	}
+}
+
+// BenchmarkEvaluateRollout is a flag whose only rule is a split (bench/'s
+// scenario 3): the cost around the hash when nothing else is tested.
+func BenchmarkEvaluateRollout(b *testing.B) {
+	defs, diags := ParseDefinitions("flags.yaml", []byte(benchDefinitions))
+	if diags.HasErrors() {
+		b.Fatal(diags)
+	}
+	doc, diags := ParseRules("rules.yaml", []byte("rules:\n  r10:\n    filter: insplit(attr:user_id, 0, 100)\n    variants: {new_report: true}\n"))
+	if diags.HasErrors() {
+		b.Fatal(diags)
+	}
+	c, diags := Compile(doc, CompileOptions{Definitions: defs})
+	if c == nil {
+		b.Fatal(diags)
+	}
+	slots := benchSlots(b, c)
+	id, _ := c.FlagID("new_report")
+	if e := c.EvaluateSlots(id, slots, time.Time{}); e.Reason() != ReasonSplit {
+		b.Fatalf("benchmark target gets %+v, want SPLIT", e)
+	}
+	b.ReportAllocs()
+	defer reportCPU(b)()
+	for b.Loop() {
+		c.VariantIndex(id, slots)
+	}
 }
 
 func BenchmarkEvaluateMap(b *testing.B) {

@@ -60,18 +60,9 @@ func (s *Server) ofrepEnv(r *http.Request, c *call) (*envState, int, string) {
 	return e, 0, ""
 }
 
-// ofrepContext reads {"context": {...}} into attributes: targetingKey
+// ofrepAttrs reads {"context": {...}} into attributes: targetingKey
 // becomes the attribute marked key: true, numbers keep their int/float
 // spelling, and a nested object is invalid (attributes are flat).
-func (s *Server) ofrepContext(w http.ResponseWriter, r *http.Request) (map[string]any, []byte, *ofrepError) {
-	body, ok := readBody(w, r)
-	if !ok {
-		return nil, nil, nil // readBody answered 413
-	}
-	attrs, perr := s.ofrepAttrs(body)
-	return attrs, body, perr
-}
-
 func (s *Server) ofrepAttrs(body []byte) (map[string]any, *ofrepError) {
 	var req struct {
 		Context map[string]any `json:"context"`
@@ -106,6 +97,22 @@ func ofrepValue(e vexilrt.Evaluation) ofrepResult {
 		Metadata: &ofrepMeta{Version: e.Version(), Rule: e.Rule()}}
 }
 
+// The body and the answer go through a pooled buffer (*bp, after the
+// body): the fast paths then allocate nothing of their own.
+func readOFREPBody(w http.ResponseWriter, r *http.Request, bp *[]byte) ([]byte, bool) {
+	body, ok := readBodyInto(w, r, (*bp)[:0])
+	if ok {
+		*bp = body[:0]
+	}
+	return body, ok
+}
+
+func (s *Server) putOFREPBuf(bp *[]byte) {
+	if cap(*bp) <= 64<<10 { // a rare big body is not kept
+		s.ofrepBufs.Put(bp)
+	}
+}
+
 func (s *Server) ofrepOne(w http.ResponseWriter, r *http.Request, c *call) {
 	key := r.PathValue("key")
 	e, status, msg := s.ofrepEnv(r, c)
@@ -113,19 +120,12 @@ func (s *Server) ofrepOne(w http.ResponseWriter, r *http.Request, c *call) {
 		writeJSON(w, status, ofrepResult{Key: key, ErrorCode: "GENERAL", ErrorDetails: msg})
 		return
 	}
-	// The body and the answer go through a pooled buffer: the fast path
-	// then allocates nothing of its own.
 	bp := s.ofrepBufs.Get().(*[]byte)
-	defer func() {
-		if cap(*bp) <= 64<<10 { // a rare big body is not kept
-			s.ofrepBufs.Put(bp)
-		}
-	}()
-	body, ok := readBodyInto(w, r, (*bp)[:0])
+	defer s.putOFREPBuf(bp)
+	body, ok := readOFREPBody(w, r, bp)
 	if !ok {
 		return
 	}
-	*bp = body[:0]
 	snap := e.snap.Load()
 	var buf [16]vexilrt.Value // on the stack unless the config has more attributes
 	slots := append(buf[:0], make([]vexilrt.Value, len(snap.cfg.Slots()))...)
@@ -168,28 +168,61 @@ func (s *Server) ofrepBulk(w http.ResponseWriter, r *http.Request, c *call) {
 		writeJSON(w, status, ofrepError{"GENERAL", msg})
 		return
 	}
-	attrs, body, perr := s.ofrepContext(w, r)
-	switch {
-	case perr != nil:
-		writeJSON(w, http.StatusBadRequest, perr)
-		return
-	case attrs == nil:
+	bp := s.ofrepBufs.Get().(*[]byte)
+	defer s.putOFREPBuf(bp)
+	body, ok := readOFREPBody(w, r, bp)
+	if !ok {
 		return
 	}
-	snap := s.ofrepSnapshot(r, e)
+	// The common body decodes straight into slots; any other takes the
+	// general decoder, whose errors come before anything else.
+	var attrs map[string]any
+	var buf [16]vexilrt.Value // on the stack unless the config has more attributes
+	snap := e.snap.Load()
+	slots := append(buf[:0], make([]vexilrt.Value, len(snap.cfg.Slots()))...)
+	fast := snap.ofrep.decode(body, slots)
+	if !fast {
+		var perr *ofrepError
+		if attrs, perr = s.ofrepAttrs(body); perr != nil {
+			writeJSON(w, http.StatusBadRequest, perr)
+			return
+		}
+	}
+	if snap = s.ofrepSnapshot(r, e); fast && len(snap.cfg.Slots()) != len(slots) {
+		// A newer config with other attributes: decode again for it.
+		slots = append(slots[:0], make([]vexilrt.Value, len(snap.cfg.Slots()))...)
+		if fast = snap.ofrep.decode(body, slots); !fast {
+			attrs, _ = s.ofrepAttrs(body) // it decoded once: no error
+		}
+	}
 	streams, ticket := s.ofrepEventStreams(c.token, e.name, snap.v.Version, time.Now())
 	// The answer depends only on the config (its ETag names the version, the
 	// database and the body), the event stream ticket and the context, so
 	// their hash is the ETag: a browser polling with an unchanged context
-	// gets a 304.
-	sum := sha256.Sum256(append(fmt.Appendf(nil, "%s\x00%s\x00%s\x00", e.name, snap.configETag, ticket), body...))
-	etag := `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`
+	// gets a 304. The hashed text goes after the body in the pooled buffer.
+	pre := append(append(body[len(body):], e.name...), 0)
+	pre = append(append(append(pre, snap.configETag...), 0), ticket...)
+	sum := sha256.Sum256(append(append(pre, 0), body...))
+	var tag [2 + 16]byte // 12 bytes of the digest, base64 without padding
+	tag[0], tag[len(tag)-1] = '"', '"'
+	base64.RawURLEncoding.Encode(tag[1:len(tag)-1], sum[:12])
+	etag := string(tag[:])
 	w.Header().Set("ETag", etag)
 	if etagMatches(r.Header.Get("If-None-Match"), etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
 	now := time.Now()
+	if fast {
+		if out, ok := appendOFREPBulk(body, snap, slots, streams, now); ok {
+			*bp = out[:0]
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusOK)
+			w.Write(out[len(body):])
+			return
+		}
+		attrs, _ = s.ofrepAttrs(body)
+	}
 	flags := make([]ofrepResult, 0, len(snap.client))
 	for _, name := range snap.client {
 		ev := snap.cfg.Evaluate(name, attrs, now)

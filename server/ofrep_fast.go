@@ -2,7 +2,10 @@ package server
 
 import (
 	"encoding/json"
+	"slices"
 	"strconv"
+	"sync"
+	"time"
 	"unicode/utf8"
 	"unsafe"
 
@@ -15,13 +18,17 @@ import (
 // and the boxing of encoding/json. Anything else (escapes, lists, nested
 // objects, a value of the wrong type, malformed JSON) is left to the general
 // decoder, so the answers to unusual and invalid bodies, error messages
-// included, stay exactly those of ofrepContext.
+// included, stay exactly those of ofrepAttrs.
 
 // ofrepSlots says where each attribute of one compiled config goes.
 type ofrepSlots struct {
 	index map[string]int
 	types []vexilrt.AttrType // by slot; 0 when the definitions type nothing
 	key   int                // targetingKey's slot, -1 for none
+
+	bulkOnce sync.Once // bulk and bulkOK, on the first bulk request
+	bulk     []vexilrt.FlagID
+	bulkOK   bool
 }
 
 func newOFREPSlots(cfg *vexilrt.Config, keyAttr string) *ofrepSlots {
@@ -88,7 +95,7 @@ func (t *ofrepSlots) decode(body []byte, slots []vexilrt.Value) (ok bool) {
 		break
 	}
 	// targetingKey wins over the key attribute given by name, as in
-	// ofrepContext.
+	// ofrepAttrs.
 	if hasTK && t.key >= 0 && !t.set(slots, t.key, tk) {
 		return false
 	}
@@ -248,6 +255,11 @@ func (s *jsonScan) number() (vexilrt.Value, bool) {
 // appendOFREPResult appends the JSON encoding/json gives ofrepValue(ev),
 // and a newline as writeJSON does, without reflection.
 func appendOFREPResult(b []byte, ev vexilrt.Evaluation) []byte {
+	return append(appendOFREPObject(b, ev), '\n')
+}
+
+// appendOFREPObject appends the JSON encoding/json gives ofrepValue(ev).
+func appendOFREPObject(b []byte, ev vexilrt.Evaluation) []byte {
 	b = append(b, `{"key":`...)
 	b = appendJSONString(b, ev.Flag())
 	b = append(b, `,"value":`...)
@@ -269,7 +281,7 @@ func appendOFREPResult(b []byte, ev vexilrt.Evaluation) []byte {
 	b = appendJSONString(b, ev.Version())
 	b = append(b, `,"rule":`...)
 	b = appendJSONString(b, ev.Rule())
-	return append(b, "}}\n"...)
+	return append(b, "}}"...)
 }
 
 // appendJSONString quotes s as encoding/json does: plain ASCII directly,
@@ -285,4 +297,58 @@ func appendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
 	b = append(b, s...)
 	return append(b, '"')
+}
+
+// appendOFREPBulk appends the JSON writeJSON gives a bulk answer,
+// {"eventStreams": ..., "flags": [...]}, evaluating the client flags in one
+// pass in the order of their names. ok is false when a flag of the list is
+// not in the config (the general path then answers as it always has).
+func appendOFREPBulk(b []byte, snap *snapshot, slots []vexilrt.Value, streams []ofrepEventStream, now time.Time) ([]byte, bool) {
+	ids, ok := snap.ofrep.bulkIDs(snap.cfg, snap.client)
+	if !ok {
+		return b, false
+	}
+	var buf [64]vexilrt.Evaluation
+	evs := buf[:0]
+	if len(ids) > len(buf) {
+		evs = make([]vexilrt.Evaluation, len(ids))
+	}
+	evs = evs[:len(ids)]
+	snap.cfg.EvaluateSlotsMany(ids, slots, now, evs)
+	b = append(b, `{"eventStreams":`...)
+	if streams == nil {
+		b = append(b, "null"...)
+	} else {
+		js, err := json.Marshal(streams)
+		if err != nil {
+			return b, false
+		}
+		b = append(b, js...)
+	}
+	b = append(b, `,"flags":[`...)
+	for i, ev := range evs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendOFREPObject(b, ev)
+	}
+	return append(b, "]}\n"...), true
+}
+
+// bulkIDs is the client flags' IDs in the order of their names (OFREP's
+// bulk answer is sorted by key), worked out once per snapshot.
+func (t *ofrepSlots) bulkIDs(cfg *vexilrt.Config, client []string) ([]vexilrt.FlagID, bool) {
+	t.bulkOnce.Do(func() {
+		names := slices.Sorted(slices.Values(client))
+		for _, name := range names {
+			id, ok := cfg.FlagID(name)
+			if !ok {
+				t.bulk = nil
+				return
+			}
+			t.bulk = append(t.bulk, id)
+		}
+		t.bulkOK = true
+	})
+	return t.bulk, t.bulkOK
 }

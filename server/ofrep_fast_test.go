@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -83,7 +84,35 @@ func checkFast(t *testing.T, s *Server, cfg *vexilrt.Config, body string) bool {
 			t.Fatalf("%q, flag %s:\n got %s\nwant %s", body, name, got, wantJSON)
 		}
 	}
+	checkFastBulk(t, s, cfg, body, slots, attrs, now)
 	return true
+}
+
+// checkFastBulk: the bulk answer from one pass over the slots is, byte for
+// byte, what encoding/json makes of the general path's answer.
+func checkFastBulk(t *testing.T, s *Server, cfg *vexilrt.Config, body string, slots []vexilrt.Value, attrs map[string]any, now time.Time) {
+	t.Helper()
+	client := slices.Clone(cfg.FlagNames())
+	slices.Reverse(client) // the answer is sorted by key whatever the order here
+	snap := &snapshot{cfg: cfg, client: client, ofrep: newOFREPSlots(cfg, s.keyAttr)}
+	for _, streams := range [][]ofrepEventStream{nil, {{Type: "sse", Endpoint: ofrepEndpoint{RequestURI: "/ofrep/v1/events?t=<&>"}, InactivityDelaySec: 120}}} {
+		got, ok := appendOFREPBulk(nil, snap, slots, streams, now)
+		if !ok {
+			t.Fatalf("%q: no bulk answer", body)
+		}
+		var flags []ofrepResult
+		for _, name := range client {
+			flags = append(flags, ofrepValue(cfg.Evaluate(name, attrs, now)))
+		}
+		slices.SortFunc(flags, func(a, b ofrepResult) int { return strings.Compare(a.Key, b.Key) })
+		want, err := json.Marshal(map[string]any{"flags": flags, "eventStreams": streams})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want = append(want, '\n'); !bytes.Equal(got, want) {
+			t.Fatalf("%q, bulk:\n got %s\nwant %s", body, got, want)
+		}
+	}
 }
 
 func fastConfig(t testing.TB) (*Server, *vexilrt.Config) {
