@@ -4,14 +4,18 @@
 package generator
 
 import (
+	"bytes"
 	"cmp"
 	"fmt"
 	"go/token"
 	"math"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"gopkg.in/yaml.v3"
 
 	vexilrt "github.com/vexilhq/vexil/runtime"
 )
@@ -44,7 +48,7 @@ func Generate(defs *vexilrt.Definitions, source []byte, opts Options) (map[strin
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	goSrc, err := p.goFile(source)
+	goSrc, err := p.goFile(withoutComments(defs, source))
 	if err != nil {
 		return nil, append(diags, internalError(defs, err))
 	}
@@ -101,6 +105,8 @@ type flagPlan struct {
 
 // enumPlan is a Go string type with one constant per value.
 type enumPlan struct {
+	pos      vexilrt.Position // where its values are written
+	path     string
 	typeName string
 	of       string // "flag workbook", "attribute role": for doc comments
 	values   []enumValue
@@ -177,6 +183,11 @@ func newPlan(defs *vexilrt.Definitions, opts Options, checkPackage bool) (*plan,
 	for _, n := range viewMethods() {
 		c.take("view", n, "the generated View."+n+" method", vexilrt.Position{}, "")
 	}
+	// Declared after the first release: package-level only, so that a
+	// flag named fixed or values keeps its accessor.
+	for _, n := range []string{"Values", "Fixed"} {
+		c.take("pkg", n, "the generated "+n, vexilrt.Position{}, "")
+	}
 
 	for i := range defs.Attributes {
 		a := &defs.Attributes[i]
@@ -242,6 +253,16 @@ func newPlan(defs *vexilrt.Definitions, opts Options, checkPackage bool) (*plan,
 		if fp.enum != nil {
 			p.enums = append(p.enums, fp.enum)
 		}
+	}
+	// The package-level names each flag and enum adds: Name<Flag>
+	// constants and All<Enum> functions.
+	for _, fp := range p.flags {
+		if fp.goName != "" {
+			c.take("pkg", fp.nameConst(), fmt.Sprintf("flag %q's name constant", fp.def.Name), fp.def.Pos, "flags."+fp.def.Name)
+		}
+	}
+	for _, e := range p.enums {
+		c.take("pkg", e.allName(), "the "+e.allName()+" function of "+e.of, e.pos, e.path)
 	}
 	for _, fp := range p.flags {
 		fp.enum = fp.target.enum
@@ -311,7 +332,7 @@ func (c *checker) enum(typeName, of string, values []string, pos vexilrt.Positio
 	if !c.take(ns, typeName, "the enum type of "+of, pos, path) {
 		return nil
 	}
-	e := &enumPlan{typeName: typeName, of: of}
+	e := &enumPlan{typeName: typeName, of: of, pos: pos, path: path}
 	gql := map[string]string{}
 	ok := true
 	for _, v := range values {
@@ -401,4 +422,51 @@ func (fp *flagPlan) deprecation(replacement string) string {
 		return "use " + replacement + " instead"
 	}
 	return ""
+}
+
+// withoutComments is source re-encoded without its comments, so that
+// editing a comment does not change the generated code, when that reads
+// back as the same definitions; source itself otherwise.
+func withoutComments(defs *vexilrt.Definitions, source []byte) []byte {
+	var doc yaml.Node
+	if yaml.Unmarshal(source, &doc) != nil {
+		return source
+	}
+	var strip func(n *yaml.Node)
+	strip = func(n *yaml.Node) {
+		n.HeadComment, n.LineComment, n.FootComment = "", "", ""
+		for _, c := range n.Content {
+			strip(c)
+		}
+	}
+	strip(&doc)
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if enc.Encode(&doc) != nil || enc.Close() != nil {
+		return source
+	}
+	again, diags := vexilrt.ParseDefinitions(defs.File, buf.Bytes())
+	if diags.HasErrors() || !sameDefinitions(defs, again) {
+		return source
+	}
+	return buf.Bytes()
+}
+
+// sameDefinitions compares definitions except where they were written.
+func sameDefinitions(a, b *vexilrt.Definitions) bool {
+	clean := func(d *vexilrt.Definitions) vexilrt.Definitions {
+		c := *d
+		c.FlagsPos = vexilrt.Position{}
+		c.Attributes = slices.Clone(d.Attributes)
+		for i := range c.Attributes {
+			c.Attributes[i].Pos = vexilrt.Position{}
+		}
+		c.Flags = slices.Clone(d.Flags)
+		for i := range c.Flags {
+			c.Flags[i].Pos, c.Flags[i].FieldPos = vexilrt.Position{}, nil
+		}
+		return c
+	}
+	return reflect.DeepEqual(clean(a), clean(b))
 }

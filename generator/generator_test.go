@@ -113,3 +113,35 @@ func lineDiff(want, got string) string {
 	}
 	return "(same lines)"
 }
+
+// TestCommentOnlyEdit: the generated files do not change when only
+// comments of flags.yaml do (a waiver, a note), so --check stays quiet.
+func TestCommentOnlyEdit(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join("testdata", "client", "flags.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := "# a new head comment\n" + strings.Replace(strings.Replace(string(src),
+		"  new_report:\n", "  # vexil:ignore no-owner it is fine\n  new_report: # a line comment\n", 1),
+		"    default: classic\n", "    default: classic   # why classic\n\n    # a foot note\n", 1) + "# the end\n"
+	if edited == string(src) {
+		t.Fatal("the edit changed nothing")
+	}
+	gen := func(text string) map[string][]byte {
+		defs, diags := vexilrt.ParseDefinitions("flags.yaml", []byte(text))
+		if diags.HasErrors() {
+			t.Fatalf("%s\n%s", diags, text)
+		}
+		files, diags := Generate(defs, []byte(text), Options{GraphQLFile: goldenSchema})
+		if diags.HasErrors() {
+			t.Fatal(diags)
+		}
+		return files
+	}
+	before, after := gen(string(src)), gen(edited)
+	for name := range before {
+		if !bytes.Equal(before[name], after[name]) {
+			t.Errorf("%s changed with comments only:\n%s", name, lineDiff(string(before[name]), string(after[name])))
+		}
+	}
+}

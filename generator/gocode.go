@@ -31,7 +31,9 @@ func (p *plan) goFile(source []byte) ([]byte, error) {
 
 	p.definitions(f, source)
 	p.flagIDs(f)
+	p.flagNames(f)
 	p.flagsType(f)
+	p.fixed(f)
 	p.target(f)
 	p.view(f)
 	p.featureFlags(f)
@@ -153,7 +155,7 @@ func (p *plan) definitions(f *jen.File, source []byte) {
 	f.Add(doc("SchemaHash fingerprints the definitions this package was generated from (vexilrt.SchemaHash): flag and attribute names, order and types. A config compiled against other definitions would number flags differently, so For does not use it."))
 	f.Const().Id("SchemaHash").Op("=").Lit(p.hash)
 	f.Line()
-	f.Add(doc(fmt.Sprintf("definitionsSource is the %s this file was generated from, verbatim.", p.source)))
+	f.Add(doc(fmt.Sprintf("definitionsSource is the %s this file was generated from, without its comments (editing one does not change this file).", p.source)))
 	f.Const().Id("definitionsSource").Op("=").Add(goString(string(source)))
 	f.Line()
 	f.Add(doc(
@@ -180,6 +182,67 @@ func (p *plan) flagIDs(f *jen.File) {
 		for _, fp := range p.flags {
 			g.Id(flagConst(fp)).Add(rt("FlagID")).Op("=").Lit(fp.id)
 		}
+	})
+}
+
+func (p *plan) flagNames(f *jen.File) {
+	if len(p.flags) == 0 {
+		return
+	}
+	f.Add(doc(fmt.Sprintf("The flags' names in %s, for code that names flags as strings: OpenFeature clients, exposure options, Fixed.", p.source)))
+	f.Const().DefsFunc(func(g *jen.Group) {
+		for _, fp := range p.flags {
+			g.Id(fp.nameConst()).Op("=").Lit(fp.def.Name)
+		}
+	})
+}
+
+// nameConst is the exported constant holding the flag's name.
+func (fp *flagPlan) nameConst() string { return "Name" + fp.goName }
+
+// fixed declares Values and Fixed, the typed way for tests to fix flags.
+func (p *plan) fixed(f *jen.File) {
+	var own []*flagPlan // aliases answer what their flags answer
+	for _, fp := range p.flags {
+		if !fp.def.IsAlias() {
+			own = append(own, fp)
+		}
+	}
+	f.Line()
+	f.Add(doc("Values are flag values for Fixed, one field per flag (an alias answers what its flag answers). A field left at its zero value (false, 0, \"\") leaves its flag at its default."))
+	f.Type().Id("Values").StructFunc(func(g *jen.Group) {
+		for _, fp := range own {
+			g.Id(fp.goName).Add(fp.goType())
+		}
+	})
+	f.Line()
+	f.Add(doc(
+		"Fixed returns Flags that answer every target with values, and every other flag with its default: for tests. zero names flags (NameNewReport, ...) to answer their zero value (false, 0), which a zero field cannot say. Evaluations say TARGETING_MATCH by rule \"fixed\". Use ForAt for a fixed time.",
+		"Fixed panics when values hold what the flags cannot answer (an int that is not a variant, an unknown name): a mistake in the test.",
+	))
+	f.Func().Id("Fixed").Params(jen.Id("values").Id("Values"), jen.Id("zero").Op("...").String()).Op("*").Id("Flags").BlockFunc(func(g *jen.Group) {
+		g.Id("set").Op(":=").Map(jen.String()).Add(rt("FlagValue")).Values()
+		for _, fp := range own {
+			field := jen.Id("values").Dot(fp.goName)
+			var cond, val jen.Code
+			switch fp.def.Type {
+			case vexilrt.FlagBool:
+				cond, val = field.Clone(), rt("BoolFlagValue").Call(jen.True())
+			case vexilrt.FlagInt:
+				cond, val = field.Clone().Op("!=").Lit(0), rt("IntFlagValue").Call(jen.Int64().Parens(field.Clone()))
+			default:
+				cond, val = field.Clone().Op("!=").Lit(""), rt("StringFlagValue").Call(jen.String().Parens(field.Clone()))
+			}
+			g.If(cond).Block(jen.Id("set").Index(jen.Id(fp.nameConst())).Op("=").Add(val))
+		}
+		g.For(jen.List(jen.Id("_"), jen.Id("name")).Op(":=").Range().Id("zero")).Block(
+			jen.Id("set").Index(jen.Id("name")).Op("=").Add(rt("FlagValue")).Values(),
+		)
+		g.List(jen.Id("cfg"), jen.Id("diags")).Op(":=").Add(rt("FixedConfig")).Call(jen.Id("Definitions").Call(), jen.Id("set"))
+		g.If(jen.Id("cfg").Op("==").Nil()).Block(
+			jen.Panic(jen.Lit("vexil: Fixed: ").Op("+").Id("diags").Dot("String").Call()),
+		)
+		g.Return(jen.Op("&").Id("Flags").Values(jen.Dict{jen.Id("src"): rt("NewHolder").Call(jen.Id("cfg")), jen.Id("defaults"): jen.Id("cfg")}))
 	})
 }
 
@@ -219,10 +282,41 @@ func (p *plan) flagsType(f *jen.File) {
 		jen.Return(jen.Id("v")),
 	)
 	f.Line()
+	f.Add(doc(
+		"Config returns the config the flags answer from: the source's when it fits these definitions, the defaults otherwise. It makes *Flags a vexilrt.ConfigSource, so Flags from Fixed can stand wherever a source is expected.",
+	))
+	f.Func().Params(jen.Id("f").Op("*").Id("Flags")).Id("Config").Params().Op("*").Add(rt("Config")).Block(
+		jen.If(jen.Id("f").Op("==").Nil()).Block(jen.Return(jen.Nil())),
+		jen.If(jen.Id("f").Dot("src").Op("!=").Nil()).Block(
+			jen.If(
+				jen.Id("c").Op(":=").Id("f").Dot("src").Dot("Config").Call(),
+				jen.Id("c").Op("!=").Nil().Op("&&").Id("c").Dot("SchemaHash").Call().Op("==").Id("SchemaHash"),
+			).Block(jen.Return(jen.Id("c"))),
+		),
+		jen.Return(jen.Id("f").Dot("defaults")),
+	)
+	f.Line()
+	f.Add(doc(
+		"ForAt is For at a given time: rules that compare with now (scheduled rollouts) see now instead of the wall clock. A zero now is the wall clock.",
+	))
+	f.Func().Params(jen.Id("f").Op("*").Id("Flags")).Id("ForAt").Params(
+		jen.Id("ctx").Qual("context", "Context"), jen.Id("t").Id("Target"), jen.Id("now").Qual("time", "Time"),
+	).Id("View").Block(
+		jen.Id("v").Op(":=").Id("View").Values(jen.Dict{jen.Id("ctx"): jen.Id("ctx"), jen.Id("now"): jen.Id("now")}),
+		jen.Id("f").Dot("fill").Call(jen.Op("&").Id("v"), jen.Op("&").Id("t")),
+		jen.Return(jen.Id("v")),
+	)
+	f.Line()
 	f.Add(doc("fill sets the view's config and slots. It is apart from For so that For is small enough to inline: the View is then built where the caller keeps it, not copied out of For's frame."))
 	f.Func().Params(jen.Id("f").Op("*").Id("Flags")).Id("fill").Params(
 		jen.Id("v").Op("*").Id("View"), jen.Id("t").Op("*").Id("Target"),
 	).BlockFunc(func(g *jen.Group) {
+		for i, a := range p.attrs {
+			g.Id("v").Dot("slots").Index(jen.Lit(i)).Op("=").Add(a.slotValue(jen.Id("t").Dot(a.goName)))
+		}
+		g.If(jen.Id("f").Op("==").Nil()).Block(
+			jen.Return().Comment("a nil *Flags: the view answers the defaults, as a zero View does"),
+		)
 		g.Id("v").Dot("cfg").Op("=").Id("f").Dot("defaults")
 		g.If(jen.Id("f").Dot("src").Op("!=").Nil()).Block(
 			jen.If(
@@ -230,9 +324,6 @@ func (p *plan) flagsType(f *jen.File) {
 				jen.Id("c").Op("!=").Nil().Op("&&").Id("c").Dot("SchemaHash").Call().Op("==").Id("SchemaHash"),
 			).Block(jen.Id("v").Dot("cfg").Op("=").Id("c")),
 		)
-		for i, a := range p.attrs {
-			g.Id("v").Dot("slots").Index(jen.Lit(i)).Op("=").Add(a.slotValue(jen.Id("t").Dot(a.goName)))
-		}
 	})
 }
 
@@ -333,9 +424,7 @@ func (p *plan) target(f *jen.File) {
 
 // eval is the expression evaluating fp inside a View method.
 func (fp *flagPlan) eval() *jen.Statement {
-	return jen.Id("v").Dot("cfg").Dot("EvaluateSlots").Call(
-		jen.Id(flagConst(fp)), jen.Id("v").Dot("slots").Index(jen.Op(":")), jen.Qual("time", "Time").Values(),
-	)
+	return jen.Id("v").Dot("details").Call(jen.Id(flagConst(fp)))
 }
 
 // values are the flag's values in flags.yaml order, the order in which a
@@ -384,6 +473,10 @@ func (fp *flagPlan) typedFrom(index *jen.Statement) jen.Code {
 	return jen.Index(jen.Op("...")).Add(elem).Values(vals...).Index(index)
 }
 
+// allName is the function listing the enum's values, named as gqlgen
+// names its enums' slices.
+func (e *enumPlan) allName() string { return "All" + e.typeName }
+
 // constant is the Go constant of a raw value.
 func (e *enumPlan) constant(raw string) string {
 	for _, v := range e.values {
@@ -402,8 +495,20 @@ func (p *plan) variant(f *jen.File) {
 	f.Line()
 	f.Add(doc("variant evaluates a flag to the index of its answer among its values, in flags.yaml order: the order SchemaHash pins, so the accessors know the values. The accessors share it so that each stays small enough to inline; it takes a pointer so that calling it does not copy the View."))
 	f.Func().Params(jen.Id("v").Op("*").Id("View")).Id("variant").Params(jen.Id("id").Add(rt("FlagID"))).Int().Block(
+		jen.If(jen.Id("v").Dot("cfg").Op("==").Nil().Op("||").Op("!").Id("v").Dot("now").Dot("IsZero").Call()).Block(
+			jen.Return(jen.Id("v").Dot("details").Call(jen.Id("id")).Dot("ValueIndex").Call()),
+		),
 		jen.List(jen.Id("i"), jen.Id("_")).Op(":=").Id("v").Dot("cfg").Dot("VariantIndex").Call(jen.Id("id"), jen.Id("v").Dot("slots").Index(jen.Op(":"))),
 		jen.Return(jen.Id("i")),
+	)
+	f.Line()
+	f.Add(doc("details evaluates a flag with its details, at the view's time. A zero View (or one from a nil *Flags) has no config: it compiles the defaults for each answer, which is slow but right, and no way to use vexil on purpose."))
+	f.Func().Params(jen.Id("v").Op("*").Id("View")).Id("details").Params(jen.Id("id").Add(rt("FlagID"))).Add(rt("Evaluation")).Block(
+		jen.Id("cfg").Op(":=").Id("v").Dot("cfg"),
+		jen.If(jen.Id("cfg").Op("==").Nil()).Block(
+			jen.Id("cfg").Op("=").Id("New").Call(jen.Nil()).Dot("defaults"),
+		),
+		jen.Return(jen.Id("cfg").Dot("EvaluateSlots").Call(jen.Id("id"), jen.Id("v").Dot("slots").Index(jen.Op(":")), jen.Id("v").Dot("now"))),
 	)
 }
 
@@ -462,11 +567,12 @@ func deprecatedPara(prefix, msg string) string {
 
 func (p *plan) view(f *jen.File) {
 	f.Add(doc(
-		"View is the flags of one target, answered by one config version. It is a small value that allocates nothing to make or to read; make one per request, don't keep it.",
+		"View is the flags of one target, answered by one config version. It is a small value that allocates nothing to make or to read; make one per request, don't keep it. A zero View answers every flag with its default.",
 	))
 	f.Type().Id("View").Struct(
 		jen.Id("ctx").Qual("context", "Context"),
-		jen.Id("cfg").Op("*").Add(rt("Config")),
+		jen.Id("cfg").Op("*").Add(rt("Config")).Comment("nil in a zero View: the defaults answer"),
+		jen.Id("now").Qual("time", "Time").Comment("ForAt's time; zero: the wall clock"),
 		jen.Id("slots").Index(jen.Lit(len(p.attrs))).Add(rt("Value")).Comment("the target's attributes, in slot order"),
 	)
 	f.Line()
@@ -519,7 +625,15 @@ func (p *plan) featureFlags(f *jen.File) {
 		"Client evaluates every client: true flag, for the GraphQL featureFlags field.",
 		"It evaluates them in one pass, so what several flags test about the target (a split's hash above all) is computed once.",
 	))
+	plain := make([]jen.Code, len(p.client))
+	for i, fp := range p.client {
+		plain[i] = jen.Id(fp.goName).Op(":").Add(fp.typed())
+	}
 	f.Func().Params(jen.Id("v").Id("View")).Id("Client").Params().Id("FeatureFlags").Block(
+		jen.If(jen.Id("v").Dot("cfg").Op("==").Nil().Op("||").Op("!").Id("v").Dot("now").Dot("IsZero").Call()).Block(
+			jen.Comment("A zero View, or one at a given time: flag by flag."),
+			jen.Return(jen.Id("FeatureFlags").ValuesFunc(func(g *jen.Group) { multiline(g, plain) })),
+		),
 		jen.Id("ids").Op(":=").Index(jen.Op("...")).Add(rt("FlagID")).ValuesFunc(func(g *jen.Group) { multiline(g, ids) }),
 		jen.Var().Id("x").Index(jen.Len(jen.Id("ids"))).Int32(),
 		jen.Id("v").Dot("cfg").Dot("VariantIndexes").Call(jen.Id("ids").Index(jen.Op(":")), jen.Id("v").Dot("slots").Index(jen.Op(":")), jen.Id("x").Index(jen.Op(":"))),
@@ -546,6 +660,10 @@ func (e *enumPlan) render(f *jen.File) {
 	for i, v := range e.values {
 		names[i] = jen.Id(v.goName)
 	}
+
+	f.Line()
+	f.Add(doc(fmt.Sprintf("%s returns the values of %s, in flags.yaml order; a new slice each call.", e.allName(), e.of)))
+	f.Func().Id(e.allName()).Params().Index().Id(t).Block(jen.Return(jen.Index().Id(t).Values(names...)))
 
 	f.Line()
 	f.Add(doc("String returns the value as flags.yaml writes it."))

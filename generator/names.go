@@ -2,17 +2,30 @@ package generator
 
 import "strings"
 
-// isInitialism reports whether an upper-cased word is in golint's list of
-// initialisms: words Go spells in capitals (UserID, HTMLExport, APIURL).
+// isInitialism reports whether an upper-cased word is an initialism: a
+// word Go spells in capitals (UserID, HTMLExport, APIURL). The list is
+// golint's and gqlgen's together, so generated names and the names gqlgen
+// gives the same fields agree.
 func isInitialism(w string) bool {
 	switch w {
-	case "ACL", "API", "ASCII", "CPU", "CSS", "DNS", "EOF", "GUID", "HTML", "HTTP",
-		"HTTPS", "ID", "IP", "JSON", "LHS", "QPS", "RAM", "RHS", "RPC", "SLA", "SMTP",
-		"SQL", "SSH", "TCP", "TLS", "TTL", "UDP", "UI", "UID", "UUID", "URI", "URL",
+	case "ACL", "API", "ASCII", "AWS", "CPU", "CSS", "CSV", "DNS", "EOF", "GCP", "GUID", "HTML", "HTTP",
+		"HTTPS", "ICMP", "ID", "IP", "JSON", "KVK", "LHS", "PDF", "PGP", "QPS", "QR", "RAM", "RHS", "RPC",
+		"SLA", "SMTP", "SQL", "SSH", "SVG", "TCP", "TLS", "TTL", "UDP", "UI", "UID", "UUID", "URI", "URL",
 		"UTF8", "VM", "XML", "XMPP", "XSRF", "XSS":
 		return true
 	}
 	return false
+}
+
+// pluralInitialism is the Go spelling of an initialism's plural (ids →
+// IDs, urls → URLs), as Go style and gqlgen write it, or "" when w is not
+// one.
+func pluralInitialism(w string) string {
+	u := strings.ToUpper(w)
+	if len(w) > 2 && (w[len(w)-1] == 's' || w[len(w)-1] == 'S') && !isInitialism(u) && isInitialism(u[:len(u)-1]) {
+		return u[:len(u)-1] + "s"
+	}
+	return ""
 }
 
 // isSeparator reports whether r separates words in a key or value:
@@ -67,6 +80,10 @@ func pascal(ws []string) string {
 	for _, w := range ws {
 		if u := strings.ToUpper(w); isInitialism(u) || len(w) > 1 && u == w {
 			b.WriteString(u)
+			continue
+		}
+		if pl := pluralInitialism(w); pl != "" {
+			b.WriteString(pl)
 			continue
 		}
 		b.WriteString(title(w))

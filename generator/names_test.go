@@ -24,6 +24,14 @@ func TestNames(t *testing.T) {
 		{"enterprise.v2", "EnterpriseV2", "enterpriseV2", "ENTERPRISE_V2"},
 		{"a__b", "AB", "aB", "A_B"},
 		{"x", "X", "x", "X"},
+		// gqlgen's initialisms and plural initialisms, as gqlgen names fields.
+		{"store_ids", "StoreIDs", "storeIds", "STORE_IDS"},
+		{"storeIds", "StoreIDs", "storeIds", "STORE_IDS"},
+		{"urls", "URLs", "urls", "URLS"},
+		{"csv_export", "CSVExport", "csvExport", "CSV_EXPORT"},
+		{"aws_regions", "AWSRegions", "awsRegions", "AWS_REGIONS"},
+		{"tls", "TLS", "tls", "TLS"},
+		{"ss", "Ss", "ss", "SS"},
 		{"10", "10", "10", "_10"},
 	}
 	for _, tt := range tests {

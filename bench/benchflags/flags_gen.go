@@ -18,8 +18,69 @@ import (
 // does not use it.
 const SchemaHash = "d6545ebba76e4910"
 
-// definitionsSource is the flags.yaml this file was generated from, verbatim.
-const definitionsSource = "# Generated from scenario.go by `go test -run TestVexilDocuments -update`; do not edit.\nversion: 1\npackage: benchflags\nattributes:\n  user_id: {type: string, key: true}\n  country: {type: string}\n  plan: {type: string}\n  seats: {type: int}\n  age: {type: int}\n  school_id: {type: int}\nflags:\n  no_rules: {default: true, client: true}\n  static_02: {default: true, client: true}\n  static_03: {default: false, client: true}\n  static_04: {default: true, client: true}\n  static_05: {default: true, client: true}\n  static_06: {default: false, client: true}\n  static_07: {default: true, client: true}\n  static_08: {default: true, client: true}\n  static_09: {default: false, client: true}\n  static_10: {default: true, client: true}\n  static_11: {default: true, client: true}\n  static_12: {default: false, client: true}\n  static_13: {default: true, client: true}\n  static_14: {default: true, client: true}\n  static_15: {default: false, client: true}\n  static_16: {default: true, client: true}\n  static_17: {default: true, client: true}\n  static_18: {default: false, client: true}\n  static_19: {default: true, client: true}\n  static_20: {default: true, client: true}\n  targeting: {default: false, client: true}\n  targeted_02: {default: false, client: true}\n  targeted_03: {default: false, client: true}\n  targeted_04: {default: false, client: true}\n  targeted_05: {default: false, client: true}\n  targeted_06: {default: false, client: true}\n  targeted_07: {default: false, client: true}\n  targeted_08: {default: false, client: true}\n  targeted_09: {default: false, client: true}\n  targeted_10: {default: false, client: true}\n  targeted_11: {default: false, client: true}\n  targeted_12: {default: false, client: true}\n  targeted_13: {default: false, client: true}\n  targeted_14: {default: false, client: true}\n  targeted_15: {default: false, client: true}\n  targeted_16: {default: false, client: true}\n  rollout_20: {default: false, client: true}\n  rollout_02_5: {default: false, client: true}\n  rollout_03_10: {default: false, client: true}\n  rollout_04_25: {default: false, client: true}\n  rollout_05_30: {default: false, client: true}\n  rollout_06_50: {default: false, client: true}\n  rollout_07_75: {default: false, client: true}\n  rollout_08_90: {default: false, client: true}\n  variant_01: {variants: [control, treatment_a, treatment_b], default: control, client: true}\n  variant_02: {variants: [control, treatment_a, treatment_b], default: control, client: true}\n  variant_03: {variants: [control, treatment_a, treatment_b], default: control, client: true}\n  variant_04: {variants: [control, treatment_a, treatment_b], default: control, client: true}\n  variant_05: {variants: [control, treatment_a, treatment_b], default: control, client: true}\n  variant_06: {variants: [control, treatment_a, treatment_b], default: control, client: true}\n"
+// definitionsSource is the flags.yaml this file was generated from, without
+// its comments (editing one does not change this file).
+const definitionsSource = `version: 1
+package: benchflags
+attributes:
+  user_id: {type: string, key: true}
+  country: {type: string}
+  plan: {type: string}
+  seats: {type: int}
+  age: {type: int}
+  school_id: {type: int}
+flags:
+  no_rules: {default: true, client: true}
+  static_02: {default: true, client: true}
+  static_03: {default: false, client: true}
+  static_04: {default: true, client: true}
+  static_05: {default: true, client: true}
+  static_06: {default: false, client: true}
+  static_07: {default: true, client: true}
+  static_08: {default: true, client: true}
+  static_09: {default: false, client: true}
+  static_10: {default: true, client: true}
+  static_11: {default: true, client: true}
+  static_12: {default: false, client: true}
+  static_13: {default: true, client: true}
+  static_14: {default: true, client: true}
+  static_15: {default: false, client: true}
+  static_16: {default: true, client: true}
+  static_17: {default: true, client: true}
+  static_18: {default: false, client: true}
+  static_19: {default: true, client: true}
+  static_20: {default: true, client: true}
+  targeting: {default: false, client: true}
+  targeted_02: {default: false, client: true}
+  targeted_03: {default: false, client: true}
+  targeted_04: {default: false, client: true}
+  targeted_05: {default: false, client: true}
+  targeted_06: {default: false, client: true}
+  targeted_07: {default: false, client: true}
+  targeted_08: {default: false, client: true}
+  targeted_09: {default: false, client: true}
+  targeted_10: {default: false, client: true}
+  targeted_11: {default: false, client: true}
+  targeted_12: {default: false, client: true}
+  targeted_13: {default: false, client: true}
+  targeted_14: {default: false, client: true}
+  targeted_15: {default: false, client: true}
+  targeted_16: {default: false, client: true}
+  rollout_20: {default: false, client: true}
+  rollout_02_5: {default: false, client: true}
+  rollout_03_10: {default: false, client: true}
+  rollout_04_25: {default: false, client: true}
+  rollout_05_30: {default: false, client: true}
+  rollout_06_50: {default: false, client: true}
+  rollout_07_75: {default: false, client: true}
+  rollout_08_90: {default: false, client: true}
+  variant_01: {variants: [control, treatment_a, treatment_b], default: control, client: true}
+  variant_02: {variants: [control, treatment_a, treatment_b], default: control, client: true}
+  variant_03: {variants: [control, treatment_a, treatment_b], default: control, client: true}
+  variant_04: {variants: [control, treatment_a, treatment_b], default: control, client: true}
+  variant_05: {variants: [control, treatment_a, treatment_b], default: control, client: true}
+  variant_06: {variants: [control, treatment_a, treatment_b], default: control, client: true}
+`
 
 // Definitions parses the flags.yaml this package was generated from. Compile
 // rules against it (vexilrt.CompileOptions.Definitions) so that their config
@@ -88,6 +149,61 @@ const (
 	flagVariant06   vexilrt.FlagID = 49
 )
 
+// The flags' names in flags.yaml, for code that names flags as strings:
+// OpenFeature clients, exposure options, Fixed.
+const (
+	NameNoRules     = "no_rules"
+	NameStatic02    = "static_02"
+	NameStatic03    = "static_03"
+	NameStatic04    = "static_04"
+	NameStatic05    = "static_05"
+	NameStatic06    = "static_06"
+	NameStatic07    = "static_07"
+	NameStatic08    = "static_08"
+	NameStatic09    = "static_09"
+	NameStatic10    = "static_10"
+	NameStatic11    = "static_11"
+	NameStatic12    = "static_12"
+	NameStatic13    = "static_13"
+	NameStatic14    = "static_14"
+	NameStatic15    = "static_15"
+	NameStatic16    = "static_16"
+	NameStatic17    = "static_17"
+	NameStatic18    = "static_18"
+	NameStatic19    = "static_19"
+	NameStatic20    = "static_20"
+	NameTargeting   = "targeting"
+	NameTargeted02  = "targeted_02"
+	NameTargeted03  = "targeted_03"
+	NameTargeted04  = "targeted_04"
+	NameTargeted05  = "targeted_05"
+	NameTargeted06  = "targeted_06"
+	NameTargeted07  = "targeted_07"
+	NameTargeted08  = "targeted_08"
+	NameTargeted09  = "targeted_09"
+	NameTargeted10  = "targeted_10"
+	NameTargeted11  = "targeted_11"
+	NameTargeted12  = "targeted_12"
+	NameTargeted13  = "targeted_13"
+	NameTargeted14  = "targeted_14"
+	NameTargeted15  = "targeted_15"
+	NameTargeted16  = "targeted_16"
+	NameRollout20   = "rollout_20"
+	NameRollout025  = "rollout_02_5"
+	NameRollout0310 = "rollout_03_10"
+	NameRollout0425 = "rollout_04_25"
+	NameRollout0530 = "rollout_05_30"
+	NameRollout0650 = "rollout_06_50"
+	NameRollout0775 = "rollout_07_75"
+	NameRollout0890 = "rollout_08_90"
+	NameVariant01   = "variant_01"
+	NameVariant02   = "variant_02"
+	NameVariant03   = "variant_03"
+	NameVariant04   = "variant_04"
+	NameVariant05   = "variant_05"
+	NameVariant06   = "variant_06"
+)
+
 // Flags evaluates the flags of flags.yaml for targets, against the current
 // config of its source.
 type Flags struct {
@@ -124,22 +240,280 @@ func (f *Flags) For(ctx context.Context, t Target) View {
 	return v
 }
 
+// Config returns the config the flags answer from: the source's when it fits
+// these definitions, the defaults otherwise. It makes *Flags a
+// vexilrt.ConfigSource, so Flags from Fixed can stand wherever a source is
+// expected.
+func (f *Flags) Config() *vexilrt.Config {
+	if f == nil {
+		return nil
+	}
+	if f.src != nil {
+		if c := f.src.Config(); c != nil && c.SchemaHash() == SchemaHash {
+			return c
+		}
+	}
+	return f.defaults
+}
+
+// ForAt is For at a given time: rules that compare with now (scheduled
+// rollouts) see now instead of the wall clock. A zero now is the wall clock.
+func (f *Flags) ForAt(ctx context.Context, t Target, now time.Time) View {
+	v := View{
+		ctx: ctx,
+		now: now,
+	}
+	f.fill(&v, &t)
+	return v
+}
+
 // fill sets the view's config and slots. It is apart from For so that For is
 // small enough to inline: the View is then built where the caller keeps it,
 // not copied out of For's frame.
 func (f *Flags) fill(v *View, t *Target) {
-	v.cfg = f.defaults
-	if f.src != nil {
-		if c := f.src.Config(); c != nil && c.SchemaHash() == SchemaHash {
-			v.cfg = c
-		}
-	}
 	v.slots[0] = vexilrt.NonEmptyString(t.UserID)
 	v.slots[1] = vexilrt.NonEmptyString(t.Country)
 	v.slots[2] = vexilrt.NonEmptyString(t.Plan)
 	v.slots[3] = vexilrt.OptionalInt(t.Seats)
 	v.slots[4] = vexilrt.OptionalInt(t.Age)
 	v.slots[5] = vexilrt.OptionalInt(t.SchoolID)
+	if f == nil {
+		return // a nil *Flags: the view answers the defaults, as a zero View does
+	}
+	v.cfg = f.defaults
+	if f.src != nil {
+		if c := f.src.Config(); c != nil && c.SchemaHash() == SchemaHash {
+			v.cfg = c
+		}
+	}
+}
+
+// Values are flag values for Fixed, one field per flag (an alias answers what
+// its flag answers). A field left at its zero value (false, 0, "") leaves its
+// flag at its default.
+type Values struct {
+	NoRules     bool
+	Static02    bool
+	Static03    bool
+	Static04    bool
+	Static05    bool
+	Static06    bool
+	Static07    bool
+	Static08    bool
+	Static09    bool
+	Static10    bool
+	Static11    bool
+	Static12    bool
+	Static13    bool
+	Static14    bool
+	Static15    bool
+	Static16    bool
+	Static17    bool
+	Static18    bool
+	Static19    bool
+	Static20    bool
+	Targeting   bool
+	Targeted02  bool
+	Targeted03  bool
+	Targeted04  bool
+	Targeted05  bool
+	Targeted06  bool
+	Targeted07  bool
+	Targeted08  bool
+	Targeted09  bool
+	Targeted10  bool
+	Targeted11  bool
+	Targeted12  bool
+	Targeted13  bool
+	Targeted14  bool
+	Targeted15  bool
+	Targeted16  bool
+	Rollout20   bool
+	Rollout025  bool
+	Rollout0310 bool
+	Rollout0425 bool
+	Rollout0530 bool
+	Rollout0650 bool
+	Rollout0775 bool
+	Rollout0890 bool
+	Variant01   Variant01
+	Variant02   Variant02
+	Variant03   Variant03
+	Variant04   Variant04
+	Variant05   Variant05
+	Variant06   Variant06
+}
+
+// Fixed returns Flags that answer every target with values, and every other
+// flag with its default: for tests. zero names flags (NameNewReport, ...) to
+// answer their zero value (false, 0), which a zero field cannot say.
+// Evaluations say TARGETING_MATCH by rule "fixed". Use ForAt for a fixed time.
+//
+// Fixed panics when values hold what the flags cannot answer (an int that is
+// not a variant, an unknown name): a mistake in the test.
+func Fixed(values Values, zero ...string) *Flags {
+	set := map[string]vexilrt.FlagValue{}
+	if values.NoRules {
+		set[NameNoRules] = vexilrt.BoolFlagValue(true)
+	}
+	if values.Static02 {
+		set[NameStatic02] = vexilrt.BoolFlagValue(true)
+	}
+	if values.Static03 {
+		set[NameStatic03] = vexilrt.BoolFlagValue(true)
+	}
+	if values.Static04 {
+		set[NameStatic04] = vexilrt.BoolFlagValue(true)
+	}
+	if values.Static05 {
+		set[NameStatic05] = vexilrt.BoolFlagValue(true)
+	}
+	if values.Static06 {
+		set[NameStatic06] = vexilrt.BoolFlagValue(true)
+	}
+	if values.Static07 {
+		set[NameStatic07] = vexilrt.BoolFlagValue(true)
+	}
+	if values.Static08 {
+		set[NameStatic08] = vexilrt.BoolFlagValue(true)
+	}
+	if values.Static09 {
+		set[NameStatic09] = vexilrt.BoolFlagValue(true)
+	}
+	if values.Static10 {
+		set[NameStatic10] = vexilrt.BoolFlagValue(true)
+	}
+	if values.Static11 {
+		set[NameStatic11] = vexilrt.BoolFlagValue(true)
+	}
+	if values.Static12 {
+		set[NameStatic12] = vexilrt.BoolFlagValue(true)
+	}
+	if values.Static13 {
+		set[NameStatic13] = vexilrt.BoolFlagValue(true)
+	}
+	if values.Static14 {
+		set[NameStatic14] = vexilrt.BoolFlagValue(true)
+	}
+	if values.Static15 {
+		set[NameStatic15] = vexilrt.BoolFlagValue(true)
+	}
+	if values.Static16 {
+		set[NameStatic16] = vexilrt.BoolFlagValue(true)
+	}
+	if values.Static17 {
+		set[NameStatic17] = vexilrt.BoolFlagValue(true)
+	}
+	if values.Static18 {
+		set[NameStatic18] = vexilrt.BoolFlagValue(true)
+	}
+	if values.Static19 {
+		set[NameStatic19] = vexilrt.BoolFlagValue(true)
+	}
+	if values.Static20 {
+		set[NameStatic20] = vexilrt.BoolFlagValue(true)
+	}
+	if values.Targeting {
+		set[NameTargeting] = vexilrt.BoolFlagValue(true)
+	}
+	if values.Targeted02 {
+		set[NameTargeted02] = vexilrt.BoolFlagValue(true)
+	}
+	if values.Targeted03 {
+		set[NameTargeted03] = vexilrt.BoolFlagValue(true)
+	}
+	if values.Targeted04 {
+		set[NameTargeted04] = vexilrt.BoolFlagValue(true)
+	}
+	if values.Targeted05 {
+		set[NameTargeted05] = vexilrt.BoolFlagValue(true)
+	}
+	if values.Targeted06 {
+		set[NameTargeted06] = vexilrt.BoolFlagValue(true)
+	}
+	if values.Targeted07 {
+		set[NameTargeted07] = vexilrt.BoolFlagValue(true)
+	}
+	if values.Targeted08 {
+		set[NameTargeted08] = vexilrt.BoolFlagValue(true)
+	}
+	if values.Targeted09 {
+		set[NameTargeted09] = vexilrt.BoolFlagValue(true)
+	}
+	if values.Targeted10 {
+		set[NameTargeted10] = vexilrt.BoolFlagValue(true)
+	}
+	if values.Targeted11 {
+		set[NameTargeted11] = vexilrt.BoolFlagValue(true)
+	}
+	if values.Targeted12 {
+		set[NameTargeted12] = vexilrt.BoolFlagValue(true)
+	}
+	if values.Targeted13 {
+		set[NameTargeted13] = vexilrt.BoolFlagValue(true)
+	}
+	if values.Targeted14 {
+		set[NameTargeted14] = vexilrt.BoolFlagValue(true)
+	}
+	if values.Targeted15 {
+		set[NameTargeted15] = vexilrt.BoolFlagValue(true)
+	}
+	if values.Targeted16 {
+		set[NameTargeted16] = vexilrt.BoolFlagValue(true)
+	}
+	if values.Rollout20 {
+		set[NameRollout20] = vexilrt.BoolFlagValue(true)
+	}
+	if values.Rollout025 {
+		set[NameRollout025] = vexilrt.BoolFlagValue(true)
+	}
+	if values.Rollout0310 {
+		set[NameRollout0310] = vexilrt.BoolFlagValue(true)
+	}
+	if values.Rollout0425 {
+		set[NameRollout0425] = vexilrt.BoolFlagValue(true)
+	}
+	if values.Rollout0530 {
+		set[NameRollout0530] = vexilrt.BoolFlagValue(true)
+	}
+	if values.Rollout0650 {
+		set[NameRollout0650] = vexilrt.BoolFlagValue(true)
+	}
+	if values.Rollout0775 {
+		set[NameRollout0775] = vexilrt.BoolFlagValue(true)
+	}
+	if values.Rollout0890 {
+		set[NameRollout0890] = vexilrt.BoolFlagValue(true)
+	}
+	if values.Variant01 != "" {
+		set[NameVariant01] = vexilrt.StringFlagValue(string(values.Variant01))
+	}
+	if values.Variant02 != "" {
+		set[NameVariant02] = vexilrt.StringFlagValue(string(values.Variant02))
+	}
+	if values.Variant03 != "" {
+		set[NameVariant03] = vexilrt.StringFlagValue(string(values.Variant03))
+	}
+	if values.Variant04 != "" {
+		set[NameVariant04] = vexilrt.StringFlagValue(string(values.Variant04))
+	}
+	if values.Variant05 != "" {
+		set[NameVariant05] = vexilrt.StringFlagValue(string(values.Variant05))
+	}
+	if values.Variant06 != "" {
+		set[NameVariant06] = vexilrt.StringFlagValue(string(values.Variant06))
+	}
+	for _, name := range zero {
+		set[name] = vexilrt.FlagValue{}
+	}
+	cfg, diags := vexilrt.FixedConfig(Definitions(), set)
+	if cfg == nil {
+		panic("vexil: Fixed: " + diags.String())
+	}
+	return &Flags{
+		defaults: cfg,
+		src:      vexilrt.NewHolder(cfg),
+	}
 }
 
 // Target is who flags are evaluated for: one field per attribute of
@@ -170,10 +544,11 @@ type Target struct {
 
 // View is the flags of one target, answered by one config version. It is a
 // small value that allocates nothing to make or to read; make one per request,
-// don't keep it.
+// don't keep it. A zero View answers every flag with its default.
 type View struct {
 	ctx   context.Context
-	cfg   *vexilrt.Config
+	cfg   *vexilrt.Config  // nil in a zero View: the defaults answer
+	now   time.Time        // ForAt's time; zero: the wall clock
 	slots [6]vexilrt.Value // the target's attributes, in slot order
 }
 
@@ -190,7 +565,7 @@ func (v View) NoRules() bool {
 // NoRulesDetails evaluates flag no_rules with its variant, reason, deciding
 // rule and config version.
 func (v View) NoRulesDetails() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagNoRules, v.slots[:], time.Time{})
+	return v.details(flagNoRules)
 }
 
 // Static02 evaluates flag static_02.
@@ -201,7 +576,7 @@ func (v View) Static02() bool {
 // Static02Details evaluates flag static_02 with its variant, reason, deciding
 // rule and config version.
 func (v View) Static02Details() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagStatic02, v.slots[:], time.Time{})
+	return v.details(flagStatic02)
 }
 
 // Static03 evaluates flag static_03.
@@ -212,7 +587,7 @@ func (v View) Static03() bool {
 // Static03Details evaluates flag static_03 with its variant, reason, deciding
 // rule and config version.
 func (v View) Static03Details() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagStatic03, v.slots[:], time.Time{})
+	return v.details(flagStatic03)
 }
 
 // Static04 evaluates flag static_04.
@@ -223,7 +598,7 @@ func (v View) Static04() bool {
 // Static04Details evaluates flag static_04 with its variant, reason, deciding
 // rule and config version.
 func (v View) Static04Details() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagStatic04, v.slots[:], time.Time{})
+	return v.details(flagStatic04)
 }
 
 // Static05 evaluates flag static_05.
@@ -234,7 +609,7 @@ func (v View) Static05() bool {
 // Static05Details evaluates flag static_05 with its variant, reason, deciding
 // rule and config version.
 func (v View) Static05Details() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagStatic05, v.slots[:], time.Time{})
+	return v.details(flagStatic05)
 }
 
 // Static06 evaluates flag static_06.
@@ -245,7 +620,7 @@ func (v View) Static06() bool {
 // Static06Details evaluates flag static_06 with its variant, reason, deciding
 // rule and config version.
 func (v View) Static06Details() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagStatic06, v.slots[:], time.Time{})
+	return v.details(flagStatic06)
 }
 
 // Static07 evaluates flag static_07.
@@ -256,7 +631,7 @@ func (v View) Static07() bool {
 // Static07Details evaluates flag static_07 with its variant, reason, deciding
 // rule and config version.
 func (v View) Static07Details() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagStatic07, v.slots[:], time.Time{})
+	return v.details(flagStatic07)
 }
 
 // Static08 evaluates flag static_08.
@@ -267,7 +642,7 @@ func (v View) Static08() bool {
 // Static08Details evaluates flag static_08 with its variant, reason, deciding
 // rule and config version.
 func (v View) Static08Details() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagStatic08, v.slots[:], time.Time{})
+	return v.details(flagStatic08)
 }
 
 // Static09 evaluates flag static_09.
@@ -278,7 +653,7 @@ func (v View) Static09() bool {
 // Static09Details evaluates flag static_09 with its variant, reason, deciding
 // rule and config version.
 func (v View) Static09Details() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagStatic09, v.slots[:], time.Time{})
+	return v.details(flagStatic09)
 }
 
 // Static10 evaluates flag static_10.
@@ -289,7 +664,7 @@ func (v View) Static10() bool {
 // Static10Details evaluates flag static_10 with its variant, reason, deciding
 // rule and config version.
 func (v View) Static10Details() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagStatic10, v.slots[:], time.Time{})
+	return v.details(flagStatic10)
 }
 
 // Static11 evaluates flag static_11.
@@ -300,7 +675,7 @@ func (v View) Static11() bool {
 // Static11Details evaluates flag static_11 with its variant, reason, deciding
 // rule and config version.
 func (v View) Static11Details() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagStatic11, v.slots[:], time.Time{})
+	return v.details(flagStatic11)
 }
 
 // Static12 evaluates flag static_12.
@@ -311,7 +686,7 @@ func (v View) Static12() bool {
 // Static12Details evaluates flag static_12 with its variant, reason, deciding
 // rule and config version.
 func (v View) Static12Details() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagStatic12, v.slots[:], time.Time{})
+	return v.details(flagStatic12)
 }
 
 // Static13 evaluates flag static_13.
@@ -322,7 +697,7 @@ func (v View) Static13() bool {
 // Static13Details evaluates flag static_13 with its variant, reason, deciding
 // rule and config version.
 func (v View) Static13Details() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagStatic13, v.slots[:], time.Time{})
+	return v.details(flagStatic13)
 }
 
 // Static14 evaluates flag static_14.
@@ -333,7 +708,7 @@ func (v View) Static14() bool {
 // Static14Details evaluates flag static_14 with its variant, reason, deciding
 // rule and config version.
 func (v View) Static14Details() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagStatic14, v.slots[:], time.Time{})
+	return v.details(flagStatic14)
 }
 
 // Static15 evaluates flag static_15.
@@ -344,7 +719,7 @@ func (v View) Static15() bool {
 // Static15Details evaluates flag static_15 with its variant, reason, deciding
 // rule and config version.
 func (v View) Static15Details() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagStatic15, v.slots[:], time.Time{})
+	return v.details(flagStatic15)
 }
 
 // Static16 evaluates flag static_16.
@@ -355,7 +730,7 @@ func (v View) Static16() bool {
 // Static16Details evaluates flag static_16 with its variant, reason, deciding
 // rule and config version.
 func (v View) Static16Details() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagStatic16, v.slots[:], time.Time{})
+	return v.details(flagStatic16)
 }
 
 // Static17 evaluates flag static_17.
@@ -366,7 +741,7 @@ func (v View) Static17() bool {
 // Static17Details evaluates flag static_17 with its variant, reason, deciding
 // rule and config version.
 func (v View) Static17Details() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagStatic17, v.slots[:], time.Time{})
+	return v.details(flagStatic17)
 }
 
 // Static18 evaluates flag static_18.
@@ -377,7 +752,7 @@ func (v View) Static18() bool {
 // Static18Details evaluates flag static_18 with its variant, reason, deciding
 // rule and config version.
 func (v View) Static18Details() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagStatic18, v.slots[:], time.Time{})
+	return v.details(flagStatic18)
 }
 
 // Static19 evaluates flag static_19.
@@ -388,7 +763,7 @@ func (v View) Static19() bool {
 // Static19Details evaluates flag static_19 with its variant, reason, deciding
 // rule and config version.
 func (v View) Static19Details() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagStatic19, v.slots[:], time.Time{})
+	return v.details(flagStatic19)
 }
 
 // Static20 evaluates flag static_20.
@@ -399,7 +774,7 @@ func (v View) Static20() bool {
 // Static20Details evaluates flag static_20 with its variant, reason, deciding
 // rule and config version.
 func (v View) Static20Details() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagStatic20, v.slots[:], time.Time{})
+	return v.details(flagStatic20)
 }
 
 // Targeting evaluates flag targeting.
@@ -410,7 +785,7 @@ func (v View) Targeting() bool {
 // TargetingDetails evaluates flag targeting with its variant, reason, deciding
 // rule and config version.
 func (v View) TargetingDetails() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagTargeting, v.slots[:], time.Time{})
+	return v.details(flagTargeting)
 }
 
 // Targeted02 evaluates flag targeted_02.
@@ -421,7 +796,7 @@ func (v View) Targeted02() bool {
 // Targeted02Details evaluates flag targeted_02 with its variant, reason,
 // deciding rule and config version.
 func (v View) Targeted02Details() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagTargeted02, v.slots[:], time.Time{})
+	return v.details(flagTargeted02)
 }
 
 // Targeted03 evaluates flag targeted_03.
@@ -432,7 +807,7 @@ func (v View) Targeted03() bool {
 // Targeted03Details evaluates flag targeted_03 with its variant, reason,
 // deciding rule and config version.
 func (v View) Targeted03Details() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagTargeted03, v.slots[:], time.Time{})
+	return v.details(flagTargeted03)
 }
 
 // Targeted04 evaluates flag targeted_04.
@@ -443,7 +818,7 @@ func (v View) Targeted04() bool {
 // Targeted04Details evaluates flag targeted_04 with its variant, reason,
 // deciding rule and config version.
 func (v View) Targeted04Details() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagTargeted04, v.slots[:], time.Time{})
+	return v.details(flagTargeted04)
 }
 
 // Targeted05 evaluates flag targeted_05.
@@ -454,7 +829,7 @@ func (v View) Targeted05() bool {
 // Targeted05Details evaluates flag targeted_05 with its variant, reason,
 // deciding rule and config version.
 func (v View) Targeted05Details() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagTargeted05, v.slots[:], time.Time{})
+	return v.details(flagTargeted05)
 }
 
 // Targeted06 evaluates flag targeted_06.
@@ -465,7 +840,7 @@ func (v View) Targeted06() bool {
 // Targeted06Details evaluates flag targeted_06 with its variant, reason,
 // deciding rule and config version.
 func (v View) Targeted06Details() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagTargeted06, v.slots[:], time.Time{})
+	return v.details(flagTargeted06)
 }
 
 // Targeted07 evaluates flag targeted_07.
@@ -476,7 +851,7 @@ func (v View) Targeted07() bool {
 // Targeted07Details evaluates flag targeted_07 with its variant, reason,
 // deciding rule and config version.
 func (v View) Targeted07Details() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagTargeted07, v.slots[:], time.Time{})
+	return v.details(flagTargeted07)
 }
 
 // Targeted08 evaluates flag targeted_08.
@@ -487,7 +862,7 @@ func (v View) Targeted08() bool {
 // Targeted08Details evaluates flag targeted_08 with its variant, reason,
 // deciding rule and config version.
 func (v View) Targeted08Details() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagTargeted08, v.slots[:], time.Time{})
+	return v.details(flagTargeted08)
 }
 
 // Targeted09 evaluates flag targeted_09.
@@ -498,7 +873,7 @@ func (v View) Targeted09() bool {
 // Targeted09Details evaluates flag targeted_09 with its variant, reason,
 // deciding rule and config version.
 func (v View) Targeted09Details() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagTargeted09, v.slots[:], time.Time{})
+	return v.details(flagTargeted09)
 }
 
 // Targeted10 evaluates flag targeted_10.
@@ -509,7 +884,7 @@ func (v View) Targeted10() bool {
 // Targeted10Details evaluates flag targeted_10 with its variant, reason,
 // deciding rule and config version.
 func (v View) Targeted10Details() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagTargeted10, v.slots[:], time.Time{})
+	return v.details(flagTargeted10)
 }
 
 // Targeted11 evaluates flag targeted_11.
@@ -520,7 +895,7 @@ func (v View) Targeted11() bool {
 // Targeted11Details evaluates flag targeted_11 with its variant, reason,
 // deciding rule and config version.
 func (v View) Targeted11Details() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagTargeted11, v.slots[:], time.Time{})
+	return v.details(flagTargeted11)
 }
 
 // Targeted12 evaluates flag targeted_12.
@@ -531,7 +906,7 @@ func (v View) Targeted12() bool {
 // Targeted12Details evaluates flag targeted_12 with its variant, reason,
 // deciding rule and config version.
 func (v View) Targeted12Details() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagTargeted12, v.slots[:], time.Time{})
+	return v.details(flagTargeted12)
 }
 
 // Targeted13 evaluates flag targeted_13.
@@ -542,7 +917,7 @@ func (v View) Targeted13() bool {
 // Targeted13Details evaluates flag targeted_13 with its variant, reason,
 // deciding rule and config version.
 func (v View) Targeted13Details() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagTargeted13, v.slots[:], time.Time{})
+	return v.details(flagTargeted13)
 }
 
 // Targeted14 evaluates flag targeted_14.
@@ -553,7 +928,7 @@ func (v View) Targeted14() bool {
 // Targeted14Details evaluates flag targeted_14 with its variant, reason,
 // deciding rule and config version.
 func (v View) Targeted14Details() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagTargeted14, v.slots[:], time.Time{})
+	return v.details(flagTargeted14)
 }
 
 // Targeted15 evaluates flag targeted_15.
@@ -564,7 +939,7 @@ func (v View) Targeted15() bool {
 // Targeted15Details evaluates flag targeted_15 with its variant, reason,
 // deciding rule and config version.
 func (v View) Targeted15Details() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagTargeted15, v.slots[:], time.Time{})
+	return v.details(flagTargeted15)
 }
 
 // Targeted16 evaluates flag targeted_16.
@@ -575,7 +950,7 @@ func (v View) Targeted16() bool {
 // Targeted16Details evaluates flag targeted_16 with its variant, reason,
 // deciding rule and config version.
 func (v View) Targeted16Details() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagTargeted16, v.slots[:], time.Time{})
+	return v.details(flagTargeted16)
 }
 
 // Rollout20 evaluates flag rollout_20.
@@ -586,7 +961,7 @@ func (v View) Rollout20() bool {
 // Rollout20Details evaluates flag rollout_20 with its variant, reason,
 // deciding rule and config version.
 func (v View) Rollout20Details() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagRollout20, v.slots[:], time.Time{})
+	return v.details(flagRollout20)
 }
 
 // Rollout025 evaluates flag rollout_02_5.
@@ -597,7 +972,7 @@ func (v View) Rollout025() bool {
 // Rollout025Details evaluates flag rollout_02_5 with its variant, reason,
 // deciding rule and config version.
 func (v View) Rollout025Details() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagRollout025, v.slots[:], time.Time{})
+	return v.details(flagRollout025)
 }
 
 // Rollout0310 evaluates flag rollout_03_10.
@@ -608,7 +983,7 @@ func (v View) Rollout0310() bool {
 // Rollout0310Details evaluates flag rollout_03_10 with its variant, reason,
 // deciding rule and config version.
 func (v View) Rollout0310Details() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagRollout0310, v.slots[:], time.Time{})
+	return v.details(flagRollout0310)
 }
 
 // Rollout0425 evaluates flag rollout_04_25.
@@ -619,7 +994,7 @@ func (v View) Rollout0425() bool {
 // Rollout0425Details evaluates flag rollout_04_25 with its variant, reason,
 // deciding rule and config version.
 func (v View) Rollout0425Details() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagRollout0425, v.slots[:], time.Time{})
+	return v.details(flagRollout0425)
 }
 
 // Rollout0530 evaluates flag rollout_05_30.
@@ -630,7 +1005,7 @@ func (v View) Rollout0530() bool {
 // Rollout0530Details evaluates flag rollout_05_30 with its variant, reason,
 // deciding rule and config version.
 func (v View) Rollout0530Details() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagRollout0530, v.slots[:], time.Time{})
+	return v.details(flagRollout0530)
 }
 
 // Rollout0650 evaluates flag rollout_06_50.
@@ -641,7 +1016,7 @@ func (v View) Rollout0650() bool {
 // Rollout0650Details evaluates flag rollout_06_50 with its variant, reason,
 // deciding rule and config version.
 func (v View) Rollout0650Details() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagRollout0650, v.slots[:], time.Time{})
+	return v.details(flagRollout0650)
 }
 
 // Rollout0775 evaluates flag rollout_07_75.
@@ -652,7 +1027,7 @@ func (v View) Rollout0775() bool {
 // Rollout0775Details evaluates flag rollout_07_75 with its variant, reason,
 // deciding rule and config version.
 func (v View) Rollout0775Details() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagRollout0775, v.slots[:], time.Time{})
+	return v.details(flagRollout0775)
 }
 
 // Rollout0890 evaluates flag rollout_08_90.
@@ -663,7 +1038,7 @@ func (v View) Rollout0890() bool {
 // Rollout0890Details evaluates flag rollout_08_90 with its variant, reason,
 // deciding rule and config version.
 func (v View) Rollout0890Details() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagRollout0890, v.slots[:], time.Time{})
+	return v.details(flagRollout0890)
 }
 
 // Variant01 evaluates flag variant_01.
@@ -674,7 +1049,7 @@ func (v View) Variant01() Variant01 {
 // Variant01Details evaluates flag variant_01 with its variant, reason,
 // deciding rule and config version.
 func (v View) Variant01Details() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagVariant01, v.slots[:], time.Time{})
+	return v.details(flagVariant01)
 }
 
 // Variant02 evaluates flag variant_02.
@@ -685,7 +1060,7 @@ func (v View) Variant02() Variant02 {
 // Variant02Details evaluates flag variant_02 with its variant, reason,
 // deciding rule and config version.
 func (v View) Variant02Details() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagVariant02, v.slots[:], time.Time{})
+	return v.details(flagVariant02)
 }
 
 // Variant03 evaluates flag variant_03.
@@ -696,7 +1071,7 @@ func (v View) Variant03() Variant03 {
 // Variant03Details evaluates flag variant_03 with its variant, reason,
 // deciding rule and config version.
 func (v View) Variant03Details() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagVariant03, v.slots[:], time.Time{})
+	return v.details(flagVariant03)
 }
 
 // Variant04 evaluates flag variant_04.
@@ -707,7 +1082,7 @@ func (v View) Variant04() Variant04 {
 // Variant04Details evaluates flag variant_04 with its variant, reason,
 // deciding rule and config version.
 func (v View) Variant04Details() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagVariant04, v.slots[:], time.Time{})
+	return v.details(flagVariant04)
 }
 
 // Variant05 evaluates flag variant_05.
@@ -718,7 +1093,7 @@ func (v View) Variant05() Variant05 {
 // Variant05Details evaluates flag variant_05 with its variant, reason,
 // deciding rule and config version.
 func (v View) Variant05Details() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagVariant05, v.slots[:], time.Time{})
+	return v.details(flagVariant05)
 }
 
 // Variant06 evaluates flag variant_06.
@@ -729,7 +1104,7 @@ func (v View) Variant06() Variant06 {
 // Variant06Details evaluates flag variant_06 with its variant, reason,
 // deciding rule and config version.
 func (v View) Variant06Details() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagVariant06, v.slots[:], time.Time{})
+	return v.details(flagVariant06)
 }
 
 // FeatureFlags is the client: true flags, as the GraphQL featureFlags field
@@ -892,6 +1267,61 @@ type FeatureFlags struct {
 // It evaluates them in one pass, so what several flags test about the target
 // (a split's hash above all) is computed once.
 func (v View) Client() FeatureFlags {
+	if v.cfg == nil || !v.now.IsZero() {
+		// A zero View, or one at a given time: flag by flag.
+		return FeatureFlags{
+			NoRules:     v.variant(flagNoRules) == 0,
+			Static02:    v.variant(flagStatic02) == 0,
+			Static03:    v.variant(flagStatic03) == 0,
+			Static04:    v.variant(flagStatic04) == 0,
+			Static05:    v.variant(flagStatic05) == 0,
+			Static06:    v.variant(flagStatic06) == 0,
+			Static07:    v.variant(flagStatic07) == 0,
+			Static08:    v.variant(flagStatic08) == 0,
+			Static09:    v.variant(flagStatic09) == 0,
+			Static10:    v.variant(flagStatic10) == 0,
+			Static11:    v.variant(flagStatic11) == 0,
+			Static12:    v.variant(flagStatic12) == 0,
+			Static13:    v.variant(flagStatic13) == 0,
+			Static14:    v.variant(flagStatic14) == 0,
+			Static15:    v.variant(flagStatic15) == 0,
+			Static16:    v.variant(flagStatic16) == 0,
+			Static17:    v.variant(flagStatic17) == 0,
+			Static18:    v.variant(flagStatic18) == 0,
+			Static19:    v.variant(flagStatic19) == 0,
+			Static20:    v.variant(flagStatic20) == 0,
+			Targeting:   v.variant(flagTargeting) == 0,
+			Targeted02:  v.variant(flagTargeted02) == 0,
+			Targeted03:  v.variant(flagTargeted03) == 0,
+			Targeted04:  v.variant(flagTargeted04) == 0,
+			Targeted05:  v.variant(flagTargeted05) == 0,
+			Targeted06:  v.variant(flagTargeted06) == 0,
+			Targeted07:  v.variant(flagTargeted07) == 0,
+			Targeted08:  v.variant(flagTargeted08) == 0,
+			Targeted09:  v.variant(flagTargeted09) == 0,
+			Targeted10:  v.variant(flagTargeted10) == 0,
+			Targeted11:  v.variant(flagTargeted11) == 0,
+			Targeted12:  v.variant(flagTargeted12) == 0,
+			Targeted13:  v.variant(flagTargeted13) == 0,
+			Targeted14:  v.variant(flagTargeted14) == 0,
+			Targeted15:  v.variant(flagTargeted15) == 0,
+			Targeted16:  v.variant(flagTargeted16) == 0,
+			Rollout20:   v.variant(flagRollout20) == 0,
+			Rollout025:  v.variant(flagRollout025) == 0,
+			Rollout0310: v.variant(flagRollout0310) == 0,
+			Rollout0425: v.variant(flagRollout0425) == 0,
+			Rollout0530: v.variant(flagRollout0530) == 0,
+			Rollout0650: v.variant(flagRollout0650) == 0,
+			Rollout0775: v.variant(flagRollout0775) == 0,
+			Rollout0890: v.variant(flagRollout0890) == 0,
+			Variant01:   [...]Variant01{Variant01Control, Variant01TreatmentA, Variant01TreatmentB}[v.variant(flagVariant01)],
+			Variant02:   [...]Variant02{Variant02Control, Variant02TreatmentA, Variant02TreatmentB}[v.variant(flagVariant02)],
+			Variant03:   [...]Variant03{Variant03Control, Variant03TreatmentA, Variant03TreatmentB}[v.variant(flagVariant03)],
+			Variant04:   [...]Variant04{Variant04Control, Variant04TreatmentA, Variant04TreatmentB}[v.variant(flagVariant04)],
+			Variant05:   [...]Variant05{Variant05Control, Variant05TreatmentA, Variant05TreatmentB}[v.variant(flagVariant05)],
+			Variant06:   [...]Variant06{Variant06Control, Variant06TreatmentA, Variant06TreatmentB}[v.variant(flagVariant06)],
+		}
+	}
 	ids := [...]vexilrt.FlagID{
 		flagNoRules,
 		flagStatic02,
@@ -1005,8 +1435,22 @@ func (v View) Client() FeatureFlags {
 // values. The accessors share it so that each stays small enough to inline; it
 // takes a pointer so that calling it does not copy the View.
 func (v *View) variant(id vexilrt.FlagID) int {
+	if v.cfg == nil || !v.now.IsZero() {
+		return v.details(id).ValueIndex()
+	}
 	i, _ := v.cfg.VariantIndex(id, v.slots[:])
 	return i
+}
+
+// details evaluates a flag with its details, at the view's time. A zero View
+// (or one from a nil *Flags) has no config: it compiles the defaults for each
+// answer, which is slow but right, and no way to use vexil on purpose.
+func (v *View) details(id vexilrt.FlagID) vexilrt.Evaluation {
+	cfg := v.cfg
+	if cfg == nil {
+		cfg = New(nil).defaults
+	}
+	return cfg.EvaluateSlots(id, v.slots[:], v.now)
 }
 
 // Variant01 is a value of flag variant_01.
@@ -1018,6 +1462,12 @@ const (
 	Variant01TreatmentA Variant01 = "treatment_a"
 	Variant01TreatmentB Variant01 = "treatment_b"
 )
+
+// AllVariant01 returns the values of flag variant_01, in flags.yaml order; a
+// new slice each call.
+func AllVariant01() []Variant01 {
+	return []Variant01{Variant01Control, Variant01TreatmentA, Variant01TreatmentB}
+}
 
 // String returns the value as flags.yaml writes it.
 func (x Variant01) String() string {
@@ -1077,6 +1527,12 @@ const (
 	Variant02TreatmentB Variant02 = "treatment_b"
 )
 
+// AllVariant02 returns the values of flag variant_02, in flags.yaml order; a
+// new slice each call.
+func AllVariant02() []Variant02 {
+	return []Variant02{Variant02Control, Variant02TreatmentA, Variant02TreatmentB}
+}
+
 // String returns the value as flags.yaml writes it.
 func (x Variant02) String() string {
 	return string(x)
@@ -1134,6 +1590,12 @@ const (
 	Variant03TreatmentA Variant03 = "treatment_a"
 	Variant03TreatmentB Variant03 = "treatment_b"
 )
+
+// AllVariant03 returns the values of flag variant_03, in flags.yaml order; a
+// new slice each call.
+func AllVariant03() []Variant03 {
+	return []Variant03{Variant03Control, Variant03TreatmentA, Variant03TreatmentB}
+}
 
 // String returns the value as flags.yaml writes it.
 func (x Variant03) String() string {
@@ -1193,6 +1655,12 @@ const (
 	Variant04TreatmentB Variant04 = "treatment_b"
 )
 
+// AllVariant04 returns the values of flag variant_04, in flags.yaml order; a
+// new slice each call.
+func AllVariant04() []Variant04 {
+	return []Variant04{Variant04Control, Variant04TreatmentA, Variant04TreatmentB}
+}
+
 // String returns the value as flags.yaml writes it.
 func (x Variant04) String() string {
 	return string(x)
@@ -1251,6 +1719,12 @@ const (
 	Variant05TreatmentB Variant05 = "treatment_b"
 )
 
+// AllVariant05 returns the values of flag variant_05, in flags.yaml order; a
+// new slice each call.
+func AllVariant05() []Variant05 {
+	return []Variant05{Variant05Control, Variant05TreatmentA, Variant05TreatmentB}
+}
+
 // String returns the value as flags.yaml writes it.
 func (x Variant05) String() string {
 	return string(x)
@@ -1308,6 +1782,12 @@ const (
 	Variant06TreatmentA Variant06 = "treatment_a"
 	Variant06TreatmentB Variant06 = "treatment_b"
 )
+
+// AllVariant06 returns the values of flag variant_06, in flags.yaml order; a
+// new slice each call.
+func AllVariant06() []Variant06 {
+	return []Variant06{Variant06Control, Variant06TreatmentA, Variant06TreatmentB}
+}
 
 // String returns the value as flags.yaml writes it.
 func (x Variant06) String() string {

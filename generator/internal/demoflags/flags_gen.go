@@ -18,20 +18,19 @@ import (
 // does not use it.
 const SchemaHash = "7db32bd2606ca292"
 
-// definitionsSource is the flags.yaml this file was generated from, verbatim.
-const definitionsSource = `# A copy of the demo definitions (the repository's flags.yaml), generated and
-# committed so that tests exercise real generated code.
-version: 1
+// definitionsSource is the flags.yaml this file was generated from, without
+// its comments (editing one does not change this file).
+const definitionsSource = `version: 1
 package: demoflags
 attributes:
-  user_id:   {type: string, key: true}
-  role:      {type: string, values: [teacher, student, parent]}
+  user_id: {type: string, key: true}
+  role: {type: string, values: [teacher, student, parent]}
   school_id: {type: int}
-  country:   {type: string}
-  grades:    {type: int_set}
-  tags:      {type: string_set}
-  beta:      {type: bool}
-  score:     {type: float}
+  country: {type: string}
+  grades: {type: int_set}
+  tags: {type: string_set}
+  beta: {type: bool}
+  score: {type: float}
 flags:
   new_report:
     default: false
@@ -78,6 +77,15 @@ const (
 	flagLegacyReport vexilrt.FlagID = 3
 )
 
+// The flags' names in flags.yaml, for code that names flags as strings:
+// OpenFeature clients, exposure options, Fixed.
+const (
+	NameNewReport    = "new_report"
+	NameWorkbook     = "workbook"
+	NameMaxQuestions = "max_questions"
+	NameLegacyReport = "legacy_report"
+)
+
 // Flags evaluates the flags of flags.yaml for targets, against the current
 // config of its source.
 type Flags struct {
@@ -114,16 +122,37 @@ func (f *Flags) For(ctx context.Context, t Target) View {
 	return v
 }
 
+// Config returns the config the flags answer from: the source's when it fits
+// these definitions, the defaults otherwise. It makes *Flags a
+// vexilrt.ConfigSource, so Flags from Fixed can stand wherever a source is
+// expected.
+func (f *Flags) Config() *vexilrt.Config {
+	if f == nil {
+		return nil
+	}
+	if f.src != nil {
+		if c := f.src.Config(); c != nil && c.SchemaHash() == SchemaHash {
+			return c
+		}
+	}
+	return f.defaults
+}
+
+// ForAt is For at a given time: rules that compare with now (scheduled
+// rollouts) see now instead of the wall clock. A zero now is the wall clock.
+func (f *Flags) ForAt(ctx context.Context, t Target, now time.Time) View {
+	v := View{
+		ctx: ctx,
+		now: now,
+	}
+	f.fill(&v, &t)
+	return v
+}
+
 // fill sets the view's config and slots. It is apart from For so that For is
 // small enough to inline: the View is then built where the caller keeps it,
 // not copied out of For's frame.
 func (f *Flags) fill(v *View, t *Target) {
-	v.cfg = f.defaults
-	if f.src != nil {
-		if c := f.src.Config(); c != nil && c.SchemaHash() == SchemaHash {
-			v.cfg = c
-		}
-	}
 	v.slots[0] = vexilrt.NonEmptyString(t.UserID)
 	v.slots[1] = vexilrt.NonEmptyString(string(t.Role))
 	v.slots[2] = vexilrt.OptionalInt(t.SchoolID)
@@ -132,6 +161,55 @@ func (f *Flags) fill(v *View, t *Target) {
 	v.slots[5] = vexilrt.OptionalStringSet(t.Tags)
 	v.slots[6] = vexilrt.OptionalBool(t.Beta)
 	v.slots[7] = vexilrt.OptionalFloat(t.Score)
+	if f == nil {
+		return // a nil *Flags: the view answers the defaults, as a zero View does
+	}
+	v.cfg = f.defaults
+	if f.src != nil {
+		if c := f.src.Config(); c != nil && c.SchemaHash() == SchemaHash {
+			v.cfg = c
+		}
+	}
+}
+
+// Values are flag values for Fixed, one field per flag (an alias answers what
+// its flag answers). A field left at its zero value (false, 0, "") leaves its
+// flag at its default.
+type Values struct {
+	NewReport    bool
+	Workbook     Workbook
+	MaxQuestions int
+}
+
+// Fixed returns Flags that answer every target with values, and every other
+// flag with its default: for tests. zero names flags (NameNewReport, ...) to
+// answer their zero value (false, 0), which a zero field cannot say.
+// Evaluations say TARGETING_MATCH by rule "fixed". Use ForAt for a fixed time.
+//
+// Fixed panics when values hold what the flags cannot answer (an int that is
+// not a variant, an unknown name): a mistake in the test.
+func Fixed(values Values, zero ...string) *Flags {
+	set := map[string]vexilrt.FlagValue{}
+	if values.NewReport {
+		set[NameNewReport] = vexilrt.BoolFlagValue(true)
+	}
+	if values.Workbook != "" {
+		set[NameWorkbook] = vexilrt.StringFlagValue(string(values.Workbook))
+	}
+	if values.MaxQuestions != 0 {
+		set[NameMaxQuestions] = vexilrt.IntFlagValue(int64(values.MaxQuestions))
+	}
+	for _, name := range zero {
+		set[name] = vexilrt.FlagValue{}
+	}
+	cfg, diags := vexilrt.FixedConfig(Definitions(), set)
+	if cfg == nil {
+		panic("vexil: Fixed: " + diags.String())
+	}
+	return &Flags{
+		defaults: cfg,
+		src:      vexilrt.NewHolder(cfg),
+	}
 }
 
 // Target is who flags are evaluated for: one field per attribute of
@@ -170,10 +248,11 @@ type Target struct {
 
 // View is the flags of one target, answered by one config version. It is a
 // small value that allocates nothing to make or to read; make one per request,
-// don't keep it.
+// don't keep it. A zero View answers every flag with its default.
 type View struct {
 	ctx   context.Context
-	cfg   *vexilrt.Config
+	cfg   *vexilrt.Config  // nil in a zero View: the defaults answer
+	now   time.Time        // ForAt's time; zero: the wall clock
 	slots [8]vexilrt.Value // the target's attributes, in slot order
 }
 
@@ -194,7 +273,7 @@ func (v View) NewReport() bool {
 // NewReportDetails evaluates flag new_report with its variant, reason,
 // deciding rule and config version.
 func (v View) NewReportDetails() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagNewReport, v.slots[:], time.Time{})
+	return v.details(flagNewReport)
 }
 
 // Workbook evaluates flag workbook.
@@ -209,7 +288,7 @@ func (v View) Workbook() Workbook {
 // WorkbookDetails evaluates flag workbook with its variant, reason, deciding
 // rule and config version.
 func (v View) WorkbookDetails() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagWorkbook, v.slots[:], time.Time{})
+	return v.details(flagWorkbook)
 }
 
 // MaxQuestions evaluates flag max_questions.
@@ -224,7 +303,7 @@ func (v View) MaxQuestions() int {
 // MaxQuestionsDetails evaluates flag max_questions with its variant, reason,
 // deciding rule and config version.
 func (v View) MaxQuestionsDetails() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagMaxQuestions, v.slots[:], time.Time{})
+	return v.details(flagMaxQuestions)
 }
 
 // LegacyReport evaluates flag legacy_report, an alias of new_report: it
@@ -242,7 +321,7 @@ func (v View) LegacyReport() bool {
 //
 // Deprecated: use new_report.
 func (v View) LegacyReportDetails() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagLegacyReport, v.slots[:], time.Time{})
+	return v.details(flagLegacyReport)
 }
 
 // FeatureFlags is the client: true flags, as the GraphQL featureFlags field
@@ -270,6 +349,14 @@ type FeatureFlags struct {
 // It evaluates them in one pass, so what several flags test about the target
 // (a split's hash above all) is computed once.
 func (v View) Client() FeatureFlags {
+	if v.cfg == nil || !v.now.IsZero() {
+		// A zero View, or one at a given time: flag by flag.
+		return FeatureFlags{
+			NewReport:    v.variant(flagNewReport) == 0,
+			Workbook:     [...]Workbook{WorkbookClassic, WorkbookGuided, WorkbookAdaptive}[v.variant(flagWorkbook)],
+			LegacyReport: v.variant(flagLegacyReport) == 0,
+		}
+	}
 	ids := [...]vexilrt.FlagID{
 		flagNewReport,
 		flagWorkbook,
@@ -289,8 +376,22 @@ func (v View) Client() FeatureFlags {
 // values. The accessors share it so that each stays small enough to inline; it
 // takes a pointer so that calling it does not copy the View.
 func (v *View) variant(id vexilrt.FlagID) int {
+	if v.cfg == nil || !v.now.IsZero() {
+		return v.details(id).ValueIndex()
+	}
 	i, _ := v.cfg.VariantIndex(id, v.slots[:])
 	return i
+}
+
+// details evaluates a flag with its details, at the view's time. A zero View
+// (or one from a nil *Flags) has no config: it compiles the defaults for each
+// answer, which is slow but right, and no way to use vexil on purpose.
+func (v *View) details(id vexilrt.FlagID) vexilrt.Evaluation {
+	cfg := v.cfg
+	if cfg == nil {
+		cfg = New(nil).defaults
+	}
+	return cfg.EvaluateSlots(id, v.slots[:], v.now)
 }
 
 // Role is a value of attribute role.
@@ -302,6 +403,12 @@ const (
 	RoleStudent Role = "student"
 	RoleParent  Role = "parent"
 )
+
+// AllRole returns the values of attribute role, in flags.yaml order; a new
+// slice each call.
+func AllRole() []Role {
+	return []Role{RoleTeacher, RoleStudent, RoleParent}
+}
 
 // String returns the value as flags.yaml writes it.
 func (x Role) String() string {
@@ -360,6 +467,12 @@ const (
 	WorkbookGuided   Workbook = "guided"
 	WorkbookAdaptive Workbook = "adaptive"
 )
+
+// AllWorkbook returns the values of flag workbook, in flags.yaml order; a new
+// slice each call.
+func AllWorkbook() []Workbook {
+	return []Workbook{WorkbookClassic, WorkbookGuided, WorkbookAdaptive}
+}
 
 // String returns the value as flags.yaml writes it.
 func (x Workbook) String() string {

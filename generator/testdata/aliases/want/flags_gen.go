@@ -18,9 +18,9 @@ import (
 // does not use it.
 const SchemaHash = "8ca7f41909d1d0c8"
 
-// definitionsSource is the flags.yaml this file was generated from, verbatim.
-const definitionsSource = `# Aliases (always deprecated) and deprecated flags.
-version: 1
+// definitionsSource is the flags.yaml this file was generated from, without
+// its comments (editing one does not change this file).
+const definitionsSource = `version: 1
 package: flags
 attributes:
   user_id: {type: string, key: true}
@@ -67,6 +67,18 @@ const (
 	flagRetiredLimit    vexilrt.FlagID = 6
 )
 
+// The flags' names in flags.yaml, for code that names flags as strings:
+// OpenFeature clients, exposure options, Fixed.
+const (
+	NameNewReport       = "new_report"
+	NameLegacyReport    = "legacy_report"
+	NameOldReport       = "old_report"
+	NameWorkbook        = "workbook"
+	NameClassicWorkbook = "classic_workbook"
+	NameSunsetBanner    = "sunset_banner"
+	NameRetiredLimit    = "retired_limit"
+)
+
 // Flags evaluates the flags of flags.yaml for targets, against the current
 // config of its source.
 type Flags struct {
@@ -103,17 +115,91 @@ func (f *Flags) For(ctx context.Context, t Target) View {
 	return v
 }
 
+// Config returns the config the flags answer from: the source's when it fits
+// these definitions, the defaults otherwise. It makes *Flags a
+// vexilrt.ConfigSource, so Flags from Fixed can stand wherever a source is
+// expected.
+func (f *Flags) Config() *vexilrt.Config {
+	if f == nil {
+		return nil
+	}
+	if f.src != nil {
+		if c := f.src.Config(); c != nil && c.SchemaHash() == SchemaHash {
+			return c
+		}
+	}
+	return f.defaults
+}
+
+// ForAt is For at a given time: rules that compare with now (scheduled
+// rollouts) see now instead of the wall clock. A zero now is the wall clock.
+func (f *Flags) ForAt(ctx context.Context, t Target, now time.Time) View {
+	v := View{
+		ctx: ctx,
+		now: now,
+	}
+	f.fill(&v, &t)
+	return v
+}
+
 // fill sets the view's config and slots. It is apart from For so that For is
 // small enough to inline: the View is then built where the caller keeps it,
 // not copied out of For's frame.
 func (f *Flags) fill(v *View, t *Target) {
+	v.slots[0] = vexilrt.NonEmptyString(t.UserID)
+	if f == nil {
+		return // a nil *Flags: the view answers the defaults, as a zero View does
+	}
 	v.cfg = f.defaults
 	if f.src != nil {
 		if c := f.src.Config(); c != nil && c.SchemaHash() == SchemaHash {
 			v.cfg = c
 		}
 	}
-	v.slots[0] = vexilrt.NonEmptyString(t.UserID)
+}
+
+// Values are flag values for Fixed, one field per flag (an alias answers what
+// its flag answers). A field left at its zero value (false, 0, "") leaves its
+// flag at its default.
+type Values struct {
+	NewReport    bool
+	Workbook     Workbook
+	SunsetBanner bool
+	RetiredLimit int
+}
+
+// Fixed returns Flags that answer every target with values, and every other
+// flag with its default: for tests. zero names flags (NameNewReport, ...) to
+// answer their zero value (false, 0), which a zero field cannot say.
+// Evaluations say TARGETING_MATCH by rule "fixed". Use ForAt for a fixed time.
+//
+// Fixed panics when values hold what the flags cannot answer (an int that is
+// not a variant, an unknown name): a mistake in the test.
+func Fixed(values Values, zero ...string) *Flags {
+	set := map[string]vexilrt.FlagValue{}
+	if values.NewReport {
+		set[NameNewReport] = vexilrt.BoolFlagValue(true)
+	}
+	if values.Workbook != "" {
+		set[NameWorkbook] = vexilrt.StringFlagValue(string(values.Workbook))
+	}
+	if values.SunsetBanner {
+		set[NameSunsetBanner] = vexilrt.BoolFlagValue(true)
+	}
+	if values.RetiredLimit != 0 {
+		set[NameRetiredLimit] = vexilrt.IntFlagValue(int64(values.RetiredLimit))
+	}
+	for _, name := range zero {
+		set[name] = vexilrt.FlagValue{}
+	}
+	cfg, diags := vexilrt.FixedConfig(Definitions(), set)
+	if cfg == nil {
+		panic("vexil: Fixed: " + diags.String())
+	}
+	return &Flags{
+		defaults: cfg,
+		src:      vexilrt.NewHolder(cfg),
+	}
 }
 
 // Target is who flags are evaluated for: one field per attribute of
@@ -129,10 +215,11 @@ type Target struct {
 
 // View is the flags of one target, answered by one config version. It is a
 // small value that allocates nothing to make or to read; make one per request,
-// don't keep it.
+// don't keep it. A zero View answers every flag with its default.
 type View struct {
 	ctx   context.Context
-	cfg   *vexilrt.Config
+	cfg   *vexilrt.Config  // nil in a zero View: the defaults answer
+	now   time.Time        // ForAt's time; zero: the wall clock
 	slots [1]vexilrt.Value // the target's attributes, in slot order
 }
 
@@ -151,7 +238,7 @@ func (v View) NewReport() bool {
 // NewReportDetails evaluates flag new_report with its variant, reason,
 // deciding rule and config version.
 func (v View) NewReportDetails() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagNewReport, v.slots[:], time.Time{})
+	return v.details(flagNewReport)
 }
 
 // LegacyReport evaluates flag legacy_report, an alias of new_report: it
@@ -167,7 +254,7 @@ func (v View) LegacyReport() bool {
 //
 // Deprecated: use NewReportDetails instead.
 func (v View) LegacyReportDetails() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagLegacyReport, v.slots[:], time.Time{})
+	return v.details(flagLegacyReport)
 }
 
 // OldReport evaluates flag old_report, an alias of new_report: it answers what
@@ -183,7 +270,7 @@ func (v View) OldReport() bool {
 //
 // Deprecated: switch to new_report before June.
 func (v View) OldReportDetails() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagOldReport, v.slots[:], time.Time{})
+	return v.details(flagOldReport)
 }
 
 // Workbook evaluates flag workbook.
@@ -194,7 +281,7 @@ func (v View) Workbook() Workbook {
 // WorkbookDetails evaluates flag workbook with its variant, reason, deciding
 // rule and config version.
 func (v View) WorkbookDetails() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagWorkbook, v.slots[:], time.Time{})
+	return v.details(flagWorkbook)
 }
 
 // ClassicWorkbook evaluates flag classic_workbook, an alias of workbook: it
@@ -212,7 +299,7 @@ func (v View) ClassicWorkbook() Workbook {
 //
 // Deprecated: use WorkbookDetails instead.
 func (v View) ClassicWorkbookDetails() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagClassicWorkbook, v.slots[:], time.Time{})
+	return v.details(flagClassicWorkbook)
 }
 
 // SunsetBanner evaluates flag sunset_banner.
@@ -227,7 +314,7 @@ func (v View) SunsetBanner() bool {
 //
 // Deprecated: flag sunset_banner is deprecated.
 func (v View) SunsetBannerDetails() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagSunsetBanner, v.slots[:], time.Time{})
+	return v.details(flagSunsetBanner)
 }
 
 // RetiredLimit evaluates flag retired_limit.
@@ -242,7 +329,7 @@ func (v View) RetiredLimit() int {
 //
 // Deprecated: limits moved to the plan service.
 func (v View) RetiredLimitDetails() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagRetiredLimit, v.slots[:], time.Time{})
+	return v.details(flagRetiredLimit)
 }
 
 // FeatureFlags is the client: true flags, as the GraphQL featureFlags field
@@ -260,8 +347,22 @@ func (v View) Client() FeatureFlags {
 // values. The accessors share it so that each stays small enough to inline; it
 // takes a pointer so that calling it does not copy the View.
 func (v *View) variant(id vexilrt.FlagID) int {
+	if v.cfg == nil || !v.now.IsZero() {
+		return v.details(id).ValueIndex()
+	}
 	i, _ := v.cfg.VariantIndex(id, v.slots[:])
 	return i
+}
+
+// details evaluates a flag with its details, at the view's time. A zero View
+// (or one from a nil *Flags) has no config: it compiles the defaults for each
+// answer, which is slow but right, and no way to use vexil on purpose.
+func (v *View) details(id vexilrt.FlagID) vexilrt.Evaluation {
+	cfg := v.cfg
+	if cfg == nil {
+		cfg = New(nil).defaults
+	}
+	return cfg.EvaluateSlots(id, v.slots[:], v.now)
 }
 
 // Workbook is a value of flag workbook.
@@ -272,6 +373,12 @@ const (
 	WorkbookClassic Workbook = "classic"
 	WorkbookGuided  Workbook = "guided"
 )
+
+// AllWorkbook returns the values of flag workbook, in flags.yaml order; a new
+// slice each call.
+func AllWorkbook() []Workbook {
+	return []Workbook{WorkbookClassic, WorkbookGuided}
+}
 
 // String returns the value as flags.yaml writes it.
 func (x Workbook) String() string {

@@ -15,18 +15,18 @@ import (
 // does not use it.
 const SchemaHash = "1398ef1231345215"
 
-// definitionsSource is the flags.yaml this file was generated from, verbatim.
-const definitionsSource = `# Every attribute type, bool flags, and the metadata an accessor's doc shows.
-version: 1
+// definitionsSource is the flags.yaml this file was generated from, without
+// its comments (editing one does not change this file).
+const definitionsSource = `version: 1
 package: flags
 attributes:
-  user_id:   {type: string, key: true, description: Who is asking.}
+  user_id: {type: string, key: true, description: Who is asking.}
   school_id: {type: int}
-  country:   {type: string}
-  grades:    {type: int_set}
-  tags:      {type: string_set}
-  beta:      {type: bool}
-  score:     {type: float}
+  country: {type: string}
+  grades: {type: int_set}
+  tags: {type: string_set}
+  beta: {type: bool}
+  score: {type: float}
 flags:
   new_report:
     default: false
@@ -65,6 +65,14 @@ const (
 	flagKillExports vexilrt.FlagID = 2
 )
 
+// The flags' names in flags.yaml, for code that names flags as strings:
+// OpenFeature clients, exposure options, Fixed.
+const (
+	NameNewReport   = "new_report"
+	NameDarkMode    = "dark_mode"
+	NameKillExports = "kill_exports"
+)
+
 // Flags evaluates the flags of flags.yaml for targets, against the current
 // config of its source.
 type Flags struct {
@@ -101,16 +109,37 @@ func (f *Flags) For(ctx context.Context, t Target) View {
 	return v
 }
 
+// Config returns the config the flags answer from: the source's when it fits
+// these definitions, the defaults otherwise. It makes *Flags a
+// vexilrt.ConfigSource, so Flags from Fixed can stand wherever a source is
+// expected.
+func (f *Flags) Config() *vexilrt.Config {
+	if f == nil {
+		return nil
+	}
+	if f.src != nil {
+		if c := f.src.Config(); c != nil && c.SchemaHash() == SchemaHash {
+			return c
+		}
+	}
+	return f.defaults
+}
+
+// ForAt is For at a given time: rules that compare with now (scheduled
+// rollouts) see now instead of the wall clock. A zero now is the wall clock.
+func (f *Flags) ForAt(ctx context.Context, t Target, now time.Time) View {
+	v := View{
+		ctx: ctx,
+		now: now,
+	}
+	f.fill(&v, &t)
+	return v
+}
+
 // fill sets the view's config and slots. It is apart from For so that For is
 // small enough to inline: the View is then built where the caller keeps it,
 // not copied out of For's frame.
 func (f *Flags) fill(v *View, t *Target) {
-	v.cfg = f.defaults
-	if f.src != nil {
-		if c := f.src.Config(); c != nil && c.SchemaHash() == SchemaHash {
-			v.cfg = c
-		}
-	}
 	v.slots[0] = vexilrt.NonEmptyString(t.UserID)
 	v.slots[1] = vexilrt.OptionalInt(t.SchoolID)
 	v.slots[2] = vexilrt.NonEmptyString(t.Country)
@@ -118,6 +147,55 @@ func (f *Flags) fill(v *View, t *Target) {
 	v.slots[4] = vexilrt.OptionalStringSet(t.Tags)
 	v.slots[5] = vexilrt.OptionalBool(t.Beta)
 	v.slots[6] = vexilrt.OptionalFloat(t.Score)
+	if f == nil {
+		return // a nil *Flags: the view answers the defaults, as a zero View does
+	}
+	v.cfg = f.defaults
+	if f.src != nil {
+		if c := f.src.Config(); c != nil && c.SchemaHash() == SchemaHash {
+			v.cfg = c
+		}
+	}
+}
+
+// Values are flag values for Fixed, one field per flag (an alias answers what
+// its flag answers). A field left at its zero value (false, 0, "") leaves its
+// flag at its default.
+type Values struct {
+	NewReport   bool
+	DarkMode    bool
+	KillExports bool
+}
+
+// Fixed returns Flags that answer every target with values, and every other
+// flag with its default: for tests. zero names flags (NameNewReport, ...) to
+// answer their zero value (false, 0), which a zero field cannot say.
+// Evaluations say TARGETING_MATCH by rule "fixed". Use ForAt for a fixed time.
+//
+// Fixed panics when values hold what the flags cannot answer (an int that is
+// not a variant, an unknown name): a mistake in the test.
+func Fixed(values Values, zero ...string) *Flags {
+	set := map[string]vexilrt.FlagValue{}
+	if values.NewReport {
+		set[NameNewReport] = vexilrt.BoolFlagValue(true)
+	}
+	if values.DarkMode {
+		set[NameDarkMode] = vexilrt.BoolFlagValue(true)
+	}
+	if values.KillExports {
+		set[NameKillExports] = vexilrt.BoolFlagValue(true)
+	}
+	for _, name := range zero {
+		set[name] = vexilrt.FlagValue{}
+	}
+	cfg, diags := vexilrt.FixedConfig(Definitions(), set)
+	if cfg == nil {
+		panic("vexil: Fixed: " + diags.String())
+	}
+	return &Flags{
+		defaults: cfg,
+		src:      vexilrt.NewHolder(cfg),
+	}
 }
 
 // Target is who flags are evaluated for: one field per attribute of
@@ -155,10 +233,11 @@ type Target struct {
 
 // View is the flags of one target, answered by one config version. It is a
 // small value that allocates nothing to make or to read; make one per request,
-// don't keep it.
+// don't keep it. A zero View answers every flag with its default.
 type View struct {
 	ctx   context.Context
-	cfg   *vexilrt.Config
+	cfg   *vexilrt.Config  // nil in a zero View: the defaults answer
+	now   time.Time        // ForAt's time; zero: the wall clock
 	slots [7]vexilrt.Value // the target's attributes, in slot order
 }
 
@@ -179,7 +258,7 @@ func (v View) NewReport() bool {
 // NewReportDetails evaluates flag new_report with its variant, reason,
 // deciding rule and config version.
 func (v View) NewReportDetails() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagNewReport, v.slots[:], time.Time{})
+	return v.details(flagNewReport)
 }
 
 // DarkMode evaluates flag dark_mode.
@@ -195,7 +274,7 @@ func (v View) DarkMode() bool {
 // DarkModeDetails evaluates flag dark_mode with its variant, reason, deciding
 // rule and config version.
 func (v View) DarkModeDetails() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagDarkMode, v.slots[:], time.Time{})
+	return v.details(flagDarkMode)
 }
 
 // KillExports evaluates flag kill_exports.
@@ -208,7 +287,7 @@ func (v View) KillExports() bool {
 // KillExportsDetails evaluates flag kill_exports with its variant, reason,
 // deciding rule and config version.
 func (v View) KillExportsDetails() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagKillExports, v.slots[:], time.Time{})
+	return v.details(flagKillExports)
 }
 
 // FeatureFlags is the client: true flags, as the GraphQL featureFlags field
@@ -226,6 +305,20 @@ func (v View) Client() FeatureFlags {
 // values. The accessors share it so that each stays small enough to inline; it
 // takes a pointer so that calling it does not copy the View.
 func (v *View) variant(id vexilrt.FlagID) int {
+	if v.cfg == nil || !v.now.IsZero() {
+		return v.details(id).ValueIndex()
+	}
 	i, _ := v.cfg.VariantIndex(id, v.slots[:])
 	return i
+}
+
+// details evaluates a flag with its details, at the view's time. A zero View
+// (or one from a nil *Flags) has no config: it compiles the defaults for each
+// answer, which is slow but right, and no way to use vexil on purpose.
+func (v *View) details(id vexilrt.FlagID) vexilrt.Evaluation {
+	cfg := v.cfg
+	if cfg == nil {
+		cfg = New(nil).defaults
+	}
+	return cfg.EvaluateSlots(id, v.slots[:], v.now)
 }

@@ -18,13 +18,13 @@ import (
 // does not use it.
 const SchemaHash = "0b9226dda739ec5f"
 
-// definitionsSource is the flags.yaml this file was generated from, verbatim.
-const definitionsSource = `# Attribute enums, string-variant flags (odd spellings included) and int variants.
-version: 1
+// definitionsSource is the flags.yaml this file was generated from, without
+// its comments (editing one does not change this file).
+const definitionsSource = `version: 1
 package: learning
 attributes:
-  role:  {type: string, values: [teacher, student, parent]}
-  plan:  {type: string, values: [free, pro-2024, enterprise.v2]}
+  role: {type: string, values: [teacher, student, parent]}
+  plan: {type: string, values: [free, pro-2024, enterprise.v2]}
 flags:
   workbook:
     variants: [classic, guided_v2, adaptive]
@@ -58,6 +58,14 @@ const (
 	flagWorkbook     vexilrt.FlagID = 0
 	flagMaxQuestions vexilrt.FlagID = 1
 	flagTheme        vexilrt.FlagID = 2
+)
+
+// The flags' names in flags.yaml, for code that names flags as strings:
+// OpenFeature clients, exposure options, Fixed.
+const (
+	NameWorkbook     = "workbook"
+	NameMaxQuestions = "max_questions"
+	NameTheme        = "theme"
 )
 
 // Flags evaluates the flags of flags.yaml for targets, against the current
@@ -96,18 +104,88 @@ func (f *Flags) For(ctx context.Context, t Target) View {
 	return v
 }
 
+// Config returns the config the flags answer from: the source's when it fits
+// these definitions, the defaults otherwise. It makes *Flags a
+// vexilrt.ConfigSource, so Flags from Fixed can stand wherever a source is
+// expected.
+func (f *Flags) Config() *vexilrt.Config {
+	if f == nil {
+		return nil
+	}
+	if f.src != nil {
+		if c := f.src.Config(); c != nil && c.SchemaHash() == SchemaHash {
+			return c
+		}
+	}
+	return f.defaults
+}
+
+// ForAt is For at a given time: rules that compare with now (scheduled
+// rollouts) see now instead of the wall clock. A zero now is the wall clock.
+func (f *Flags) ForAt(ctx context.Context, t Target, now time.Time) View {
+	v := View{
+		ctx: ctx,
+		now: now,
+	}
+	f.fill(&v, &t)
+	return v
+}
+
 // fill sets the view's config and slots. It is apart from For so that For is
 // small enough to inline: the View is then built where the caller keeps it,
 // not copied out of For's frame.
 func (f *Flags) fill(v *View, t *Target) {
+	v.slots[0] = vexilrt.NonEmptyString(string(t.Role))
+	v.slots[1] = vexilrt.NonEmptyString(string(t.Plan))
+	if f == nil {
+		return // a nil *Flags: the view answers the defaults, as a zero View does
+	}
 	v.cfg = f.defaults
 	if f.src != nil {
 		if c := f.src.Config(); c != nil && c.SchemaHash() == SchemaHash {
 			v.cfg = c
 		}
 	}
-	v.slots[0] = vexilrt.NonEmptyString(string(t.Role))
-	v.slots[1] = vexilrt.NonEmptyString(string(t.Plan))
+}
+
+// Values are flag values for Fixed, one field per flag (an alias answers what
+// its flag answers). A field left at its zero value (false, 0, "") leaves its
+// flag at its default.
+type Values struct {
+	Workbook     Workbook
+	MaxQuestions int
+	Theme        Theme
+}
+
+// Fixed returns Flags that answer every target with values, and every other
+// flag with its default: for tests. zero names flags (NameNewReport, ...) to
+// answer their zero value (false, 0), which a zero field cannot say.
+// Evaluations say TARGETING_MATCH by rule "fixed". Use ForAt for a fixed time.
+//
+// Fixed panics when values hold what the flags cannot answer (an int that is
+// not a variant, an unknown name): a mistake in the test.
+func Fixed(values Values, zero ...string) *Flags {
+	set := map[string]vexilrt.FlagValue{}
+	if values.Workbook != "" {
+		set[NameWorkbook] = vexilrt.StringFlagValue(string(values.Workbook))
+	}
+	if values.MaxQuestions != 0 {
+		set[NameMaxQuestions] = vexilrt.IntFlagValue(int64(values.MaxQuestions))
+	}
+	if values.Theme != "" {
+		set[NameTheme] = vexilrt.StringFlagValue(string(values.Theme))
+	}
+	for _, name := range zero {
+		set[name] = vexilrt.FlagValue{}
+	}
+	cfg, diags := vexilrt.FixedConfig(Definitions(), set)
+	if cfg == nil {
+		panic("vexil: Fixed: " + diags.String())
+	}
+	return &Flags{
+		defaults: cfg,
+		src:      vexilrt.NewHolder(cfg),
+	}
 }
 
 // Target is who flags are evaluated for: one field per attribute of
@@ -126,10 +204,11 @@ type Target struct {
 
 // View is the flags of one target, answered by one config version. It is a
 // small value that allocates nothing to make or to read; make one per request,
-// don't keep it.
+// don't keep it. A zero View answers every flag with its default.
 type View struct {
 	ctx   context.Context
-	cfg   *vexilrt.Config
+	cfg   *vexilrt.Config  // nil in a zero View: the defaults answer
+	now   time.Time        // ForAt's time; zero: the wall clock
 	slots [2]vexilrt.Value // the target's attributes, in slot order
 }
 
@@ -150,7 +229,7 @@ func (v View) Workbook() Workbook {
 // WorkbookDetails evaluates flag workbook with its variant, reason, deciding
 // rule and config version.
 func (v View) WorkbookDetails() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagWorkbook, v.slots[:], time.Time{})
+	return v.details(flagWorkbook)
 }
 
 // MaxQuestions evaluates flag max_questions.
@@ -163,7 +242,7 @@ func (v View) MaxQuestions() int {
 // MaxQuestionsDetails evaluates flag max_questions with its variant, reason,
 // deciding rule and config version.
 func (v View) MaxQuestionsDetails() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagMaxQuestions, v.slots[:], time.Time{})
+	return v.details(flagMaxQuestions)
 }
 
 // Theme evaluates flag theme.
@@ -174,7 +253,7 @@ func (v View) Theme() Theme {
 // ThemeDetails evaluates flag theme with its variant, reason, deciding rule
 // and config version.
 func (v View) ThemeDetails() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagTheme, v.slots[:], time.Time{})
+	return v.details(flagTheme)
 }
 
 // FeatureFlags is the client: true flags, as the GraphQL featureFlags field
@@ -192,8 +271,22 @@ func (v View) Client() FeatureFlags {
 // values. The accessors share it so that each stays small enough to inline; it
 // takes a pointer so that calling it does not copy the View.
 func (v *View) variant(id vexilrt.FlagID) int {
+	if v.cfg == nil || !v.now.IsZero() {
+		return v.details(id).ValueIndex()
+	}
 	i, _ := v.cfg.VariantIndex(id, v.slots[:])
 	return i
+}
+
+// details evaluates a flag with its details, at the view's time. A zero View
+// (or one from a nil *Flags) has no config: it compiles the defaults for each
+// answer, which is slow but right, and no way to use vexil on purpose.
+func (v *View) details(id vexilrt.FlagID) vexilrt.Evaluation {
+	cfg := v.cfg
+	if cfg == nil {
+		cfg = New(nil).defaults
+	}
+	return cfg.EvaluateSlots(id, v.slots[:], v.now)
 }
 
 // Role is a value of attribute role.
@@ -205,6 +298,12 @@ const (
 	RoleStudent Role = "student"
 	RoleParent  Role = "parent"
 )
+
+// AllRole returns the values of attribute role, in flags.yaml order; a new
+// slice each call.
+func AllRole() []Role {
+	return []Role{RoleTeacher, RoleStudent, RoleParent}
+}
 
 // String returns the value as flags.yaml writes it.
 func (x Role) String() string {
@@ -264,6 +363,12 @@ const (
 	PlanEnterpriseV2 Plan = "enterprise.v2"
 )
 
+// AllPlan returns the values of attribute plan, in flags.yaml order; a new
+// slice each call.
+func AllPlan() []Plan {
+	return []Plan{PlanFree, PlanPro2024, PlanEnterpriseV2}
+}
+
 // String returns the value as flags.yaml writes it.
 func (x Plan) String() string {
 	return string(x)
@@ -322,6 +427,12 @@ const (
 	WorkbookAdaptive Workbook = "adaptive"
 )
 
+// AllWorkbook returns the values of flag workbook, in flags.yaml order; a new
+// slice each call.
+func AllWorkbook() []Workbook {
+	return []Workbook{WorkbookClassic, WorkbookGuidedV2, WorkbookAdaptive}
+}
+
 // String returns the value as flags.yaml writes it.
 func (x Workbook) String() string {
 	return string(x)
@@ -379,6 +490,12 @@ const (
 	ThemeDark         Theme = "dark"
 	ThemeHighContrast Theme = "highContrast"
 )
+
+// AllTheme returns the values of flag theme, in flags.yaml order; a new slice
+// each call.
+func AllTheme() []Theme {
+	return []Theme{ThemeLight, ThemeDark, ThemeHighContrast}
+}
 
 // String returns the value as flags.yaml writes it.
 func (x Theme) String() string {

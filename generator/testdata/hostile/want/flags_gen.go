@@ -15,11 +15,9 @@ import (
 // does not use it.
 const SchemaHash = "b6092735f37e9482"
 
-// definitionsSource is the flags.yaml this file was generated from, verbatim.
-const definitionsSource = `# Descriptions a team might write that must stay text: in Go comments (no
-# build constraint or directive) and in GraphQL descriptions (valid for a
-# strict parser, reading back as written).
-version: 1
+// definitionsSource is the flags.yaml this file was generated from, without
+// its comments (editing one does not change this file).
+const definitionsSource = `version: 1
 package: hostile
 attributes:
   user_id:
@@ -52,7 +50,7 @@ flags:
   separators:
     default: false
     client: true
-    description: "line\u2028separator\u0085next\u007f"
+    description: "line\Lseparator\Nnext\x7F"
   quote:
     default: false
     client: true
@@ -109,6 +107,24 @@ const (
 	flagWide             vexilrt.FlagID = 12
 )
 
+// The flags' names in flags.yaml, for code that names flags as strings:
+// OpenFeature clients, exposure options, Fixed.
+const (
+	NamePlusBuild        = "plus_build"
+	NamePlusBuildLinux   = "plus_build_linux"
+	NameWrappedPlusBuild = "wrapped_plus_build"
+	NameBackslash        = "backslash"
+	NameControl          = "control"
+	NameControlLines     = "control_lines"
+	NameSeparators       = "separators"
+	NameQuote            = "quote"
+	NameFourQuotes       = "four_quotes"
+	NameEscapedQuotes    = "escaped_quotes"
+	NameLeadingQuote     = "leading_quote"
+	NameDeprecatedQuotes = "deprecated_quotes"
+	NameWide             = "wide"
+)
+
 // Flags evaluates the flags of flags.yaml for targets, against the current
 // config of its source.
 type Flags struct {
@@ -145,17 +161,127 @@ func (f *Flags) For(ctx context.Context, t Target) View {
 	return v
 }
 
+// Config returns the config the flags answer from: the source's when it fits
+// these definitions, the defaults otherwise. It makes *Flags a
+// vexilrt.ConfigSource, so Flags from Fixed can stand wherever a source is
+// expected.
+func (f *Flags) Config() *vexilrt.Config {
+	if f == nil {
+		return nil
+	}
+	if f.src != nil {
+		if c := f.src.Config(); c != nil && c.SchemaHash() == SchemaHash {
+			return c
+		}
+	}
+	return f.defaults
+}
+
+// ForAt is For at a given time: rules that compare with now (scheduled
+// rollouts) see now instead of the wall clock. A zero now is the wall clock.
+func (f *Flags) ForAt(ctx context.Context, t Target, now time.Time) View {
+	v := View{
+		ctx: ctx,
+		now: now,
+	}
+	f.fill(&v, &t)
+	return v
+}
+
 // fill sets the view's config and slots. It is apart from For so that For is
 // small enough to inline: the View is then built where the caller keeps it,
 // not copied out of For's frame.
 func (f *Flags) fill(v *View, t *Target) {
+	v.slots[0] = vexilrt.NonEmptyString(t.UserID)
+	if f == nil {
+		return // a nil *Flags: the view answers the defaults, as a zero View does
+	}
 	v.cfg = f.defaults
 	if f.src != nil {
 		if c := f.src.Config(); c != nil && c.SchemaHash() == SchemaHash {
 			v.cfg = c
 		}
 	}
-	v.slots[0] = vexilrt.NonEmptyString(t.UserID)
+}
+
+// Values are flag values for Fixed, one field per flag (an alias answers what
+// its flag answers). A field left at its zero value (false, 0, "") leaves its
+// flag at its default.
+type Values struct {
+	PlusBuild        bool
+	PlusBuildLinux   bool
+	WrappedPlusBuild bool
+	Backslash        bool
+	Control          bool
+	ControlLines     bool
+	Separators       bool
+	Quote            bool
+	FourQuotes       bool
+	EscapedQuotes    bool
+	LeadingQuote     bool
+	DeprecatedQuotes bool
+	Wide             int64
+}
+
+// Fixed returns Flags that answer every target with values, and every other
+// flag with its default: for tests. zero names flags (NameNewReport, ...) to
+// answer their zero value (false, 0), which a zero field cannot say.
+// Evaluations say TARGETING_MATCH by rule "fixed". Use ForAt for a fixed time.
+//
+// Fixed panics when values hold what the flags cannot answer (an int that is
+// not a variant, an unknown name): a mistake in the test.
+func Fixed(values Values, zero ...string) *Flags {
+	set := map[string]vexilrt.FlagValue{}
+	if values.PlusBuild {
+		set[NamePlusBuild] = vexilrt.BoolFlagValue(true)
+	}
+	if values.PlusBuildLinux {
+		set[NamePlusBuildLinux] = vexilrt.BoolFlagValue(true)
+	}
+	if values.WrappedPlusBuild {
+		set[NameWrappedPlusBuild] = vexilrt.BoolFlagValue(true)
+	}
+	if values.Backslash {
+		set[NameBackslash] = vexilrt.BoolFlagValue(true)
+	}
+	if values.Control {
+		set[NameControl] = vexilrt.BoolFlagValue(true)
+	}
+	if values.ControlLines {
+		set[NameControlLines] = vexilrt.BoolFlagValue(true)
+	}
+	if values.Separators {
+		set[NameSeparators] = vexilrt.BoolFlagValue(true)
+	}
+	if values.Quote {
+		set[NameQuote] = vexilrt.BoolFlagValue(true)
+	}
+	if values.FourQuotes {
+		set[NameFourQuotes] = vexilrt.BoolFlagValue(true)
+	}
+	if values.EscapedQuotes {
+		set[NameEscapedQuotes] = vexilrt.BoolFlagValue(true)
+	}
+	if values.LeadingQuote {
+		set[NameLeadingQuote] = vexilrt.BoolFlagValue(true)
+	}
+	if values.DeprecatedQuotes {
+		set[NameDeprecatedQuotes] = vexilrt.BoolFlagValue(true)
+	}
+	if values.Wide != 0 {
+		set[NameWide] = vexilrt.IntFlagValue(int64(values.Wide))
+	}
+	for _, name := range zero {
+		set[name] = vexilrt.FlagValue{}
+	}
+	cfg, diags := vexilrt.FixedConfig(Definitions(), set)
+	if cfg == nil {
+		panic("vexil: Fixed: " + diags.String())
+	}
+	return &Flags{
+		defaults: cfg,
+		src:      vexilrt.NewHolder(cfg),
+	}
 }
 
 // Target is who flags are evaluated for: one field per attribute of
@@ -173,10 +299,11 @@ type Target struct {
 
 // View is the flags of one target, answered by one config version. It is a
 // small value that allocates nothing to make or to read; make one per request,
-// don't keep it.
+// don't keep it. A zero View answers every flag with its default.
 type View struct {
 	ctx   context.Context
-	cfg   *vexilrt.Config
+	cfg   *vexilrt.Config  // nil in a zero View: the defaults answer
+	now   time.Time        // ForAt's time; zero: the wall clock
 	slots [1]vexilrt.Value // the target's attributes, in slot order
 }
 
@@ -195,7 +322,7 @@ func (v View) PlusBuild() bool {
 // PlusBuildDetails evaluates flag plus_build with its variant, reason,
 // deciding rule and config version.
 func (v View) PlusBuildDetails() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagPlusBuild, v.slots[:], time.Time{})
+	return v.details(flagPlusBuild)
 }
 
 // PlusBuildLinux evaluates flag plus_build_linux.
@@ -216,7 +343,7 @@ func (v View) PlusBuildLinux() bool {
 // PlusBuildLinuxDetails evaluates flag plus_build_linux with its variant,
 // reason, deciding rule and config version.
 func (v View) PlusBuildLinuxDetails() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagPlusBuildLinux, v.slots[:], time.Time{})
+	return v.details(flagPlusBuildLinux)
 }
 
 // WrappedPlusBuild evaluates flag wrapped_plus_build.
@@ -230,7 +357,7 @@ func (v View) WrappedPlusBuild() bool {
 // WrappedPlusBuildDetails evaluates flag wrapped_plus_build with its variant,
 // reason, deciding rule and config version.
 func (v View) WrappedPlusBuildDetails() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagWrappedPlusBuild, v.slots[:], time.Time{})
+	return v.details(flagWrappedPlusBuild)
 }
 
 // Backslash evaluates flag backslash.
@@ -243,7 +370,7 @@ func (v View) Backslash() bool {
 // BackslashDetails evaluates flag backslash with its variant, reason, deciding
 // rule and config version.
 func (v View) BackslashDetails() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagBackslash, v.slots[:], time.Time{})
+	return v.details(flagBackslash)
 }
 
 // Control evaluates flag control.
@@ -256,7 +383,7 @@ func (v View) Control() bool {
 // ControlDetails evaluates flag control with its variant, reason, deciding
 // rule and config version.
 func (v View) ControlDetails() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagControl, v.slots[:], time.Time{})
+	return v.details(flagControl)
 }
 
 // ControlLines evaluates flag control_lines.
@@ -270,7 +397,7 @@ func (v View) ControlLines() bool {
 // ControlLinesDetails evaluates flag control_lines with its variant, reason,
 // deciding rule and config version.
 func (v View) ControlLinesDetails() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagControlLines, v.slots[:], time.Time{})
+	return v.details(flagControlLines)
 }
 
 // Separators evaluates flag separators.
@@ -283,7 +410,7 @@ func (v View) Separators() bool {
 // SeparatorsDetails evaluates flag separators with its variant, reason,
 // deciding rule and config version.
 func (v View) SeparatorsDetails() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagSeparators, v.slots[:], time.Time{})
+	return v.details(flagSeparators)
 }
 
 // Quote evaluates flag quote.
@@ -296,7 +423,7 @@ func (v View) Quote() bool {
 // QuoteDetails evaluates flag quote with its variant, reason, deciding rule
 // and config version.
 func (v View) QuoteDetails() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagQuote, v.slots[:], time.Time{})
+	return v.details(flagQuote)
 }
 
 // FourQuotes evaluates flag four_quotes.
@@ -309,7 +436,7 @@ func (v View) FourQuotes() bool {
 // FourQuotesDetails evaluates flag four_quotes with its variant, reason,
 // deciding rule and config version.
 func (v View) FourQuotesDetails() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagFourQuotes, v.slots[:], time.Time{})
+	return v.details(flagFourQuotes)
 }
 
 // EscapedQuotes evaluates flag escaped_quotes.
@@ -326,7 +453,7 @@ func (v View) EscapedQuotes() bool {
 // EscapedQuotesDetails evaluates flag escaped_quotes with its variant, reason,
 // deciding rule and config version.
 func (v View) EscapedQuotesDetails() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagEscapedQuotes, v.slots[:], time.Time{})
+	return v.details(flagEscapedQuotes)
 }
 
 // LeadingQuote evaluates flag leading_quote.
@@ -339,7 +466,7 @@ func (v View) LeadingQuote() bool {
 // LeadingQuoteDetails evaluates flag leading_quote with its variant, reason,
 // deciding rule and config version.
 func (v View) LeadingQuoteDetails() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagLeadingQuote, v.slots[:], time.Time{})
+	return v.details(flagLeadingQuote)
 }
 
 // DeprecatedQuotes evaluates flag deprecated_quotes.
@@ -354,7 +481,7 @@ func (v View) DeprecatedQuotes() bool {
 //
 // Deprecated: say "no" \ .
 func (v View) DeprecatedQuotesDetails() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagDeprecatedQuotes, v.slots[:], time.Time{})
+	return v.details(flagDeprecatedQuotes)
 }
 
 // Wide evaluates flag wide.
@@ -367,7 +494,7 @@ func (v View) Wide() int64 {
 // WideDetails evaluates flag wide with its variant, reason, deciding rule and
 // config version.
 func (v View) WideDetails() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagWide, v.slots[:], time.Time{})
+	return v.details(flagWide)
 }
 
 // FeatureFlags is the client: true flags, as the GraphQL featureFlags field
@@ -435,6 +562,21 @@ type FeatureFlags struct {
 // It evaluates them in one pass, so what several flags test about the target
 // (a split's hash above all) is computed once.
 func (v View) Client() FeatureFlags {
+	if v.cfg == nil || !v.now.IsZero() {
+		// A zero View, or one at a given time: flag by flag.
+		return FeatureFlags{
+			PlusBuild:        v.variant(flagPlusBuild) == 0,
+			Backslash:        v.variant(flagBackslash) == 0,
+			Control:          v.variant(flagControl) == 0,
+			ControlLines:     v.variant(flagControlLines) == 0,
+			Separators:       v.variant(flagSeparators) == 0,
+			Quote:            v.variant(flagQuote) == 0,
+			FourQuotes:       v.variant(flagFourQuotes) == 0,
+			EscapedQuotes:    v.variant(flagEscapedQuotes) == 0,
+			LeadingQuote:     v.variant(flagLeadingQuote) == 0,
+			DeprecatedQuotes: v.variant(flagDeprecatedQuotes) == 0,
+		}
+	}
 	ids := [...]vexilrt.FlagID{
 		flagPlusBuild,
 		flagBackslash,
@@ -468,6 +610,20 @@ func (v View) Client() FeatureFlags {
 // values. The accessors share it so that each stays small enough to inline; it
 // takes a pointer so that calling it does not copy the View.
 func (v *View) variant(id vexilrt.FlagID) int {
+	if v.cfg == nil || !v.now.IsZero() {
+		return v.details(id).ValueIndex()
+	}
 	i, _ := v.cfg.VariantIndex(id, v.slots[:])
 	return i
+}
+
+// details evaluates a flag with its details, at the view's time. A zero View
+// (or one from a nil *Flags) has no config: it compiles the defaults for each
+// answer, which is slow but right, and no way to use vexil on purpose.
+func (v *View) details(id vexilrt.FlagID) vexilrt.Evaluation {
+	cfg := v.cfg
+	if cfg == nil {
+		cfg = New(nil).defaults
+	}
+	return cfg.EvaluateSlots(id, v.slots[:], v.now)
 }

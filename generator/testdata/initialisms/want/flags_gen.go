@@ -18,15 +18,15 @@ import (
 // does not use it.
 const SchemaHash = "765d3dcdb5ce7c90"
 
-// definitionsSource is the flags.yaml this file was generated from, verbatim.
-const definitionsSource = `# Keys become Go names with golint's initialisms, and GraphQL names in lower camel case.
-version: 1
+// definitionsSource is the flags.yaml this file was generated from, without
+// its comments (editing one does not change this file).
+const definitionsSource = `version: 1
 package: flags
 attributes:
-  user_id:    {type: string, key: true}
+  user_id: {type: string, key: true}
   ip_address: {type: string}
-  orgUUID:    {type: string}
-  api_quota:  {type: int}
+  orgUUID: {type: string}
+  api_quota: {type: int}
 flags:
   html_export:
     default: false
@@ -61,6 +61,15 @@ const (
 	flagAPIURL      vexilrt.FlagID = 1
 	flagNewSSOLogin vexilrt.FlagID = 2
 	flagJSONV2      vexilrt.FlagID = 3
+)
+
+// The flags' names in flags.yaml, for code that names flags as strings:
+// OpenFeature clients, exposure options, Fixed.
+const (
+	NameHTMLExport  = "html_export"
+	NameAPIURL      = "api_url"
+	NameNewSSOLogin = "newSSOLogin"
+	NameJSONV2      = "json_v2"
 )
 
 // Flags evaluates the flags of flags.yaml for targets, against the current
@@ -99,20 +108,94 @@ func (f *Flags) For(ctx context.Context, t Target) View {
 	return v
 }
 
+// Config returns the config the flags answer from: the source's when it fits
+// these definitions, the defaults otherwise. It makes *Flags a
+// vexilrt.ConfigSource, so Flags from Fixed can stand wherever a source is
+// expected.
+func (f *Flags) Config() *vexilrt.Config {
+	if f == nil {
+		return nil
+	}
+	if f.src != nil {
+		if c := f.src.Config(); c != nil && c.SchemaHash() == SchemaHash {
+			return c
+		}
+	}
+	return f.defaults
+}
+
+// ForAt is For at a given time: rules that compare with now (scheduled
+// rollouts) see now instead of the wall clock. A zero now is the wall clock.
+func (f *Flags) ForAt(ctx context.Context, t Target, now time.Time) View {
+	v := View{
+		ctx: ctx,
+		now: now,
+	}
+	f.fill(&v, &t)
+	return v
+}
+
 // fill sets the view's config and slots. It is apart from For so that For is
 // small enough to inline: the View is then built where the caller keeps it,
 // not copied out of For's frame.
 func (f *Flags) fill(v *View, t *Target) {
+	v.slots[0] = vexilrt.NonEmptyString(t.UserID)
+	v.slots[1] = vexilrt.NonEmptyString(t.IPAddress)
+	v.slots[2] = vexilrt.NonEmptyString(t.OrgUUID)
+	v.slots[3] = vexilrt.OptionalInt(t.APIQuota)
+	if f == nil {
+		return // a nil *Flags: the view answers the defaults, as a zero View does
+	}
 	v.cfg = f.defaults
 	if f.src != nil {
 		if c := f.src.Config(); c != nil && c.SchemaHash() == SchemaHash {
 			v.cfg = c
 		}
 	}
-	v.slots[0] = vexilrt.NonEmptyString(t.UserID)
-	v.slots[1] = vexilrt.NonEmptyString(t.IPAddress)
-	v.slots[2] = vexilrt.NonEmptyString(t.OrgUUID)
-	v.slots[3] = vexilrt.OptionalInt(t.APIQuota)
+}
+
+// Values are flag values for Fixed, one field per flag (an alias answers what
+// its flag answers). A field left at its zero value (false, 0, "") leaves its
+// flag at its default.
+type Values struct {
+	HTMLExport  bool
+	APIURL      APIURL
+	NewSSOLogin bool
+	JSONV2      bool
+}
+
+// Fixed returns Flags that answer every target with values, and every other
+// flag with its default: for tests. zero names flags (NameNewReport, ...) to
+// answer their zero value (false, 0), which a zero field cannot say.
+// Evaluations say TARGETING_MATCH by rule "fixed". Use ForAt for a fixed time.
+//
+// Fixed panics when values hold what the flags cannot answer (an int that is
+// not a variant, an unknown name): a mistake in the test.
+func Fixed(values Values, zero ...string) *Flags {
+	set := map[string]vexilrt.FlagValue{}
+	if values.HTMLExport {
+		set[NameHTMLExport] = vexilrt.BoolFlagValue(true)
+	}
+	if values.APIURL != "" {
+		set[NameAPIURL] = vexilrt.StringFlagValue(string(values.APIURL))
+	}
+	if values.NewSSOLogin {
+		set[NameNewSSOLogin] = vexilrt.BoolFlagValue(true)
+	}
+	if values.JSONV2 {
+		set[NameJSONV2] = vexilrt.BoolFlagValue(true)
+	}
+	for _, name := range zero {
+		set[name] = vexilrt.FlagValue{}
+	}
+	cfg, diags := vexilrt.FixedConfig(Definitions(), set)
+	if cfg == nil {
+		panic("vexil: Fixed: " + diags.String())
+	}
+	return &Flags{
+		defaults: cfg,
+		src:      vexilrt.NewHolder(cfg),
+	}
 }
 
 // Target is who flags are evaluated for: one field per attribute of
@@ -137,10 +220,11 @@ type Target struct {
 
 // View is the flags of one target, answered by one config version. It is a
 // small value that allocates nothing to make or to read; make one per request,
-// don't keep it.
+// don't keep it. A zero View answers every flag with its default.
 type View struct {
 	ctx   context.Context
-	cfg   *vexilrt.Config
+	cfg   *vexilrt.Config  // nil in a zero View: the defaults answer
+	now   time.Time        // ForAt's time; zero: the wall clock
 	slots [4]vexilrt.Value // the target's attributes, in slot order
 }
 
@@ -157,7 +241,7 @@ func (v View) HTMLExport() bool {
 // HTMLExportDetails evaluates flag html_export with its variant, reason,
 // deciding rule and config version.
 func (v View) HTMLExportDetails() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagHTMLExport, v.slots[:], time.Time{})
+	return v.details(flagHTMLExport)
 }
 
 // APIURL evaluates flag api_url.
@@ -168,7 +252,7 @@ func (v View) APIURL() APIURL {
 // APIURLDetails evaluates flag api_url with its variant, reason, deciding rule
 // and config version.
 func (v View) APIURLDetails() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagAPIURL, v.slots[:], time.Time{})
+	return v.details(flagAPIURL)
 }
 
 // NewSSOLogin evaluates flag newSSOLogin.
@@ -179,7 +263,7 @@ func (v View) NewSSOLogin() bool {
 // NewSSOLoginDetails evaluates flag newSSOLogin with its variant, reason,
 // deciding rule and config version.
 func (v View) NewSSOLoginDetails() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagNewSSOLogin, v.slots[:], time.Time{})
+	return v.details(flagNewSSOLogin)
 }
 
 // JSONV2 evaluates flag json_v2.
@@ -190,7 +274,7 @@ func (v View) JSONV2() bool {
 // JSONV2Details evaluates flag json_v2 with its variant, reason, deciding rule
 // and config version.
 func (v View) JSONV2Details() vexilrt.Evaluation {
-	return v.cfg.EvaluateSlots(flagJSONV2, v.slots[:], time.Time{})
+	return v.details(flagJSONV2)
 }
 
 // FeatureFlags is the client: true flags, as the GraphQL featureFlags field
@@ -212,6 +296,14 @@ type FeatureFlags struct {
 // It evaluates them in one pass, so what several flags test about the target
 // (a split's hash above all) is computed once.
 func (v View) Client() FeatureFlags {
+	if v.cfg == nil || !v.now.IsZero() {
+		// A zero View, or one at a given time: flag by flag.
+		return FeatureFlags{
+			HTMLExport:  v.variant(flagHTMLExport) == 0,
+			APIURL:      [...]APIURL{APIURLProd, APIURLStaging}[v.variant(flagAPIURL)],
+			NewSSOLogin: v.variant(flagNewSSOLogin) == 0,
+		}
+	}
 	ids := [...]vexilrt.FlagID{
 		flagHTMLExport,
 		flagAPIURL,
@@ -231,8 +323,22 @@ func (v View) Client() FeatureFlags {
 // values. The accessors share it so that each stays small enough to inline; it
 // takes a pointer so that calling it does not copy the View.
 func (v *View) variant(id vexilrt.FlagID) int {
+	if v.cfg == nil || !v.now.IsZero() {
+		return v.details(id).ValueIndex()
+	}
 	i, _ := v.cfg.VariantIndex(id, v.slots[:])
 	return i
+}
+
+// details evaluates a flag with its details, at the view's time. A zero View
+// (or one from a nil *Flags) has no config: it compiles the defaults for each
+// answer, which is slow but right, and no way to use vexil on purpose.
+func (v *View) details(id vexilrt.FlagID) vexilrt.Evaluation {
+	cfg := v.cfg
+	if cfg == nil {
+		cfg = New(nil).defaults
+	}
+	return cfg.EvaluateSlots(id, v.slots[:], v.now)
 }
 
 // APIURL is a value of flag api_url.
@@ -243,6 +349,12 @@ const (
 	APIURLProd    APIURL = "prod"
 	APIURLStaging APIURL = "staging"
 )
+
+// AllAPIURL returns the values of flag api_url, in flags.yaml order; a new
+// slice each call.
+func AllAPIURL() []APIURL {
+	return []APIURL{APIURLProd, APIURLStaging}
+}
 
 // String returns the value as flags.yaml writes it.
 func (x APIURL) String() string {
