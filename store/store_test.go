@@ -323,26 +323,7 @@ func TestIdentityMigration(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			ctx := context.Background()
 			// The previous code: schemas 1 and 2, one saved version.
-			var old *DB
-			var u string
-			if kind == "sqlite" {
-				path := filepath.Join(t.TempDir(), "old.db")
-				db, err := sqliteConn(path)
-				if err != nil {
-					t.Fatal(err)
-				}
-				old, u = &DB{db: db, d: sqliteDialect{}}, "sqlite:"+path
-			} else {
-				u = storetest.PostgresURL(t)
-				db, d, err := postgresConn(ctx, u)
-				if err != nil {
-					t.Fatal(err)
-				}
-				old = &DB{db: db, d: d}
-			}
-			if err := old.migrateTo(ctx, 2); err != nil {
-				t.Fatal(err)
-			}
+			old, u := oldDatabase(t, kind, 2)
 			if _, err := old.Save(ctx, Change{Env: "dev", Expect: 0, Rules: ptr("rules: {}"), Format: "yaml", Action: "save"}); err != nil {
 				t.Fatal(err)
 			}
@@ -378,4 +359,32 @@ func TestIdentityMigration(t *testing.T) {
 			}
 		})
 	}
+}
+
+// oldDatabase makes a database of the kind as the code with the first upto
+// migrations left it, and returns it and its URL.
+func oldDatabase(t *testing.T, kind string, upto int) (*DB, string) {
+	t.Helper()
+	ctx := context.Background()
+	var old *DB
+	var u string
+	if kind == "sqlite" {
+		path := filepath.Join(t.TempDir(), "old.db")
+		db, err := sqliteConn(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		old, u = &DB{db: db, d: sqliteDialect{}}, "sqlite:"+path
+	} else {
+		u = storetest.PostgresURL(t)
+		db, d, err := postgresConn(ctx, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		old = &DB{db: db, d: d}
+	}
+	if err := old.migrateTo(ctx, upto); err != nil {
+		t.Fatal(err)
+	}
+	return old, u
 }

@@ -3,11 +3,8 @@ package store
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/vexilhq/vexil/store/storetest"
 )
 
 func TestEvaluations(t *testing.T) {
@@ -98,26 +95,7 @@ func TestTelemetryMigration(t *testing.T) {
 	for _, kind := range []string{"sqlite", "postgres"} {
 		t.Run(kind, func(t *testing.T) {
 			ctx := context.Background()
-			var old *DB
-			var u string
-			if kind == "sqlite" {
-				path := filepath.Join(t.TempDir(), "old.db")
-				db, err := sqliteConn(path)
-				if err != nil {
-					t.Fatal(err)
-				}
-				old, u = &DB{db: db, d: sqliteDialect{}}, "sqlite:"+path
-			} else {
-				u = storetest.PostgresURL(t)
-				db, d, err := postgresConn(ctx, u)
-				if err != nil {
-					t.Fatal(err)
-				}
-				old = &DB{db: db, d: d}
-			}
-			if err := old.migrateTo(ctx, 3); err != nil {
-				t.Fatal(err)
-			}
+			old, u := oldDatabase(t, kind, 3)
 			if _, err := old.Save(ctx, Change{Env: "dev", Expect: 0, Rules: ptr("rules: {}"), Format: "yaml", Action: "save"}); err != nil {
 				t.Fatal(err)
 			}

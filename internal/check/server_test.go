@@ -137,13 +137,7 @@ func TestStuckRollouts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var got []string
-			for _, f := range fs {
-				got = append(got, f.String())
-			}
-			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
-				t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
-			}
+			wantFindings(t, fs, tt.want)
 		})
 	}
 }
@@ -216,13 +210,19 @@ func TestNotEvaluated(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var got []string
-			for _, f := range fs {
-				got = append(got, f.String())
-			}
-			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
-				t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
-			}
+			wantFindings(t, fs, tt.want)
 		})
+	}
+}
+
+// wantFindings compares findings with their wanted text forms, in order.
+func wantFindings(t *testing.T, fs []Finding, want []string) {
+	t.Helper()
+	var got []string
+	for _, f := range fs {
+		got = append(got, f.String())
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
