@@ -30,6 +30,7 @@ func TestGoldenPages(t *testing.T) {
 				"a.user_id": {"u-7"}, "a.role": {"teacher"}, "a.country": {"NZ"}, "a.grades": {"12"}})
 			return body
 		}},
+		{"flag", func() string { _, body := b.get("/ui/envs/dev/flags/workbook"); return body }},
 		{"history", func() string { _, body := b.get("/ui/envs/dev/history"); return body }},
 	}
 	for _, p := range pages {

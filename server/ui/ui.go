@@ -115,6 +115,8 @@ func (h *handler) routes() {
 	h.mux.HandleFunc("POST "+p+"/logout", h.auth(h.logout))
 	h.mux.HandleFunc("GET "+p+"/{$}", h.auth(h.home))
 	h.mux.HandleFunc("GET "+p+"/envs/{env}/flags", h.auth(h.flagsPage))
+	h.mux.HandleFunc("GET "+p+"/envs/{env}/flags/{flag}", h.auth(h.flagPage))
+	h.mux.HandleFunc("POST "+p+"/envs/{env}/flags/{flag}/rollout", h.auth(h.rollout))
 	h.mux.HandleFunc("POST "+p+"/envs/{env}/flags/{flag}/kill", h.auth(h.kill))
 	h.mux.HandleFunc("POST "+p+"/envs/{env}/flags/{flag}/restore", h.auth(h.kill))
 	h.mux.HandleFunc("GET "+p+"/envs/{env}/rules", h.auth(h.rulesPage))

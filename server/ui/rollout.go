@@ -1,0 +1,107 @@
+package ui
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	vexilrt "github.com/vexilhq/vexil/runtime"
+)
+
+// rolloutSplit returns the insplit range a rollout control can change: the
+// whole filter, or the last term of a top-level "and", when it is a plain
+// (not negated) insplit.
+func rolloutSplit(filter string) (vexilrt.Operand, bool) {
+	if strings.TrimSpace(filter) == "" {
+		return vexilrt.Operand{}, false
+	}
+	e, errs := vexilrt.ParseFilter(filter)
+	if len(errs) > 0 || e == nil {
+		return vexilrt.Operand{}, false
+	}
+	if and, ok := e.(*vexilrt.AndExpr); ok {
+		e = and.Terms[len(and.Terms)-1]
+	}
+	c, ok := e.(*vexilrt.CompareExpr)
+	if !ok || c.Left.Kind != vexilrt.OperandInsplit || c.Op != vexilrt.OpEq || c.Right.Kind != vexilrt.LitBool || !c.Right.Bool {
+		return vexilrt.Operand{}, false
+	}
+	return c.Left, true
+}
+
+func formatPercent(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+
+// setRollout rewrites rule's rollout range in the rules document text to
+// pct percent from the range's lower bound, leaving the lower bound, the
+// split group and every other byte of the document as they were: units
+// already in the rollout hash to the same place and stay in when it widens.
+// It returns the new text and the range before and after.
+func setRollout(text, rule string, pct float64) (out, before, after string, err error) {
+	doc, diags := vexilrt.ParseRules("rules", []byte(text))
+	if doc == nil || diags.HasErrors() {
+		return "", "", "", fmt.Errorf("the current rules do not parse; fix them in the rules editor")
+	}
+	var r *vexilrt.RuleDef
+	for i := range doc.Rules {
+		if doc.Rules[i].Name == rule {
+			r = &doc.Rules[i]
+		}
+	}
+	if r == nil {
+		return "", "", "", fmt.Errorf("rule %q is not in the current rules", rule)
+	}
+	op, ok := rolloutSplit(r.Filter)
+	if !ok {
+		return "", "", "", fmt.Errorf("rule %q: its filter does not end in one insplit range", rule)
+	}
+	if pct < 0 || op.Low+pct > 100 {
+		return "", "", "", fmt.Errorf("rule %q: the range starts at %s, so it can cover 0 to %s%%, not %s%%",
+			rule, formatPercent(op.Low), formatPercent(100-op.Low), formatPercent(pct))
+	}
+	old := r.Filter[op.Start:op.End]
+	repl := fmt.Sprintf("insplit(attr:%s, %s, %s)", op.Name, formatPercent(op.Low), formatPercent(op.Low+pct))
+	s, ok1 := byteOffset(text, r.Loc.At(r.Filter, op.Start))
+	e, ok2 := byteOffset(text, r.Loc.At(r.Filter, op.End))
+	// The positions are exact for plain and quoted scalars without escapes;
+	// anything else is refused rather than risk editing the wrong bytes.
+	if !ok1 || !ok2 || e < s || text[s:e] != old {
+		return "", "", "", fmt.Errorf("rule %q: the filter is written in a form the control cannot edit in place (escapes or folded lines); change it in the rules editor", rule)
+	}
+	out = text[:s] + repl + text[e:]
+	want := r.Filter[:op.Start] + repl + r.Filter[op.End:]
+	doc2, diags2 := vexilrt.ParseRules("rules", []byte(out))
+	if doc2 == nil || diags2.HasErrors() || !hasRuleFilter(doc2, rule, want) {
+		return "", "", "", fmt.Errorf("rule %q: changing the range in place did not give the filter %q; change it in the rules editor", rule, want)
+	}
+	return out, old, repl, nil
+}
+
+func hasRuleFilter(doc *vexilrt.RulesDoc, rule, filter string) bool {
+	for _, r := range doc.Rules {
+		if r.Name == rule {
+			return r.Filter == filter
+		}
+	}
+	return false
+}
+
+// byteOffset turns a 1-based line and column (counted in bytes, as the
+// loader's text positions are) into an offset in text.
+func byteOffset(text string, p vexilrt.Position) (int, bool) {
+	if p.Line < 1 || p.Col < 1 {
+		return 0, false
+	}
+	off := 0
+	for line := 1; line < p.Line; line++ {
+		i := strings.IndexByte(text[off:], '\n')
+		if i < 0 {
+			return 0, false
+		}
+		off += i + 1
+	}
+	off += p.Col - 1
+	if off > len(text) {
+		return 0, false
+	}
+	return off, true
+}
