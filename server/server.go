@@ -43,6 +43,9 @@ type Options struct {
 	InlineLimit int
 	// CORSOrigins may call OFREP from a browser ("*" for any origin).
 	CORSOrigins []string
+	// Resync is how often everything is reloaded in case a store
+	// notification was lost (default 30 s).
+	Resync time.Duration
 	// ReadTimeout bounds the reading of each request, body included, except
 	// for streams (default 30 s).
 	ReadTimeout time.Duration
@@ -130,6 +133,9 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if opts.TicketLifetime <= 0 {
 		opts.TicketLifetime = 10 * time.Minute
 	}
+	if opts.Resync <= 0 {
+		opts.Resync = 30 * time.Second
+	}
 	if opts.ReadTimeout <= 0 {
 		opts.ReadTimeout = 30 * time.Second
 	}
@@ -191,7 +197,7 @@ func (s *Server) Run(ctx context.Context) error {
 	go s.pruneTelemetry(ctx)
 	// A periodic resync covers a lost notification, however unlikely.
 	go func() {
-		t := time.NewTicker(30 * time.Second)
+		t := time.NewTicker(s.opts.Resync)
 		defer t.Stop()
 		for {
 			select {

@@ -2,9 +2,13 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // ended waits until a stream ends, skipping its events, and says how long
@@ -110,5 +114,35 @@ func TestStreamCaps(t *testing.T) {
 	defer cancel()
 	if got := open(two); got != 200 {
 		t.Errorf("a stream after others ended: %d", got)
+	}
+}
+
+// A replica whose every PostgreSQL connection was terminated catches up
+// with a save made meanwhile through its reconnection's reload, retried
+// while the database is still dropping connections; the periodic resync
+// is kept out of the way.
+func TestReplicaCatchesUpAfterItsConnectionsDrop(t *testing.T) {
+	u := storeURL(t, "postgres")
+	app := "vexil_catchup_" + strings.ReplaceAll(t.Name(), "/", "_")
+	a := startOn(t, u, func(o *Options) { o.Resync = time.Hour })
+	b := startOn(t, u+"&application_name="+app, func(o *Options) { o.Resync = time.Hour })
+	admin, err := pgx.Connect(context.Background(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(context.Background())
+	terminate := func() {
+		if _, err := admin.Exec(context.Background(), `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1`, app); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for round := range 3 {
+		terminate()
+		a.put("prod", fmt.Sprintf(`"%d"`, round), fmt.Sprintf("rules: {} # %d\n", round), 200)
+		terminate() // again, while b reconnects and reloads
+		want := fmt.Sprintf(`"%d"`, round+1)
+		waitFor(t, "replica b to serve version "+want, func() bool {
+			return b.do("GET", "/api/v1/envs/prod/rules", b.admin, nil).header.Get("ETag") == want
+		})
 	}
 }
