@@ -18,8 +18,9 @@ import (
 
 func runServe(ctx context.Context, args []string, stdio Stdio) int {
 	fs := newFlagSet("serve", stdio.Err)
-	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
-	db := fs.String("db", "vexil.db", "database: a SQLite file path, sqlite:PATH, or a postgres:// URL")
+	addr := fs.String("addr", envOr("VEXIL_ADDR", "127.0.0.1:8080"), "address to listen on (or VEXIL_ADDR)")
+	// VEXIL_DB is read after parsing, so that -h never prints a DSN's password.
+	db := fs.String("db", "vexil.db", "database: a SQLite file path, sqlite:PATH, or a postgres:// URL (or VEXIL_DB)")
 	defsFile := fs.String("flags", "flags.yaml", "the flag definitions every save is compiled against")
 	var envs stringList
 	fs.Var(&envs, "env", "an environment to serve (repeatable; default dev)")
@@ -36,6 +37,9 @@ func runServe(ctx context.Context, args []string, stdio Stdio) int {
 	}
 	if len(envs) == 0 {
 		envs = stringList{"dev"}
+	}
+	if v := os.Getenv("VEXIL_DB"); v != "" && !flagGiven(fs, "db") {
+		*db = v
 	}
 	log := slog.New(slog.NewTextHandler(stdio.Err, nil))
 	slog.SetDefault(log) // the store logs LISTEN reconnections through the default logger
