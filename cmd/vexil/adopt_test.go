@@ -118,6 +118,7 @@ var notLinked = []string{"github.com/jackc/pgx", "modernc.org/sqlite", "modernc.
 // what adoption added to go.mod and to the binary. It takes about 20 s on
 // a warm build cache, so it runs under -short too.
 func TestAdoptInFreshModule(t *testing.T) {
+	t.Parallel() // minutes of building and waiting, independent of the other tests
 	root, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)

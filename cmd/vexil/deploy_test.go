@@ -24,6 +24,7 @@ import (
 // (empty) filesystem without the container runtime's namespaces. It skips
 // when neither podman nor buildah is installed.
 func TestContainerImage(t *testing.T) {
+	t.Parallel() // minutes of building and waiting, independent of the other tests
 	if testing.Short() {
 		t.Skip("-short: builds a static vexil and an image")
 	}

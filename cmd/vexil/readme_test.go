@@ -33,6 +33,7 @@ import (
 //
 // A block preceded by the line `<!-- readme-test: skip -->` is not run.
 func TestREADME(t *testing.T) {
+	t.Parallel() // minutes of building and waiting, independent of the other tests
 	if testing.Short() {
 		t.Skip("-short: the README test builds and runs the quick start (minutes on a cold build cache)")
 	}
