@@ -16,7 +16,7 @@ import (
 // (vexilrt.SchemaHash): flag and attribute names, order and types. A config
 // compiled against other definitions would number flags differently, so For
 // does not use it.
-const SchemaHash = "765d3dcdb5ce7c90"
+const SchemaHash = "c99cbaacf140a4c6"
 
 // definitionsSource is the flags.yaml this file was generated from, without
 // its comments (editing one does not change this file).
@@ -27,6 +27,7 @@ attributes:
   ip_address: {type: string}
   orgUUID: {type: string}
   api_quota: {type: int}
+  store_ids: {type: int_set}
 flags:
   html_export:
     default: false
@@ -40,6 +41,10 @@ flags:
     client: true
   json_v2:
     default: false
+  csv_exports:
+    variants: [pdf, csv_urls]
+    default: pdf
+    client: true
 `
 
 // Definitions parses the flags.yaml this package was generated from. Compile
@@ -61,6 +66,7 @@ const (
 	flagAPIURL      vexilrt.FlagID = 1
 	flagNewSSOLogin vexilrt.FlagID = 2
 	flagJSONV2      vexilrt.FlagID = 3
+	flagCSVExports  vexilrt.FlagID = 4
 )
 
 // The flags' names in flags.yaml, for code that names flags as strings:
@@ -70,6 +76,7 @@ const (
 	NameAPIURL      = "api_url"
 	NameNewSSOLogin = "newSSOLogin"
 	NameJSONV2      = "json_v2"
+	NameCSVExports  = "csv_exports"
 )
 
 // Flags evaluates the flags of flags.yaml for targets, against the current
@@ -143,6 +150,7 @@ func (f *Flags) fill(v *View, t *Target) {
 	v.slots[1] = vexilrt.NonEmptyString(t.IPAddress)
 	v.slots[2] = vexilrt.NonEmptyString(t.OrgUUID)
 	v.slots[3] = vexilrt.OptionalInt(t.APIQuota)
+	v.slots[4] = vexilrt.OptionalIntSet(t.StoreIDs)
 	if f == nil {
 		return // a nil *Flags: the view answers the defaults, as a zero View does
 	}
@@ -162,6 +170,7 @@ type Values struct {
 	APIURL      APIURL
 	NewSSOLogin bool
 	JSONV2      bool
+	CSVExports  CSVExports
 }
 
 // Fixed returns Flags that answer every target with values, and every other
@@ -184,6 +193,9 @@ func Fixed(values Values, zero ...string) *Flags {
 	}
 	if values.JSONV2 {
 		set[NameJSONV2] = vexilrt.BoolFlagValue(true)
+	}
+	if values.CSVExports != "" {
+		set[NameCSVExports] = vexilrt.StringFlagValue(string(values.CSVExports))
 	}
 	for _, name := range zero {
 		set[name] = vexilrt.FlagValue{}
@@ -216,6 +228,10 @@ type Target struct {
 
 	// APIQuota is attribute api_quota (int; nil is absent).
 	APIQuota *int64
+
+	// StoreIDs is attribute store_ids (int_set; nil is absent, an empty slice an
+	// empty set).
+	StoreIDs []int64
 }
 
 // View is the flags of one target, answered by one config version. It is a
@@ -225,7 +241,7 @@ type View struct {
 	ctx   context.Context
 	cfg   *vexilrt.Config  // nil in a zero View: the defaults answer
 	now   time.Time        // ForAt's time; zero: the wall clock
-	slots [4]vexilrt.Value // the target's attributes, in slot order
+	slots [5]vexilrt.Value // the target's attributes, in slot order
 }
 
 // Context returns the context the view was made with.
@@ -277,6 +293,17 @@ func (v View) JSONV2Details() vexilrt.Evaluation {
 	return v.details(flagJSONV2)
 }
 
+// CSVExports evaluates flag csv_exports.
+func (v View) CSVExports() CSVExports {
+	return [...]CSVExports{CSVExportsPDF, CSVExportsCSVURLs}[v.variant(flagCSVExports)]
+}
+
+// CSVExportsDetails evaluates flag csv_exports with its variant, reason,
+// deciding rule and config version.
+func (v View) CSVExportsDetails() vexilrt.Evaluation {
+	return v.details(flagCSVExports)
+}
+
 // FeatureFlags is the client: true flags, as the GraphQL featureFlags field
 // serves them; bind it as the FeatureFlags model in gqlgen.yml.
 type FeatureFlags struct {
@@ -288,6 +315,9 @@ type FeatureFlags struct {
 
 	// NewSSOLogin is flag newSSOLogin.
 	NewSSOLogin bool `json:"newSsoLogin"`
+
+	// CSVExports is flag csv_exports.
+	CSVExports CSVExports `json:"csvExports"`
 }
 
 // Client evaluates every client: true flag, for the GraphQL featureFlags
@@ -302,12 +332,14 @@ func (v View) Client() FeatureFlags {
 			HTMLExport:  v.variant(flagHTMLExport) == 0,
 			APIURL:      [...]APIURL{APIURLProd, APIURLStaging}[v.variant(flagAPIURL)],
 			NewSSOLogin: v.variant(flagNewSSOLogin) == 0,
+			CSVExports:  [...]CSVExports{CSVExportsPDF, CSVExportsCSVURLs}[v.variant(flagCSVExports)],
 		}
 	}
 	ids := [...]vexilrt.FlagID{
 		flagHTMLExport,
 		flagAPIURL,
 		flagNewSSOLogin,
+		flagCSVExports,
 	}
 	var x [len(ids)]int32
 	v.cfg.VariantIndexes(ids[:], v.slots[:], x[:])
@@ -315,6 +347,7 @@ func (v View) Client() FeatureFlags {
 		HTMLExport:  x[0] == 0,
 		APIURL:      [...]APIURL{APIURLProd, APIURLStaging}[x[1]],
 		NewSSOLogin: x[2] == 0,
+		CSVExports:  [...]CSVExports{CSVExportsPDF, CSVExportsCSVURLs}[x[3]],
 	}
 }
 
@@ -396,6 +429,65 @@ func (x *APIURL) UnmarshalGQL(v any) error {
 		*x = APIURLStaging
 	default:
 		return fmt.Errorf("%q is not a valid APIURL", s)
+	}
+	return nil
+}
+
+// CSVExports is a value of flag csv_exports.
+type CSVExports string
+
+// The values of flag csv_exports.
+const (
+	CSVExportsPDF     CSVExports = "pdf"
+	CSVExportsCSVURLs CSVExports = "csv_urls"
+)
+
+// AllCSVExports returns the values of flag csv_exports, in flags.yaml order; a
+// new slice each call.
+func AllCSVExports() []CSVExports {
+	return []CSVExports{CSVExportsPDF, CSVExportsCSVURLs}
+}
+
+// String returns the value as flags.yaml writes it.
+func (x CSVExports) String() string {
+	return string(x)
+}
+
+// IsValid reports whether x is one of the values of flag csv_exports.
+func (x CSVExports) IsValid() bool {
+	switch x {
+	case CSVExportsPDF, CSVExportsCSVURLs:
+		return true
+	}
+	return false
+}
+
+// MarshalGQL writes x as its GraphQL enum value (PDF for "pdf").
+func (x CSVExports) MarshalGQL(w io.Writer) {
+	switch x {
+	case CSVExportsPDF:
+		io.WriteString(w, `"PDF"`)
+	case CSVExportsCSVURLs:
+		io.WriteString(w, `"CSV_URLS"`)
+	default:
+		// Not a declared value: written as it is, as gqlgen's own enums do.
+		io.WriteString(w, strconv.Quote(string(x)))
+	}
+}
+
+// UnmarshalGQL reads x from its GraphQL enum value (PDF for "pdf").
+func (x *CSVExports) UnmarshalGQL(v any) error {
+	s, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enum CSVExports must be a string, not %T", v)
+	}
+	switch s {
+	case "PDF":
+		*x = CSVExportsPDF
+	case "CSV_URLS":
+		*x = CSVExportsCSVURLs
+	default:
+		return fmt.Errorf("%q is not a valid CSVExports", s)
 	}
 	return nil
 }
