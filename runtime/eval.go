@@ -394,6 +394,23 @@ func (c *Config) EvaluateAll(names []string, attrs map[string]any, now time.Time
 	out := make([]Evaluation, 0, len(names))
 	var buf [32]Value
 	slots, err := c.SlotsFromMap(attrs, buf[:0])
+	if err == nil && len(names) <= 64 {
+		// The usual case: every name known, evaluated in one pass.
+		var idb [64]FlagID
+		ids := idb[:0]
+		for _, name := range names {
+			id, ok := c.flagIndex[name]
+			if !ok {
+				break
+			}
+			ids = append(ids, id)
+		}
+		if len(ids) == len(names) {
+			out = out[:len(ids)]
+			c.EvaluateSlotsMany(ids, slots, now, out)
+			return out
+		}
+	}
 	for _, name := range names {
 		id, ok := c.flagIndex[name]
 		switch {
