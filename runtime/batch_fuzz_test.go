@@ -148,7 +148,14 @@ func FuzzVariantIndexes(f *testing.F) {
 			c = c.WithStale([]FlagID{FlagID(r.n(len(c.flags)))})
 		}
 		for range 4 {
-			slots, err := c.SlotsFromMap(fuzzTarget(r), nil)
+			attrs := fuzzTarget(r)
+			for i, e := range c.EvaluateAll(nil, attrs, time.Unix(0, 1)) {
+				want := c.Evaluate(c.flags[i].name, attrs, time.Unix(0, 1))
+				if e.value != want.value || e.rule != want.rule || e.reason != want.reason || (e.err == nil) != (want.err == nil) {
+					t.Fatalf("flag %s: EvaluateAll %v, Evaluate %v\ntarget %v\n%s", c.flags[i].name, e, want, attrs, src)
+				}
+			}
+			slots, err := c.SlotsFromMap(attrs, nil)
 			if err != nil {
 				continue
 			}
