@@ -1,6 +1,9 @@
 package runtime
 
 import (
+	"encoding/json"
+	"reflect"
+	"slices"
 	"testing"
 	"unicode/utf8"
 )
@@ -33,6 +36,54 @@ func FuzzParseRules(f *testing.F) {
 			t.Fatalf("merging a document with itself: %d diagnostics, want at least %d", len(merged), want)
 		}
 	})
+}
+
+// FuzzJSONReadsAsYAMLDid: a JSON document means what it meant when JSON
+// was read as YAML. A comment line in front makes the same text YAML (no
+// longer valid JSON); where YAML can read it, the two documents agree but
+// for positions.
+func FuzzJSONReadsAsYAMLDid(f *testing.F) {
+	f.Add([]byte(`{"flags": {"f": {"default": 1, "variants": [1, 2], "metadata": {"a": [1.5, null, true, "x"]}}}, "rules": {"r": {"filter": "attr:x = 'y'", "priority": 3, "variants": {"f": 2}}}}`))
+	f.Add([]byte(`{"rules": {"r1": {"description": "h\u00e9 \/ \u00e9", "variants": {"a": 7}}, "r2": {"enabled": false}}}`))
+	f.Add([]byte(`{"filters": {"f": "attr:a in [1, 2]"}, "rules": {"r": {"filter": "filter:f", "split_group": "g", "variants": {"a": "b"}}}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if !json.Valid(data) {
+			return
+		}
+		asJSON, jd := ParseRules("fuzz.json", data)
+		asYAML, yd := ParseRules("fuzz.json", append([]byte("#\n"), data...))
+		if asJSON == nil || asYAML == nil || jd.HasErrors() || yd.HasErrors() {
+			return
+		}
+		if a, b := withoutPositions(asJSON), withoutPositions(asYAML); !reflect.DeepEqual(a, b) {
+			t.Fatalf("JSON and YAML readings differ:\n%#v\n%#v", a, b)
+		}
+	})
+}
+
+// withoutPositions is a copy of doc with every position and text location
+// cleared.
+func withoutPositions(doc *RulesDoc) RulesDoc {
+	d := *doc
+	d.FlagsPos = Position{}
+	d.Flags = slices.Clone(doc.Flags)
+	for i := range d.Flags {
+		d.Flags[i].Pos, d.Flags[i].FieldPos = Position{}, nil
+	}
+	d.Filters = slices.Clone(doc.Filters)
+	for i := range d.Filters {
+		d.Filters[i].Pos, d.Filters[i].Loc = Position{}, TextLoc{}
+	}
+	d.Rules = slices.Clone(doc.Rules)
+	for i := range d.Rules {
+		r := &d.Rules[i]
+		r.Pos, r.Loc = Position{}, TextLoc{}
+		r.Variants = slices.Clone(r.Variants)
+		for j := range r.Variants {
+			r.Variants[j].Pos = Position{}
+		}
+	}
+	return d
 }
 
 func FuzzParseDefinitions(f *testing.F) {
