@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -124,5 +125,55 @@ func TestTelemetryMigration(t *testing.T) {
 				t.Errorf("evaluations after the migration = %+v, %v", pts, err)
 			}
 		})
+	}
+}
+
+// BenchmarkAddEvaluations is one client report of 100 counts (50 flags,
+// two variants each) into SQLite, added to rows that exist.
+func BenchmarkAddEvaluations(b *testing.B) {
+	s, _ := openTest(b, "sqlite")
+	ctx := context.Background()
+	var counts []EvalCount
+	for f := range 50 {
+		for _, v := range []string{"true", "false"} {
+			counts = append(counts, EvalCount{Flag: "flag_" + strconv.Itoa(f), Variant: v, Reason: "TARGETING_MATCH", Count: 7})
+		}
+	}
+	at := time.Now()
+	for b.Loop() {
+		if err := s.AddEvaluations(ctx, "prod", at, counts); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkEvaluations30d reads one flag's last 30 days from SQLite holding
+// 90 days of it (three variants, two reasons: 12,960 rows) beside 20 other
+// flags' 90 days.
+func BenchmarkEvaluations30d(b *testing.B) {
+	s, _ := openTest(b, "sqlite")
+	ctx := context.Background()
+	now := time.Now()
+	for h := range 90 * 24 {
+		var counts []EvalCount
+		for f := range 21 {
+			for _, v := range []string{"classic", "guided", "adaptive"} {
+				for _, r := range []string{"SPLIT", "DEFAULT"} {
+					counts = append(counts, EvalCount{Flag: "flag_" + strconv.Itoa(f), Variant: v, Reason: r, Count: 1})
+				}
+			}
+		}
+		if err := s.AddEvaluations(ctx, "prod", now.Add(-time.Duration(h)*time.Hour), counts); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for b.Loop() {
+		pts, err := s.Evaluations(ctx, "prod", "flag_7", now.Add(-30*24*time.Hour))
+		if err != nil || len(pts) < 30*24*6 {
+			b.Fatalf("%d points, %v", len(pts), err)
+		}
+		if _, err := s.LastEvaluated(ctx, "prod", "flag_7"); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
