@@ -119,6 +119,7 @@ func (h *handler) routes() {
 	h.mux.HandleFunc("POST "+p+"/envs/{env}/flags/{flag}/rollout", h.auth(h.rollout))
 	h.mux.HandleFunc("POST "+p+"/envs/{env}/flags/{flag}/kill", h.auth(h.kill))
 	h.mux.HandleFunc("POST "+p+"/envs/{env}/flags/{flag}/restore", h.auth(h.kill))
+	h.mux.HandleFunc("GET "+p+"/envs/{env}/flags/{flag}/telemetry", h.auth(h.telemetryPage))
 	h.mux.HandleFunc("GET "+p+"/envs/{env}/rules", h.auth(h.rulesPage))
 	h.mux.HandleFunc("POST "+p+"/envs/{env}/rules", h.auth(h.rulesPost))
 	h.mux.HandleFunc("POST "+p+"/envs/{env}/check", h.auth(h.check))

@@ -1,0 +1,111 @@
+package ui
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	vexilrt "github.com/vexilhq/vexil/runtime"
+	"github.com/vexilhq/vexil/runtime/client"
+	"github.com/vexilhq/vexil/server"
+	"github.com/vexilhq/vexil/store"
+)
+
+// A real client evaluates through a real server, reports on Close, and the
+// flag's evaluations page charts what it reported.
+func TestTelemetryPage(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	src := readFile(t, "../../flags.yaml")
+	defs, diags := vexilrt.ParseDefinitions("flags.yaml", []byte(src))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "vexil.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv, err := server.New(ctx, server.Options{Store: st, Definitions: defs, DefinitionsSource: src, Envs: []string{"dev"}, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.Bootstrap(ctx, adminToken); err != nil {
+		t.Fatal(err)
+	}
+	go srv.Run(ctx)
+	api := httptest.NewServer(srv.Handler())
+	defer api.Close()
+
+	req, _ := http.NewRequest("POST", api.URL+"/api/v1/tokens", strings.NewReader(`{"name": "app", "role": "sdk", "environments": ["dev"]}`))
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok struct{ Token string }
+	json.NewDecoder(res.Body).Decode(&tok)
+	res.Body.Close()
+
+	c, err := client.New(ctx, client.Options{Definitions: defs, Logger: quiet, StartTimeout: 30 * time.Second,
+		Source:    client.Server(client.ServerOptions{URL: api.URL, Environment: "dev", Token: tok.Token}),
+		Telemetry: client.TelemetryOptions{Interval: time.Hour}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Ready() {
+		t.Fatalf("the client did not sync: %+v", c.Status())
+	}
+	cfg := c.Config()
+	id, _ := cfg.FlagID("workbook")
+	slots := make([]vexilrt.Value, len(cfg.Slots()))
+	for range 25 {
+		cfg.EvaluateSlots(id, slots, time.Now())
+	}
+	c.Close()
+
+	h, err := New(srv.Handler(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ui := httptest.NewServer(h)
+	defer ui.Close()
+	b := newBrowser(t, ui)
+	b.signIn(adminToken)
+	code, body := b.get("/ui/envs/dev/flags/workbook/telemetry?range=7d")
+	if code != 200 {
+		t.Fatalf("telemetry page: %d\n%s", code, body)
+	}
+	mustContain(t, body, "25 evaluations reported in the last 7d", `<polyline fill="none" stroke="#0072B2"`,
+		`<code>classic</code></td><td>25</td><td>100.0%</td><td>DEFAULT 25</td>`, `<code>guided</code></td><td>0</td>`,
+		`aria-current="page">7d</a>`, `<title id="chart-title">Evaluations of workbook per hour by variant</title>`)
+	if strings.Contains(body, "last evaluated never") || strings.Contains(body, " style=") {
+		t.Errorf("no last evaluation, or an inline style the CSP refuses:\n%s", body)
+	}
+	if got := strings.Count(body, "<polyline"); got != 1 {
+		t.Errorf("%d lines drawn, want one: only classic was evaluated", got)
+	}
+	_, body = b.get("/ui/envs/dev/flags/new_report/telemetry")
+	mustContain(t, body, "No evaluations reported in this range", "last evaluated never in the 90 days kept")
+	_, body = b.get("/ui/envs/dev/flags")
+	mustContain(t, body, `href="/ui/envs/dev/flags/workbook/telemetry">evaluations</a>`)
+}
+
+func TestNiceCeil(t *testing.T) {
+	for _, tt := range []struct {
+		n    int64
+		want float64
+	}{{0, 1}, {1, 1}, {7, 10}, {10, 10}, {11, 20}, {201, 500}, {999, 1000}, {1001, 2000}} {
+		if got := niceCeil(tt.n); got != tt.want {
+			t.Errorf("niceCeil(%d) = %g, want %g", tt.n, got, tt.want)
+		}
+	}
+}
