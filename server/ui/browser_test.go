@@ -413,7 +413,7 @@ func TestBrowserHostileInput(t *testing.T) {
 	}
 	a := newSession(t, browser)
 	signIn(t, a, base, bootstrapToken)
-	for _, page := range []string{"/ui/envs/prod/flags", "/ui/envs/prod/rules", "/ui/envs/prod/history", "/ui/audit"} {
+	for _, page := range []string{"/ui/envs/prod/flags", "/ui/envs/prod/rules", "/ui/envs/prod/history", "/ui/audit", "/ui/envs/prod/flags/workbook/telemetry"} {
 		run(t, a, page, chromedp.Navigate(base+page), chromedp.WaitVisible(chromedp.CSS("main")))
 		pwned := eval[bool](t, a, `window.pwned !== undefined`)
 		imgs := eval[int](t, a, `document.querySelectorAll('main img, main script').length`)

@@ -95,8 +95,8 @@ func TestTelemetryPage(t *testing.T) {
 	}
 	_, body = b.get("/ui/envs/dev/flags/new_report/telemetry")
 	mustContain(t, body, "No evaluations reported in this range", "last evaluated never in the 90 days kept")
-	_, body = b.get("/ui/envs/dev/flags")
-	mustContain(t, body, `href="/ui/envs/dev/flags/workbook/telemetry">evaluations</a>`)
+	_, body = b.get("/ui/envs/dev/flags/workbook")
+	mustContain(t, body, `href="/ui/envs/dev/flags/workbook/telemetry">Evaluations</a>`)
 }
 
 func TestNiceCeil(t *testing.T) {
