@@ -227,15 +227,75 @@ func TestOFREPWebProviderChromium(t *testing.T) {
 	page := httptest.NewServer(http.FileServer(http.Dir(ofrepWebDir)))
 	defer page.Close()
 	f := newWebFixture(t, page.URL)
-	ctx, cancel := context.WithTimeout(browser, 2*changeBound)
-	defer cancel()
-	if err := chromedp.Do(ctx, chromedp.Navigate(page.URL+"/index.html#"+url.Values{"server": {f.e.url}, "token": {f.sdk}}.Encode())); err != nil {
+	next := pageClient(t, browser, page.URL, f.e.url, f.sdk)
+	if r := next(); r.Kind != "ready" || r.Value != false {
+		t.Fatalf("first report %+v, want ready with new_report false", r)
+	}
+	d := f.saveAndMeasure(t, next)
+	t.Logf("Chromium: PROVIDER_CONFIGURATION_CHANGED with the new value %v after the save began", d.Round(time.Millisecond))
+}
+
+// TestOFREPWebProviderChromiumResume: Chromium's EventSource reconnects to
+// a dropped stream by itself, across origins, with Last-Event-ID naming the
+// last event it had, and the provider hears the save made meanwhile.
+func TestOFREPWebProviderChromiumResume(t *testing.T) {
+	ofrepWebModules(t)
+	browser := newChromium(t)
+	page := httptest.NewServer(http.FileServer(http.Dir(ofrepWebDir)))
+	defer page.Close()
+	e := start(t, "sqlite", func(o *Options) { o.CORSOrigins = []string{page.URL} })
+	var mu sync.Mutex
+	var lastIDs []string // each stream request's Last-Event-ID
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == "GET" && r.URL.Path == ofrepStreamPath {
+			mu.Lock()
+			lastIDs = append(lastIDs, r.Header.Get("Last-Event-ID"))
+			mu.Unlock()
+		}
+		e.srv.Handler().ServeHTTP(w, r)
+	}))
+	// The page's stream holds a connection to api until the server ends it.
+	t.Cleanup(func() { e.srv.Close(); api.Close() })
+	f := webFixture{e: e, sdk: e.token("sdk", "dev")}
+	next := pageClient(t, browser, page.URL, api.URL, f.sdk)
+	if r := next(); r.Kind != "ready" {
+		t.Fatalf("first report %+v", r)
+	}
+	f.saveAndMeasure(t, next) // the page's stream has had event 1
+	e.srv.streams.revokeExcept(func(string) bool { return false })
+	e.put("dev", `"1"`, "rules: {}\n", 200) // while the stream is down
+	for {
+		r := next()
+		if r.Kind == "changed" {
+			if r.Value != false || !r.SSETriggered {
+				t.Fatalf("after the reconnection: %+v, want new_report false after an event", r)
+			}
+			break
+		}
+		t.Logf("the provider reported %+v", r)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(lastIDs) < 2 || lastIDs[0] != "" || lastIDs[len(lastIDs)-1] != "1" {
+		t.Fatalf("the stream requests' Last-Event-IDs: %q, want the reconnection to name event 1", lastIDs)
+	}
+	t.Logf("the stream requests' Last-Event-IDs: %q", lastIDs)
+}
+
+// pageClient opens index.html on the page server in its own browser tab,
+// following server with token, and returns a function that waits for the
+// page's next report.
+func pageClient(t *testing.T, browser context.Context, pageURL, server, token string) func() webReport {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(browser)
+	t.Cleanup(cancel)
+	if err := chromedp.Do(ctx, chromedp.Navigate(pageURL+"/index.html#"+url.Values{"server": {server}, "token": {token}}.Encode())); err != nil {
 		t.Fatal(err)
 	}
 	seen := 0
-	next := func() webReport {
-		deadline := time.Now().Add(changeBound)
-		for time.Now().Before(deadline) {
+	return func() webReport {
+		t.Helper()
+		for deadline := time.Now().Add(changeBound); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 			log, err := chromedp.Run(ctx, chromedp.Evaluate[[]webReport](`window.vexilLog || []`))
 			if err != nil {
 				t.Fatal(err)
@@ -244,16 +304,10 @@ func TestOFREPWebProviderChromium(t *testing.T) {
 				seen++
 				return log[seen-1]
 			}
-			time.Sleep(20 * time.Millisecond)
 		}
 		t.Fatalf("the page reported nothing in %v", changeBound)
 		return webReport{}
 	}
-	if r := next(); r.Kind != "ready" || r.Value != false {
-		t.Fatalf("first report %+v, want ready with new_report false", r)
-	}
-	d := f.saveAndMeasure(t, next)
-	t.Logf("Chromium: PROVIDER_CONFIGURATION_CHANGED with the new value %v after the save began", d.Round(time.Millisecond))
 }
 
 // newChromium starts headless Chromium, or skips when it is not installed.
