@@ -4,10 +4,12 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	vexilrt "github.com/vexilhq/vexil/runtime"
 )
@@ -39,6 +41,7 @@ type flagPageData struct {
 	Lock    lockInfo
 	History []versionInfo // versions that changed the flag's rules
 	Scanned int           // how many recent versions History looked at
+	More    bool          // older versions are read on later visits
 }
 
 func (h *handler) flagPage(w http.ResponseWriter, r *http.Request, s *session) {
@@ -90,7 +93,7 @@ func (h *handler) flagPage(w http.ResponseWriter, r *http.Request, s *session) {
 		}
 		d.Rules = append(d.Rules, fr)
 	}
-	d.History, d.Scanned = h.flagHistory(r, s, env, f, &defs)
+	d.History, d.Scanned, d.More = h.flagHistory(r, s, env, f, &defs)
 	p := h.newPage(r, s, name+" · "+env, "flags")
 	p.Data = d
 	h.render(w, r, http.StatusOK, "flag", p)
@@ -98,78 +101,138 @@ func (h *handler) flagPage(w http.ResponseWriter, r *http.Request, s *session) {
 
 // flagHistory returns the recent versions that changed the rules that can
 // set the flag (a rule's filter, value, priority, enabled or split group, or
-// a named filter it references by name), newest first. It compares rules,
-// not answers: a change elsewhere that alters what a rule reading this flag's
-// rules matches (rule:X of another flag's rule) is not listed. A failure
-// leaves the list empty rather than failing the page.
-func (h *handler) flagHistory(r *http.Request, s *session, env string, f *flagDef, defs *definitions) ([]versionInfo, int) {
+// a named filter it references by name), newest first, and how many versions
+// it looked at. It compares rules, not answers: a change elsewhere that
+// alters what those rules match (a rule:X reference to another flag's rule)
+// is not listed. Versions never change, so each is parsed once (see
+// printCache); a request parses at most historyParseBudget new ones and
+// looks no further back than that allows. A failure leaves the list empty
+// rather than failing the page.
+func (h *handler) flagHistory(r *http.Request, s *session, env string, f *flagDef, defs *definitions) ([]versionInfo, int, bool) {
 	var list struct {
 		Versions []versionInfo `json:"versions"`
 	}
 	path := fmt.Sprintf("%s?limit=%d", envPath(env, "versions"), flagHistoryDepth+1)
 	if err := h.api.getJSON(r.Context(), s.token, path, &list); err != nil {
-		return nil, 0
+		return nil, 0, false
 	}
+	list.Versions = list.Versions[:min(len(list.Versions), flagHistoryDepth+1)]
 	canon := cmp.Or(f.Alias, f.Name)
-	names := map[string]bool{canon: true} // a rule on an alias sets the flag too
-	for _, g := range defs.Flags {
-		if cmp.Or(g.Alias, g.Name) == canon {
-			names[g.Name] = true
+	prints := make([]uint64, 0, len(list.Versions))
+	parsed := 0
+	for _, v := range list.Versions {
+		p, ok := h.prints.get(env, v.Version)
+		if !ok {
+			if parsed == historyParseBudget {
+				break
+			}
+			parsed++
+			var full versionInfo
+			if err := h.api.getJSON(r.Context(), s.token, envPath(env, "versions", strconv.Itoa(v.Version)), &full); err != nil {
+				return nil, 0, false
+			}
+			p = ruleFingerprints(full.Rules, defs)
+			h.prints.put(env, v.Version, p)
 		}
+		prints = append(prints, p[canon])
 	}
-	prints := make([]string, len(list.Versions))
-	for i, v := range list.Versions {
-		var full versionInfo
-		if err := h.api.getJSON(r.Context(), s.token, envPath(env, "versions", strconv.Itoa(v.Version)), &full); err != nil {
-			return nil, 0
-		}
-		prints[i] = flagFingerprint(full.Rules, names)
+	// A version is compared with the one before it; the oldest version
+	// (1) with an empty document.
+	scanned := len(prints)
+	if scanned == len(list.Versions) && scanned > 0 && list.Versions[scanned-1].Version == 1 {
+		prints = append(prints, 0)
+	} else {
+		scanned = max(scanned-1, 0)
 	}
 	var out []versionInfo
-	scanned := min(len(list.Versions), flagHistoryDepth)
 	for i := range scanned {
-		// The oldest version of the list has no parent in it: it changed
-		// the flag if it is the first and has any rule for it.
-		prev := ""
-		if i+1 < len(list.Versions) {
-			prev = prints[i+1]
-		}
-		if prints[i] != prev {
+		if prints[i] != prints[i+1] {
 			out = append(out, list.Versions[i])
 		}
 	}
-	return out, scanned
+	return out, scanned, len(prints) < len(list.Versions)
 }
 
-// flagFingerprint is a canonical text of what in a rules document can set
-// one of the named flags.
-func flagFingerprint(text string, names map[string]bool) string {
+// historyParseBudget bounds the versions one flag page parses: a document
+// of 5,000 rules takes about 0.2 s of CPU to read.
+const historyParseBudget = 2
+
+// ruleFingerprints hashes, for each flag (by its canonical name: a rule on
+// an alias sets its flag), what in a rules document can set it. The hash of
+// a flag no rule sets is 0.
+func ruleFingerprints(text string, defs *definitions) map[string]uint64 {
 	doc, _ := vexilrt.ParseRules("rules", []byte(text))
+	out := map[string]uint64{}
 	if doc == nil {
-		return "unreadable:" + text
+		return out
+	}
+	canon := make(map[string]string, len(defs.Flags))
+	for i := range defs.Flags {
+		f := &defs.Flags[i]
+		canon[f.Name] = cmp.Or(f.Alias, f.Name)
 	}
 	filters := map[string]string{}
 	for _, fd := range doc.Filters {
 		filters[fd.Name] = fd.Filter
 	}
-	var parts []string
 	for _, rd := range doc.Rules {
-		for _, v := range rd.Variants {
-			if !names[v.Flag] {
-				continue
+		var refs []string
+		for name, ft := range filters {
+			if strings.Contains(rd.Filter, "filter:"+name) {
+				refs = append(refs, name+"="+ft)
 			}
-			refs := ""
-			for name, ft := range filters {
-				if strings.Contains(rd.Filter, "filter:"+name) {
-					refs += "|" + name + "=" + ft
-				}
+		}
+		slices.Sort(refs)
+		for _, v := range rd.Variants {
+			c, ok := canon[v.Flag]
+			if !ok {
+				c = v.Flag
 			}
 			b, _ := json.Marshal([]any{rd.Name, v.Flag, v.Value.Variant(), rd.Filter, rd.Priority, rd.Enabled, rd.SplitSeed(), refs})
-			parts = append(parts, string(b))
+			hs := fnv.New64a()
+			hs.Write(b)
+			// A sum does not depend on the rules' order in the document.
+			out[c] += hs.Sum64() | 1
 		}
 	}
-	slices.Sort(parts)
-	return strings.Join(parts, "\n")
+	return out
+}
+
+// printCache keeps ruleFingerprints per (environment, version): versions
+// are immutable, so an entry never goes stale. It holds a bounded number of
+// versions and drops an arbitrary one when full.
+type printCache struct {
+	mu sync.Mutex
+	m  map[printKey]map[string]uint64
+}
+
+type printKey struct {
+	env     string
+	version int
+}
+
+const printCacheSize = 128
+
+func (c *printCache) get(env string, version int) (map[string]uint64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p, ok := c.m[printKey{env, version}]
+	return p, ok
+}
+
+func (c *printCache) put(env string, version int, p map[string]uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[printKey]map[string]uint64{}
+	}
+	for k := range c.m {
+		if len(c.m) < printCacheSize {
+			break
+		}
+		delete(c.m, k)
+	}
+	c.m[printKey{env, version}] = p
 }
 
 // rollout changes a rule's rollout percentage: the range widens or narrows

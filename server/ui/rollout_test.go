@@ -144,13 +144,23 @@ func TestRolloutControl(t *testing.T) {
 	_, body = b.post("/ui/envs/dev/flags/workbook/rollout", url.Values{"rule": {"workbook_20pct"}, "pct": {"101"}, "base": {"2"}})
 	mustContain(t, body, "Not saved: rule &#34;workbook_20pct&#34;: the range starts at 0, so it can cover 0 to 100%, not 101%.")
 
+	// A version that changes another flag's rule is not in this flag's history.
+	other, _ := st.current(st.envs["dev"])
+	st.seed("dev", "alice", strings.Replace(other, "priority: 5\n", "priority: 6\n", 1), "senior grades first")
+	_, body = b.get("/ui/envs/dev/flags/workbook")
+	mustContain(t, body, "to=2\">changes</a>", "to=1\">changes</a>")
+	mustNotContain(t, body, "to=3\">changes</a>")
+	_, body = b.get("/ui/envs/dev/flags/max_questions")
+	mustContain(t, body, "to=3\">changes</a>", "to=1\">changes</a>")
+	mustNotContain(t, body, "to=2\">changes</a>")
+
 	viewer := newBrowser(t, srv)
 	viewer.signIn(viewerToken)
 	_, body = viewer.get("/ui/envs/dev/flags/workbook")
 	mustNotContain(t, body, `name="pct"`)
-	_, body = viewer.post("/ui/envs/dev/flags/workbook/rollout", url.Values{"rule": {"workbook_20pct"}, "pct": {"70"}, "base": {"2"}})
+	_, body = viewer.post("/ui/envs/dev/flags/workbook/rollout", url.Values{"rule": {"workbook_20pct"}, "pct": {"70"}, "base": {"3"}})
 	mustContain(t, body, "Not saved:")
-	if _, v := st.current(st.envs["dev"]); v != 2 {
+	if _, v := st.current(st.envs["dev"]); v != 3 {
 		t.Errorf("a viewer saved version %d", v)
 	}
 	if code, _ := b.get("/ui/envs/dev/flags/nope"); code != 404 {

@@ -60,6 +60,7 @@ type handler struct {
 	opts     Options
 	log      *slog.Logger
 	sessions *sessions
+	prints   *printCache // the flag page's history
 	pages    map[string]*template.Template
 	mux      *http.ServeMux
 }
@@ -94,6 +95,7 @@ func New(api http.Handler, opts Options) (http.Handler, error) {
 		opts:     opts,
 		log:      opts.Logger,
 		sessions: newSessions(opts.SessionTTL, opts.Now),
+		prints:   &printCache{},
 		pages:    pages,
 		mux:      http.NewServeMux(),
 	}
