@@ -158,7 +158,7 @@ type leafKey struct {
 // copy.
 func (c *Config) buildPass() {
 	c.pass = make([]passFlag, len(c.flags))
-	c.passTerms, c.passLeaves = nil, nil
+	c.passTerms, c.passLeaves, c.passWordSplits = nil, nil, [passWords]uint64{}
 	leaves := map[leafKey]int32{}
 	for id := range c.flags {
 		f := &c.flags[c.flags[id].canon]
@@ -252,6 +252,9 @@ func (c *Config) conjunction(i int32, pos bool, lits *[]int32, leaves map[leafKe
 				return false, false
 			}
 			k = int32(len(c.passLeaves))
+			if n.op == nInsplit {
+				c.passWordSplits[len(c.passLeaves)>>6] |= 1 << n.a
+			}
 			c.passLeaves = append(c.passLeaves, i)
 			leaves[key] = k
 		}
@@ -380,6 +383,9 @@ func (c *Config) decidingTerm(p *passFlag, st *evalState, lv *leafBits) *passTer
 func (c *Config) testLeaves(w int, st *evalState) uint64 {
 	leaves := c.passLeaves[min(64*w, len(c.passLeaves)):]
 	leaves = leaves[:min(64, len(leaves))]
+	if ws := c.passWordSplits[w&(passWords-1)]; ws&^st.splits.tried != 0 {
+		c.hashSplitSet(st, ws) // the word's splits, together
+	}
 	var r uint64
 	for b, i := range leaves {
 		n := &c.nodes[i]
@@ -391,6 +397,9 @@ func (c *Config) testLeaves(w int, st *evalState) uint64 {
 			hit = (n.i <= int64(v.n) && int64(v.n) <= n.j) != n.neg
 		case n.op <= lastAttrOp:
 			hit = c.evalAttr(n, v)
+		case n.op == nInsplit && st.splits.have&(1<<n.a) != 0: // numbered leaves have keys
+			p := st.splits.pct[n.a]
+			hit = (n.lo <= p && p < n.hi) != n.neg
 		default:
 			hit = c.evalRef(n, st)
 		}
@@ -418,11 +427,16 @@ func (c *Config) splitPercent(n *cnode, st *evalState) (float64, bool) {
 // hashSplits hashes split key first and every untried split the pass's
 // flags test directly.
 func (c *Config) hashSplits(st *evalState, first uint64) {
-	sc := st.splits
 	want := first
-	for _, id := range sc.ids {
+	for _, id := range st.splits.ids {
 		want |= c.pass[id].splits
 	}
+	c.hashSplitSet(st, want)
+}
+
+// hashSplitSet hashes the untried split keys of want.
+func (c *Config) hashSplitSet(st *evalState, want uint64) {
+	sc := st.splits
 	want &^= sc.tried
 	sc.tried |= want
 	if !haveMD5x8 || want&(want-1) == 0 {

@@ -131,17 +131,18 @@ type Config struct {
 	rules     []crule // in evaluation order: priority desc, name asc
 	ruleIndex map[string]int32
 
-	nodes      []cnode
-	kids       []int32  // children of and/or nodes
-	prog       []instr  // the flags' branch programs
-	nodeText   []string // source text of each node, for explain
-	nodeLabel  []string // "filter:NAME" where a named filter was inlined
-	intSets    []intSet
-	strSets    []strSet
-	splitKeys  []splitHash // the distinct splits, numbered for a pass's cache (batch.go)
-	pass       []passFlag  // by flag ID, for a pass over many flags (batch.go)
-	passTerms  []passTerm
-	passLeaves []int32 // node of each numbered leaf
+	nodes          []cnode
+	kids           []int32  // children of and/or nodes
+	prog           []instr  // the flags' branch programs
+	nodeText       []string // source text of each node, for explain
+	nodeLabel      []string // "filter:NAME" where a named filter was inlined
+	intSets        []intSet
+	strSets        []strSet
+	splitKeys      []splitHash // the distinct splits, numbered for a pass's cache (batch.go)
+	pass           []passFlag  // by flag ID, for a pass over many flags (batch.go)
+	passTerms      []passTerm
+	passLeaves     []int32           // node of each numbered leaf
+	passWordSplits [passWords]uint64 // split keys among each word's leaves
 
 	attrs      []string // slot names
 	attrTypes  []AttrType
