@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -296,9 +297,12 @@ type codeReference struct {
 
 // codeReferences is what is kept and served.
 type codeReferences struct {
-	UploadedAt time.Time       `json:"uploaded_at"`
-	UploadedBy string          `json:"uploaded_by"`
-	References []codeReference `json:"references"`
+	UploadedAt time.Time `json:"uploaded_at"`
+	UploadedBy string    `json:"uploaded_by"`
+	// LinkTemplate makes each reference a link: {file} and {line} are
+	// replaced ("" when the upload gave none).
+	LinkTemplate string          `json:"link_template"`
+	References   []codeReference `json:"references"`
 }
 
 // putCodeReferences replaces the environment's code references with the
@@ -321,7 +325,12 @@ func (s *Server) putCodeReferences(w http.ResponseWriter, r *http.Request, c *ca
 		writeError(w, http.StatusBadRequest, "invalid", "not the output of vexil check --usage --format json", problems)
 		return
 	}
-	cr := codeReferences{UploadedAt: time.Now().UTC(), UploadedBy: c.actor(), References: nonNil(refs)}
+	link := r.URL.Query().Get("link")
+	if link != "" && !strings.HasPrefix(link, "https://") && !strings.HasPrefix(link, "http://") || len(link) > 1000 {
+		writeError(w, http.StatusBadRequest, "invalid", "link: want an http(s) URL of at most 1,000 bytes with {file} and {line} in it", nil)
+		return
+	}
+	cr := codeReferences{UploadedAt: time.Now().UTC(), UploadedBy: c.actor(), LinkTemplate: link, References: nonNil(refs)}
 	body, err := json.Marshal(cr)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "internal", err.Error(), nil)

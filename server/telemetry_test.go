@@ -122,6 +122,13 @@ func TestCodeReferences(t *testing.T) {
 	if r := e.do("GET", "/api/v1/envs/prod/code-references", e.admin, nil); r.status != 404 {
 		t.Errorf("prod has none: %d", r.status)
 	}
+	if r := e.do("PUT", "/api/v1/envs/dev/code-references?link=javascript:alert(1)", editor, refs); r.status != 400 {
+		t.Errorf("a javascript: link template: %d, want 400", r.status)
+	}
+	e.do("PUT", "/api/v1/envs/dev/code-references?link=https://git.example/r/blob/abc/{file}%23L{line}", editor, refs)
+	if r := e.do("GET", "/api/v1/envs/dev/code-references", e.admin, nil); !strings.Contains(string(r.body), `"link_template":"https://git.example/r/blob/abc/{file}#L{line}"`) {
+		t.Errorf("the link template is not kept: %s", r.body)
+	}
 	// A later upload replaces the list.
 	e.do("PUT", "/api/v1/envs/dev/code-references", editor, `[]`)
 	if r := e.do("GET", "/api/v1/envs/dev/code-references", e.admin, nil); !strings.Contains(string(r.body), `"references":[]`) {

@@ -42,6 +42,7 @@ type flagPageData struct {
 	History []versionInfo // versions that changed the flag's rules
 	Scanned int           // how many recent versions History looked at
 	More    bool          // older versions are read on later visits
+	Usage   *flagUsage
 }
 
 func (h *handler) flagPage(w http.ResponseWriter, r *http.Request, s *session) {
@@ -94,6 +95,7 @@ func (h *handler) flagPage(w http.ResponseWriter, r *http.Request, s *session) {
 		d.Rules = append(d.Rules, fr)
 	}
 	d.History, d.Scanned, d.More = h.flagHistory(r, s, env, f, &defs)
+	d.Usage = h.flagUsage(r, s, env, name)
 	p := h.newPage(r, s, name+" · "+env, "flags")
 	p.Data = d
 	h.render(w, r, http.StatusOK, "flag", p)

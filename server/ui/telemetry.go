@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"math"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -61,7 +62,16 @@ func (h *handler) telemetryPage(w http.ResponseWriter, r *http.Request, s *sessi
 		h.fail(w, r, s, err)
 		return
 	}
-	d := telemetryData{Flag: flag, Range: rng, Ranges: []string{"24h", "7d", "30d"}, Total: ft.Total, LastEvaluated: "never in the 90 days kept"}
+	d := telemetryFor(&ft, flag)
+	d.Range, d.Ranges = rng, []string{"24h", "7d", "30d"}
+	p := h.newPage(r, s, "Evaluations of "+flag+" · "+env, "flags")
+	p.Data = d
+	h.render(w, r, http.StatusOK, "telemetry", p)
+}
+
+// telemetryFor turns the API's answer into what the pages show.
+func telemetryFor(ft *flagTelemetry, flag string) telemetryData {
+	d := telemetryData{Flag: flag, Total: ft.Total, LastEvaluated: "never in the 90 days kept"}
 	if ft.LastEvaluated != nil {
 		d.LastEvaluated = ft.LastEvaluated.UTC().Format("2006-01-02 15:04 UTC")
 	}
@@ -79,10 +89,8 @@ func (h *handler) telemetryPage(w http.ResponseWriter, r *http.Request, s *sessi
 		row.Reasons = strings.Join(reasons, " · ")
 		d.Variants = append(d.Variants, row)
 	}
-	d.Chart = chartSVG(&ft, d.Variants, flag)
-	p := h.newPage(r, s, "Evaluations of "+flag+" · "+env, "flags")
-	p.Data = d
-	h.render(w, r, http.StatusOK, "telemetry", p)
+	d.Chart = chartSVG(ft, d.Variants, flag)
+	return d
 }
 
 // chartSVG draws one line per variant: evaluations per hour. Only
@@ -159,4 +167,58 @@ func shortCount(v float64) string {
 		return strconv.FormatFloat(v/1e3, 'f', -1, 64) + "k"
 	}
 	return strconv.FormatFloat(v, 'f', -1, 64)
+}
+
+// flagUsage is what the flag page shows of a flag's life in production:
+// its evaluations over the last 24 hours and where the code uses it.
+type flagUsage struct {
+	Loaded        bool // the telemetry came back
+	Total         int64
+	LastEvaluated string
+	Chart         template.HTML
+	Variants      []variantRow
+	Uploaded      string // when the code references were uploaded; "" for never
+	Refs          []codeRef
+}
+
+type codeRef struct {
+	Place    string // file:line:col
+	Accessor string
+	URL      string // "" without a link template
+}
+
+// flagUsage reads a flag's last 24 hours and code references. Either
+// failing leaves its part empty rather than failing the page.
+func (h *handler) flagUsage(r *http.Request, s *session, env, flag string) *flagUsage {
+	u := &flagUsage{}
+	var ft flagTelemetry
+	if err := h.api.getJSON(r.Context(), s.token, envPath(env, "flags", flag, "telemetry")+"?range=24h", &ft); err == nil {
+		d := telemetryFor(&ft, flag)
+		u.Loaded, u.Total, u.LastEvaluated, u.Chart, u.Variants = true, d.Total, d.LastEvaluated, d.Chart, d.Variants
+	}
+	var refs struct {
+		UploadedAt   time.Time `json:"uploaded_at"`
+		LinkTemplate string    `json:"link_template"`
+		References   []struct {
+			File     string `json:"file"`
+			Line     int    `json:"line"`
+			Col      int    `json:"col"`
+			Accessor string `json:"accessor"`
+		} `json:"references"`
+	}
+	if err := h.api.getJSON(r.Context(), s.token, envPath(env, "code-references")+"?flag="+url.QueryEscape(flag), &refs); err == nil {
+		u.Uploaded = refs.UploadedAt.UTC().Format("2006-01-02 15:04 UTC")
+		for _, ref := range refs.References {
+			cr := codeRef{Place: fmt.Sprintf("%s:%d:%d", ref.File, ref.Line, ref.Col), Accessor: ref.Accessor}
+			if refs.LinkTemplate != "" {
+				segs := strings.Split(ref.File, "/")
+				for i := range segs {
+					segs[i] = url.PathEscape(segs[i])
+				}
+				cr.URL = strings.NewReplacer("{file}", strings.Join(segs, "/"), "{line}", strconv.Itoa(ref.Line)).Replace(refs.LinkTemplate)
+			}
+			u.Refs = append(u.Refs, cr)
+		}
+	}
+	return u
 }

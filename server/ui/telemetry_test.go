@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -96,7 +97,22 @@ func TestTelemetryPage(t *testing.T) {
 	_, body = b.get("/ui/envs/dev/flags/new_report/telemetry")
 	mustContain(t, body, "No evaluations reported in this range", "last evaluated never in the 90 days kept")
 	_, body = b.get("/ui/envs/dev/flags/workbook")
-	mustContain(t, body, `href="/ui/envs/dev/flags/workbook/telemetry">Evaluations</a>`)
+	mustContain(t, body, `href="/ui/envs/dev/flags/workbook/telemetry">Evaluations</a>`, "25 evaluations reported in the last 24 hours",
+		`<polyline fill="none" stroke="#0072B2"`, `<code>classic</code> 100.0%`, "No code references uploaded")
+
+	// CI uploads where the code uses each flag, with a link template.
+	req, _ = http.NewRequest("PUT", api.URL+"/api/v1/envs/dev/code-references?link="+url.QueryEscape("https://git.example/app/blob/abc123/{file}#L{line}"),
+		strings.NewReader(`[{"file": "graph/schema resolvers.go", "line": 27, "col": 36, "flag": "workbook", "accessor": "Workbook"},
+			{"file": "main.go", "line": 3, "col": 1, "flag": "new_report", "accessor": "NewReport"}]`))
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != 200 {
+		t.Fatalf("uploading code references: %v %v", res, err)
+	}
+	_, body = b.get("/ui/envs/dev/flags/workbook")
+	mustContain(t, body, `<a href="https://git.example/app/blob/abc123/graph/schema%20resolvers.go#L27"><code>graph/schema resolvers.go:27:36</code></a> <span class="muted">Workbook</span>`)
+	if strings.Contains(body, "main.go") {
+		t.Error("another flag's reference is on workbook's page")
+	}
 }
 
 func TestNiceCeil(t *testing.T) {
