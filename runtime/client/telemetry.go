@@ -18,8 +18,8 @@ import (
 type TelemetryOptions struct {
 	// Disabled stops the reports. Other sources never report.
 	Disabled bool
-	// Interval is the time between reports [1m]. Counts are also
-	// reported when the client closes.
+	// Interval is the time between reports [1m], jittered ±50%. Counts
+	// are also reported when the client closes.
 	Interval time.Duration
 }
 
@@ -63,7 +63,9 @@ func newReporter(c *Client, opts Options) *reporter {
 	return &reporter{m: c.metrics, to: to, interval: iv, log: c.log, sent: map[*flagCounts][]uint64{}}
 }
 
-// start reports every interval until ctx ends, then once more.
+// start reports every interval until ctx ends, then once more. Each wait
+// is jittered ±50%, so the clients a deploy starts together do not all
+// report in the same second.
 func (r *reporter) start(ctx context.Context, wg *sync.WaitGroup) {
 	if r == nil {
 		return
@@ -71,12 +73,13 @@ func (r *reporter) start(ctx context.Context, wg *sync.WaitGroup) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		t := time.NewTicker(r.interval)
+		t := time.NewTimer(spread(r.interval))
 		defer t.Stop()
 		for {
 			select {
 			case <-t.C:
 				r.report(ctx)
+				t.Reset(spread(r.interval))
 			case <-ctx.Done():
 				last, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeReportTimeout)
 				r.report(last)
