@@ -80,25 +80,6 @@ func Rules(defs *vexilrt.Definitions, doc *vexilrt.RulesDoc, today time.Time) []
 // code calls its accessors (see CodeOptions.ReadByRules).
 func FlagsRead(doc *vexilrt.RulesDoc) map[string]bool {
 	read := map[string]bool{}
-	var walk func(e vexilrt.Expr)
-	walk = func(e vexilrt.Expr) {
-		switch e := e.(type) {
-		case *vexilrt.AndExpr:
-			for _, t := range e.Terms {
-				walk(t)
-			}
-		case *vexilrt.OrExpr:
-			for _, t := range e.Terms {
-				walk(t)
-			}
-		case *vexilrt.NotExpr:
-			walk(e.X)
-		case *vexilrt.CompareExpr:
-			if e.Left.Kind == vexilrt.OperandFlag {
-				read[e.Left.Name] = true
-			}
-		}
-	}
 	texts := make([]string, 0, len(doc.Filters)+len(doc.Rules))
 	for _, f := range doc.Filters {
 		texts = append(texts, f.Filter)
@@ -108,7 +89,11 @@ func FlagsRead(doc *vexilrt.RulesDoc) map[string]bool {
 	}
 	for _, t := range texts {
 		if e, errs := vexilrt.ParseFilter(t); len(errs) == 0 {
-			walk(e)
+			for c := range vexilrt.Comparisons(e) {
+				if c.Left.Kind == vexilrt.OperandFlag {
+					read[c.Left.Name] = true
+				}
+			}
 		}
 	}
 	return read

@@ -90,7 +90,8 @@ func (h *handler) flagPage(w http.ResponseWriter, r *http.Request, s *session) {
 		fr := flagRule{ruleRow: rr, Seed: cmp.Or(doc.Rules[rr.Name].SplitGroup, rr.Name)}
 		fr.Words = filterWords(rr.Filter, fr.Seed)
 		if op, ok := rolloutSplit(rr.Filter); ok {
-			fr.Split = &splitRange{Attr: op.Name, Low: op.Low, High: op.High, Pct: formatPercent(op.High - op.Low), Max: formatPercent(100 - op.Low)}
+			fr.Split = &splitRange{Attr: op.Name, Low: op.Low, High: op.High, Pct: formatPercent(op.High - op.Low),
+				Max: formatPercent(splitRoom(&doc, rr.Name, fr.Seed, op) - op.Low)}
 		}
 		d.Rules = append(d.Rules, fr)
 	}
@@ -99,6 +100,24 @@ func (h *handler) flagPage(w http.ResponseWriter, r *http.Request, s *session) {
 	p := h.newPage(r, s, name+" · "+env, "flags")
 	p.Data = d
 	h.render(w, r, http.StatusOK, "flag", p)
+}
+
+// splitRoom is how far a rule's range can grow: to 100, or to the start of
+// the next range of the same attribute in its split group (setRollout
+// refuses to reach it).
+func splitRoom(doc *rulesDoc, rule, seed string, op vexilrt.Operand) float64 {
+	room := 100.0
+	for name, rd := range doc.Rules {
+		if name == rule || cmp.Or(rd.SplitGroup, name) != seed {
+			continue
+		}
+		for _, x := range splitRanges(rd.Filter) {
+			if x.Name == op.Name && x.Low < x.High && x.Low >= op.High {
+				room = min(room, x.Low)
+			}
+		}
+	}
+	return room
 }
 
 // flagHistory returns the recent versions that changed the rules that can

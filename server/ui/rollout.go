@@ -58,6 +58,22 @@ func setRollout(text, rule string, pct float64) (out, before, after string, err 
 		return "", "", "", fmt.Errorf("rule %q: the range starts at %s, so it can cover 0 to %s%%, not %s%%",
 			rule, formatPercent(op.Low), formatPercent(100-op.Low), formatPercent(pct))
 	}
+	// Another rule's range in the same split group that the new range
+	// would reach: units in both would move to whichever rule is tried
+	// first, so the control refuses rather than take them from it.
+	for i := range doc.Rules {
+		o := &doc.Rules[i]
+		if o == r || o.SplitSeed() != r.SplitSeed() {
+			continue
+		}
+		for _, x := range splitRanges(o.Filter) {
+			overlaps := func(hi float64) bool { return x.Low < x.High && op.Low < hi && x.Low < hi && op.Low < x.High }
+			if x.Name == op.Name && overlaps(op.Low+pct) && !overlaps(op.High) {
+				return "", "", "", fmt.Errorf("rule %q: %s%% from %s would reach rule %q's range %s–%s of %s in split group %s; change that rule first, or both in the rules editor",
+					rule, formatPercent(pct), formatPercent(op.Low), o.Name, formatPercent(x.Low), formatPercent(x.High), x.Name, r.SplitSeed())
+			}
+		}
+	}
 	old := r.Filter[op.Start:op.End]
 	repl := fmt.Sprintf("insplit(attr:%s, %s, %s)", op.Name, formatPercent(op.Low), formatPercent(op.Low+pct))
 	s, ok1 := byteOffset(text, r.Loc.At(r.Filter, op.Start))
@@ -104,4 +120,19 @@ func byteOffset(text string, p vexilrt.Position) (int, bool) {
 		return 0, false
 	}
 	return off, true
+}
+
+// splitRanges lists the insplit ranges anywhere in a filter.
+func splitRanges(filter string) []vexilrt.Operand {
+	e, errs := vexilrt.ParseFilter(filter)
+	if len(errs) > 0 || e == nil {
+		return nil
+	}
+	var out []vexilrt.Operand
+	for c := range vexilrt.Comparisons(e) {
+		if c.Left.Kind == vexilrt.OperandInsplit {
+			out = append(out, c.Left)
+		}
+	}
+	return out
 }

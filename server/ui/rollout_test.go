@@ -32,7 +32,8 @@ func TestSetRollout(t *testing.T) {
 	doc := "rules:\n  # the rollout\n  wb:\n    filter: attr:role = 'student' and insplit(attr:user_id, 0, 20)  # keep me\n    split_group: workbook_rollout\n    variants: {workbook: guided}\n" +
 		"  quoted:\n    filter: \"insplit(attr:user_id,  10 , 20)\"\n    variants: {workbook: guided}\n" +
 		"  block:\n    filter: >-\n      attr:role = 'x' and\n      insplit(attr:user_id, 0, 1.5)\n    variants: {workbook: guided}\n" +
-		"  neg:\n    filter: insplit(attr:user_id, 0, 20) = false\n    variants: {workbook: guided}\n"
+		"  neg:\n    filter: insplit(attr:user_id, 0, 20) = false\n    variants: {workbook: guided}\n" +
+		"  arm2:\n    filter: attr:beta and insplit(attr:user_id, 60, 80)\n    split_group: workbook_rollout\n    variants: {new_report: true}\n"
 	for _, c := range []struct {
 		rule string
 		pct  float64
@@ -43,6 +44,8 @@ func TestSetRollout(t *testing.T) {
 		{"wb", 5, "attr:role = 'student' and insplit(attr:user_id, 0, 5)", false},
 		{"quoted", 90, "insplit(attr:user_id, 10, 100)", false},
 		{"quoted", 91, `rule "quoted": the range starts at 10, so it can cover 0 to 90%, not 91%`, true},
+		{"wb", 60, "attr:role = 'student' and insplit(attr:user_id, 0, 60)", false},
+		{"wb", 61, `rule "wb": 61% from 0 would reach rule "arm2"'s range 60–80 of user_id in split group workbook_rollout; change that rule first, or both in the rules editor`, true},
 		{"neg", 50, `rule "neg": its filter does not end in one insplit range`, true},
 		{"nope", 50, `rule "nope" is not in the current rules`, true},
 	} {
@@ -116,6 +119,9 @@ func TestWideningKeepsEveryone(t *testing.T) {
 // refuses it on a stale page and for a viewer.
 func TestRolloutControl(t *testing.T) {
 	srv, st := newTestUI(t)
+	// The demo's second arm (20–50) leaves no room to widen the first: move it.
+	v1 := &st.envs["dev"].versions[0]
+	v1.Rules = strings.Replace(v1.Rules, "insplit(attr:user_id, 20, 50)", "insplit(attr:user_id, 50, 80)", 1)
 	b := newBrowser(t, srv)
 	b.signIn(editorToken)
 	_, body := b.get("/ui/envs/dev/flags")
@@ -123,6 +129,9 @@ func TestRolloutControl(t *testing.T) {
 	_, body = b.get("/ui/envs/dev/flags/workbook")
 	mustContain(t, body, "role is student and 20% of user_id in split group workbook_rollout", `name="pct" value="20"`)
 
+	// Reaching the other arm's range would take its units: refused.
+	_, body = b.post("/ui/envs/dev/flags/workbook/rollout", url.Values{"rule": {"workbook_20pct"}, "pct": {"60"}, "base": {"1"}})
+	mustContain(t, body, "Not saved: rule &#34;workbook_20pct&#34;: 60% from 0 would reach rule &#34;workbook_adaptive_beta&#34;&#39;s range 50–80")
 	_, body = b.post("/ui/envs/dev/flags/workbook/rollout", url.Values{"rule": {"workbook_20pct"}, "pct": {"50"}, "base": {"1"}})
 	mustContain(t, body, "Saved version 2: rule workbook_20pct now has insplit(attr:user_id, 0, 50)", `name="pct" value="50"`)
 	text, v := st.current(st.envs["dev"])
@@ -136,13 +145,16 @@ func TestRolloutControl(t *testing.T) {
 	mustContain(t, body, `<a href="/ui/envs/dev/diff?from=1&amp;to=2">changes</a>`)
 
 	// A page loaded before version 2 saves nothing.
-	_, body = b.post("/ui/envs/dev/flags/workbook/rollout", url.Values{"rule": {"workbook_20pct"}, "pct": {"70"}, "base": {"1"}})
+	_, body = b.post("/ui/envs/dev/flags/workbook/rollout", url.Values{"rule": {"workbook_20pct"}, "pct": {"45"}, "base": {"1"}})
 	mustContain(t, body, "Not saved: someone saved a newer version")
 	if _, v := st.current(st.envs["dev"]); v != 2 {
 		t.Errorf("a stale rollout change saved version %d", v)
 	}
 	_, body = b.post("/ui/envs/dev/flags/workbook/rollout", url.Values{"rule": {"workbook_20pct"}, "pct": {"101"}, "base": {"2"}})
 	mustContain(t, body, "Not saved: rule &#34;workbook_20pct&#34;: the range starts at 0, so it can cover 0 to 100%, not 101%.")
+	if _, v := st.current(st.envs["dev"]); v != 2 {
+		t.Errorf("a refused rollout change saved version %d", v)
+	}
 
 	// A version that changes another flag's rule is not in this flag's history.
 	other, _ := st.current(st.envs["dev"])
