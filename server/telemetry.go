@@ -218,52 +218,37 @@ func (s *Server) getFlagTelemetry(w http.ResponseWriter, r *http.Request, c *cal
 	writeJSON(w, http.StatusOK, ft)
 }
 
-// getEnvTelemetry lists every defined flag's evaluations over a range and
-// when it was last evaluated: what `vexil check --server` reads to find
-// flags nothing evaluates.
+// getEnvTelemetry says when each defined flag was last evaluated, and
+// since when the environment has telemetry: what `vexil check --server`
+// reads to find flags nothing evaluates. It reads a few index entries a
+// flag, never the hours themselves.
 func (s *Server) getEnvTelemetry(w http.ResponseWriter, r *http.Request, c *call) {
-	name, d, ok := rangeParam(w, r, "30d")
-	if !ok {
-		return
+	var names []string
+	for _, f := range s.opts.Definitions.Flags {
+		names = append(names, f.Name)
 	}
-	now := time.Now()
-	from := now.UTC().Truncate(time.Hour).Add(-d + time.Hour)
-	inRange, since, err := s.st.Activity(r.Context(), c.env.name, from)
-	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, "unavailable", err.Error(), nil)
-		return
-	}
-	all, _, err := s.st.Activity(r.Context(), c.env.name, time.Time{})
+	act, err := s.st.Activity(r.Context(), c.env.name, names)
 	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, "unavailable", err.Error(), nil)
 		return
 	}
 	type flagJSON struct {
 		Flag          string     `json:"flag"`
-		Evaluations   int64      `json:"evaluations"`
 		LastEvaluated *time.Time `json:"last_evaluated"`
 	}
-	counts := map[string]int64{}
-	for _, a := range inRange {
-		counts[a.Flag] = a.Count
-	}
-	lasts := map[string]time.Time{}
-	for _, a := range all {
-		lasts[a.Flag] = a.Last
-	}
+	var since *time.Time
 	flags := []flagJSON{}
-	for _, f := range s.opts.Definitions.Flags {
-		fj := flagJSON{Flag: f.Name, Evaluations: counts[f.Name]}
-		if l, ok := lasts[f.Name]; ok {
-			fj.LastEvaluated = &l
+	for _, a := range act {
+		fj := flagJSON{Flag: a.Flag}
+		if !a.Last.IsZero() {
+			fj.LastEvaluated = &a.Last
+			if since == nil || a.First.Before(*since) {
+				since = &a.First
+			}
 		}
 		flags = append(flags, fj)
 	}
-	out := map[string]any{"env": c.env.name, "range": name, "from": from, "collecting_since": nil, "flags": flags}
-	if !since.IsZero() {
-		out["collecting_since"] = since
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, map[string]any{"env": c.env.name, "collecting_since": since, "flags": flags})
 }
 
 // pruneTelemetry deletes the hours past the retention at start and every

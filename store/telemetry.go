@@ -120,46 +120,36 @@ func (s *DB) LastEvaluated(ctx context.Context, env, flag string) (time.Time, er
 	return fromMicros(last.Int64), nil
 }
 
-// FlagActivity is one flag's evaluations in an environment since a time.
+// FlagActivity is the first hour kept of a flag's evaluations and its
+// latest report, zero when it has none.
 type FlagActivity struct {
-	Flag  string
-	Count int64
-	Last  time.Time
+	Flag        string
+	First, Last time.Time
 }
 
-// Activity returns, for every flag reported in env since `from`, its count
-// and latest report, by flag name; and the oldest hour kept for env (zero
-// when nothing was ever reported), which says how far back "never
-// evaluated" can be trusted.
-func (s *DB) Activity(ctx context.Context, env string, from time.Time) ([]FlagActivity, time.Time, error) {
-	var oldest sql.NullInt64
-	err := s.retry(ctx, func() error {
-		return s.db.QueryRowContext(ctx, s.d.rebind(`SELECT MIN(hour) FROM vexil_evaluations WHERE env = ?`), env).Scan(&oldest)
-	})
-	if err != nil {
-		return nil, time.Time{}, fmt.Errorf("store: activity %s: %w", env, err)
-	}
-	var since time.Time
-	if oldest.Valid {
-		since = fromMicros(oldest.Int64)
-	}
-	rows, err := s.query(ctx, `SELECT flag, SUM(n), MAX(last_at) FROM vexil_evaluations WHERE env = ? AND hour >= ? GROUP BY flag ORDER BY flag`,
-		env, micros(from.Truncate(time.Hour)))
-	if err != nil {
-		return nil, since, fmt.Errorf("store: activity %s: %w", env, err)
-	}
-	defer rows.Close()
-	var out []FlagActivity
-	for rows.Next() {
-		var a FlagActivity
-		var last int64
-		if err := rows.Scan(&a.Flag, &a.Count, &last); err != nil {
-			return nil, since, fmt.Errorf("store: activity %s: %w", env, err)
+// Activity returns the named flags' first hours and latest reports in env.
+// Each is a few seeks of the primary key, so it costs the same however
+// many hours are kept.
+func (s *DB) Activity(ctx context.Context, env string, flags []string) ([]FlagActivity, error) {
+	q := s.d.rebind(`SELECT (SELECT MIN(hour) FROM vexil_evaluations WHERE env = ? AND flag = ?),
+	(SELECT MAX(last_at) FROM vexil_evaluations WHERE env = ? AND flag = ? AND hour =
+		(SELECT MAX(hour) FROM vexil_evaluations WHERE env = ? AND flag = ?))`)
+	out := make([]FlagActivity, 0, len(flags))
+	for _, f := range flags {
+		var first, last sql.NullInt64
+		err := s.retry(ctx, func() error {
+			return s.db.QueryRowContext(ctx, q, env, f, env, f, env, f).Scan(&first, &last)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("store: activity %s/%s: %w", env, f, err)
 		}
-		a.Last = fromMicros(last)
+		a := FlagActivity{Flag: f}
+		if first.Valid {
+			a.First, a.Last = fromMicros(first.Int64), fromMicros(last.Int64)
+		}
 		out = append(out, a)
 	}
-	return out, since, rows.Err()
+	return out, nil
 }
 
 // PruneEvaluations deletes the hours before `before` and says how many

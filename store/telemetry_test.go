@@ -53,17 +53,18 @@ func TestEvaluations(t *testing.T) {
 		if last, err := s.LastEvaluated(ctx, "dev", "never"); err != nil || !last.IsZero() {
 			t.Errorf("LastEvaluated of a flag never reported = %v, %v; want zero", last, err)
 		}
-		act, since, err := s.Activity(ctx, "dev", h.Add(time.Hour))
-		if err != nil || !since.Equal(h) || len(act) != 1 || act[0].Flag != "f" || act[0].Count != 2 {
-			t.Errorf("Activity from h+1 = %+v since %v, %v; want f:2 since %v", act, since, err, h)
+		act, err := s.Activity(ctx, "dev", []string{"f", "g", "never"})
+		if err != nil || len(act) != 3 || !act[0].First.Equal(h) || !act[0].Last.Equal(h.Add(3*time.Hour+time.Minute)) ||
+			!act[1].Last.Equal(h.Add(5*time.Minute)) || !act[2].First.IsZero() || !act[2].Last.IsZero() {
+			t.Errorf("Activity = %+v, %v", act, err)
 		}
 		// Pruning drops whole hours before the cut, in every environment.
 		n, err := s.PruneEvaluations(ctx, h.Add(time.Hour))
 		if err != nil || n != 4 {
 			t.Errorf("pruned %d rows, %v; want 4", n, err)
 		}
-		if act, since, _ := s.Activity(ctx, "dev", time.Time{}); !since.Equal(h.Add(3*time.Hour)) || len(act) != 1 {
-			t.Errorf("after pruning: %+v since %v", act, since)
+		if act, _ := s.Activity(ctx, "dev", []string{"f", "g"}); !act[0].First.Equal(h.Add(3*time.Hour)) || !act[1].First.IsZero() {
+			t.Errorf("after pruning: %+v", act)
 		}
 	})
 }

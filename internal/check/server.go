@@ -183,7 +183,7 @@ const NotEvaluatedAfter = 30 * 24 * time.Hour
 // says nothing until the server has collected for that long, nor for a
 // server without telemetry (404).
 func NotEvaluated(ctx context.Context, r *Remote, defs *vexilrt.Definitions, today time.Time) ([]Finding, error) {
-	body, _, status, err := r.fetch(ctx, "telemetry", url.Values{"range": {"30d"}}, "application/json")
+	body, _, status, err := r.fetch(ctx, "telemetry", nil, "application/json")
 	if err != nil || status == http.StatusNotFound {
 		return nil, err
 	}
@@ -194,7 +194,6 @@ func NotEvaluated(ctx context.Context, r *Remote, defs *vexilrt.Definitions, tod
 		Since *time.Time `json:"collecting_since"`
 		Flags []struct {
 			Flag          string     `json:"flag"`
-			Evaluations   int64      `json:"evaluations"`
 			LastEvaluated *time.Time `json:"last_evaluated"`
 		} `json:"flags"`
 	}
@@ -207,7 +206,7 @@ func NotEvaluated(ctx context.Context, r *Remote, defs *vexilrt.Definitions, tod
 	var fs []Finding
 	for _, f := range t.Flags {
 		def, ok := defs.Flag(f.Flag)
-		if !ok || f.Evaluations > 0 {
+		if !ok || f.LastEvaluated != nil && f.LastEvaluated.After(today.Add(-NotEvaluatedAfter)) {
 			continue
 		}
 		last := "never in the " + strconv.Itoa(int(today.Sub(*t.Since).Hours()/24)) + " days kept"
