@@ -30,7 +30,6 @@ func TestBrowserRollout(t *testing.T) {
 		t.Errorf("the rule in words: %q", got)
 	}
 	ax.check(t, ctx, "flag")
-	screenshot(t, ctx, "flag")
 
 	run(t, ctx, "set the rollout to 50%",
 		chromedp.SetValue(chromedp.CSS(`#rule-workbook_20pct input[name="pct"]`), "50"),
@@ -45,6 +44,10 @@ func TestBrowserRollout(t *testing.T) {
 		t.Errorf("the page after saving shows %q", got)
 	}
 	ax.check(t, ctx, "flag-saved")
+	screenshot(t, ctx, "flag-rollout")
+	run(t, ctx, "narrow the window", chromedp.EmulateViewport(420, 900))
+	screenshot(t, ctx, "flag-rollout-420")
+	run(t, ctx, "restore the window", chromedp.EmulateViewport(1400, 900))
 
 	req, _ := http.NewRequest("GET", base+"/api/v1/envs/dev/rules", nil)
 	req.Header.Set("Authorization", "Bearer "+bootstrapToken)
