@@ -179,3 +179,20 @@ func TestRolloutControl(t *testing.T) {
 		t.Errorf("an unknown flag's page: %d", code)
 	}
 }
+
+// TestSetRolloutJSON changes a range in a JSON rules document in place.
+func TestSetRolloutJSON(t *testing.T) {
+	doc := `{"rules": {"wb": {"filter": "attr:role = 'student' and insplit(attr:user_id, 0, 20)", "split_group": "g", "variants": {"workbook": "guided"}}}}`
+	out, _, _, err := setRollout(doc, "wb", 35)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := strings.Replace(doc, "0, 20)", "0, 35)", 1); out != want {
+		t.Errorf("got\n%s\nwant\n%s", out, want)
+	}
+	// An escape before the range moves the bytes: refused, not guessed.
+	esc := strings.Replace(doc, "'student'", `'stud\u0065nt'`, 1)
+	if _, _, _, err := setRollout(esc, "wb", 35); err == nil || !strings.Contains(err.Error(), "rules editor") {
+		t.Errorf("escaped: err %v, want a refusal", err)
+	}
+}
