@@ -15,8 +15,11 @@ var haveMD5x8 = cpu.X86.HasAVX2
 // of lane j's digest is out[k][j].
 func md5x8(bl *md5Blocks, out *[4][8]uint32) {
 	if haveMD5x8 {
-		md5x8AVX2(bl, out)
+		md5x8Vector(bl, out)
 		return
 	}
 	md5x8Generic(bl, out)
 }
+
+// md5x8Vector is the vector code; only when haveMD5x8.
+func md5x8Vector(bl *md5Blocks, out *[4][8]uint32) { md5x8AVX2(bl, out) }

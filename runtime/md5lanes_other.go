@@ -7,3 +7,6 @@ const haveMD5x8 = false
 // md5x8 computes the eight one-block digests of bl as state words: word k
 // of lane j's digest is out[k][j].
 func md5x8(bl *md5Blocks, out *[4][8]uint32) { md5x8Generic(bl, out) }
+
+// md5x8Vector stands for the vector code other architectures do not have.
+func md5x8Vector(bl *md5Blocks, out *[4][8]uint32) { md5x8Generic(bl, out) }
