@@ -135,10 +135,15 @@ func NewUnleash() (*Unleash, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	// Ready only means the bootstrap file was read, which is quick, but a
-	// loaded CI machine can take its time: the bound is generous.
+	// Ready() is the one-value channel the SDK's own sync loop also reads,
+	// so waiting on it loses that race now and then and never returns;
+	// WaitForReady waits on the channel the loop closes. Ready only means the
+	// bootstrap file was read, which is quick, but a loaded CI machine can
+	// take its time: the bound is generous.
+	ready := make(chan struct{})
+	go func() { client.WaitForReady(); close(ready) }()
 	select {
-	case <-client.Ready():
+	case <-ready:
 	case <-time.After(unleashReady):
 		client.Close()
 		os.RemoveAll(dir)
