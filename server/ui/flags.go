@@ -41,9 +41,19 @@ type flagsData struct {
 	Total  int
 	Lock   lockInfo
 	Alerts int // expired or expiring flags
+	// Unconfirmed is the flag whose kill was sent without ticking its
+	// confirmation, and Reason what its form said, to show it again.
+	Unconfirmed string
+	Reason      string
 }
 
 func (h *handler) flagsPage(w http.ResponseWriter, r *http.Request, s *session) {
+	h.showFlags(w, r, s, http.StatusOK, strings.TrimSpace(r.URL.Query().Get("q")), nil)
+}
+
+// showFlags renders the flags page; refused, when set, is a kill sent
+// without its confirmation, whose error the page shows at the checkbox.
+func (h *handler) showFlags(w http.ResponseWriter, r *http.Request, s *session, status int, q string, refused *flagsData) {
 	ctx, env := r.Context(), r.PathValue("env")
 	var defs definitions
 	var doc rulesDoc
@@ -65,8 +75,10 @@ func (h *handler) flagsPage(w http.ResponseWriter, r *http.Request, s *session) 
 			return
 		}
 	}
-	q := strings.TrimSpace(r.URL.Query().Get("q"))
 	d := flagsData{Query: q, Total: len(defs.Flags), Lock: lock}
+	if refused != nil {
+		d.Unconfirmed, d.Reason = refused.Unconfirmed, refused.Reason
+	}
 	bySetter := rulesByFlag(&doc, &defs)
 	today := h.opts.Now()
 	rulesURL := h.opts.Prefix + "/envs/" + pathEscape(env) + "/rules"
@@ -92,7 +104,17 @@ func (h *handler) flagsPage(w http.ResponseWriter, r *http.Request, s *session) 
 	}
 	p := h.newPage(r, s, "Flags · "+env, "flags")
 	p.Data = d
-	h.render(w, r, http.StatusOK, "flags", p)
+	if refused != nil {
+		p.Error = fmt.Sprintf("Not killed: %s needs the box ticked that confirms what it will serve to everyone.", refused.Unconfirmed)
+		for _, row := range d.Flags {
+			if row.F.Name == refused.Unconfirmed && row.Kill == nil && row.F.Alias == "" {
+				// The checkbox is on the page: it takes the focus.
+				p.Error = fmt.Sprintf("Not killed: tick “serve %s to everyone” to confirm the kill of %s.", row.Safe, row.F.Name)
+				p.ErrorField = true
+			}
+		}
+	}
+	h.render(w, r, status, "flags", p)
 }
 
 func matchesQuery(f *flagDef, q string) bool {
@@ -221,6 +243,12 @@ func (h *handler) kill(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	restore := strings.HasSuffix(r.URL.Path, "/restore")
+	// The browser asks for the confirmation too, but only this check holds
+	// for a form sent some other way. The API itself asks only for a reason.
+	if !restore && r.PostFormValue("confirm") != "yes" {
+		h.showFlags(w, r, s, http.StatusUnprocessableEntity, strings.TrimSpace(r.PostFormValue("q")), &flagsData{Unconfirmed: flag, Reason: reason})
+		return
+	}
 	method, verb := http.MethodPost, "Killed"
 	if restore {
 		method, verb = http.MethodDelete, "Restored"

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"fmt"
 	"html"
 	"io"
 	"net/http"
@@ -217,7 +218,7 @@ func TestCSRF(t *testing.T) {
 	b := newBrowser(t, srv)
 	b.signIn(editorToken)
 	b.get("/ui/envs/dev/flags")
-	kill := url.Values{"reason": {"incident"}}
+	kill := url.Values{"reason": {"incident"}, "confirm": {"yes"}}
 	tests := []struct {
 		name string
 		hdr  []string
@@ -230,7 +231,7 @@ func TestCSRF(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			form := url.Values{"reason": kill["reason"]}
+			form := url.Values{"reason": kill["reason"], "confirm": kill["confirm"]}
 			if tc.csrf != "" {
 				form.Set("_csrf", tc.csrf)
 			}
@@ -247,6 +248,48 @@ func TestCSRF(t *testing.T) {
 	}
 }
 
+// The kill form's confirmation is checked by the UI, not only by the
+// browser's required checkbox: a form sent without it changes nothing and
+// comes back with the error at the checkbox and the reason kept.
+func TestKillNeedsConfirmation(t *testing.T) {
+	srv, st := newTestUI(t)
+	b := newBrowser(t, srv)
+	b.signIn(editorToken)
+	b.get("/ui/envs/dev/flags")
+	versions := len(st.envs["dev"].versions)
+	for _, confirm := range [][]string{nil, {""}, {"no"}, {"on"}} {
+		t.Run(fmt.Sprintf("confirm=%q", confirm), func(t *testing.T) {
+			form := url.Values{"reason": {"incident <7>"}, "q": {"max"}, "_csrf": {b.csrf}}
+			if confirm != nil {
+				form["confirm"] = confirm
+			}
+			code, body, _ := b.do("POST", "/ui/envs/dev/flags/max_questions/kill", form)
+			if code != http.StatusUnprocessableEntity {
+				t.Fatalf("%d, want 422", code)
+			}
+			mustContain(t, body, `<p class="error" id="page-error">Not killed: tick “serve 10 to everyone” to confirm the kill of max_questions.</p>`,
+				`value="incident &lt;7&gt;"`, `value="max"`)
+			row := body[strings.Index(body, `id="flag-max_questions"`):]
+			row = row[:strings.Index(row, "</tr>")]
+			mustContain(t, row, `name="confirm" value="yes" required aria-invalid="true" aria-describedby="page-error" autofocus>`)
+			// Only that row's checkbox carries the error.
+			if n := strings.Count(body, `aria-invalid="true"`); n != 1 {
+				t.Errorf("%d fields marked invalid, want 1", n)
+			}
+			if len(st.envs["dev"].kills) != 0 || len(st.envs["dev"].versions) != versions {
+				t.Fatalf("changed without confirmation: kills %v, %d versions", st.envs["dev"].kills, len(st.envs["dev"].versions))
+			}
+		})
+	}
+	// A restore asks for no confirmation; a confirmed kill goes through.
+	if _, body := b.post("/ui/envs/dev/flags/max_questions/kill", url.Values{"reason": {"incident 7"}, "confirm": {"yes"}}); !strings.Contains(body, "Killed max_questions") {
+		t.Fatal("the confirmed kill failed")
+	}
+	if _, body := b.post("/ui/envs/dev/flags/max_questions/restore", url.Values{"reason": {"fixed"}}); !strings.Contains(body, "Restored max_questions") {
+		t.Fatal("the restore failed")
+	}
+}
+
 func TestViewerCannotEdit(t *testing.T) {
 	srv, st := newTestUI(t)
 	b := newBrowser(t, srv)
@@ -260,7 +303,7 @@ func TestViewerCannotEdit(t *testing.T) {
 	_, locks := b.get("/ui/locks")
 	mustNotContain(t, locks, ">Lock<")
 	// Hidden is not enough: the API refuses too, and the UI says so.
-	_, body := b.post("/ui/envs/dev/flags/new_report/kill", url.Values{"reason": {"try"}})
+	_, body := b.post("/ui/envs/dev/flags/new_report/kill", url.Values{"reason": {"try"}, "confirm": {"yes"}})
 	mustContain(t, body, "Could not change new_report")
 	if len(st.envs["dev"].kills) != 0 {
 		t.Fatal("a viewer killed a flag")
@@ -395,7 +438,7 @@ func TestLockKillRollback(t *testing.T) {
 	mustContain(t, body, "Not saved: the environment is locked", `<span class="lockby">bob</span>`, "deploy 412", "2026-11-23T06:00:00Z")
 	// A kill passes the lock.
 	b.get("/ui/envs/dev/flags")
-	_, body = b.post("/ui/envs/dev/flags/workbook/kill", url.Values{"reason": {"incident 42"}})
+	_, body = b.post("/ui/envs/dev/flags/workbook/kill", url.Values{"reason": {"incident 42"}, "confirm": {"yes"}})
 	mustContain(t, body, "Killed workbook", "KILLED", "incident 42")
 	if st.envs["dev"].kills["workbook"].Reason != "incident 42" {
 		t.Fatal("not killed")
