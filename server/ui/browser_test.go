@@ -437,7 +437,15 @@ func TestBrowserHostileInput(t *testing.T) {
 	}
 	// A document over the server's size limit is refused, and nothing is saved.
 	huge := "rules:\n" + strings.Repeat("  # padding padding padding padding padding padding padding padding\n", 40000)
-	run(t, a, "huge document", setDraft(huge), chromedp.Click(chromedp.CSS("#save")), chromedp.WaitVisible(chromedp.CSS("#problem")))
+	// The live check of the new draft clears the error list above Save when
+	// it answers, which moves the button: a click aimed before that lands
+	// where Save was, and nothing is sent. Wait for the answer (the list
+	// empties, as the check of an oversized draft fails without positions),
+	// then click, and wait for the answer to the save.
+	run(t, a, "huge document", setDraft(huge),
+		waitJS(`document.querySelectorAll('#errors li').length === 0 && document.getElementById('checkstate').className === 'bad'`),
+		chromedp.Click(chromedp.CSS("#save")),
+		waitJS(`(document.getElementById('problem') || {}).textContent?.includes('Not saved') === true`))
 	if got := textOf(t, a, "#problem"); !strings.Contains(got, "Not saved") {
 		t.Errorf("huge document: %q", got)
 	}
