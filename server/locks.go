@@ -32,7 +32,16 @@ func (s *Server) getLock(w http.ResponseWriter, r *http.Request, c *call) {
 		writeError(w, http.StatusInternalServerError, "internal", err.Error(), nil)
 		return
 	}
-	writeJSON(w, http.StatusOK, lockDetail(l))
+	if l == nil {
+		writeJSON(w, http.StatusOK, lockDetail(l))
+		return
+	}
+	// yours tells a client (the UI) whether this token may lift the lock as
+	// its holder, by the rule DELETE applies; admins may lift any lock.
+	writeJSON(w, http.StatusOK, struct {
+		lockJSON
+		Yours bool `json:"yours"`
+	}{lockDetail(l), l.HeldBy(c.token.ID, c.token.Name)})
 }
 
 func (s *Server) setLock(w http.ResponseWriter, r *http.Request, c *call) {

@@ -200,6 +200,16 @@ func TestLocksAreOwnedByTokenID(t *testing.T) {
 		if r := e.do("POST", "/api/v1/envs/dev/lock", a, map[string]string{"for": "1h", "reason": "deploy"}); r.status != 200 {
 			t.Fatalf("lock: %d %s", r.status, r.body)
 		}
+		// GET says whose it is by the same rule, for the UI's Unlock button.
+		for _, c := range []struct {
+			who   string
+			token string
+			yours bool
+		}{{"the holder", a, true}, {"another token of the same name", b, false}, {"an admin", e.admin, false}} {
+			if r := e.do("GET", "/api/v1/envs/dev/lock", c.token, nil); r.status != 200 || r.json(t)["yours"] != c.yours {
+				t.Errorf("GET lock as %s: %d %s, want yours %v", c.who, r.status, r.body, c.yours)
+			}
+		}
 		if r := e.do("POST", "/api/v1/envs/dev/lock", b, map[string]string{"for": "2h", "reason": "mine now"}); r.status != 423 {
 			t.Errorf("another token of the same name replaced the lock: %d %s", r.status, r.body)
 		}

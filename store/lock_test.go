@@ -58,6 +58,41 @@ func TestTakeLockIsAtomic(t *testing.T) {
 	})
 }
 
+// Lock.HeldBy, which the API shows, is the rule ReleaseLock applies in SQL.
+func TestHeldByIsReleaseLocksRule(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *DB) {
+		ctx := context.Background()
+		now := time.Now()
+		for _, c := range []struct {
+			owner, lockedBy, id, name string
+			held                      bool
+		}{
+			{"tok_a", "ops", "tok_a", "ops", true},
+			{"tok_a", "ops", "tok_a", "renamed", true},
+			{"tok_a", "ops", "tok_b", "ops", false},
+			{"", "ops", "tok_b", "ops", true}, // a lock from before owners: its name holds it
+			{"", "ops", "tok_b", "other", false},
+		} {
+			l := Lock{Env: "dev", LockedBy: c.lockedBy, Owner: c.owner, Until: now.Add(time.Hour), Created: now}
+			if err := s.SetLock(ctx, l); err != nil {
+				t.Fatal(err)
+			}
+			if got := l.HeldBy(c.id, c.name); got != c.held {
+				t.Errorf("%+v: HeldBy = %v, want %v", c, got, c.held)
+			}
+			err := s.ReleaseLock(ctx, "dev", c.id, c.name)
+			if released := err == nil; released != c.held {
+				t.Errorf("%+v: ReleaseLock = %v, want released %v", c, err, c.held)
+			}
+			if err != nil {
+				if err := s.DeleteLock(ctx, "dev"); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	})
+}
+
 // A database made before locks had owners migrates, and its locks still
 // belong to the name that took them.
 func TestMigrateLocksFromSchemaV1(t *testing.T) {

@@ -392,8 +392,15 @@ func (s *DB) SetLock(ctx context.Context, l Lock) error {
 
 // ownedBy is the condition that the vexil_locks row is the lock of owner
 // (a token id) or, for a lock from before owners were kept, of name; its
-// three parameters are owner, owner and name.
+// three parameters are owner, owner and name. Lock.HeldBy is the same rule.
 const ownedBy = `(owner = ? OR (owner = '' AND ? <> '' AND locked_by = ?))`
+
+// HeldBy says whether the token owner (an id) named name holds l, by the
+// rule ReleaseLock and TakeLock apply in SQL (ownedBy), for callers that
+// show who may lift a lock.
+func (l *Lock) HeldBy(owner, name string) bool {
+	return l.Owner == owner || (l.Owner == "" && owner != "" && l.LockedBy == name)
+}
 
 // TakeLock locks an environment for l.Owner in one statement, so that two
 // takers cannot both see it free: it succeeds when there is no lock, the

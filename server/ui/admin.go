@@ -33,7 +33,9 @@ func (h *handler) locksPage(w http.ResponseWriter, r *http.Request, s *session) 
 			return
 		}
 		d.Locks = append(d.Locks, envLock{Env: e.Name, Lock: l,
-			CanUnlock: l.Locked && (s.user.Role == "admin" || (s.user.Role == "editor" && l.LockedBy == s.user.Name))})
+			// The API's rule: an admin lifts any lock, an editor its own, which
+			// the API decides by token id (names are not unique).
+			CanUnlock: l.Locked && (s.user.Role == "admin" || (s.user.Role == "editor" && l.Yours))})
 	}
 	p.Data = d
 	h.render(w, r, http.StatusOK, "locks", p)

@@ -55,6 +55,7 @@ type lockInfo struct {
 	Reason    string `json:"reason"`
 	Until     string `json:"until"`
 	CreatedAt string `json:"created_at"`
+	Yours     bool   `json:"yours"` // the caller's token holds it (GET .../lock only)
 }
 
 // located returns the positions of a 422, or nil.

@@ -36,6 +36,7 @@ type stubEnv struct {
 	versions []versionInfo // versions[i] is version i+1
 	kills    map[string]killInfo
 	lock     *lockInfo
+	holder   string // the token that took lock: the API decides by token, not name
 }
 
 func newStub(defsYAML string, envs ...string) *stubAPI {
@@ -97,12 +98,16 @@ func writeErr(w http.ResponseWriter, status int, code, msg string, details any) 
 	writeJSON(w, status, map[string]any{"error": map[string]any{"code": code, "message": msg, "details": details}})
 }
 
+func bearer(r *http.Request) string {
+	return strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+}
+
 var roleRank = map[string]int{"sdk": 0, "viewer": 1, "editor": 2, "admin": 3}
 
 func (st *stubAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	me, ok := st.tokens[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")]
+	me, ok := st.tokens[bearer(r)]
 	if !ok {
 		writeErr(w, 401, "unauthorized", "unknown token", nil)
 		return
@@ -388,7 +393,9 @@ func (st *stubAPI) env(w http.ResponseWriter, r *http.Request, me whoami, need f
 		switch r.Method {
 		case http.MethodGet:
 			if st.locked(e) {
-				writeJSON(w, 200, e.lock)
+				l := *e.lock
+				l.Yours = bearer(r) == e.holder
+				writeJSON(w, 200, l)
 			} else {
 				writeJSON(w, 200, map[string]any{"locked": false})
 			}
@@ -399,14 +406,14 @@ func (st *stubAPI) env(w http.ResponseWriter, r *http.Request, me whoami, need f
 			var in struct{ For, Reason string }
 			_ = json.NewDecoder(r.Body).Decode(&in)
 			d, _ := time.ParseDuration(in.For)
-			e.lock = &lockInfo{Locked: true, LockedBy: me.Name, Reason: in.Reason, Until: st.now.Add(d).Format(time.RFC3339)}
+			e.lock, e.holder = &lockInfo{Locked: true, LockedBy: me.Name, Reason: in.Reason, Until: st.now.Add(d).Format(time.RFC3339)}, bearer(r)
 			st.record(me, name, "lock", "ok", in.Reason)
 			writeJSON(w, 200, e.lock)
 		case http.MethodDelete:
 			if !need("editor") {
 				return
 			}
-			if e.lock != nil && e.lock.LockedBy != me.Name && me.Role != "admin" {
+			if e.lock != nil && e.holder != bearer(r) && me.Role != "admin" {
 				writeErr(w, 403, "forbidden", "only an admin lifts another's lock", nil)
 				return
 			}

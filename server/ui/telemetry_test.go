@@ -19,11 +19,10 @@ import (
 	"github.com/vexilhq/vexil/store"
 )
 
-// A real client evaluates through a real server, reports on Close, and the
-// flag's evaluations page charts what it reported.
-func TestTelemetryPage(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+// inProcessServer runs the real API on SQLite in this process, for the
+// demo definitions and environment dev, with admin as its bootstrap token.
+func inProcessServer(t *testing.T, ctx context.Context, admin string) (*server.Server, *store.DB, *vexilrt.Definitions, *httptest.Server) {
+	t.Helper()
 	src := readFile(t, "../../flags.yaml")
 	defs, diags := vexilrt.ParseDefinitions("flags.yaml", []byte(src))
 	if diags.HasErrors() {
@@ -33,18 +32,28 @@ func TestTelemetryPage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	t.Cleanup(func() { st.Close() })
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	srv, err := server.New(ctx, server.Options{Store: st, Definitions: defs, DefinitionsSource: src, Envs: []string{"dev"}, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := srv.Bootstrap(ctx, adminToken); err != nil {
+	if _, err := srv.Bootstrap(ctx, admin); err != nil {
 		t.Fatal(err)
 	}
 	go srv.Run(ctx)
 	api := httptest.NewServer(srv.Handler())
-	defer api.Close()
+	t.Cleanup(api.Close)
+	return srv, st, defs, api
+}
+
+// A real client evaluates through a real server, reports on Close, and the
+// flag's evaluations page charts what it reported.
+func TestTelemetryPage(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv, _, defs, api := inProcessServer(t, ctx, adminToken)
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 
 	req, _ := http.NewRequest("POST", api.URL+"/api/v1/tokens", strings.NewReader(`{"name": "app", "role": "sdk", "environments": ["dev"]}`))
 	req.Header.Set("Authorization", "Bearer "+adminToken)
