@@ -82,7 +82,10 @@ type Status struct {
 	EmptyServer bool
 	// Stale lists the flags past their max_staleness.
 	Stale []string
-	// LastError is the last sync error since the last success.
+	// LastError is the last sync error since the last success; without
+	// one, why the source's newest config is not served (it does not
+	// compile here), until a config is served: a refused config stays
+	// reported while the server, reachable, keeps confirming the old one.
 	LastError error
 }
 
@@ -108,6 +111,7 @@ type Client struct {
 	live      bool   // the source's push channel is up (reported, not trusted)
 	lastErr   error
 	refused   string // the last version refused, logged once
+	refusal   error  // why the source's newest config was refused; nil once one is served
 	ignored   string // the last older version ignored, logged once
 	empty     bool   // an empty server's config is being held off (Status.EmptyServer)
 	authFail  bool   // the server refuses the token; logged once until it stops
@@ -246,6 +250,9 @@ func (c *Client) Status() Status {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s := Status{Origin: c.origin, SyncedAt: c.syncedAt, LastError: c.lastErr, Database: c.db, Streaming: c.live, EmptyServer: c.empty}
+	if s.LastError == nil {
+		s.LastError = c.refusal
+	}
 	if c.origin != OriginDefaults && c.base != nil {
 		s.Version = c.base.Version()
 	}
@@ -300,12 +307,17 @@ func (c *Client) apply(u Update, origin string, syncedAt time.Time) error {
 	}
 	if cfg == nil {
 		err := &vexilrt.DiagnosticsError{Diagnostics: diags.Errors()}
-		c.metrics.rejected.Inc()
 		c.mu.Lock()
 		first := c.refused != u.Version || u.Version == ""
 		c.refused = u.Version
 		c.lastErr = err
+		if origin != OriginCache {
+			// Kept apart from lastErr, which the server's next sign of life
+			// clears: the refusal holds until a config is served.
+			c.refusal = fmt.Errorf("config %s refused: %w", name, err)
+		}
 		c.mu.Unlock()
+		c.metrics.rejected.Inc()
 		if first {
 			c.log.Error("config refused: it does not compile; the previous config keeps serving",
 				"name", name, "version", u.Version, "origin", origin, "errors", diags.Errors().String())
@@ -322,7 +334,7 @@ func (c *Client) apply(u Update, origin string, syncedAt time.Time) error {
 	old := c.base
 	changed := old == nil || c.origin == OriginDefaults || old.Version() != cfg.Version() || c.db != u.Database ||
 		(c.etag != "" && u.ETag != "" && c.etag != u.ETag)
-	c.base, c.origin, c.syncedAt, c.lastErr = cfg, origin, syncedAt, nil
+	c.base, c.origin, c.syncedAt, c.lastErr, c.refusal = cfg, origin, syncedAt, nil, nil
 	c.db, c.etag, c.empty, c.authFail = u.Database, u.ETag, false, false
 	c.stale = c.staleLocked(time.Now())
 	c.publishLocked()
