@@ -61,7 +61,9 @@ func newTestClient(t testing.TB, opts Options) (*Client, *syncLog) {
 	opts.Definitions = testflags.Definitions()
 	opts.Logger = slog.New(slog.NewTextHandler(log, nil))
 	if opts.StartTimeout == 0 {
-		opts.StartTimeout = 2 * time.Second
+		// The tests that leave it unset start on a live source and check
+		// what it delivered: wait for it, however loaded the machine.
+		opts.StartTimeout = time.Minute
 	}
 	c, err := New(context.Background(), opts)
 	if err != nil {
@@ -123,9 +125,14 @@ func TestServerSourceFollowsTheStream(t *testing.T) {
 	if e.Reason() != vexilrt.ReasonDisabled || e.Str() != "classic" {
 		t.Errorf("killed workbook = %v, want classic DISABLED", e)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if got := strings.Join(changes, ","); got != "2/server,3/server" {
+	// Listeners are called after the new version shows in Status.
+	heard := func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return strings.Join(changes, ",")
+	}
+	eventually(t, "listeners hearing version 3", time.Minute, func() bool { return strings.HasSuffix(heard(), "3/server") })
+	if got := heard(); got != "2/server,3/server" {
 		t.Errorf("listeners heard %q, want 2/server,3/server", got)
 	}
 }
@@ -149,12 +156,16 @@ func TestStartWithoutServer(t *testing.T) {
 	t.Run("no cache: defaults", func(t *testing.T) {
 		start := time.Now()
 		c, _ := newTestClient(t, Options{Source: Server(fastServer(down)), CacheFile: cache, StartTimeout: 300 * time.Millisecond})
-		if d := time.Since(start); d > 2*time.Second {
+		// Generous: a New waiting for the source would never return.
+		if d := time.Since(start); d > 30*time.Second {
 			t.Errorf("New took %v with StartTimeout 300ms", d)
 		}
-		if s := c.Status(); s.Origin != OriginDefaults || c.Ready() || s.LastError == nil {
-			t.Errorf("status = %+v, want defaults, not ready, with an error", s)
+		if s := c.Status(); s.Origin != OriginDefaults || c.Ready() {
+			t.Errorf("status = %+v, want defaults, not ready", s)
 		}
+		// The first failed attempt may not have been reported by the time
+		// New gives up waiting, on a loaded machine.
+		eventually(t, "the sync error", time.Minute, func() bool { return c.Status().LastError != nil })
 		if got := workbook(c); got != testflags.WorkbookClassic {
 			t.Errorf("workbook = %v, want the default classic", got)
 		}
@@ -223,6 +234,9 @@ func TestNonCompilingConfigKeepsTheOld(t *testing.T) {
 	f := newFakeServer(t, rulesGuided)
 	reg := prometheus.NewRegistry()
 	c, log := newTestClient(t, Options{Source: Server(fastServer(f.url())), Registerer: reg})
+	// The events need a stream to go out on (the first attempt may have
+	// failed on a loaded machine, and the client started from a poll).
+	eventually(t, "a stream", time.Minute, func() bool { return f.streamCount() == 1 && c.Status().Streaming })
 	f.save(rulesBroken, nil, announceConfig)
 	f.save(rulesBroken, nil, announceVersion)
 	eventually(t, "two refusals", 2*time.Second, func() bool { return testutil.ToFloat64(c.metrics.rejected) >= 2 })
@@ -246,11 +260,21 @@ func TestNonCompilingConfigKeepsTheOld(t *testing.T) {
 	})
 	confirmed := c.Status().SyncedAt
 	eventually(t, "pings confirming it on", time.Minute, func() bool { return c.Status().SyncedAt.After(confirmed) })
+	// They do not clear the refusal: version 3 is still the server's and
+	// still refused (a sync error of the moment may hide it for a while).
+	eventually(t, "the refusal reported past the pings", time.Minute, func() bool {
+		err := c.Status().LastError
+		return err != nil && strings.Contains(err.Error(), "dev@v3 refused") && strings.Contains(err.Error(), "dev@v3:3:")
+	})
 	eventually(t, "payments fresh", time.Minute, func() bool {
 		return testflags.New(c).For(context.Background(), target).PaymentsDetails().Reason() != vexilrt.ReasonStale
 	})
 	f.save(rulesAdapt, nil, announceConfig)
 	eventually(t, "version 4", 2*time.Second, func() bool { return c.Status().Version == "4" })
+	eventually(t, "version 4 clearing the refusal", time.Minute, func() bool {
+		err := c.Status().LastError
+		return err == nil || !strings.Contains(err.Error(), "refused")
+	})
 }
 
 func TestGarbageAndHangingServers(t *testing.T) {
@@ -260,7 +284,9 @@ func TestGarbageAndHangingServers(t *testing.T) {
 			f.set(mode)
 			start := time.Now()
 			c, _ := newTestClient(t, Options{Source: Server(fastServer(f.url())), StartTimeout: 300 * time.Millisecond})
-			if d := time.Since(start); d > 1500*time.Millisecond {
+			// Generous bounds: a New or an evaluation waiting for the sick
+			// server would wait as long as it stays sick.
+			if d := time.Since(start); d > 30*time.Second {
 				t.Errorf("New took %v with StartTimeout 300ms", d)
 			}
 			if s := c.Status(); s.Origin != OriginDefaults {
@@ -272,7 +298,7 @@ func TestGarbageAndHangingServers(t *testing.T) {
 			for range 1000 {
 				ff.For(context.Background(), target).Workbook()
 			}
-			if d := time.Since(evalStart); d > time.Second {
+			if d := time.Since(evalStart); d > 30*time.Second {
 				t.Errorf("1000 evaluations took %v", d)
 			}
 			eventually(t, "a sync error", 3*time.Second, func() bool { return c.Status().LastError != nil })
@@ -393,10 +419,12 @@ func TestFreshness(t *testing.T) {
 			testutil.ToFloat64(c.metrics.staleFlags.WithLabelValues("banner")) == 1
 	})
 	f.restart()
-	eventually(t, "payments fresh again", 5*time.Second, func() bool { return view().PaymentsDetails().Reason() != vexilrt.ReasonStale })
-	if p, b := view().PaymentsDetails(), view().BannerDetails(); !p.Bool() || !b.Bool() {
-		t.Errorf("recovered: payments %v, banner %v", p, b)
-	}
+	// Until the stream is back, polls may let payments (2s bound) flap
+	// STALE again on a loaded machine: wait for both answers.
+	eventually(t, "payments and banner recovered", time.Minute, func() bool {
+		p, b := view().PaymentsDetails(), view().BannerDetails()
+		return p.Bool() && p.Reason() != vexilrt.ReasonStale && b.Bool()
+	})
 	eventually(t, "the gauges dropping", 2*time.Second, func() bool {
 		return testutil.ToFloat64(c.metrics.staleFlags.WithLabelValues("payments")) == 0
 	})
@@ -565,6 +593,9 @@ func TestRevalidationCatchesAMissedEvent(t *testing.T) {
 	f := newFakeServer(t, rulesGuided)
 	opts := fastServer(f.url())
 	opts.RevalidateInterval = 100 * time.Millisecond
+	// A loaded machine may delay pings past a tight heartbeat timeout; a
+	// reconnection would fetch too, and show nothing about revalidation.
+	opts.HeartbeatTimeout = time.Hour
 	c, _ := newTestClient(t, Options{Source: Server(opts)})
 	eventually(t, "a stream", time.Second, func() bool { return f.streamCount() == 1 })
 	f.save(rulesAdapt, nil, announceNothing)
