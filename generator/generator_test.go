@@ -19,8 +19,8 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/*/
 // cases with client flags ask for one.
 const goldenSchema = "schema.graphqls"
 
-// generateCase generates testdata/<name>/flags.yaml as the CLI would.
-func generateCase(t *testing.T, dir string) map[string][]byte {
+// caseDefinitions parses testdata/<name>/flags.yaml.
+func caseDefinitions(t *testing.T, dir string) (*vexilrt.Definitions, []byte) {
 	t.Helper()
 	src, err := os.ReadFile(filepath.Join(dir, "flags.yaml"))
 	if err != nil {
@@ -30,6 +30,13 @@ func generateCase(t *testing.T, dir string) map[string][]byte {
 	if diags.HasErrors() {
 		t.Fatalf("flags.yaml does not parse:\n%s", diags)
 	}
+	return defs, src
+}
+
+// generateCase generates testdata/<name>/flags.yaml as the CLI would.
+func generateCase(t *testing.T, dir string) map[string][]byte {
+	t.Helper()
+	defs, src := caseDefinitions(t, dir)
 	var opts Options
 	if slices.ContainsFunc(defs.Flags, func(f vexilrt.FlagDef) bool { return f.Client }) {
 		opts.GraphQLFile = goldenSchema

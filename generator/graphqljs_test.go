@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/vexilhq/vexil/internal/npmci"
-	vexilrt "github.com/vexilhq/vexil/runtime"
 )
 
 // graphqlJSDir holds graphql-js, the reference implementation front-end
@@ -31,14 +30,7 @@ func TestGoldenSchemasGraphQLJS(t *testing.T) {
 			continue
 		}
 		files = append(files, schema)
-		src, err := os.ReadFile(filepath.Join(dir, "flags.yaml"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defs, diags := vexilrt.ParseDefinitions("flags.yaml", src)
-		if diags.HasErrors() {
-			t.Fatal(diags)
-		}
+		defs, _ := caseDefinitions(t, dir)
 		p, diags := newPlan(defs, Options{GraphQLFile: goldenSchema}, true)
 		if diags.HasErrors() {
 			t.Fatal(diags)

@@ -5,15 +5,12 @@ import (
 	"fmt"
 	"go/ast"
 	"go/constant"
-	"go/token"
 	"go/types"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
-	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 
 	gqlast "github.com/vektah/gqlparser/v2/ast"
@@ -91,102 +88,6 @@ func (c *codeCheck) byName(pkgs []*packages.Package) []nameUse {
 		}
 	}
 	return out
-}
-
-// clientFields maps each GraphQL field of the generated FeatureFlags type to
-// its flag: Client() fills FeatureFlags{Field: ...x[i]...} from ids[i], a
-// flag ID constant, and the struct's json tags are the GraphQL names.
-func clientFields(f *ast.File, ids map[string]int) map[string]int {
-	tags := map[string]string{} // Go field → GraphQL field
-	fieldFlag := map[string]int{}
-	for _, d := range f.Decls {
-		switch d := d.(type) {
-		case *ast.GenDecl:
-			for _, spec := range d.Specs {
-				ts, ok := spec.(*ast.TypeSpec)
-				st, isStruct := typeStruct(ts, ok)
-				if !isStruct {
-					continue
-				}
-				for _, fld := range st.Fields.List {
-					if fld.Tag == nil || len(fld.Names) != 1 {
-						continue
-					}
-					tag, _ := strconv.Unquote(fld.Tag.Value)
-					if name, _, _ := strings.Cut(reflect.StructTag(tag).Get("json"), ","); name != "" {
-						tags[fld.Names[0].Name] = name
-					}
-				}
-			}
-		case *ast.FuncDecl:
-			if d.Recv == nil || d.Name.Name != "Client" || d.Body == nil || recvName(d.Recv.List[0].Type) != "View" {
-				continue
-			}
-			var order []int // ids[i] → flag
-			ast.Inspect(d.Body, func(n ast.Node) bool {
-				lit, ok := n.(*ast.CompositeLit)
-				if !ok {
-					return true
-				}
-				if _, isArray := lit.Type.(*ast.ArrayType); isArray && order == nil {
-					for _, e := range lit.Elts {
-						id, _ := e.(*ast.Ident)
-						flag, ok := ids[identName(id)]
-						if !ok {
-							return true
-						}
-						order = append(order, flag)
-					}
-					return true
-				}
-				if id, ok := lit.Type.(*ast.Ident); ok && id.Name == "FeatureFlags" {
-					for _, e := range lit.Elts {
-						kv, ok := e.(*ast.KeyValueExpr)
-						key, _ := kv.Key.(*ast.Ident)
-						if !ok || key == nil {
-							continue
-						}
-						ast.Inspect(kv.Value, func(n ast.Node) bool {
-							ix, ok := n.(*ast.IndexExpr)
-							if !ok {
-								return true
-							}
-							if b, ok := ix.Index.(*ast.BasicLit); ok && b.Kind == token.INT {
-								if i, err := strconv.Atoi(b.Value); err == nil && i < len(order) {
-									fieldFlag[key.Name] = order[i]
-								}
-								return false
-							}
-							return true // an enum's [...]T{...}[x[i]]
-						})
-					}
-				}
-				return true
-			})
-		}
-	}
-	out := map[string]int{}
-	for field, flag := range fieldFlag {
-		if name, ok := tags[field]; ok {
-			out[name] = flag
-		}
-	}
-	return out
-}
-
-func typeStruct(ts *ast.TypeSpec, ok bool) (*ast.StructType, bool) {
-	if !ok || ts.Name.Name != "FeatureFlags" {
-		return nil, false
-	}
-	st, ok := ts.Type.(*ast.StructType)
-	return st, ok
-}
-
-func identName(id *ast.Ident) string {
-	if id == nil {
-		return ""
-	}
-	return id.Name
 }
 
 // selectedClientFlags reads the GraphQL documents the patterns match and

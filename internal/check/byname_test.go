@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vexilhq/vexil/generator"
 	vexilrt "github.com/vexilhq/vexil/runtime"
 )
 
@@ -24,12 +25,12 @@ func TestClientFields(t *testing.T) {
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	_, fields, err := accessorMethods(defs, src)
-	if err != nil {
-		t.Fatal(err)
+	api, diags := generator.Accessors(defs, generator.Options{})
+	if diags.HasErrors() {
+		t.Fatal(diags)
 	}
 	got := map[string]string{}
-	for field, i := range fields {
+	for field, i := range api.Fields {
 		got[field] = defs.Flags[i].Name
 	}
 	want := map[string]string{"newReport": "new_report", "workbook": "workbook", "legacyReport": "legacy_report"}
@@ -81,8 +82,8 @@ func TestGlobFiles(t *testing.T) {
 // flags reported unused, and the uses found by name.
 func unusedFlags(t *testing.T, dir string, graphql ...string) ([]string, []Use, error) {
 	t.Helper()
-	defs, _, src := moduleDefinitions(t, dir)
-	rep, err := Code(context.Background(), defs, src, CodeOptions{Dir: dir, Patterns: []string{"./..."}, Env: offline(), GraphQL: graphql})
+	defs, _ := moduleDefinitions(t, dir)
+	rep, err := Code(context.Background(), defs, CodeOptions{Dir: dir, Patterns: []string{"./..."}, Env: offline(), GraphQL: graphql})
 	if err != nil {
 		return nil, nil, err
 	}

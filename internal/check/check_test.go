@@ -91,9 +91,9 @@ func writeFile(t testing.TB, path string, data []byte) {
 	}
 }
 
-// moduleDefinitions loads a module's flags.yaml: the definitions, their
-// findings, and the text.
-func moduleDefinitions(t testing.TB, dir string) (*vexilrt.Definitions, []Finding, []byte) {
+// moduleDefinitions loads a module's flags.yaml: the definitions and their
+// findings.
+func moduleDefinitions(t testing.TB, dir string) (*vexilrt.Definitions, []Finding) {
 	t.Helper()
 	src, err := os.ReadFile(filepath.Join(dir, "flags.yaml"))
 	if err != nil {
@@ -103,7 +103,7 @@ func moduleDefinitions(t testing.TB, dir string) (*vexilrt.Definitions, []Findin
 	if err != nil {
 		t.Fatal(err)
 	}
-	return defs, fs, src
+	return defs, fs
 }
 
 // checkModule runs every check on a module as `vexil check --rules
@@ -116,7 +116,7 @@ func checkModule(t testing.TB, dir string) []Finding {
 		}
 		return p
 	}
-	defs, fs, src := moduleDefinitions(t, dir)
+	defs, fs := moduleDefinitions(t, dir)
 	fs = append(fs, Definitions(defs, today)...)
 	rules, err := os.ReadFile(filepath.Join(dir, "rules.yaml"))
 	if err != nil {
@@ -127,7 +127,7 @@ func checkModule(t testing.TB, dir string) []Finding {
 		t.Fatal(err)
 	}
 	fs = append(fs, Rules(defs, doc, today)...)
-	rep, err := Code(context.Background(), defs, src, CodeOptions{Dir: dir, Patterns: []string{"./..."}, Env: offline(), ReadByRules: FlagsRead(doc)})
+	rep, err := Code(context.Background(), defs, CodeOptions{Dir: dir, Patterns: []string{"./..."}, Env: offline(), ReadByRules: FlagsRead(doc)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,11 +5,9 @@ import (
 	"fmt"
 	"go/ast"
 	"go/constant"
-	"go/parser"
 	"go/token"
 	"go/types"
 	"slices"
-	"strconv"
 	"strings"
 
 	"golang.org/x/tools/go/packages"
@@ -55,15 +53,18 @@ type CodeReport struct {
 // uses; hand-written resolvers that gqlgen's generated code calls are.
 //
 // It reports flags nobody calls and no rule reads (unused), and calls of
-// deprecated flags and aliases. source is the flags.yaml text the definitions were parsed from.
-func Code(ctx context.Context, defs *vexilrt.Definitions, source []byte, opts CodeOptions) (*CodeReport, error) {
-	methods, fields, err := accessorMethods(defs, source)
-	if err != nil {
-		return nil, err
+// deprecated flags and aliases.
+func Code(ctx context.Context, defs *vexilrt.Definitions, opts CodeOptions) (*CodeReport, error) {
+	// The generator says which View method reads which flag: a flag's own
+	// accessors read it alone; Client reads every client flag.
+	api, diags := generator.Accessors(defs, generator.Options{})
+	if diags.HasErrors() {
+		return nil, inputError(diags)
 	}
-	var selected map[int]bool // client flags the GraphQL documents select
+	methods := api.Methods
 	if len(opts.GraphQL) > 0 {
-		if selected, err = selectedClientFlags(opts.Dir, opts.GraphQL, fields); err != nil {
+		selected, err := selectedClientFlags(opts.Dir, opts.GraphQL, api.Fields)
+		if err != nil {
 			return nil, err
 		}
 		methods["Client"] = slices.DeleteFunc(slices.Clone(methods["Client"]), func(i int) bool { return !selected[i] })
@@ -174,68 +175,6 @@ func loadErrors(pkgs []*packages.Package, patterns []string) error {
 		return &InputError{Problems: slices.Compact(problems)}
 	}
 	return nil
-}
-
-// accessorMethods maps each method of the generated View type to the flags
-// it evaluates, by generating the package from the definitions and reading
-// which flag ID constants each method body uses. A flag's own accessors map
-// to it alone; Client, which serves every client: true flag, maps to all of
-// them. It also maps each GraphQL field of FeatureFlags to its flag.
-func accessorMethods(defs *vexilrt.Definitions, source []byte) (map[string][]int, map[string]int, error) {
-	files, diags := generator.Generate(defs, source, generator.Options{})
-	if diags.HasErrors() {
-		return nil, nil, inputError(diags)
-	}
-	f, err := parser.ParseFile(token.NewFileSet(), generator.GoFile, files[generator.GoFile], parser.SkipObjectResolution)
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading the generated code: %v", err)
-	}
-	ids := map[string]int{} // flag ID constant → index in defs.Flags
-	for _, d := range f.Decls {
-		g, ok := d.(*ast.GenDecl)
-		if !ok || g.Tok != token.CONST {
-			continue
-		}
-		for _, spec := range g.Specs {
-			v := spec.(*ast.ValueSpec)
-			if sel, ok := v.Type.(*ast.SelectorExpr); !ok || sel.Sel.Name != "FlagID" || len(v.Values) != len(v.Names) {
-				continue
-			}
-			for i, name := range v.Names {
-				if lit, ok := v.Values[i].(*ast.BasicLit); ok {
-					if n, err := strconv.Atoi(lit.Value); err == nil && n >= 0 && n < len(defs.Flags) {
-						ids[name.Name] = n
-					}
-				}
-			}
-		}
-	}
-	methods := map[string][]int{}
-	for _, d := range f.Decls {
-		fd, ok := d.(*ast.FuncDecl)
-		if !ok || fd.Recv == nil || fd.Body == nil || !fd.Name.IsExported() || recvName(fd.Recv.List[0].Type) != "View" {
-			continue
-		}
-		ast.Inspect(fd.Body, func(n ast.Node) bool {
-			if id, ok := n.(*ast.Ident); ok {
-				if i, ok := ids[id.Name]; ok && !slices.Contains(methods[fd.Name.Name], i) {
-					methods[fd.Name.Name] = append(methods[fd.Name.Name], i)
-				}
-			}
-			return true
-		})
-	}
-	return methods, clientFields(f, ids), nil
-}
-
-func recvName(e ast.Expr) string {
-	if s, ok := e.(*ast.StarExpr); ok {
-		e = s.X
-	}
-	if id, ok := e.(*ast.Ident); ok {
-		return id.Name
-	}
-	return ""
 }
 
 type codeCheck struct {

@@ -153,7 +153,7 @@ func (r *checkRun) run(ctx context.Context) ([]check.Finding, []check.Use, error
 
 	var uses []check.Use
 	if len(r.code) > 0 {
-		rep, err := check.Code(ctx, defs, src, check.CodeOptions{Patterns: r.code, ReadByRules: readByRules, GraphQL: r.graphql})
+		rep, err := check.Code(ctx, defs, check.CodeOptions{Patterns: r.code, ReadByRules: readByRules, GraphQL: r.graphql})
 		if err != nil {
 			problems = append(problems, err)
 		} else {
