@@ -2,7 +2,6 @@ package bench
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
 	"math"
 	"os"
@@ -11,30 +10,16 @@ import (
 	"time"
 
 	"github.com/vexilhq/vexil/generator"
+	"github.com/vexilhq/vexil/internal/vexiltest"
 	vexilrt "github.com/vexilhq/vexil/runtime"
 )
-
-var update = flag.Bool("update", false, "rewrite flags.yaml and rules.yaml from scenario.go")
 
 // TestVexilDocuments keeps vexil's documents (and so the generated package)
 // in step with the scenarios; `go test -run TestVexilDocuments -update` and
 // `go generate` refresh them.
 func TestVexilDocuments(t *testing.T) {
-	for name, want := range map[string][]byte{"flags.yaml": vexilDefinitions(), "rules.yaml": vexilRules()} {
-		if *update {
-			if err := os.WriteFile(name, want, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		got, err := os.ReadFile(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(got, want) {
-			t.Errorf("%s is not what scenario.go says; run go test -run TestVexilDocuments -update && go generate", name)
-		}
-	}
+	vexiltest.Golden(t, "flags.yaml", vexilDefinitions())
+	vexiltest.Golden(t, "rules.yaml", vexilRules())
 }
 
 // TestGeneratedPackageFresh: benchflags is what `go generate` makes of

@@ -2,18 +2,15 @@ package generator
 
 import (
 	"bytes"
-	"flag"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/vexilhq/vexil/internal/vexiltest"
 	vexilrt "github.com/vexilhq/vexil/runtime"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/*/want")
 
 // goldenSchema is the name a golden case's GraphQL schema is generated as;
 // cases with client flags ask for one.
@@ -64,61 +61,9 @@ func goldenCases(t *testing.T) []string {
 func TestGolden(t *testing.T) {
 	for _, dir := range goldenCases(t) {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
-			files := generateCase(t, dir)
-			want := filepath.Join(dir, "want")
-			if *update {
-				if err := os.RemoveAll(want); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.MkdirAll(want, 0o755); err != nil {
-					t.Fatal(err)
-				}
-				for name, data := range files {
-					if err := os.WriteFile(filepath.Join(want, name), data, 0o644); err != nil {
-						t.Fatal(err)
-					}
-				}
-				return
-			}
-			entries, err := os.ReadDir(want)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			for _, e := range entries {
-				if _, ok := files[e.Name()]; !ok {
-					t.Errorf("want/%s is no longer generated", e.Name())
-				}
-			}
-			for name, got := range files {
-				golden, err := os.ReadFile(filepath.Join(want, name))
-				if err != nil {
-					t.Errorf("%s: %v", name, err)
-					continue
-				}
-				if !bytes.Equal(got, golden) {
-					t.Errorf("%s differs from want/%s (go test -update rewrites it):\n%s", name, name, lineDiff(string(golden), string(got)))
-				}
-			}
+			vexiltest.GoldenDir(t, filepath.Join(dir, "want"), generateCase(t, dir))
 		})
 	}
-}
-
-// lineDiff shows the first differing line, enough to see what changed.
-func lineDiff(want, got string) string {
-	wl, gl := strings.Split(want, "\n"), strings.Split(got, "\n")
-	for i := range max(len(wl), len(gl)) {
-		var w, g string
-		if i < len(wl) {
-			w = wl[i]
-		}
-		if i < len(gl) {
-			g = gl[i]
-		}
-		if w != g {
-			return "line " + strconv.Itoa(i+1) + ":\n  want: " + w + "\n  got:  " + g
-		}
-	}
-	return "(same lines)"
 }
 
 // TestCommentOnlyEdit: the generated files do not change when only
@@ -148,7 +93,7 @@ func TestCommentOnlyEdit(t *testing.T) {
 	before, after := gen(string(src)), gen(edited)
 	for name := range before {
 		if !bytes.Equal(before[name], after[name]) {
-			t.Errorf("%s changed with comments only:\n%s", name, lineDiff(string(before[name]), string(after[name])))
+			t.Errorf("%s changed with comments only:\n%s", name, vexiltest.FirstDifference(string(before[name]), string(after[name])))
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/vexilhq/vexil/internal/linediff"
 	vexilrt "github.com/vexilhq/vexil/runtime"
 	"github.com/vexilhq/vexil/store"
 )
@@ -125,7 +126,7 @@ func (s *Server) diff(w http.ResponseWriter, r *http.Request, c *call) {
 		writeError(w, http.StatusInternalServerError, "internal", err.Error(), nil)
 		return
 	}
-	text := unifiedDiff(fmt.Sprintf("%s@v%d", c.env.name, a.Version), fmt.Sprintf("%s@v%d", c.env.name, b.Version), a.Rules, b.Rules)
+	text := linediff.Unified(fmt.Sprintf("%s@v%d", c.env.name, a.Version), fmt.Sprintf("%s@v%d", c.env.name, b.Version), a.Rules, b.Rules)
 	writeJSON(w, http.StatusOK, map[string]any{"from": a.Version, "to": b.Version, "changes": ch, "text": text})
 }
 

@@ -2,13 +2,12 @@ package benchtable
 
 import (
 	"bytes"
-	"flag"
 	"os"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite testdata/table.md")
+	"github.com/vexilhq/vexil/internal/vexiltest"
+)
 
 // TestGolden renders testdata/bench.txt (three runs of one scenario, one of
 // another) and compares with testdata/table.md.
@@ -26,18 +25,7 @@ func TestGolden(t *testing.T) {
 	if err := Markdown(&got, rows, "vexil", []string{"vexil", "vexil-map"}); err != nil {
 		t.Fatal(err)
 	}
-	if *update {
-		if err := os.WriteFile("testdata/table.md", got.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile("testdata/table.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got.Bytes(), want) {
-		t.Errorf("table differs from testdata/table.md (go test -update rewrites it):\n%s", got.String())
-	}
+	vexiltest.Golden(t, "testdata/table.md", got.Bytes())
 }
 
 func TestParse(t *testing.T) {

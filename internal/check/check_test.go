@@ -3,7 +3,6 @@ package check
 import (
 	"bufio"
 	"context"
-	"flag"
 	"fmt"
 	"io/fs"
 	"os"
@@ -15,10 +14,9 @@ import (
 	"time"
 
 	"github.com/vexilhq/vexil/generator"
+	"github.com/vexilhq/vexil/internal/vexiltest"
 	vexilrt "github.com/vexilhq/vexil/runtime"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata")
 
 // today is the date the testdata modules are checked on.
 var today = time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
@@ -197,7 +195,7 @@ func TestPlantedModule(t *testing.T) {
 	if want := wantMarkers(t, dir); !slices.Equal(got, want) {
 		t.Errorf("findings by line differ from the want: markers\ngot:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	golden(t, filepath.Join("testdata", "planted", "want.txt"), text.String())
+	vexiltest.Golden(t, filepath.Join("testdata", "planted", "want.txt"), []byte(text.String()))
 }
 
 // TestCleanModule checks that a module whose accessors are called only from
@@ -206,20 +204,5 @@ func TestCleanModule(t *testing.T) {
 	dir := copyModule(t, "clean")
 	for _, f := range checkModule(t, dir) {
 		t.Errorf("unexpected finding: %s", f)
-	}
-}
-
-func golden(t *testing.T, path, got string) {
-	t.Helper()
-	if *update {
-		writeFile(t, path, []byte(got))
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs (go test -update rewrites it):\ngot:\n%s\nwant:\n%s", path, got, want)
 	}
 }

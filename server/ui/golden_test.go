@@ -1,15 +1,13 @@
 package ui
 
 import (
-	"flag"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden pages in testdata/golden")
+	"github.com/vexilhq/vexil/internal/vexiltest"
+)
 
 // TestGoldenPages pins the rendered HTML of the main pages (over the stub
 // API, at a fixed date) so a template change shows up as a reviewed diff.
@@ -36,32 +34,7 @@ func TestGoldenPages(t *testing.T) {
 	for _, p := range pages {
 		t.Run(p.name, func(t *testing.T) {
 			got := strings.ReplaceAll(p.get(), b.csrf, "CSRF")
-			path := filepath.Join("testdata", "golden", p.name+".html")
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("%s differs from %s; if the change is intended, run go test -update and review the diff\n%s",
-					p.name, path, firstDifference(string(want), got))
-			}
+			vexiltest.Golden(t, filepath.Join("testdata", "golden", p.name+".html"), []byte(got))
 		})
 	}
-}
-
-func firstDifference(want, got string) string {
-	for _, l := range diffLines(want, got) {
-		if l.Op == "+" || l.Op == "-" {
-			return l.Op + " " + l.Text
-		}
-	}
-	return ""
 }

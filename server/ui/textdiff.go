@@ -3,6 +3,8 @@ package ui
 import (
 	"fmt"
 	"strings"
+
+	"github.com/vexilhq/vexil/internal/linediff"
 )
 
 // diffLine is one line of a rendered diff: Op is "+", "-", " " or "@"
@@ -12,17 +14,13 @@ type diffLine struct {
 	Text string
 }
 
-// maxDiffCells bounds the LCS table; past it the changed middle is shown as
-// removed and added whole, which is still correct, only less precise.
-const maxDiffCells = 4 << 20
-
 // diffContext is how many unchanged lines are kept around each change.
 const diffContext = 3
 
 // diffLines compares two texts line by line, for reading: long unchanged
 // runs are elided.
 func diffLines(a, b string) []diffLine {
-	ops := diffOps(splitLines(a), splitLines(b))
+	ops := diffOps(linediff.Lines(a), linediff.Lines(b))
 	var out []diffLine
 	for i := 0; i < len(ops); {
 		if ops[i].Op != " " {
@@ -55,84 +53,18 @@ func diffLines(a, b string) []diffLine {
 
 // diffOps is the full line diff of x to y.
 func diffOps(x, y []string) []diffLine {
-	// Equal head and tail need no table.
-	pre := 0
-	for pre < len(x) && pre < len(y) && x[pre] == y[pre] {
-		pre++
-	}
-	suf := 0
-	for suf < len(x)-pre && suf < len(y)-pre && x[len(x)-1-suf] == y[len(y)-1-suf] {
-		suf++
-	}
-	out := make([]diffLine, 0, len(x)+len(y)-pre-suf)
-	for _, l := range x[:pre] {
-		out = append(out, diffLine{" ", l})
-	}
-	out = append(out, lcsDiff(x[pre:len(x)-suf], y[pre:len(y)-suf])...)
-	for _, l := range x[len(x)-suf:] {
-		out = append(out, diffLine{" ", l})
+	ops := linediff.Diff(x, y)
+	out := make([]diffLine, len(ops))
+	for i, o := range ops {
+		out[i] = diffLine{string(o.Kind), o.Text}
 	}
 	return out
-}
-
-func lcsDiff(x, y []string) []diffLine {
-	var out []diffLine
-	if len(x)*len(y) > maxDiffCells || len(x) == 0 || len(y) == 0 {
-		for _, l := range x {
-			out = append(out, diffLine{"-", l})
-		}
-		for _, l := range y {
-			out = append(out, diffLine{"+", l})
-		}
-		return out
-	}
-	// t[i][j] is the LCS length of x[i:] and y[j:].
-	w := len(y) + 1
-	t := make([]int32, (len(x)+1)*w)
-	for i := len(x) - 1; i >= 0; i-- {
-		for j := len(y) - 1; j >= 0; j-- {
-			if x[i] == y[j] {
-				t[i*w+j] = t[(i+1)*w+j+1] + 1
-			} else {
-				t[i*w+j] = max(t[(i+1)*w+j], t[i*w+j+1])
-			}
-		}
-	}
-	i, j := 0, 0
-	for i < len(x) && j < len(y) {
-		switch {
-		case x[i] == y[j]:
-			out = append(out, diffLine{" ", x[i]})
-			i++
-			j++
-		case t[(i+1)*w+j] >= t[i*w+j+1]:
-			out = append(out, diffLine{"-", x[i]})
-			i++
-		default:
-			out = append(out, diffLine{"+", y[j]})
-			j++
-		}
-	}
-	for ; i < len(x); i++ {
-		out = append(out, diffLine{"-", x[i]})
-	}
-	for ; j < len(y); j++ {
-		out = append(out, diffLine{"+", y[j]})
-	}
-	return out
-}
-
-func splitLines(s string) []string {
-	if s == "" {
-		return nil
-	}
-	return strings.Split(strings.TrimSuffix(s, "\n"), "\n")
 }
 
 // unifiedLines reads a unified diff (the API's diff text) for rendering.
 func unifiedLines(text string) []diffLine {
 	var out []diffLine
-	for _, l := range splitLines(text) {
+	for _, l := range linediff.Lines(text) {
 		switch {
 		case strings.HasPrefix(l, "+++"), strings.HasPrefix(l, "---"):
 			continue
@@ -187,8 +119,8 @@ func hunks(base, other []string) []hunk {
 // the same change) are conflicts; then merged is "" and each conflict names
 // the base lines both sides changed.
 func merge3(base, mine, theirs string) (merged string, conflicts []string) {
-	b := splitLines(base)
-	hm, ht := hunks(b, splitLines(mine)), hunks(b, splitLines(theirs))
+	b := linediff.Lines(base)
+	hm, ht := hunks(b, linediff.Lines(mine)), hunks(b, linediff.Lines(theirs))
 	var out []string
 	pos, i, j := 0, 0, 0
 	for i < len(hm) || j < len(ht) {

@@ -3,6 +3,8 @@ package ui
 import (
 	"strings"
 	"testing"
+
+	"github.com/vexilhq/vexil/internal/linediff"
 )
 
 func TestMerge3(t *testing.T) {
@@ -74,7 +76,7 @@ func FuzzMerge3(f *testing.F) {
 		if len(conflicts) > 0 && merged != "" {
 			t.Fatal("a merge with conflicts returned text")
 		}
-		norm := func(s string) string { return strings.Join(splitLines(s), "\n") }
+		norm := func(s string) string { return strings.Join(linediff.Lines(s), "\n") }
 		if m, c := merge3(base, mine, base); len(c) > 0 || norm(m) != norm(mine) {
 			t.Fatalf("merging with an unchanged side: %q %v, want %q", m, c, mine)
 		}

@@ -1,15 +1,12 @@
-package server
+package linediff
 
 import (
-	"flag"
 	"fmt"
-	"os"
-	"strconv"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files")
+	"github.com/vexilhq/vexil/internal/vexiltest"
+)
 
 var diffCases = []struct{ name, a, b string }{
 	{"same", "a\nb\n", "a\nb\n"},
@@ -21,33 +18,21 @@ var diffCases = []struct{ name, a, b string }{
 	{"no final newline", "a\nb", "a\nc"},
 }
 
-// TestUnifiedDiffGolden pins the diff text the API and `vexil rules diff`
+// TestUnifiedGolden pins the diff text the API and `vexil rules diff`
 // show (go test -update rewrites testdata/unified.golden).
-func TestUnifiedDiffGolden(t *testing.T) {
+func TestUnifiedGolden(t *testing.T) {
 	var got strings.Builder
 	for _, c := range diffCases {
-		fmt.Fprintf(&got, "=== %s\n%s", c.name, unifiedDiff("a", "b", c.a, c.b))
+		fmt.Fprintf(&got, "=== %s\n%s", c.name, Unified("a", "b", c.a, c.b))
 	}
-	const golden = "testdata/unified.golden"
-	if *update {
-		if err := os.WriteFile(golden, []byte(got.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.String() != string(want) {
-		t.Errorf("diffs differ from %s (run with -update if intended):\n%s", golden, got.String())
-	}
+	vexiltest.Golden(t, "testdata/unified.golden", []byte(got.String()))
 }
 
 // applyUnified applies a unified diff to a's lines, checking context as it
 // goes, so that the fuzz target can check the diff is right, not just
 // that it does not crash.
 func applyUnified(a []string, diff string) ([]string, error) {
-	lines := splitLines(diff)
+	lines := Lines(diff)
 	if len(lines) == 0 {
 		return a, nil
 	}
@@ -86,7 +71,7 @@ func applyUnified(a []string, diff string) ([]string, error) {
 	return append(out, a[pos:]...), nil
 }
 
-func FuzzUnifiedDiff(f *testing.F) {
+func FuzzUnified(f *testing.F) {
 	for _, c := range diffCases {
 		f.Add(c.a, c.b)
 	}
@@ -95,34 +80,16 @@ func FuzzUnifiedDiff(f *testing.F) {
 		if a != "" && !strings.HasSuffix(a, "\n") || b != "" && !strings.HasSuffix(b, "\n") {
 			return
 		}
-		d := unifiedDiff("a", "b", a, b)
+		d := Unified("a", "b", a, b)
 		if (d == "") != (a == b) {
 			t.Fatalf("diff of %q and %q is %q", a, b, d)
 		}
-		got, err := applyUnified(splitLines(a), d)
+		got, err := applyUnified(Lines(a), d)
 		if err != nil {
 			t.Fatalf("%v\n%s", err, d)
 		}
-		if strings.Join(got, "\n") != strings.Join(splitLines(b), "\n") {
+		if strings.Join(got, "\n") != strings.Join(Lines(b), "\n") {
 			t.Fatalf("applying the diff to %q gives %q, want %q\n%s", a, got, b, d)
-		}
-	})
-}
-
-func FuzzParseIfMatch(f *testing.F) {
-	for _, s := range []string{`"7"`, `W/"7"`, `7`, `"x"`, `""`, `"-1"`, ` "3" `} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		n, err := parseIfMatch(s)
-		if err != nil {
-			return
-		}
-		if n < 0 {
-			t.Fatalf("%q parsed to %d", s, n)
-		}
-		if back, err := parseIfMatch(strconv.Quote(strconv.FormatInt(n, 10))); err != nil || back != n {
-			t.Fatalf("round trip of %d: %d, %v", n, back, err)
 		}
 	})
 }
