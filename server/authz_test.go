@@ -67,6 +67,7 @@ func authTable() []authRow {
 		{"DELETE " + env + "/flags/{flag}/kill", "editor", true, 404, send("DELETE", env+"/flags/nope/kill", nil)},
 		{"GET " + env + "/telemetry", "viewer", true, 200, get(env + "/telemetry")},
 		{"GET " + env + "/flags/{flag}/telemetry", "viewer", true, 200, get(env + "/flags/workbook/telemetry?range=7d")},
+		{"GET " + env + "/clients", "viewer", true, 200, get(env + "/clients")},
 		{"GET " + env + "/code-references", "viewer", true, 404, get(env + "/code-references")},
 		// An empty list: admitted, it replaces nothing with nothing.
 		{"PUT " + env + "/code-references", "editor", true, 200, send("PUT", env+"/code-references", "[]")},

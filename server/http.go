@@ -77,6 +77,7 @@ func (s *Server) routeTable() []route {
 		{pattern: "DELETE " + env + "/flags/{flag}/kill", perm: permEditor, perEnv: true, h: s.unkill},
 		{pattern: "GET " + env + "/telemetry", perm: permViewer, perEnv: true, h: s.getEnvTelemetry},
 		{pattern: "GET " + env + "/flags/{flag}/telemetry", perm: permViewer, perEnv: true, h: s.getFlagTelemetry},
+		{pattern: "GET " + env + "/clients", perm: permViewer, perEnv: true, h: s.getClients},
 		{pattern: "GET " + env + "/code-references", perm: permViewer, perEnv: true, h: s.getCodeReferences},
 		{pattern: "PUT " + env + "/code-references", perm: permEditor, perEnv: true, h: s.putCodeReferences},
 

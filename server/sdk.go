@@ -8,6 +8,7 @@ import (
 )
 
 func (s *Server) sdkConfig(w http.ResponseWriter, r *http.Request, c *call) {
+	s.clients.polled(identify(r, c.projectName(), c.env.name), time.Now())
 	snap := c.env.snap.Load()
 	w.Header().Set("ETag", snap.configETag)
 	w.Header().Set("Cache-Control", "no-cache")
@@ -46,6 +47,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	defer lease.Close()
+	defer s.clients.stream(identify(r, c.projectName(), c.env.name), time.Now())()
 	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")

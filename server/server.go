@@ -82,6 +82,7 @@ type Server struct {
 	ofrepBufs sync.Pool // *[]byte, for OFREP bodies and answers
 	tickets   ticketCache
 	tel       telemetry
+	clients   clientSet
 
 	handlerOnce sync.Once
 	handler     http.Handler

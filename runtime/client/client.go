@@ -177,6 +177,9 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 	if b, ok := opts.Source.(interface{ setBound(time.Duration) }); ok && c.defs != nil {
 		b.setBound(tightestBound(c.defs))
 	}
+	if d, ok := opts.Source.(interface{ setDefinitionsHash(string) }); ok && c.defs != nil {
+		d.setDefinitionsHash(vexilrt.SchemaHash(c.defs))
+	}
 	if c.cache != "" {
 		c.loadCache()
 	}

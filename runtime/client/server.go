@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	crand "crypto/rand"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +15,8 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,6 +30,10 @@ type ServerOptions struct {
 	URL         string // the vexil server, e.g. http://127.0.0.1:8080
 	Environment string
 	Token       string // an sdk token
+	// Application names this program to the server, which lists the
+	// programs connected to each environment with the definitions each
+	// was generated from [the executable's file name].
+	Application string
 	// HTTPClient makes the requests; it must not have an overall Timeout
 	// (the stream is long-lived). Default: a client of its own.
 	HTTPClient *http.Client
@@ -92,13 +100,17 @@ func Server(opts ServerOptions) Source {
 		opts.HTTPClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	}
 	opts.URL = strings.TrimRight(opts.URL, "/")
-	s := &serverSource{opts: opts, down: make(chan struct{}, 1), polled: make(chan struct{}, 1)}
+	if opts.Application == "" {
+		opts.Application = executableName()
+	}
+	s := &serverSource{opts: opts, instance: newInstanceID(), down: make(chan struct{}, 1), polled: make(chan struct{}, 1)}
 	s.heartbeatTimeout.Store(int64(cmp.Or(opts.HeartbeatTimeout, missedHeartbeats*defaultHeartbeat)))
 	return s
 }
 
 type serverSource struct {
 	opts     ServerOptions
+	instance string     // tells this process's requests from its siblings'
 	fetchMu  sync.Mutex // one fetch or stream update at a time, so versions apply in order
 	streamUp atomic.Bool
 	synced   atomic.Bool // the server has answered at least once
@@ -108,10 +120,11 @@ type serverSource struct {
 	// ping confirms it. Not while a newer version is announced and not yet
 	// fetched, nor while an empty server's config is held off.
 	inSync           atomic.Bool
-	heartbeatTimeout atomic.Int64  // time.Duration: the stream's silence limit
-	bound            atomic.Int64  // time.Duration: the tightest max_staleness, 0 for none
-	down             chan struct{} // the stream went down: wake the poller
-	polled           chan struct{} // a poll succeeded while the stream was down: reconnect now
+	heartbeatTimeout atomic.Int64           // time.Duration: the stream's silence limit
+	bound            atomic.Int64           // time.Duration: the tightest max_staleness, 0 for none
+	defsHash         atomic.Pointer[string] // vexilrt.SchemaHash of the client's definitions
+	down             chan struct{}          // the stream went down: wake the poller
+	polled           chan struct{}          // a poll succeeded while the stream was down: reconnect now
 }
 
 // setBound tells the source the tightest max_staleness it must keep fresh.
@@ -129,6 +142,42 @@ func (s *serverSource) pollInterval() time.Duration {
 }
 
 func (s *serverSource) Environment() string { return s.opts.Environment }
+
+// setDefinitionsHash tells the source the hash of the definitions the
+// client was generated from, which its requests carry.
+func (s *serverSource) setDefinitionsHash(h string) { s.defsHash.Store(&h) }
+
+// executableName is the running program's file name, or "" when the
+// system cannot tell.
+func executableName() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSuffix(filepath.Base(exe), ".exe")
+}
+
+// newInstanceID is a random id for one source: the server counts a
+// program's processes by it.
+func newInstanceID() string {
+	var b [8]byte
+	crand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// identify names the program, this process and its definitions to the
+// server (the Vexil-Application, Vexil-Instance and Vexil-Definitions
+// headers), so the server can tell
+// which builds read which flags.
+func (s *serverSource) identify(h http.Header) {
+	if s.opts.Application != "" {
+		h.Set("Vexil-Application", s.opts.Application)
+	}
+	h.Set("Vexil-Instance", s.instance)
+	if p := s.defsHash.Load(); p != nil && *p != "" {
+		h.Set("Vexil-Definitions", *p)
+	}
+}
 
 func (s *serverSource) path(leaf string) string {
 	return s.opts.URL + "/sdk/v1/envs/" + url.PathEscape(s.opts.Environment) + "/" + leaf
@@ -306,6 +355,7 @@ func (s *serverSource) newRequest(ctx context.Context, leaf string) (*http.Reque
 	if s.opts.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+s.opts.Token)
 	}
+	s.identify(req.Header)
 	return req, nil
 }
 

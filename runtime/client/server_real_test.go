@@ -316,3 +316,30 @@ func TestRealServerKill(t *testing.T) {
 		return ff.For(context.Background(), target).WorkbookDetails().Reason() == vexilrt.ReasonDisabled
 	})
 }
+
+// TestRealServerClients: the server lists the client's program by the name
+// it gives and the hash of the definitions it was generated from, and
+// forgets it once the client closes.
+func TestRealServerClients(t *testing.T) {
+	srv := startRealServer(t)
+	o := srv.clientOptions()
+	o.Application = "client-test-app"
+	// No poll or revalidation that could land after the stream's end
+	// and count the process as polling.
+	o.PollInterval, o.RevalidateInterval = time.Hour, time.Hour
+	c, _ := newTestClient(t, Options{Source: Server(o)})
+	type build struct {
+		Application, Definitions string
+		Instances, Streaming     int
+	}
+	list := func() []build {
+		var out struct{ Clients []build }
+		srv.admin("GET", "/api/v1/envs/dev/clients", "", "", "", &out)
+		return out.Clients
+	}
+	want := build{"client-test-app", testflags.SchemaHash, 1, 1}
+	var got []build
+	eventually(t, fmt.Sprintf("the server to list %+v", want), time.Minute, func() bool { got = list(); return len(got) == 1 && got[0] == want })
+	c.Close()
+	eventually(t, "the server to forget the closed client", time.Minute, func() bool { got = list(); return len(got) == 0 })
+}

@@ -170,6 +170,7 @@ func (s *serverSource) sendTelemetry(ctx context.Context, body []byte) error {
 	if s.opts.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+s.opts.Token)
 	}
+	s.identify(req.Header)
 	resp, err := s.opts.HTTPClient.Do(req)
 	if err != nil {
 		return err

@@ -1,0 +1,148 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"testing"
+	"time"
+)
+
+// openStream opens a stream with the client headers given in name, value
+// pairs and waits for its hello, by which time the server counts it.
+func (e *testEnv) openClientStream(t *testing.T, ctx context.Context, env, token string, headers ...string) {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(ctx, "GET", e.url+"/sdk/v1/envs/"+env+"/stream", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != 200 {
+		t.Fatalf("stream: %d", res.StatusCode)
+	}
+	ch := make(chan sseEvent, 16)
+	go func() { defer res.Body.Close(); readEvents(res.Body, ch) }()
+	if ev := next(t, ch, true); ev.name != "hello" {
+		t.Fatalf("first event %+v, want hello", ev)
+	}
+}
+
+// clientsOf reads GET .../clients as the viewer given.
+func (e *testEnv) clientsOf(t *testing.T, env, token string) []ClientBuild {
+	t.Helper()
+	r := e.do("GET", "/api/v1/envs/"+env+"/clients", token, nil)
+	var body struct {
+		Project, Environment string
+		Clients              []ClientBuild
+	}
+	if err := json.Unmarshal(r.body, &body); r.status != 200 || err != nil || body.Project != "default" || body.Environment != env {
+		t.Fatalf("clients of %s: %d %s", env, r.status, r.body)
+	}
+	return body.Clients
+}
+
+// waitClients polls GET .../clients until it answers want, the streams'
+// ends being seen by the server a moment after the client closes them.
+func (e *testEnv) waitClients(t *testing.T, env, token string, want map[[2]string][2]int) {
+	t.Helper()
+	var got map[[2]string][2]int
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		got = map[[2]string][2]int{}
+		for _, b := range e.clientsOf(t, env, token) {
+			got[[2]string{b.Application, b.Definitions}] = [2]int{b.Instances, b.Streaming}
+			if b.LastSeen.IsZero() {
+				t.Fatalf("%+v has no last-seen time", b)
+			}
+		}
+		if len(got) == len(want) {
+			same := true
+			for k, v := range want {
+				same = same && got[k] == v
+			}
+			if same {
+				return
+			}
+		}
+	}
+	t.Fatalf("clients of %s: %v, want %v ({app, hash}: {instances, streaming})", env, got, want)
+}
+
+// TestClients counts the processes of each build by their streams and
+// polls, and forgets a build when its streams close.
+func TestClients(t *testing.T) {
+	e := start(t, "sqlite", nil)
+	sdk, viewer := e.token("sdk"), e.token("viewer", "dev")
+	shop := func(inst string) []string {
+		return []string{hdrApplication, "shop", hdrDefinitions, "c571eed09c17febc", hdrInstance, inst}
+	}
+	ctx1, close1 := context.WithCancel(context.Background())
+	defer close1()
+	ctx2, close2 := context.WithCancel(context.Background())
+	defer close2()
+	e.openClientStream(t, ctx1, "dev", sdk, shop("a")...)
+	e.openClientStream(t, ctx2, "dev", sdk, shop("b")...)
+	// Process a polls too: it is counted once, by its stream.
+	e.do("GET", "/sdk/v1/envs/dev/config", sdk, nil, shop("a")...)
+	// Process c only polls.
+	e.do("GET", "/sdk/v1/envs/dev/config", sdk, nil, shop("c")...)
+	// An old client names nothing; its stream still counts.
+	ctx3, close3 := context.WithCancel(context.Background())
+	defer close3()
+	e.openClientStream(t, ctx3, "dev", sdk)
+	// Another environment's clients are its own.
+	e.openClientStream(t, ctx1, "prod", sdk, hdrApplication, "shop", hdrDefinitions, "0123456789abcdef", hdrInstance, "p")
+
+	e.waitClients(t, "dev", viewer, map[[2]string][2]int{
+		{"shop", "c571eed09c17febc"}: {3, 2},
+		{"", ""}:                     {1, 1},
+	})
+	e.waitClients(t, "prod", e.admin, map[[2]string][2]int{{"shop", "0123456789abcdef"}: {1, 1}})
+
+	close3()
+	e.waitClients(t, "dev", viewer, map[[2]string][2]int{{"shop", "c571eed09c17febc"}: {3, 2}})
+	close1() // a's stream, and prod's
+	e.waitClients(t, "dev", viewer, map[[2]string][2]int{{"shop", "c571eed09c17febc"}: {2, 1}})
+	e.waitClients(t, "prod", e.admin, map[[2]string][2]int{})
+}
+
+// TestClientSetExpiry forgets a process that only polls once it has been
+// silent for clientWindow, and a build once no process is left.
+func TestClientSetExpiry(t *testing.T) {
+	var c clientSet
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	k := buildKey{project: "default", env: "dev", app: "shop", hash: "h"}
+	c.polled(clientID{k, "p1"}, t0)
+	c.polled(clientID{k, "p2"}, t0.Add(clientWindow/2))
+	closed := c.stream(clientID{k, "s1"}, t0)
+	count := func(at time.Time) int {
+		l := c.list("default", "dev", at)
+		if len(l) == 0 {
+			return 0
+		}
+		return l[0].Instances
+	}
+	if n := count(t0.Add(clientWindow)); n != 3 {
+		t.Fatalf("within the window: %d instances, want 3", n)
+	}
+	if n := count(t0.Add(clientWindow + time.Second)); n != 2 {
+		t.Fatalf("after p1's window: %d instances, want 2", n)
+	}
+	closed()
+	if n := count(t0.Add(clientWindow + time.Second)); n != 1 {
+		t.Fatalf("after the stream closed: %d instances, want 1", n)
+	}
+	if l := c.list("default", "dev", t0.Add(2*clientWindow)); len(l) != 0 || len(c.builds) != 0 || c.pollers != 0 {
+		t.Fatalf("after every window: %+v, %d builds, %d pollers, want none", l, len(c.builds), c.pollers)
+	}
+	// Made-up instance ids stop being remembered at maxPollers.
+	for i := range maxPollers + 10 {
+		c.polled(clientID{k, "x" + time.Duration(i).String()}, t0)
+	}
+	if c.pollers != maxPollers {
+		t.Fatalf("%d pollers remembered, want the bound %d", c.pollers, maxPollers)
+	}
+}
