@@ -94,6 +94,21 @@ func workbook(c *Client) testflags.Workbook {
 	return testflags.New(c).For(context.Background(), target).Workbook()
 }
 
+// TestServerSourceProject: a client of a project other than default
+// follows that project's paths.
+func TestServerSourceProject(t *testing.T) {
+	f := newFakeServer(t, rulesGuided)
+	f.mu.Lock()
+	f.project = "classroom"
+	f.mu.Unlock()
+	o := fastServer(f.url())
+	o.Project = "classroom"
+	c, log := newTestClient(t, Options{Source: Server(o)})
+	if s := c.Status(); s.Origin != OriginServer || s.Version != "1" || workbook(c) != testflags.WorkbookGuided {
+		t.Fatalf("status = %+v, want the classroom project's version 1\n%s", s, log)
+	}
+}
+
 func TestServerSourceFollowsTheStream(t *testing.T) {
 	f := newFakeServer(t, rulesGuided)
 	var mu sync.Mutex

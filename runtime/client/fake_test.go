@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,8 +16,9 @@ import (
 // the failures the fault tests need. The real `vexil serve` is tested in
 // server_real_test.go.
 type fakeServer struct {
-	t     testing.TB
-	token string
+	t       testing.TB
+	token   string
+	project string // serves /sdk/v1/projects/{project}/envs/dev/... when set
 
 	mu      sync.Mutex
 	version int
@@ -120,7 +122,7 @@ func (f *fakeServer) save(rules string, kills map[string]string, announce string
 
 func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
-	mode, stop := f.mode, f.stop
+	mode, stop, project := f.mode, f.stop, f.project
 	f.mu.Unlock()
 	switch mode {
 	case "hang":
@@ -137,10 +139,14 @@ func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusUnauthorized)
 		return
 	}
-	switch r.URL.Path {
-	case "/sdk/v1/envs/dev/config":
+	base := "/sdk/v1/envs/dev/"
+	if project != "" {
+		base = "/sdk/v1/projects/" + project + "/envs/dev/"
+	}
+	switch strings.TrimPrefix(r.URL.Path, base) {
+	case "config":
 		f.serveConfig(w, r, mode)
-	case "/sdk/v1/envs/dev/stream":
+	case "stream":
 		f.serveStream(w, r, mode)
 	default:
 		http.NotFound(w, r)

@@ -29,7 +29,11 @@ import (
 type ServerOptions struct {
 	URL         string // the vexil server, e.g. http://127.0.0.1:8080
 	Environment string
-	Token       string // an sdk token
+	// Project is the server project whose rules the client follows (its
+	// paths are /sdk/v1/projects/{project}/envs/{env}/...) [default, whose
+	// paths are /sdk/v1/envs/{env}/..., as before projects].
+	Project string
+	Token   string // an sdk token
 	// Application names this program to the server, which lists the
 	// programs connected to each environment with the definitions each
 	// was generated from [the executable's file name].
@@ -179,8 +183,15 @@ func (s *serverSource) identify(h http.Header) {
 	}
 }
 
+// defaultProject is the project of the paths that name none.
+const defaultProject = "default"
+
 func (s *serverSource) path(leaf string) string {
-	return s.opts.URL + "/sdk/v1/envs/" + url.PathEscape(s.opts.Environment) + "/" + leaf
+	base := s.opts.URL + "/sdk/v1/"
+	if p := s.opts.Project; p != "" && p != defaultProject {
+		base += "projects/" + url.PathEscape(p) + "/"
+	}
+	return base + "envs/" + url.PathEscape(s.opts.Environment) + "/" + leaf
 }
 
 // Run follows the server until ctx ends.
@@ -309,6 +320,7 @@ func (s *serverSource) poll(ctx context.Context, u Updater) {
 
 // wireConfig is the body of /config and of a `config` event (docs/api.md).
 type wireConfig struct {
+	Project     string            `json:"project"`
 	Environment string            `json:"environment"`
 	Version     *int64            `json:"version"`
 	Database    string            `json:"database"`
@@ -329,6 +341,8 @@ func (s *serverSource) decode(data []byte, etag string) (Update, error) {
 		return Update{}, errors.New("config has no version")
 	case w.Environment != "" && w.Environment != s.opts.Environment:
 		return Update{}, fmt.Errorf("config is for environment %q, not %q", w.Environment, s.opts.Environment)
+	case w.Project != "" && w.Project != cmp.Or(s.opts.Project, defaultProject):
+		return Update{}, fmt.Errorf("config is for project %q, not %q", w.Project, cmp.Or(s.opts.Project, defaultProject))
 	}
 	v := strconv.FormatInt(*w.Version, 10)
 	if etag == "" {
