@@ -267,56 +267,11 @@ func (s *Server) ofrepStream(w http.ResponseWriter, r *http.Request) {
 		last = n
 	}
 
-	rc := http.NewResponseController(w)
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
-	gauge := s.metrics.sseClients.WithLabelValues(e.name)
-	gauge.Inc()
-	defer gauge.Dec()
-	write := func(b []byte) bool {
-		rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
-		if _, err := w.Write(b); err != nil {
-			return false
+	first := func(snap *snapshot) []byte {
+		if snap.v.Version == last {
+			return nil
 		}
-		return rc.Flush() == nil
+		return snap.ofrepFrame
 	}
-
-	changed := e.changed.Load()
-	snap := e.snap.Load()
-	first := []byte("retry: 2000\n\n")
-	if snap.v.Version != last {
-		first = append(first, snap.ofrepFrame...)
-	}
-	if !write(first) {
-		return
-	}
-	sent := snap.v.Version
-	ping := time.NewTicker(s.opts.Heartbeat)
-	defer ping.Stop()
-	for {
-		select {
-		case <-r.Context().Done():
-			return
-		case <-s.done:
-			return
-		case <-lease.Revoked():
-			return
-		case <-ping.C:
-			if !write([]byte(": ping\n\n")) {
-				return
-			}
-		case <-*changed:
-			changed = e.changed.Load()
-			snap := e.snap.Load()
-			if snap.v.Version <= sent {
-				continue
-			}
-			sent = snap.v.Version
-			if !write(snap.ofrepFrame) {
-				return
-			}
-		}
-	}
+	s.serveEvents(w, r, lease, e, first, func(snap *snapshot) []byte { return snap.ofrepFrame })
 }

@@ -33,10 +33,6 @@ func etagMatches(header, etag string) bool {
 	return false
 }
 
-// streamWriteTimeout drops a client that cannot take an event in this long,
-// so one stuck connection never holds anything up.
-const streamWriteTimeout = 10 * time.Second
-
 // stream is the SSE endpoint. Every subscriber waits on the environment's
 // change channel and, when woken, writes the newest snapshot's frame: one
 // payload marshalled once per version, shared by every client, and a slow
@@ -48,54 +44,9 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	defer lease.Close()
 	defer s.clients.stream(identify(r, c.projectName(), c.env.name), time.Now())()
-	rc := http.NewResponseController(w)
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
-	gauge := s.metrics.sseClients.WithLabelValues(c.env.name)
-	gauge.Inc()
-	defer gauge.Dec()
-
-	changed := c.env.changed.Load()
-	snap := c.env.snap.Load()
-	sent := snap.v.Version
-	write := func(b []byte) bool {
-		rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
-		if _, err := w.Write(b); err != nil {
-			return false
-		}
-		return rc.Flush() == nil
+	hello := func(snap *snapshot) []byte {
+		return fmt.Appendf(nil, "event: hello\ndata: {\"version\": %d, \"database\": %q, \"heartbeat_ms\": %d}\n\n",
+			snap.v.Version, s.st.ID(), s.opts.Heartbeat.Milliseconds())
 	}
-	hello := fmt.Sprintf("retry: 2000\n\nevent: hello\ndata: {\"version\": %d, \"database\": %q, \"heartbeat_ms\": %d}\n\n",
-		snap.v.Version, s.st.ID(), s.opts.Heartbeat.Milliseconds())
-	if !write([]byte(hello)) {
-		return
-	}
-	ping := time.NewTicker(s.opts.Heartbeat)
-	defer ping.Stop()
-	for {
-		select {
-		case <-r.Context().Done():
-			return
-		case <-s.done:
-			return
-		case <-lease.Revoked():
-			return
-		case <-ping.C:
-			if !write([]byte(": ping\n\n")) {
-				return
-			}
-		case <-*changed:
-			changed = c.env.changed.Load()
-			snap := c.env.snap.Load()
-			if snap.v.Version <= sent {
-				continue
-			}
-			sent = snap.v.Version
-			if !write(snap.frame) {
-				return
-			}
-		}
-	}
+	s.serveEvents(w, r, lease, c.env, hello, func(snap *snapshot) []byte { return snap.frame })
 }

@@ -105,3 +105,65 @@ func (s *Server) openStream(w http.ResponseWriter, c *call) *streamLease {
 	http.NewResponseController(w).SetReadDeadline(time.Time{})
 	return l
 }
+
+// streamWriteTimeout drops a client that cannot take an event in this long,
+// so one stuck connection never holds anything up.
+const streamWriteTimeout = 10 * time.Second
+
+// serveEvents answers with Server-Sent Events of environment e until the
+// client goes, the server stops or the lease is revoked: a retry hint and
+// first(snap) for the snapshot current when the stream opens, then
+// frame(snap) for each newer version, and a comment every heartbeat. A
+// subscriber only waits on the change channel and then writes the newest
+// snapshot's frame, so a slow client skips to the newest version.
+func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, lease *streamLease, e *envState,
+	first, frame func(*snapshot) []byte) {
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	gauge := s.metrics.sseClients.WithLabelValues(e.name)
+	gauge.Inc()
+	defer gauge.Dec()
+	write := func(b []byte) bool {
+		rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
+		if _, err := w.Write(b); err != nil {
+			return false
+		}
+		return rc.Flush() == nil
+	}
+
+	changed := e.changed.Load()
+	snap := e.snap.Load()
+	if !write(append([]byte("retry: 2000\n\n"), first(snap)...)) {
+		return
+	}
+	sent := snap.v.Version
+	ping := time.NewTicker(s.opts.Heartbeat)
+	defer ping.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-s.done:
+			return
+		case <-lease.Revoked():
+			return
+		case <-ping.C:
+			if !write([]byte(": ping\n\n")) {
+				return
+			}
+		case <-*changed:
+			changed = e.changed.Load()
+			snap := e.snap.Load()
+			if snap.v.Version <= sent {
+				continue
+			}
+			sent = snap.v.Version
+			if !write(frame(snap)) {
+				return
+			}
+		}
+	}
+}
