@@ -122,8 +122,14 @@ func NewCollector(opts Options) *Collector {
 // so are metric event lines, so one file holding both kinds can be passed as
 // both. Bad lines are collected and reported by Result.
 func (c *Collector) ReadExposures(in Input) error {
+	return readKind(c, in, ParseExposure, c.AddExposure)
+}
+
+// readKind adds every line of in that parse reads, skips the lines of the
+// other kind and collects the bad ones.
+func readKind[T any](c *Collector, in Input, parse func([]byte) (T, error), add func(T)) error {
 	return scanLines(in.R, func(n int, line []byte) {
-		e, err := ParseExposure(line)
+		v, err := parse(line)
 		switch {
 		case err == errOtherKind:
 			return
@@ -131,7 +137,7 @@ func (c *Collector) ReadExposures(in Input) error {
 			c.bad.add(in.Name, n, err)
 			return
 		}
-		c.AddExposure(e)
+		add(v)
 	})
 }
 
@@ -156,17 +162,7 @@ func (c *Collector) AddExposure(e Exposure) {
 
 // ReadEvents reads metric event lines after all exposures.
 func (c *Collector) ReadEvents(in Input) error {
-	return scanLines(in.R, func(n int, line []byte) {
-		e, err := ParseEvent(line)
-		switch {
-		case err == errOtherKind:
-			return
-		case err != nil:
-			c.bad.add(in.Name, n, err)
-			return
-		}
-		c.AddEvent(e)
-	})
+	return readKind(c, in, ParseEvent, c.AddEvent)
 }
 
 // AddEvent counts one metric event into its unit's value, or into its
