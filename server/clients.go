@@ -2,12 +2,15 @@ package server
 
 import (
 	"cmp"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	vexilrt "github.com/vexilhq/vexil/runtime"
 )
 
 // A program using the Go client names itself and the definitions it was
@@ -205,6 +208,21 @@ func (c *clientSet) list(project, env string, now time.Time) []ClientBuild {
 	return out
 }
 
+// envsOf lists the environments of project that have clients, in order.
+func (c *clientSet) envsOf(project string, now time.Time) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.expire(now)
+	var envs []string
+	for k := range c.builds {
+		if k.project == project && !slices.Contains(envs, k.env) {
+			envs = append(envs, k.env)
+		}
+	}
+	slices.Sort(envs)
+	return envs
+}
+
 // getClients answers GET .../clients.
 func (s *Server) getClients(w http.ResponseWriter, r *http.Request, c *call) {
 	writeJSON(w, http.StatusOK, map[string]any{
@@ -217,3 +235,67 @@ func (s *Server) getClients(w http.ResponseWriter, r *http.Request, c *call) {
 // projectName is the project a call's path names: every path is project
 // default's until the server serves several.
 func (c *call) projectName() string { return "default" }
+
+// RemovedFlagWarning says that a definitions push removed a flag that a
+// connected build was generated with: its code may still read the flag,
+// and will get its default once rules can no longer name it.
+type RemovedFlagWarning struct {
+	Flag        string `json:"flag"`
+	Env         string `json:"env"`
+	Application string `json:"application"`
+	Definitions string `json:"definitions"`
+	Instances   int    `json:"instances"`
+	Message     string `json:"message"`
+}
+
+// removedFlagsInUse lists, for a push of project's definitions from old to
+// next, each connected build that was generated with a flag old has and
+// next does not.
+// definitionsOf finds the definitions a build's hash (vexilrt.SchemaHash)
+// stands for, among those the project ever had; old and next are tried
+// first. A build whose hash matches none is named too, since what it reads
+// cannot be told. Only this replica's clients are seen.
+func (s *Server) removedFlagsInUse(project string, old, next *vexilrt.Definitions, definitionsOf func(hash string) *vexilrt.Definitions) []RemovedFlagWarning {
+	if old == nil {
+		return nil // a first push removes nothing
+	}
+	removed := map[string]bool{}
+	for _, f := range old.Flags {
+		if _, ok := next.Flag(f.Name); !ok {
+			removed[f.Name] = true
+		}
+	}
+	if len(removed) == 0 {
+		return nil
+	}
+	known := map[string]*vexilrt.Definitions{vexilrt.SchemaHash(next): next, vexilrt.SchemaHash(old): old}
+	var out []RemovedFlagWarning
+	now := time.Now()
+	for _, env := range s.clients.envsOf(project, now) {
+		for _, b := range s.clients.list(project, env, now) {
+			if b.Definitions == "" {
+				continue // a client too old to say what it was built with
+			}
+			defs, ok := known[b.Definitions]
+			if !ok && definitionsOf != nil {
+				defs = definitionsOf(b.Definitions)
+				known[b.Definitions] = defs
+			}
+			w := RemovedFlagWarning{Env: env, Application: b.Application, Definitions: b.Definitions, Instances: b.Instances}
+			who := fmt.Sprintf("%d process(es) of %s in %s (definitions %s)", b.Instances, cmp.Or(b.Application, "an unnamed program"), env, b.Definitions)
+			if defs == nil {
+				w.Message = who + " run definitions this project never had: whether they read a removed flag cannot be told"
+				out = append(out, w)
+				continue
+			}
+			for _, f := range defs.Flags {
+				if removed[f.Name] {
+					w.Flag = f.Name
+					w.Message = fmt.Sprintf("flag %s is removed, but %s were generated with it: their code may still read it, and it will answer its default", f.Name, who)
+					out = append(out, w)
+				}
+			}
+		}
+	}
+	return out
+}

@@ -4,8 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	vexilrt "github.com/vexilhq/vexil/runtime"
 )
 
 // openStream opens a stream with the client headers given in name, value
@@ -144,5 +148,61 @@ func TestClientSetExpiry(t *testing.T) {
 	}
 	if c.pollers != maxPollers {
 		t.Fatalf("%d pollers remembered, want the bound %d", c.pollers, maxPollers)
+	}
+}
+
+// TestRemovedFlagsInUse: a push that drops report_banner names each
+// connected build generated with it, in each environment; builds generated
+// without it, and old clients that send no hash, are not named; a build
+// whose definitions the project never had is named as unknown.
+func TestRemovedFlagsInUse(t *testing.T) {
+	old := mustDefs(t)
+	nextSrc := strings.Replace(testDefs, "  report_banner: {default: false}\n", "", 1)
+	next, diags := vexilrt.ParseDefinitions("flags.yaml", []byte(nextSrc))
+	if diags.HasErrors() || nextSrc == testDefs {
+		t.Fatalf("the test definitions without report_banner: %s", diags)
+	}
+	// An older build without report_banner, and with a flag removed
+	// before this push: it reads no flag this push removes.
+	olderSrc := strings.Replace(nextSrc, "  max_questions:", "  retired_flag: {default: true}\n  max_questions:", 1)
+	older, _ := vexilrt.ParseDefinitions("flags.yaml", []byte(olderSrc))
+	history := map[string]*vexilrt.Definitions{vexilrt.SchemaHash(older): older}
+
+	s := &Server{}
+	now := time.Now()
+	add := func(env, app, hash, inst string) {
+		s.clients.stream(clientID{buildKey{"default", env, app, hash}, inst}, now)
+	}
+	add("dev", "shop", vexilrt.SchemaHash(old), "1")
+	add("dev", "shop", vexilrt.SchemaHash(old), "2")
+	add("prod", "shop", vexilrt.SchemaHash(old), "3")
+	add("prod", "billing", vexilrt.SchemaHash(next), "4")
+	add("prod", "legacy", "", "5")
+	add("prod", "mystery", "feedfacefeedface", "6")
+	add("prod", "archive", vexilrt.SchemaHash(older), "7")
+	s.clients.stream(clientID{buildKey{"other", "prod", "shop", vexilrt.SchemaHash(old)}, "8"}, now)
+
+	got := s.removedFlagsInUse("default", old, next, func(h string) *vexilrt.Definitions { return history[h] })
+	type w struct {
+		flag, env, app string
+		n              int
+	}
+	var short []w
+	for _, g := range got {
+		short = append(short, w{g.Flag, g.Env, g.Application, g.Instances})
+		if !strings.Contains(g.Message, g.Application) || !strings.Contains(g.Message, g.Definitions) {
+			t.Errorf("message %q does not name the build %s %s", g.Message, g.Application, g.Definitions)
+		}
+	}
+	want := []w{
+		{"report_banner", "dev", "shop", 2},
+		{"", "prod", "mystery", 1},
+		{"report_banner", "prod", "shop", 1},
+	}
+	if !slices.Equal(short, want) {
+		t.Fatalf("warnings %+v\nwant %+v\n(all: %+v)", short, want, got)
+	}
+	if got := s.removedFlagsInUse("default", old, old, nil); len(got) != 0 {
+		t.Fatalf("a push that removes nothing warns %+v", got)
 	}
 }
