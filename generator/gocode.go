@@ -3,16 +3,13 @@ package generator
 import (
 	"bytes"
 	"fmt"
-	"go/ast"
-	"go/format"
-	"go/parser"
-	"go/token"
 	"math"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/dave/jennifer/jen"
+	"golang.org/x/tools/imports"
 
 	vexilrt "github.com/vexilhq/vexil/runtime"
 )
@@ -46,11 +43,10 @@ func (p *plan) goFile(source []byte) ([]byte, error) {
 	if err := f.Render(&buf); err != nil {
 		return nil, err
 	}
-	src, err := groupImports(buf.Bytes())
-	if err != nil {
-		return nil, err
-	}
-	out, err := format.Source(src)
+	// goimports' grouping (the standard library, then the runtime), which
+	// jennifer's single sorted block lacks; FormatOnly: no import is looked
+	// up, added or removed, so the output depends on nothing but src.
+	out, err := imports.Process(GoFile, buf.Bytes(), &imports.Options{FormatOnly: true, Comments: true, TabIndent: true, TabWidth: 8})
 	if err != nil {
 		return nil, fmt.Errorf("formatting generated code: %v", err)
 	}
@@ -708,46 +704,4 @@ func (e *enumPlan) render(f *jen.File) {
 		}),
 		jen.Return(jen.Nil()),
 	)
-}
-
-// groupImports puts the standard library's imports first and the runtime
-// after a blank line, as goimports would; jennifer lists them all in one
-// sorted block.
-func groupImports(src []byte) ([]byte, error) {
-	fset := token.NewFileSet()
-	file, err := parser.ParseFile(fset, "", src, parser.ImportsOnly)
-	if err != nil {
-		return nil, fmt.Errorf("parsing generated code: %v", err)
-	}
-	if len(file.Decls) == 0 {
-		return src, nil
-	}
-	decl, ok := file.Decls[0].(*ast.GenDecl)
-	if !ok || decl.Tok != token.IMPORT || !decl.Lparen.IsValid() {
-		return src, nil
-	}
-	var std, other []string
-	for _, spec := range decl.Specs {
-		is := spec.(*ast.ImportSpec)
-		text := string(src[fset.Position(is.Pos()).Offset:fset.Position(is.End()).Offset])
-		path, _ := strconv.Unquote(is.Path.Value)
-		if first, _, _ := strings.Cut(path, "/"); strings.Contains(first, ".") {
-			other = append(other, text)
-		} else {
-			std = append(std, text)
-		}
-	}
-	var b bytes.Buffer
-	b.Write(src[:fset.Position(decl.Lparen).Offset+1])
-	for i, group := range [][]string{std, other} {
-		if i > 0 && len(std) > 0 && len(other) > 0 {
-			b.WriteString("\n")
-		}
-		for _, line := range group {
-			b.WriteString("\n\t" + line)
-		}
-	}
-	b.WriteString("\n")
-	b.Write(src[fset.Position(decl.Rparen).Offset:])
-	return b.Bytes(), nil
 }
