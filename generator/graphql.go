@@ -2,16 +2,24 @@ package generator
 
 import (
 	"bytes"
+	_ "embed"
 	"fmt"
 	"strings"
 	"text/template"
 	"unicode/utf8"
 
 	vexilrt "github.com/vexilhq/vexil/runtime"
-	"github.com/vexilhq/vexil/templates"
 )
 
-// gqlSchema is the data of templates/graphql.tmpl.
+// graphqlTemplate writes the GraphQL schema; the schema is text, not Go, so
+// it is a template rather than jennifer code. It is part of the generator,
+// not something users override: the schema must match the Go it is
+// generated beside.
+//
+//go:embed graphql.tmpl
+var graphqlTemplate string
+
+// gqlSchema is the data of graphql.tmpl.
 type gqlSchema struct {
 	Source string
 	Fields []gqlField
@@ -34,7 +42,7 @@ type gqlEnum struct {
 func (p *plan) graphQL() ([]byte, error) {
 	// Parsed per call: templates are cheap to parse and the package keeps
 	// no state between generations.
-	tmpl, err := template.ParseFS(templates.FS, "graphql.tmpl")
+	tmpl, err := template.New("graphql.tmpl").Parse(graphqlTemplate)
 	if err != nil {
 		return nil, err
 	}
