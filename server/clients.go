@@ -229,6 +229,9 @@ func (s *Server) getClients(w http.ResponseWriter, r *http.Request, c *call) {
 		"project":     c.projectName(),
 		"environment": c.env.name,
 		"clients":     s.clients.list(c.projectName(), c.env.name, time.Now()),
+		// What the builds' hashes compare with: a build not at it reads
+		// definitions other than the ones rules are saved against.
+		"current_definitions": vexilrt.SchemaHash(s.opts.Definitions),
 	})
 }
 

@@ -101,7 +101,7 @@ func (h *handler) home(w http.ResponseWriter, r *http.Request, s *session) {
 	want := r.URL.Query().Get("env")
 	// The picker says which page it was on, so switching keeps you there.
 	kind := r.URL.Query().Get("page")
-	if kind != "rules" && kind != "history" {
+	if kind != "rules" && kind != "history" && kind != "clients" {
 		kind = "flags"
 	}
 	for _, e := range envs.Environments {

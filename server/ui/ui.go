@@ -126,6 +126,7 @@ func (h *handler) routes() {
 	h.mux.HandleFunc("POST "+p+"/envs/{env}/rules", h.auth(h.rulesPost))
 	h.mux.HandleFunc("POST "+p+"/envs/{env}/check", h.auth(h.check))
 	h.mux.HandleFunc("GET "+p+"/envs/{env}/history", h.auth(h.historyPage))
+	h.mux.HandleFunc("GET "+p+"/envs/{env}/clients", h.auth(h.clientsPage))
 	h.mux.HandleFunc("GET "+p+"/envs/{env}/diff", h.auth(h.diffPage))
 	h.mux.HandleFunc("GET "+p+"/envs/{env}/rollback", h.auth(h.rollbackPage))
 	h.mux.HandleFunc("POST "+p+"/envs/{env}/rollback", h.auth(h.rollbackPost))

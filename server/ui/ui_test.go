@@ -590,6 +590,7 @@ func TestEnvPickerKeepsThePage(t *testing.T) {
 	for _, tc := range []struct{ query, want string }{
 		{"?env=prod&page=rules", "/ui/envs/prod/rules"},
 		{"?env=prod&page=history", "/ui/envs/prod/history"},
+		{"?env=prod&page=clients", "/ui/envs/prod/clients"},
 		{"?env=prod&page=flags", "/ui/envs/prod/flags"},
 		{"?env=prod&page=../tokens", "/ui/envs/prod/flags"},
 		{"?env=prod", "/ui/envs/prod/flags"},

@@ -1,0 +1,35 @@
+package ui
+
+import (
+	"net/http"
+)
+
+// clientBuild is one entry of GET .../clients.
+type clientBuild struct {
+	Application string `json:"application"`
+	Definitions string `json:"definitions"`
+	Instances   int    `json:"instances"`
+	Streaming   int    `json:"streaming"`
+	LastSeen    string `json:"last_seen"`
+}
+
+type clientsData struct {
+	Builds  []clientBuild
+	Current string // the hash of the definitions the server has now
+}
+
+// clientsPage shows which builds, of which definitions, read an environment.
+func (h *handler) clientsPage(w http.ResponseWriter, r *http.Request, s *session) {
+	env := r.PathValue("env")
+	var out struct {
+		Clients            []clientBuild `json:"clients"`
+		CurrentDefinitions string        `json:"current_definitions"`
+	}
+	if err := h.api.getJSON(r.Context(), s.token, envPath(env, "clients"), &out); err != nil {
+		h.fail(w, r, s, err)
+		return
+	}
+	p := h.newPage(r, s, "Clients · "+env, "clients")
+	p.Data = clientsData{Builds: out.Clients, Current: out.CurrentDefinitions}
+	h.render(w, r, http.StatusOK, "clients", p)
+}

@@ -1,0 +1,70 @@
+package ui
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	vexilrt "github.com/vexilhq/vexil/runtime"
+	"github.com/vexilhq/vexil/runtime/client"
+)
+
+// A real client connects to a real server; the clients page lists its
+// program with its definitions hash, marked current, and a viewer sees it.
+func TestClientsPage(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv, _, defs, api := inProcessServer(t, ctx, adminToken)
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	token := func(name, role string) string {
+		req, _ := http.NewRequest("POST", api.URL+"/api/v1/tokens", strings.NewReader(`{"name": "`+name+`", "role": "`+role+`", "environments": ["dev"]}`))
+		req.Header.Set("Authorization", "Bearer "+adminToken)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var tok struct{ Token string }
+		json.NewDecoder(res.Body).Decode(&tok)
+		return tok.Token
+	}
+	c, err := client.New(ctx, client.Options{Definitions: defs, Logger: quiet, StartTimeout: 30 * time.Second,
+		Source: client.Server(client.ServerOptions{URL: api.URL, Environment: "dev", Token: token("app", "sdk"), Application: "shop<api>"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if !c.Ready() {
+		t.Fatalf("the client did not sync: %+v", c.Status())
+	}
+
+	h, err := New(srv.Handler(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ui := httptest.NewServer(h)
+	defer ui.Close()
+	b := newBrowser(t, ui)
+	b.signIn(token("carol", "viewer"))
+	var body string
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
+		var code int
+		if code, body = b.get("/ui/envs/dev/clients"); code != 200 {
+			t.Fatalf("clients page: %d\n%s", code, body)
+		}
+		// Its stream is counted by the time it is ready, but ready may come
+		// from /config first.
+		if strings.Contains(body, "<td>1</td>\n  <td>1</td>") || time.Now().After(deadline) {
+			break
+		}
+	}
+	mustContain(t, body, "<b>shop&lt;api&gt;</b>", "<code>"+vexilrt.SchemaHash(defs)+"</code> <span class=\"muted\">(current)</span>",
+		"<td>1</td>\n  <td>1</td>", `class="on">Clients</a>`)
+	mustNotContain(t, body, "not current", "No clients are connected")
+}
