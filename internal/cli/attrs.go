@@ -17,7 +17,9 @@ type attrsError struct {
 func (e *attrsError) Error() string { return fmt.Sprintf("%d:%d: %s", e.line, e.col, e.msg) }
 
 // decodeAttrs decodes one JSON object of attributes. Numbers stay
-// json.Number so that 1.0 is a float and 1 an int, as DESIGN.md fixes.
+// json.Number because the attributes' documented rule is that a number
+// written with "." or an exponent is a float and any other an int: 1.0 is a
+// float, 1 an int.
 func decodeAttrs(data []byte) (map[string]any, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
