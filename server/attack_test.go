@@ -28,13 +28,13 @@ func TestAttackARealServer(t *testing.T) {
 	dir := copyFlags(t)
 	db := filepath.Join(dir, "vexil.db")
 	p := serve(t, dir, []string{"VEXIL_BOOTSTRAP_TOKEN=attack-admin"}, "--db", db, "--env", "dev", "--env", "prod")
-	e := &testEnv{t: t, url: p.url, admin: "attack-admin"}
+	e := &testEnv{t: t, url: p.URL, admin: "attack-admin"}
 
 	// A body dribbled a byte at a time is cut off by the read deadline
 	// (30 s by default); it runs beside the other attacks.
 	dribbled := make(chan string, 1)
 	go func() {
-		took, status, err := dribble(strings.TrimPrefix(p.url, "http://"), e.admin)
+		took, status, err := dribble(strings.TrimPrefix(p.URL, "http://"), e.admin)
 		if err != nil {
 			status = err.Error()
 		}
@@ -93,7 +93,7 @@ func TestAttackARealServer(t *testing.T) {
 
 	t.Run("unauthenticated flood", func(t *testing.T) {
 		before := dbSize(t, db)
-		path := p.url + "/ofrep/v1/evaluate/flags/" + strings.Repeat("x", 2048)
+		path := p.URL + "/ofrep/v1/evaluate/flags/" + strings.Repeat("x", 2048)
 		const n, workers = 2000, 8
 		var wg sync.WaitGroup
 		var mu sync.Mutex

@@ -1,123 +1,27 @@
 package server
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vexilhq/vexil/internal/vexiltest"
 )
 
-// vexilBin is the real binary, built once by TestMain.
-var vexilBin string
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "vexil-e2e")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	vexilBin = filepath.Join(dir, "vexil")
-	if out, err := exec.Command("go", "build", "-o", vexilBin, "../cmd/vexil").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building vexil: %v\n%s", err, out)
-		os.Exit(2)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-// process is a running `vexil serve`.
-type process struct {
-	cmd    *exec.Cmd
-	url    string
-	stdout []string // lines before "listening"
-	done   chan error
-}
-
-var listening = regexp.MustCompile(`listening on (http://\S+)`)
+func TestMain(m *testing.M) { os.Exit(vexiltest.Main(m)) }
 
 // serve starts `vexil serve` with args in dir and waits until it listens.
-func serve(t *testing.T, dir string, env []string, args ...string) *process {
+func serve(t *testing.T, dir string, env []string, args ...string) *vexiltest.Process {
 	t.Helper()
-	cmd := exec.Command(vexilBin, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stderr = &testWriter{t: t}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &process{cmd: cmd, done: make(chan error, 1)}
-	lines := bufio.NewScanner(out)
-	found := make(chan bool, 1)
-	go func() {
-		for lines.Scan() {
-			if m := listening.FindStringSubmatch(lines.Text()); m != nil && p.url == "" {
-				p.url = m[1]
-				found <- true
-			} else if p.url == "" {
-				p.stdout = append(p.stdout, lines.Text())
-			}
-		}
-		p.done <- cmd.Wait()
-	}()
-	t.Cleanup(func() { p.stop(t) })
-	select {
-	case <-found:
-	case err := <-p.done:
-		t.Fatalf("vexil serve exited before listening: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("vexil serve did not listen within 30s")
-	}
-	return p
+	return vexiltest.Serve{Dir: dir, Env: env, Args: args}.Start(t)
 }
 
-// stop interrupts the process and expects a clean exit.
-func (p *process) stop(t *testing.T) {
-	if p.cmd.ProcessState != nil {
-		return
-	}
-	p.cmd.Process.Signal(syscall.SIGINT)
-	select {
-	case err := <-p.done:
-		if err != nil {
-			t.Errorf("vexil serve exited with %v after an interrupt", err)
-		}
-	case <-time.After(60 * time.Second):
-		p.cmd.Process.Kill()
-		t.Error("vexil serve did not stop within 60s of an interrupt")
-	}
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w *testWriter) Write(b []byte) (int, error) {
-	w.t.Logf("vexil serve: %s", strings.TrimRight(string(b), "\n"))
-	return len(b), nil
-}
-
-func copyFlags(t *testing.T) string {
-	dir := t.TempDir()
-	src, err := os.ReadFile("../flags.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "flags.yaml"), src, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
+// copyFlags is a new directory holding the repository's flags.yaml.
+func copyFlags(t *testing.T) string { return vexiltest.FixtureDir(t, "flags.yaml") }
 
 // TestServeProcess runs the demo as a user would: `vexil serve` in a
 // directory holding the repo's flags.yaml, defaults for everything else.
@@ -125,15 +29,15 @@ func TestServeProcess(t *testing.T) {
 	dir := copyFlags(t)
 	p := serve(t, dir, nil)
 	var secret string
-	for _, l := range p.stdout {
+	for _, l := range p.Startup {
 		if s := strings.TrimSpace(l); strings.HasPrefix(s, "vxl_") {
 			secret = s
 		}
 	}
 	if secret == "" {
-		t.Fatalf("no generated admin token printed; stdout %q", p.stdout)
+		t.Fatalf("no generated admin token printed; stdout %q", p.Startup)
 	}
-	e := &testEnv{t: t, url: p.url, admin: secret}
+	e := &testEnv{t: t, url: p.URL, admin: secret}
 	if r := e.do("GET", "/api/v1/whoami", secret, nil); r.status != 200 || r.json(t)["role"] != "admin" {
 		t.Fatalf("whoami with the printed token: %d %s", r.status, r.body)
 	}
@@ -142,7 +46,9 @@ func TestServeProcess(t *testing.T) {
 	if r.status != 200 || r.json(t)["value"] != true {
 		t.Fatalf("OFREP: %d %s", r.status, r.body)
 	}
-	p.stop(t)
+	if err := p.Stop(); err != nil {
+		t.Fatalf("vexil serve: %v", err)
+	}
 	if _, err := os.Stat(filepath.Join(dir, "vexil.db")); err != nil {
 		t.Fatalf("the default database: %v", err)
 	}
@@ -150,10 +56,10 @@ func TestServeProcess(t *testing.T) {
 	// Restarted on the same database: the rules and the token are still
 	// there, and no new token is printed.
 	p = serve(t, dir, []string{"VEXIL_BOOTSTRAP_TOKEN=ignored-now"})
-	if strings.Contains(strings.Join(p.stdout, "\n"), "vxl_") {
-		t.Fatalf("a second token was printed: %q", p.stdout)
+	if strings.Contains(strings.Join(p.Startup, "\n"), "vxl_") {
+		t.Fatalf("a second token was printed: %q", p.Startup)
 	}
-	e.url = p.url
+	e.url = p.URL
 	r = e.do("GET", "/api/v1/envs/dev/rules", secret, nil, "Accept", "application/yaml")
 	if r.status != 200 || r.header.Get("ETag") != `"1"` || string(r.body) != teachersDoc {
 		t.Fatalf("after a restart: %d %s %q", r.status, r.header.Get("ETag"), r.body)
@@ -166,7 +72,7 @@ func TestServeProcess(t *testing.T) {
 func TestServeBootstrapTokenAndEnvs(t *testing.T) {
 	dir := copyFlags(t)
 	p := serve(t, dir, []string{"VEXIL_BOOTSTRAP_TOKEN=let-me-in"}, "--db", "sqlite:"+filepath.Join(dir, "x.db"), "--env", "staging", "--env", "prod")
-	e := &testEnv{t: t, url: p.url, admin: "let-me-in"}
+	e := &testEnv{t: t, url: p.URL, admin: "let-me-in"}
 	envs := e.do("GET", "/api/v1/envs", "let-me-in", nil)
 	if envs.status != 200 || !strings.Contains(string(envs.body), `"staging"`) || strings.Contains(string(envs.body), `"dev"`) {
 		t.Fatalf("envs: %d %s", envs.status, envs.body)
@@ -181,14 +87,14 @@ func TestTwoReplicasOnPostgres(t *testing.T) {
 	env := []string{"VEXIL_BOOTSTRAP_TOKEN=replica-secret"}
 	a := serve(t, dir, env, "--db", db, "--env", "prod")
 	b := serve(t, dir, env, "--db", db, "--env", "prod")
-	eb := &testEnv{t: t, url: b.url, admin: "replica-secret"}
+	eb := &testEnv{t: t, url: b.URL, admin: "replica-secret"}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	ch := eb.subscribe(t, ctx, "prod", "replica-secret")
 	if ev := next(t, ch, true); ev.name != "hello" {
 		t.Fatalf("first event %+v", ev)
 	}
-	ea := &testEnv{t: t, url: a.url, admin: "replica-secret"}
+	ea := &testEnv{t: t, url: a.URL, admin: "replica-secret"}
 	ea.put("prod", `"0"`, teachersDoc, 200)
 	ev := next(t, ch, true)
 	var cfg sdkConfig

@@ -439,8 +439,8 @@ func TestOFREPTicketsAcrossReplicas(t *testing.T) {
 	db := storeURL(t, "postgres")
 	dir := copyFlags(t)
 	env := []string{"VEXIL_BOOTSTRAP_TOKEN=replica-secret"}
-	a := &testEnv{t: t, url: serve(t, dir, env, "--db", db, "--env", "prod").url, admin: "replica-secret"}
-	b := &testEnv{t: t, url: serve(t, dir, env, "--db", db, "--env", "prod").url, admin: "replica-secret"}
+	a := &testEnv{t: t, url: serve(t, dir, env, "--db", db, "--env", "prod").URL, admin: "replica-secret"}
+	b := &testEnv{t: t, url: serve(t, dir, env, "--db", db, "--env", "prod").URL, admin: "replica-secret"}
 	var created struct{ ID, Token string }
 	r := a.do("POST", "/api/v1/tokens", a.admin, map[string]any{"name": "web", "role": "sdk", "environments": []string{"prod"}})
 	if err := json.Unmarshal(r.body, &created); err != nil || r.status != 201 {

@@ -93,7 +93,7 @@ func newWebFixture(t *testing.T, pageOrigin string) webFixture {
 	dir := copyFlags(t)
 	p := serve(t, dir, []string{"VEXIL_BOOTSTRAP_TOKEN=" + admin}, "--db", "sqlite:"+filepath.Join(dir, "vexil.db"),
 		"--env", "dev", "--cors-origin", pageOrigin)
-	e := &testEnv{t: t, url: p.url, admin: admin}
+	e := &testEnv{t: t, url: p.URL, admin: admin}
 	return webFixture{e: e, sdk: e.token("sdk", "dev")}
 }
 
@@ -326,4 +326,11 @@ func newChromium(t *testing.T) context.Context {
 		t.Skipf("chromium does not start here: %v", err)
 	}
 	return ctx
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w *testWriter) Write(b []byte) (int, error) {
+	w.t.Logf("vexil serve: %s", strings.TrimRight(string(b), "\n"))
+	return len(b), nil
 }

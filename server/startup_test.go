@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vexilhq/vexil/internal/vexiltest"
 	"github.com/vexilhq/vexil/store"
 )
 
@@ -19,7 +20,7 @@ func runServe(t *testing.T, dir string, env []string, args ...string) (int, stri
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, vexilBin, append([]string{"serve"}, args...)...)
+	cmd := exec.CommandContext(ctx, vexiltest.Binary(t), append([]string{"serve"}, args...)...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	var stderr strings.Builder
@@ -89,7 +90,7 @@ func TestServeOnABusyPortKeepsTheBootstrapToken(t *testing.T) {
 	}
 	// Started again on a free port, it makes and prints the first token.
 	p := serve(t, dir, nil, "--db", db)
-	if !strings.Contains(strings.Join(p.stdout, "\n"), "vxl_") {
-		t.Fatalf("no admin token printed on the first successful start: %q", p.stdout)
+	if !strings.Contains(strings.Join(p.Startup, "\n"), "vxl_") {
+		t.Fatalf("no admin token printed on the first successful start: %q", p.Startup)
 	}
 }

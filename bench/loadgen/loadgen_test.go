@@ -1,21 +1,22 @@
 package loadgen
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vexilhq/vexil/internal/vexiltest"
 )
+
+func TestMain(m *testing.M) { os.Exit(vexiltest.Main(m)) }
 
 func TestCheckLoopback(t *testing.T) {
 	for _, tc := range []struct {
@@ -82,45 +83,17 @@ func TestAgainstServer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a real server; not with -short")
 	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "vexil")
-	if out, err := exec.Command("go", "build", "-C", "../..", "-o", bin, "./cmd/vexil").CombinedOutput(); err != nil {
-		t.Fatalf("building vexil: %v\n%s", err, out)
-	}
-	if out, _ := exec.Command(bin, "serve", "-h").CombinedOutput(); !bytes.Contains(out, []byte("-addr")) {
-		t.Skipf("this vexil has no serve command yet:\n%s", out)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
 	token := "vxl_test_" + hex.EncodeToString(randomBytes(t))
-
+	srv := vexiltest.Serve{Env: []string{"VEXIL_BOOTSTRAP_TOKEN=" + token},
+		Args: []string{"--db", filepath.Join(t.TempDir(), "vexil.db"), "--flags", "../flags.yaml", "--env", "prod"}}.Start(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var log bytes.Buffer
-	cmd := exec.CommandContext(ctx, bin, "serve", "--addr", addr, "--db", filepath.Join(dir, "vexil.db"),
-		"--flags", "../flags.yaml", "--env", "prod")
-	cmd.Env = append(os.Environ(), "VEXIL_BOOTSTRAP_TOKEN="+token)
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cancel()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("server log:\n%s", log.String())
-		}
-	}()
 	rules, err := os.ReadFile("../rules.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	res, err := Run(ctx, Options{
-		Server: "http://" + addr, Token: token, Env: "prod", Rules: rules, Flag: "targeting",
+		Server: srv.URL, Token: token, Env: "prod", Rules: rules, Flag: "targeting",
 		Duration: 300 * time.Millisecond, Conns: 4, SSEClients: 20,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})

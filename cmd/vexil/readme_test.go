@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vexilhq/vexil/internal/vexiltest"
 )
 
 // TestREADME runs every ```sh block of README.md, in order, as one shell
@@ -32,6 +34,8 @@ import (
 //     as shown, and must appear in the session's output.
 //
 // A block preceded by the line `<!-- readme-test: skip -->` is not run.
+func TestMain(m *testing.M) { os.Exit(vexiltest.Main(m)) }
+
 func TestREADME(t *testing.T) {
 	t.Parallel() // minutes of building and waiting, independent of the other tests
 	if testing.Short() {
@@ -68,10 +72,9 @@ func TestREADME(t *testing.T) {
 		}
 	}
 	goEnv := goEnvs(t, "GOROOT", "GOCACHE", "GOMODCACHE", "GOFLAGS")
-	// The vexil on PATH, built once from the checkout under test.
-	build := exec.Command(filepath.Join(goEnv["GOROOT"], "bin", "go"), "build", "-o", filepath.Join(bin, "vexil"), ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/vexil: %v\n%s", err, out)
+	// The vexil on PATH, the kit's build of the checkout under test.
+	if err := os.Symlink(vexiltest.Binary(t), filepath.Join(bin, "vexil")); err != nil {
+		t.Fatal(err)
 	}
 	scriptFile := filepath.Join(tmp, "readme.sh")
 	if err := os.WriteFile(scriptFile, []byte(script), 0o644); err != nil {

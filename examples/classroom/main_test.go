@@ -13,10 +13,14 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/vexilhq/vexil/internal/vexiltest"
 )
 
 // TestBinary runs the service as a user would: build it, start it on a free
 // loopback port, ask it one question, and stop it with an interrupt.
+func TestMain(m *testing.M) { os.Exit(vexiltest.Main(m)) }
+
 func TestBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the classroom binary")
@@ -65,17 +69,13 @@ func TestFollowsVexilServer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
-	vexil, classroom := filepath.Join(dir, "vexil"), filepath.Join(dir, "classroom")
-	for bin, pkg := range map[string]string{vexil: "github.com/vexilhq/vexil/cmd/vexil", classroom: "."} {
-		if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, pkg).CombinedOutput(); err != nil {
-			t.Fatalf("go build %s: %v\n%s", pkg, err, out)
-		}
+	classroom := filepath.Join(dir, "classroom")
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", classroom, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	const token = "vxl_classroom-test-token-0123456789abcdef"
-	vexilAddr, _ := startAndWait(ctx, t, []string{"VEXIL_BOOTSTRAP_TOKEN=" + token},
-		regexp.MustCompile(`listening on http://(\S+)`),
-		vexil, "serve", "--addr", "127.0.0.1:0", "--db", filepath.Join(dir, "vexil.db"), "--flags", "flags.yaml", "--env", "dev")
-	vexilURL := "http://" + vexilAddr
+	vexilURL := vexiltest.Serve{Env: []string{"VEXIL_BOOTSTRAP_TOKEN=" + token},
+		Args: []string{"--db", filepath.Join(dir, "vexil.db"), "--flags", "flags.yaml", "--env", "dev"}}.Start(t).URL
 
 	rules, err := os.ReadFile("rules.yaml")
 	if err != nil {

@@ -8,18 +8,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vexilhq/vexil/internal/vexiltest"
 )
 
-// buildVexil builds the vexil command into a temporary directory.
-func buildVexil(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "vexil")
-	out, err := exec.Command("go", "build", "-o", bin, "../../cmd/vexil").CombinedOutput()
-	if err != nil {
-		t.Fatalf("building vexil: %v\n%s", err, out)
-	}
-	return bin
-}
+func TestMain(m *testing.M) { os.Exit(vexiltest.Main(m)) }
 
 // runVexil runs the real vexil process in dir and returns its exit status.
 func runVexil(t *testing.T, bin, dir string, args ...string) (code int, stdout, stderr string) {
@@ -47,7 +40,7 @@ func TestVexilCheckProcess(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds vexil; skipped with -short")
 	}
-	bin := buildVexil(t)
+	bin := vexiltest.Binary(t)
 	planted, clean := copyModule(t, "planted"), copyModule(t, "clean")
 	args := []string{"check", "--rules", "rules.yaml", "--code", "./...", "--today", "2026-11-23"}
 

@@ -1,33 +1,15 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/vexilhq/vexil/internal/vexiltest"
 )
-
-// lockedBuffer is written by a running command and read by the test.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // serve takes its address and database from VEXIL_ADDR and VEXIL_DB, as the
 // container image and the systemd unit set them, and -h never shows the DSN.
@@ -42,7 +24,7 @@ func TestServeEnvironment(t *testing.T) {
 	t.Setenv("VEXIL_ADDR", "127.0.0.1:0")
 	t.Setenv("VEXIL_BOOTSTRAP_TOKEN", "vxl_serve-env-test-0123456789")
 	ctx, cancel := context.WithCancel(context.Background())
-	var out, errs lockedBuffer
+	var out, errs vexiltest.SyncBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- Main(ctx, []string{"serve", "--flags", "../../flags.yaml"}, Stdio{In: strings.NewReader(""), Out: &out, Err: &errs})

@@ -8,40 +8,22 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/vexilhq/vexil/internal/vexiltest"
 	vexilrt "github.com/vexilhq/vexil/runtime"
 	"github.com/vexilhq/vexil/runtime/client/internal/testflags"
 )
-
-// vexilBin is the vexil binary TestMain builds for the tests that start a
-// real `vexil serve`; buildErr says why there is none.
-var vexilBin, buildErr = "", error(nil)
 
 func TestMain(m *testing.M) {
 	if path := os.Getenv(cacheWriterEnv); path != "" {
 		writeCachesForever(path) // TestCacheSurvivesCrashes' child
 	}
-	dir, err := os.MkdirTemp("", "vexil-client-test")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	bin := filepath.Join(dir, "vexil")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/vexilhq/vexil/cmd/vexil").CombinedOutput()
-	if err != nil {
-		buildErr = fmt.Errorf("go build ./cmd/vexil: %v\n%s", err, out)
-	} else {
-		vexilBin = bin
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(vexiltest.Main(m))
 }
 
 // serverDefs are the server's flags.yaml: the test definitions, except that
@@ -76,9 +58,7 @@ type realServer struct {
 	addr, db   string
 	flags      string
 	args       []string // more vexil serve flags
-	cmd        *exec.Cmd
-	waitErr    chan error
-	log        *syncLog
+	proc       *vexiltest.Process
 	sdkToken   string
 	httpClient *http.Client
 }
@@ -88,9 +68,6 @@ type realServer struct {
 // with an sdk token for dev.
 func startRealServer(t *testing.T) *realServer {
 	t.Helper()
-	if vexilBin == "" {
-		t.Skipf("no vexil binary: %v", buildErr)
-	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +75,7 @@ func startRealServer(t *testing.T) *realServer {
 	addr := ln.Addr().String()
 	ln.Close()
 	s := &realServer{t: t, addr: addr, db: filepath.Join(t.TempDir(), "vexil.db"), flags: serverDefs(t),
-		log: &syncLog{}, httpClient: &http.Client{Timeout: 30 * time.Second}, args: []string{"--heartbeat", "500ms"}}
+		httpClient: &http.Client{Timeout: 30 * time.Second}, args: []string{"--heartbeat", "500ms"}}
 	s.start()
 	t.Cleanup(s.kill)
 	var tok struct{ Token string }
@@ -114,45 +91,12 @@ func (s *realServer) url() string { return "http://" + s.addr }
 
 func (s *realServer) start() {
 	s.t.Helper()
-	cmd := exec.Command(vexilBin, append([]string{"serve", "--addr", s.addr, "--db", s.db, "--flags", s.flags, "--env", "dev"}, s.args...)...)
-	cmd.Env = append(os.Environ(), "VEXIL_BOOTSTRAP_TOKEN="+adminSecret)
-	cmd.Stdout, cmd.Stderr = s.log, s.log
-	if err := cmd.Start(); err != nil {
-		s.t.Fatal(err)
-	}
-	s.cmd, s.waitErr = cmd, make(chan error, 1)
-	go func() { s.waitErr <- cmd.Wait() }()
-	deadline := time.Now().Add(time.Minute)
-	for {
-		resp, err := http.Get(s.url() + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		select {
-		case err := <-s.waitErr:
-			s.t.Fatalf("vexil serve exited: %v\n%s", err, s.log)
-		default:
-		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("vexil serve not healthy after a minute:\n%s", s.log)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	s.proc = vexiltest.Serve{Addr: s.addr, Env: []string{"VEXIL_BOOTSTRAP_TOKEN=" + adminSecret},
+		Args: append([]string{"--db", s.db, "--flags", s.flags, "--env", "dev"}, s.args...)}.Start(s.t)
 }
 
 // kill ends the server with SIGKILL: no goodbye to its streams.
-func (s *realServer) kill() {
-	if s.cmd == nil {
-		return
-	}
-	_ = s.cmd.Process.Signal(syscall.SIGCONT) // a stopped process cannot die
-	_ = s.cmd.Process.Kill()
-	<-s.waitErr
-	s.cmd = nil
-}
+func (s *realServer) kill() { s.proc.Kill() }
 
 // admin makes an admin API call and decodes a 2xx JSON answer into out.
 func (s *realServer) admin(method, path, ctype, body, ifMatch string, out any) http.Header {
@@ -258,7 +202,7 @@ func TestRealServerFaults(t *testing.T) {
 	// the client may have caught up by polling first).
 	eventually(t, "the running client streaming", time.Minute, func() bool { return c.Status().Streaming })
 	stopped := time.Now()
-	if err := srv.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+	if err := srv.proc.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "the running client noticing the hang", time.Minute, func() bool { return !c.Status().Streaming })
@@ -280,7 +224,7 @@ func TestRealServerFaults(t *testing.T) {
 	if view().Workbook() != testflags.WorkbookAdaptive {
 		t.Error("the running client stopped answering")
 	}
-	_ = srv.cmd.Process.Signal(syscall.SIGCONT)
+	_ = srv.proc.Signal(syscall.SIGCONT)
 	eventually(t, "the new client reaching the thawed server", time.Minute, func() bool { return c2.Status().Origin == OriginServer })
 	eventually(t, "payments fresh after the thaw", time.Minute, func() bool { return view().PaymentsDetails().Reason() != vexilrt.ReasonStale })
 	eventually(t, "the running client streaming again", time.Minute, func() bool { return c.Status().Streaming })

@@ -1,8 +1,6 @@
 package ui
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -12,64 +10,27 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/vexilhq/vexil/internal/vexiltest"
 )
 
 var updateScreenshots = flag.Bool("update-screenshots", false, "rewrite docs/screenshots from the browser tests")
 
 const bootstrapToken = "vxl_browser_test_bootstrap_admin_0123456789"
 
-// realServer builds vexil and runs `vexil serve` on SQLite in a temporary
-// directory, on a free loopback port. It returns the base URL.
+func TestMain(m *testing.M) { os.Exit(vexiltest.Main(m)) }
+
+// realServer runs `vexil serve` on SQLite in a temporary directory, on a
+// free loopback port. It returns the base URL.
 func realServer(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "vexil")
-	build := exec.Command("go", "build", "-o", bin, "github.com/vexilhq/vexil/cmd/vexil")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "serve", "--db", "sqlite:"+filepath.Join(dir, "vexil.db"),
-		"--addr", "127.0.0.1:0", "--flags", "../../flags.yaml", "--env", "dev", "--env", "prod")
-	cmd.Env = append(os.Environ(), "VEXIL_BOOTSTRAP_TOKEN="+bootstrapToken)
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = 10 * time.Second
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	stdout, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("vexil serve's log:\n%s", stderr.String())
-		}
-	})
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		re := regexp.MustCompile(`listening on (http://\S+)`)
-		for sc.Scan() {
-			if m := re.FindStringSubmatch(sc.Text()); m != nil {
-				addr <- m[1]
-			}
-		}
-	}()
-	select {
-	case u := <-addr:
-		return u
-	case <-time.After(30 * time.Second):
-		t.Fatalf("vexil serve did not start:\n%s", stderr.String())
-	}
-	return ""
+	return vexiltest.Serve{Env: []string{"VEXIL_BOOTSTRAP_TOKEN=" + bootstrapToken}, Args: []string{
+		"--db", "sqlite:" + filepath.Join(t.TempDir(), "vexil.db"), "--flags", "../../flags.yaml", "--env", "dev", "--env", "prod"}}.Start(t).URL
 }
 
 // apiCall is a direct API request, for setting up and checking what the UI did.
