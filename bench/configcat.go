@@ -67,10 +67,7 @@ func configcatConfig() ([]byte, error) {
 func configcatConditions(cs []cond, segIndex map[string]int) []*configcat.Condition {
 	out := make([]*configcat.Condition, len(cs))
 	for i, c := range cs {
-		attr := c.attr
-		if attr == attrKey {
-			attr = "Identifier"
-		}
+		attr := c.attrIn("Identifier")
 		num := float64(c.num)
 		u := &configcat.UserCondition{ComparisonAttribute: attr}
 		switch c.op {

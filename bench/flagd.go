@@ -51,10 +51,7 @@ func flagdConfig() ([]byte, error) {
 func flagdLogic(cs []cond) any {
 	parts := make([]any, len(cs))
 	for i, c := range cs {
-		attr := c.attr
-		if attr == attrKey {
-			attr = "targetingKey"
-		}
+		attr := c.attrIn("targetingKey")
 		v := map[string]any{"var": attr}
 		switch c.op {
 		case opSegment:

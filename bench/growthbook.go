@@ -55,10 +55,7 @@ func growthbookPayload() (features []byte, groups map[string]any, err error) {
 func growthbookCondition(cs []cond) map[string]any {
 	parts := make([]map[string]any, len(cs))
 	for i, c := range cs {
-		attr := c.attr
-		if attr == attrKey {
-			attr = "id"
-		}
+		attr := c.attrIn("id")
 		switch c.op {
 		case opSegment:
 			parts[i] = map[string]any{"$savedGroup": map[string]any{"id": c.seg}}

@@ -59,6 +59,14 @@ func (c cond) isInt() bool {
 	return c.attr == attrSeats || c.attr == attrAge || c.attr == attrSchoolID
 }
 
+// attrIn names c's attribute as an SDK does whose targeting key is key.
+func (c cond) attrIn(key string) string {
+	if c.attr == attrKey {
+		return key
+	}
+	return c.attr
+}
+
 // rule serves value (a variant name; "true" for a bool flag) when it matches.
 type rule struct {
 	conds []cond

@@ -75,10 +75,7 @@ func unleashConstraints(cs []cond, segIDs map[string]int) ([]map[string]any, []i
 	constraints := []map[string]any{}
 	ids := []int{}
 	for _, c := range cs {
-		name := c.attr
-		if name == attrKey {
-			name = "userId"
-		}
+		name := c.attrIn("userId")
 		switch c.op {
 		case opSegment:
 			ids = append(ids, segIDs[c.seg])
@@ -109,6 +106,13 @@ func (f fileTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	}, nil
 }
 
+// unleashReadiness is closed when the SDK has loaded its features: a
+// repository listener, which the SDK's sync loop calls once.
+type unleashReadiness chan struct{}
+
+func (r unleashReadiness) OnReady()  { close(r) }
+func (r unleashReadiness) OnUpdate() {}
+
 // unleashReady bounds the wait for the SDK to load its features.
 const unleashReady = 2 * time.Minute
 
@@ -122,6 +126,7 @@ func NewUnleash() (*Unleash, error) {
 	if err != nil {
 		return nil, err
 	}
+	ready := unleashReadiness(make(chan struct{}))
 	client, err := unleash.NewClient(
 		unleash.WithAppName("vexil-bench"),
 		unleash.WithUrl("http://127.0.0.1/api/"),
@@ -130,18 +135,19 @@ func NewUnleash() (*Unleash, error) {
 		unleash.WithDisableMetrics(true),
 		unleash.WithRefreshInterval(time.Hour),
 		unleash.WithBackupPath(dir),
+		unleash.WithListener(ready),
 	)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	// Ready() is the one-value channel the SDK's own sync loop also reads,
-	// so waiting on it loses that race now and then and never returns;
-	// WaitForReady waits on the channel the loop closes. Ready only means the
-	// bootstrap file was read, which is quick, but a loaded CI machine can
-	// take its time: the bound is generous.
-	ready := make(chan struct{})
-	go func() { client.WaitForReady(); close(ready) }()
+	// The SDK's own sync loop says when the bootstrap file is read, through
+	// the listener: neither Ready() (a one-value channel that loop also
+	// reads, so waiting on it loses that race now and then) nor
+	// WaitForReady (which nothing wakes once the client is closed, so a
+	// goroutine waiting on it would leak on a timeout). Reading the file is
+	// quick, but a loaded CI machine can take its time: the bound is
+	// generous.
 	select {
 	case <-ready:
 	case <-time.After(unleashReady):

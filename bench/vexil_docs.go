@@ -5,14 +5,6 @@ import (
 	"strings"
 )
 
-// vexilAttr names the scenarios' attributes as flags.yaml declares them.
-func vexilAttr(a string) string {
-	if a == attrKey {
-		return "user_id"
-	}
-	return a
-}
-
 // vexilDefinitions writes the scenarios as vexil's flags.yaml. The committed
 // flags.yaml must equal it (TestVexilDocuments), so the generated package in
 // benchflags always matches the scenarios.
@@ -55,7 +47,7 @@ func vexilRules() []byte {
 func vexilFilter(cs []cond) string {
 	parts := make([]string, len(cs))
 	for i, c := range cs {
-		a := "attr:" + vexilAttr(c.attr)
+		a := "attr:" + c.attrIn("user_id")
 		switch c.op {
 		case opSegment:
 			parts[i] = "filter:" + c.seg
