@@ -154,7 +154,9 @@ func intParam(s string, def int) (int, error) {
 	return n, nil
 }
 
-type tokenJSON struct {
+// TokenInfo is a token as the admin API shows it (GET /api/v1/tokens); the
+// secret is set only in the answer that creates it.
+type TokenInfo struct {
 	ID           string     `json:"id"`
 	Name         string     `json:"name"`
 	Role         string     `json:"role"`
@@ -165,8 +167,8 @@ type tokenJSON struct {
 	Token        string     `json:"token,omitempty"`
 }
 
-func toTokenJSON(t *store.Token) tokenJSON {
-	return tokenJSON{ID: t.ID, Name: t.Name, Role: t.Role, Environments: nonNil(t.Environments), Created: t.Created, CreatedBy: t.CreatedBy, Revoked: t.Revoked}
+func toTokenInfo(t *store.Token) TokenInfo {
+	return TokenInfo{ID: t.ID, Name: t.Name, Role: t.Role, Environments: nonNil(t.Environments), Created: t.Created, CreatedBy: t.CreatedBy, Revoked: t.Revoked}
 }
 
 func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, c *call) {
@@ -175,10 +177,10 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, c *call) {
 		writeError(w, http.StatusInternalServerError, "internal", err.Error(), nil)
 		return
 	}
-	out := make([]tokenJSON, 0, len(all))
+	out := make([]TokenInfo, 0, len(all))
 	for i := range all {
 		if withinScope(c.token, all[i].Role, all[i].Environments) {
-			out = append(out, toTokenJSON(&all[i]))
+			out = append(out, toTokenInfo(&all[i]))
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"tokens": out})
@@ -207,7 +209,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	s.audit(r.Context(), withOutcome(ev, "ok", fmt.Sprintf("%s role %s environments %v", t.ID, t.Role, t.Environments)))
-	out := toTokenJSON(t)
+	out := toTokenInfo(t)
 	out.Token = secret
 	writeJSON(w, http.StatusCreated, out)
 }

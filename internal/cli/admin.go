@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/vexilhq/vexil/internal/targets"
+	"github.com/vexilhq/vexil/server"
 )
 
 // The admin commands are thin clients of the server's HTTP API
@@ -472,7 +473,7 @@ func tokenCreate(ctx context.Context, args []string, stdio Stdio) int {
 	if err != nil {
 		return fail(stdio.Err, "token create", "", err)
 	}
-	var out struct{ ID, Token string }
+	var out server.TokenInfo
 	json.Unmarshal(b, &out)
 	fmt.Fprintln(stdio.Out, out.Token)
 	fmt.Fprintf(stdio.Err, "created %s (%s); the secret above is shown only this once\n", out.ID, *role)
@@ -501,15 +502,7 @@ func tokenList(ctx context.Context, args []string, stdio Stdio) int {
 		return fail(stdio.Err, "token list", "", err)
 	}
 	var out struct {
-		Tokens []struct {
-			ID           string     `json:"id"`
-			Name         string     `json:"name"`
-			Role         string     `json:"role"`
-			Environments []string   `json:"environments"`
-			Created      time.Time  `json:"created_at"`
-			CreatedBy    string     `json:"created_by"`
-			Revoked      *time.Time `json:"revoked_at"`
-		} `json:"tokens"`
+		Tokens []server.TokenInfo `json:"tokens"`
 	}
 	if err := json.Unmarshal(b, &out); err != nil {
 		return fail(stdio.Err, "token list", "", err)
