@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/vexilhq/vexil/internal/filter"
 )
 
 // CompileOptions says what a rules document is compiled against.
@@ -49,8 +51,8 @@ func newCompiler(doc *RulesDoc, opts CompileOptions) *compiler {
 		c:       &Config{defs: opts.Definitions, flagIndex: map[string]FlagID{}, ruleIndex: map[string]int32{}, attrIndex: map[string]int32{}},
 		seen:    map[string]bool{},
 		memo:    map[memoKey]memoEntry{},
-		setMemo: map[*Literal]int32{},
-		asts:    map[string]Expr{},
+		setMemo: map[*filter.Literal]int32{},
+		asts:    map[string]filter.Expr{},
 	}
 }
 
@@ -79,9 +81,9 @@ func (cc *compiler) compile() (*Config, Diagnostics) {
 	return c, cc.diags
 }
 
-// Filter is one filter expression compiled on its own: split seed "", as
+// compiledFilter is one filter expression compiled on its own: split seed "", as
 // FeaFea evaluates a filter outside a rule.
-type Filter struct {
+type compiledFilter struct {
 	c       *Config
 	root    int32
 	program bool  // root compiled to a branch program at entry
@@ -93,11 +95,11 @@ const (
 	filterNotMatched = -2
 )
 
-// anonFilter names the expression of CompileFilter among the named filters;
+// anonFilter names the expression of compileFilter among the named filters;
 // it is not a valid filter name, so it cannot collide.
 const anonFilter = "-"
 
-// filterPath is a named filter's document path; CompileFilter's own
+// filterPath is a named filter's document path; compileFilter's own
 // expression is just "filter".
 func filterPath(name string) string {
 	if name == anonFilter {
@@ -106,22 +108,22 @@ func filterPath(name string) string {
 	return "filters." + name
 }
 
-// CompileFilter compiles one expression that may use the named filters.
-func CompileFilter(src string, loc TextLoc, named []FilterDef, opts CompileOptions) (*Filter, Diagnostics) {
+// compileFilter compiles one expression that may use the named filters.
+func compileFilter(src string, loc TextLoc, named []FilterDef, opts CompileOptions) (*compiledFilter, Diagnostics) {
 	doc := &RulesDoc{Filters: append(slices.Clone(named), FilterDef{Name: anonFilter, Filter: src, Loc: loc})}
 	cc := newCompiler(doc, opts)
 	c, diags := cc.compile()
 	if c == nil {
 		return nil, diags
 	}
-	f := &Filter{c: c, root: cc.memo[memoKey{filter: anonFilter}].node}
+	f := &compiledFilter{c: c, root: cc.memo[memoKey{filter: anonFilter}].node}
 	budget := cc.programBudget()
 	f.entry, f.program = cc.emit(f.root, filterMatched, filterNotMatched, &budget)
 	return f, diags
 }
 
 // Match evaluates the filter for attributes given as plain Go data.
-func (f *Filter) Match(attrs map[string]any, now time.Time) (bool, error) {
+func (f *compiledFilter) Match(attrs map[string]any, now time.Time) (bool, error) {
 	var buf [32]Value
 	slots, err := f.c.SlotsFromMap(attrs, buf[:0])
 	if err != nil {
@@ -176,9 +178,9 @@ type compiler struct {
 	seen   map[string]bool // emitted diagnostics, so inlined filters report once
 
 	flagDecls []*FlagDef
-	asts      map[string]Expr // parsed filters: "filters.NAME" / "rules.NAME"
+	asts      map[string]filter.Expr // parsed filters: "filters.NAME" / "rules.NAME"
 	memo      map[memoKey]memoEntry
-	setMemo   map[*Literal]int32
+	setMemo   map[*filter.Literal]int32
 	weights   []int   // per node, see weight
 	ruleRefs  [][]ref // per rule, what its filter reads
 	// disabledEdges are flag → rule edges of disabled rules: they never
@@ -293,7 +295,7 @@ func valueIndex(values []FlagValue, v FlagValue) int32 {
 
 func (cc *compiler) parseAll() {
 	parse := func(key, path, src string, loc TextLoc) {
-		e, errs := ParseFilter(src)
+		e, errs := filter.ParseFilter(src)
 		for _, se := range errs {
 			cc.errorf(loc.At(src, se.Offset), path, "%s", se.Msg)
 		}

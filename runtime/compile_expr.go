@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/vexilhq/vexil/internal/filter"
 )
 
 // Nodes 0 and 1 are the constants every folded expression shares.
@@ -79,14 +81,14 @@ func spanText(src string, e interface{ Span() (int, int) }) string {
 }
 
 // compileExpr compiles an expression into nodes, folding constants.
-func (cc *compiler) compileExpr(e Expr, x *fctx) int32 {
+func (cc *compiler) compileExpr(e filter.Expr, x *fctx) int32 {
 	cc.ensureConstants()
 	switch e := e.(type) {
-	case *AndExpr:
+	case *filter.AndExpr:
 		return cc.compileBool(nAnd, e.Terms, spanText(x.src, e), x)
-	case *OrExpr:
+	case *filter.OrExpr:
 		return cc.compileBool(nOr, e.Terms, spanText(x.src, e), x)
-	case *NotExpr:
+	case *filter.NotExpr:
 		k := cc.compileExpr(e.X, x)
 		if isConst(k) {
 			return cc.constant(k == constFalse)
@@ -95,15 +97,15 @@ func (cc *compiler) compileExpr(e Expr, x *fctx) int32 {
 			return n.a
 		}
 		return cc.add(cnode{op: nNot, a: k}, spanText(x.src, e))
-	case *CompareExpr:
+	case *filter.CompareExpr:
 		return cc.compileCompare(e, x)
-	case *ContainsExpr:
+	case *filter.ContainsExpr:
 		return cc.compileContains(e, x)
 	}
 	return cc.constant(false)
 }
 
-func (cc *compiler) compileBool(op nodeOp, terms []Expr, text string, x *fctx) int32 {
+func (cc *compiler) compileBool(op nodeOp, terms []filter.Expr, text string, x *fctx) int32 {
 	absorbing := op == nOr // true absorbs an or, false an and
 	var kids []int32
 	for _, t := range terms {
@@ -132,35 +134,31 @@ func (cc *compiler) compileBool(op nodeOp, terms []Expr, text string, x *fctx) i
 
 func (cc *compiler) pos(x *fctx, off int) Position { return x.loc.At(x.src, off) }
 
-// negatedBool reports whether a `= BOOL` / `!= BOOL` comparison asks for
-// false.
-func negatedBool(e *CompareExpr) bool { return (e.Op == OpEq) != e.Right.Bool }
-
-func (cc *compiler) compileCompare(e *CompareExpr, x *fctx) int32 {
+func (cc *compiler) compileCompare(e *filter.CompareExpr, x *fctx) int32 {
 	text := spanText(x.src, e)
 	switch e.Left.Kind {
-	case OperandFilter:
+	case filter.OperandFilter:
 		if cc.filterDef(e.Left.Name) == nil {
 			cc.warnf(cc.pos(x, e.Left.Start), x.path, "unknown filter %q: the reference is false", e.Left.Name)
 			return cc.constant(false)
 		}
 		k := cc.inlineFilter(e.Left.Name, x, cc.pos(x, e.Left.Start), x.path)
-		if !negatedBool(e) {
+		if !filter.NegatedBool(e) {
 			return k
 		}
 		if isConst(k) {
 			return cc.constant(k == constFalse)
 		}
 		return cc.add(cnode{op: nNot, a: k}, text)
-	case OperandRule:
+	case filter.OperandRule:
 		ri, ok := cc.c.ruleIndex[e.Left.Name]
 		if !ok {
 			cc.warnf(cc.pos(x, e.Left.Start), x.path, "unknown rule %q: the reference is false", e.Left.Name)
 			return cc.constant(false)
 		}
 		*x.refs = append(*x.refs, ref{id: ri})
-		return cc.add(cnode{op: nRule, slot: ri, neg: negatedBool(e)}, text)
-	case OperandInsplit:
+		return cc.add(cnode{op: nRule, slot: ri, neg: filter.NegatedBool(e)}, text)
+	case filter.OperandInsplit:
 		if e.Left.Low == e.Left.High {
 			cc.warnf(cc.pos(x, e.Left.Start), x.path, "insplit range [%g, %g) is empty: no one is in it", e.Left.Low, e.Left.High)
 		}
@@ -169,12 +167,12 @@ func (cc *compiler) compileCompare(e *CompareExpr, x *fctx) int32 {
 			return cc.constant(false)
 		}
 		*x.split = true
-		return cc.add(cnode{op: nInsplit, slot: slot, s: x.seed, lo: e.Left.Low, hi: e.Left.High, neg: negatedBool(e)}, text)
-	case OperandNow:
+		return cc.add(cnode{op: nInsplit, slot: slot, s: x.seed, lo: e.Left.Low, hi: e.Left.High, neg: filter.NegatedBool(e)}, text)
+	case filter.OperandNow:
 		return cc.add(cnode{op: nNow, cmp: e.Op, i: e.Right.Int}, text)
-	case OperandFlag:
+	case filter.OperandFlag:
 		return cc.compileFlagCompare(e, x, text)
-	case OperandAttr:
+	case filter.OperandAttr:
 		return cc.compileAttrCompare(e, x, text)
 	}
 	return cc.constant(false)
@@ -183,7 +181,7 @@ func (cc *compiler) compileCompare(e *CompareExpr, x *fctx) int32 {
 // attrSlot resolves an attribute reference to its slot. With typed
 // definitions an unknown attribute, or one whose type check fails, is a
 // schema problem and the comparison is false; without, every name gets a slot.
-func (cc *compiler) attrSlot(o Operand, x *fctx, check func(AttrDef) string) (int32, bool) {
+func (cc *compiler) attrSlot(o filter.Operand, x *fctx, check func(AttrDef) string) (int32, bool) {
 	c := cc.c
 	if !c.typed {
 		slot, ok := c.attrIndex[o.Name]
@@ -210,21 +208,21 @@ func (cc *compiler) attrSlot(o Operand, x *fctx, check func(AttrDef) string) (in
 	return slot, true
 }
 
-func (cc *compiler) compileAttrCompare(e *CompareExpr, x *fctx, text string) int32 {
+func (cc *compiler) compileAttrCompare(e *filter.CompareExpr, x *fctx, text string) int32 {
 	lit := e.Right
 	var check func(AttrDef) string
 	impossible := func(a AttrDef, what string) string {
 		return fmt.Sprintf("attribute %s is %s; %s can never match", a.Name, a.Type, what)
 	}
 	switch e.Op {
-	case OpIn, OpNotIn:
+	case filter.OpIn, filter.OpNotIn:
 		check = func(a AttrDef) string {
 			switch {
-			case lit.Kind == LitIntSet && a.Type != AttrInt:
+			case lit.Kind == filter.LitIntSet && a.Type != AttrInt:
 				return impossible(a, "`"+e.Op.String()+"` a set of ints")
-			case lit.Kind == LitStringSet && a.Type != AttrString:
+			case lit.Kind == filter.LitStringSet && a.Type != AttrString:
 				return impossible(a, "`"+e.Op.String()+"` a set of strings")
-			case lit.Kind == LitStringSet:
+			case lit.Kind == filter.LitStringSet:
 				for _, s := range lit.Strs {
 					if msg := enumCheck(a, s); msg != "" {
 						return msg
@@ -233,12 +231,12 @@ func (cc *compiler) compileAttrCompare(e *CompareExpr, x *fctx, text string) int
 			}
 			return ""
 		}
-	case OpIntersects:
+	case filter.OpIntersects:
 		check = func(a AttrDef) string {
 			switch {
-			case lit.Kind == LitIntSet && a.Type != AttrIntSet:
+			case lit.Kind == filter.LitIntSet && a.Type != AttrIntSet:
 				return impossible(a, "intersects with a set of ints")
-			case lit.Kind == LitStringSet && a.Type != AttrStringSet:
+			case lit.Kind == filter.LitStringSet && a.Type != AttrStringSet:
 				return impossible(a, "intersects with a set of strings")
 			}
 			return ""
@@ -246,22 +244,22 @@ func (cc *compiler) compileAttrCompare(e *CompareExpr, x *fctx, text string) int
 	default:
 		check = func(a AttrDef) string {
 			switch lit.Kind {
-			case LitBool:
+			case filter.LitBool:
 				if a.Type != AttrBool {
 					if lit.Implicit {
 						return fmt.Sprintf("attribute %s is %s; a bare attr:%s means `= true` and needs a bool", a.Name, a.Type, a.Name)
 					}
 					return impossible(a, "comparing it with a bool")
 				}
-			case LitInt, LitFloat:
+			case filter.LitInt, filter.LitFloat:
 				if a.Type != AttrInt && a.Type != AttrFloat {
 					return impossible(a, "comparing it with a number")
 				}
-			case LitString:
+			case filter.LitString:
 				if a.Type != AttrString {
 					return impossible(a, "comparing it with a string")
 				}
-				if e.Op == OpEq || e.Op == OpNe {
+				if e.Op == filter.OpEq || e.Op == filter.OpNe {
 					return enumCheck(a, lit.Str)
 				}
 			}
@@ -273,16 +271,16 @@ func (cc *compiler) compileAttrCompare(e *CompareExpr, x *fctx, text string) int
 		return cc.constant(false)
 	}
 	switch e.Op {
-	case OpIn, OpNotIn:
-		n := cnode{op: nAttrInInt, slot: slot, neg: e.Op == OpNotIn}
-		if lit.Kind == LitStringSet {
+	case filter.OpIn, filter.OpNotIn:
+		n := cnode{op: nAttrInInt, slot: slot, neg: e.Op == filter.OpNotIn}
+		if lit.Kind == filter.LitStringSet {
 			n.op = nAttrInStr
 		}
 		n.a = cc.hoistSet(&e.Right)
 		return cc.add(n, text)
-	case OpIntersects:
+	case filter.OpIntersects:
 		n := cnode{op: nAttrAnyInt, slot: slot}
-		if lit.Kind == LitStringSet {
+		if lit.Kind == filter.LitStringSet {
 			n.op = nAttrAnyStr
 		}
 		n.a = cc.hoistSet(&e.Right)
@@ -290,20 +288,20 @@ func (cc *compiler) compileAttrCompare(e *CompareExpr, x *fctx, text string) int
 	}
 	n := cnode{slot: slot, cmp: e.Op}
 	switch lit.Kind {
-	case LitBool:
+	case filter.LitBool:
 		n.op = nAttrBool
 		if lit.Bool {
 			n.i = 1
 		}
-	case LitInt:
+	case filter.LitInt:
 		n.op, n.k = nAttrInt, lit.Int
 		n.i, n.j, n.neg = intRange(e.Op, lit.Int)
-	case LitFloat:
+	case filter.LitFloat:
 		n.op, n.f = nAttrNum, lit.Float
-	case LitString:
+	case filter.LitString:
 		n.op, n.s = nAttrStr, lit.Str
-		if e.Op == OpEq || e.Op == OpNe {
-			n.op, n.neg = nAttrStrEq, e.Op == OpNe
+		if e.Op == filter.OpEq || e.Op == filter.OpNe {
+			n.op, n.neg = nAttrStrEq, e.Op == filter.OpNe
 		}
 	default:
 		return cc.constant(false)
@@ -312,24 +310,24 @@ func (cc *compiler) compileAttrCompare(e *CompareExpr, x *fctx, text string) int
 }
 
 // intRange turns `x OP k` over int64 x into `lo <= x <= hi`, negated for !=.
-func intRange(op Op, k int64) (lo, hi int64, neg bool) {
+func intRange(op filter.Op, k int64) (lo, hi int64, neg bool) {
 	const minInt, maxInt = math.MinInt64, math.MaxInt64
 	switch op {
-	case OpLt:
+	case filter.OpLt:
 		if k == minInt {
 			return 1, 0, false // empty
 		}
 		return minInt, k - 1, false
-	case OpLe:
+	case filter.OpLe:
 		return minInt, k, false
-	case OpGt:
+	case filter.OpGt:
 		if k == maxInt {
 			return 1, 0, false
 		}
 		return k + 1, maxInt, false
-	case OpGe:
+	case filter.OpGe:
 		return k, maxInt, false
-	case OpNe:
+	case filter.OpNe:
 		return k, k, true
 	}
 	return k, k, false
@@ -347,12 +345,12 @@ func enumCheck(a AttrDef, s string) string {
 	return fmt.Sprintf("%q is not a value of attribute %s (%s)", s, a.Name, strings.Join(a.Values, ", "))
 }
 
-func (cc *compiler) compileContains(e *ContainsExpr, x *fctx) int32 {
+func (cc *compiler) compileContains(e *filter.ContainsExpr, x *fctx) int32 {
 	check := func(a AttrDef) string {
 		switch {
-		case e.Elem.Kind == LitInt && a.Type != AttrIntSet:
+		case e.Elem.Kind == filter.LitInt && a.Type != AttrIntSet:
 			return fmt.Sprintf("attribute %s is %s; an int in it can never match", a.Name, a.Type)
-		case e.Elem.Kind == LitString && a.Type != AttrStringSet:
+		case e.Elem.Kind == filter.LitString && a.Type != AttrStringSet:
 			return fmt.Sprintf("attribute %s is %s; a string in it can never match", a.Name, a.Type)
 		}
 		return ""
@@ -362,18 +360,18 @@ func (cc *compiler) compileContains(e *ContainsExpr, x *fctx) int32 {
 		return cc.constant(false)
 	}
 	n := cnode{op: nContainsInt, slot: slot, neg: e.Negated, i: e.Elem.Int}
-	if e.Elem.Kind == LitString {
+	if e.Elem.Kind == filter.LitString {
 		n.op, n.s = nContainsStr, e.Elem.Str
 	}
 	return cc.add(n, spanText(x.src, e))
 }
 
-func (cc *compiler) hoistSet(lit *Literal) int32 {
+func (cc *compiler) hoistSet(lit *filter.Literal) int32 {
 	if i, ok := cc.setMemo[lit]; ok {
 		return i
 	}
 	var i int32
-	if lit.Kind == LitStringSet {
+	if lit.Kind == filter.LitStringSet {
 		i = int32(len(cc.c.strSets))
 		cc.c.strSets = append(cc.c.strSets, newStrSet(lit.Strs))
 	} else {
@@ -384,7 +382,7 @@ func (cc *compiler) hoistSet(lit *Literal) int32 {
 	return i
 }
 
-func (cc *compiler) compileFlagCompare(e *CompareExpr, x *fctx, text string) int32 {
+func (cc *compiler) compileFlagCompare(e *filter.CompareExpr, x *fctx, text string) int32 {
 	c := cc.c
 	name := e.Left.Name
 	id, ok := c.flagIndex[name]
@@ -402,11 +400,11 @@ func (cc *compiler) compileFlagCompare(e *CompareExpr, x *fctx, text string) int
 	// flag's, except that a bool is an int.
 	var want FlagType
 	switch lit.Kind {
-	case LitBool:
+	case filter.LitBool:
 		want = FlagBool
-	case LitInt, LitIntSet:
+	case filter.LitInt, filter.LitIntSet:
 		want = FlagInt
-	case LitString, LitStringSet:
+	case filter.LitString, filter.LitStringSet:
 		want = FlagString
 	}
 	if f.typ != want && (want != FlagInt || f.typ != FlagBool) {
@@ -418,7 +416,7 @@ func (cc *compiler) compileFlagCompare(e *CompareExpr, x *fctx, text string) int
 		}
 		return cc.constant(false)
 	}
-	if (e.Op == OpEq || e.Op == OpNe) && f.typ == want && (lit.Kind == LitString || lit.Kind == LitInt) {
+	if (e.Op == filter.OpEq || e.Op == filter.OpNe) && f.typ == want && (lit.Kind == filter.LitString || lit.Kind == filter.LitInt) {
 		v := FlagValue{Type: want, Int: lit.Int, Str: lit.Str}
 		if valueIndex(f.values, v) < 0 {
 			sev := cc.warnf
@@ -431,18 +429,18 @@ func (cc *compiler) compileFlagCompare(e *CompareExpr, x *fctx, text string) int
 	*x.refs = append(*x.refs, ref{flag: true, id: int32(f.canon)})
 	n := cnode{slot: int32(id), cmp: e.Op}
 	switch lit.Kind {
-	case LitBool:
+	case filter.LitBool:
 		n.op = nFlagBool
 		if lit.Bool {
 			n.i = 1
 		}
-	case LitInt:
+	case filter.LitInt:
 		n.op, n.i = nFlagNum, lit.Int
-	case LitString:
+	case filter.LitString:
 		n.op, n.s = nFlagStr, lit.Str
-	case LitIntSet, LitStringSet:
-		n.op, n.neg = nFlagInInt, e.Op == OpNotIn
-		if lit.Kind == LitStringSet {
+	case filter.LitIntSet, filter.LitStringSet:
+		n.op, n.neg = nFlagInInt, e.Op == filter.OpNotIn
+		if lit.Kind == filter.LitStringSet {
 			n.op = nFlagInStr
 		}
 		n.a = cc.hoistSet(&e.Right)
@@ -452,19 +450,19 @@ func (cc *compiler) compileFlagCompare(e *CompareExpr, x *fctx, text string) int
 	return cc.add(n, text)
 }
 
-func litDescription(l Literal) string {
+func litDescription(l filter.Literal) string {
 	switch l.Kind {
-	case LitBool:
+	case filter.LitBool:
 		return "a bool"
-	case LitInt:
+	case filter.LitInt:
 		return "an int"
-	case LitFloat:
+	case filter.LitFloat:
 		return "a float"
-	case LitString:
+	case filter.LitString:
 		return "a string"
-	case LitIntSet:
+	case filter.LitIntSet:
 		return "a set of ints"
-	case LitStringSet:
+	case filter.LitStringSet:
 		return "a set of strings"
 	}
 	return "a time"

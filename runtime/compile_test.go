@@ -133,7 +133,7 @@ func TestLiteralsAreNeverExecuted(t *testing.T) {
 		`attr:a = '__import__("os")'`,
 		`attr:a in ['x'] or attr:b in [1, 2 + 3]`,
 	} {
-		f, _ := CompileFilter(src, TextLoc{}, nil, CompileOptions{})
+		f, _ := compileFilter(src, TextLoc{}, nil, CompileOptions{})
 		if strings.Contains(src, "__import__('os')") || strings.Contains(src, "2 + 3") {
 			if f != nil {
 				t.Errorf("%q compiled; an expression inside a set literal must be a syntax error", src)

@@ -58,7 +58,7 @@ func TestConformanceFilters(t *testing.T) {
 	}
 	decodeJSON(t, conformancePath(t, "filters.json"), &vectors)
 	for i, v := range vectors {
-		f, diags := CompileFilter(v.Filter, TextLoc{}, namedFilters(v.Filters), CompileOptions{})
+		f, diags := compileFilter(v.Filter, TextLoc{}, namedFilters(v.Filters), CompileOptions{})
 		if f == nil {
 			t.Errorf("#%d %q: does not compile:\n%s", i, v.Filter, diags)
 			continue
@@ -146,7 +146,7 @@ func TestConformanceErrors(t *testing.T) {
 	}
 	decodeJSON(t, conformancePath(t, "errors.json"), &vectors)
 	for _, src := range vectors.Filters {
-		if f, _ := CompileFilter(src, TextLoc{}, nil, CompileOptions{}); f != nil {
+		if f, _ := compileFilter(src, TextLoc{}, nil, CompileOptions{}); f != nil {
 			t.Errorf("filter %q compiled; FeaFea rejects it", src)
 		}
 	}

@@ -1,6 +1,25 @@
 // Package runtime is vexil's rule engine: the definitions and rules document
-// models, the filter language, the compiler and the compiled, immutable
-// configuration that evaluates flags in nanoseconds.
+// models, the compiler and the compiled, immutable configuration that
+// evaluates flags in nanoseconds. The filter language itself (syntax tree,
+// parser, formatter) is internal/filter; the compiler checks its names and
+// types against the definitions.
 //
-// Generated code imports it as vexilrt.
+// Generated code imports it as vexilrt, and so do the client
+// (runtime/client), the OpenFeature provider (runtime/openfeature) and the
+// programs that use them. What they need is all this package exports:
+//
+//   - documents: ParseDefinitions, ParseRules, MergeRules and their models
+//     (Definitions, FlagDef, AttrDef, RulesDoc, RuleDef, FilterDef), with
+//     Diagnostics for what is wrong in them;
+//   - compiling: Compile, CompileOptions, FixedConfig, SchemaHash,
+//     ContentVersion;
+//   - evaluating: Config, Evaluation, Value and its constructors, Explain,
+//     SplitPercent; Holder and ConfigSource to swap configs under readers;
+//     Observer and TargetKey for exposure events.
+//
+// A few names are for generated code only and are not meant to be called by
+// hand: NonEmptyString, OptionalBool, OptionalInt,
+// OptionalFloat, OptionalIntSet, OptionalStringSet, Config.VariantIndex and
+// Config.VariantIndexes. They are kept stable for the generated code that
+// calls them; their behaviour is whatever that code needs.
 package runtime

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/vexilhq/vexil/internal/filter"
 )
 
 // outcome is an evaluation before it is dressed as an Evaluation.
@@ -72,7 +74,7 @@ func (c *Config) evalAttr(n *cnode, v *Value) bool {
 		if v.kind == KindFloat {
 			x := math.Float64frombits(v.n)
 			if math.IsNaN(x) {
-				return n.cmp == OpNe
+				return n.cmp == filter.OpNe
 			}
 			return cmpResult(-cmpIntFloat(n.k, x), n.cmp)
 		}
@@ -84,7 +86,7 @@ func (c *Config) evalAttr(n *cnode, v *Value) bool {
 	case nAttrStr:
 		return v.kind == KindString && cmpOrdered(v.StringValue(), n.s, n.cmp)
 	case nAttrBool:
-		return v.kind == KindBool && (v.n != 0) == (n.i != 0) == (n.cmp == OpEq)
+		return v.kind == KindBool && (v.n != 0) == (n.i != 0) == (n.cmp == filter.OpEq)
 	case nAttrInInt:
 		// Python: isinstance(v, (str, int)) and v [not] in {ints}; a bool
 		// is an int, a string is never in an int set.
@@ -184,7 +186,7 @@ func (c *Config) evalRef(n *cnode, st *evalState) bool {
 		return cmpOrdered(c.flags[c.flags[n.slot].canon].values[o.value].Str, n.s, n.cmp)
 	case nFlagBool:
 		o := c.evalFlag(FlagID(n.slot), st)
-		return c.flags[c.flags[n.slot].canon].values[o.value].Bool == (n.i != 0) == (n.cmp == OpEq)
+		return c.flags[c.flags[n.slot].canon].values[o.value].Bool == (n.i != 0) == (n.cmp == filter.OpEq)
 	case nFlagInInt:
 		o := c.evalFlag(FlagID(n.slot), st)
 		v := c.flags[c.flags[n.slot].canon].values[o.value]
@@ -208,19 +210,19 @@ type ordered interface {
 	~int64 | ~float64 | ~string
 }
 
-func cmpOrdered[T ordered](a, b T, op Op) bool {
+func cmpOrdered[T ordered](a, b T, op filter.Op) bool {
 	switch op {
-	case OpEq:
+	case filter.OpEq:
 		return a == b
-	case OpNe:
+	case filter.OpNe:
 		return a != b
-	case OpLt:
+	case filter.OpLt:
 		return a < b
-	case OpLe:
+	case filter.OpLe:
 		return a <= b
-	case OpGt:
+	case filter.OpGt:
 		return a > b
-	case OpGe:
+	case filter.OpGe:
 		return a >= b
 	}
 	return false
@@ -238,19 +240,19 @@ func cmpNumber(v Value, n *cnode) bool {
 	return false
 }
 
-func cmpResult(c int, op Op) bool {
+func cmpResult(c int, op filter.Op) bool {
 	switch op {
-	case OpEq:
+	case filter.OpEq:
 		return c == 0
-	case OpNe:
+	case filter.OpNe:
 		return c != 0
-	case OpLt:
+	case filter.OpLt:
 		return c < 0
-	case OpLe:
+	case filter.OpLe:
 		return c <= 0
-	case OpGt:
+	case filter.OpGt:
 		return c > 0
-	case OpGe:
+	case filter.OpGe:
 		return c >= 0
 	}
 	return false

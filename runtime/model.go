@@ -82,8 +82,8 @@ func (t AttrType) String() string {
 	return "unknown"
 }
 
-// ParseAttrType maps a flags.yaml type name to its AttrType.
-func ParseAttrType(s string) (AttrType, bool) {
+// parseAttrType maps a flags.yaml type name to its AttrType.
+func parseAttrType(s string) (AttrType, bool) {
 	for t, n := range attrTypeNames {
 		if n != "" && n == s {
 			return AttrType(t), true

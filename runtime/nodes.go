@@ -3,6 +3,8 @@ package runtime
 import (
 	"math"
 	"slices"
+
+	"github.com/vexilhq/vexil/internal/filter"
 )
 
 // Compiled filters are a flat array of nodes interpreted by a switch: no
@@ -43,7 +45,7 @@ const lastAttrOp = nContainsStr
 
 type cnode struct {
 	op     nodeOp
-	cmp    Op
+	cmp    filter.Op
 	neg    bool
 	slot   int32 // attribute slot, flag ID or rule index; set index for set ops
 	a, b   int32

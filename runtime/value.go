@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"unsafe"
+
+	"github.com/vexilhq/vexil/internal/filter"
 )
 
 // Kind is the dynamic type of an attribute value.
@@ -264,15 +266,9 @@ func ValueOf(x any) (Value, error) {
 	return Value{}, fmt.Errorf("unsupported attribute type %T (want string, number, bool, null, or a set of strings or of ints)", x)
 }
 
-// intRangeMessage says that an integer is beyond int64: a stated limit,
-// since FeaFea's Python ints have none.
-func intRangeMessage(text string) string {
-	return fmt.Sprintf("integer %s is beyond vexil's 64-bit range (%d to %d)", text, int64(math.MinInt64), int64(math.MaxInt64))
-}
-
 func uintValue(u uint64) (Value, error) {
 	if u > math.MaxInt64 {
-		return Value{}, errors.New(intRangeMessage(strconv.FormatUint(u, 10)))
+		return Value{}, errors.New(filter.IntRangeMessage(strconv.FormatUint(u, 10)))
 	}
 	return Int(int64(u)), nil
 }
@@ -294,7 +290,7 @@ func numberValue(s string) (Value, error) {
 	}
 	i, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
-		return Value{}, errors.New(intRangeMessage(s))
+		return Value{}, errors.New(filter.IntRangeMessage(s))
 	}
 	return Int(i), nil
 }

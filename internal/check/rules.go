@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vexilhq/vexil/internal/filter"
+
 	vexilrt "github.com/vexilhq/vexil/runtime"
 )
 
@@ -88,9 +90,9 @@ func FlagsRead(doc *vexilrt.RulesDoc) map[string]bool {
 		texts = append(texts, r.Filter)
 	}
 	for _, t := range texts {
-		if e, errs := vexilrt.ParseFilter(t); len(errs) == 0 {
-			for c := range vexilrt.Comparisons(e) {
-				if c.Left.Kind == vexilrt.OperandFlag {
+		if e, errs := filter.ParseFilter(t); len(errs) == 0 {
+			for c := range filter.Comparisons(e) {
+				if c.Left.Kind == filter.OperandFlag {
 					read[c.Left.Name] = true
 				}
 			}
@@ -141,7 +143,7 @@ func (t truth) not() truth {
 
 // source is a filter's text with what maps it back to the file.
 type source struct {
-	expr vexilrt.Expr
+	expr filter.Expr
 	text string
 	loc  vexilrt.TextLoc
 }
@@ -194,7 +196,7 @@ func newAnalysis(defs *vexilrt.Definitions, doc *vexilrt.RulesDoc, today time.Ti
 	}
 	for _, f := range doc.Filters {
 		a.filterNames[f.Name] = true
-		if e, errs := vexilrt.ParseFilter(f.Filter); len(errs) == 0 {
+		if e, errs := filter.ParseFilter(f.Filter); len(errs) == 0 {
 			a.filters[f.Name] = &source{expr: e, text: f.Filter, loc: f.Loc}
 		}
 	}
@@ -204,7 +206,7 @@ func newAnalysis(defs *vexilrt.Definitions, doc *vexilrt.RulesDoc, today time.Ti
 		info := &ruleInfo{def: r, truth: always}
 		if r.HasFilter {
 			info.truth = depends
-			if e, errs := vexilrt.ParseFilter(r.Filter); len(errs) == 0 {
+			if e, errs := filter.ParseFilter(r.Filter); len(errs) == 0 {
 				info.filter = &source{expr: e, text: r.Filter, loc: r.Loc}
 			}
 		}
@@ -259,28 +261,24 @@ func (a *analysis) validValue(flag int, v vexilrt.FlagValue) bool {
 	return slices.Contains(f.Variants, v)
 }
 
-// negated reports whether a bool comparison (`filter:x = false`,
-// `insplit(...) != true`) asks for false.
-func negated(e *vexilrt.CompareExpr) bool { return (e.Op == vexilrt.OpEq) != e.Right.Bool }
-
 // fold is what the compiler's constant folding makes of a filter:
 // references to filters, rules and flags that do not exist are false, and
 // and/or/not fold around constants. An empty insplit range is false too.
 // stack holds the named filters being folded, against cycles (which the
 // compiler reports).
-func (a *analysis) fold(e vexilrt.Expr, stack []string) (truth, string) {
+func (a *analysis) fold(e filter.Expr, stack []string) (truth, string) {
 	switch e := e.(type) {
-	case *vexilrt.NotExpr:
+	case *filter.NotExpr:
 		t, why := a.fold(e.X, stack)
 		return t.not(), why
-	case *vexilrt.AndExpr:
+	case *filter.AndExpr:
 		return a.foldTerms(e.Terms, never, stack)
-	case *vexilrt.OrExpr:
+	case *filter.OrExpr:
 		return a.foldTerms(e.Terms, always, stack)
-	case *vexilrt.CompareExpr:
+	case *filter.CompareExpr:
 		name := e.Left.Name
 		switch e.Left.Kind {
-		case vexilrt.OperandFilter:
+		case filter.OperandFilter:
 			f, parsed := a.filters[name]
 			switch {
 			case !a.filterNames[name]:
@@ -294,23 +292,23 @@ func (a *analysis) fold(e vexilrt.Expr, stack []string) (truth, string) {
 				a.folded[name] = m
 			}
 			t, why := m.truth, m.why
-			if negated(e) {
+			if filter.NegatedBool(e) {
 				t = t.not()
 			}
 			return t, why
-		case vexilrt.OperandRule:
+		case filter.OperandRule:
 			if !a.ruleSet[name] {
 				return never, fmt.Sprintf("rule:%s does not exist", name)
 			}
-		case vexilrt.OperandFlag:
+		case filter.OperandFlag:
 			if _, ok := a.flagIdx[name]; !ok {
 				return never, fmt.Sprintf("flag:%s does not exist", name)
 			}
-		case vexilrt.OperandInsplit:
-			if e.Left.Low >= e.Left.High && !negated(e) {
+		case filter.OperandInsplit:
+			if e.Left.Low >= e.Left.High && !filter.NegatedBool(e) {
 				return never, fmt.Sprintf("insplit range [%g, %g) is empty", e.Left.Low, e.Left.High)
 			}
-		case vexilrt.OperandNow:
+		case filter.OperandNow:
 			return a.foldNow(e)
 		}
 	}
@@ -319,22 +317,22 @@ func (a *analysis) fold(e vexilrt.Expr, stack []string) (truth, string) {
 
 // foldNow folds a comparison with now whose time is before today: from
 // today on, now is after it.
-func (a *analysis) foldNow(e *vexilrt.CompareExpr) (truth, string) {
+func (a *analysis) foldNow(e *filter.CompareExpr) (truth, string) {
 	t := time.Unix(0, e.Right.Int).UTC()
 	if !t.Before(a.today) {
 		return depends, ""
 	}
 	switch e.Op {
-	case vexilrt.OpLt, vexilrt.OpLe, vexilrt.OpEq:
+	case filter.OpLt, filter.OpLe, filter.OpEq:
 		return never, fmt.Sprintf("its time, %s, has passed", t.Format(time.RFC3339Nano))
-	case vexilrt.OpGt, vexilrt.OpGe, vexilrt.OpNe:
+	case filter.OpGt, filter.OpGe, filter.OpNe:
 		return always, ""
 	}
 	return depends, ""
 }
 
 // foldTerms folds an and (absorbing = never) or an or (absorbing = always).
-func (a *analysis) foldTerms(terms []vexilrt.Expr, absorbing truth, stack []string) (truth, string) {
+func (a *analysis) foldTerms(terms []filter.Expr, absorbing truth, stack []string) (truth, string) {
 	all, whys := absorbing.not(), []string(nil)
 	for _, t := range terms {
 		v, why := a.fold(t, stack)
@@ -413,21 +411,21 @@ type constraint struct {
 // equalities among its top-level and-terms, through named filters.
 func (a *analysis) required(s *source, stack []string) []constraint {
 	var out []constraint
-	var walk func(e vexilrt.Expr)
-	walk = func(e vexilrt.Expr) {
+	var walk func(e filter.Expr)
+	walk = func(e filter.Expr) {
 		switch e := e.(type) {
-		case *vexilrt.AndExpr:
+		case *filter.AndExpr:
 			for _, t := range e.Terms {
 				walk(t)
 			}
-		case *vexilrt.CompareExpr:
+		case *filter.CompareExpr:
 			switch {
-			case e.Left.Kind == vexilrt.OperandInsplit && !negated(e):
+			case e.Left.Kind == filter.OperandInsplit && !filter.NegatedBool(e):
 				out = append(out, constraint{attr: e.Left.Name, split: true, lo: e.Left.Low, hi: e.Left.High, pos: s.pos(e.Start)})
-			case e.Left.Kind == vexilrt.OperandAttr && e.Op == vexilrt.OpEq && e.Right.Kind != vexilrt.LitTime:
+			case e.Left.Kind == filter.OperandAttr && e.Op == filter.OpEq && e.Right.Kind != filter.LitTime:
 				lit := e.Right
 				out = append(out, constraint{attr: e.Left.Name, value: fmt.Sprint(lit.Kind, lit.Bool, lit.Int, lit.Float, lit.Str), pos: s.pos(e.Start)})
-			case e.Left.Kind == vexilrt.OperandFilter && !negated(e):
+			case e.Left.Kind == filter.OperandFilter && !filter.NegatedBool(e):
 				name := e.Left.Name
 				f, ok := a.filters[name]
 				if !ok || slices.Contains(stack, name) {

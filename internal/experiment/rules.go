@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 
+	"github.com/vexilhq/vexil/internal/filter"
 	vexilrt "github.com/vexilhq/vexil/runtime"
 )
 
@@ -83,13 +84,13 @@ func RulesAllocation(file string, data []byte, flag, defaultVariant, keyAttr str
 }
 
 // plainSplit recognises a filter that is exactly insplit(attr:A, lo, hi).
-func plainSplit(filter string) (lo, hi float64, attr string, ok bool) {
-	e, errs := vexilrt.ParseFilter(filter)
+func plainSplit(src string) (lo, hi float64, attr string, ok bool) {
+	e, errs := filter.ParseFilter(src)
 	if len(errs) > 0 {
 		return 0, 0, "", false
 	}
-	c, isCmp := e.(*vexilrt.CompareExpr)
-	if !isCmp || c.Left.Kind != vexilrt.OperandInsplit || c.Op != vexilrt.OpEq || c.Right.Kind != vexilrt.LitBool || !c.Right.Bool {
+	c, isCmp := e.(*filter.CompareExpr)
+	if !isCmp || c.Left.Kind != filter.OperandInsplit || c.Op != filter.OpEq || c.Right.Kind != filter.LitBool || !c.Right.Bool {
 		return 0, 0, "", false
 	}
 	return c.Left.Low, c.Left.High, c.Left.Name, true

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/vexilhq/vexil/internal/filter"
+
 	vexilrt "github.com/vexilhq/vexil/runtime"
 )
 
@@ -105,7 +107,7 @@ func (h *handler) flagPage(w http.ResponseWriter, r *http.Request, s *session) {
 // splitRoom is how far a rule's range can grow: to 100, or to the start of
 // the next range of the same attribute in its split group (setRollout
 // refuses to reach it).
-func splitRoom(doc *rulesDoc, rule, seed string, op vexilrt.Operand) float64 {
+func splitRoom(doc *rulesDoc, rule, seed string, op filter.Operand) float64 {
 	room := 100.0
 	for name, rd := range doc.Rules {
 		if name == rule || cmp.Or(rd.SplitGroup, name) != seed {

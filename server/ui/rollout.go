@@ -5,26 +5,28 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/vexilhq/vexil/internal/filter"
+
 	vexilrt "github.com/vexilhq/vexil/runtime"
 )
 
 // rolloutSplit returns the insplit range a rollout control can change: the
 // whole filter, or the last term of a top-level "and", when it is a plain
 // (not negated) insplit.
-func rolloutSplit(filter string) (vexilrt.Operand, bool) {
-	if strings.TrimSpace(filter) == "" {
-		return vexilrt.Operand{}, false
+func rolloutSplit(src string) (filter.Operand, bool) {
+	if strings.TrimSpace(src) == "" {
+		return filter.Operand{}, false
 	}
-	e, errs := vexilrt.ParseFilter(filter)
+	e, errs := filter.ParseFilter(src)
 	if len(errs) > 0 || e == nil {
-		return vexilrt.Operand{}, false
+		return filter.Operand{}, false
 	}
-	if and, ok := e.(*vexilrt.AndExpr); ok {
+	if and, ok := e.(*filter.AndExpr); ok {
 		e = and.Terms[len(and.Terms)-1]
 	}
-	c, ok := e.(*vexilrt.CompareExpr)
-	if !ok || c.Left.Kind != vexilrt.OperandInsplit || c.Op != vexilrt.OpEq || c.Right.Kind != vexilrt.LitBool || !c.Right.Bool {
-		return vexilrt.Operand{}, false
+	c, ok := e.(*filter.CompareExpr)
+	if !ok || c.Left.Kind != filter.OperandInsplit || c.Op != filter.OpEq || c.Right.Kind != filter.LitBool || !c.Right.Bool {
+		return filter.Operand{}, false
 	}
 	return c.Left, true
 }
@@ -92,10 +94,10 @@ func setRollout(text, rule string, pct float64) (out, before, after string, err 
 	return out, old, repl, nil
 }
 
-func hasRuleFilter(doc *vexilrt.RulesDoc, rule, filter string) bool {
+func hasRuleFilter(doc *vexilrt.RulesDoc, rule, src string) bool {
 	for _, r := range doc.Rules {
 		if r.Name == rule {
-			return r.Filter == filter
+			return r.Filter == src
 		}
 	}
 	return false
@@ -123,14 +125,14 @@ func byteOffset(text string, p vexilrt.Position) (int, bool) {
 }
 
 // splitRanges lists the insplit ranges anywhere in a filter.
-func splitRanges(filter string) []vexilrt.Operand {
-	e, errs := vexilrt.ParseFilter(filter)
+func splitRanges(src string) []filter.Operand {
+	e, errs := filter.ParseFilter(src)
 	if len(errs) > 0 || e == nil {
 		return nil
 	}
-	var out []vexilrt.Operand
-	for c := range vexilrt.Comparisons(e) {
-		if c.Left.Kind == vexilrt.OperandInsplit {
+	var out []filter.Operand
+	for c := range filter.Comparisons(e) {
+		if c.Left.Kind == filter.OperandInsplit {
 			out = append(out, c.Left)
 		}
 	}

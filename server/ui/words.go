@@ -4,7 +4,7 @@ import (
 	"strconv"
 	"strings"
 
-	vexilrt "github.com/vexilhq/vexil/runtime"
+	"github.com/vexilhq/vexil/internal/filter"
 )
 
 // filterWords says what a filter means in plain words, for readers who do
@@ -12,29 +12,29 @@ import (
 // "20% of user_id in split group workbook_rollout". seed is the rule's split
 // seed (its split group, or its name). A filter that does not parse is
 // shown as written.
-func filterWords(filter, seed string) string {
-	if strings.TrimSpace(filter) == "" {
+func filterWords(src, seed string) string {
+	if strings.TrimSpace(src) == "" {
 		return "everyone"
 	}
-	e, errs := vexilrt.ParseFilter(filter)
+	e, errs := filter.ParseFilter(src)
 	if len(errs) > 0 || e == nil {
-		return filter
+		return src
 	}
 	var b strings.Builder
 	wordsExpr(&b, e, seed, false)
 	return b.String()
 }
 
-func wordsExpr(b *strings.Builder, e vexilrt.Expr, seed string, nested bool) {
+func wordsExpr(b *strings.Builder, e filter.Expr, seed string, nested bool) {
 	switch e := e.(type) {
-	case *vexilrt.AndExpr:
+	case *filter.AndExpr:
 		wordsJoin(b, e.Terms, " and ", seed, nested)
-	case *vexilrt.OrExpr:
+	case *filter.OrExpr:
 		wordsJoin(b, e.Terms, " or ", seed, nested)
-	case *vexilrt.NotExpr:
+	case *filter.NotExpr:
 		b.WriteString("not ")
 		wordsExpr(b, e.X, seed, true)
-	case *vexilrt.ContainsExpr:
+	case *filter.ContainsExpr:
 		b.WriteString(e.Attr.Name)
 		if e.Negated {
 			b.WriteString(" does not include ")
@@ -42,14 +42,14 @@ func wordsExpr(b *strings.Builder, e vexilrt.Expr, seed string, nested bool) {
 			b.WriteString(" includes ")
 		}
 		b.WriteString(literalWords(e.Elem, " or "))
-	case *vexilrt.CompareExpr:
+	case *filter.CompareExpr:
 		wordsCompare(b, e, seed)
 	}
 }
 
 // wordsJoin writes terms joined by sep, in parentheses when the group sits
 // inside another (so "a and (b or c)" keeps its meaning).
-func wordsJoin(b *strings.Builder, terms []vexilrt.Expr, sep, seed string, nested bool) {
+func wordsJoin(b *strings.Builder, terms []filter.Expr, sep, seed string, nested bool) {
 	if nested {
 		b.WriteByte('(')
 	}
@@ -64,43 +64,43 @@ func wordsJoin(b *strings.Builder, terms []vexilrt.Expr, sep, seed string, neste
 	}
 }
 
-var compareWords = map[vexilrt.Op]string{
-	vexilrt.OpEq: " is ", vexilrt.OpNe: " is not ", vexilrt.OpLt: " is below ", vexilrt.OpLe: " is at most ",
-	vexilrt.OpGt: " is above ", vexilrt.OpGe: " is at least ", vexilrt.OpIn: " is ", vexilrt.OpNotIn: " is none of ",
-	vexilrt.OpIntersects: " includes any of ",
+var compareWords = map[filter.Op]string{
+	filter.OpEq: " is ", filter.OpNe: " is not ", filter.OpLt: " is below ", filter.OpLe: " is at most ",
+	filter.OpGt: " is above ", filter.OpGe: " is at least ", filter.OpIn: " is ", filter.OpNotIn: " is none of ",
+	filter.OpIntersects: " includes any of ",
 }
 
-func wordsCompare(b *strings.Builder, e *vexilrt.CompareExpr, seed string) {
+func wordsCompare(b *strings.Builder, e *filter.CompareExpr, seed string) {
 	l, r := e.Left, e.Right
 	// A bare reference (`attr:beta`, `filter:x`, `insplit(...)`) and its
 	// `= false` read as a statement and its negation.
-	negated := r.Kind == vexilrt.LitBool && (e.Op == vexilrt.OpEq) != r.Bool
-	if r.Kind == vexilrt.LitBool && (e.Op == vexilrt.OpEq || e.Op == vexilrt.OpNe) && l.Kind != vexilrt.OperandAttr && l.Kind != vexilrt.OperandFlag {
+	negated := r.Kind == filter.LitBool && (e.Op == filter.OpEq) != r.Bool
+	if r.Kind == filter.LitBool && (e.Op == filter.OpEq || e.Op == filter.OpNe) && l.Kind != filter.OperandAttr && l.Kind != filter.OperandFlag {
 		if negated {
 			b.WriteString("not ")
 		}
 		switch l.Kind {
-		case vexilrt.OperandFilter:
+		case filter.OperandFilter:
 			b.WriteString("filter " + l.Name + " matches")
-		case vexilrt.OperandRule:
+		case filter.OperandRule:
 			b.WriteString("rule " + l.Name + " matches")
-		case vexilrt.OperandInsplit:
+		case filter.OperandInsplit:
 			b.WriteString(splitWords(l, seed))
 		}
 		return
 	}
 	switch l.Kind {
-	case vexilrt.OperandNow:
+	case filter.OperandNow:
 		switch e.Op {
-		case vexilrt.OpGe, vexilrt.OpGt:
+		case filter.OpGe, filter.OpGt:
 			b.WriteString("from " + r.Str)
-		case vexilrt.OpLt, vexilrt.OpLe:
+		case filter.OpLt, filter.OpLe:
 			b.WriteString("before " + r.Str)
 		default:
 			b.WriteString("now" + compareWords[e.Op] + r.Str)
 		}
 		return
-	case vexilrt.OperandFlag:
+	case filter.OperandFlag:
 		b.WriteString("flag ")
 	}
 	b.WriteString(l.Name)
@@ -110,7 +110,7 @@ func wordsCompare(b *strings.Builder, e *vexilrt.CompareExpr, seed string) {
 	}
 	b.WriteString(op)
 	sep := " or "
-	if e.Op == vexilrt.OpNotIn {
+	if e.Op == filter.OpNotIn {
 		sep = ", "
 	}
 	b.WriteString(literalWords(r, sep))
@@ -118,7 +118,7 @@ func wordsCompare(b *strings.Builder, e *vexilrt.CompareExpr, seed string) {
 
 // splitWords reads insplit(attr:user_id, 0, 20) as "20% of user_id in split
 // group G", naming the range when it does not start at 0.
-func splitWords(l vexilrt.Operand, seed string) string {
+func splitWords(l filter.Operand, seed string) string {
 	pct := strconv.FormatFloat(l.High-l.Low, 'f', -1, 64)
 	s := pct + "% of " + l.Name
 	if l.Low != 0 {
@@ -127,23 +127,23 @@ func splitWords(l vexilrt.Operand, seed string) string {
 	return s + " in split group " + seed
 }
 
-func literalWords(l vexilrt.Literal, sep string) string {
+func literalWords(l filter.Literal, sep string) string {
 	switch l.Kind {
-	case vexilrt.LitBool:
+	case filter.LitBool:
 		return strconv.FormatBool(l.Bool)
-	case vexilrt.LitInt:
+	case filter.LitInt:
 		return strconv.FormatInt(l.Int, 10)
-	case vexilrt.LitFloat:
+	case filter.LitFloat:
 		return strconv.FormatFloat(l.Float, 'f', -1, 64)
-	case vexilrt.LitString, vexilrt.LitTime:
+	case filter.LitString, filter.LitTime:
 		return l.Str
-	case vexilrt.LitIntSet:
+	case filter.LitIntSet:
 		parts := make([]string, len(l.Ints))
 		for i, n := range l.Ints {
 			parts[i] = strconv.FormatInt(n, 10)
 		}
 		return strings.Join(parts, sep)
-	case vexilrt.LitStringSet:
+	case filter.LitStringSet:
 		return strings.Join(l.Strs, sep)
 	}
 	return "?"

@@ -1,4 +1,4 @@
-package runtime
+package filter
 
 import (
 	"encoding/json"
@@ -435,7 +435,7 @@ func TestParseFilterLarge(t *testing.T) {
 // vectors: those it accepted and those it rejected.
 func conformanceFilters(t *testing.T) (valid, invalid []string) {
 	t.Helper()
-	dir := filepath.Join("..", "..", "shared", "conformance")
+	dir := filepath.Join("..", "..", "..", "shared", "conformance")
 	read := func(name string, v any) {
 		data, err := os.ReadFile(filepath.Join(dir, name))
 		if os.IsNotExist(err) {

@@ -1,6 +1,4 @@
-package runtime
-
-import "iter"
+package filter
 
 // The filter language's syntax tree. Every node records the byte span it was
 // parsed from (Start inclusive, End exclusive) so that errors and explain
@@ -147,33 +145,3 @@ const (
 	MaxFilterBytes = 256 << 10
 	MaxFilterDepth = 100
 )
-
-// Comparisons yields every comparison in e, left to right, whatever
-// and/or/not holds it (ContainsExpr is not a comparison and is skipped).
-func Comparisons(e Expr) iter.Seq[*CompareExpr] {
-	return func(yield func(*CompareExpr) bool) {
-		var walk func(Expr) bool
-		walk = func(e Expr) bool {
-			switch e := e.(type) {
-			case *AndExpr:
-				for _, t := range e.Terms {
-					if !walk(t) {
-						return false
-					}
-				}
-			case *OrExpr:
-				for _, t := range e.Terms {
-					if !walk(t) {
-						return false
-					}
-				}
-			case *NotExpr:
-				return walk(e.X)
-			case *CompareExpr:
-				return yield(e)
-			}
-			return true
-		}
-		walk(e)
-	}
-}
