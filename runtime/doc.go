@@ -18,8 +18,17 @@
 //     Observer and TargetKey for exposure events.
 //
 // A few names are for generated code only and are not meant to be called by
-// hand: NonEmptyString, OptionalBool, OptionalInt,
+// hand: SupportPackageIsVersion1, NonEmptyString, OptionalBool, OptionalInt,
 // OptionalFloat, OptionalIntSet, OptionalStringSet, Config.VariantIndex and
 // Config.VariantIndexes. They are kept stable for the generated code that
 // calls them; their behaviour is whatever that code needs.
 package runtime
+
+// SupportPackageIsVersion1 is referenced by generated code
+// (const _ = vexilrt.SupportPackageIsVersion1) so that a generated file and
+// a runtime that no longer support each other fail to compile, with this
+// name in the error, instead of misbehaving when run. A runtime that breaks
+// what generated code relies on adds SupportPackageIsVersion2 and generates
+// references to it; it keeps SupportPackageIsVersion1 for as long as it
+// still serves files generated against it.
+const SupportPackageIsVersion1 = true

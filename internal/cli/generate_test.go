@@ -207,7 +207,7 @@ func TestGenerateCheck(t *testing.T) {
 	}
 	// The Go file's first change is SchemaHash; the schema's is the new
 	// field where FeatureFlags used to end.
-	want := "flags_gen.go: stale (line 19 differs); run vexil generate\nschema.graphqls: stale (line 12 differs); run vexil generate\n"
+	want := "flags_gen.go: stale (line 24 differs); run vexil generate\nschema.graphqls: stale (line 12 differs); run vexil generate\n"
 	if out != want {
 		t.Errorf("--check on stale files printed:\n%s\nwant:\n%s", out, want)
 	}

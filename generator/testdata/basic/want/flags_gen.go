@@ -9,6 +9,11 @@ import (
 	vexilrt "github.com/vexilhq/vexil/runtime"
 )
 
+// A compile-time assertion that this file and the vexil runtime it is built
+// with support each other: with an incompatible runtime the build fails here.
+// Regenerate with that runtime's vexil to fix it.
+const _ = vexilrt.SupportPackageIsVersion1
+
 // SchemaHash fingerprints the definitions this package was generated from
 // (vexilrt.SchemaHash): flag and attribute names, order and types. A config
 // compiled against other definitions would number flags differently, so For
