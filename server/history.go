@@ -130,8 +130,9 @@ func (s *Server) diff(w http.ResponseWriter, r *http.Request, c *call) {
 	writeJSON(w, http.StatusOK, map[string]any{"from": a.Version, "to": b.Version, "changes": ch, "text": text})
 }
 
-// impact is one flag whose value a rollback would change for one target.
-type impact struct {
+// Impact is one flag whose value a rollback would change for one target, as
+// the rollback dry run answers it.
+type Impact struct {
 	Target  int    `json:"target"`
 	Flag    string `json:"flag"`
 	Before  any    `json:"before"`
@@ -202,7 +203,7 @@ var filterRef = regexp.MustCompile(`filter:([A-Za-z_][A-Za-z0-9_]*)`)
 // rollbackImpact evaluates every flag for every target under both configs
 // and explains each change: the deciding rule when it differs between the
 // documents, or else the flag: reference whose own value changed.
-func rollbackImpact(before, after *vexilrt.Config, from, to *store.Version, targets []map[string]any) ([]impact, error) {
+func rollbackImpact(before, after *vexilrt.Config, from, to *store.Version, targets []map[string]any) ([]Impact, error) {
 	pf, err := parts(from)
 	if err != nil {
 		return nil, err
@@ -240,11 +241,11 @@ func rollbackImpact(before, after *vexilrt.Config, from, to *store.Version, targ
 		return out
 	}
 	now := time.Now()
-	out := []impact{}
+	out := []Impact{}
 	names := after.FlagNames()
 	for i, attrs := range targets {
 		changed := map[string]bool{}
-		var found []impact
+		var found []Impact
 		for _, name := range names {
 			b, a := before.Evaluate(name, attrs, now), after.Evaluate(name, attrs, now)
 			if err := a.Err(); err != nil {
@@ -254,7 +255,7 @@ func rollbackImpact(before, after *vexilrt.Config, from, to *store.Version, targ
 				continue
 			}
 			changed[name] = true
-			found = append(found, impact{Target: i, Flag: name, Before: b.Value().Any(), After: a.Value().Any(), Because: ""})
+			found = append(found, Impact{Target: i, Flag: name, Before: b.Value().Any(), After: a.Value().Any(), Because: ""})
 		}
 		for j := range found {
 			e, x := after.Evaluate(found[j].Flag, attrs, now), before.Evaluate(found[j].Flag, attrs, now)

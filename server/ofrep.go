@@ -97,14 +97,16 @@ func ofrepValue(e vexilrt.Evaluation) ofrepResult {
 		Metadata: &ofrepMeta{Version: e.Version(), Rule: e.Rule()}}
 }
 
-// The body and the answer go through a pooled buffer (*bp, after the
-// body): the fast paths then allocate nothing of their own.
-func readOFREPBody(w http.ResponseWriter, r *http.Request, bp *[]byte) ([]byte, bool) {
-	body, ok := readBodyInto(w, r, (*bp)[:0])
+// readOFREPBody reads the body into a pooled buffer, through which the
+// answer also goes (*bp, after the body): the fast paths then allocate
+// nothing of their own. The caller puts bp back whatever ok says.
+func (s *Server) readOFREPBody(w http.ResponseWriter, r *http.Request) (bp *[]byte, body []byte, ok bool) {
+	bp = s.ofrepBufs.Get().(*[]byte)
+	body, ok = readBodyInto(w, r, (*bp)[:0])
 	if ok {
 		*bp = body[:0]
 	}
-	return body, ok
+	return bp, body, ok
 }
 
 func (s *Server) putOFREPBuf(bp *[]byte) {
@@ -120,9 +122,8 @@ func (s *Server) ofrepOne(w http.ResponseWriter, r *http.Request, c *call) {
 		writeJSON(w, status, ofrepResult{Key: key, ErrorCode: "GENERAL", ErrorDetails: msg})
 		return
 	}
-	bp := s.ofrepBufs.Get().(*[]byte)
+	bp, body, ok := s.readOFREPBody(w, r)
 	defer s.putOFREPBuf(bp)
-	body, ok := readOFREPBody(w, r, bp)
 	if !ok {
 		return
 	}
@@ -168,9 +169,8 @@ func (s *Server) ofrepBulk(w http.ResponseWriter, r *http.Request, c *call) {
 		writeJSON(w, status, ofrepError{"GENERAL", msg})
 		return
 	}
-	bp := s.ofrepBufs.Get().(*[]byte)
+	bp, body, ok := s.readOFREPBody(w, r)
 	defer s.putOFREPBuf(bp)
-	body, ok := readOFREPBody(w, r, bp)
 	if !ok {
 		return
 	}

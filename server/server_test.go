@@ -427,7 +427,7 @@ func TestDiffRollbackAndImpact(t *testing.T) {
 		"targets": []map[string]any{{"role": "teacher", "beta": false}, {"role": "student"}}})
 	var dry struct {
 		From, To int64
-		Impact   []impact
+		Impact   []Impact
 	}
 	json.Unmarshal(r.body, &dry)
 	want := map[string]string{"new_report": "rule teachers", "legacy_report": "rule teachers", "report_banner": "flag:new_report"}

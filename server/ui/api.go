@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	vexilrt "github.com/vexilhq/vexil/runtime"
+	"github.com/vexilhq/vexil/server"
 )
 
 // maxAPIResponse bounds what the UI reads from one in-process API answer, so
@@ -290,13 +291,8 @@ type diffResult struct {
 	Text    string       `json:"text"`
 }
 
-type impact struct {
-	Target  int    `json:"target"`
-	Flag    string `json:"flag"`
-	Before  any    `json:"before"`
-	After   any    `json:"after"`
-	Because string `json:"because"`
-}
+// impact is a rollback dry run's answer line, decoded as the API writes it.
+type impact = server.Impact
 
 type evalResult struct {
 	Value   any                  `json:"value"`

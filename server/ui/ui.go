@@ -143,11 +143,15 @@ func (h *handler) routes() {
 func (h *handler) secure(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
-		hd.Set("Content-Security-Policy", contentSecurityPolicy)
-		hd.Set("X-Frame-Options", "DENY")
-		hd.Set("X-Content-Type-Options", "nosniff")
-		hd.Set("Referrer-Policy", "same-origin")
-		hd.Set("Cross-Origin-Opener-Policy", "same-origin")
+		for _, kv := range [...][2]string{
+			{"Content-Security-Policy", contentSecurityPolicy},
+			{"X-Frame-Options", "DENY"},
+			{"X-Content-Type-Options", "nosniff"},
+			{"Referrer-Policy", "same-origin"},
+			{"Cross-Origin-Opener-Policy", "same-origin"},
+		} {
+			hd.Set(kv[0], kv[1])
+		}
 		if !strings.HasPrefix(r.URL.Path, h.opts.Prefix+"/static/") {
 			hd.Set("Cache-Control", "no-store")
 		}
