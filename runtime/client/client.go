@@ -537,13 +537,19 @@ func (c *Client) admit(up Update) error {
 }
 
 func (u *updater) Version() string {
+	return u.ofSourced(func(c *Client) string { return c.base.Version() })
+}
+
+// ofSourced is f of the client, under its lock, while it serves a config a
+// source gave (not the defaults); otherwise "".
+func (u *updater) ofSourced(f func(c *Client) string) string {
 	c := (*Client)(u)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.base == nil || c.origin == OriginDefaults {
 		return ""
 	}
-	return c.base.Version()
+	return f(c)
 }
 
 func (u *updater) Database() string {
@@ -554,11 +560,5 @@ func (u *updater) Database() string {
 }
 
 func (u *updater) ETag() string {
-	c := (*Client)(u)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.base == nil || c.origin == OriginDefaults {
-		return ""
-	}
-	return c.etag
+	return u.ofSourced(func(c *Client) string { return c.etag })
 }

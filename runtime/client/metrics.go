@@ -46,34 +46,43 @@ type flagCounts struct {
 
 func newMetrics(c *Client) *metrics {
 	const ns = "vexil_client_"
+	counter := func(name, help string) prometheus.Counter {
+		return prometheus.NewCounter(prometheus.CounterOpts{Name: ns + name, Help: help})
+	}
+	gauge := func(name, help string) prometheus.Gauge {
+		return prometheus.NewGauge(prometheus.GaugeOpts{Name: ns + name, Help: help})
+	}
+	counterVec := func(name, help, label string) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: ns + name, Help: help}, []string{label})
+	}
 	return &metrics{
-		version: prometheus.NewGauge(prometheus.GaugeOpts{Name: ns + "config_version",
-			Help: "The server version of the config being served (0 for a file, cache-less defaults or content hash)."}),
+		version: gauge("config_version",
+			"The server version of the config being served (0 for a file, cache-less defaults or content hash)."),
 		age: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: ns + "config_age_seconds",
 			Help: "Seconds since the source last confirmed the config is current: for a server, since the last byte it sent (an event, a ping or an answer)."},
 			func() float64 { return c.Status().Age.Seconds() }),
-		syncErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: ns + "sync_errors_total",
-			Help: "Failed syncs with the source, by operation (stream, fetch, compile, read)."}, []string{"op"}),
-		rejected: prometheus.NewCounter(prometheus.CounterOpts{Name: ns + "config_rejected_total",
-			Help: "Configs refused because they do not compile; the previous one kept serving."}),
-		ignored: prometheus.NewCounterVec(prometheus.CounterOpts{Name: ns + "config_ignored_total",
-			Help: "Configs the server offered and the client did not take: older (an older version of the served config's database) or empty (an empty config from another database)."}, []string{"reason"}),
-		authFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: ns + "auth_failures_total",
-			Help: "Requests the server refused with 401 or 403 (a revoked or wrong token)."}),
-		warnings: prometheus.NewGauge(prometheus.GaugeOpts{Name: ns + "config_warnings",
-			Help: "Parts of the served config this binary does not know and ignores (rules on unknown flags, unknown attributes)."}),
-		cacheErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: ns + "cache_ignored_total",
-			Help: "Config cache files ignored as corrupt, truncated, foreign or not compiling."}),
+		syncErrors: counterVec("sync_errors_total",
+			"Failed syncs with the source, by operation (stream, fetch, compile, read).", "op"),
+		rejected: counter("config_rejected_total",
+			"Configs refused because they do not compile; the previous one kept serving."),
+		ignored: counterVec("config_ignored_total",
+			"Configs the server offered and the client did not take: older (an older version of the served config's database) or empty (an empty config from another database).", "reason"),
+		authFailures: counter("auth_failures_total",
+			"Requests the server refused with 401 or 403 (a revoked or wrong token)."),
+		warnings: gauge("config_warnings",
+			"Parts of the served config this binary does not know and ignores (rules on unknown flags, unknown attributes)."),
+		cacheErrors: counter("cache_ignored_total",
+			"Config cache files ignored as corrupt, truncated, foreign or not compiling."),
 		staleFlags: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: ns + "flag_stale",
 			Help: "1 while a flag is past its max_staleness (answering its safe value, or its last one)."}, []string{"flag"}),
-		staleTransitions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: ns + "flag_stale_total",
-			Help: "Times a flag went past its max_staleness."}, []string{"flag"}),
-		exported: prometheus.NewCounter(prometheus.CounterOpts{Name: ns + "exposures_exported_total",
-			Help: "Exposure events handed to the exporter successfully."}),
-		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: ns + "exposures_dropped_total",
-			Help: "Exposure events dropped: the buffer was full or the exporter failed."}),
-		exportErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: ns + "export_errors_total",
-			Help: "Exporter calls that failed."}),
+		staleTransitions: counterVec("flag_stale_total",
+			"Times a flag went past its max_staleness.", "flag"),
+		exported: counter("exposures_exported_total",
+			"Exposure events handed to the exporter successfully."),
+		dropped: counter("exposures_dropped_total",
+			"Exposure events dropped: the buffer was full or the exporter failed."),
+		exportErrors: counter("export_errors_total",
+			"Exporter calls that failed."),
 		evalDesc: prometheus.NewDesc(ns+"evaluations_total",
 			"Evaluations through generated accessors and Evaluate, by flag and reason.", []string{"flag", "reason"}, nil),
 		evals: map[string]*flagCounts{},

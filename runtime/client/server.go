@@ -237,16 +237,10 @@ func (s *serverSource) Run(ctx context.Context, u Updater) {
 // polls. A short jitter keeps apart the reconnections of clients that
 // polled together.
 func (s *serverSource) backoff(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	case <-s.polled:
-		return sleep(ctx, rand.N(min(s.opts.MinBackoff, time.Second)+1))
+	if ok, woken := sleepUnless(ctx, d, s.polled); !woken {
+		return ok
 	}
+	return sleep(ctx, rand.N(min(s.opts.MinBackoff, time.Second)+1))
 }
 
 // fullJitter is exponential backoff with full jitter: uniform in
@@ -266,14 +260,23 @@ func spread(interval time.Duration) time.Duration {
 	return interval/2 + rand.N(interval+1)
 }
 
+// sleep waits for d; it is false when ctx ends first.
 func sleep(ctx context.Context, d time.Duration) bool {
+	ok, _ := sleepUnless(ctx, d, nil)
+	return ok
+}
+
+// sleepUnless is sleep cut short (woken) when wake, if not nil, is ready.
+func sleepUnless(ctx context.Context, d time.Duration, wake <-chan struct{}) (ok, woken bool) {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
-		return false
+		return false, false
 	case <-t.C:
-		return true
+		return true, false
+	case <-wake:
+		return true, true
 	}
 }
 
