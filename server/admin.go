@@ -245,7 +245,9 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, c *call) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-type versionJSON struct {
+// VersionInfo is a rules version as the admin API shows it: in lists without
+// its document, alone (GET .../versions/{n}) with it.
+type VersionInfo struct {
 	Version int64             `json:"version"`
 	Parent  int64             `json:"parent"`
 	Author  string            `json:"author"`
@@ -274,9 +276,9 @@ func (s *Server) listVersions(w http.ResponseWriter, r *http.Request, c *call) {
 		writeError(w, http.StatusInternalServerError, "internal", err.Error(), nil)
 		return
 	}
-	out := make([]versionJSON, 0, len(vs))
+	out := make([]VersionInfo, 0, len(vs))
 	for _, v := range vs {
-		out = append(out, versionJSON{Version: v.Version, Parent: v.Parent, Author: v.Author, Message: v.Message, Action: v.Action, Created: v.Created})
+		out = append(out, VersionInfo{Version: v.Version, Parent: v.Parent, Author: v.Author, Message: v.Message, Action: v.Action, Created: v.Created})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"versions": out})
 }
@@ -305,7 +307,7 @@ func (s *Server) getVersion(w http.ResponseWriter, r *http.Request, c *call) {
 	if !ok {
 		return
 	}
-	writeJSON(w, http.StatusOK, versionJSON{Version: v.Version, Parent: v.Parent, Author: v.Author, Message: v.Message,
+	writeJSON(w, http.StatusOK, VersionInfo{Version: v.Version, Parent: v.Parent, Author: v.Author, Message: v.Message,
 		Action: v.Action, Created: v.Created, Rules: &v.Rules, Format: v.Format, Kills: killReasons(v.Kills)})
 }
 

@@ -259,14 +259,7 @@ func rulesHistory(ctx context.Context, args []string, stdio Stdio) int {
 		return exitOK
 	}
 	var out struct {
-		Versions []struct {
-			Version int64     `json:"version"`
-			Parent  int64     `json:"parent"`
-			Author  string    `json:"author"`
-			Message string    `json:"message"`
-			Action  string    `json:"action"`
-			Created time.Time `json:"created_at"`
-		} `json:"versions"`
+		Versions []server.VersionInfo `json:"versions"`
 	}
 	if err := json.Unmarshal(b, &out); err != nil {
 		return fail(stdio.Err, "rules history", "", err)

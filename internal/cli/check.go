@@ -197,34 +197,34 @@ func displayPath(wd, file string) string {
 }
 
 func writeFindings(w io.Writer, format string, fs []check.Finding) {
-	switch format {
-	case "json":
-		writeJSON(w, fs)
-	case "github":
-		for _, f := range fs {
-			level := map[check.Severity]string{check.Error: "error", check.Warning: "warning", check.Info: "notice"}[f.Severity]
-			fmt.Fprintf(w, "::%s file=%s,line=%d,col=%d,title=%s::%s\n", level,
-				ghProperty(f.File), f.Line, f.Col, ghProperty(f.Rule), ghData(f.Message))
-		}
-	default:
-		for _, f := range fs {
-			fmt.Fprintln(w, f)
-		}
-	}
+	writeList(w, format, fs, func(f check.Finding) string {
+		level := map[check.Severity]string{check.Error: "error", check.Warning: "warning", check.Info: "notice"}[f.Severity]
+		return fmt.Sprintf("::%s file=%s,line=%d,col=%d,title=%s::%s", level,
+			ghProperty(f.File), f.Line, f.Col, ghProperty(f.Rule), ghData(f.Message))
+	}, check.Finding.String)
 }
 
 func writeUses(w io.Writer, format string, us []check.Use) {
-	switch format {
-	case "json":
-		writeJSON(w, us)
-	case "github":
-		for _, u := range us {
-			fmt.Fprintf(w, "::notice file=%s,line=%d,col=%d,title=%s::%s\n", ghProperty(u.File), u.Line, u.Col, ghProperty(u.Flag), ghData(u.Accessor))
-		}
-	default:
-		for _, u := range us {
-			fmt.Fprintf(w, "%s:%d:%d: %s: %s\n", u.File, u.Line, u.Col, u.Flag, u.Accessor)
-		}
+	writeList(w, format, us, func(u check.Use) string {
+		return fmt.Sprintf("::notice file=%s,line=%d,col=%d,title=%s::%s", ghProperty(u.File), u.Line, u.Col, ghProperty(u.Flag), ghData(u.Accessor))
+	}, func(u check.Use) string {
+		return fmt.Sprintf("%s:%d:%d: %s: %s", u.File, u.Line, u.Col, u.Flag, u.Accessor)
+	})
+}
+
+// writeList writes items in --format: json, github (a workflow command a
+// line, from github) or text (a line each, from text).
+func writeList[T any](w io.Writer, format string, items []T, github, text func(T) string) {
+	if format == "json" {
+		writeJSON(w, items)
+		return
+	}
+	line := text
+	if format == "github" {
+		line = github
+	}
+	for _, it := range items {
+		fmt.Fprintln(w, line(it))
 	}
 }
 
