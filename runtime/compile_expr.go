@@ -289,10 +289,7 @@ func (cc *compiler) compileAttrCompare(e *filter.CompareExpr, x *fctx, text stri
 	n := cnode{slot: slot, cmp: e.Op}
 	switch lit.Kind {
 	case filter.LitBool:
-		n.op = nAttrBool
-		if lit.Bool {
-			n.i = 1
-		}
+		n.op, n.i = nAttrBool, boolInt(lit.Bool)
 	case filter.LitInt:
 		n.op, n.k = nAttrInt, lit.Int
 		n.i, n.j, n.neg = intRange(e.Op, lit.Int)
@@ -430,10 +427,7 @@ func (cc *compiler) compileFlagCompare(e *filter.CompareExpr, x *fctx, text stri
 	n := cnode{slot: int32(id), cmp: e.Op}
 	switch lit.Kind {
 	case filter.LitBool:
-		n.op = nFlagBool
-		if lit.Bool {
-			n.i = 1
-		}
+		n.op, n.i = nFlagBool, boolInt(lit.Bool)
 	case filter.LitInt:
 		n.op, n.i = nFlagNum, lit.Int
 	case filter.LitString:
@@ -450,20 +444,19 @@ func (cc *compiler) compileFlagCompare(e *filter.CompareExpr, x *fctx, text stri
 	return cc.add(n, text)
 }
 
+// boolInt is a bool operand as a node holds it: 1 for true.
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 func litDescription(l filter.Literal) string {
-	switch l.Kind {
-	case filter.LitBool:
-		return "a bool"
-	case filter.LitInt:
-		return "an int"
-	case filter.LitFloat:
-		return "a float"
-	case filter.LitString:
-		return "a string"
-	case filter.LitIntSet:
-		return "a set of ints"
-	case filter.LitStringSet:
-		return "a set of strings"
+	names := [...]string{filter.LitBool: "a bool", filter.LitInt: "an int", filter.LitFloat: "a float", filter.LitString: "a string",
+		filter.LitIntSet: "a set of ints", filter.LitStringSet: "a set of strings"}
+	if int(l.Kind) < len(names) && names[l.Kind] != "" {
+		return names[l.Kind]
 	}
 	return "a time"
 }

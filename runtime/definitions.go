@@ -195,12 +195,8 @@ func (l *loader) flag(q yamlPair, defs bool) (FlagDef, bool) {
 		switch x.name {
 		case "alias":
 			isAlias = true
-			if s, ok := l.str(x.val, x.path); ok {
-				if isName(s, true) {
-					f.Alias = s
-				} else {
-					l.errAt(x.val, x.path, "alias %q is not a flag name", clipText(s))
-				}
+			if s, ok := l.name(*x, "alias %q is not a flag name"); ok {
+				f.Alias = s
 			}
 		case "default":
 			def = x

@@ -142,12 +142,8 @@ func (l *loader) rules(p yamlPair) []RuleDef {
 					r.Enabled = b
 				}
 			case "split_group":
-				if s, ok := l.str(f.val, f.path); ok {
-					if isName(s, true) {
-						r.SplitGroup = s
-					} else {
-						l.errAt(f.val, f.path, "invalid split group %q: a name is letters, digits and _, starting with a letter or _", clipText(s))
-					}
+				if s, ok := l.name(f, "invalid split group %q: a name is letters, digits and _, starting with a letter or _"); ok {
+					r.SplitGroup = s
 				}
 			case "metadata":
 				r.Metadata = l.metadata(f)

@@ -28,6 +28,18 @@ func (l *loader) str(n *yaml.Node, path string) (string, bool) {
 	return "", false
 }
 
+// name reads p's value as a string that must be a name (one the filter
+// language could refer to); notName, a format taking the value, says why
+// another string is refused.
+func (l *loader) name(p yamlPair, notName string) (string, bool) {
+	s, ok := l.str(p.val, p.path)
+	if ok && !isName(s, true) {
+		l.errAt(p.val, p.path, notName, clipText(s))
+		return "", false
+	}
+	return s, ok
+}
+
 func (l *loader) boolean(n *yaml.Node, path string) (bool, bool) {
 	if isScalar(n, "!!bool") {
 		return strings.EqualFold(n.Value, "true"), true

@@ -135,20 +135,9 @@ func (p *filterParser) text(t filterToken) string { return clip(p.src[t.start:t.
 func (p *filterParser) sync() {
 	depth := 0
 	for {
-		switch p.tok().kind {
-		case tkEOF:
+		k := p.tok().kind
+		if k == tkEOF || depth == 0 && (k == tkAnd || k == tkOr) || !nest(&depth, k) {
 			return
-		case tkAnd, tkOr:
-			if depth == 0 {
-				return
-			}
-		case tkLParen:
-			depth++
-		case tkRParen:
-			if depth == 0 {
-				return
-			}
-			depth--
 		}
 		p.next()
 	}
@@ -159,16 +148,25 @@ func (p *filterParser) sync() {
 func (p *filterParser) skipPastRParen() {
 	depth := 0
 	for p.tok().kind != tkEOF {
-		switch p.next().kind {
-		case tkLParen:
-			depth++
-		case tkRParen:
-			if depth == 0 {
-				return
-			}
-			depth--
+		if !nest(&depth, p.next().kind) {
+			return
 		}
 	}
+}
+
+// nest follows the parenthesis depth over a token of kind k; it is false
+// at a `)` that closes nothing open.
+func nest(depth *int, k tokKind) bool {
+	switch k {
+	case tkLParen:
+		*depth++
+	case tkRParen:
+		if *depth == 0 {
+			return false
+		}
+		*depth--
+	}
+	return true
 }
 
 // enter accounts for one more level of nesting at t, reporting an error and
