@@ -14,7 +14,7 @@ import (
 )
 
 func (s *Server) whoami(w http.ResponseWriter, r *http.Request, c *call) {
-	writeJSON(w, http.StatusOK, map[string]any{"name": c.token.Name, "role": c.token.Role, "environments": nonNil(c.token.Environments)})
+	writeJSON(w, http.StatusOK, map[string]any{"name": c.token.Name, "role": c.token.Role, "environments": nonNil(c.token.Environments), "projects": nonNil(c.token.Projects)})
 }
 
 // envList names a token's environments for messages.
@@ -39,16 +39,23 @@ func (s *Server) listEnvs(w http.ResponseWriter, r *http.Request, c *call) {
 		Locked  bool   `json:"locked"`
 	}
 	out := []envJSON{}
-	for _, name := range s.opts.Envs {
+	p := s.project(store.DefaultProject)
+	for _, name := range s.envNames() {
 		if !tokenAllowsEnv(c.token, name) {
 			continue
 		}
-		l, err := s.st.Lock(r.Context(), name)
+		l, err := s.st.Lock(r.Context(), store.DefaultProject, name)
 		if err != nil {
 			writeError(w, http.StatusInternalServerError, "internal", err.Error(), nil)
 			return
 		}
-		out = append(out, envJSON{Name: name, Version: s.envs[name].snap.Load().v.Version, Locked: l != nil})
+		ej := envJSON{Name: name, Locked: l != nil}
+		if p != nil {
+			if snap := p.env(name).snap.Load(); snap != nil {
+				ej.Version = snap.v.Version
+			}
+		}
+		out = append(out, ej)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"environments": out})
 }
@@ -74,7 +81,13 @@ func (s *Server) definitions(w http.ResponseWriter, r *http.Request, c *call) {
 		Values []string `json:"values,omitempty"`
 		Key    bool     `json:"key"`
 	}
-	d := s.opts.Definitions
+	p := s.project(store.DefaultProject)
+	if p == nil {
+		writeError(w, http.StatusNotFound, "not_found", "project default has no definitions: push them with PUT /api/v1/projects/default/definitions", nil)
+		return
+	}
+	cur := p.cur.Load()
+	d := cur.defs
 	flags := []flagJSON{}
 	for _, f := range d.Flags {
 		fj := flagJSON{Name: f.Name, Type: f.Type.String(), Variants: []any{}, Alias: f.Alias, Description: f.Description,
@@ -97,12 +110,12 @@ func (s *Server) definitions(w http.ResponseWriter, r *http.Request, c *call) {
 	for _, a := range d.Attributes {
 		attrs = append(attrs, attrJSON{Name: a.Name, Type: a.Type.String(), Values: a.Values, Key: a.Key})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"source": s.opts.DefinitionsSource, "flags": flags, "attributes": attrs})
+	writeJSON(w, http.StatusOK, map[string]any{"source": cur.source, "flags": flags, "attributes": attrs})
 }
 
 func (s *Server) auditLog(w http.ResponseWriter, r *http.Request, c *call) {
 	q := r.URL.Query()
-	f := store.AuditFilter{Env: q.Get("env"), Actor: q.Get("actor"), Action: q.Get("action")}
+	f := store.AuditFilter{Project: q.Get("project"), Env: q.Get("env"), Actor: q.Get("actor"), Action: q.Get("action")}
 	var err error
 	if f.Limit, err = intParam(q.Get("limit"), 100); err != nil || f.Limit > 1000 {
 		writeError(w, http.StatusBadRequest, "bad_request", "limit: want 1 to 1000", nil)
@@ -114,9 +127,13 @@ func (s *Server) auditLog(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	f.Before = int64(before)
-	// A token scoped to environments sees only their entries.
+	// A token scoped to environments or projects sees only their entries.
 	if len(c.token.Environments) > 0 && !slices.Contains(c.token.Environments, f.Env) {
 		writeError(w, http.StatusForbidden, "forbidden", "a token scoped to environments must name one of them with env=", nil)
+		return
+	}
+	if len(c.token.Projects) > 0 && !slices.Contains(c.token.Projects, f.Project) {
+		writeError(w, http.StatusForbidden, "forbidden", "a token scoped to projects must name one of them with project=", nil)
 		return
 	}
 	entries, err := s.st.AuditLog(r.Context(), f)
@@ -128,6 +145,7 @@ func (s *Server) auditLog(w http.ResponseWriter, r *http.Request, c *call) {
 		ID            int64     `json:"id"`
 		Time          time.Time `json:"time"`
 		Actor         string    `json:"actor"`
+		Project       string    `json:"project"`
 		Env           string    `json:"env"`
 		Action        string    `json:"action"`
 		Outcome       string    `json:"outcome"`
@@ -161,6 +179,7 @@ type TokenInfo struct {
 	Name         string     `json:"name"`
 	Role         string     `json:"role"`
 	Environments []string   `json:"environments"`
+	Projects     []string   `json:"projects"`
 	Created      time.Time  `json:"created_at"`
 	CreatedBy    string     `json:"created_by"`
 	Revoked      *time.Time `json:"revoked_at"`
@@ -168,7 +187,7 @@ type TokenInfo struct {
 }
 
 func toTokenInfo(t *store.Token) TokenInfo {
-	return TokenInfo{ID: t.ID, Name: t.Name, Role: t.Role, Environments: nonNil(t.Environments), Created: t.Created, CreatedBy: t.CreatedBy, Revoked: t.Revoked}
+	return TokenInfo{ID: t.ID, Name: t.Name, Role: t.Role, Environments: nonNil(t.Environments), Projects: nonNil(t.Projects), Created: t.Created, CreatedBy: t.CreatedBy, Revoked: t.Revoked}
 }
 
 func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, c *call) {
@@ -179,7 +198,7 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	out := make([]TokenInfo, 0, len(all))
 	for i := range all {
-		if withinScope(c.token, all[i].Role, all[i].Environments) {
+		if withinScope(c.token, all[i].Role, all[i].Environments, all[i].Projects) {
 			out = append(out, toTokenInfo(&all[i]))
 		}
 	}
@@ -191,6 +210,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, c *call) {
 		Name         string   `json:"name"`
 		Role         string   `json:"role"`
 		Environments []string `json:"environments"`
+		Projects     []string `json:"projects"`
 	}
 	ev := auditEvent{actor: c.actor(), action: "token.create"}
 	if !decodeJSON(w, r, &req) {
@@ -198,17 +218,18 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	ev.message = req.Name
-	if validRole(req.Role) && !withinScope(c.token, req.Role, req.Environments) {
+	if validRole(req.Role) && !withinScope(c.token, req.Role, req.Environments, req.Projects) {
 		s.refuse(r.Context(), w, ev, "denied", http.StatusForbidden, "forbidden",
-			fmt.Sprintf("token %q (role %s, environments %s) may only create tokens of its role or below, for environments among its own", c.token.Name, c.token.Role, envList(c.token.Environments)), nil)
+			fmt.Sprintf("token %q (role %s, environments %s, projects %s) may only create tokens of its role or below, for environments and projects among its own",
+				c.token.Name, c.token.Role, envList(c.token.Environments), envList(c.token.Projects)), nil)
 		return
 	}
-	t, secret, err := s.createTokenFor(r.Context(), req.Name, req.Role, req.Environments, c.actor())
+	t, secret, err := s.createTokenFor(r.Context(), req.Name, req.Role, req.Environments, req.Projects, c.actor())
 	if err != nil {
 		s.refuse(r.Context(), w, ev, "invalid", http.StatusBadRequest, "bad_request", err.Error(), nil)
 		return
 	}
-	s.audit(r.Context(), withOutcome(ev, "ok", fmt.Sprintf("%s role %s environments %v", t.ID, t.Role, t.Environments)))
+	s.audit(r.Context(), withOutcome(ev, "ok", fmt.Sprintf("%s role %s environments %v projects %v", t.ID, t.Role, t.Environments, t.Projects)))
 	out := toTokenInfo(t)
 	out.Token = secret
 	writeJSON(w, http.StatusCreated, out)
@@ -223,7 +244,7 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	for _, t := range all {
-		if t.ID == id && t.Revoked == nil && !withinScope(c.token, t.Role, t.Environments) {
+		if t.ID == id && t.Revoked == nil && !withinScope(c.token, t.Role, t.Environments, t.Projects) {
 			s.refuse(r.Context(), w, ev, "denied", http.StatusForbidden, "forbidden",
 				fmt.Sprintf("token %q may not revoke %s, whose role or environments are beyond its own", c.token.Name, id), nil)
 			return
@@ -259,19 +280,28 @@ type VersionInfo struct {
 	Kills   map[string]string `json:"kills,omitempty"`
 }
 
-func (s *Server) listVersions(w http.ResponseWriter, r *http.Request, c *call) {
+// versionPage reads a version list's ?limit= (default 50) and ?before=,
+// answering 400 itself when either is bad.
+func versionPage(w http.ResponseWriter, r *http.Request) (limit, before int, ok bool) {
 	q := r.URL.Query()
 	limit, err := intParam(q.Get("limit"), 50)
 	if err != nil || limit > 1000 {
 		writeError(w, http.StatusBadRequest, "bad_request", "limit: want 1 to 1000", nil)
-		return
+		return 0, 0, false
 	}
-	before, err := intParam(q.Get("before"), 0)
-	if err != nil {
+	if before, err = intParam(q.Get("before"), 0); err != nil {
 		writeError(w, http.StatusBadRequest, "bad_request", "before: want a version", nil)
+		return 0, 0, false
+	}
+	return limit, before, true
+}
+
+func (s *Server) listVersions(w http.ResponseWriter, r *http.Request, c *call) {
+	limit, before, ok := versionPage(w, r)
+	if !ok {
 		return
 	}
-	vs, err := s.st.Versions(r.Context(), c.env.name, limit, int64(before))
+	vs, err := s.st.Versions(r.Context(), c.env.proj.name, c.env.name, limit, int64(before))
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "internal", err.Error(), nil)
 		return
@@ -283,14 +313,15 @@ func (s *Server) listVersions(w http.ResponseWriter, r *http.Request, c *call) {
 	writeJSON(w, http.StatusOK, map[string]any{"versions": out})
 }
 
-// version reads the {n} path value or a query parameter as a version of env.
-func (s *Server) version(w http.ResponseWriter, r *http.Request, env, text, what string) (*store.Version, bool) {
+// version reads the {n} path value or a query parameter as a version of e.
+func (s *Server) version(w http.ResponseWriter, r *http.Request, e *envState, text, what string) (*store.Version, bool) {
+	env := e.name
 	n, err := strconv.ParseInt(text, 10, 64)
 	if err != nil || n < 0 {
 		writeError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("%s: %q is not a version", what, text), nil)
 		return nil, false
 	}
-	v, err := s.st.Get(r.Context(), env, n)
+	v, err := s.st.Get(r.Context(), e.proj.name, env, n)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("%s has no version %d", env, n), nil)
@@ -303,7 +334,7 @@ func (s *Server) version(w http.ResponseWriter, r *http.Request, env, text, what
 }
 
 func (s *Server) getVersion(w http.ResponseWriter, r *http.Request, c *call) {
-	v, ok := s.version(w, r, c.env.name, r.PathValue("n"), "version")
+	v, ok := s.version(w, r, c.env, r.PathValue("n"), "version")
 	if !ok {
 		return
 	}
@@ -342,7 +373,7 @@ func (s *Server) evaluate(w http.ResponseWriter, r *http.Request, c *call) {
 		}
 		var diags vexilrt.Diagnostics
 		var ok bool
-		if cfg, diags, ok = s.compileBounded(r.Context(), "draft", *req.Rules, snap.v.Kills, "draft"); !ok {
+		if cfg, diags, ok = s.compileBounded(r.Context(), snap.defs.defs, "draft", *req.Rules, snap.v.Kills, "draft"); !ok {
 			writeError(w, http.StatusServiceUnavailable, "unavailable", "the request ended while waiting to compile", nil)
 			return
 		}

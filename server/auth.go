@@ -60,22 +60,24 @@ func roleRank(role string) int {
 	return map[string]int{RoleSDK: 1, RoleViewer: 2, RoleEditor: 3, RoleAdmin: 4}[role]
 }
 
-// withinScope reports whether a token of role over envs (none = all) can do
-// nothing holder cannot: its role is no higher and its environments are
-// among holder's. A token may only make, see and revoke such tokens, so no
-// token can hand out more than it holds.
-func withinScope(holder *store.Token, role string, envs []string) bool {
-	if roleRank(role) > roleRank(holder.Role) {
-		return false
-	}
-	if len(holder.Environments) == 0 {
+// withinScope reports whether a token of role over envs and projects (none
+// = all) can do nothing holder cannot: its role is no higher and its
+// environments and projects are among holder's. A token may only make, see
+// and revoke such tokens, so no token can hand out more than it holds.
+func withinScope(holder *store.Token, role string, envs, projects []string) bool {
+	return roleRank(role) <= roleRank(holder.Role) && subset(envs, holder.Environments) && subset(projects, holder.Projects)
+}
+
+// subset says whether scope a (none = all) is within scope b.
+func subset(a, b []string) bool {
+	if len(b) == 0 {
 		return true
 	}
-	if len(envs) == 0 {
+	if len(a) == 0 {
 		return false
 	}
-	for _, e := range envs {
-		if !slices.Contains(holder.Environments, e) {
+	for _, e := range a {
+		if !slices.Contains(b, e) {
 			return false
 		}
 	}
@@ -136,6 +138,10 @@ func tokenAllowsEnv(t *store.Token, env string) bool {
 	return len(t.Environments) == 0 || slices.Contains(t.Environments, env)
 }
 
+func tokenAllowsProject(t *store.Token, project string) bool {
+	return len(t.Projects) == 0 || slices.Contains(t.Projects, project)
+}
+
 // newTokenSecret returns a fresh secret ("vxl_" and 256 random bits) and
 // its SHA-256, the only form stored.
 func newTokenSecret() (secret string, hash []byte) {
@@ -156,13 +162,19 @@ func newTokenID() string {
 const maxTokenName = 200
 
 // createTokenFor makes a token and returns its record and secret (shown once).
-func (s *Server) createTokenFor(ctx context.Context, name, role string, envs []string, by string) (*store.Token, string, error) {
+func (s *Server) createTokenFor(ctx context.Context, name, role string, envs, projects []string, by string) (*store.Token, string, error) {
 	if !validRole(role) {
 		return nil, "", fmt.Errorf("role %q: want admin, editor, viewer or sdk", role)
 	}
 	for _, e := range envs {
-		if s.envs[e] == nil {
+		if !slices.Contains(s.envNames(), e) {
 			return nil, "", fmt.Errorf("unknown environment %q", e)
+		}
+	}
+	// A project need not exist yet: a CI token is made before its first push.
+	for _, p := range projects {
+		if !validName(p) {
+			return nil, "", fmt.Errorf("project %q: %s", p, nameRule)
 		}
 	}
 	if strings.TrimSpace(name) == "" {
@@ -172,7 +184,7 @@ func (s *Server) createTokenFor(ctx context.Context, name, role string, envs []s
 		return nil, "", fmt.Errorf("a token name is at most %d bytes", maxTokenName)
 	}
 	secret, hash := newTokenSecret()
-	t := &store.Token{ID: newTokenID(), Name: name, Role: role, Environments: envs, Hash: hash, Created: time.Now().UTC(), CreatedBy: by}
+	t := &store.Token{ID: newTokenID(), Name: name, Role: role, Environments: envs, Projects: projects, Hash: hash, Created: time.Now().UTC(), CreatedBy: by}
 	if err := s.st.CreateToken(ctx, *t); err != nil {
 		return nil, "", err
 	}
@@ -187,7 +199,7 @@ func (s *Server) Bootstrap(ctx context.Context, secret string) (string, error) {
 		return "", nil
 	}
 	if secret == "" {
-		t, gen, err := s.createTokenFor(ctx, "bootstrap", RoleAdmin, nil, "vexil serve")
+		t, gen, err := s.createTokenFor(ctx, "bootstrap", RoleAdmin, nil, nil, "vexil serve")
 		if err != nil {
 			return "", err
 		}

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -34,14 +35,24 @@ func send(method, path string, body any, headers ...string) func(*testEnv, strin
 
 func authTable() []authRow {
 	const env = "/api/v1/envs/{env}"
+	const proj = "/api/v1/projects/{project}"
 	return []authRow{
 		{"GET /healthz", "", false, 200, get("/healthz")},
 		{"GET /readyz", "", false, 200, get("/readyz")},
 		{"GET /metrics", "sdk", false, 200, get("/metrics")},
 		{"GET /api/v1/whoami", "sdk", false, 200, get("/api/v1/whoami")},
 		{"GET /api/v1/envs", "sdk", false, 200, get("/api/v1/envs")},
+		// A name refused once admitted; only an admin of every environment
+		// and project is admitted (wideOnly).
+		{"POST /api/v1/envs", "admin", true, 400, send("POST", "/api/v1/envs", map[string]any{"name": "no spaces"})},
+		{"GET /api/v1/projects", "sdk", false, 200, get("/api/v1/projects")},
+		{"GET " + proj + "/definitions", "sdk", false, 200, get(proj + "/definitions")},
+		// Not the current version: refused as stale once admitted.
+		{"PUT " + proj + "/definitions", "editor", false, 412, send("PUT", proj+"/definitions", testDefs+"\n# changed\n", "If-Match", `"99999"`)},
+		{"GET " + proj + "/definitions/versions", "viewer", false, 200, get(proj + "/definitions/versions")},
+		{"GET " + proj + "/definitions/versions/{n}", "viewer", false, 200, get(proj + "/definitions/versions/1")},
 		{"GET /api/v1/definitions", "sdk", false, 200, get("/api/v1/definitions")},
-		{"GET /api/v1/audit", "viewer", true, 200, get("/api/v1/audit?env={env}")},
+		{"GET /api/v1/audit", "viewer", true, 200, get("/api/v1/audit?env={env}&project={project}")},
 		{"GET /api/v1/tokens", "admin", false, 200, get("/api/v1/tokens")},
 		// A nameless token in env: refused as invalid once admitted.
 		{"POST /api/v1/tokens", "admin", true, 400, func(_ *testEnv, env string) (string, string, any, []string) {
@@ -76,26 +87,73 @@ func authTable() []authRow {
 			map[string]any{"counts": []map[string]any{{"flag": "workbook", "variant": "guided", "reason": "SPLIT", "count": 1}}})},
 		{"GET /sdk/v1/envs/{env}/stream", "sdk", true, 200, get("/sdk/v1/envs/{env}/stream")},
 		{"POST /ofrep/v1/evaluate/flags/{key}", "sdk", true, 200, func(_ *testEnv, env string) (string, string, any, []string) {
-			return "POST", "/ofrep/v1/evaluate/flags/new_report", `{"context":{"targetingKey":"u1"}}`, []string{"Vexil-Environment", env}
+			return "POST", "/ofrep/v1/evaluate/flags/new_report", `{"context":{"targetingKey":"u1"}}`, []string{"Vexil-Environment", env, "Vexil-Project", "{project}"}
 		}},
 		{"POST /ofrep/v1/evaluate/flags", "sdk", true, 200, func(_ *testEnv, env string) (string, string, any, []string) {
-			return "POST", "/ofrep/v1/evaluate/flags", `{"context":{}}`, []string{"Vexil-Environment", env}
+			return "POST", "/ofrep/v1/evaluate/flags", `{"context":{}}`, []string{"Vexil-Environment", env, "Vexil-Project", "{project}"}
 		}},
 		// A ticket, never a bearer token, opens an event stream: without one
 		// it is 401 whoever asks (TestOFREPStreamAuthorization covers tickets).
+		{"GET /sdk/v1/projects/{project}/envs/{env}/config", "sdk", true, 200, get("/sdk/v1/projects/{project}/envs/{env}/config")},
+		{"GET /sdk/v1/projects/{project}/envs/{env}/stream", "sdk", true, 200, get("/sdk/v1/projects/{project}/envs/{env}/stream")},
 		{"GET " + ofrepStreamPath, "", false, 401, get(ofrepStreamPath)},
 		{"OPTIONS /ofrep/v1/", "", false, 204, send("OPTIONS", "/ofrep/v1/evaluate/flags", nil)},
 		{"/", "", false, 404, get("/api/v1/nothing-here/{env}")},
 	}
 }
 
-// TestAuthorization sends every route's request as every role, unscoped
-// and scoped to dev, for dev and for prod, and without a token. Every
-// route the server has needs a row.
+// projectRows adds, for each row of a per-environment route of project
+// "default" that the server also has under /api/v1/projects/{project}, the
+// row of that route.
+func projectRows(rows []authRow, routes []route) []authRow {
+	have := map[string]bool{}
+	for _, rt := range routes {
+		have[rt.pattern] = true
+	}
+	out := slices.Clone(rows)
+	for _, row := range rows {
+		method, path, _ := strings.Cut(row.pattern, " ")
+		rest, ok := strings.CutPrefix(path, "/api/v1/envs/")
+		pattern := method + " /api/v1/projects/{project}/envs/" + rest
+		if !ok || !have[pattern] {
+			continue
+		}
+		req := row.req
+		row.pattern = pattern
+		row.req = func(e *testEnv, env string) (string, string, any, []string) {
+			m, p, body, headers := req(e, env)
+			return m, "/api/v1/projects/{project}" + strings.TrimPrefix(p, "/api/v1"), body, headers
+		}
+		out = append(out, row)
+	}
+	return out
+}
+
+// projectScoped says whether a route's request is in a project a token must
+// be scoped to: the {project} of its path or header, or "default" for
+// per-environment paths without one and for what reads or makes "default"'s
+// or every project's things.
+func projectScoped(pattern string) bool {
+	switch pattern {
+	case "GET /api/v1/audit", "POST /api/v1/tokens", "DELETE /api/v1/tokens/{id}", "GET /api/v1/definitions",
+		"POST /ofrep/v1/evaluate/flags/{key}", "POST /ofrep/v1/evaluate/flags":
+		return true
+	}
+	return strings.Contains(pattern, "{env}") || strings.Contains(pattern, "{project}")
+}
+
+// TestAuthorization sends every route's request as every role, unscoped,
+// scoped to dev and scoped to project shop, for dev and for prod, in
+// projects default and shop where the route names one, and without a
+// token. Every route the server has needs a row.
 func TestAuthorization(t *testing.T) {
 	e := start(t, "sqlite", nil)
+	if r := e.do("PUT", "/api/v1/projects/shop/definitions", e.admin, testDefs, "If-Match", `"0"`); r.status != 200 {
+		t.Fatalf("creating project shop: %d %s", r.status, r.body)
+	}
+	table := projectRows(authTable(), e.srv.routeTable())
 	rows := map[string]authRow{}
-	for _, row := range authTable() {
+	for _, row := range table {
 		rows[row.pattern] = row
 	}
 	for _, rt := range e.srv.routeTable() {
@@ -110,38 +168,62 @@ func TestAuthorization(t *testing.T) {
 	type principal struct {
 		name, role, secret string
 		devOnly            bool
+		project            string // the only project it may use; "" for all
 	}
 	principals := []principal{{name: "no token"}}
 	for _, role := range []string{RoleSDK, RoleViewer, RoleEditor, RoleAdmin} {
 		principals = append(principals,
-			principal{role + " (all)", role, e.token(role), false},
-			principal{role + " (dev)", role, e.token(role, "dev"), true})
+			principal{role + " (all)", role, e.token(role), false, ""},
+			principal{role + " (dev)", role, e.token(role, "dev"), true, ""},
+			principal{role + " (shop)", role, e.projectToken(role, "shop"), false, "shop"})
 	}
 	rank := map[string]int{RoleSDK: 0, RoleViewer: 1, RoleEditor: 2, RoleAdmin: 3}
-	for _, row := range authTable() {
+	for _, row := range table {
+		projects := []string{"default"}
+		if _, path, _, headers := row.req(e, "dev"); strings.Contains(path+strings.Join(headers, " "), "{project}") {
+			projects = append(projects, "shop")
+		}
 		for _, p := range principals {
 			for _, env := range []string{"dev", "prod"} {
-				want := row.ok
-				switch {
-				case row.role == "":
-				case p.secret == "":
-					want = 401
-				case rank[p.role] < rank[row.role], row.scoped && p.devOnly && env != "dev":
-					want = 403
-				}
-				method, path, body, headers := row.req(e, env)
-				var got int
-				if row.pattern == "GET /sdk/v1/envs/{env}/stream" {
-					got = streamStatus(t, e.url+path, p.secret)
-				} else {
-					got = e.do(method, path, p.secret, body, headers...).status
-				}
-				if got != want {
-					t.Errorf("%s as %s in %s: %d, want %d", row.pattern, p.name, env, got, want)
+				for _, project := range projects {
+					want := row.ok
+					switch {
+					case row.role == "":
+					case p.secret == "":
+						want = 401
+					case rank[p.role] < rank[row.role], row.scoped && p.devOnly && env != "dev",
+						projectScoped(row.pattern) && p.project != "" && p.project != project,
+						row.pattern == "POST /api/v1/envs" && (p.devOnly || p.project != ""):
+						want = 403
+					}
+					method, path, body, headers := row.req(e, env)
+					path = strings.ReplaceAll(path, "{project}", project)
+					for i := range headers {
+						headers[i] = strings.ReplaceAll(headers[i], "{project}", project)
+					}
+					var got int
+					if strings.HasSuffix(row.pattern, "/stream") && strings.HasPrefix(row.pattern, "GET /sdk/") {
+						got = streamStatus(t, e.url+path, p.secret)
+					} else {
+						got = e.do(method, path, p.secret, body, headers...).status
+					}
+					if got != want {
+						t.Errorf("%s as %s in %s/%s: %d, want %d", row.pattern, p.name, project, env, got, want)
+					}
 				}
 			}
 		}
 	}
+}
+
+// projectToken makes a token of role scoped to one project.
+func (e *testEnv) projectToken(role, project string) string {
+	e.t.Helper()
+	r := e.do("POST", "/api/v1/tokens", e.admin, map[string]any{"name": role + "@" + project, "role": role, "projects": []string{project}})
+	if r.status != http.StatusCreated {
+		e.t.Fatalf("create token: %d %s", r.status, r.body)
+	}
+	return r.json(e.t)["token"].(string)
 }
 
 // streamStatus opens a stream, reads its status and closes it.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	vexilrt "github.com/vexilhq/vexil/runtime"
+	"github.com/vexilhq/vexil/store"
 )
 
 // A program using the Go client names itself and the definitions it was
@@ -231,13 +232,18 @@ func (s *Server) getClients(w http.ResponseWriter, r *http.Request, c *call) {
 		"clients":     s.clients.list(c.projectName(), c.env.name, time.Now()),
 		// What the builds' hashes compare with: a build not at it reads
 		// definitions other than the ones rules are saved against.
-		"current_definitions": vexilrt.SchemaHash(s.opts.Definitions),
+		"current_definitions": vexilrt.SchemaHash(c.env.proj.cur.Load().defs),
 	})
 }
 
-// projectName is the project a call's path names: every path is project
-// default's until the server serves several.
-func (c *call) projectName() string { return "default" }
+// projectName is the project a call is in: its environment's, else its
+// path's ("default" for un-prefixed paths).
+func (c *call) projectName() string {
+	if c.env != nil {
+		return c.env.proj.name
+	}
+	return cmp.Or(c.project, store.DefaultProject)
+}
 
 // RemovedFlagWarning says that a definitions push removed a flag that a
 // connected build was generated with: its code may still read the flag,

@@ -109,7 +109,7 @@ func (s *Server) diff(w http.ResponseWriter, r *http.Request, c *call) {
 	if to == "" {
 		to = strconv.FormatInt(cur, 10)
 	}
-	b, ok := s.version(w, r, c.env.name, to, "to")
+	b, ok := s.version(w, r, c.env, to, "to")
 	if !ok {
 		return
 	}
@@ -117,7 +117,7 @@ func (s *Server) diff(w http.ResponseWriter, r *http.Request, c *call) {
 	if from == "" {
 		from = strconv.FormatInt(max(b.Version-1, 0), 10)
 	}
-	a, ok := s.version(w, r, c.env.name, from, "from")
+	a, ok := s.version(w, r, c.env, from, "from")
 	if !ok {
 		return
 	}
@@ -147,8 +147,11 @@ func (s *Server) rollback(w http.ResponseWriter, r *http.Request, c *call) {
 		DryRun  bool             `json:"dry_run"`
 		Targets []map[string]any `json:"targets"`
 	}
+	c.env.proj.mu.RLock() // as putRules
+	defer c.env.proj.mu.RUnlock()
+	defs := c.env.proj.cur.Load().defs
 	cur := c.env.snap.Load()
-	ev := auditEvent{actor: c.actor(), env: c.env.name, action: "rollback", before: cur.v.Version}
+	ev := auditEvent{actor: c.actor(), project: c.env.proj.name, env: c.env.name, action: "rollback", before: cur.v.Version}
 	if !decodeJSON(w, r, &req) {
 		s.audit(r.Context(), withOutcome(ev, "invalid", "malformed body"))
 		return
@@ -166,7 +169,7 @@ func (s *Server) rollback(w http.ResponseWriter, r *http.Request, c *call) {
 			return
 		}
 	}
-	target, ok := s.version(w, r, c.env.name, strconv.FormatInt(*req.To, 10), "to")
+	target, ok := s.version(w, r, c.env, strconv.FormatInt(*req.To, 10), "to")
 	if !ok {
 		s.audit(r.Context(), withOutcome(ev, "invalid", fmt.Sprintf("no version %d", *req.To)))
 		return
@@ -176,7 +179,7 @@ func (s *Server) rollback(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	if req.DryRun {
 		// Kills stay as they are now: a rollback never undoes a kill switch.
-		cand, diags := s.compileStrict(fmt.Sprintf("%s@v%d", c.env.name, target.Version), target.Rules, cur.v.Kills, "dry-run")
+		cand, diags := s.compileStrict(defs, fmt.Sprintf("%s@v%d", c.env.name, target.Version), target.Rules, cur.v.Kills, "dry-run")
 		if diags.HasErrors() {
 			writeError(w, http.StatusUnprocessableEntity, "invalid_rules", "that version no longer compiles against the definitions", details(diags.Errors()))
 			return
@@ -190,9 +193,9 @@ func (s *Server) rollback(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	rules := target.Rules
-	s.save(w, r, c, ev, store.Change{Env: c.env.name, Expect: expect, Rules: &rules, Format: target.Format, Action: "rollback"},
+	s.save(w, r, c, ev, store.Change{Project: c.env.proj.name, Env: c.env.name, Expect: expect, Rules: &rules, Format: target.Format, Action: "rollback"},
 		func(v *store.Version) (vexilrt.Diagnostics, error) {
-			_, diags := s.compileStrict(fmt.Sprintf("%s@v%d", c.env.name, target.Version), v.Rules, v.Kills, "")
+			_, diags := s.compileStrict(defs, fmt.Sprintf("%s@v%d", c.env.name, target.Version), v.Rules, v.Kills, "")
 			return diags, nil
 		}, func(v *store.Version) any { return map[string]int64{"version": v.Version} })
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -30,14 +31,19 @@ func (s *Server) Handler() http.Handler {
 }
 
 // route is one endpoint: what it requires, and whether its path names an
-// environment the token must be scoped to.
+// environment the token must be scoped to. Every per-environment path is in
+// a project the token must be scoped to too: the {project} of the path, or
+// "default" for the un-prefixed paths.
 type route struct {
 	pattern string
 	public  bool // no token needed
 	perm    perm
 	perEnv  bool
-	h       handlerFunc
-	plain   http.HandlerFunc // public routes
+	// perProject paths name a {project} the token must be scoped to, which
+	// need not exist yet (the handler says what that means).
+	perProject bool
+	h          handlerFunc
+	plain      http.HandlerFunc // public routes
 }
 
 // routeTable lists every endpoint; the authorization test requires a row
@@ -45,7 +51,8 @@ type route struct {
 func (s *Server) routeTable() []route {
 	metricsHandler := promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})
 	const env = "/api/v1/envs/{env}"
-	return []route{
+	const proj = "/api/v1/projects/{project}"
+	return append(s.perProjectRoutes([]route{
 		{pattern: "GET /healthz", public: true, plain: func(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 		}},
@@ -56,7 +63,13 @@ func (s *Server) routeTable() []route {
 
 		{pattern: "GET /api/v1/whoami", perm: permSDK, h: s.whoami},
 		{pattern: "GET /api/v1/envs", perm: permSDK, h: s.listEnvs},
-		{pattern: "GET /api/v1/definitions", perm: permSDK, h: s.definitions},
+		{pattern: "POST /api/v1/envs", perm: permAdmin, h: s.addEnv},
+		{pattern: "GET /api/v1/projects", perm: permSDK, h: s.listProjects},
+		{pattern: "GET " + proj + "/definitions", perm: permSDK, perProject: true, h: s.getDefinitions},
+		{pattern: "PUT " + proj + "/definitions", perm: permEditor, perProject: true, h: s.putDefinitions},
+		{pattern: "GET " + proj + "/definitions/versions", perm: permViewer, perProject: true, h: s.listDefinitions},
+		{pattern: "GET " + proj + "/definitions/versions/{n}", perm: permViewer, perProject: true, h: s.getDefinitionsVersion},
+		{pattern: "GET /api/v1/definitions", perm: permSDK, perProject: true, h: s.definitions}, // project "default"
 		{pattern: "GET /api/v1/audit", perm: permViewer, h: s.auditLog},
 		{pattern: "GET /api/v1/tokens", perm: permAdmin, h: s.listTokens},
 		{pattern: "POST /api/v1/tokens", perm: permAdmin, h: s.createToken},
@@ -75,14 +88,17 @@ func (s *Server) routeTable() []route {
 		{pattern: "GET " + env + "/kills", perm: permViewer, perEnv: true, h: s.listKills},
 		{pattern: "POST " + env + "/flags/{flag}/kill", perm: permEditor, perEnv: true, h: s.kill},
 		{pattern: "DELETE " + env + "/flags/{flag}/kill", perm: permEditor, perEnv: true, h: s.unkill},
+		{pattern: "GET " + env + "/clients", perm: permViewer, perEnv: true, h: s.getClients},
+	}), []route{
 		{pattern: "GET " + env + "/telemetry", perm: permViewer, perEnv: true, h: s.getEnvTelemetry},
 		{pattern: "GET " + env + "/flags/{flag}/telemetry", perm: permViewer, perEnv: true, h: s.getFlagTelemetry},
-		{pattern: "GET " + env + "/clients", perm: permViewer, perEnv: true, h: s.getClients},
 		{pattern: "GET " + env + "/code-references", perm: permViewer, perEnv: true, h: s.getCodeReferences},
 		{pattern: "PUT " + env + "/code-references", perm: permEditor, perEnv: true, h: s.putCodeReferences},
-
 		{pattern: "GET /sdk/v1/envs/{env}/config", perm: permSDK, perEnv: true, h: s.sdkConfig},
 		{pattern: "GET /sdk/v1/envs/{env}/stream", perm: permSDK, perEnv: true, h: s.stream},
+		{pattern: "GET /sdk/v1/projects/{project}/envs/{env}/config", perm: permSDK, perEnv: true, h: s.sdkConfig},
+		{pattern: "GET /sdk/v1/projects/{project}/envs/{env}/stream", perm: permSDK, perEnv: true, h: s.stream},
+
 		{pattern: "POST /sdk/v1/envs/{env}/telemetry", perm: permSDK, perEnv: true, h: s.ingestTelemetry},
 
 		{pattern: "POST /ofrep/v1/evaluate/flags/{key}", perm: permSDK, h: s.ofrepOne},
@@ -97,7 +113,21 @@ func (s *Server) routeTable() []route {
 		{pattern: "/", public: true, plain: func(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path), nil)
 		}},
+	}...)
+}
+
+// perProjectRoutes returns rts, each per-environment route under
+// /api/v1/envs/{env} (project "default") also under
+// /api/v1/projects/{project}/envs/{env}.
+func (s *Server) perProjectRoutes(rts []route) []route {
+	out := slices.Clone(rts)
+	for _, rt := range rts {
+		if method, path, _ := strings.Cut(rt.pattern, " "); rt.perEnv && strings.HasPrefix(path, "/api/v1/envs/{env}") {
+			rt.pattern = method + " /api/v1/projects/{project}" + strings.TrimPrefix(path, "/api/v1")
+			out = append(out, rt)
+		}
 	}
+	return out
 }
 
 func (s *Server) routes() http.Handler {
@@ -110,7 +140,7 @@ func (s *Server) routes() http.Handler {
 		if rt.public {
 			mux.Handle(rt.pattern, s.instrument(name, rt.plain))
 		} else {
-			mux.Handle(rt.pattern, s.instrument(name, s.guard(rt.perm, rt.perEnv, rt.h)))
+			mux.Handle(rt.pattern, s.instrument(name, s.guard(rt, rt.h)))
 		}
 	}
 	return s.cors(mux)
@@ -140,21 +170,25 @@ func (s *Server) cors(h http.Handler) http.Handler {
 
 // call is one authenticated request.
 type call struct {
-	token *store.Token
-	env   *envState // for per-environment paths
+	token   *store.Token
+	project string    // the path's project ("default" for un-prefixed paths)
+	env     *envState // for per-environment paths
 }
 
 func (c *call) actor() string { return c.token.Name }
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request, c *call)
 
-// guard authenticates, authorizes and resolves the environment. Refused
-// changes are audited like any other failed attempt.
-func (s *Server) guard(p perm, perEnv bool, h handlerFunc) http.Handler {
+// guard authenticates, authorizes and resolves the project and
+// environment. Refused changes are audited like any other failed attempt.
+func (s *Server) guard(rt route, h handlerFunc) http.Handler {
+	p, perEnv := rt.perm, rt.perEnv
+	scoped := rt.perEnv || rt.perProject
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, s.opts.BodyLimit)
 		t := s.authenticate(r.Header.Get("Authorization"))
 		envName := r.PathValue("env")
+		projName := cmp.Or(r.PathValue("project"), store.DefaultProject)
 		if t == nil {
 			// Refused reads are counted; refused changes are audited too.
 			if r.Method != http.MethodGet {
@@ -174,16 +208,25 @@ func (s *Server) guard(p perm, perEnv bool, h handlerFunc) http.Handler {
 			}
 			return
 		}
-		c := &call{token: t}
+		c := &call{token: t, project: projName}
 		if perEnv {
-			if c.env = s.envs[envName]; c.env == nil {
+			proj := s.project(projName)
+			if proj == nil {
+				writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("unknown project %q: push its definitions first", projName), nil)
+				return
+			}
+			if c.env = proj.env(envName); c.env == nil {
 				writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("unknown environment %q", envName), nil)
 				return
 			}
 		}
-		if !p.allows(t.Role) || (perEnv && !tokenAllowsEnv(t, envName)) {
+		if !p.allows(t.Role) || (perEnv && !tokenAllowsEnv(t, envName)) || (scoped && !tokenAllowsProject(t, projName)) {
 			if r.Method != http.MethodGet {
-				s.audit(r.Context(), auditEvent{actor: t.Name, env: envName, action: auditAction(r), outcome: "denied", detail: "role " + t.Role})
+				ev := auditEvent{actor: t.Name, env: envName, action: auditAction(r), outcome: "denied", detail: "role " + t.Role}
+				if scoped {
+					ev.project = projName
+				}
+				s.audit(r.Context(), ev)
 			}
 			writeError(w, http.StatusForbidden, "forbidden", fmt.Sprintf("token %q (role %s) may not %s %s", t.Name, t.Role, r.Method, r.URL.Path), nil)
 			return
@@ -372,15 +415,15 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 
 // auditEvent is one audit entry being written.
 type auditEvent struct {
-	actor, env, action, outcome string
-	before, after               int64
-	message, detail             string
+	actor, project, env, action, outcome string
+	before, after                        int64
+	message, detail                      string
 }
 
 // audit writes an entry; a failure to audit is logged, never hidden.
 func (s *Server) audit(ctx context.Context, e auditEvent) {
 	err := s.st.Audit(context.WithoutCancel(ctx), store.AuditEntry{
-		Actor: e.actor, Env: e.env, Action: e.action, Outcome: e.outcome,
+		Actor: e.actor, Project: e.project, Env: e.env, Action: e.action, Outcome: e.outcome,
 		BeforeVersion: e.before, AfterVersion: e.after, Message: e.message, Detail: e.detail,
 	})
 	if err != nil {

@@ -27,7 +27,7 @@ func lockDetail(l *store.Lock) lockJSON {
 }
 
 func (s *Server) getLock(w http.ResponseWriter, r *http.Request, c *call) {
-	l, err := s.st.Lock(r.Context(), c.env.name)
+	l, err := s.st.Lock(r.Context(), c.env.proj.name, c.env.name)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "internal", err.Error(), nil)
 		return
@@ -49,7 +49,7 @@ func (s *Server) setLock(w http.ResponseWriter, r *http.Request, c *call) {
 		For    string `json:"for"`
 		Reason string `json:"reason"`
 	}
-	ev := auditEvent{actor: c.actor(), env: c.env.name, action: "lock"}
+	ev := auditEvent{actor: c.actor(), project: c.env.proj.name, env: c.env.name, action: "lock"}
 	if !decodeJSON(w, r, &req) {
 		s.audit(r.Context(), withOutcome(ev, "invalid", "malformed body"))
 		return
@@ -61,7 +61,7 @@ func (s *Server) setLock(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	ev.message = req.Reason
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	l := store.Lock{Env: c.env.name, LockedBy: c.actor(), Owner: c.token.ID, Reason: req.Reason, Until: now.Add(d), Created: now}
+	l := store.Lock{Project: c.env.proj.name, Env: c.env.name, LockedBy: c.actor(), Owner: c.token.ID, Reason: req.Reason, Until: now.Add(d), Created: now}
 	// The store takes the lock atomically: only if it is free, expired or
 	// this token's own, unless an admin replaces it.
 	_, err = s.st.TakeLock(r.Context(), l, c.token.Role == RoleAdmin)
@@ -80,13 +80,13 @@ func (s *Server) setLock(w http.ResponseWriter, r *http.Request, c *call) {
 }
 
 func (s *Server) deleteLock(w http.ResponseWriter, r *http.Request, c *call) {
-	ev := auditEvent{actor: c.actor(), env: c.env.name, action: "unlock"}
-	cur, err := s.st.Lock(r.Context(), c.env.name)
+	ev := auditEvent{actor: c.actor(), project: c.env.proj.name, env: c.env.name, action: "unlock"}
+	cur, err := s.st.Lock(r.Context(), c.env.proj.name, c.env.name)
 	if err == nil && cur != nil {
 		if c.token.Role == RoleAdmin {
-			err = s.st.DeleteLock(r.Context(), c.env.name)
+			err = s.st.DeleteLock(r.Context(), c.env.proj.name, c.env.name)
 		} else {
-			err = s.st.ReleaseLock(r.Context(), c.env.name, c.token.ID, c.token.Name)
+			err = s.st.ReleaseLock(r.Context(), c.env.proj.name, c.env.name, c.token.ID, c.token.Name)
 		}
 	}
 	var locked *store.LockedError
@@ -118,7 +118,7 @@ func (s *Server) unkill(w http.ResponseWriter, r *http.Request, c *call) { s.set
 // that passes any lock.
 func (s *Server) setKill(w http.ResponseWriter, r *http.Request, c *call, set bool) {
 	flag := r.PathValue("flag")
-	ev := auditEvent{actor: c.actor(), env: c.env.name, action: "kill", before: c.env.snap.Load().v.Version}
+	ev := auditEvent{actor: c.actor(), project: c.env.proj.name, env: c.env.name, action: "kill", before: c.env.snap.Load().v.Version}
 	if !set {
 		ev.action = "unkill"
 	}
@@ -130,7 +130,7 @@ func (s *Server) setKill(w http.ResponseWriter, r *http.Request, c *call, set bo
 		return
 	}
 	ev.message = req.Reason
-	f, ok := s.opts.Definitions.Flag(flag)
+	f, ok := c.env.proj.cur.Load().defs.Flag(flag)
 	if !ok {
 		s.refuse(r.Context(), w, ev, "invalid", http.StatusNotFound, "not_found", fmt.Sprintf("unknown flag %q", flag), nil)
 		return
@@ -149,7 +149,7 @@ func (s *Server) setKill(w http.ResponseWriter, r *http.Request, c *call, set bo
 	if set {
 		ev.detail = flag
 	}
-	s.save(w, r, c, ev, store.Change{Env: c.env.name, Expect: -1, PassLock: true, Action: ev.action,
+	s.save(w, r, c, ev, store.Change{Project: c.env.proj.name, Env: c.env.name, Expect: -1, PassLock: true, Action: ev.action,
 		Kill: &store.KillChange{Flag: flag, Set: set, Reason: req.Reason}}, nil,
 		func(v *store.Version) any { return map[string]int64{"version": v.Version} })
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	vexilrt "github.com/vexilhq/vexil/runtime"
+	"github.com/vexilhq/vexil/store"
 )
 
 // OFREP answers in its own shapes (not the admin API's error envelope).
@@ -37,20 +38,39 @@ type ofrepError struct {
 	ErrorDetails string `json:"errorDetails"`
 }
 
-// ofrepEnv picks the environment: the token's only one, else the
-// Vexil-Environment header, else the server's only one.
+// ofrepEnv picks the project: the Vexil-Project header, else the token's
+// only one, else "default" for a token of every project (as un-prefixed
+// paths do); and the environment: the Vexil-Environment header, else the
+// token's only one, else the server's only one.
 func (s *Server) ofrepEnv(r *http.Request, c *call) (*envState, int, string) {
+	pname := r.Header.Get("Vexil-Project")
+	switch {
+	case pname != "":
+	case len(c.token.Projects) == 1:
+		pname = c.token.Projects[0]
+	case len(c.token.Projects) == 0:
+		pname = store.DefaultProject
+	default:
+		return nil, http.StatusBadRequest, "the token is scoped to several projects: name one with the Vexil-Project header"
+	}
+	if !tokenAllowsProject(c.token, pname) {
+		return nil, http.StatusForbidden, fmt.Sprintf("the token may not read project %q", pname)
+	}
+	p := s.project(pname)
+	if p == nil {
+		return nil, http.StatusBadRequest, fmt.Sprintf("unknown project %q", pname)
+	}
 	name := r.Header.Get("Vexil-Environment")
 	switch {
 	case name != "":
 	case len(c.token.Environments) == 1:
 		name = c.token.Environments[0]
-	case len(s.opts.Envs) == 1:
-		name = s.opts.Envs[0]
+	case len(s.envNames()) == 1:
+		name = s.envNames()[0]
 	default:
 		return nil, http.StatusBadRequest, "name the environment with the Vexil-Environment header"
 	}
-	e := s.envs[name]
+	e := p.env(name)
 	if e == nil {
 		return nil, http.StatusBadRequest, fmt.Sprintf("unknown environment %q", name)
 	}
@@ -63,7 +83,7 @@ func (s *Server) ofrepEnv(r *http.Request, c *call) (*envState, int, string) {
 // ofrepAttrs reads {"context": {...}} into attributes: targetingKey
 // becomes the attribute marked key: true, numbers keep their int/float
 // spelling, and a nested object is invalid (attributes are flat).
-func (s *Server) ofrepAttrs(body []byte) (map[string]any, *ofrepError) {
+func (s *Server) ofrepAttrs(body []byte, keyAttr string) (map[string]any, *ofrepError) {
 	var req struct {
 		Context map[string]any `json:"context"`
 	}
@@ -85,8 +105,8 @@ func (s *Server) ofrepAttrs(body []byte) (map[string]any, *ofrepError) {
 	}
 	if tk, ok := attrs["targetingKey"]; ok {
 		delete(attrs, "targetingKey")
-		if s.keyAttr != "" {
-			attrs[s.keyAttr] = tk
+		if keyAttr != "" {
+			attrs[keyAttr] = tk
 		}
 	}
 	return attrs, nil
@@ -146,7 +166,7 @@ func (s *Server) ofrepOne(w http.ResponseWriter, r *http.Request, c *call) {
 // ofrepOneSlow answers the bodies the fast decoder leaves alone, and
 // unknown flags (after the body's errors, which come first).
 func (s *Server) ofrepOneSlow(w http.ResponseWriter, key string, snap *snapshot, body []byte) {
-	attrs, perr := s.ofrepAttrs(body)
+	attrs, perr := s.ofrepAttrs(body, snap.defs.keyAttr)
 	if perr != nil {
 		writeJSON(w, http.StatusBadRequest, ofrepResult{Key: key, ErrorCode: perr.ErrorCode, ErrorDetails: perr.ErrorDetails})
 		return
@@ -183,7 +203,7 @@ func (s *Server) ofrepBulk(w http.ResponseWriter, r *http.Request, c *call) {
 	fast := snap.ofrep.decode(body, slots)
 	if !fast {
 		var perr *ofrepError
-		if attrs, perr = s.ofrepAttrs(body); perr != nil {
+		if attrs, perr = s.ofrepAttrs(body, snap.defs.keyAttr); perr != nil {
 			writeJSON(w, http.StatusBadRequest, perr)
 			return
 		}
@@ -192,15 +212,15 @@ func (s *Server) ofrepBulk(w http.ResponseWriter, r *http.Request, c *call) {
 		// A newer config with other attributes: decode again for it.
 		slots = append(slots[:0], make([]vexilrt.Value, len(snap.cfg.Slots()))...)
 		if fast = snap.ofrep.decode(body, slots); !fast {
-			attrs, _ = s.ofrepAttrs(body) // it decoded once: no error
+			attrs, _ = s.ofrepAttrs(body, snap.defs.keyAttr) // it decoded once: no error
 		}
 	}
-	streams, ticket := s.ofrepEventStreams(c.token, e.name, snap.v.Version, time.Now())
+	streams, ticket := s.ofrepEventStreams(c.token, e.proj.name, e.name, snap.v.Version, time.Now())
 	// The answer depends only on the config (its ETag names the version, the
 	// database and the body), the event stream ticket and the context, so
 	// their hash is the ETag: a browser polling with an unchanged context
 	// gets a 304. The hashed text goes after the body in the pooled buffer.
-	pre := append(append(body[len(body):], e.name...), 0)
+	pre := append(append(append(append(body[len(body):], e.proj.name...), 0), e.name...), 0)
 	pre = append(append(append(pre, snap.configETag...), 0), ticket...)
 	sum := sha256.Sum256(append(append(pre, 0), body...))
 	var tag [2 + 16]byte // 12 bytes of the digest, base64 without padding
@@ -221,7 +241,7 @@ func (s *Server) ofrepBulk(w http.ResponseWriter, r *http.Request, c *call) {
 			w.Write(out[len(body):])
 			return
 		}
-		attrs, _ = s.ofrepAttrs(body)
+		attrs, _ = s.ofrepAttrs(body, snap.defs.keyAttr)
 	}
 	flags := make([]ofrepResult, 0, len(snap.client))
 	for _, name := range snap.client {

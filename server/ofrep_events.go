@@ -30,9 +30,9 @@ import (
 )
 
 const (
-	// ticketProject is the project every ticket names until the server
-	// serves more than one.
-	ticketProject = "default"
+	// ticketProject is the project of a token of every project that names
+	// none (the un-prefixed paths' project).
+	ticketProject = store.DefaultProject
 	// ticketLabel separates the ticket key from any other use of a token's
 	// hash.
 	ticketLabel = "vexil ofrep channel ticket v1"
@@ -119,7 +119,7 @@ func (s *Server) checkTicket(raw string, now time.Time) (*channelTicket, *store.
 	if now.Unix() >= c.Expires {
 		return nil, nil, "the ticket has expired; take a new event stream URL from POST /ofrep/v1/evaluate/flags"
 	}
-	if c.Project != ticketProject || s.envs[c.Env] == nil || !tokenAllowsEnv(t, c.Env) {
+	if p := s.project(c.Project); p == nil || p.env(c.Env) == nil || !tokenAllowsEnv(t, c.Env) || !tokenAllowsProject(t, c.Project) {
 		return nil, nil, invalid
 	}
 	return &c, t, ""
@@ -152,21 +152,21 @@ type issuedTicket struct {
 // ticketCache keeps each token's current ticket per environment, so that a
 // bulk evaluation signs nothing in the common case.
 type ticketCache struct {
-	m sync.Map // token id + "\x00" + env → *issuedTicket
+	m sync.Map // token id + "\x00" + project + "\x00" + env → *issuedTicket
 }
 
 // ofrepEventStreams is the eventStreams of a bulk answer to token t for
 // environment env at version since, and the ticket in it (which the answer's
 // ETag covers).
-func (s *Server) ofrepEventStreams(t *store.Token, env string, since int64, now time.Time) ([]ofrepEventStream, string) {
-	key := t.ID + "\x00" + env
+func (s *Server) ofrepEventStreams(t *store.Token, project, env string, since int64, now time.Time) ([]ofrepEventStream, string) {
+	key := t.ID + "\x00" + project + "\x00" + env
 	exp := ticketExpiry(now, s.opts.TicketLifetime)
 	if v, ok := s.tickets.m.Load(key); ok {
 		if it := v.(*issuedTicket); it.since == since && it.expires == exp {
 			return it.streams, it.ticket
 		}
 	}
-	ticket := signTicket(t, channelTicket{V: 1, Project: ticketProject, Env: env, Token: t.ID, Since: since, Expires: exp})
+	ticket := signTicket(t, channelTicket{V: 1, Project: project, Env: env, Token: t.ID, Since: since, Expires: exp})
 	it := &issuedTicket{since: since, expires: exp, ticket: ticket, streams: []ofrepEventStream{{
 		Type:               "sse",
 		Endpoint:           ofrepEndpoint{RequestURI: ofrepStreamPath + "?ticket=" + url.QueryEscape(ticket)},
@@ -250,7 +250,7 @@ func (s *Server) ofrepStream(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "unauthorized", why, nil)
 		return
 	}
-	e := s.envs[tk.Env]
+	e := s.project(tk.Project).env(tk.Env)
 	// The same caps as SDK streams, and the end of the stream when the
 	// issuing token is revoked.
 	lease := s.openStream(w, &call{token: tok, env: e})

@@ -122,19 +122,19 @@ func details(ds vexilrt.Diagnostics) []any {
 
 // compileStrict compiles a candidate document against the definitions, as
 // every save must: it returns the config or every located error.
-func (s *Server) compileStrict(file, text string, kills map[string]store.Kill, version string) (*vexilrt.Config, vexilrt.Diagnostics) {
+func (s *Server) compileStrict(defs *vexilrt.Definitions, file, text string, kills map[string]store.Kill, version string) (*vexilrt.Config, vexilrt.Diagnostics) {
 	doc, diags := vexilrt.ParseRules(file, []byte(text))
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	cfg, cd := vexilrt.Compile(doc, vexilrt.CompileOptions{Definitions: s.opts.Definitions, Version: version, Kills: killReasons(kills)})
+	cfg, cd := vexilrt.Compile(doc, vexilrt.CompileOptions{Definitions: defs, Version: version, Kills: killReasons(kills)})
 	return cfg, append(diags, cd...)
 }
 
 // compileBounded is compileStrict for requests: at most MaxCompiles run at
 // once server-wide, so that large drafts and saves cannot take every core
 // from the hot paths. ok is false when ctx ended while waiting.
-func (s *Server) compileBounded(ctx context.Context, file, text string, kills map[string]store.Kill, version string) (cfg *vexilrt.Config, diags vexilrt.Diagnostics, ok bool) {
+func (s *Server) compileBounded(ctx context.Context, defs *vexilrt.Definitions, file, text string, kills map[string]store.Kill, version string) (cfg *vexilrt.Config, diags vexilrt.Diagnostics, ok bool) {
 	s.metrics.compilesWaiting.Inc()
 	select {
 	case s.compiles <- struct{}{}:
@@ -144,12 +144,17 @@ func (s *Server) compileBounded(ctx context.Context, file, text string, kills ma
 		return nil, nil, false
 	}
 	defer func() { <-s.compiles }()
-	cfg, diags = s.compileStrict(file, text, kills, version)
+	cfg, diags = s.compileStrict(defs, file, text, kills, version)
 	return cfg, diags, true
 }
 
 func (s *Server) putRules(w http.ResponseWriter, r *http.Request, c *call) {
-	ev := auditEvent{actor: c.actor(), env: c.env.name, action: "save", message: r.Header.Get("Vexil-Message")}
+	ev := auditEvent{actor: c.actor(), project: c.env.proj.name, env: c.env.name, action: "save", message: r.Header.Get("Vexil-Message")}
+	// A push waits for this save, which compiles against the current
+	// definitions.
+	c.env.proj.mu.RLock()
+	defer c.env.proj.mu.RUnlock()
+	defs := c.env.proj.cur.Load().defs
 	cur := c.env.snap.Load().v
 	ev.before = cur.Version
 	im := r.Header.Get("If-Match")
@@ -182,7 +187,7 @@ func (s *Server) putRules(w http.ResponseWriter, r *http.Request, c *call) {
 	// Inside, only a kill switch changed since (rare) compiles again.
 	file := "rules." + format
 	kills := c.env.snap.Load().v.Kills
-	_, diags, ok := s.compileBounded(r.Context(), file, text, kills, "")
+	_, diags, ok := s.compileBounded(r.Context(), defs, file, text, kills, "")
 	if !ok {
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "the request ended while waiting to compile", nil)
 		return
@@ -190,12 +195,12 @@ func (s *Server) putRules(w http.ResponseWriter, r *http.Request, c *call) {
 	warnings := diags.Warnings()
 	// The errors are still reported from inside, after the stale and lock
 	// checks, which come first.
-	s.save(w, r, c, ev, store.Change{Env: c.env.name, Expect: expect, Rules: &text, Format: format, Action: "save"},
+	s.save(w, r, c, ev, store.Change{Project: c.env.proj.name, Env: c.env.name, Expect: expect, Rules: &text, Format: format, Action: "save"},
 		func(v *store.Version) (vexilrt.Diagnostics, error) {
 			if sameKeys(v.Kills, kills) {
 				return diags, nil
 			}
-			_, diags := s.compileStrict(file, v.Rules, v.Kills, "")
+			_, diags := s.compileStrict(defs, file, v.Rules, v.Kills, "")
 			warnings = diags.Warnings()
 			return diags, nil
 		}, func(v *store.Version) any {

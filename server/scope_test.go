@@ -99,7 +99,7 @@ func TestWithinScope(t *testing.T) {
 		{&store.Token{Role: RoleSDK}, RoleViewer, nil, false},
 	}
 	for _, c := range cases {
-		if got := withinScope(c.holder, c.role, c.envs); got != c.want {
+		if got := withinScope(c.holder, c.role, c.envs, nil); got != c.want {
 			t.Errorf("withinScope(%s %v, %s %v) = %v", c.holder.Role, c.holder.Environments, c.role, c.envs, got)
 		}
 	}

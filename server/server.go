@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -28,8 +29,10 @@ import (
 // Options configure a Server.
 type Options struct {
 	Store *store.DB
-	// Definitions is the flags.yaml every save is compiled against, and
-	// DefinitionsSource its text (served to SDKs and the UI).
+	// Definitions, when set, is published as project "default" at start
+	// when it differs from the stored version (vexil serve --flags), and
+	// DefinitionsSource is its text. Without it, projects get their
+	// definitions by PUT /api/v1/projects/{project}/definitions.
 	Definitions       *vexilrt.Definitions
 	DefinitionsSource string
 	Envs              []string // at least one
@@ -67,11 +70,13 @@ type Server struct {
 	opts     Options
 	st       *store.DB
 	log      *slog.Logger
-	envs     map[string]*envState
+	projects atomic.Pointer[projectMap]
+	projMu   sync.Mutex // serializes changes to projects and envs
+	pushMu   sync.Mutex // serializes definitions pushes
+	envList  atomic.Pointer[[]string]
 	tokens   atomic.Pointer[tokenIndex]
 	tokensMu sync.Mutex // serializes loadTokens
 	metrics  *metrics
-	keyAttr  string // the attribute OFREP's targetingKey maps to
 	done     chan struct{}
 	once     sync.Once
 
@@ -90,6 +95,7 @@ type Server struct {
 
 // envState is one environment's live config and its subscribers' wake-up.
 type envState struct {
+	proj    *project
 	name    string
 	mu      sync.Mutex // serializes installs
 	snap    atomic.Pointer[snapshot]
@@ -100,6 +106,7 @@ type envState struct {
 // shared by every reader and every stream subscriber.
 type snapshot struct {
 	v    *store.Version
+	defs *defsState // the definitions cfg was compiled against
 	cfg  *vexilrt.Config
 	etag string // the rules' ETag: "<version>", what If-Match takes
 	// configETag is /config's: "<version>-<database>-<digest of the body>",
@@ -116,8 +123,8 @@ type snapshot struct {
 
 // New loads tokens and every environment's current version, compiling each.
 func New(ctx context.Context, opts Options) (*Server, error) {
-	if opts.Store == nil || opts.Definitions == nil || len(opts.Envs) == 0 {
-		return nil, errors.New("server: a store, definitions and at least one environment are required")
+	if opts.Store == nil || len(opts.Envs) == 0 {
+		return nil, errors.New("server: a store and at least one environment are required")
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -149,24 +156,23 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if opts.MaxCompiles <= 0 {
 		opts.MaxCompiles = max(1, runtime.GOMAXPROCS(0)/2)
 	}
-	s := &Server{opts: opts, st: opts.Store, log: opts.Logger, envs: map[string]*envState{}, done: make(chan struct{}),
+	s := &Server{opts: opts, st: opts.Store, log: opts.Logger, done: make(chan struct{}),
 		compiles: make(chan struct{}, opts.MaxCompiles),
 		streams:  streamSet{byToken: map[string]map[*streamLease]struct{}{}, max: opts.MaxStreams, perToken: opts.MaxStreamsPerToken}}
 	s.metrics = newMetrics()
 	s.ofrepBufs.New = func() any { b := make([]byte, 0, 1024); return &b }
-	for _, a := range opts.Definitions.Attributes {
-		if a.Key {
-			s.keyAttr = a.Name
-		}
-	}
-	for _, name := range opts.Envs {
-		if _, dup := s.envs[name]; dup {
+	for i, name := range opts.Envs {
+		if slices.Contains(opts.Envs[:i], name) {
 			return nil, fmt.Errorf("server: environment %q given twice", name)
 		}
-		e := &envState{name: name}
-		ch := make(chan struct{})
-		e.changed.Store(&ch)
-		s.envs[name] = e
+	}
+	envs := slices.Clone(opts.Envs)
+	s.envList.Store(&envs)
+	s.projects.Store(&projectMap{})
+	if opts.Definitions != nil {
+		if err := s.publishStartDefinitions(ctx); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.reload(ctx); err != nil {
 		return nil, err
@@ -174,22 +180,36 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	return s, nil
 }
 
-// reload reads tokens and every environment's current version.
+// reload reads tokens, environments, and every project's current
+// definitions and environments' versions.
 func (s *Server) reload(ctx context.Context) error {
 	if err := s.loadTokens(ctx); err != nil {
 		return err
 	}
-	for _, e := range s.envs {
-		v, err := s.st.Current(ctx, e.name)
-		if err != nil {
-			return err
-		}
-		if err := s.install(e, v); err != nil {
-			return err
+	if err := s.loadEnvs(ctx); err != nil {
+		return err
+	}
+	if err := s.loadProjects(ctx); err != nil {
+		return err
+	}
+	for _, name := range s.projectNames() {
+		p := s.project(name)
+		for _, e := range p.envStates() {
+			v, err := s.st.Current(ctx, p.name, e.name)
+			if err != nil {
+				return err
+			}
+			if err := s.install(e, v); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
+
+// envNames lists the server's environments: those it was started with,
+// then those added since.
+func (s *Server) envNames() []string { return *s.envList.Load() }
 
 // Run follows the store's change announcements (this replica's and, with
 // PostgreSQL, every other's) until ctx ends, then ends every SSE stream.
@@ -216,13 +236,24 @@ func (s *Server) Run(ctx context.Context) error {
 		switch {
 		case ev.Tokens:
 			err = s.loadTokens(ctx)
+		case ev.Envs:
+			err = s.loadEnvs(ctx)
+		case ev.Definitions > 0:
+			err = s.loadProject(ctx, ev.Project)
 		case ev.Env != "":
-			e := s.envs[ev.Env]
-			if e == nil || e.snap.Load().v.Version >= ev.Version {
+			p := s.project(ev.Project)
+			if p == nil {
+				return
+			}
+			e := p.env(ev.Env)
+			if e == nil {
+				return
+			}
+			if snap := e.snap.Load(); snap != nil && snap.v.Version >= ev.Version {
 				return
 			}
 			var v *store.Version
-			if v, err = s.st.Current(ctx, ev.Env); err == nil {
+			if v, err = s.st.Current(ctx, ev.Project, ev.Env); err == nil {
 				err = s.install(e, v)
 			}
 		default:
@@ -257,20 +288,29 @@ func (s *Server) catchUp(ctx context.Context) error {
 // streams never end on their own).
 func (s *Server) Close() { s.once.Do(func() { close(s.done) }) }
 
-// install compiles v and makes it the environment's current config, unless
-// a newer one is already in place. Stored rules compile leniently, as
-// clients do: flags.yaml may have changed since they were saved strictly.
+// install compiles v against its project's current definitions and makes
+// it the environment's current config, unless a newer one compiled against
+// them is already in place (an older v still recompiles the newer rules
+// against new definitions). Stored rules compile leniently, as clients do:
+// flags.yaml may have changed since they were saved strictly.
 func (s *Server) install(e *envState, v *store.Version) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if cur := e.snap.Load(); cur != nil && cur.v.Version >= v.Version {
+	defs := e.proj.cur.Load()
+	if defs == nil {
 		return nil
 	}
-	cfg, diags := s.compile(v, true)
+	if cur := e.snap.Load(); cur != nil && cur.v.Version >= v.Version {
+		if cur.defs == defs {
+			return nil
+		}
+		v = cur.v
+	}
+	cfg, diags := s.compile(defs, v, true)
 	if cfg == nil {
 		return fmt.Errorf("server: %s version %d does not compile: %s", v.Env, v.Version, diags.Errors())
 	}
-	snap, err := s.newSnapshot(v, cfg)
+	snap, err := s.newSnapshot(defs, v, cfg)
 	if err != nil {
 		return err
 	}
@@ -289,13 +329,13 @@ func killReasons(kills map[string]store.Kill) map[string]string {
 	return out
 }
 
-func (s *Server) compile(v *store.Version, lenient bool) (*vexilrt.Config, vexilrt.Diagnostics) {
+func (s *Server) compile(defs *defsState, v *store.Version, lenient bool) (*vexilrt.Config, vexilrt.Diagnostics) {
 	doc, diags := vexilrt.ParseRules(fmt.Sprintf("%s@v%d", v.Env, v.Version), []byte(v.Rules))
 	if diags.HasErrors() {
 		return nil, diags
 	}
 	cfg, cd := vexilrt.Compile(doc, vexilrt.CompileOptions{
-		Definitions: s.opts.Definitions, Lenient: lenient,
+		Definitions: defs.defs, Lenient: lenient,
 		Version: strconv.FormatInt(v.Version, 10), Kills: killReasons(v.Kills),
 	})
 	return cfg, append(diags, cd...)
@@ -312,8 +352,8 @@ type sdkConfig struct {
 	SavedAt     *time.Time        `json:"saved_at,omitempty"`
 }
 
-func (s *Server) newSnapshot(v *store.Version, cfg *vexilrt.Config) (*snapshot, error) {
-	c := sdkConfig{Environment: v.Env, Version: v.Version, Database: s.st.ID(), Rules: v.Rules, Kills: killReasons(v.Kills), Definitions: s.opts.DefinitionsSource}
+func (s *Server) newSnapshot(defs *defsState, v *store.Version, cfg *vexilrt.Config) (*snapshot, error) {
+	c := sdkConfig{Environment: v.Env, Version: v.Version, Database: s.st.ID(), Rules: v.Rules, Kills: killReasons(v.Kills), Definitions: defs.source}
 	if v.Version > 0 {
 		c.SavedAt = &v.Created
 	}
@@ -322,19 +362,14 @@ func (s *Server) newSnapshot(v *store.Version, cfg *vexilrt.Config) (*snapshot, 
 		return nil, err
 	}
 	digest := sha256.Sum256(body)
-	snap := &snapshot{v: v, cfg: cfg, etag: strconv.Quote(strconv.FormatInt(v.Version, 10)), body: body,
+	snap := &snapshot{v: v, defs: defs, cfg: cfg, client: defs.client, etag: strconv.Quote(strconv.FormatInt(v.Version, 10)), body: body,
 		configETag: fmt.Sprintf(`"%d-%s-%x"`, v.Version, s.st.ID(), digest[:8]),
-		ofrep:      newOFREPSlots(cfg, s.keyAttr)}
+		ofrep:      newOFREPSlots(cfg, defs.keyAttr)}
 	snap.ofrepFrame = ofrepEventFrame(v, snap.configETag)
 	if len(body) <= s.opts.InlineLimit {
 		snap.frame = fmt.Appendf(nil, "event: config\nid: %d\ndata: %s\n\n", v.Version, body)
 	} else {
 		snap.frame = fmt.Appendf(nil, "event: version\nid: %d\ndata: {\"version\": %d, \"database\": %q}\n\n", v.Version, v.Version, s.st.ID())
-	}
-	for _, f := range s.opts.Definitions.Flags {
-		if f.Client && !f.IsAlias() {
-			snap.client = append(snap.client, f.Name)
-		}
 	}
 	return snap, nil
 }

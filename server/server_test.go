@@ -177,7 +177,7 @@ func (e *testEnv) token(role string, envs ...string) string {
 }
 
 func (e *testEnv) version(env string) int64 {
-	return e.srv.envs[env].snap.Load().v.Version
+	return e.srv.project("default").env(env).snap.Load().v.Version
 }
 
 func forEachStore(t *testing.T, f func(t *testing.T, kind string)) {
@@ -310,7 +310,7 @@ func TestBadRequests(t *testing.T) {
 			if v := e.version("dev"); v != 1 {
 				t.Fatalf("dev is at version %d, want 1: the bad request changed something", v)
 			}
-			if l, _ := e.st.Lock(context.Background(), "dev"); l != nil {
+			if l, _ := e.st.Lock(context.Background(), "", "dev"); l != nil {
 				t.Fatalf("the bad request locked dev: %+v", l)
 			}
 			if tokensAfter, _ := e.st.Tokens(context.Background()); len(tokensAfter) != len(tokensBefore) {

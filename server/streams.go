@@ -113,7 +113,7 @@ const streamWriteTimeout = 10 * time.Second
 // serveEvents answers with Server-Sent Events of environment e until the
 // client goes, the server stops or the lease is revoked: a retry hint and
 // first(snap) for the snapshot current when the stream opens, then
-// frame(snap) for each newer version, and a comment every heartbeat. A
+// frame(snap) for each newer version or definitions, and a comment every heartbeat. A
 // subscriber only waits on the change channel and then writes the newest
 // snapshot's frame, so a slow client skips to the newest version.
 func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, lease *streamLease, e *envState,
@@ -139,7 +139,7 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, lease *stre
 	if !write(append([]byte("retry: 2000\n\n"), first(snap)...)) {
 		return
 	}
-	sent := snap.v.Version
+	sent := snap
 	ping := time.NewTicker(s.opts.Heartbeat)
 	defer ping.Stop()
 	for {
@@ -156,11 +156,13 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, lease *stre
 			}
 		case <-*changed:
 			changed = e.changed.Load()
+			// A new version, or the same rules compiled against newly
+			// pushed definitions: either is a new config.
 			snap := e.snap.Load()
-			if snap.v.Version <= sent {
+			if snap == sent || snap.v.Version < sent.v.Version {
 				continue
 			}
-			sent = snap.v.Version
+			sent = snap
 			if !write(frame(snap)) {
 				return
 			}

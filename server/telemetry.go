@@ -8,7 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	vexilrt "github.com/vexilhq/vexil/runtime"
@@ -29,10 +29,17 @@ const (
 // projectLabel is the project every metric names until projects exist.
 const projectLabel = "default"
 
-// telemetry is the server's side of evaluation reports.
+// telemetry is the server's side of evaluation reports (project
+// "default"'s, whose paths are the only ones that take them).
 type telemetry struct {
-	once     sync.Once
-	variants map[string][]string // flag (or alias) → the variants it can answer
+	variants atomic.Pointer[variantsCache]
+}
+
+// variantsCache maps flag (or alias) → the variants it can answer, for one
+// version of the definitions.
+type variantsCache struct {
+	defs *defsState
+	m    map[string][]string
 }
 
 var reasonNames = func() []string {
@@ -46,10 +53,15 @@ var reasonNames = func() []string {
 // variantsOf returns the variant names a flag can answer (an alias's are
 // its flag's), or false for a flag the definitions do not have.
 func (s *Server) variantsOf(flag string) ([]string, bool) {
-	t := &s.tel
-	t.once.Do(func() {
-		d := s.opts.Definitions
-		t.variants = make(map[string][]string, len(d.Flags))
+	p := s.project(store.DefaultProject)
+	if p == nil {
+		return nil, false
+	}
+	cur := p.cur.Load()
+	t := s.tel.variants.Load()
+	if t == nil || t.defs != cur {
+		d := cur.defs
+		t = &variantsCache{defs: cur, m: make(map[string][]string, len(d.Flags))}
 		for _, f := range d.Flags {
 			target := &f
 			if f.IsAlias() {
@@ -61,10 +73,11 @@ func (s *Server) variantsOf(flag string) ([]string, bool) {
 			for _, v := range target.Variants {
 				vs = append(vs, v.Variant())
 			}
-			t.variants[f.Name] = vs
+			t.m[f.Name] = vs
 		}
-	})
-	vs, ok := t.variants[flag]
+		s.tel.variants.Store(t)
+	}
+	vs, ok := t.m[flag]
 	return vs, ok
 }
 
@@ -224,7 +237,7 @@ func (s *Server) getFlagTelemetry(w http.ResponseWriter, r *http.Request, c *cal
 // flag, never the hours themselves.
 func (s *Server) getEnvTelemetry(w http.ResponseWriter, r *http.Request, c *call) {
 	var names []string
-	for _, f := range s.opts.Definitions.Flags {
+	for _, f := range c.env.proj.cur.Load().defs.Flags {
 		names = append(names, f.Name)
 	}
 	act, err := s.st.Activity(r.Context(), c.env.name, names)
@@ -325,7 +338,7 @@ func (s *Server) putCodeReferences(w http.ResponseWriter, r *http.Request, c *ca
 		writeError(w, http.StatusServiceUnavailable, "unavailable", err.Error(), nil)
 		return
 	}
-	s.audit(r.Context(), auditEvent{actor: c.actor(), env: c.env.name, action: "code-references", outcome: "ok",
+	s.audit(r.Context(), auditEvent{actor: c.actor(), project: c.env.proj.name, env: c.env.name, action: "code-references", outcome: "ok",
 		detail: fmt.Sprintf("%d references", len(refs))})
 	writeJSON(w, http.StatusOK, map[string]any{"references": len(refs), "uploaded_at": cr.UploadedAt})
 }

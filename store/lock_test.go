@@ -42,17 +42,17 @@ func TestTakeLockIsAtomic(t *testing.T) {
 		if len(winners) != 1 {
 			t.Fatalf("%d takers won the lock: %v", len(winners), winners)
 		}
-		l, err := s.Lock(ctx, "dev")
+		l, err := s.Lock(ctx, "", "dev")
 		if err != nil || l == nil || l.Owner != winners[0] {
 			t.Fatalf("lock = %+v, %v; want held by %s", l, err, winners[0])
 		}
-		if err := s.ReleaseLock(ctx, "dev", "tok_other", "ops"); !errors.As(err, new(*LockedError)) {
+		if err := s.ReleaseLock(ctx, "", "dev", "tok_other", "ops"); !errors.As(err, new(*LockedError)) {
 			t.Fatalf("another token of the same name released it: %v", err)
 		}
-		if err := s.ReleaseLock(ctx, "dev", winners[0], "ops"); err != nil {
+		if err := s.ReleaseLock(ctx, "", "dev", winners[0], "ops"); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.ReleaseLock(ctx, "dev", winners[0], "ops"); !errors.Is(err, ErrNotFound) {
+		if err := s.ReleaseLock(ctx, "", "dev", winners[0], "ops"); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("releasing twice: %v", err)
 		}
 	})
@@ -80,12 +80,12 @@ func TestHeldByIsReleaseLocksRule(t *testing.T) {
 			if got := l.HeldBy(c.id, c.name); got != c.held {
 				t.Errorf("%+v: HeldBy = %v, want %v", c, got, c.held)
 			}
-			err := s.ReleaseLock(ctx, "dev", c.id, c.name)
+			err := s.ReleaseLock(ctx, "", "dev", c.id, c.name)
 			if released := err == nil; released != c.held {
 				t.Errorf("%+v: ReleaseLock = %v, want released %v", c, err, c.held)
 			}
 			if err != nil {
-				if err := s.DeleteLock(ctx, "dev"); err != nil {
+				if err := s.DeleteLock(ctx, "", "dev"); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -101,7 +101,7 @@ func TestMigrateLocksFromSchemaV1(t *testing.T) {
 			ctx := context.Background()
 			old, u := openTest(t, kind)
 			// Remake it as the first schema's code left it.
-			for _, table := range []string{"vexil_versions", "vexil_locks", "vexil_tokens", "vexil_audit", "vexil_database", "vexil_evaluations", "vexil_code_references", "vexil_schema"} {
+			for _, table := range []string{"vexil_versions", "vexil_locks", "vexil_tokens", "vexil_audit", "vexil_database", "vexil_evaluations", "vexil_code_references", "vexil_definitions", "vexil_envs", "vexil_schema"} {
 				if _, err := old.db.ExecContext(ctx, "DROP TABLE "+table); err != nil {
 					t.Fatal(err)
 				}
@@ -119,14 +119,14 @@ func TestMigrateLocksFromSchemaV1(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer s.Close()
-			l, err := s.Lock(ctx, "dev")
+			l, err := s.Lock(ctx, "", "dev")
 			if err != nil || l == nil || l.LockedBy != "alice" || l.Owner != "" {
 				t.Fatalf("migrated lock = %+v, %v", l, err)
 			}
 			if _, err := s.TakeLock(ctx, Lock{Env: "dev", LockedBy: "bob", Owner: "tok_b", Until: time.Now().Add(time.Hour)}, false); !errors.As(err, new(*LockedError)) {
 				t.Fatalf("another took alice's migrated lock: %v", err)
 			}
-			if err := s.ReleaseLock(ctx, "dev", "tok_a", "alice"); err != nil {
+			if err := s.ReleaseLock(ctx, "", "dev", "tok_a", "alice"); err != nil {
 				t.Fatalf("alice releasing her migrated lock: %v", err)
 			}
 		})

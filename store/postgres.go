@@ -59,6 +59,7 @@ func (*pgDialect) migrations() []string {
 		// md5 of a random number, the clock and the backend: no extension needed.
 		identitySchema("substr(md5(random()::text || clock_timestamp()::text || pg_backend_pid()::text), 1, 16)"),
 		telemetrySchema("BIGINT"),
+		projectsSchema("BIGINT"),
 	}
 }
 
@@ -162,26 +163,45 @@ func connectionLost(err error) bool {
 	return errors.Is(err, driver.ErrBadConn) || pgconn.SafeToRetry(err)
 }
 
-// Events travel as "v <version> <env>" or "tokens".
+// Events travel as "v <version> <env>" (DefaultProject's, as before
+// projects), "p <version> <project> <env>", "d <version> <project>",
+// "tokens" or "envs".
 func encodeEvent(ev Event) string {
-	if ev.Tokens {
+	switch {
+	case ev.Tokens:
 		return "tokens"
+	case ev.Envs:
+		return "envs"
+	case ev.Definitions > 0:
+		return "d " + strconv.FormatInt(ev.Definitions, 10) + " " + ev.Project
+	case ev.Project != DefaultProject && ev.Project != "":
+		return "p " + strconv.FormatInt(ev.Version, 10) + " " + ev.Project + " " + ev.Env
 	}
 	return "v " + strconv.FormatInt(ev.Version, 10) + " " + ev.Env
 }
 
 func decodeEvent(s string) (Event, bool) {
-	if s == "tokens" {
+	switch s {
+	case "tokens":
 		return Event{Tokens: true}, true
+	case "envs":
+		return Event{Envs: true}, true
 	}
-	rest, ok := strings.CutPrefix(s, "v ")
-	if !ok {
-		return Event{}, false
-	}
-	vs, env, ok := strings.Cut(rest, " ")
+	kind, rest, _ := strings.Cut(s, " ")
+	vs, rest, ok := strings.Cut(rest, " ")
 	v, err := strconv.ParseInt(vs, 10, 64)
-	if !ok || err != nil {
+	if !ok || err != nil || v <= 0 {
 		return Event{}, false
 	}
-	return Event{Env: env, Version: v}, true
+	switch kind {
+	case "v":
+		return Event{Project: DefaultProject, Env: rest, Version: v}, true
+	case "d":
+		return Event{Project: rest, Definitions: v}, true
+	case "p":
+		if p, env, ok := strings.Cut(rest, " "); ok && p != "" {
+			return Event{Project: p, Env: env, Version: v}, true
+		}
+	}
+	return Event{}, false
 }

@@ -93,7 +93,7 @@ func TestWorkRightAfterPostgresDropsConnections(t *testing.T) {
 			t.Fatalf("round %d: reading tokens: %v", round, err)
 		}
 		terminate()
-		if _, err := s.Current(ctx, "dev"); err != nil {
+		if _, err := s.Current(ctx, "", "dev"); err != nil {
 			t.Fatalf("round %d: reading the current version: %v", round, err)
 		}
 	}

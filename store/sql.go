@@ -194,7 +194,7 @@ func fromMicros(us int64) time.Time {
 	return time.UnixMicro(us).UTC()
 }
 
-const versionCols = `env, version, parent, author, message, action, created_at, rules, format, kills`
+const versionCols = `project, env, version, parent, author, message, action, created_at, rules, format, kills`
 
 type scanner interface{ Scan(...any) error }
 
@@ -202,7 +202,7 @@ func scanVersion(r scanner) (*Version, error) {
 	var v Version
 	var created int64
 	var kills string
-	if err := r.Scan(&v.Env, &v.Version, &v.Parent, &v.Author, &v.Message, &v.Action, &created, &v.Rules, &v.Format, &kills); err != nil {
+	if err := r.Scan(&v.Project, &v.Env, &v.Version, &v.Parent, &v.Author, &v.Message, &v.Action, &created, &v.Rules, &v.Format, &kills); err != nil {
 		return nil, err
 	}
 	v.Created = fromMicros(created)
@@ -215,11 +215,11 @@ func scanVersion(r scanner) (*Version, error) {
 	return &v, nil
 }
 
-// Current returns the environment's newest version; version 0 (empty
-// rules) when nothing was ever saved.
-func (s *DB) Current(ctx context.Context, env string) (v *Version, err error) {
+// Current returns a project's environment's newest version; version 0
+// (empty rules) when nothing was ever saved. Project "" is DefaultProject.
+func (s *DB) Current(ctx context.Context, project, env string) (v *Version, err error) {
 	err = s.retry(ctx, func() error {
-		v, err = s.current(ctx, s.db, env)
+		v, err = s.current(ctx, s.db, projectOr(project), env)
 		return err
 	})
 	return v, err
@@ -229,10 +229,10 @@ type querier interface {
 	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
 }
 
-func (s *DB) current(ctx context.Context, q querier, env string) (*Version, error) {
-	v, err := scanVersion(q.QueryRowContext(ctx, s.d.rebind(`SELECT `+versionCols+` FROM vexil_versions WHERE env = ? ORDER BY version DESC LIMIT 1`), env))
+func (s *DB) current(ctx context.Context, q querier, project, env string) (*Version, error) {
+	v, err := scanVersion(q.QueryRowContext(ctx, s.d.rebind(`SELECT `+versionCols+` FROM vexil_versions WHERE project = ? AND env = ? ORDER BY version DESC LIMIT 1`), project, env))
 	if errors.Is(err, sql.ErrNoRows) {
-		return &Version{Env: env, Format: "yaml", Kills: map[string]Kill{}}, nil
+		return &Version{Project: project, Env: env, Format: "yaml", Kills: map[string]Kill{}}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store: current %s: %w", env, err)
@@ -241,11 +241,12 @@ func (s *DB) current(ctx context.Context, q querier, env string) (*Version, erro
 }
 
 // Get returns one version (ErrNotFound if there is none).
-func (s *DB) Get(ctx context.Context, env string, n int64) (*Version, error) {
+func (s *DB) Get(ctx context.Context, project, env string, n int64) (*Version, error) {
+	project = projectOr(project)
 	if n == 0 {
-		return &Version{Env: env, Format: "yaml", Kills: map[string]Kill{}}, nil
+		return &Version{Project: project, Env: env, Format: "yaml", Kills: map[string]Kill{}}, nil
 	}
-	v, err := scanVersion(s.db.QueryRowContext(ctx, s.d.rebind(`SELECT `+versionCols+` FROM vexil_versions WHERE env = ? AND version = ?`), env, n))
+	v, err := scanVersion(s.db.QueryRowContext(ctx, s.d.rebind(`SELECT `+versionCols+` FROM vexil_versions WHERE project = ? AND env = ? AND version = ?`), project, env, n))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("store: %s version %d: %w", env, n, ErrNotFound)
 	}
@@ -256,11 +257,11 @@ func (s *DB) Get(ctx context.Context, env string, n int64) (*Version, error) {
 }
 
 // Versions lists versions newest first, at most limit, below before (0 = all).
-func (s *DB) Versions(ctx context.Context, env string, limit int, before int64) ([]Version, error) {
+func (s *DB) Versions(ctx context.Context, project, env string, limit int, before int64) ([]Version, error) {
 	if before <= 0 {
 		before = 1<<63 - 1
 	}
-	rows, err := s.query(ctx, `SELECT `+versionCols+` FROM vexil_versions WHERE env = ? AND version < ? ORDER BY version DESC LIMIT ?`, env, before, limit)
+	rows, err := s.query(ctx, `SELECT `+versionCols+` FROM vexil_versions WHERE project = ? AND env = ? AND version < ? ORDER BY version DESC LIMIT ?`, projectOr(project), env, before, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: versions %s: %w", env, err)
 	}
@@ -291,15 +292,16 @@ func (s *DB) Save(ctx context.Context, ch Change) (*Version, error) {
 }
 
 func (s *DB) save(ctx context.Context, ch Change) (*Version, bool, error) {
+	ch.Project = projectOr(ch.Project)
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, false, fmt.Errorf("store: save %s: %w", ch.Env, err)
 	}
 	defer tx.Rollback()
-	if err := s.d.lockEnv(ctx, tx, ch.Env); err != nil {
+	if err := s.d.lockEnv(ctx, tx, ch.Project+"/"+ch.Env); err != nil {
 		return nil, false, fmt.Errorf("store: save %s: %w", ch.Env, err)
 	}
-	cur, err := s.current(ctx, tx, ch.Env)
+	cur, err := s.current(ctx, tx, ch.Project, ch.Env)
 	if err != nil {
 		return nil, false, err
 	}
@@ -308,7 +310,7 @@ func (s *DB) save(ctx context.Context, ch Change) (*Version, bool, error) {
 	}
 	now := time.Now()
 	if !ch.PassLock {
-		l, err := s.lock(ctx, tx, ch.Env, now)
+		l, err := s.lock(ctx, tx, ch.Project, ch.Env, now)
 		if err != nil {
 			return nil, false, err
 		}
@@ -317,7 +319,7 @@ func (s *DB) save(ctx context.Context, ch Change) (*Version, bool, error) {
 		}
 	}
 	next := &Version{
-		Env: ch.Env, Version: cur.Version + 1, Parent: cur.Version,
+		Project: ch.Project, Env: ch.Env, Version: cur.Version + 1, Parent: cur.Version,
 		Author: ch.Author, Message: ch.Message, Action: ch.Action,
 		Created: fromMicros(micros(now)), Rules: cur.Rules, Format: cur.Format,
 		Kills: make(map[string]Kill, len(cur.Kills)+1),
@@ -344,11 +346,11 @@ func (s *DB) save(ctx context.Context, ch Change) (*Version, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO vexil_versions (`+versionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		next.Env, next.Version, next.Parent, next.Author, next.Message, next.Action, micros(next.Created), next.Rules, next.Format, string(kills)); err != nil {
+	if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO vexil_versions (`+versionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		next.Project, next.Env, next.Version, next.Parent, next.Author, next.Message, next.Action, micros(next.Created), next.Rules, next.Format, string(kills)); err != nil {
 		return nil, false, fmt.Errorf("store: save %s: %w", ch.Env, err)
 	}
-	ev := Event{Env: next.Env, Version: next.Version}
+	ev := Event{Project: next.Project, Env: next.Env, Version: next.Version}
 	if err := s.d.notify(ctx, tx, ev); err != nil {
 		return nil, false, fmt.Errorf("store: save %s: notify: %w", ch.Env, err)
 	}
@@ -360,18 +362,18 @@ func (s *DB) save(ctx context.Context, ch Change) (*Version, bool, error) {
 }
 
 // Lock returns the environment's active lock, or nil.
-func (s *DB) Lock(ctx context.Context, env string) (l *Lock, err error) {
+func (s *DB) Lock(ctx context.Context, project, env string) (l *Lock, err error) {
 	err = s.retry(ctx, func() error {
-		l, err = s.lock(ctx, s.db, env, time.Now())
+		l, err = s.lock(ctx, s.db, projectOr(project), env, time.Now())
 		return err
 	})
 	return l, err
 }
 
-func (s *DB) lock(ctx context.Context, q querier, env string, now time.Time) (*Lock, error) {
-	l := Lock{Env: env}
+func (s *DB) lock(ctx context.Context, q querier, project, env string, now time.Time) (*Lock, error) {
+	l := Lock{Project: project, Env: env}
 	var until, created int64
-	err := q.QueryRowContext(ctx, s.d.rebind(`SELECT locked_by, reason, until, created_at, owner FROM vexil_locks WHERE env = ? AND until > ?`), env, micros(now)).
+	err := q.QueryRowContext(ctx, s.d.rebind(`SELECT locked_by, reason, until, created_at, owner FROM vexil_locks WHERE project = ? AND env = ? AND until > ?`), project, env, micros(now)).
 		Scan(&l.LockedBy, &l.Reason, &until, &created, &l.Owner)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
@@ -407,6 +409,7 @@ func (l *Lock) HeldBy(owner, name string) bool {
 // lock has expired, it is l's owner's own, or force. Otherwise it writes
 // nothing and returns *LockedError naming the holder.
 func (s *DB) TakeLock(ctx context.Context, l Lock, force bool) (*Lock, error) {
+	l.Project = projectOr(l.Project)
 	forced := 0
 	if force {
 		forced = 1
@@ -414,18 +417,18 @@ func (s *DB) TakeLock(ctx context.Context, l Lock, force bool) (*Lock, error) {
 	owned := strings.NewReplacer("owner", "vexil_locks.owner", "locked_by", "vexil_locks.locked_by").Replace(ownedBy)
 	for range 3 { // a lock lifted between the upsert and the read is taken again
 		now := micros(time.Now())
-		res, err := s.exec(ctx, `INSERT INTO vexil_locks (env, locked_by, reason, until, created_at, owner) VALUES (?, ?, ?, ?, ?, ?)
-ON CONFLICT (env) DO UPDATE SET locked_by = excluded.locked_by, reason = excluded.reason, until = excluded.until,
+		res, err := s.exec(ctx, `INSERT INTO vexil_locks (project, env, locked_by, reason, until, created_at, owner) VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (project, env) DO UPDATE SET locked_by = excluded.locked_by, reason = excluded.reason, until = excluded.until,
 	created_at = excluded.created_at, owner = excluded.owner
 WHERE ? = 1 OR vexil_locks.until <= ? OR `+owned,
-			l.Env, l.LockedBy, l.Reason, micros(l.Until), micros(l.Created), l.Owner, forced, now, l.Owner, l.Owner, l.LockedBy)
+			l.Project, l.Env, l.LockedBy, l.Reason, micros(l.Until), micros(l.Created), l.Owner, forced, now, l.Owner, l.Owner, l.LockedBy)
 		if err != nil {
 			return nil, fmt.Errorf("store: lock %s: %w", l.Env, err)
 		}
 		if n, _ := res.RowsAffected(); n > 0 {
 			return &l, nil
 		}
-		cur, err := s.Lock(ctx, l.Env)
+		cur, err := s.Lock(ctx, l.Project, l.Env)
 		if err != nil {
 			return nil, err
 		}
@@ -437,8 +440,8 @@ WHERE ? = 1 OR vexil_locks.until <= ? OR `+owned,
 }
 
 // DeleteLock lifts an environment's lock; ErrNotFound when there is none.
-func (s *DB) DeleteLock(ctx context.Context, env string) error {
-	res, err := s.exec(ctx, `DELETE FROM vexil_locks WHERE env = ? AND until > ?`, env, micros(time.Now()))
+func (s *DB) DeleteLock(ctx context.Context, project, env string) error {
+	res, err := s.exec(ctx, `DELETE FROM vexil_locks WHERE project = ? AND env = ? AND until > ?`, projectOr(project), env, micros(time.Now()))
 	if err != nil {
 		return fmt.Errorf("store: unlock %s: %w", env, err)
 	}
@@ -451,15 +454,16 @@ func (s *DB) DeleteLock(ctx context.Context, env string) error {
 // ReleaseLock lifts an environment's lock if owner (a token id, or for an
 // older lock its name) holds it, in one statement: ErrNotFound when there
 // is no lock, *LockedError when someone else holds it.
-func (s *DB) ReleaseLock(ctx context.Context, env, owner, name string) error {
-	res, err := s.exec(ctx, `DELETE FROM vexil_locks WHERE env = ? AND until > ? AND `+ownedBy, env, micros(time.Now()), owner, owner, name)
+func (s *DB) ReleaseLock(ctx context.Context, project, env, owner, name string) error {
+	project = projectOr(project)
+	res, err := s.exec(ctx, `DELETE FROM vexil_locks WHERE project = ? AND env = ? AND until > ? AND `+ownedBy, project, env, micros(time.Now()), owner, owner, name)
 	if err != nil {
 		return fmt.Errorf("store: unlock %s: %w", env, err)
 	}
 	if n, _ := res.RowsAffected(); n > 0 {
 		return nil
 	}
-	cur, err := s.Lock(ctx, env)
+	cur, err := s.Lock(ctx, project, env)
 	switch {
 	case err != nil:
 		return err
@@ -472,8 +476,9 @@ func (s *DB) ReleaseLock(ctx context.Context, env, owner, name string) error {
 // CreateToken stores a token (its hash, never its secret).
 func (s *DB) CreateToken(ctx context.Context, t Token) error {
 	envs, _ := json.Marshal(nonNil(t.Environments))
-	if _, err := s.exec(ctx, `INSERT INTO vexil_tokens (id, name, role, environments, hash, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		t.ID, t.Name, t.Role, string(envs), hex.EncodeToString(t.Hash), micros(t.Created), t.CreatedBy); err != nil {
+	projects, _ := json.Marshal(nonNil(t.Projects))
+	if _, err := s.exec(ctx, `INSERT INTO vexil_tokens (id, name, role, environments, projects, hash, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		t.ID, t.Name, t.Role, string(envs), string(projects), hex.EncodeToString(t.Hash), micros(t.Created), t.CreatedBy); err != nil {
 		return fmt.Errorf("store: create token %q: %w", t.Name, err)
 	}
 	return s.tokensChanged(ctx)
@@ -488,7 +493,7 @@ func nonNil(s []string) []string {
 
 // Tokens lists every token, revoked ones included, oldest first.
 func (s *DB) Tokens(ctx context.Context) ([]Token, error) {
-	rows, err := s.query(ctx, `SELECT id, name, role, environments, hash, created_at, created_by, revoked_at FROM vexil_tokens ORDER BY created_at, id`)
+	rows, err := s.query(ctx, `SELECT id, name, role, environments, projects, hash, created_at, created_by, revoked_at FROM vexil_tokens ORDER BY created_at, id`)
 	if err != nil {
 		return nil, fmt.Errorf("store: tokens: %w", err)
 	}
@@ -496,14 +501,17 @@ func (s *DB) Tokens(ctx context.Context) ([]Token, error) {
 	var out []Token
 	for rows.Next() {
 		var t Token
-		var envs, hash string
+		var envs, projects, hash string
 		var created int64
 		var revoked sql.NullInt64
-		if err := rows.Scan(&t.ID, &t.Name, &t.Role, &envs, &hash, &created, &t.CreatedBy, &revoked); err != nil {
+		if err := rows.Scan(&t.ID, &t.Name, &t.Role, &envs, &projects, &hash, &created, &t.CreatedBy, &revoked); err != nil {
 			return nil, fmt.Errorf("store: tokens: %w", err)
 		}
 		if err := json.Unmarshal([]byte(envs), &t.Environments); err != nil {
 			return nil, fmt.Errorf("store: token %s: environments: %w", t.ID, err)
+		}
+		if err := json.Unmarshal([]byte(projects), &t.Projects); err != nil {
+			return nil, fmt.Errorf("store: token %s: projects: %w", t.ID, err)
 		}
 		if t.Hash, err = hex.DecodeString(hash); err != nil {
 			return nil, fmt.Errorf("store: token %s: hash: %w", t.ID, err)
@@ -530,8 +538,10 @@ func (s *DB) RevokeToken(ctx context.Context, id string) error {
 	return s.tokensChanged(ctx)
 }
 
-func (s *DB) tokensChanged(ctx context.Context) error {
-	ev := Event{Tokens: true}
+func (s *DB) tokensChanged(ctx context.Context) error { return s.announce(ctx, Event{Tokens: true}) }
+
+// announce tells every watcher, on every replica, about ev.
+func (s *DB) announce(ctx context.Context, ev Event) error {
 	err := s.retry(ctx, func() error {
 		tx, err := s.db.BeginTx(ctx, nil)
 		if err != nil {
@@ -557,11 +567,14 @@ func (s *DB) Audit(ctx context.Context, e AuditEntry) error {
 	}
 	// Some fields hold what a caller chose (a path, a message, a reason):
 	// each is bounded so that no entry can grow the database much.
-	for _, f := range []*string{&e.Actor, &e.Env, &e.Action, &e.Outcome, &e.Message, &e.Detail} {
+	if e.Env != "" {
+		e.Project = projectOr(e.Project)
+	}
+	for _, f := range []*string{&e.Actor, &e.Project, &e.Env, &e.Action, &e.Outcome, &e.Message, &e.Detail} {
 		*f = truncate(*f, MaxAuditField)
 	}
-	if _, err := s.exec(ctx, `INSERT INTO vexil_audit (time, actor, env, action, outcome, before_version, after_version, message, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		micros(e.Time), e.Actor, e.Env, e.Action, e.Outcome, e.BeforeVersion, e.AfterVersion, e.Message, e.Detail); err != nil {
+	if _, err := s.exec(ctx, `INSERT INTO vexil_audit (time, actor, project, env, action, outcome, before_version, after_version, message, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		micros(e.Time), e.Actor, e.Project, e.Env, e.Action, e.Outcome, e.BeforeVersion, e.AfterVersion, e.Message, e.Detail); err != nil {
 		return fmt.Errorf("store: audit: %w", err)
 	}
 	return nil
@@ -585,9 +598,9 @@ func truncate(s string, n int) string {
 
 // AuditLog lists audit entries newest first.
 func (s *DB) AuditLog(ctx context.Context, f AuditFilter) ([]AuditEntry, error) {
-	q := `SELECT id, time, actor, env, action, outcome, before_version, after_version, message, detail FROM vexil_audit WHERE 1 = 1`
+	q := `SELECT id, time, actor, project, env, action, outcome, before_version, after_version, message, detail FROM vexil_audit WHERE 1 = 1`
 	var args []any
-	for _, c := range []struct{ col, v string }{{"env", f.Env}, {"actor", f.Actor}, {"action", f.Action}} {
+	for _, c := range []struct{ col, v string }{{"project", f.Project}, {"env", f.Env}, {"actor", f.Actor}, {"action", f.Action}} {
 		if c.v != "" {
 			q += ` AND ` + c.col + ` = ?`
 			args = append(args, c.v)
@@ -610,7 +623,7 @@ func (s *DB) AuditLog(ctx context.Context, f AuditFilter) ([]AuditEntry, error) 
 	for rows.Next() {
 		var e AuditEntry
 		var t int64
-		if err := rows.Scan(&e.ID, &t, &e.Actor, &e.Env, &e.Action, &e.Outcome, &e.BeforeVersion, &e.AfterVersion, &e.Message, &e.Detail); err != nil {
+		if err := rows.Scan(&e.ID, &t, &e.Actor, &e.Project, &e.Env, &e.Action, &e.Outcome, &e.BeforeVersion, &e.AfterVersion, &e.Message, &e.Detail); err != nil {
 			return nil, fmt.Errorf("store: audit log: %w", err)
 		}
 		e.Time = fromMicros(t)

@@ -50,6 +50,7 @@ func (sqliteDialect) migrations() []string {
 		schemaV2,
 		identitySchema("lower(hex(randomblob(8)))"),
 		telemetrySchema("INTEGER"),
+		projectsSchema("INTEGER"),
 	}
 }
 

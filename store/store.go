@@ -15,6 +15,7 @@ import (
 
 // Version is one saved version of an environment's rules.
 type Version struct {
+	Project string
 	Env     string
 	Version int64
 	Parent  int64
@@ -37,7 +38,8 @@ type Kill struct {
 // Change is a request for a new version. The store applies it atomically
 // against the environment's current version.
 type Change struct {
-	Env string
+	Project string // "" is DefaultProject
+	Env     string
 	// Expect is the version the change was made against; -1 accepts any
 	// (a kill switch applies to whatever is current).
 	Expect  int64
@@ -63,6 +65,7 @@ type KillChange struct {
 
 // Lock is a time lock on an environment's rules.
 type Lock struct {
+	Project  string    `json:"-"` // "" is DefaultProject
 	Env      string    `json:"-"`
 	LockedBy string    `json:"locked_by"` // the holder's token name, for people
 	Owner    string    `json:"-"`         // the holder's token id, which decides`
@@ -77,6 +80,7 @@ type Token struct {
 	Name         string
 	Role         string
 	Environments []string
+	Projects     []string // empty: every project
 	Hash         []byte
 	Created      time.Time
 	CreatedBy    string
@@ -88,6 +92,7 @@ type AuditEntry struct {
 	ID            int64
 	Time          time.Time
 	Actor         string
+	Project       string // "" for server-wide actions
 	Env           string
 	Action        string
 	Outcome       string // ok | denied | invalid | stale | locked
@@ -99,17 +104,22 @@ type AuditEntry struct {
 
 // AuditFilter selects audit entries, newest first.
 type AuditFilter struct {
-	Env, Actor, Action string
-	Limit              int
-	Before             int64 // entries with a smaller ID; 0 = from the newest
+	Project, Env, Actor, Action string
+	Limit                       int
+	Before                      int64 // entries with a smaller ID; 0 = from the newest
 }
 
 // Event tells a store's watcher that something changed, possibly on another
-// replica: a new version of Env (Version > 0), or the tokens (Tokens).
+// replica: a new version of Project's Env (Version > 0), a new version of
+// Project's definitions (Definitions > 0), the tokens (Tokens), or the
+// environments (Envs).
 type Event struct {
-	Env     string
-	Version int64
-	Tokens  bool
+	Project     string
+	Env         string
+	Version     int64
+	Definitions int64
+	Tokens      bool
+	Envs        bool // an environment was added
 }
 
 // StaleError is a change made against a version that is no longer current.

@@ -53,7 +53,7 @@ func ptr(s string) *string { return &s }
 func TestVersions(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *DB) {
 		ctx := context.Background()
-		cur, err := s.Current(ctx, "dev")
+		cur, err := s.Current(ctx, "", "dev")
 		if err != nil || cur.Version != 0 || cur.Rules != "" {
 			t.Fatalf("Current of an unsaved env = %+v, %v; want version 0", cur, err)
 		}
@@ -79,18 +79,18 @@ func TestVersions(t *testing.T) {
 		if err != nil || next.Kills["f"].By != "bob" {
 			t.Fatalf("a save after a kill = %+v, %v; want the kill carried over", next, err)
 		}
-		got, err := s.Get(ctx, "dev", 2)
+		got, err := s.Get(ctx, "", "dev", 2)
 		if err != nil || got.Rules != "rules: {} # 1" || got.Author != "alice" {
 			t.Fatalf("Get 2 = %+v, %v", got, err)
 		}
-		if _, err := s.Get(ctx, "dev", 99); !errors.Is(err, ErrNotFound) {
+		if _, err := s.Get(ctx, "", "dev", 99); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("Get 99: err = %v, want ErrNotFound", err)
 		}
-		list, err := s.Versions(ctx, "dev", 2, 5)
+		list, err := s.Versions(ctx, "", "dev", 2, 5)
 		if err != nil || len(list) != 2 || list[0].Version != 4 || list[1].Version != 3 {
 			t.Fatalf("Versions(limit 2, before 5) = %+v, %v", list, err)
 		}
-		if other, _ := s.Current(ctx, "prod"); other.Version != 0 {
+		if other, _ := s.Current(ctx, "", "prod"); other.Version != 0 {
 			t.Fatalf("prod shares dev's versions: %+v", other)
 		}
 	})
@@ -111,16 +111,16 @@ func TestLockBlocksSavesButNotKills(t *testing.T) {
 		if _, err := s.Save(ctx, Change{Env: "dev", Expect: -1, PassLock: true, Kill: &KillChange{Flag: "f", Set: true}, Action: "kill"}); err != nil {
 			t.Fatalf("kill under lock: %v", err)
 		}
-		if err := s.DeleteLock(ctx, "dev"); err != nil {
+		if err := s.DeleteLock(ctx, "", "dev"); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.DeleteLock(ctx, "dev"); !errors.Is(err, ErrNotFound) {
+		if err := s.DeleteLock(ctx, "", "dev"); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("second unlock: err = %v, want ErrNotFound", err)
 		}
 		if err := s.SetLock(ctx, Lock{Env: "dev", LockedBy: "alice", Until: now.Add(-time.Second), Created: now}); err != nil {
 			t.Fatal(err)
 		}
-		if l, err := s.Lock(ctx, "dev"); l != nil || err != nil {
+		if l, err := s.Lock(ctx, "", "dev"); l != nil || err != nil {
 			t.Fatalf("expired lock still active: %+v, %v", l, err)
 		}
 		if _, err := s.Save(ctx, Change{Env: "dev", Expect: 1, Rules: ptr("{}"), Format: "json", Action: "save"}); err != nil {
@@ -152,7 +152,7 @@ func TestConcurrentSavesLoseNothing(t *testing.T) {
 		if n := len(wins); n != 1 {
 			t.Fatalf("%d writers won version 1, want exactly 1", n)
 		}
-		if cur, _ := s.Current(ctx, "dev"); cur.Version != 1 {
+		if cur, _ := s.Current(ctx, "", "dev"); cur.Version != 1 {
 			t.Fatalf("current = %d, want 1", cur.Version)
 		}
 	})
@@ -237,7 +237,7 @@ func TestOpenRejectsUnknownURL(t *testing.T) {
 }
 
 func FuzzDecodeEvent(f *testing.F) {
-	for _, s := range []string{"tokens", "v 7 prod", "v 1 env with spaces", "v x prod", "v 7", ""} {
+	for _, s := range []string{"tokens", "v 7 prod", "v 1 env with spaces", "v x prod", "v 7", "", "p 3 shop prod", "d 2 shop", "envs", "p 1  x"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -324,9 +324,7 @@ func TestIdentityMigration(t *testing.T) {
 			ctx := context.Background()
 			// The previous code: schemas 1 and 2, one saved version.
 			old, u := oldDatabase(t, kind, 2)
-			if _, err := old.Save(ctx, Change{Env: "dev", Expect: 0, Rules: ptr("rules: {}"), Format: "yaml", Action: "save"}); err != nil {
-				t.Fatal(err)
-			}
+			oldSave(t, old, "dev", 1, "rules: {}")
 			var have int
 			if err := old.db.QueryRowContext(ctx, `SELECT MAX(version) FROM vexil_schema`).Scan(&have); err != nil || have != 2 {
 				t.Fatalf("the old database's schema version = %d, %v; want 2", have, err)
@@ -341,7 +339,7 @@ func TestIdentityMigration(t *testing.T) {
 			if len(id) != 16 || strings.Trim(id, "0123456789abcdef") != "" {
 				t.Errorf("identity %q, want 16 hex digits", id)
 			}
-			if v, err := s.Current(ctx, "dev"); err != nil || v.Version != 1 || v.Rules != "rules: {}" {
+			if v, err := s.Current(ctx, "", "dev"); err != nil || v.Version != 1 || v.Rules != "rules: {}" {
 				t.Errorf("after the migration: current = %+v, %v; want version 1 kept", v, err)
 			}
 			s.Close()

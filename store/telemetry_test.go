@@ -98,9 +98,7 @@ func TestTelemetryMigration(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			ctx := context.Background()
 			old, u := oldDatabase(t, kind, 3)
-			if _, err := old.Save(ctx, Change{Env: "dev", Expect: 0, Rules: ptr("rules: {}"), Format: "yaml", Action: "save"}); err != nil {
-				t.Fatal(err)
-			}
+			oldSave(t, old, "dev", 1, "rules: {}")
 			var id string
 			if err := old.db.QueryRowContext(ctx, `SELECT id FROM vexil_database`).Scan(&id); err != nil {
 				t.Fatal(err)
@@ -115,7 +113,7 @@ func TestTelemetryMigration(t *testing.T) {
 			if s.ID() != id {
 				t.Errorf("identity %q after the migration, was %q", s.ID(), id)
 			}
-			if v, err := s.Current(ctx, "dev"); err != nil || v.Version != 1 {
+			if v, err := s.Current(ctx, "", "dev"); err != nil || v.Version != 1 {
 				t.Errorf("after the migration: current = %+v, %v; want version 1 kept", v, err)
 			}
 			now := time.Now()

@@ -1,0 +1,128 @@
+// Package api declares the JSON shapes of vexil's HTTP API in one place,
+// for the server that answers them and the clients that call it, and an
+// HTTP client for the admin API (Client). It imports only the standard
+// library, so an application's SDK can import it without weight.
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// DefaultProject is the project the un-prefixed paths (/api/v1/envs/...,
+// /sdk/v1/envs/...) name.
+const DefaultProject = "default"
+
+// ErrorBody is every error answer: {"error": {...}}.
+type ErrorBody struct {
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail says what went wrong; Details depend on Code.
+type ErrorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Details []any  `json:"details"`
+}
+
+// Project is one entry of GET /api/v1/projects: a project and its current
+// definitions version.
+type Project struct {
+	Name      string    `json:"name"`
+	Version   int64     `json:"version"`
+	Author    string    `json:"author"`
+	Message   string    `json:"message"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Projects is GET /api/v1/projects.
+type Projects struct {
+	Projects []Project `json:"projects"`
+}
+
+// DefinitionsVersion is one version of a project's definitions: an entry
+// of GET .../definitions/versions (without Source) or
+// GET .../definitions/versions/{n} (with it).
+type DefinitionsVersion struct {
+	Project   string    `json:"project"`
+	Version   int64     `json:"version"`
+	Parent    int64     `json:"parent"`
+	Author    string    `json:"author"`
+	Message   string    `json:"message"`
+	CreatedAt time.Time `json:"created_at"`
+	Source    *string   `json:"source,omitempty"`
+}
+
+// DefinitionsVersions is GET .../definitions/versions.
+type DefinitionsVersions struct {
+	Versions []DefinitionsVersion `json:"versions"`
+}
+
+// PushResult is PUT .../definitions's answer: the project's version after
+// the push, and whether the pushed text was what it already had.
+type PushResult struct {
+	Version   int64 `json:"version"`
+	Unchanged bool  `json:"unchanged"`
+	// Warnings name connected builds generated with a flag the push
+	// removed: their code may still read it.
+	Warnings []json.RawMessage `json:"warnings"`
+}
+
+// Use is a place in an environment's live rules that a refused push would
+// break: a detail of the 409 "definitions_in_use" error.
+type Use struct {
+	Env     string `json:"env"`
+	Path    string `json:"path"`
+	Line    int    `json:"line"`
+	Col     int    `json:"col"`
+	Message string `json:"message"`
+}
+
+func (u Use) String() string {
+	return fmt.Sprintf("%s:%d:%d: %s: %s", u.Env, u.Line, u.Col, u.Path, u.Message)
+}
+
+// Problem is a located problem in a document (a 422's details).
+type Problem struct {
+	Path    string `json:"path"`
+	Line    int    `json:"line"`
+	Col     int    `json:"col"`
+	Message string `json:"message"`
+}
+
+// NewEnv is POST /api/v1/envs's body (and its 201 answer).
+type NewEnv struct {
+	Name string `json:"name"`
+}
+
+// TokenRequest is POST /api/v1/tokens's body. Empty Environments or
+// Projects mean all of them.
+type TokenRequest struct {
+	Name         string   `json:"name"`
+	Role         string   `json:"role"`
+	Environments []string `json:"environments"`
+	Projects     []string `json:"projects"`
+}
+
+// ValidName says whether a project or environment name is acceptable: 1
+// to 64 letters, digits, '.', '_' or '-', starting with a letter or digit,
+// so that it is safe in a path, a header and a log line.
+func ValidName(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		case i > 0 && strings.ContainsRune("._-", r):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// NameRule says what ValidName accepts, for error messages.
+const NameRule = "want 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
