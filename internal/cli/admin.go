@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,6 +15,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/vexilhq/vexil/internal/api"
 	"github.com/vexilhq/vexil/internal/targets"
 	"github.com/vexilhq/vexil/server"
 )
@@ -24,15 +24,22 @@ import (
 // (docs/api.md). Exit 0 on success, 1 when the server refused the change
 // (stale, invalid, locked, forbidden...), 2 for bad usage or no answer.
 
-// apiClient talks to one server with one token.
+// apiClient talks to one server with one token, in one project.
 type apiClient struct {
-	server, token string
-	http          *http.Client
+	*api.Client
+	project string
 }
 
-// clientFlags registers --server and --token (defaulting to VEXIL_SERVER
-// and VEXIL_TOKEN) and returns a constructor to call after parsing.
+// clientFlags registers --server, --token and --project (defaulting to
+// VEXIL_SERVER, VEXIL_TOKEN and VEXIL_PROJECT) and returns a constructor to
+// call after parsing.
 func clientFlags(fs *flag.FlagSet) func() (*apiClient, error) {
+	return serverFlags(fs, fs.String("project", envOr("VEXIL_PROJECT", api.DefaultProject), "the project (or VEXIL_PROJECT)"))
+}
+
+// serverFlags is clientFlags with the project given (the token commands
+// use --project for a token's scope).
+func serverFlags(fs *flag.FlagSet, project *string) func() (*apiClient, error) {
 	server := fs.String("server", envOr("VEXIL_SERVER", "http://127.0.0.1:8080"), "server URL (or VEXIL_SERVER)")
 	// The token's default is read after parsing so that -h never prints it.
 	token := fs.String("token", "", "API token (default $VEXIL_TOKEN)")
@@ -47,7 +54,10 @@ func clientFlags(fs *flag.FlagSet) func() (*apiClient, error) {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return nil, fmt.Errorf("--server %q is not an http(s) URL", *server)
 		}
-		return &apiClient{server: strings.TrimSuffix(*server, "/"), token: *token, http: &http.Client{Timeout: time.Minute}}, nil
+		if !api.ValidName(*project) {
+			return nil, fmt.Errorf("--project %q: %s", *project, api.NameRule)
+		}
+		return &apiClient{Client: &api.Client{Server: strings.TrimSuffix(*server, "/"), Token: *token, HTTP: &http.Client{Timeout: time.Minute}}, project: *project}, nil
 	}
 }
 
@@ -58,67 +68,24 @@ func envOr(name, def string) string {
 	return def
 }
 
-// apiErr is an error answer from the server.
-type apiErr struct {
-	status  int
-	code    string
-	message string
-	details []json.RawMessage
-}
-
-func (e *apiErr) Error() string {
-	return fmt.Sprintf("%d %s: %s", e.status, e.code, e.message)
-}
-
-// do sends a request and returns the body of a 2xx answer (or *apiErr).
 func (c *apiClient) do(ctx context.Context, method, path string, body []byte, header ...string) ([]byte, http.Header, error) {
-	req, err := http.NewRequestWithContext(ctx, method, c.server+path, bytes.NewReader(body))
-	if err != nil {
-		return nil, nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	res, err := c.http.Do(req)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		return nil, nil, err
-	}
-	if res.StatusCode >= 300 {
-		var e struct {
-			Error struct {
-				Code    string            `json:"code"`
-				Message string            `json:"message"`
-				Details []json.RawMessage `json:"details"`
-			} `json:"error"`
-		}
-		if json.Unmarshal(b, &e) != nil || e.Error.Code == "" {
-			return nil, nil, &apiErr{status: res.StatusCode, code: http.StatusText(res.StatusCode), message: strings.TrimSpace(string(b))}
-		}
-		return nil, nil, &apiErr{res.StatusCode, e.Error.Code, e.Error.Message, e.Error.Details}
-	}
-	return b, res.Header, nil
+	return c.Do(ctx, method, path, body, header...)
 }
+
+// envPath is the admin path of the client's project's environment env.
+func (c *apiClient) envPath(env, rest string) string { return api.EnvPath(c.project, env, rest) }
 
 // fail reports err and returns the exit status: refused changes are 1,
 // everything else (unreachable server, bad usage) 2. Located compile
 // errors print one per line as file:line:col: path: message.
 func fail(stderr io.Writer, cmd, file string, err error) int {
-	var ae *apiErr
+	var ae *api.Error
 	if !errors.As(err, &ae) {
 		fmt.Fprintf(stderr, "vexil %s: %v\n", cmd, err)
 		return exitBadInput
 	}
 	fmt.Fprintf(stderr, "vexil %s: %v\n", cmd, ae)
-	for _, raw := range ae.details {
+	for _, raw := range ae.Details {
 		var d struct {
 			Path    string `json:"path"`
 			Line    int    `json:"line"`
@@ -131,7 +98,7 @@ func fail(stderr io.Writer, cmd, file string, err error) int {
 			fmt.Fprintf(stderr, "  %s\n", raw)
 		}
 	}
-	if ae.status >= 500 || ae.status == http.StatusUnauthorized {
+	if ae.Status >= 500 || ae.Status == http.StatusUnauthorized {
 		return exitBadInput
 	}
 	return exitFindings
@@ -155,8 +122,6 @@ func runRules(ctx context.Context, args []string, stdio Stdio) int {
 	}, []string{"get", "put", "history", "diff", "rollback"})
 }
 
-func envPath(env, rest string) string { return "/api/v1/envs/" + url.PathEscape(env) + rest }
-
 func rulesGet(ctx context.Context, args []string, stdio Stdio) int {
 	fs := newFlagSet("rules get", stdio.Err)
 	client := clientFlags(fs)
@@ -169,7 +134,7 @@ func rulesGet(ctx context.Context, args []string, stdio Stdio) int {
 	if err != nil {
 		return fail(stdio.Err, "rules get", "", err)
 	}
-	b, h, err := c.do(ctx, "GET", envPath(*env, "/rules"), nil, "Accept", "application/"+*format)
+	b, h, err := c.do(ctx, "GET", c.envPath(*env, "/rules"), nil, "Accept", "application/"+*format)
 	if err != nil {
 		return fail(stdio.Err, "rules get", "", err)
 	}
@@ -206,7 +171,7 @@ func rulesPut(ctx context.Context, args []string, stdio Stdio) int {
 		return fail(stdio.Err, "rules put", "", err)
 	}
 	if *ifMatch == "latest" {
-		_, h, err := c.do(ctx, "GET", envPath(*env, "/rules"), nil)
+		_, h, err := c.do(ctx, "GET", c.envPath(*env, "/rules"), nil)
 		if err != nil {
 			return fail(stdio.Err, "rules put", "", err)
 		}
@@ -216,7 +181,7 @@ func rulesPut(ctx context.Context, args []string, stdio Stdio) int {
 	if strings.HasSuffix(*file, ".json") {
 		ct = "application/json"
 	}
-	b, _, err := c.do(ctx, "PUT", envPath(*env, "/rules"), doc, "Content-Type", ct, "If-Match", `"`+*ifMatch+`"`, "Vexil-Message", *msg)
+	b, _, err := c.do(ctx, "PUT", c.envPath(*env, "/rules"), doc, "Content-Type", ct, "If-Match", `"`+*ifMatch+`"`, "Vexil-Message", *msg)
 	if err != nil {
 		return fail(stdio.Err, "rules put", *file, err)
 	}
@@ -250,7 +215,7 @@ func rulesHistory(ctx context.Context, args []string, stdio Stdio) int {
 	if err != nil {
 		return fail(stdio.Err, "rules history", "", err)
 	}
-	b, _, err := c.do(ctx, "GET", envPath(*env, "/versions?limit="+strconv.Itoa(*limit)), nil)
+	b, _, err := c.do(ctx, "GET", c.envPath(*env, "/versions?limit="+strconv.Itoa(*limit)), nil)
 	if err != nil {
 		return fail(stdio.Err, "rules history", "", err)
 	}
@@ -294,7 +259,7 @@ func rulesDiff(ctx context.Context, args []string, stdio Stdio) int {
 	if *to != "" {
 		q.Set("to", *to)
 	}
-	b, _, err := c.do(ctx, "GET", envPath(*env, "/diff?"+q.Encode()), nil)
+	b, _, err := c.do(ctx, "GET", c.envPath(*env, "/diff?"+q.Encode()), nil)
 	if err != nil {
 		return fail(stdio.Err, "rules diff", "", err)
 	}
@@ -349,7 +314,7 @@ func rulesRollback(ctx context.Context, args []string, stdio Stdio) int {
 		req["targets"] = ts
 	}
 	body, _ := json.Marshal(req)
-	b, _, err := c.do(ctx, "POST", envPath(*env, "/rollback"), body)
+	b, _, err := c.do(ctx, "POST", c.envPath(*env, "/rollback"), body)
 	if err != nil {
 		return fail(stdio.Err, "rules rollback", "", err)
 	}
@@ -408,16 +373,16 @@ func runLock(ctx context.Context, args []string, stdio Stdio) int {
 	var b []byte
 	switch {
 	case *release:
-		if _, _, err := c.do(ctx, "DELETE", envPath(*env, "/lock"), nil); err != nil {
+		if _, _, err := c.do(ctx, "DELETE", c.envPath(*env, "/lock"), nil); err != nil {
 			return fail(stdio.Err, "lock", "", err)
 		}
 		fmt.Fprintf(stdio.Out, "%s unlocked\n", *env)
 		return exitOK
 	case *dur != "":
 		body, _ := json.Marshal(map[string]string{"for": *dur, "reason": *reason})
-		b, _, err = c.do(ctx, "POST", envPath(*env, "/lock"), body)
+		b, _, err = c.do(ctx, "POST", c.envPath(*env, "/lock"), body)
 	default:
-		b, _, err = c.do(ctx, "GET", envPath(*env, "/lock"), nil)
+		b, _, err = c.do(ctx, "GET", c.envPath(*env, "/lock"), nil)
 	}
 	if err != nil {
 		return fail(stdio.Err, "lock", "", err)
@@ -445,11 +410,12 @@ func runToken(ctx context.Context, args []string, stdio Stdio) int {
 
 func tokenCreate(ctx context.Context, args []string, stdio Stdio) int {
 	fs := newFlagSet("token create", stdio.Err)
-	client := clientFlags(fs)
+	client := serverFlags(fs, new(api.DefaultProject))
 	name := fs.String("name", "", "who or what the token is for (recorded as the author of its changes)")
 	role := fs.String("role", "", "admin, editor, viewer or sdk")
-	var envs stringList
+	var envs, projects stringList
 	fs.Var(&envs, "env", "an environment the token may use (repeatable; none = all)")
+	fs.Var(&projects, "project", "a project the token may use (repeatable; none = all)")
 	if done, code := parseFlags(fs, args); done {
 		return code
 	}
@@ -461,7 +427,7 @@ func tokenCreate(ctx context.Context, args []string, stdio Stdio) int {
 	if err != nil {
 		return fail(stdio.Err, "token create", "", err)
 	}
-	body, _ := json.Marshal(map[string]any{"name": *name, "role": *role, "environments": nonNilList(envs)})
+	body, _ := json.Marshal(api.TokenRequest{Name: *name, Role: *role, Environments: nonNilList(envs), Projects: nonNilList(projects)})
 	b, _, err := c.do(ctx, "POST", "/api/v1/tokens", body)
 	if err != nil {
 		return fail(stdio.Err, "token create", "", err)
@@ -482,7 +448,7 @@ func nonNilList(s stringList) []string {
 
 func tokenList(ctx context.Context, args []string, stdio Stdio) int {
 	fs := newFlagSet("token list", stdio.Err)
-	client := clientFlags(fs)
+	client := serverFlags(fs, new(api.DefaultProject))
 	if done, code := parseFlags(fs, args); done {
 		return code
 	}
@@ -518,7 +484,7 @@ func tokenList(ctx context.Context, args []string, stdio Stdio) int {
 
 func tokenRevoke(ctx context.Context, args []string, stdio Stdio) int {
 	fs := newFlagSet("token revoke", stdio.Err)
-	client := clientFlags(fs)
+	client := serverFlags(fs, new(api.DefaultProject))
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK

@@ -41,6 +41,8 @@ func commands() []command {
 		{"kill", "force a flag to its safe value for everyone in an environment, through any lock", runKill},
 		{"unkill", "lift a flag's kill switch: the rules decide again", runUnkill},
 		{"token", "create, list or revoke API tokens on a server", runToken},
+		{"definitions", "push a project's flags.yaml to a server (from CI), or get, list or diff its versions", runDefinitions},
+		{"projects", "list the projects a server has", runProjects},
 		{"check", "find expired, unused, broken and dead flags in definitions, rules and code", runCheck},
 		{"experiment", "analyze: compare an experiment's variants on a metric, with significance and a sample ratio check", runExperiment},
 		{"version", "print vexil's module version and the VCS revision it was built from", runVersion},

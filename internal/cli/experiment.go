@@ -200,9 +200,9 @@ func (r *analyzeRun) rules(ctx context.Context) (name string, data []byte, err e
 	if err != nil {
 		return "", nil, err
 	}
-	data, _, err = c.do(ctx, "GET", envPath(r.env, "/rules"), nil, "Accept", "application/yaml")
+	data, _, err = c.do(ctx, "GET", c.envPath(r.env, "/rules"), nil, "Accept", "application/yaml")
 	if err != nil {
-		return "", nil, fmt.Errorf("the rules of %s on %s: %v", r.env, c.server, err)
+		return "", nil, fmt.Errorf("the rules of %s on %s: %v", r.env, c.Server, err)
 	}
 	return r.env + ".rules.yaml", data, nil
 }

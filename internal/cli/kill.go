@@ -49,7 +49,7 @@ func killOrRestore(ctx context.Context, cmd string, args []string, stdio Stdio) 
 		method = "DELETE"
 	}
 	body, _ := json.Marshal(map[string]string{"reason": *reason})
-	b, _, err := c.do(ctx, method, envPath(*env, "/flags/"+url.PathEscape(flagName)+"/kill"), body)
+	b, _, err := c.do(ctx, method, c.envPath(*env, "/flags/"+url.PathEscape(flagName)+"/kill"), body)
 	if err != nil {
 		return fail(stdio.Err, cmd, "", err)
 	}

@@ -21,7 +21,7 @@ func runServe(ctx context.Context, args []string, stdio Stdio) int {
 	addr := fs.String("addr", envOr("VEXIL_ADDR", "127.0.0.1:8080"), "address to listen on (or VEXIL_ADDR)")
 	// VEXIL_DB is read after parsing, so that -h never prints a DSN's password.
 	db := fs.String("db", "vexil.db", "database: a SQLite file path, sqlite:PATH, or a postgres:// URL (or VEXIL_DB)")
-	defsFile := fs.String("flags", "flags.yaml", "the flag definitions every save is compiled against")
+	defsFile := fs.String("flags", "flags.yaml", "definitions to publish as project \"default\" when they differ from its stored ones (optional: without the flag, ./flags.yaml if there is one)")
 	var envs stringList
 	fs.Var(&envs, "env", "an environment to serve (repeatable; default dev)")
 	heartbeat := fs.Duration("heartbeat", 15*time.Second, "how often SDK streams get a ping; clients treat 3 silent intervals as a dead connection")
@@ -44,16 +44,23 @@ func runServe(ctx context.Context, args []string, stdio Stdio) int {
 	log := slog.New(slog.NewTextHandler(stdio.Err, nil))
 	slog.SetDefault(log) // the store logs LISTEN reconnections through the default logger
 
+	// Projects get their definitions pushed (vexil definitions push); a
+	// file is only published as project "default", and only when named or
+	// present where the server starts, as before projects.
+	var defs *vexilrt.Definitions
 	src, err := os.ReadFile(*defsFile)
-	if err != nil {
+	switch {
+	case err == nil:
+		var diags vexilrt.Diagnostics
+		defs, diags = vexilrt.ParseDefinitions(*defsFile, src)
+		for _, d := range diags {
+			fmt.Fprintln(stdio.Err, d)
+		}
+		if diags.HasErrors() {
+			return exitBadInput
+		}
+	case !errors.Is(err, os.ErrNotExist) || flagGiven(fs, "flags"):
 		fmt.Fprintf(stdio.Err, "vexil serve: %v\n", err)
-		return exitBadInput
-	}
-	defs, diags := vexilrt.ParseDefinitions(*defsFile, src)
-	for _, d := range diags {
-		fmt.Fprintln(stdio.Err, d)
-	}
-	if diags.HasErrors() {
 		return exitBadInput
 	}
 	// The port first: a server that cannot listen must not spend the
