@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 const shopDefs = `version: 1
@@ -251,4 +252,31 @@ func TestStartPublishesFlags(t *testing.T) {
 	if r := changed.do("GET", "/api/v1/projects/default/definitions", changed.admin, nil); r.header.Get("ETag") != `"2"` {
 		t.Errorf("a start with another file: %s, want version 2", r.header.Get("ETag"))
 	}
+}
+
+// TestPushReachesReplicas: a push on one replica makes the project live on
+// another sharing the PostgreSQL database, with the new flag usable there.
+func TestPushReachesReplicas(t *testing.T) {
+	u := storeURL(t, "postgres")
+	bare := func(o *Options) { o.Definitions, o.DefinitionsSource = nil, "" }
+	a, b := startOn(t, u, bare), startOn(t, u, bare)
+	a.push("shop", `"0"`, shopDefs, a.admin, 200)
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(time.Minute)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("replica b: %s never happened", what)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitFor("project shop live", func() bool { return b.srv.project("shop") != nil })
+	a.push("shop", `"1"`, shopDefs+"  express: {default: false}\n", a.admin, 200)
+	waitFor("definitions version 2", func() bool { return b.srv.project("shop").cur.Load().version == 2 })
+	b.putIn("shop", "dev", `"0"`, "rules:\n  on:\n    variants: {express: true}\n", 200)
+	waitFor("a's dev at version 1", func() bool {
+		snap := a.srv.project("shop").env("dev").snap.Load()
+		return snap != nil && snap.v.Version == 1
+	})
 }

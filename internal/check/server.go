@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vexilhq/vexil/internal/api"
 	vexilrt "github.com/vexilhq/vexil/runtime"
 )
 
@@ -27,10 +28,11 @@ const maxResponse = 16 << 20
 // Remote is one environment of a vexil server, read through the admin API
 // of docs/api.md.
 type Remote struct {
-	URL   string // the server's base URL: http://127.0.0.1:8080
-	Env   string
-	Token string       // sent as a bearer token when set
-	HTTP  *http.Client // nil means http.DefaultClient
+	URL     string // the server's base URL: http://127.0.0.1:8080
+	Project string // "" or "default" for the un-prefixed paths
+	Env     string
+	Token   string       // sent as a bearer token when set
+	HTTP    *http.Client // nil means http.DefaultClient
 }
 
 // RemoteRules is an environment's current rules document.
@@ -115,7 +117,7 @@ func (r *Remote) rulesOf(ctx context.Context, n int) (*vexilrt.RulesDoc, error) 
 }
 
 func (r *Remote) endpoint(path string) string {
-	return strings.TrimRight(r.URL, "/") + "/api/v1/envs/" + url.PathEscape(r.Env) + "/" + path
+	return strings.TrimRight(r.URL, "/") + api.EnvPath(r.Project, r.Env, "/"+path)
 }
 
 func (r *Remote) problem(path, msg string) error {

@@ -19,6 +19,7 @@ import (
 type checkRun struct {
 	defsFile, rulesFile string
 	server, env, token  string
+	project             string
 	code, graphql       stringList
 	format              string
 	failOn              check.Severity
@@ -56,6 +57,7 @@ func parseCheck(args []string, stderr io.Writer) (r checkRun, done bool, status 
 	fset.StringVar(&r.rulesFile, "rules", "", "check this rules document against the definitions")
 	fset.StringVar(&r.server, "server", cmp.Or(os.Getenv("VEXIL_SERVER"), "http://127.0.0.1:8080"), "the vexil server whose --env rules to check (or VEXIL_SERVER)")
 	fset.StringVar(&r.env, "env", "", "check this environment's rules on --server, and its stuck rollouts")
+	fset.StringVar(&r.project, "project", cmp.Or(os.Getenv("VEXIL_PROJECT"), "default"), "the project of --env on --server (or VEXIL_PROJECT)")
 	// Read after parsing, so that -h never prints the secret.
 	fset.StringVar(&r.token, "token", "", "the server's API token (or VEXIL_TOKEN)")
 	fset.Var(&r.code, "code", "check the Go packages matching this pattern, e.g. ./... (repeatable)")
@@ -130,7 +132,7 @@ func (r *checkRun) run(ctx context.Context) ([]check.Finding, []check.Use, error
 		findings = append(findings, check.Rules(defs, doc, r.today)...)
 		readByRules = check.FlagsRead(doc)
 	case r.env != "":
-		remote := &check.Remote{URL: r.server, Env: r.env, Token: r.token}
+		remote := &check.Remote{URL: r.server, Project: r.project, Env: r.env, Token: r.token}
 		cur, err := remote.Rules(ctx)
 		if err != nil {
 			problems = append(problems, err)
