@@ -173,25 +173,25 @@ func (p *plan) definitions(f *jen.File, source []byte) {
 func flagConst(fp *flagPlan) string { return "flag" + fp.goName }
 
 func (p *plan) flagIDs(f *jen.File) {
-	if len(p.flags) == 0 {
-		return
-	}
-	f.Add(doc(fmt.Sprintf("Flag IDs follow %s: a config compiled against Definitions numbers its flags (and aliases) this way.", p.source)))
-	f.Const().DefsFunc(func(g *jen.Group) {
-		for _, fp := range p.flags {
-			g.Id(flagConst(fp)).Add(rt("FlagID")).Op("=").Lit(fp.id)
-		}
-	})
+	p.flagConsts(f, fmt.Sprintf("Flag IDs follow %s: a config compiled against Definitions numbers its flags (and aliases) this way.", p.source),
+		func(g *jen.Group, fp *flagPlan) { g.Id(flagConst(fp)).Add(rt("FlagID")).Op("=").Lit(fp.id) })
 }
 
 func (p *plan) flagNames(f *jen.File) {
+	p.flagConsts(f, fmt.Sprintf("The flags' names in %s, for code that names flags as strings: OpenFeature clients, exposure options, Fixed.", p.source),
+		func(g *jen.Group, fp *flagPlan) { g.Id(fp.nameConst()).Op("=").Lit(fp.def.Name) })
+}
+
+// flagConsts declares a const block of one constant a flag under comment;
+// nothing when there are no flags.
+func (p *plan) flagConsts(f *jen.File, comment string, decl func(g *jen.Group, fp *flagPlan)) {
 	if len(p.flags) == 0 {
 		return
 	}
-	f.Add(doc(fmt.Sprintf("The flags' names in %s, for code that names flags as strings: OpenFeature clients, exposure options, Fixed.", p.source)))
+	f.Add(doc(comment))
 	f.Const().DefsFunc(func(g *jen.Group) {
 		for _, fp := range p.flags {
-			g.Id(fp.nameConst()).Op("=").Lit(fp.def.Name)
+			decl(g, fp)
 		}
 	})
 }

@@ -58,13 +58,17 @@ func parts(v *store.Version) (map[string]map[string]any, error) {
 	return out, nil
 }
 
+// bothParts is parts of two versions.
+func bothParts(a, b *store.Version) (pa, pb map[string]map[string]any, err error) {
+	if pa, err = parts(a); err == nil {
+		pb, err = parts(b)
+	}
+	return pa, pb, err
+}
+
 // changes lists what differs between two versions, kind by kind, by name.
 func changes(a, b *store.Version) ([]change, error) {
-	pa, err := parts(a)
-	if err != nil {
-		return nil, err
-	}
-	pb, err := parts(b)
+	pa, pb, err := bothParts(a, b)
 	if err != nil {
 		return nil, err
 	}
@@ -207,11 +211,7 @@ var filterRef = regexp.MustCompile(`filter:([A-Za-z_][A-Za-z0-9_]*)`)
 // and explains each change: the deciding rule when it differs between the
 // documents, or else the flag: reference whose own value changed.
 func rollbackImpact(before, after *vexilrt.Config, from, to *store.Version, targets []map[string]any) ([]Impact, error) {
-	pf, err := parts(from)
-	if err != nil {
-		return nil, err
-	}
-	pt, err := parts(to)
+	pf, pt, err := bothParts(from, to)
 	if err != nil {
 		return nil, err
 	}
