@@ -234,6 +234,9 @@ flags:
 				if !strings.HasPrefix(d.String(), tt.want[i]) {
 					t.Errorf("error %d:\n got: %s\nwant: %s", i, d, tt.want[i])
 				}
+				if d.Code == "" {
+					t.Errorf("error %d has no code: %s", i, d)
+				}
 			}
 		})
 	}

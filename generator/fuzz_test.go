@@ -127,6 +127,9 @@ func FuzzGenerate(f *testing.F) {
 				if d.Pos.File != "flags.yaml" {
 					t.Errorf("error not placed in flags.yaml: %v", d)
 				}
+				if d.Code == "" {
+					t.Errorf("error without a code: %v", d)
+				}
 			}
 			return
 		}

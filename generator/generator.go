@@ -17,6 +17,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/vexilhq/vexil/internal/diagcode"
 	vexilrt "github.com/vexilhq/vexil/runtime"
 )
 
@@ -73,7 +74,7 @@ func Check(defs *vexilrt.Definitions, opts Options) vexilrt.Diagnostics {
 }
 
 func internalError(defs *vexilrt.Definitions, err error) vexilrt.Diagnostic {
-	return vexilrt.Diagnostic{Pos: vexilrt.Position{File: defs.File}, Message: "internal error (please report): " + err.Error()}
+	return vexilrt.Diagnostic{Code: diagcode.Internal, Pos: vexilrt.Position{File: defs.File}, Message: "internal error (please report): " + err.Error()}
 }
 
 // plan is the definitions with every generated name decided and checked.
@@ -145,8 +146,8 @@ type checker struct {
 	taken map[string]map[string]string // namespace → name → who took it
 }
 
-func (c *checker) errorf(pos vexilrt.Position, path, format string, args ...any) {
-	c.diags = append(c.diags, vexilrt.Diagnostic{Pos: pos, Path: path, Message: fmt.Sprintf(format, args...)})
+func (c *checker) errorf(code string, pos vexilrt.Position, path, format string, args ...any) {
+	c.diags = append(c.diags, vexilrt.Diagnostic{Code: code, Pos: pos, Path: path, Message: fmt.Sprintf(format, args...)})
 }
 
 // take claims name in namespace ns for who; it reports and returns false
@@ -158,7 +159,7 @@ func (c *checker) take(ns, name, who string, pos vexilrt.Position, path string) 
 		c.taken[ns] = m
 	}
 	if prev, ok := m[name]; ok {
-		c.errorf(pos, path, "Go name %s of %s is already taken by %s; rename one of them", name, who, prev)
+		c.errorf(diagcode.NameTaken, pos, path, "Go name %s of %s is already taken by %s; rename one of them", name, who, prev)
 		return false
 	}
 	if pos.Line > 0 {
@@ -174,7 +175,7 @@ func newPlan(defs *vexilrt.Definitions, opts Options, checkPackage bool) (*plan,
 	p := &plan{defs: defs, source: opts.Source, hash: vexilrt.SchemaHash(defs)}
 	c := &checker{taken: map[string]map[string]string{}}
 	if checkPackage && !validPackage(defs.Package) {
-		c.errorf(vexilrt.Position{File: defs.File}, "package", "%q is not a valid Go package name (a lowercase identifier, not a Go keyword)", defs.Package)
+		c.errorf(diagcode.InvalidPackage, vexilrt.Position{File: defs.File}, "package", "%q is not a valid Go package name (a lowercase identifier, not a Go keyword)", defs.Package)
 	}
 	for _, n := range fixedNames() {
 		c.take("pkg", n, "the generated "+n, vexilrt.Position{}, "")
@@ -194,7 +195,7 @@ func newPlan(defs *vexilrt.Definitions, opts Options, checkPackage bool) (*plan,
 		path := "attributes." + a.Name
 		name, _, ok := keyGoName(a.Name)
 		if !ok {
-			c.errorf(a.Pos, path, "attribute %q cannot be named in Go: a key must start with a letter and hold only letters, digits and _", a.Name)
+			c.errorf(diagcode.NotNameable, a.Pos, path, "attribute %q cannot be named in Go: a key must start with a letter and hold only letters, digits and _", a.Name)
 			continue
 		}
 		ap := attrPlan{def: a, goName: name}
@@ -217,7 +218,7 @@ func newPlan(defs *vexilrt.Definitions, opts Options, checkPackage bool) (*plan,
 		path := "flags." + f.Name
 		name, ws, ok := keyGoName(f.Name)
 		if !ok {
-			c.errorf(f.Pos, path, "flag %q cannot be named in Go: a key must start with a letter and hold only letters, digits and _", f.Name)
+			c.errorf(diagcode.NotNameable, f.Pos, path, "flag %q cannot be named in Go: a key must start with a letter and hold only letters, digits and _", f.Name)
 			continue
 		}
 		who := fmt.Sprintf("flag %q", f.Name)
@@ -274,7 +275,7 @@ func newPlan(defs *vexilrt.Definitions, opts Options, checkPackage bool) (*plan,
 	c.checkText(defs)
 	c.checkGraphQL(p)
 	if opts.GraphQLFile == GoFile {
-		c.errorf(vexilrt.Position{File: defs.File}, "", "the GraphQL schema cannot be named %s, the Go file's name", GoFile)
+		c.errorf(diagcode.BadOutput, vexilrt.Position{File: defs.File}, "", "the GraphQL schema cannot be named %s, the Go file's name", GoFile)
 	}
 	// A flag that asked for client: true and was refused has its own
 	// error; saying that no flag is a client flag would only follow it.
@@ -284,10 +285,10 @@ func newPlan(defs *vexilrt.Definitions, opts Options, checkPackage bool) (*plan,
 		if at.Line == 0 {
 			at = vexilrt.Position{File: defs.File, Line: 1, Col: 1}
 		}
-		c.errorf(at, "flags", "a GraphQL schema (%s) was asked for, but no flag has client: true", opts.GraphQLFile)
+		c.errorf(diagcode.NoClientFlags, at, "flags", "a GraphQL schema (%s) was asked for, but no flag has client: true", opts.GraphQLFile)
 	}
 	if strings.ContainsFunc(opts.Source, func(r rune) bool { return r == '"' || needsEscape(r) }) {
-		c.errorf(vexilrt.Position{File: defs.File}, "", "the definitions file's name %q cannot be written in generated comments; rename it", opts.Source)
+		c.errorf(diagcode.UnwritableText, vexilrt.Position{File: defs.File}, "", "the definitions file's name %q cannot be written in generated comments; rename it", opts.Source)
 	}
 
 	// In source order; errors without a line (about the whole file) last.
@@ -309,7 +310,7 @@ func (c *checker) checkText(defs *vexilrt.Definitions) {
 	check := func(text string, pos vexilrt.Position, path string) {
 		if i := strings.IndexAny(text, "\x00\ufeff"); i >= 0 {
 			r, _ := utf8.DecodeRuneInString(text[i:])
-			c.errorf(pos, path, "holds the character U+%04X, which Go source cannot hold; remove it (the text becomes doc comments)", r)
+			c.errorf(diagcode.UnwritableText, pos, path, "holds the character U+%04X, which Go source cannot hold; remove it (the text becomes doc comments)", r)
 		}
 	}
 	for _, a := range defs.Attributes {
@@ -338,7 +339,7 @@ func (c *checker) enum(typeName, of string, values []string, pos vexilrt.Positio
 	for _, v := range values {
 		ws, wok := words(v)
 		if !wok {
-			c.errorf(pos, path, "value %q of %s cannot be named in Go: a value holds only letters, digits, _, - and .", v, of)
+			c.errorf(diagcode.NotNameable, pos, path, "value %q of %s cannot be named in Go: a value holds only letters, digits, _, - and .", v, of)
 			ok = false
 			continue
 		}
@@ -348,7 +349,7 @@ func (c *checker) enum(typeName, of string, values []string, pos vexilrt.Positio
 			continue
 		}
 		if prev, dup := gql[ev.gql]; dup {
-			c.errorf(pos, path, "values %q and %q of %s both become GraphQL value %s", prev, v, of, ev.gql)
+			c.errorf(diagcode.GraphQLClash, pos, path, "values %q and %q of %s both become GraphQL value %s", prev, v, of, ev.gql)
 			ok = false
 			continue
 		}
@@ -370,12 +371,12 @@ func (c *checker) checkGraphQL(p *plan) {
 		f := fp.def
 		key := strings.ToLower(fp.gqlName)
 		if prev, ok := fields[key]; ok {
-			c.errorf(f.Pos, "flags."+f.Name, "GraphQL field %s of client flag %q cannot be told from %s of flag %q by gqlgen, which ignores case", fp.gqlName, f.Name, prev.gqlName, prev.def.Name)
+			c.errorf(diagcode.GraphQLClash, f.Pos, "flags."+f.Name, "GraphQL field %s of client flag %q cannot be told from %s of flag %q by gqlgen, which ignores case", fp.gqlName, f.Name, prev.gqlName, prev.def.Name)
 			continue
 		}
 		fields[key] = fp
 		if fp.enum != nil && !fp.def.IsAlias() && graphQLReserved(fp.enum.typeName) {
-			c.errorf(f.Pos, "flags."+f.Name, "client flag %q would declare GraphQL enum %s, a name GraphQL or vexil already uses; rename the flag", f.Name, fp.enum.typeName)
+			c.errorf(diagcode.GraphQLClash, f.Pos, "flags."+f.Name, "client flag %q would declare GraphQL enum %s, a name GraphQL or vexil already uses; rename the flag", f.Name, fp.enum.typeName)
 		}
 		if f.Type == vexilrt.FlagInt && !f.IsAlias() {
 			for _, v := range f.Variants {
@@ -384,7 +385,7 @@ func (c *checker) checkGraphQL(p *plan) {
 					if p, ok := f.FieldPos["variants"]; ok {
 						pos = p
 					}
-					c.errorf(pos, "flags."+f.Name+".variants", "variant %d of client flag %q does not fit GraphQL's Int, which is 32 bits (%d to %d); keep client flags within it, or serve this one to servers only", v.Int, f.Name, math.MinInt32, math.MaxInt32)
+					c.errorf(diagcode.GraphQLIntRange, pos, "flags."+f.Name+".variants", "variant %d of client flag %q does not fit GraphQL's Int, which is 32 bits (%d to %d); keep client flags within it, or serve this one to servers only", v.Int, f.Name, math.MinInt32, math.MaxInt32)
 					break
 				}
 			}

@@ -4,6 +4,8 @@ import (
 	"slices"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/vexilhq/vexil/internal/diagcode"
 )
 
 // The attributes section of a definitions document.
@@ -33,7 +35,7 @@ func (l *loader) attributes(p yamlPair) []AttrDef {
 					if t, ok := parseAttrType(s); ok {
 						a.Type = t
 					} else {
-						l.errAt(x.val, x.path, "unknown type %q (expected string, int, float, bool, string_set or int_set)", clipText(s))
+						l.errAt(diagcode.UnknownAttributeType, x.val, x.path, "unknown type %q (expected string, int, float, bool, string_set or int_set)", clipText(s))
 					}
 				}
 			case "key":
@@ -48,11 +50,11 @@ func (l *loader) attributes(p yamlPair) []AttrDef {
 			}
 		}
 		if !hasType {
-			l.errAt(q.key, q.path+".type", "missing: an attribute needs a type")
+			l.errAt(diagcode.MissingKey, q.key, q.path+".type", "missing: an attribute needs a type")
 		}
 		if values != nil {
 			if a.Type != 0 && a.Type != AttrString {
-				l.errAt(values.key, values.path, "only string attributes take values, and this one is %s", a.Type)
+				l.errAt(diagcode.ValuesNotString, values.key, values.path, "only string attributes take values, and this one is %s", a.Type)
 			} else {
 				a.Values = l.attrValues(*values)
 			}
@@ -60,9 +62,9 @@ func (l *loader) attributes(p yamlPair) []AttrDef {
 		if a.Key {
 			switch {
 			case a.Type != 0 && a.Type != AttrString:
-				l.errAt(key.val, key.path, "the targeting key must be a string attribute, and this one is %s", a.Type)
+				l.errAt(diagcode.KeyNotStringAttr, key.val, key.path, "the targeting key must be a string attribute, and this one is %s", a.Type)
 			case keyName != "":
-				l.errAt(key.val, key.path, "only one attribute can be the key, and %s already is (at %s)", keyName, keyAt)
+				l.errAt(diagcode.TwoKeys, key.val, key.path, "only one attribute can be the key, and %s already is (at %s)", keyName, keyAt)
 			default:
 				keyName, keyAt = a.Name, l.pos(key.val)
 			}
@@ -75,7 +77,7 @@ func (l *loader) attributes(p yamlPair) []AttrDef {
 func (l *loader) attrValues(p yamlPair) []string {
 	n := p.val
 	if n.Kind != yaml.SequenceNode || len(n.Content) == 0 {
-		l.errAt(n, p.path, "must be a non-empty list of strings, not %s", describeNode(n))
+		l.errAt(diagcode.WrongType, n, p.path, "must be a non-empty list of strings, not %s", describeNode(n))
 		return nil
 	}
 	out := make([]string, 0, len(n.Content))
@@ -87,7 +89,7 @@ func (l *loader) attrValues(p yamlPair) []string {
 			continue
 		}
 		if slices.Contains(out, s) {
-			l.errAt(c, path, "duplicate value %q", clipText(s))
+			l.errAt(diagcode.DuplicateValue, c, path, "duplicate value %q", clipText(s))
 			continue
 		}
 		out = append(out, s)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vexilhq/vexil/internal/diagcode"
 	"github.com/vexilhq/vexil/internal/filter"
 )
 
@@ -199,8 +200,8 @@ type fctx struct {
 	stack []string // named filters being inlined, for cycles
 }
 
-func (cc *compiler) report(sev Severity, pos Position, path, format string, args ...any) {
-	d := Diagnostic{Pos: pos, Path: path, Message: fmt.Sprintf(format, args...), Severity: sev}
+func (cc *compiler) report(code string, sev Severity, pos Position, path, format string, args ...any) {
+	d := Diagnostic{Code: code, Pos: pos, Path: path, Message: fmt.Sprintf(format, args...), Severity: sev}
 	key := d.String()
 	if cc.seen[key] {
 		return
@@ -209,21 +210,21 @@ func (cc *compiler) report(sev Severity, pos Position, path, format string, args
 	cc.diags = append(cc.diags, d)
 }
 
-func (cc *compiler) errorf(pos Position, path, format string, args ...any) {
-	cc.report(SeverityError, pos, path, format, args...)
+func (cc *compiler) errorf(code string, pos Position, path, format string, args ...any) {
+	cc.report(code, SeverityError, pos, path, format, args...)
 }
 
-func (cc *compiler) warnf(pos Position, path, format string, args ...any) {
-	cc.report(SeverityWarning, pos, path, format, args...)
+func (cc *compiler) warnf(code string, pos Position, path, format string, args ...any) {
+	cc.report(code, SeverityWarning, pos, path, format, args...)
 }
 
 // schemaProblem is an error where people edit and a warning in the client.
-func (cc *compiler) schemaProblem(pos Position, path, format string, args ...any) {
+func (cc *compiler) schemaProblem(code string, pos Position, path, format string, args ...any) {
 	if cc.opts.Lenient {
-		cc.warnf(pos, path, format+" (ignored)", args...)
+		cc.warnf(code, pos, path, format+" (ignored)", args...)
 		return
 	}
-	cc.errorf(pos, path, format, args...)
+	cc.errorf(code, pos, path, format, args...)
 }
 
 func (cc *compiler) flagsAndAttrs() {
@@ -231,7 +232,7 @@ func (cc *compiler) flagsAndAttrs() {
 	decls := cc.doc.Flags
 	if defs := cc.opts.Definitions; defs != nil {
 		if cc.doc.HasFlags {
-			cc.errorf(cc.doc.FlagsPos, "flags", "flags are defined in %s; a rules document compiled against definitions may not have a flags section", defs.File)
+			cc.errorf(diagcode.FlagsWithDefs, cc.doc.FlagsPos, "flags", "flags are defined in %s; a rules document compiled against definitions may not have a flags section", defs.File)
 		}
 		decls = defs.Flags
 		if len(defs.Attributes) > 0 {
@@ -255,7 +256,7 @@ func (cc *compiler) flagsAndAttrs() {
 		if d.IsAlias() {
 			t, ok := c.flagIndex[d.Alias]
 			if !ok || cc.flagDecls[t].IsAlias() {
-				cc.errorf(d.Pos, "flags."+d.Name+".alias", "alias %q does not name a flag", d.Alias)
+				cc.errorf(diagcode.AliasUnknownFlag, d.Pos, "flags."+d.Name+".alias", "alias %q does not name a flag", d.Alias)
 				continue
 			}
 			f.canon, target = t, cc.flagDecls[t]
@@ -271,14 +272,14 @@ func (cc *compiler) flagsAndAttrs() {
 		f.def = valueIndex(f.values, target.Default)
 		f.safe = valueIndex(f.values, target.SafeValue())
 		if f.def < 0 {
-			cc.errorf(target.Pos, "flags."+target.Name+".default", "default %s is not one of the variants", target.Default.Variant())
+			cc.errorf(diagcode.DefaultNotVariant, target.Pos, "flags."+target.Name+".default", "default %s is not one of the variants", target.Default.Variant())
 			f.def = 0
 		}
 		if f.safe < 0 {
 			f.safe = f.def
 		}
 		if len(f.values) == 0 {
-			cc.errorf(target.Pos, "flags."+target.Name, "flag has no values")
+			cc.errorf(diagcode.FlagWithoutValues, target.Pos, "flags."+target.Name, "flag has no values")
 			f.values, f.variants = []FlagValue{target.Default}, []string{target.Default.Variant()}
 		}
 	}
@@ -297,7 +298,7 @@ func (cc *compiler) parseAll() {
 	parse := func(key, path, src string, loc TextLoc) {
 		e, errs := filter.ParseFilter(src)
 		for _, se := range errs {
-			cc.errorf(loc.At(src, se.Offset), path, "%s", se.Msg)
+			cc.errorf(se.Code, loc.At(src, se.Offset), path, "%s", se.Msg)
 		}
 		if len(errs) == 0 {
 			cc.asts[key] = e
@@ -350,9 +351,9 @@ func (cc *compiler) ruleVariants(ri int32, r *RuleDef) {
 		id, ok := c.flagIndex[rv.Flag]
 		if !ok {
 			if cc.strict {
-				cc.errorf(rv.Pos, path, "unknown flag %q%s", rv.Flag, suggest(rv.Flag, c.flagIndex))
+				cc.errorf(diagcode.UnknownFlag, rv.Pos, path, "unknown flag %q%s", rv.Flag, suggest(rv.Flag, c.flagIndex))
 			} else {
-				cc.warnf(rv.Pos, path, "unknown flag %q; the rule is ignored for it", rv.Flag)
+				cc.warnf(diagcode.UnknownFlag, rv.Pos, path, "unknown flag %q; the rule is ignored for it", rv.Flag)
 			}
 			continue
 		}
@@ -361,9 +362,9 @@ func (cc *compiler) ruleVariants(ri int32, r *RuleDef) {
 		if vi < 0 {
 			msg := fmt.Sprintf("%s %s is not a variant of flag %s (%s)", rv.Value.Type, quoteVariant(rv.Value), rv.Flag, strings.Join(f.variants, ", "))
 			if cc.strict {
-				cc.errorf(rv.Pos, path, "%s", msg)
+				cc.errorf(diagcode.UnknownVariant, rv.Pos, path, "%s", msg)
 			} else {
-				cc.warnf(rv.Pos, path, "%s; the rule is ignored for it", msg)
+				cc.warnf(diagcode.UnknownVariant, rv.Pos, path, "%s; the rule is ignored for it", msg)
 			}
 			continue
 		}
@@ -420,7 +421,7 @@ func (cc *compiler) filterDef(name string) *FilterDef {
 func (cc *compiler) inlineFilter(name string, x *fctx, pos Position, path string) int32 {
 	if slices.Contains(x.stack, name) {
 		cycle := append(slices.Clone(x.stack[slices.Index(x.stack, name):]), name)
-		cc.errorf(pos, path, "circular reference: filter:%s", strings.Join(cycle, " → filter:"))
+		cc.errorf(diagcode.Cycle, pos, path, "circular reference: filter:%s", strings.Join(cycle, " → filter:"))
 		return cc.constant(false)
 	}
 	key := memoKey{filter: name, seed: x.seed}

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/vexilhq/vexil/internal/diagcode"
 	"github.com/vexilhq/vexil/internal/filter"
 )
 
@@ -139,7 +140,7 @@ func (cc *compiler) compileCompare(e *filter.CompareExpr, x *fctx) int32 {
 	switch e.Left.Kind {
 	case filter.OperandFilter:
 		if cc.filterDef(e.Left.Name) == nil {
-			cc.warnf(cc.pos(x, e.Left.Start), x.path, "unknown filter %q: the reference is false", e.Left.Name)
+			cc.warnf(diagcode.UnknownFilterRef, cc.pos(x, e.Left.Start), x.path, "unknown filter %q: the reference is false", e.Left.Name)
 			return cc.constant(false)
 		}
 		k := cc.inlineFilter(e.Left.Name, x, cc.pos(x, e.Left.Start), x.path)
@@ -153,14 +154,14 @@ func (cc *compiler) compileCompare(e *filter.CompareExpr, x *fctx) int32 {
 	case filter.OperandRule:
 		ri, ok := cc.c.ruleIndex[e.Left.Name]
 		if !ok {
-			cc.warnf(cc.pos(x, e.Left.Start), x.path, "unknown rule %q: the reference is false", e.Left.Name)
+			cc.warnf(diagcode.UnknownRuleRef, cc.pos(x, e.Left.Start), x.path, "unknown rule %q: the reference is false", e.Left.Name)
 			return cc.constant(false)
 		}
 		*x.refs = append(*x.refs, ref{id: ri})
 		return cc.add(cnode{op: nRule, slot: ri, neg: filter.NegatedBool(e)}, text)
 	case filter.OperandInsplit:
 		if e.Left.Low == e.Left.High {
-			cc.warnf(cc.pos(x, e.Left.Start), x.path, "insplit range [%g, %g) is empty: no one is in it", e.Left.Low, e.Left.High)
+			cc.warnf(diagcode.EmptyInsplit, cc.pos(x, e.Left.Start), x.path, "insplit range [%g, %g) is empty: no one is in it", e.Left.Low, e.Left.High)
 		}
 		slot, ok := cc.attrSlot(e.Left, x, nil)
 		if !ok {
@@ -195,13 +196,13 @@ func (cc *compiler) attrSlot(o filter.Operand, x *fctx, check func(AttrDef) stri
 	}
 	slot, ok := c.attrIndex[o.Name]
 	if !ok {
-		cc.schemaProblem(cc.pos(x, o.Start), x.path, "unknown attribute %q%s", o.Name, suggest(o.Name, c.attrIndex))
+		cc.schemaProblem(diagcode.UnknownAttribute, cc.pos(x, o.Start), x.path, "unknown attribute %q%s", o.Name, suggest(o.Name, c.attrIndex))
 		return 0, false
 	}
 	if check != nil {
 		def, _ := c.defs.Attribute(o.Name)
 		if msg := check(*def); msg != "" {
-			cc.schemaProblem(cc.pos(x, o.Start), x.path, "%s", msg)
+			cc.schemaProblem(diagcode.AttributeType, cc.pos(x, o.Start), x.path, "%s", msg)
 			return 0, false
 		}
 	}
@@ -385,9 +386,9 @@ func (cc *compiler) compileFlagCompare(e *filter.CompareExpr, x *fctx, text stri
 	id, ok := c.flagIndex[name]
 	if !ok {
 		if cc.strict {
-			cc.errorf(cc.pos(x, e.Left.Start), x.path, "unknown flag %q%s", name, suggest(name, c.flagIndex))
+			cc.errorf(diagcode.UnknownFlag, cc.pos(x, e.Left.Start), x.path, "unknown flag %q%s", name, suggest(name, c.flagIndex))
 		} else {
-			cc.warnf(cc.pos(x, e.Left.Start), x.path, "unknown flag %q: the comparison is false", name)
+			cc.warnf(diagcode.UnknownFlag, cc.pos(x, e.Left.Start), x.path, "unknown flag %q: the comparison is false", name)
 		}
 		return cc.constant(false)
 	}
@@ -407,9 +408,9 @@ func (cc *compiler) compileFlagCompare(e *filter.CompareExpr, x *fctx, text stri
 	if f.typ != want && (want != FlagInt || f.typ != FlagBool) {
 		msg := fmt.Sprintf("flag %s is %s; it cannot be compared with %s", name, f.typ, litDescription(lit))
 		if cc.opts.Lenient {
-			cc.warnf(cc.pos(x, e.Left.Start), x.path, "%s (the comparison is false)", msg)
+			cc.warnf(diagcode.FlagType, cc.pos(x, e.Left.Start), x.path, "%s (the comparison is false)", msg)
 		} else {
-			cc.errorf(cc.pos(x, e.Left.Start), x.path, "%s", msg)
+			cc.errorf(diagcode.FlagType, cc.pos(x, e.Left.Start), x.path, "%s", msg)
 		}
 		return cc.constant(false)
 	}
@@ -420,7 +421,7 @@ func (cc *compiler) compileFlagCompare(e *filter.CompareExpr, x *fctx, text stri
 			if cc.strict {
 				sev = cc.errorf
 			}
-			sev(cc.pos(x, lit.Start), x.path, "%s is not a variant of flag %s (%s)", quoteVariant(v), name, strings.Join(f.variants, ", "))
+			sev(diagcode.UnknownVariant, cc.pos(x, lit.Start), x.path, "%s is not a variant of flag %s (%s)", quoteVariant(v), name, strings.Join(f.variants, ", "))
 		}
 	}
 	*x.refs = append(*x.refs, ref{flag: true, id: int32(f.canon)})

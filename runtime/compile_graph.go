@@ -3,6 +3,8 @@ package runtime
 import (
 	"sort"
 	"strings"
+
+	"github.com/vexilhq/vexil/internal/diagcode"
 )
 
 // The reference graph: a rule reads the flags and rules its filter names; a
@@ -104,7 +106,7 @@ func (cc *compiler) reportCycle(stack []int32, start, nr int32, reported map[str
 			pos, path = r.Loc.At(r.Filter, 0), path+".filter"
 		}
 	}
-	cc.errorf(pos, path, "circular reference: %s", strings.Join(parts, " → "))
+	cc.errorf(diagcode.Cycle, pos, path, "circular reference: %s", strings.Join(parts, " → "))
 }
 
 // cost rejects configs whose evaluation could visit more than
@@ -171,7 +173,7 @@ func (cc *compiler) cost() {
 	for f := range c.flags {
 		if flag(int32(f)) >= limit {
 			d := c.flags[f].decl
-			cc.errorf(d.Pos, "flags."+d.Name, "evaluating this flag could visit more than %d filter nodes through flag: and rule: references; simplify the references", MaxEvaluationCost)
+			cc.errorf(diagcode.TooCostly, d.Pos, "flags."+d.Name, "evaluating this flag could visit more than %d filter nodes through flag: and rule: references; simplify the references", MaxEvaluationCost)
 		}
 	}
 }
@@ -186,7 +188,7 @@ func (cc *compiler) kills() {
 	for _, name := range names {
 		id, ok := c.flagIndex[name]
 		if !ok {
-			cc.warnf(Position{}, "kills."+name, "kill switch for unknown flag %q is ignored", name)
+			cc.warnf(diagcode.KillUnknownFlag, Position{}, "kills."+name, "kill switch for unknown flag %q is ignored", name)
 			continue
 		}
 		canon := c.flags[id].canon

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/vexilhq/vexil/internal/diagcode"
 )
 
 // Definitions documents (flags.yaml): flags, their types, variants and
@@ -69,13 +71,13 @@ func ParseDefinitions(file string, data []byte) (*Definitions, Diagnostics) {
 				if v == 1 {
 					d.Version = 1
 				} else {
-					l.errAt(p.val, p.path, "unsupported version %d (this vexil reads version 1)", v)
+					l.errAt(diagcode.UnsupportedVersion, p.val, p.path, "unsupported version %d (this vexil reads version 1)", v)
 				}
 			}
 		case "package":
 			if s, ok := l.str(p.val, p.path); ok {
 				if !isGoPackageName(s) {
-					l.errAt(p.val, p.path, "%q is not a valid Go package name (lowercase letters, digits and _, not starting with a digit, not a Go keyword)", clipText(s))
+					l.errAt(diagcode.InvalidPackage, p.val, p.path, "%q is not a valid Go package name (lowercase letters, digits and _, not starting with a digit, not a Go keyword)", clipText(s))
 				}
 				d.Package = s
 			}
@@ -94,7 +96,7 @@ func ParseDefinitions(file string, data []byte) (*Definitions, Diagnostics) {
 	}
 	for _, k := range []string{"version", "package", "flags"} {
 		if !seen[k] {
-			l.errorf(at, k, "missing (flags.yaml needs version, package and flags)")
+			l.errorf(diagcode.MissingKey, at, k, "missing (flags.yaml needs version, package and flags)")
 		}
 	}
 	l.diags = append(l.diags, validateFlags(d.Flags)...)
@@ -108,14 +110,14 @@ func ParseDefinitions(file string, data []byte) (*Definitions, Diagnostics) {
 // from FieldPos, so validating the same flags twice gives the same answer.
 func validateFlags(flags []FlagDef) Diagnostics {
 	var diags Diagnostics
-	report := func(pos Position, path, format string, args ...any) {
-		diags = append(diags, Diagnostic{Pos: pos, Path: path, Message: fmt.Sprintf(format, args...)})
+	report := func(code string, pos Position, path, format string, args ...any) {
+		diags = append(diags, Diagnostic{Code: code, Pos: pos, Path: path, Message: fmt.Sprintf(format, args...)})
 	}
 	index := make(map[string]int, len(flags))
 	for i := range flags {
 		f := &flags[i]
 		if j, ok := index[f.Name]; ok {
-			report(f.Pos, "flags."+f.Name, "flag %q is already defined at %s", f.Name, flags[j].Pos)
+			report(diagcode.DuplicateFlag, f.Pos, "flags."+f.Name, "flag %q is already defined at %s", f.Name, flags[j].Pos)
 			continue
 		}
 		index[f.Name] = i
@@ -130,7 +132,7 @@ func validateFlags(flags []FlagDef) Diagnostics {
 		shared := [...]string{"default", "variants", "metadata", "safe", "kind", "client", "max_staleness", "on_stale"}
 		for _, field := range shared {
 			if p, ok := f.FieldPos[field]; ok {
-				report(p, path+"."+field, "an alias takes no %s: it shares everything with flag %q", field, f.Alias)
+				report(diagcode.AliasSetsField, p, path+"."+field, "an alias takes no %s: it shares everything with flag %q", field, f.Alias)
 			}
 		}
 		at := f.Pos
@@ -140,11 +142,11 @@ func validateFlags(flags []FlagDef) Diagnostics {
 		j, ok := index[f.Alias]
 		switch {
 		case !ok:
-			report(at, path+".alias", "alias %q does not name a flag", f.Alias)
+			report(diagcode.AliasUnknownFlag, at, path+".alias", "alias %q does not name a flag", f.Alias)
 		case j == i:
-			report(at, path+".alias", "a flag cannot be an alias of itself")
+			report(diagcode.AliasOfItself, at, path+".alias", "a flag cannot be an alias of itself")
 		case flags[j].IsAlias():
-			report(at, path+".alias", "alias of an alias: %q is itself an alias of %q; name %q instead", f.Alias, flags[j].Alias, flags[j].Alias)
+			report(diagcode.AliasOfAlias, at, path+".alias", "alias of an alias: %q is itself an alias of %q; name %q instead", f.Alias, flags[j].Alias, flags[j].Alias)
 		default:
 			t := &flags[j]
 			f.Type, f.Default, f.Variants = t.Type, t.Default, t.Variants
@@ -183,7 +185,7 @@ func (l *loader) flag(q yamlPair, defs bool) (FlagDef, bool) {
 		if !isFeaFeaFlagField(x.name) && !(defs && isDefsFlagField(x.name)) {
 			switch {
 			case isDefsFlagField(x.name):
-				l.errAt(x.key, x.path, "%q is a flags.yaml field; a rules document's flags take only %s", x.name, feafeaFlagFields)
+				l.errAt(diagcode.DefinitionField, x.key, x.path, "%q is a flags.yaml field; a rules document's flags take only %s", x.name, feafeaFlagFields)
 			case defs:
 				l.unknownKey(*x, feafeaFlagFields+", "+defsFlagFields)
 			default:
@@ -215,7 +217,7 @@ func (l *loader) flag(q yamlPair, defs bool) (FlagDef, bool) {
 				if isFlagKind(s) {
 					f.Kind = s
 				} else {
-					l.errAt(x.val, x.path, "unknown kind %q (expected %s)", clipText(s), flagKinds)
+					l.errAt(diagcode.UnknownKind, x.val, x.path, "unknown kind %q (expected %s)", clipText(s), flagKinds)
 				}
 			}
 		case "client":
@@ -227,9 +229,9 @@ func (l *loader) flag(q yamlPair, defs bool) (FlagDef, bool) {
 				d, err := time.ParseDuration(s)
 				switch {
 				case err != nil:
-					l.errAt(x.val, x.path, "%q is not a duration such as 30s or 5m", clipText(s))
+					l.errAt(diagcode.InvalidDuration, x.val, x.path, "%q is not a duration such as 30s or 5m", clipText(s))
 				case d <= 0:
-					l.errAt(x.val, x.path, "must be more than zero")
+					l.errAt(diagcode.InvalidDuration, x.val, x.path, "must be more than zero")
 				default:
 					f.MaxStaleness = d
 				}
@@ -240,7 +242,7 @@ func (l *loader) flag(q yamlPair, defs bool) (FlagDef, bool) {
 				if s == "safe" || s == "last" {
 					f.OnStale = s
 				} else {
-					l.errAt(x.val, x.path, "must be safe or last, not %q", clipText(s))
+					l.errAt(diagcode.InvalidOnStale, x.val, x.path, "must be safe or last, not %q", clipText(s))
 				}
 			}
 		case "deprecated":
@@ -252,13 +254,13 @@ func (l *loader) flag(q yamlPair, defs bool) (FlagDef, bool) {
 			case isScalar(x.val, "!!str") && strings.TrimSpace(x.val.Value) != "":
 				f.Deprecated = x.val.Value
 			default:
-				l.errAt(x.val, x.path, "must be a message saying what to use instead, or true, not %s", describeNode(x.val))
+				l.errAt(diagcode.WrongType, x.val, x.path, "must be a message saying what to use instead, or true, not %s", describeNode(x.val))
 			}
 		}
 	}
 	if onStale != nil {
 		if _, ok := f.FieldPos["max_staleness"]; !ok {
-			l.errAt(onStale.key, onStale.path, "on_stale needs max_staleness")
+			l.errAt(diagcode.OnStaleWithoutMax, onStale.key, onStale.path, "on_stale needs max_staleness")
 		}
 	}
 	if f.MaxStaleness > 0 && f.OnStale == "" {
@@ -268,7 +270,7 @@ func (l *loader) flag(q yamlPair, defs bool) (FlagDef, bool) {
 		return f, true // validateFlags reports the fields an alias may not set
 	}
 	if def == nil {
-		l.errAt(q.key, q.path+".default", "missing: a flag needs a default (or an alias)")
+		l.errAt(diagcode.MissingKey, q.key, q.path+".default", "missing: a flag needs a default (or an alias)")
 		return f, true
 	}
 	dv, ok := l.flagValue(def.val, def.path)
@@ -279,11 +281,11 @@ func (l *loader) flag(q yamlPair, defs bool) (FlagDef, bool) {
 	if dv.Type == FlagBool {
 		f.Variants = []FlagValue{BoolFlagValue(true), BoolFlagValue(false)}
 		if variants != nil {
-			l.errAt(variants.key, variants.path, "a bool flag takes no variants: they are true and false")
+			l.errAt(diagcode.BoolVariants, variants.key, variants.path, "a bool flag takes no variants: they are true and false")
 		}
 	} else {
 		if variants == nil {
-			l.errAt(q.key, q.path+".variants", "missing: %s flag lists its variants", flagTypeArticle(dv.Type))
+			l.errAt(diagcode.MissingKey, q.key, q.path+".variants", "missing: %s flag lists its variants", flagTypeArticle(dv.Type))
 			return f, true
 		}
 		vs, ok := l.variants(*variants)
@@ -306,7 +308,7 @@ func (l *loader) flag(q yamlPair, defs bool) (FlagDef, bool) {
 func (l *loader) variants(p yamlPair) ([]FlagValue, bool) {
 	n := p.val
 	if n.Kind != yaml.SequenceNode {
-		l.errAt(n, p.path, "must be a list of integers or of strings, not %s", describeNode(n))
+		l.errAt(diagcode.WrongType, n, p.path, "must be a list of integers or of strings, not %s", describeNode(n))
 		return nil, false
 	}
 	ok := true
@@ -326,32 +328,32 @@ func (l *loader) variants(p yamlPair) ([]FlagValue, bool) {
 			v = IntFlagValue(iv)
 		case isScalar(c, "!!str"):
 			if !isName(c.Value, true) {
-				l.errAt(c, path, "invalid variant %q: a string variant is letters, digits and _, starting with a letter or _", clipText(c.Value))
+				l.errAt(diagcode.InvalidVariant, c, path, "invalid variant %q: a string variant is letters, digits and _, starting with a letter or _", clipText(c.Value))
 				ok = false
 				continue
 			}
 			v = StringFlagValue(c.Value)
 		default:
-			l.errAt(c, path, "must be an integer or a string, not %s", describeNode(c))
+			l.errAt(diagcode.WrongType, c, path, "must be an integer or a string, not %s", describeNode(c))
 			ok = false
 			continue
 		}
 		if typ == 0 {
 			typ = v.Type
 		} else if v.Type != typ {
-			l.errAt(c, path, "variants mix %ss and %ss; a flag's variants have one type", typ, v.Type)
+			l.errAt(diagcode.MixedVariants, c, path, "variants mix %ss and %ss; a flag's variants have one type", typ, v.Type)
 			ok = false
 			continue
 		}
 		if j := slices.Index(out, v); j >= 0 {
-			l.errAt(c, path, "duplicate variant %s", v.Variant())
+			l.errAt(diagcode.DuplicateVariant, c, path, "duplicate variant %s", v.Variant())
 			ok = false
 			continue
 		}
 		out = append(out, v)
 	}
 	if len(n.Content) < 2 {
-		l.errAt(n, p.path, "needs at least two variants, not %d", len(n.Content))
+		l.errAt(diagcode.TooFewVariants, n, p.path, "needs at least two variants, not %d", len(n.Content))
 		ok = false
 	}
 	return out, ok
@@ -364,11 +366,11 @@ func (l *loader) checkMember(p *yamlPair, v FlagValue, variants []FlagValue, wha
 		text = strconv.Quote(clipText(text))
 	}
 	if len(variants) > 0 && v.Type != variants[0].Type {
-		l.errAt(p.val, p.path, "%s %s is %s but the variants are %ss", what, text, flagTypeArticle(v.Type), variants[0].Type)
+		l.errAt(diagcode.DefaultType, p.val, p.path, "%s %s is %s but the variants are %ss", what, text, flagTypeArticle(v.Type), variants[0].Type)
 		return false
 	}
 	if !slices.Contains(variants, v) {
-		l.errAt(p.val, p.path, "%s %s is not one of the variants", what, text)
+		l.errAt(diagcode.DefaultNotVariant, p.val, p.path, "%s %s is not one of the variants", what, text)
 		return false
 	}
 	return true
@@ -388,6 +390,6 @@ func (l *loader) date(n *yaml.Node, path string) time.Time {
 			return t
 		}
 	}
-	l.errAt(n, path, "must be a date (YYYY-MM-DD), not %s", describeNode(n))
+	l.errAt(diagcode.InvalidDate, n, path, "must be a date (YYYY-MM-DD), not %s", describeNode(n))
 	return time.Time{}
 }

@@ -45,6 +45,10 @@ type Diagnostic struct {
 	Path     string // dotted document path, e.g. rules.r1.filter
 	Message  string
 	Severity Severity
+	// Code names the kind of problem (VX5001, an unknown flag), stable
+	// across releases while messages may be reworded: sort and filter by
+	// it, never by message text. It is not part of String.
+	Code string
 }
 
 func (d Diagnostic) String() string {

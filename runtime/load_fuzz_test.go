@@ -32,6 +32,7 @@ func FuzzParseRules(f *testing.F) {
 		}
 		// Merging a document with itself defines every name twice.
 		_, merged := MergeRules(doc, doc)
+		checkFuzzDiags(t, data, merged)
 		if want := len(doc.Flags) + len(doc.Filters) + len(doc.Rules); len(merged) < want {
 			t.Fatalf("merging a document with itself: %d diagnostics, want at least %d", len(merged), want)
 		}
@@ -101,8 +102,8 @@ func checkFuzzDiags(t *testing.T, data []byte, diags Diagnostics) {
 	t.Helper()
 	located := len(data) > 0 && utf8.Valid(data)
 	for _, d := range diags {
-		if d.Message == "" {
-			t.Fatalf("diagnostic without a message: %#v", d)
+		if d.Message == "" || d.Code == "" {
+			t.Fatalf("diagnostic without a message or a code: %#v", d)
 		}
 		if d.Pos.File != "fuzz.yaml" {
 			t.Fatalf("diagnostic in another file: %#v", d)

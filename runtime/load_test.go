@@ -22,6 +22,11 @@ func checkDiags(t *testing.T, got Diagnostics, want []string) {
 	if g := diagLines(got); !slices.Equal(g, want) {
 		t.Errorf("diagnostics:\n  got:\n    %s\n  want:\n    %s", strings.Join(g, "\n    "), strings.Join(want, "\n    "))
 	}
+	for _, d := range got {
+		if d.Code == "" {
+			t.Errorf("diagnostic without a code: %s", d)
+		}
+	}
 }
 
 // loaderConformance reads a file of FeaFea's conformance vectors.

@@ -14,6 +14,8 @@ import (
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/vexilhq/vexil/internal/diagcode"
 )
 
 // The loader: one document's YAML (or JSON) decoded into nodes, checked
@@ -34,12 +36,12 @@ type loader struct {
 	diags Diagnostics
 }
 
-func (l *loader) errorf(pos Position, path, format string, args ...any) {
-	l.diags = append(l.diags, Diagnostic{Pos: pos, Path: path, Message: fmt.Sprintf(format, args...)})
+func (l *loader) errorf(code string, pos Position, path, format string, args ...any) {
+	l.diags = append(l.diags, Diagnostic{Code: code, Pos: pos, Path: path, Message: fmt.Sprintf(format, args...)})
 }
 
-func (l *loader) errAt(n *yaml.Node, path, format string, args ...any) {
-	l.errorf(l.pos(n), path, format, args...)
+func (l *loader) errAt(code string, n *yaml.Node, path, format string, args ...any) {
+	l.errorf(code, l.pos(n), path, format, args...)
 }
 
 func (l *loader) pos(n *yaml.Node) Position { return l.src.pos(n.Line, n.Column) }
@@ -58,11 +60,11 @@ func (l *loader) done() Diagnostics {
 func (l *loader) decode(data []byte) (*yaml.Node, bool) {
 	top := Position{File: l.file, Line: 1, Col: 1}
 	if len(data) > MaxDocumentBytes {
-		l.errorf(top, "", "document is %d bytes; the limit is %d (4 MiB)", len(data), MaxDocumentBytes)
+		l.errorf(diagcode.DocumentTooLarge, top, "", "document is %d bytes; the limit is %d (4 MiB)", len(data), MaxDocumentBytes)
 		return nil, false
 	}
 	if !utf8.Valid(data) {
-		l.errorf(invalidUTF8Pos(l.file, data), "", "document is not valid UTF-8")
+		l.errorf(diagcode.NotUTF8, invalidUTF8Pos(l.file, data), "", "document is not valid UTF-8")
 		return nil, false
 	}
 	isJSON := json.Valid(data)
@@ -90,7 +92,7 @@ func (l *loader) decode(data []byte) (*yaml.Node, bool) {
 		l.yamlError(err)
 		return nil, false
 	default:
-		l.errAt(&next, "", "a second YAML document starts here; a file holds one document")
+		l.errAt(diagcode.SecondDocument, &next, "", "a second YAML document starts here; a file holds one document")
 		return nil, false
 	}
 	if len(doc.Content) == 0 {
@@ -127,7 +129,7 @@ func (l *loader) decodeJSON(data []byte) (*yaml.Node, bool) {
 			break
 		}
 		if err != nil { // json.Valid said it is valid; only a reader fails here
-			l.errorf(l.src.posAt(start), "", "invalid JSON: %v", err)
+			l.errorf(diagcode.InvalidJSON, l.src.posAt(start), "", "invalid JSON: %v", err)
 			return nil, false
 		}
 		n := &yaml.Node{Kind: yaml.ScalarNode}
@@ -207,7 +209,7 @@ func (l *loader) yamlError(err error) {
 			pos = l.src.posAt(i)
 		}
 	}
-	l.errorf(pos, "", "invalid YAML: %s", msg)
+	l.errorf(diagcode.InvalidYAML, pos, "", "invalid YAML: %s", msg)
 }
 
 // isYAMLParserError reports whether msg is one of yaml.v3's parser errors
@@ -251,7 +253,7 @@ func (l *loader) checkAliases(doc *yaml.Node) bool {
 				return 1
 			}
 			if active[t] {
-				l.errAt(n, "", "alias *%s refers to a node that contains it", clipText(n.Value))
+				l.errAt(diagcode.YAMLAliasCycle, n, "", "alias *%s refers to a node that contains it", clipText(n.Value))
 				ok = false
 				return 0
 			}
@@ -278,7 +280,7 @@ func (l *loader) checkAliases(doc *yaml.Node) bool {
 		return false
 	}
 	if total-raw > maxAliasExpansion {
-		l.errAt(firstAlias, "", "aliases expand this document by more than %d nodes; write it out or use fewer aliases", maxAliasExpansion)
+		l.errAt(diagcode.YAMLAliasBomb, firstAlias, "", "aliases expand this document by more than %d nodes; write it out or use fewer aliases", maxAliasExpansion)
 		return false
 	}
 	return true
@@ -311,7 +313,7 @@ func (l *loader) pairs(n *yaml.Node, path string, nullOK bool, what string) ([]y
 		if what == "" {
 			what = "must be a mapping"
 		}
-		l.errAt(n, path, "%s, not %s", what, describeNode(n))
+		l.errAt(diagcode.WrongType, n, path, "%s, not %s", what, describeNode(n))
 		return nil, false
 	}
 	out := make([]yamlPair, 0, len(n.Content)/2)
@@ -323,16 +325,16 @@ func (l *loader) pairs(n *yaml.Node, path string, nullOK bool, what string) ([]y
 		k, v := resolveAlias(n.Content[i]), resolveAlias(n.Content[i+1])
 		kpath := joinPath(path, k.Value)
 		if k.Kind != yaml.ScalarNode {
-			l.errAt(k, path, "a key must be a string, not %s", describeNode(k))
+			l.errAt(diagcode.KeyNotString, k, path, "a key must be a string, not %s", describeNode(k))
 			continue
 		}
 		switch tag := k.ShortTag(); tag {
 		case "!!str":
 		case "!!merge":
-			l.errAt(k, kpath, "merge keys (<<) are not supported; write the entries out")
+			l.errAt(diagcode.MergeKey, k, kpath, "merge keys (<<) are not supported; write the entries out")
 			continue
 		default:
-			l.errAt(k, kpath, "a key must be a string, not %s (quote it)", describeNode(k))
+			l.errAt(diagcode.KeyNotString, k, kpath, "a key must be a string, not %s (quote it)", describeNode(k))
 			continue
 		}
 		var first *yaml.Node
@@ -350,7 +352,7 @@ func (l *loader) pairs(n *yaml.Node, path string, nullOK bool, what string) ([]y
 			}
 		}
 		if first != nil {
-			l.errAt(k, kpath, "duplicate key %q (first at %s)", clipText(k.Value), l.pos(first))
+			l.errAt(diagcode.DuplicateKey, k, kpath, "duplicate key %q (first at %s)", clipText(k.Value), l.pos(first))
 			continue
 		}
 		out = append(out, yamlPair{name: k.Value, key: k, val: v, path: kpath})
@@ -387,7 +389,7 @@ func truncatedPath(path string) string {
 }
 
 func (l *loader) unknownKey(p yamlPair, expected string) {
-	l.errAt(p.key, p.path, "unknown key %q (expected %s)", clipText(p.name), expected)
+	l.errAt(diagcode.UnknownKey, p.key, p.path, "unknown key %q (expected %s)", clipText(p.name), expected)
 }
 
 // checkName reports a flag, filter or rule name (attr: attribute name) that
@@ -400,7 +402,7 @@ func (l *loader) checkName(p yamlPair, kind string, attr bool) bool {
 	if attr {
 		first = "a letter"
 	}
-	l.errAt(p.key, p.path, "invalid %s name %q: a name is letters, digits and _, starting with %s", kind, clipText(p.name), first)
+	l.errAt(diagcode.InvalidName, p.key, p.path, "invalid %s name %q: a name is letters, digits and _, starting with %s", kind, clipText(p.name), first)
 	return false
 }
 

@@ -3,6 +3,8 @@ package runtime
 import (
 	"fmt"
 	"strings"
+
+	"github.com/vexilhq/vexil/internal/diagcode"
 )
 
 // Rules documents: named filters and rules, and merging several documents.
@@ -53,7 +55,7 @@ func MergeRules(docs ...*RulesDoc) (*RulesDoc, Diagnostics) {
 	var diags Diagnostics
 	dup := func(seen map[string]Position, kind, section, name string, at Position) bool {
 		if first, ok := seen[name]; ok {
-			diags = append(diags, Diagnostic{Pos: at, Path: section + "." + name, Message: fmt.Sprintf("%s %q is already defined at %s", kind, name, first)})
+			diags = append(diags, Diagnostic{Code: diagcode.DefinedTwice, Pos: at, Path: section + "." + name, Message: fmt.Sprintf("%s %q is already defined at %s", kind, name, first)})
 			return true
 		}
 		seen[name] = at
@@ -99,7 +101,7 @@ func (l *loader) filters(p yamlPair) []FilterDef {
 			continue
 		}
 		if strings.TrimSpace(s) == "" {
-			l.errAt(q.val, q.path, "filter is empty")
+			l.errAt(diagcode.EmptyFilter, q.val, q.path, "filter is empty")
 			continue
 		}
 		out = append(out, FilterDef{Name: q.name, Pos: l.pos(q.key), Filter: s, Loc: l.textLoc(q.key, q.val)})
@@ -132,7 +134,7 @@ func (l *loader) rules(p yamlPair) []RuleDef {
 			case "priority":
 				if v, ok := l.integer(f.val, f.path); ok {
 					if v < 0 {
-						l.errAt(f.val, f.path, "must be 0 or more, not %d", v)
+						l.errAt(diagcode.NegativePriority, f.val, f.path, "must be 0 or more, not %d", v)
 					} else {
 						r.Priority = v
 					}
@@ -154,7 +156,7 @@ func (l *loader) rules(p yamlPair) []RuleDef {
 			}
 		}
 		if !hasVariants {
-			l.errAt(q.key, q.path+".variants", "missing: a rule needs variants (flag: value)")
+			l.errAt(diagcode.MissingKey, q.key, q.path+".variants", "missing: a rule needs variants (flag: value)")
 		}
 		out = append(out, r)
 	}
@@ -167,7 +169,7 @@ func (l *loader) ruleVariants(p yamlPair) []RuleVariant {
 		return nil
 	}
 	if len(ps) == 0 && len(p.val.Content) == 0 {
-		l.errAt(p.val, p.path, "is empty: a rule sets at least one flag")
+		l.errAt(diagcode.RuleSetsNothing, p.val, p.path, "is empty: a rule sets at least one flag")
 	}
 	out := make([]RuleVariant, 0, len(ps))
 	for _, q := range ps {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/vexilhq/vexil/internal/diagcode"
 	"github.com/vexilhq/vexil/internal/filter"
 	"gopkg.in/yaml.v3"
 )
@@ -24,7 +25,7 @@ func (l *loader) str(n *yaml.Node, path string) (string, bool) {
 	if n.Kind == yaml.ScalarNode && n.ShortTag() != "!!null" {
 		hint = " (quote it to make it a string)"
 	}
-	l.errAt(n, path, "must be a string, not %s%s", describeNode(n), hint)
+	l.errAt(diagcode.WrongType, n, path, "must be a string, not %s%s", describeNode(n), hint)
 	return "", false
 }
 
@@ -34,7 +35,7 @@ func (l *loader) str(n *yaml.Node, path string) (string, bool) {
 func (l *loader) name(p yamlPair, notName string) (string, bool) {
 	s, ok := l.str(p.val, p.path)
 	if ok && !isName(s, true) {
-		l.errAt(p.val, p.path, notName, clipText(s))
+		l.errAt(diagcode.InvalidName, p.val, p.path, notName, clipText(s))
 		return "", false
 	}
 	return s, ok
@@ -51,7 +52,7 @@ func (l *loader) boolean(n *yaml.Node, path string) (bool, bool) {
 			hint = " (YAML 1.2 reads it as a string; write true or false)"
 		}
 	}
-	l.errAt(n, path, "must be true or false, not %s%s", describeNode(n), hint)
+	l.errAt(diagcode.WrongType, n, path, "must be true or false, not %s%s", describeNode(n), hint)
 	return false, false
 }
 
@@ -71,16 +72,16 @@ func (l *loader) integer(n *yaml.Node, path string) (int64, bool) {
 			if i, err := strconv.ParseInt(strings.ReplaceAll(n.Value, "_", ""), 0, 64); err == nil {
 				return i, true
 			}
-			l.errAt(n, path, "%s", filter.IntRangeMessage(clipText(n.Value)))
+			l.errAt(diagcode.IntegerRange, n, path, "%s", filter.IntRangeMessage(clipText(n.Value)))
 			return 0, false
 		case "!!float":
 			if isIntegerText(n) {
-				l.errAt(n, path, "%s", filter.IntRangeMessage(clipText(n.Value)))
+				l.errAt(diagcode.IntegerRange, n, path, "%s", filter.IntRangeMessage(clipText(n.Value)))
 				return 0, false
 			}
 		}
 	}
-	l.errAt(n, path, "must be an integer, not %s", describeNode(n))
+	l.errAt(diagcode.WrongType, n, path, "must be an integer, not %s", describeNode(n))
 	return 0, false
 }
 
@@ -99,7 +100,7 @@ func (l *loader) flagValue(n *yaml.Node, path string) (FlagValue, bool) {
 			return IntFlagValue(i), ok
 		}
 	}
-	l.errAt(n, path, "must be a bool, an integer or a string, not %s", describeNode(n))
+	l.errAt(diagcode.WrongType, n, path, "must be a bool, an integer or a string, not %s", describeNode(n))
 	return FlagValue{}, false
 }
 
@@ -136,7 +137,7 @@ func (l *loader) plain(n *yaml.Node, path string) (any, bool) {
 		case "!!float":
 			f, err := strconv.ParseFloat(strings.ReplaceAll(n.Value, "_", ""), 64)
 			if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-				l.errAt(n, path, "must be a finite number, not %s", clipText(n.Value))
+				l.errAt(diagcode.NonFiniteNumber, n, path, "must be a finite number, not %s", clipText(n.Value))
 				return nil, false
 			}
 			return f, true
@@ -144,13 +145,13 @@ func (l *loader) plain(n *yaml.Node, path string) (any, bool) {
 			return n.Value, true
 		}
 	}
-	l.errAt(n, path, "unsupported value: %s", describeNode(n))
+	l.errAt(diagcode.UnsupportedValue, n, path, "unsupported value: %s", describeNode(n))
 	return nil, false
 }
 
 func (l *loader) metadata(p yamlPair) map[string]any {
 	if p.val.Kind != yaml.MappingNode {
-		l.errAt(p.val, p.path, "must be a mapping, not %s", describeNode(p.val))
+		l.errAt(diagcode.WrongType, p.val, p.path, "must be a mapping, not %s", describeNode(p.val))
 		return nil
 	}
 	m, _ := l.plain(p.val, p.path)

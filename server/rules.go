@@ -110,12 +110,13 @@ type diagDetail struct {
 	Line    int    `json:"line"`
 	Col     int    `json:"col"`
 	Message string `json:"message"`
+	Code    string `json:"code,omitempty"` // the diagnostic's code: VX5001
 }
 
 func details(ds vexilrt.Diagnostics) []any {
 	out := make([]any, 0, len(ds))
 	for _, d := range ds {
-		out = append(out, diagDetail{Path: d.Path, Line: d.Pos.Line, Col: d.Pos.Col, Message: d.Message})
+		out = append(out, diagDetail{Path: d.Path, Line: d.Pos.Line, Col: d.Pos.Col, Message: d.Message, Code: d.Code})
 	}
 	return out
 }

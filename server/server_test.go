@@ -11,10 +11,12 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/vexilhq/vexil/internal/diagcode"
 	vexilrt "github.com/vexilhq/vexil/runtime"
 	"github.com/vexilhq/vexil/store"
 	"github.com/vexilhq/vexil/store/storetest"
@@ -244,6 +246,13 @@ func TestInvalidSaveIsLocatedAndChangesNothing(t *testing.T) {
 	}
 	if d := body.Error.Details[0]; d.Path != "rules.r.filter" || d.Line != 3 || d.Col != 13 {
 		t.Errorf("first error at %+v, want rules.r.filter 3:13", d)
+	}
+	var codes []string
+	for _, d := range body.Error.Details {
+		codes = append(codes, d.Code)
+	}
+	if want := []string{diagcode.UnknownAttribute, diagcode.UnknownFlag, diagcode.UnknownVariant}; !slices.Equal(codes, want) {
+		t.Errorf("codes %v, want %v", codes, want)
 	}
 	// A FeaFea flags section is an error where definitions are given.
 	e.put("dev", `"1"`, "flags:\n  x: {default: true}\nrules: {}\n", 422)

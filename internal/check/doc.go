@@ -36,7 +36,10 @@
 //	{"file": "flags.yaml", "line": 21, "col": 14, "rule": "expired",
 //	 "severity": "error", "message": "...", "flag": "old_report"}
 //
-// with "flag" left out when the finding is not about one flag. vexil check
+// with "flag" left out when the finding is not about one flag, and "code",
+// the compiler's diagnostic code (VX5001), on the compiler's own findings
+// (unknown-*, cycle, invalid-rules, and never-matches for an empty insplit
+// range) and left out on the others. vexil check
 // writes a JSON array of them, sorted by file, line, column and rule.
 //
 // With --usage, vexil check lists every accessor call instead, sorted by

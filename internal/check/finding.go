@@ -65,6 +65,9 @@ type Finding struct {
 	Message  string   `json:"message"`
 	// Flag is the flag the finding is about, when there is one.
 	Flag string `json:"flag,omitempty"`
+	// Code is the compiler's diagnostic code (docs/diagnostics.md) when the
+	// finding is the compiler's own diagnostic.
+	Code string `json:"code,omitempty"`
 }
 
 func (f Finding) String() string {

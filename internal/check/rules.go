@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vexilhq/vexil/internal/diagcode"
 	"github.com/vexilhq/vexil/internal/filter"
-
 	vexilrt "github.com/vexilhq/vexil/runtime"
 )
 
@@ -67,7 +67,9 @@ func Rules(defs *vexilrt.Definitions, doc *vexilrt.RulesDoc, today time.Time) []
 		if d.Path != "" {
 			msg = d.Path + ": " + msg
 		}
-		fs = append(fs, at(d.Pos, compilerRule(d.Message), sev, "", "%s", msg))
+		f := at(d.Pos, compilerRule(d.Code), sev, "", "%s", msg)
+		f.Code = d.Code
+		fs = append(fs, f)
 	}
 	a := newAnalysis(defs, doc, today)
 	fs = append(fs, a.deadRules()...)
@@ -101,22 +103,22 @@ func FlagsRead(doc *vexilrt.RulesDoc) map[string]bool {
 	return read
 }
 
-// compilerRule names the rule of a compiler diagnostic.
-func compilerRule(msg string) string {
-	switch {
-	case strings.HasPrefix(msg, "unknown flag"):
+// compilerRule names the rule of a compiler diagnostic, by its code.
+func compilerRule(code string) string {
+	switch code {
+	case diagcode.UnknownFlag:
 		return RuleUnknownFlag
-	case strings.HasPrefix(msg, "unknown filter"):
+	case diagcode.UnknownFilterRef:
 		return RuleUnknownFilter
-	case strings.HasPrefix(msg, "unknown rule"):
+	case diagcode.UnknownRuleRef:
 		return RuleUnknownRule
-	case strings.HasPrefix(msg, "unknown attribute"):
+	case diagcode.UnknownAttribute:
 		return RuleUnknownAttribute
-	case strings.Contains(msg, "is not a variant of flag"):
+	case diagcode.UnknownVariant:
 		return RuleUnknownVariant
-	case strings.HasPrefix(msg, "circular reference"):
+	case diagcode.Cycle:
 		return RuleCycle
-	case strings.HasPrefix(msg, "insplit range"): // an empty one: that clause never matches
+	case diagcode.EmptyInsplit: // that clause never matches
 		return RuleNeverMatches
 	}
 	return RuleInvalidRules

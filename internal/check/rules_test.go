@@ -127,6 +127,11 @@ rules:
 			if got := summarize(fs); got != tt.want {
 				t.Errorf("got\n%swant\n%s\nfindings:\n%s", got, tt.want, findingsText(fs))
 			}
+			for _, f := range fs {
+				if compiler := f.Rule == RuleInvalidRules || f.Rule == RuleCycle || strings.HasPrefix(f.Rule, "unknown-"); compiler && f.Code == "" {
+					t.Errorf("the compiler's finding has no code: %s", f)
+				}
+			}
 		})
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/vexilhq/vexil/internal/diagcode"
 	vexilrt "github.com/vexilhq/vexil/runtime"
 )
 
@@ -102,7 +103,7 @@ func loadConfig(files []string, defsFile string) (*vexilrt.Config, vexilrt.Diagn
 	if defsFile != "" {
 		data, err := os.ReadFile(defsFile)
 		if err != nil {
-			return nil, vexilrt.Diagnostics{{Pos: vexilrt.Position{File: defsFile}, Message: readError(err)}}
+			return nil, vexilrt.Diagnostics{{Code: diagcode.Unreadable, Pos: vexilrt.Position{File: defsFile}, Message: readError(err)}}
 		}
 		defs, ds := vexilrt.ParseDefinitions(defsFile, data)
 		diags = append(diags, ds...)
@@ -112,7 +113,7 @@ func loadConfig(files []string, defsFile string) (*vexilrt.Config, vexilrt.Diagn
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
-			diags = append(diags, vexilrt.Diagnostic{Pos: vexilrt.Position{File: f}, Message: readError(err)})
+			diags = append(diags, vexilrt.Diagnostic{Code: diagcode.Unreadable, Pos: vexilrt.Position{File: f}, Message: readError(err)})
 			continue
 		}
 		doc, ds := vexilrt.ParseRules(f, data)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/vexilhq/vexil/generator"
 	checks "github.com/vexilhq/vexil/internal/check"
+	"github.com/vexilhq/vexil/internal/diagcode"
 	vexilrt "github.com/vexilhq/vexil/runtime"
 )
 
@@ -136,6 +137,7 @@ func packageClash(defs *vexilrt.Definitions, src []byte, outDir string) (vexilrt
 			continue
 		}
 		return vexilrt.Diagnostic{
+			Code: diagcode.PackageMismatch,
 			Pos:  packagePos(defs.File, src),
 			Path: "package",
 			Message: fmt.Sprintf("%s is in package %s, and %s would be in package %s; set package: %s or generate elsewhere with -o",

@@ -137,6 +137,7 @@ type Literal struct {
 type SyntaxError struct {
 	Offset int
 	Msg    string
+	Code   string // what kind of problem, as diagnostics name it: VX4007
 }
 
 // Limits on filter text, so hostile input gets an error instead of a hang or

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/vexilhq/vexil/internal/diagcode"
 )
 
 // The filter language's lexer.
@@ -83,11 +85,11 @@ func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 func lexFilter(src string) ([]filterToken, []SyntaxError) {
 	var toks []filterToken
 	var errs []SyntaxError
-	errorf := func(off int, format string, args ...any) {
+	errorf := func(code string, off int, format string, args ...any) {
 		if len(errs) > maxSyntaxErrors {
 			return // ParseFilter keeps only the first ones
 		}
-		errs = append(errs, SyntaxError{Offset: off, Msg: fmt.Sprintf(format, args...)})
+		errs = append(errs, SyntaxError{Offset: off, Msg: fmt.Sprintf(format, args...), Code: code})
 	}
 	i := 0
 	for i < len(src) {
@@ -98,7 +100,7 @@ func lexFilter(src string) ([]filterToken, []SyntaxError) {
 				i += size
 				continue
 			}
-			errorf(i, "unexpected character %q", src[i:i+size])
+			errorf(diagcode.UnexpectedChar, i, "unexpected character %q", src[i:i+size])
 			toks = append(toks, filterToken{kind: tkBad, lexErr: true, start: i, end: i + size})
 			i += size
 			continue
@@ -113,7 +115,7 @@ func lexFilter(src string) ([]filterToken, []SyntaxError) {
 			t.kind = tkString
 			n := strings.IndexByte(src[i+1:], c)
 			if n < 0 {
-				errorf(i, "unterminated string")
+				errorf(diagcode.UnterminatedString, i, "unterminated string")
 				t.lexErr = true
 				t.name = src[i+1:]
 				i = len(src)
@@ -134,7 +136,7 @@ func lexFilter(src string) ([]filterToken, []SyntaxError) {
 				t.kind = tkFloat
 				f, _ := strconv.ParseFloat(src[i:j], 64)
 				if math.IsInf(f, 0) {
-					errorf(i, "number %s is out of range", clip(src[i:j]))
+					errorf(diagcode.NumberRange, i, "number %s is out of range", clip(src[i:j]))
 					t.lexErr = true
 				}
 				t.num = math.Float64bits(f)
@@ -142,7 +144,7 @@ func lexFilter(src string) ([]filterToken, []SyntaxError) {
 				t.kind = tkInt
 				n, err := strconv.ParseInt(src[i:j], 10, 64)
 				if err != nil {
-					errorf(i, "%s", IntRangeMessage(clip(src[i:j])))
+					errorf(diagcode.NumberRange, i, "%s", IntRangeMessage(clip(src[i:j])))
 					t.lexErr = true
 				}
 				t.num = uint64(n)
@@ -161,7 +163,7 @@ func lexFilter(src string) ([]filterToken, []SyntaxError) {
 			if k, ok := filterKeywords[word]; ok {
 				t.kind = k
 			} else {
-				errorf(i, "unexpected word %q", clip(word))
+				errorf(diagcode.UnexpectedWord, i, "unexpected word %q", clip(word))
 				t.kind, t.lexErr = tkBad, true
 			}
 			i = j
@@ -194,14 +196,14 @@ func lexFilter(src string) ([]filterToken, []SyntaxError) {
 				case two:
 					t.kind, t.op = tkCmp, OpNe
 				default:
-					errorf(t.start, "unexpected character %q", "!")
+					errorf(diagcode.UnexpectedChar, t.start, "unexpected character %q", "!")
 					t.kind, t.lexErr = tkBad, true
 				}
 				if two {
 					i++
 				}
 			default:
-				errorf(t.start, "unexpected character %q", string(c))
+				errorf(diagcode.UnexpectedChar, t.start, "unexpected character %q", string(c))
 				t.kind, t.lexErr = tkBad, true
 			}
 		}
@@ -215,7 +217,7 @@ func lexFilter(src string) ([]filterToken, []SyntaxError) {
 // lexRefName reads the NAME of KIND:NAME starting at i (just past the colon)
 // into t, and returns where the token ends. An invalid name is read up to the
 // next space or punctuation, so that `attr:-io` is one error, not three.
-func lexRefName(src string, i int, t *filterToken, k OperandKind, errorf func(int, string, ...any)) int {
+func lexRefName(src string, i int, t *filterToken, k OperandKind, errorf func(string, int, string, ...any)) int {
 	validStart := i < len(src) && isWordStart(src[i]) && !(k == OperandAttr && src[i] == '_')
 	j := i
 	for j < len(src) && (isWordByte(src[j]) || !validStart && src[j] < utf8.RuneSelf &&
@@ -231,13 +233,13 @@ func lexRefName(src string, i int, t *filterToken, k OperandKind, errorf func(in
 			_, size := utf8.DecodeRuneInString(src[j:])
 			found = strconv.Quote(src[j : j+size])
 		}
-		errorf(j, "expected a name after %q, found %s", prefix, found)
+		errorf(diagcode.InvalidReference, j, "expected a name after %q, found %s", prefix, found)
 	case !validStart:
 		what := "a letter or _"
 		if k == OperandAttr {
 			what = "a letter"
 		}
-		errorf(i, "invalid name %q after %q: it must start with %s", clip(name), prefix, what)
+		errorf(diagcode.InvalidReference, i, "invalid name %q after %q: it must start with %s", clip(name), prefix, what)
 	default:
 		t.kind, t.ref, t.name = tkRef, k, name
 		return j

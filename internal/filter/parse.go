@@ -26,6 +26,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/vexilhq/vexil/internal/diagcode"
 )
 
 // ParseFilter parses one filter expression. It never panics and never hangs
@@ -34,14 +36,14 @@ import (
 // may then be nil or partial and must not be evaluated.
 func ParseFilter(src string) (Expr, []SyntaxError) {
 	if len(src) > MaxFilterBytes {
-		return nil, []SyntaxError{{Offset: 0, Msg: fmt.Sprintf("filter is %d bytes; the limit is %d", len(src), MaxFilterBytes)}}
+		return nil, []SyntaxError{{Offset: 0, Msg: fmt.Sprintf("filter is %d bytes; the limit is %d", len(src), MaxFilterBytes), Code: diagcode.FilterTooLong}}
 	}
 	toks, lexErrs := lexFilter(src)
 	p := &filterParser{src: src, toks: toks}
 	e := p.parseOr()
 	// parseOr stops only at `)` or the end; a `)` here has no `(`.
 	for p.tok().kind != tkEOF {
-		p.errorAt(p.tok(), `unexpected ")" with no matching "("`)
+		p.errorAt(diagcode.Unexpected, p.tok(), `unexpected ")" with no matching "("`)
 		p.next()
 		switch p.tok().kind {
 		case tkEOF, tkRParen:
@@ -57,7 +59,7 @@ func ParseFilter(src string) (Expr, []SyntaxError) {
 	}
 	slices.SortStableFunc(errs, func(a, b SyntaxError) int { return a.Offset - b.Offset })
 	if len(errs) > maxSyntaxErrors {
-		errs = append(errs[:maxSyntaxErrors:maxSyntaxErrors], SyntaxError{Offset: errs[maxSyntaxErrors].Offset, Msg: "too many errors"})
+		errs = append(errs[:maxSyntaxErrors:maxSyntaxErrors], SyntaxError{Offset: errs[maxSyntaxErrors].Offset, Msg: "too many errors", Code: diagcode.TooManyErrors})
 	}
 	return e, errs
 }
@@ -109,14 +111,14 @@ func (p *filterParser) prevEnd() int {
 // errorAt reports a problem at t. Problems at a token the lexer already
 // complained about, or at the same offset as the last report, are dropped:
 // they are almost always the same mistake seen twice.
-func (p *filterParser) errorAt(t filterToken, format string, args ...any) {
+func (p *filterParser) errorAt(code string, t filterToken, format string, args ...any) {
 	if p.bailed || t.lexErr || len(p.errs) > maxSyntaxErrors {
 		return
 	}
 	if len(p.errs) > 0 && p.errs[len(p.errs)-1].Offset == t.start {
 		return
 	}
-	p.errs = append(p.errs, SyntaxError{Offset: t.start, Msg: fmt.Sprintf(format, args...)})
+	p.errs = append(p.errs, SyntaxError{Offset: t.start, Msg: fmt.Sprintf(format, args...), Code: code})
 }
 
 // desc describes a token for "found X" in messages.
@@ -173,7 +175,7 @@ func nest(depth *int, k tokKind) bool {
 // abandoning the parse if it is too deep.
 func (p *filterParser) enter(t filterToken) bool {
 	if p.depth >= MaxFilterDepth {
-		p.errorAt(t, "expression nested too deeply")
+		p.errorAt(diagcode.TooDeep, t, "expression nested too deeply")
 		p.bailed = true
 		p.pos = len(p.toks) - 1
 		return false
@@ -209,9 +211,9 @@ func (p *filterParser) parseAnd() Expr {
 		case tkOr, tkRParen, tkEOF:
 		default:
 			if p.parens > 0 {
-				p.errorAt(t, `expected "and", "or" or ")", found %s`, p.desc(t))
+				p.errorAt(diagcode.Unexpected, t, `expected "and", "or" or ")", found %s`, p.desc(t))
 			} else {
-				p.errorAt(t, `expected "and", "or" or the end, found %s`, p.desc(t))
+				p.errorAt(diagcode.Unexpected, t, `expected "and", "or" or the end, found %s`, p.desc(t))
 			}
 			p.sync()
 			continue
@@ -271,7 +273,7 @@ func (p *filterParser) parsePrimary() Expr {
 		p.parens--
 		p.leave()
 		if c := p.tok(); c.kind != tkRParen {
-			p.errorAt(c, `expected ")", found %s`, p.desc(c))
+			p.errorAt(diagcode.Unexpected, c, `expected ")", found %s`, p.desc(c))
 			return nil
 		}
 		p.next()
@@ -286,9 +288,9 @@ func (p *filterParser) parsePrimary() Expr {
 		return p.parseContains()
 	}
 	if p.pos > 0 {
-		p.errorAt(t, "expected an expression after %q, found %s", p.text(p.toks[p.pos-1]), p.desc(t))
+		p.errorAt(diagcode.Unexpected, t, "expected an expression after %q, found %s", p.text(p.toks[p.pos-1]), p.desc(t))
 	} else {
-		p.errorAt(t, "expected an expression, found %s", p.desc(t))
+		p.errorAt(diagcode.Unexpected, t, "expected an expression, found %s", p.desc(t))
 	}
 	return nil
 }
@@ -337,7 +339,7 @@ func (p *filterParser) parseRefComparison() Expr {
 		case tkIn, tkNot:
 			return p.parseSetOp(left)
 		case tkIntersects:
-			p.errorAt(t, "%q needs an attr: reference, not %q", p.text(t), p.text(rt))
+			p.errorAt(diagcode.InvalidOperator, t, "%q needs an attr: reference, not %q", p.text(t), p.text(rt))
 			return nil
 		}
 	case OperandAttr:
@@ -348,7 +350,7 @@ func (p *filterParser) parseRefComparison() Expr {
 			return p.parseSetOp(left)
 		}
 	}
-	p.errorAt(t, "expected a comparison after %q, found %s", p.text(rt), p.desc(t))
+	p.errorAt(diagcode.Unexpected, t, "expected a comparison after %q, found %s", p.text(rt), p.desc(t))
 	return nil
 }
 
@@ -361,17 +363,17 @@ func (p *filterParser) parseBoolCompare(left Operand, what filterToken) Expr {
 	}
 	opTok := p.tok()
 	if opTok.kind != tkCmp {
-		p.errorAt(opTok, "expected a comparison after %q, found %s", p.text(what), p.desc(opTok))
+		p.errorAt(diagcode.Unexpected, opTok, "expected a comparison after %q, found %s", p.text(what), p.desc(opTok))
 		return nil
 	}
 	if opTok.op != OpEq && opTok.op != OpNe {
-		p.errorAt(opTok, "%q compares only with = or !=, found %s", p.text(what), p.desc(opTok))
+		p.errorAt(diagcode.InvalidOperator, opTok, "%q compares only with = or !=, found %s", p.text(what), p.desc(opTok))
 		return nil
 	}
 	p.next()
 	v := p.tok()
 	if v.kind != tkTrue && v.kind != tkFalse {
-		p.errorAt(v, "expected true or false after %q, found %s", opTok.op.String(), p.desc(v))
+		p.errorAt(diagcode.Unexpected, v, "expected true or false after %q, found %s", opTok.op.String(), p.desc(v))
 		return nil
 	}
 	p.next()
@@ -395,7 +397,7 @@ func (p *filterParser) parseValueCompare(left Operand, floats bool) Expr {
 		lit.Kind, lit.Int = LitInt, v.int()
 	case tkFloat:
 		if !floats {
-			p.errorAt(v, "flags never hold floats: expected an int, string or bool, found %s", p.desc(v))
+			p.errorAt(diagcode.InvalidOperator, v, "flags never hold floats: expected an int, string or bool, found %s", p.desc(v))
 			p.next()
 			return nil
 		}
@@ -404,13 +406,13 @@ func (p *filterParser) parseValueCompare(left Operand, floats bool) Expr {
 		lit.Kind, lit.Str = LitString, v.name
 	case tkTrue, tkFalse:
 		if opTok.op != OpEq && opTok.op != OpNe {
-			p.errorAt(opTok, "bools compare only with = or !=, found %q", opTok.op.String())
+			p.errorAt(diagcode.InvalidOperator, opTok, "bools compare only with = or !=, found %q", opTok.op.String())
 			p.next()
 			return nil
 		}
 		lit.Kind, lit.Bool = LitBool, v.kind == tkTrue
 	default:
-		p.errorAt(v, "expected a value after %q, found %s", opTok.op.String(), p.desc(v))
+		p.errorAt(diagcode.Unexpected, v, "expected a value after %q, found %s", opTok.op.String(), p.desc(v))
 		return nil
 	}
 	p.next()
@@ -424,7 +426,7 @@ func (p *filterParser) parseSetOp(left Operand) Expr {
 	switch opTok.kind {
 	case tkNot:
 		if t := p.tok(); t.kind != tkIn {
-			p.errorAt(t, `expected "in" after "not", found %s`, p.desc(t))
+			p.errorAt(diagcode.Unexpected, t, `expected "in" after "not", found %s`, p.desc(t))
 			return nil
 		}
 		p.next()
@@ -444,7 +446,7 @@ func (p *filterParser) parseSetOp(left Operand) Expr {
 func (p *filterParser) parseSet(after string) (Literal, bool) {
 	open := p.tok()
 	if open.kind != tkLBrack {
-		p.errorAt(open, "expected a set like [1, 2] after %q, found %s", after, p.desc(open))
+		p.errorAt(diagcode.Unexpected, open, "expected a set like [1, 2] after %q, found %s", after, p.desc(open))
 		return Literal{}, false
 	}
 	p.next()
@@ -456,7 +458,7 @@ func (p *filterParser) parseSet(after string) (Literal, bool) {
 		case tkRBrack:
 			if lit.Kind == 0 {
 				if ok {
-					p.errorAt(open, "empty set: a set needs at least one element")
+					p.errorAt(diagcode.InvalidSet, open, "empty set: a set needs at least one element")
 				}
 				ok = false
 			}
@@ -472,7 +474,7 @@ func (p *filterParser) parseSet(after string) (Literal, bool) {
 			case lit.Kind == 0:
 				lit.Kind = kind
 			case lit.Kind != kind:
-				p.errorAt(t, "set elements must all be one type (int and string)")
+				p.errorAt(diagcode.InvalidSet, t, "set elements must all be one type (int and string)")
 				ok = false
 			}
 			if t.kind == tkInt {
@@ -481,10 +483,10 @@ func (p *filterParser) parseSet(after string) (Literal, bool) {
 				lit.Strs = append(lit.Strs, t.name)
 			}
 		case tkFloat, tkTrue, tkFalse:
-			p.errorAt(t, "set elements must be ints or strings, found %s", p.desc(t))
+			p.errorAt(diagcode.InvalidSet, t, "set elements must be ints or strings, found %s", p.desc(t))
 			ok = false
 		default:
-			p.errorAt(t, "expected an int or string in the set, found %s", p.desc(t))
+			p.errorAt(diagcode.Unexpected, t, "expected an int or string in the set, found %s", p.desc(t))
 			return lit, false
 		}
 		p.next()
@@ -493,7 +495,7 @@ func (p *filterParser) parseSet(after string) (Literal, bool) {
 			p.next()
 		case tkRBrack:
 		default:
-			p.errorAt(sep, `expected "," or "]" in the set, found %s`, p.desc(sep))
+			p.errorAt(diagcode.Unexpected, sep, `expected "," or "]" in the set, found %s`, p.desc(sep))
 			return lit, false
 		}
 	}
@@ -518,12 +520,12 @@ func (p *filterParser) parseContains() Expr {
 		p.next()
 		negated = true
 	default:
-		p.errorAt(t, `expected "in" or "not in" after %s, found %s`, p.text(v), p.desc(t))
+		p.errorAt(diagcode.Unexpected, t, `expected "in" or "not in" after %s, found %s`, p.text(v), p.desc(t))
 		return nil
 	}
 	r := p.tok()
 	if r.kind != tkRef || r.ref != OperandAttr {
-		p.errorAt(r, "expected an attr: reference after %q, found %s", p.text(p.toks[p.pos-1]), p.desc(r))
+		p.errorAt(diagcode.Unexpected, r, "expected an attr: reference after %q, found %s", p.text(p.toks[p.pos-1]), p.desc(r))
 		return nil
 	}
 	p.next()
@@ -536,7 +538,7 @@ func (p *filterParser) parseContains() Expr {
 func (p *filterParser) parseInsplit() Expr {
 	kw := p.next()
 	if t := p.tok(); t.kind != tkLParen {
-		p.errorAt(t, `expected "(" after "insplit", found %s`, p.desc(t))
+		p.errorAt(diagcode.Unexpected, t, `expected "(" after "insplit", found %s`, p.desc(t))
 		return nil
 	}
 	p.next()
@@ -554,7 +556,7 @@ func (p *filterParser) parseInsplit() Expr {
 		if left.Low >= 0 && left.Low <= 100 {
 			bad = hi
 		}
-		p.errorAt(bad, "insplit bounds must satisfy 0 <= low <= high <= 100")
+		p.errorAt(diagcode.InsplitBounds, bad, "insplit bounds must satisfy 0 <= low <= high <= 100")
 		return nil
 	}
 	return e
@@ -565,7 +567,7 @@ func (p *filterParser) parseInsplit() Expr {
 func (p *filterParser) parseInsplitArgs() (left Operand, lo, hi filterToken, ok bool) {
 	r := p.tok()
 	if r.kind != tkRef || r.ref != OperandAttr {
-		p.errorAt(r, "expected an attr: reference in insplit, found %s", p.desc(r))
+		p.errorAt(diagcode.Unexpected, r, "expected an attr: reference in insplit, found %s", p.desc(r))
 		return left, lo, hi, false
 	}
 	p.next()
@@ -573,20 +575,20 @@ func (p *filterParser) parseInsplitArgs() (left Operand, lo, hi filterToken, ok 
 	var bounds [2]filterToken
 	for i, what := range [2]string{"lower", "upper"} {
 		if t := p.tok(); t.kind != tkComma {
-			p.errorAt(t, `expected "," in insplit, found %s`, p.desc(t))
+			p.errorAt(diagcode.Unexpected, t, `expected "," in insplit, found %s`, p.desc(t))
 			return left, lo, hi, false
 		}
 		p.next()
 		t := p.tok()
 		if t.kind != tkInt && t.kind != tkFloat {
-			p.errorAt(t, "expected a number for the insplit %s bound, found %s", what, p.desc(t))
+			p.errorAt(diagcode.Unexpected, t, "expected a number for the insplit %s bound, found %s", what, p.desc(t))
 			return left, lo, hi, false
 		}
 		p.next()
 		bounds[i] = t
 	}
 	if t := p.tok(); t.kind != tkRParen {
-		p.errorAt(t, `expected ")" after the insplit bounds, found %s`, p.desc(t))
+		p.errorAt(diagcode.Unexpected, t, `expected ")" after the insplit bounds, found %s`, p.desc(t))
 		return left, lo, hi, false
 	}
 	p.next()
@@ -611,23 +613,23 @@ func (p *filterParser) parseNow() Expr {
 	kw := p.next()
 	opTok := p.tok()
 	if opTok.kind != tkCmp {
-		p.errorAt(opTok, `expected a comparison after "now", found %s`, p.desc(opTok))
+		p.errorAt(diagcode.Unexpected, opTok, `expected a comparison after "now", found %s`, p.desc(opTok))
 		return nil
 	}
 	p.next()
 	v := p.tok()
 	if v.kind != tkString {
-		p.errorAt(v, "expected an RFC 3339 time string after %q, found %s", opTok.op.String(), p.desc(v))
+		p.errorAt(diagcode.Unexpected, v, "expected an RFC 3339 time string after %q, found %s", opTok.op.String(), p.desc(v))
 		return nil
 	}
 	p.next()
 	tm, err := time.Parse(time.RFC3339Nano, v.name)
 	if err != nil {
-		p.errorAt(v, "invalid time %s: want RFC 3339, like '2025-01-02T15:04:05Z'", p.desc(v))
+		p.errorAt(diagcode.InvalidTime, v, "invalid time %s: want RFC 3339, like '2025-01-02T15:04:05Z'", p.desc(v))
 		return nil
 	}
 	if tm.Before(minUnixNanoTime) || tm.After(maxUnixNanoTime) {
-		p.errorAt(v, "time %s is out of range (years 1678 to 2262)", p.desc(v))
+		p.errorAt(diagcode.InvalidTime, v, "time %s is out of range (years 1678 to 2262)", p.desc(v))
 		return nil
 	}
 	return &CompareExpr{

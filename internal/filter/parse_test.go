@@ -510,7 +510,7 @@ func TestParseFilterConformance(t *testing.T) {
 func checkErrors(t *testing.T, src string, errs []SyntaxError) {
 	t.Helper()
 	for _, e := range errs {
-		if e.Offset < 0 || e.Offset > len(src) || e.Msg == "" {
+		if e.Offset < 0 || e.Offset > len(src) || e.Msg == "" || e.Code == "" {
 			t.Errorf("ParseFilter(%q): bad error %+v", src, e)
 		}
 	}
