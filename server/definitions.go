@@ -157,10 +157,8 @@ func (s *Server) putDefinitions(w http.ResponseWriter, r *http.Request, c *call)
 	}
 	var uses []any
 	d, err := s.st.PushDefinitions(ctx, store.DefinitionsChange{Project: c.project, Expect: expect, Source: string(body),
-		Author: c.actor(), Message: ev.message, Check: func(*store.Definitions) error {
-			if p != nil {
-				uses = s.usesBrokenBy(p, defs)
-			}
+		Author: c.actor(), Message: ev.message, Envs: s.envNames(), Check: func(_ *store.Definitions, current []*store.Version) error {
+			uses = s.usesBrokenBy(current, defs)
 			if len(uses) > 0 {
 				return errInUse
 			}
@@ -206,24 +204,19 @@ type pushAnswer struct {
 
 var errInUse = errors.New("definitions in use")
 
-// usesBrokenBy compiles every environment's current rules strictly against
-// defs and lists each error: a flag, variant or attribute the rules use
-// that defs no longer has (or has otherwise).
-func (s *Server) usesBrokenBy(p *project, defs *vexilrt.Definitions) []any {
+// usesBrokenBy compiles each environment's current rules (read in the
+// push's transaction, every environment locked against saves) strictly
+// against defs and lists each error: a flag, variant or attribute the rules
+// use that defs no longer has (or has otherwise).
+func (s *Server) usesBrokenBy(current []*store.Version, defs *vexilrt.Definitions) []any {
 	var uses []any
-	envs := p.envStates()
-	for _, name := range s.envNames() {
-		e := envs[name]
-		if e == nil {
+	for _, v := range current {
+		if v.Version == 0 {
 			continue
 		}
-		snap := e.snap.Load()
-		if snap == nil || snap.v.Version == 0 {
-			continue
-		}
-		_, diags := s.compileStrict(defs, fmt.Sprintf("%s@v%d", name, snap.v.Version), snap.v.Rules, snap.v.Kills, "check")
+		_, diags := s.compileStrict(defs, fmt.Sprintf("%s@v%d", v.Env, v.Version), v.Rules, v.Kills, "check")
 		for _, d := range diags.Errors() {
-			uses = append(uses, api.Use{Env: name, Path: d.Path, Line: d.Pos.Line, Col: d.Pos.Col, Message: d.Message})
+			uses = append(uses, api.Use{Env: v.Env, Path: d.Path, Line: d.Pos.Line, Col: d.Pos.Col, Message: d.Message})
 		}
 	}
 	return uses

@@ -153,7 +153,8 @@ func (s *Server) rollback(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	c.env.proj.mu.RLock() // as putRules
 	defer c.env.proj.mu.RUnlock()
-	defs := c.env.proj.cur.Load().defs
+	curDefs := c.env.proj.cur.Load()
+	defs := curDefs.defs
 	cur := c.env.snap.Load()
 	ev := auditEvent{actor: c.actor(), project: c.env.proj.name, env: c.env.name, action: "rollback", before: cur.v.Version}
 	if !decodeJSON(w, r, &req) {
@@ -197,7 +198,7 @@ func (s *Server) rollback(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	rules := target.Rules
-	s.save(w, r, c, ev, store.Change{Project: c.env.proj.name, Env: c.env.name, Expect: expect, Rules: &rules, Format: target.Format, Action: "rollback"},
+	s.save(w, r, c, ev, store.Change{Project: c.env.proj.name, Env: c.env.name, Expect: expect, Definitions: curDefs.version, Rules: &rules, Format: target.Format, Action: "rollback"},
 		func(v *store.Version) (vexilrt.Diagnostics, error) {
 			_, diags := s.compileStrict(defs, fmt.Sprintf("%s@v%d", c.env.name, target.Version), v.Rules, v.Kills, "")
 			return diags, nil

@@ -155,7 +155,8 @@ func (s *Server) putRules(w http.ResponseWriter, r *http.Request, c *call) {
 	// definitions.
 	c.env.proj.mu.RLock()
 	defer c.env.proj.mu.RUnlock()
-	defs := c.env.proj.cur.Load().defs
+	curDefs := c.env.proj.cur.Load()
+	defs := curDefs.defs
 	cur := c.env.snap.Load().v
 	ev.before = cur.Version
 	im := r.Header.Get("If-Match")
@@ -196,7 +197,7 @@ func (s *Server) putRules(w http.ResponseWriter, r *http.Request, c *call) {
 	warnings := diags.Warnings()
 	// The errors are still reported from inside, after the stale and lock
 	// checks, which come first.
-	s.save(w, r, c, ev, store.Change{Project: c.env.proj.name, Env: c.env.name, Expect: expect, Rules: &text, Format: format, Action: "save"},
+	s.save(w, r, c, ev, store.Change{Project: c.env.proj.name, Env: c.env.name, Expect: expect, Definitions: curDefs.version, Rules: &text, Format: format, Action: "save"},
 		func(v *store.Version) (vexilrt.Diagnostics, error) {
 			if sameKeys(v.Kills, kills) {
 				return diags, nil
@@ -250,7 +251,11 @@ func (s *Server) save(w http.ResponseWriter, r *http.Request, c *call, ev auditE
 	var stale *store.StaleError
 	var locked *store.LockedError
 	var invalid *invalidError
+	var changed *store.DefinitionsChangedError
 	switch {
+	case errors.As(err, &changed):
+		// A push on another replica since this save was compiled.
+		s.refuse(ctx, w, ev, "stale", http.StatusConflict, "definitions_changed", changed.Error()+"; send the save again", nil)
 	case errors.As(err, &stale):
 		s.metrics.conflicts.WithLabelValues(c.env.name).Inc()
 		ev.before = stale.Current

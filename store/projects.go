@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -73,9 +74,20 @@ type DefinitionsChange struct {
 	Expect          int64
 	Source          string
 	Author, Message string
+	// Envs are the project's environments: the push locks each against
+	// saves (on every replica) and hands Check their current versions.
+	Envs []string
 	// Check, when set, runs inside the transaction (after the stale check)
-	// and may veto the push.
-	Check func(d *Definitions) error
+	// with the current version of each of Envs, and may veto the push.
+	Check func(d *Definitions, current []*Version) error
+}
+
+// DefinitionsChangedError is a save compiled against definitions that a
+// push has replaced since.
+type DefinitionsChangedError struct{ Current, Expected int64 }
+
+func (e *DefinitionsChangedError) Error() string {
+	return fmt.Sprintf("the project's definitions are at version %d, not %d", e.Current, e.Expected)
 }
 
 const definitionsCols = `project, version, parent, author, message, created_at, source`
@@ -192,7 +204,18 @@ func (s *DB) pushDefinitions(ctx context.Context, ch DefinitionsChange) (*Defini
 	next := &Definitions{Project: ch.Project, Version: cur.Version + 1, Parent: cur.Version,
 		Author: ch.Author, Message: ch.Message, Created: fromMicros(micros(time.Now())), Source: ch.Source}
 	if ch.Check != nil {
-		if err := ch.Check(next); err != nil {
+		var current []*Version
+		for _, env := range slices.Sorted(slices.Values(ch.Envs)) {
+			if err := s.d.lockEnv(ctx, tx, ch.Project+"/"+env); err != nil {
+				return nil, false, fmt.Errorf("store: push %s: %w", ch.Project, err)
+			}
+			v, err := s.current(ctx, tx, ch.Project, env)
+			if err != nil {
+				return nil, false, err
+			}
+			current = append(current, v)
+		}
+		if err := ch.Check(next, current); err != nil {
 			return nil, false, err
 		}
 	}

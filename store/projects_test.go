@@ -111,27 +111,45 @@ func TestDefinitionsVersions(t *testing.T) {
 			t.Errorf("a push against version 0 = %v, want stale", err)
 		}
 		veto := errors.New("veto")
-		if _, err := s.PushDefinitions(ctx, DefinitionsChange{Project: "shop", Expect: 1, Source: "x", Check: func(*Definitions) error { return veto }}); err != veto {
+		if _, err := s.PushDefinitions(ctx, DefinitionsChange{Project: "shop", Expect: 1, Source: "x", Check: func(*Definitions, []*Version) error { return veto }}); err != veto {
 			t.Errorf("a vetoed push = %v", err)
 		}
 		d2, err := s.PushDefinitions(ctx, DefinitionsChange{Project: "shop", Expect: 1, Source: "flags: {a: 1}", Author: "ci", Message: "second"})
 		if err != nil || d2.Version != 2 || d2.Parent != 1 {
 			t.Fatalf("second push = %+v, %v", d2, err)
 		}
+		// A push sees each environment's current rules; a save compiled
+		// against the definitions it replaced is refused.
+		if _, err := s.Save(ctx, Change{Project: "shop", Env: "dev", Expect: 0, Rules: ptr("{}"), Format: "json", Action: "save", Definitions: 2}); err != nil {
+			t.Fatal(err)
+		}
+		var seen []int64
+		if _, err := s.PushDefinitions(ctx, DefinitionsChange{Project: "shop", Expect: 2, Source: "flags: {b: 1}", Envs: []string{"prod", "dev"},
+			Check: func(_ *Definitions, cur []*Version) error {
+				for _, v := range cur {
+					seen = append(seen, v.Version)
+				}
+				return nil
+			}}); err != nil || len(seen) != 2 || seen[0] != 1 || seen[1] != 0 {
+			t.Errorf("push with checks: %v, saw versions %v; want dev 1 then prod 0", err, seen)
+		}
+		if _, err := s.Save(ctx, Change{Project: "shop", Env: "dev", Expect: 1, Rules: ptr("{}"), Format: "json", Action: "save", Definitions: 2}); !errors.As(err, new(*DefinitionsChangedError)) {
+			t.Errorf("a save compiled against version 2 after a push of 3: %v", err)
+		}
 		if _, err := s.PushDefinitions(ctx, DefinitionsChange{Project: "class", Expect: 0, Source: "c"}); err != nil {
 			t.Fatal(err)
 		}
-		if h, err := s.DefinitionsHistory(ctx, "shop", 10, 0); err != nil || len(h) != 2 || h[0].Message != "second" || h[1].Source != "flags: {}" {
+		if h, err := s.DefinitionsHistory(ctx, "shop", 10, 0); err != nil || len(h) != 3 || h[1].Message != "second" || h[2].Source != "flags: {}" {
 			t.Errorf("history = %+v, %v", h, err)
 		}
 		if g, err := s.GetDefinitions(ctx, "shop", 1); err != nil || g.Message != "first" {
 			t.Errorf("version 1 = %+v, %v", g, err)
 		}
-		if _, err := s.GetDefinitions(ctx, "shop", 3); !errors.Is(err, ErrNotFound) {
-			t.Errorf("version 3 = %v, want not found", err)
+		if _, err := s.GetDefinitions(ctx, "shop", 4); !errors.Is(err, ErrNotFound) {
+			t.Errorf("version 4 = %v, want not found", err)
 		}
 		ps, err := s.Projects(ctx)
-		if err != nil || len(ps) != 2 || ps[0].Project != "class" || ps[1].Project != "shop" || ps[1].Version != 2 {
+		if err != nil || len(ps) != 2 || ps[0].Project != "class" || ps[1].Project != "shop" || ps[1].Version != 3 {
 			t.Errorf("projects = %+v, %v", ps, err)
 		}
 		if added, err := s.AddEnv(ctx, Env{Name: "qa", Created: time.Now(), CreatedBy: "admin"}); err != nil || !added {

@@ -308,6 +308,15 @@ func (s *DB) save(ctx context.Context, ch Change) (*Version, bool, error) {
 	if ch.Expect >= 0 && ch.Expect != cur.Version {
 		return nil, false, &StaleError{Current: cur.Version, Expected: ch.Expect}
 	}
+	if ch.Definitions > 0 {
+		d, err := s.currentDefinitions(ctx, tx, ch.Project)
+		if err != nil {
+			return nil, false, err
+		}
+		if d.Version != ch.Definitions {
+			return nil, false, &DefinitionsChangedError{Current: d.Version, Expected: ch.Definitions}
+		}
+	}
 	now := time.Now()
 	if !ch.PassLock {
 		l, err := s.lock(ctx, tx, ch.Project, ch.Env, now)

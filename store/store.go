@@ -51,6 +51,10 @@ type Change struct {
 	Action  string
 	// PassLock lets the change through an active time lock (kill switches).
 	PassLock bool
+	// Definitions, when > 0, is the version of the project's definitions
+	// the change was compiled against: a push since is
+	// *DefinitionsChangedError.
+	Definitions int64
 	// Check, when set, runs inside the transaction with the version about to
 	// be written (after the stale and lock checks) and may veto it.
 	Check func(v *Version) error
