@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vexilhq/vexil/internal/api"
 	vexilrt "github.com/vexilhq/vexil/runtime"
 	"github.com/vexilhq/vexil/store"
 )
@@ -172,22 +173,8 @@ func intParam(s string, def int) (int, error) {
 	return n, nil
 }
 
-// TokenInfo is a token as the admin API shows it (GET /api/v1/tokens); the
-// secret is set only in the answer that creates it.
-type TokenInfo struct {
-	ID           string     `json:"id"`
-	Name         string     `json:"name"`
-	Role         string     `json:"role"`
-	Environments []string   `json:"environments"`
-	Projects     []string   `json:"projects"`
-	Created      time.Time  `json:"created_at"`
-	CreatedBy    string     `json:"created_by"`
-	Revoked      *time.Time `json:"revoked_at"`
-	Token        string     `json:"token,omitempty"`
-}
-
-func toTokenInfo(t *store.Token) TokenInfo {
-	return TokenInfo{ID: t.ID, Name: t.Name, Role: t.Role, Environments: nonNil(t.Environments), Projects: nonNil(t.Projects), Created: t.Created, CreatedBy: t.CreatedBy, Revoked: t.Revoked}
+func toTokenInfo(t *store.Token) api.TokenInfo {
+	return api.TokenInfo{ID: t.ID, Name: t.Name, Role: t.Role, Environments: nonNil(t.Environments), Projects: nonNil(t.Projects), Created: t.Created, CreatedBy: t.CreatedBy, Revoked: t.Revoked}
 }
 
 func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, c *call) {
@@ -196,7 +183,7 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, c *call) {
 		writeError(w, http.StatusInternalServerError, "internal", err.Error(), nil)
 		return
 	}
-	out := make([]TokenInfo, 0, len(all))
+	out := make([]api.TokenInfo, 0, len(all))
 	for i := range all {
 		if withinScope(c.token, all[i].Role, all[i].Environments, all[i].Projects) {
 			out = append(out, toTokenInfo(&all[i]))
@@ -266,20 +253,6 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, c *call) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// VersionInfo is a rules version as the admin API shows it: in lists without
-// its document, alone (GET .../versions/{n}) with it.
-type VersionInfo struct {
-	Version int64             `json:"version"`
-	Parent  int64             `json:"parent"`
-	Author  string            `json:"author"`
-	Message string            `json:"message"`
-	Action  string            `json:"action"`
-	Created time.Time         `json:"created_at"`
-	Rules   *string           `json:"rules,omitempty"`
-	Format  string            `json:"format,omitempty"`
-	Kills   map[string]string `json:"kills,omitempty"`
-}
-
 // versionPage reads a version list's ?limit= (default 50) and ?before=,
 // answering 400 itself when either is bad.
 func versionPage(w http.ResponseWriter, r *http.Request) (limit, before int, ok bool) {
@@ -306,9 +279,9 @@ func (s *Server) listVersions(w http.ResponseWriter, r *http.Request, c *call) {
 		writeError(w, http.StatusInternalServerError, "internal", err.Error(), nil)
 		return
 	}
-	out := make([]VersionInfo, 0, len(vs))
+	out := make([]api.VersionInfo, 0, len(vs))
 	for _, v := range vs {
-		out = append(out, VersionInfo{Version: v.Version, Parent: v.Parent, Author: v.Author, Message: v.Message, Action: v.Action, Created: v.Created})
+		out = append(out, api.VersionInfo{Version: v.Version, Parent: v.Parent, Author: v.Author, Message: v.Message, Action: v.Action, Created: v.Created})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"versions": out})
 }
@@ -338,7 +311,7 @@ func (s *Server) getVersion(w http.ResponseWriter, r *http.Request, c *call) {
 	if !ok {
 		return
 	}
-	writeJSON(w, http.StatusOK, VersionInfo{Version: v.Version, Parent: v.Parent, Author: v.Author, Message: v.Message,
+	writeJSON(w, http.StatusOK, api.VersionInfo{Version: v.Version, Parent: v.Parent, Author: v.Author, Message: v.Message,
 		Action: v.Action, Created: v.Created, Rules: &v.Rules, Format: v.Format, Kills: killReasons(v.Kills)})
 }
 

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/vexilhq/vexil/internal/api"
 	"github.com/vexilhq/vexil/internal/linediff"
 	vexilrt "github.com/vexilhq/vexil/runtime"
 	"github.com/vexilhq/vexil/store"
@@ -134,16 +135,6 @@ func (s *Server) diff(w http.ResponseWriter, r *http.Request, c *call) {
 	writeJSON(w, http.StatusOK, map[string]any{"from": a.Version, "to": b.Version, "changes": ch, "text": text})
 }
 
-// Impact is one flag whose value a rollback would change for one target, as
-// the rollback dry run answers it.
-type Impact struct {
-	Target  int    `json:"target"`
-	Flag    string `json:"flag"`
-	Before  any    `json:"before"`
-	After   any    `json:"after"`
-	Because string `json:"because"`
-}
-
 func (s *Server) rollback(w http.ResponseWriter, r *http.Request, c *call) {
 	var req struct {
 		To      *int64           `json:"to"`
@@ -211,7 +202,7 @@ var filterRef = regexp.MustCompile(`filter:([A-Za-z_][A-Za-z0-9_]*)`)
 // rollbackImpact evaluates every flag for every target under both configs
 // and explains each change: the deciding rule when it differs between the
 // documents, or else the flag: reference whose own value changed.
-func rollbackImpact(before, after *vexilrt.Config, from, to *store.Version, targets []map[string]any) ([]Impact, error) {
+func rollbackImpact(before, after *vexilrt.Config, from, to *store.Version, targets []map[string]any) ([]api.Impact, error) {
 	pf, pt, err := bothParts(from, to)
 	if err != nil {
 		return nil, err
@@ -245,11 +236,11 @@ func rollbackImpact(before, after *vexilrt.Config, from, to *store.Version, targ
 		return out
 	}
 	now := time.Now()
-	out := []Impact{}
+	out := []api.Impact{}
 	names := after.FlagNames()
 	for i, attrs := range targets {
 		changed := map[string]bool{}
-		var found []Impact
+		var found []api.Impact
 		for _, name := range names {
 			b, a := before.Evaluate(name, attrs, now), after.Evaluate(name, attrs, now)
 			if err := a.Err(); err != nil {
@@ -259,7 +250,7 @@ func rollbackImpact(before, after *vexilrt.Config, from, to *store.Version, targ
 				continue
 			}
 			changed[name] = true
-			found = append(found, Impact{Target: i, Flag: name, Before: b.Value().Any(), After: a.Value().Any(), Because: ""})
+			found = append(found, api.Impact{Target: i, Flag: name, Before: b.Value().Any(), After: a.Value().Any(), Because: ""})
 		}
 		for j := range found {
 			e, x := after.Evaluate(found[j].Flag, attrs, now), before.Evaluate(found[j].Flag, attrs, now)

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vexilhq/vexil/internal/api"
 	"github.com/vexilhq/vexil/internal/diagcode"
 	vexilrt "github.com/vexilhq/vexil/runtime"
 	"github.com/vexilhq/vexil/store"
@@ -436,7 +437,7 @@ func TestDiffRollbackAndImpact(t *testing.T) {
 		"targets": []map[string]any{{"role": "teacher", "beta": false}, {"role": "student"}}})
 	var dry struct {
 		From, To int64
-		Impact   []Impact
+		Impact   []api.Impact
 	}
 	json.Unmarshal(r.body, &dry)
 	want := map[string]string{"new_report": "rule teachers", "legacy_report": "rule teachers", "report_banner": "flag:new_report"}

@@ -126,3 +126,41 @@ func ValidName(s string) bool {
 
 // NameRule says what ValidName accepts, for error messages.
 const NameRule = "want 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+
+// TokenInfo is a token as the admin API shows it (GET /api/v1/tokens); the
+// secret is set only in the answer that creates it.
+type TokenInfo struct {
+	ID           string     `json:"id"`
+	Name         string     `json:"name"`
+	Role         string     `json:"role"`
+	Environments []string   `json:"environments"`
+	Projects     []string   `json:"projects"`
+	Created      time.Time  `json:"created_at"`
+	CreatedBy    string     `json:"created_by"`
+	Revoked      *time.Time `json:"revoked_at"`
+	Token        string     `json:"token,omitempty"`
+}
+
+// VersionInfo is a rules version as the admin API shows it: in lists without
+// its document, alone (GET .../versions/{n}) with it.
+type VersionInfo struct {
+	Version int64             `json:"version"`
+	Parent  int64             `json:"parent"`
+	Author  string            `json:"author"`
+	Message string            `json:"message"`
+	Action  string            `json:"action"`
+	Created time.Time         `json:"created_at"`
+	Rules   *string           `json:"rules,omitempty"`
+	Format  string            `json:"format,omitempty"`
+	Kills   map[string]string `json:"kills,omitempty"`
+}
+
+// Impact is one flag whose value a rollback would change for one target, as
+// the rollback dry run answers it.
+type Impact struct {
+	Target  int    `json:"target"`
+	Flag    string `json:"flag"`
+	Before  any    `json:"before"`
+	After   any    `json:"after"`
+	Because string `json:"because"`
+}

@@ -17,7 +17,6 @@ import (
 
 	"github.com/vexilhq/vexil/internal/api"
 	"github.com/vexilhq/vexil/internal/targets"
-	"github.com/vexilhq/vexil/server"
 )
 
 // The admin commands are thin clients of the server's HTTP API
@@ -224,7 +223,7 @@ func rulesHistory(ctx context.Context, args []string, stdio Stdio) int {
 		return exitOK
 	}
 	var out struct {
-		Versions []server.VersionInfo `json:"versions"`
+		Versions []api.VersionInfo `json:"versions"`
 	}
 	if err := json.Unmarshal(b, &out); err != nil {
 		return fail(stdio.Err, "rules history", "", err)
@@ -432,7 +431,7 @@ func tokenCreate(ctx context.Context, args []string, stdio Stdio) int {
 	if err != nil {
 		return fail(stdio.Err, "token create", "", err)
 	}
-	var out server.TokenInfo
+	var out api.TokenInfo
 	json.Unmarshal(b, &out)
 	fmt.Fprintln(stdio.Out, out.Token)
 	fmt.Fprintf(stdio.Err, "created %s (%s); the secret above is shown only this once\n", out.ID, *role)
@@ -461,7 +460,7 @@ func tokenList(ctx context.Context, args []string, stdio Stdio) int {
 		return fail(stdio.Err, "token list", "", err)
 	}
 	var out struct {
-		Tokens []server.TokenInfo `json:"tokens"`
+		Tokens []api.TokenInfo `json:"tokens"`
 	}
 	if err := json.Unmarshal(b, &out); err != nil {
 		return fail(stdio.Err, "token list", "", err)

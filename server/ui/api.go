@@ -10,8 +10,8 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/vexilhq/vexil/internal/api"
 	vexilrt "github.com/vexilhq/vexil/runtime"
-	"github.com/vexilhq/vexil/server"
 )
 
 // maxAPIResponse bounds what the UI reads from one in-process API answer, so
@@ -292,7 +292,7 @@ type diffResult struct {
 }
 
 // impact is a rollback dry run's answer line, decoded as the API writes it.
-type impact = server.Impact
+type impact = api.Impact
 
 type evalResult struct {
 	Value   any                  `json:"value"`
