@@ -3,10 +3,7 @@ package server
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -20,56 +17,17 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/vexilhq/vexil/internal/npmci"
 )
 
 // The OpenFeature web SDK and OFREP web provider from npm, exactly as
 // package-lock.json pins them, installed by the first test that needs them.
 const ofrepWebDir = "testdata/ofrep-web"
 
-var ofrepWebInstall struct {
-	once sync.Once
-	err  error
-}
-
-// ofrepWebModules makes sure testdata/ofrep-web/node_modules holds what the
-// lock file names (npm ci, skipped when a stamp says it already does), or
-// skips the test without Node.js.
-func ofrepWebModules(t *testing.T) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("the OpenFeature web provider tests are skipped in -short mode")
-	}
-	for _, tool := range []string{"node", "npm"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed (apt-get install -y nodejs npm): skipping the OpenFeature web provider tests", tool)
-		}
-	}
-	ofrepWebInstall.once.Do(func() {
-		lock, err := os.ReadFile(filepath.Join(ofrepWebDir, "package-lock.json"))
-		if err != nil {
-			ofrepWebInstall.err = err
-			return
-		}
-		sum := sha256.Sum256(lock)
-		want := hex.EncodeToString(sum[:])
-		stamp := filepath.Join(ofrepWebDir, "node_modules", ".vexil-lock-sha256")
-		if have, err := os.ReadFile(stamp); err == nil && string(have) == want {
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "npm", "ci", "--no-audit", "--no-fund", "--loglevel=error")
-		cmd.Dir = ofrepWebDir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			ofrepWebInstall.err = fmt.Errorf("npm ci in %s: %v\n%s", ofrepWebDir, err, out)
-			return
-		}
-		ofrepWebInstall.err = os.WriteFile(stamp, []byte(want), 0o644)
-	})
-	if ofrepWebInstall.err != nil {
-		t.Fatal(ofrepWebInstall.err)
-	}
-}
+// ofrepWeb installs them at most once per test binary: every test that
+// needs them calls ofrepWeb.Install(t), which skips without Node.js.
+var ofrepWeb = npmci.Once{Dir: ofrepWebDir, What: "the OpenFeature web provider tests"}
 
 // webReport is one line of what the JavaScript client saw.
 type webReport struct {
@@ -173,7 +131,7 @@ func nodeClient(t *testing.T, baseURL, token string) func() webReport {
 // TestOFREPWebProviderNode runs @openfeature/ofrep-web-provider in Node,
 // with the eventsource package as EventSource, against a real vexil serve.
 func TestOFREPWebProviderNode(t *testing.T) {
-	ofrepWebModules(t)
+	ofrepWeb.Install(t)
 	f := newWebFixture(t, "http://127.0.0.1:1")
 	next := nodeClient(t, f.e.url, f.sdk)
 	if r := next(); r.Kind != "ready" || r.Value != false {
@@ -187,7 +145,7 @@ func TestOFREPWebProviderNode(t *testing.T) {
 // its ticket expired; the reconnection is refused, and the provider
 // re-fetches, takes the new ticket and hears the next save.
 func TestOFREPWebProviderAfterTicketExpiry(t *testing.T) {
-	ofrepWebModules(t)
+	ofrepWeb.Install(t)
 	e := start(t, "sqlite", func(o *Options) { o.TicketLifetime = 2 * time.Second })
 	f := webFixture{e: e, sdk: e.token("sdk", "dev")}
 	next := nodeClient(t, e.url, f.sdk)
@@ -222,7 +180,7 @@ func TestOFREPWebProviderAfterTicketExpiry(t *testing.T) {
 // TestOFREPWebProviderChromium runs the provider in headless Chromium with
 // the browser's own EventSource, on a page of another origin than vexil's.
 func TestOFREPWebProviderChromium(t *testing.T) {
-	ofrepWebModules(t)
+	ofrepWeb.Install(t)
 	browser := newChromium(t)
 	page := httptest.NewServer(http.FileServer(http.Dir(ofrepWebDir)))
 	defer page.Close()
@@ -239,7 +197,7 @@ func TestOFREPWebProviderChromium(t *testing.T) {
 // a dropped stream by itself, across origins, with Last-Event-ID naming the
 // last event it had, and the provider hears the save made meanwhile.
 func TestOFREPWebProviderChromiumResume(t *testing.T) {
-	ofrepWebModules(t)
+	ofrepWeb.Install(t)
 	browser := newChromium(t)
 	page := httptest.NewServer(http.FileServer(http.Dir(ofrepWebDir)))
 	defer page.Close()
