@@ -96,11 +96,7 @@ func configcatConditions(cs []cond, segIndex map[string]int) []*configcat.Condit
 
 // NewConfigCat starts ConfigCat's SDK on the scenarios' config file.
 func NewConfigCat() (*ConfigCat, error) {
-	doc, err := configcatConfig()
-	if err != nil {
-		return nil, err
-	}
-	dir, err := os.MkdirTemp("", "vexil-bench-configcat")
+	doc, dir, err := docAndDir(configcatConfig, "vexil-bench-configcat")
 	if err != nil {
 		return nil, err
 	}

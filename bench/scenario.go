@@ -9,6 +9,7 @@ package bench
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"strconv"
 )
 
@@ -254,4 +255,15 @@ type System interface {
 	// All evaluates every flag of allFlags into out.
 	All(t *Target, out *Answers)
 	Close()
+}
+
+// docAndDir writes an SDK's document with doc and makes a temporary
+// directory for its files (named after name), which the caller removes.
+func docAndDir(doc func() ([]byte, error), name string) ([]byte, string, error) {
+	b, err := doc()
+	if err != nil {
+		return nil, "", err
+	}
+	dir, err := os.MkdirTemp("", name)
+	return b, dir, err
 }

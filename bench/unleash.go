@@ -118,11 +118,7 @@ const unleashReady = 2 * time.Minute
 
 // NewUnleash starts the Unleash SDK on the scenarios' features file.
 func NewUnleash() (*Unleash, error) {
-	doc, err := unleashFeatures()
-	if err != nil {
-		return nil, err
-	}
-	dir, err := os.MkdirTemp("", "vexil-bench-unleash")
+	doc, dir, err := docAndDir(unleashFeatures, "vexil-bench-unleash")
 	if err != nil {
 		return nil, err
 	}
