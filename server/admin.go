@@ -40,12 +40,12 @@ func (s *Server) listEnvs(w http.ResponseWriter, r *http.Request, c *call) {
 		Locked  bool   `json:"locked"`
 	}
 	out := []envJSON{}
-	p := s.project(store.DefaultProject)
+	p := s.project(c.project) // "default" on the un-prefixed path
 	for _, name := range s.envNames() {
 		if !tokenAllowsEnv(c.token, name) {
 			continue
 		}
-		l, err := s.st.Lock(r.Context(), store.DefaultProject, name)
+		l, err := s.st.Lock(r.Context(), c.project, name)
 		if err != nil {
 			writeError(w, http.StatusInternalServerError, "internal", err.Error(), nil)
 			return

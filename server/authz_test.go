@@ -46,6 +46,7 @@ func authTable() []authRow {
 		// and project is admitted (wideOnly).
 		{"POST /api/v1/envs", "admin", true, 400, send("POST", "/api/v1/envs", map[string]any{"name": "no spaces"})},
 		{"GET /api/v1/projects", "sdk", false, 200, get("/api/v1/projects")},
+		{"GET " + proj + "/envs", "sdk", false, 200, get(proj + "/envs")},
 		{"GET " + proj + "/definitions", "sdk", false, 200, get(proj + "/definitions")},
 		// Not the current version: refused as stale once admitted.
 		{"PUT " + proj + "/definitions", "editor", false, 412, send("PUT", proj+"/definitions", testDefs+"\n# changed\n", "If-Match", `"99999"`)},

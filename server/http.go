@@ -65,6 +65,7 @@ func (s *Server) routeTable() []route {
 		{pattern: "GET /api/v1/envs", perm: permSDK, h: s.listEnvs},
 		{pattern: "POST /api/v1/envs", perm: permAdmin, h: s.addEnv},
 		{pattern: "GET /api/v1/projects", perm: permSDK, h: s.listProjects},
+		{pattern: "GET " + proj + "/envs", perm: permSDK, perProject: true, h: s.listEnvs},
 		{pattern: "GET " + proj + "/definitions", perm: permSDK, perProject: true, h: s.getDefinitions},
 		{pattern: "PUT " + proj + "/definitions", perm: permEditor, perProject: true, h: s.putDefinitions},
 		{pattern: "GET " + proj + "/definitions/versions", perm: permViewer, perProject: true, h: s.listDefinitions},

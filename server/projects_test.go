@@ -90,6 +90,9 @@ func TestProjects(t *testing.T) {
 		e.putIn("class", "dev", `"0"`, "rules:\n  on:\n    variants: {checkout_v2: true}\n", 422)
 		e.putIn("class", "dev", `"0"`, "rules:\n  guided:\n    filter: attr:role = \"teacher\"\n    variants: {workbook: guided}\n", 200)
 
+		if r := e.do("GET", "/api/v1/projects/shop/envs", e.admin, nil); r.status != 200 || !strings.Contains(string(r.body), `{"name":"dev","version":1,"locked":false}`) {
+			t.Errorf("shop's environments: %d %s", r.status, r.body)
+		}
 		shopSDK := e.projectToken("sdk", "shop")
 		classSDK := e.projectToken("sdk", "class")
 		ofrep := func(token, flag, ctx string, headers ...string) resp {
