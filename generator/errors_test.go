@@ -41,6 +41,45 @@ flags:
 			want: []string{`flags.yaml:6:14: flags.workbook.default: `},
 		},
 		{
+			name: "object variants of different shapes",
+			yaml: `version: 1
+package: flags
+flags:
+  rate_limit:
+    variants:
+      small: {limit: 10, burst: 20}
+      large: {limit: 1.5, burst: {max: 3}}
+    default: small
+`,
+			want: []string{
+				`flags.yaml:7:22: flags.rate_limit.variants.large.limit: field limit is a float here but an int in variant small (flags.yaml:6:15)`,
+				`flags.yaml:7:34: flags.rate_limit.variants.large.burst: must be a string, a number or a bool, not a mapping (an object flag's fields are plain values: no nested objects, lists or null)`,
+			},
+		},
+		{
+			name: "object fields that collide in Go and GraphQL",
+			yaml: `version: 1
+package: flags
+flags:
+  rate_limit:
+    variants:
+      small: {max_rps: 1, maxRps: 2}
+      large: {max_rps: 3, maxRps: 4}
+    default: small
+  quota:
+    variants:
+      small: {wide: 1}
+      large: {wide: 5000000000}
+    default: small
+    client: true
+`,
+			graphql: true,
+			want: []string{
+				`flags.yaml:6:27: flags.rate_limit.variants: Go name MaxRps of field "maxRps" of flag rate_limit is already taken by field "max_rps" of flag rate_limit (flags.yaml:6:15); rename one of them`,
+				`flags.yaml:11:15: flags.quota.variants: field wide of client flag "quota" has a value beyond GraphQL's Int, which is 32 bits (-2147483648 to 2147483647); keep client flags within it, or serve this one to servers only`,
+			},
+		},
+		{
 			name: "alias of an alias",
 			yaml: `version: 1
 package: flags

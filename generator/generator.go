@@ -99,8 +99,9 @@ type flagPlan struct {
 	id      int
 	goName  string
 	gqlName string
-	target  *flagPlan // the flag an alias names; the flag itself otherwise
-	enum    *enumPlan // string flags: the target's enum
+	target  *flagPlan   // the flag an alias names; the flag itself otherwise
+	enum    *enumPlan   // string flags: the target's enum
+	object  *objectPlan // object flags: the target's struct
 	client  bool
 }
 
@@ -255,6 +256,11 @@ func newPlan(defs *vexilrt.Definitions, opts Options, checkPackage bool) (*plan,
 			p.enums = append(p.enums, fp.enum)
 		}
 	}
+	for _, fp := range p.flags {
+		if !fp.def.IsAlias() && fp.def.Type == vexilrt.FlagObject && fp.goName != "" {
+			fp.object = c.object(fp)
+		}
+	}
 	// The package-level names each flag and enum adds: Name<Flag>
 	// constants and All<Enum> functions.
 	for _, fp := range p.flags {
@@ -266,7 +272,7 @@ func newPlan(defs *vexilrt.Definitions, opts Options, checkPackage bool) (*plan,
 		c.take("pkg", e.allName(), "the "+e.allName()+" function of "+e.of, e.pos, e.path)
 	}
 	for _, fp := range p.flags {
-		fp.enum = fp.target.enum
+		fp.enum, fp.object = fp.target.enum, fp.target.object
 		fp.client = fp.target.def.Client
 		if fp.client && fp.goName != "" {
 			p.client = append(p.client, fp)
@@ -377,6 +383,9 @@ func (c *checker) checkGraphQL(p *plan) {
 		fields[key] = fp
 		if fp.enum != nil && !fp.def.IsAlias() && graphQLReserved(fp.enum.typeName) {
 			c.errorf(diagcode.GraphQLClash, f.Pos, "flags."+f.Name, "client flag %q would declare GraphQL enum %s, a name GraphQL or vexil already uses; rename the flag", f.Name, fp.enum.typeName)
+		}
+		if fp.object != nil && !f.IsAlias() {
+			c.checkClientObject(fp)
 		}
 		if f.Type == vexilrt.FlagInt && !f.IsAlias() {
 			for _, v := range f.Variants {

@@ -21,9 +21,10 @@ var graphqlTemplate string
 
 // gqlSchema is the data of graphql.tmpl.
 type gqlSchema struct {
-	Source string
-	Fields []gqlField
-	Enums  []gqlEnum
+	Source  string
+	Fields  []gqlField
+	Objects []gqlEnum // Values are the fields: "burst: Int!"
+	Enums   []gqlEnum
 }
 
 type gqlField struct {
@@ -48,6 +49,7 @@ func (p *plan) graphQL() ([]byte, error) {
 	}
 	data := gqlSchema{Source: p.source}
 	seen := map[*enumPlan]bool{}
+	seenObj := map[*objectPlan]bool{} // an alias's type is its flag's, declared once
 	for _, fp := range p.client {
 		field := gqlField{Name: fp.gqlName, Description: description(fp.def.Description)}
 		switch fp.def.Type {
@@ -55,6 +57,14 @@ func (p *plan) graphQL() ([]byte, error) {
 			field.Type = "Boolean"
 		case vexilrt.FlagInt:
 			field.Type = "Int"
+		case vexilrt.FlagFloat:
+			field.Type = "Float"
+		case vexilrt.FlagObject:
+			field.Type = fp.object.typeName
+			if !seenObj[fp.object] {
+				seenObj[fp.object] = true
+				data.Objects = append(data.Objects, fp.object.gqlObject())
+			}
 		case vexilrt.FlagString:
 			field.Type = fp.enum.typeName
 			// An alias's enum is its flag's, declared once.

@@ -262,7 +262,7 @@ func (cc *compiler) flagsAndAttrs() {
 			f.canon, target = t, cc.flagDecls[t]
 		}
 		f.typ = target.Default.Type
-		f.values = target.Variants
+		f.values, f.objects = target.Variants, target.Objects
 		if f.typ == FlagBool && len(f.values) == 0 {
 			f.values = []FlagValue{BoolFlagValue(true), BoolFlagValue(false)}
 		}
@@ -283,6 +283,19 @@ func (cc *compiler) flagsAndAttrs() {
 			f.values, f.variants = []FlagValue{target.Default}, []string{target.Default.Variant()}
 		}
 	}
+}
+
+// RuleValue is the value a rule's v stands for in a flag of type t: a rule
+// writes a float flag's whole-number variant as an integer too (1 for 1.0),
+// and names an object flag's variant as a string.
+func RuleValue(t FlagType, v FlagValue) FlagValue {
+	switch {
+	case t == FlagFloat:
+		return asFloat(v)
+	case t == FlagObject && v.Type == FlagString:
+		return ObjectFlagValue(v.Str)
+	}
+	return v
 }
 
 func valueIndex(values []FlagValue, v FlagValue) int32 {
@@ -358,7 +371,7 @@ func (cc *compiler) ruleVariants(ri int32, r *RuleDef) {
 			continue
 		}
 		f := &c.flags[c.flags[id].canon]
-		vi := valueIndex(f.values, rv.Value)
+		vi := valueIndex(f.values, RuleValue(f.typ, rv.Value))
 		if vi < 0 {
 			msg := fmt.Sprintf("%s %s is not a variant of flag %s (%s)", rv.Value.Type, quoteVariant(rv.Value), rv.Flag, strings.Join(f.variants, ", "))
 			if cc.strict {

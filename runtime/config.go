@@ -56,10 +56,38 @@ func (e Evaluation) Value() FlagValue {
 	return e.c.flags[e.c.flags[e.id].canon].values[e.value]
 }
 
-// Bool, Int and Str return the answer of a bool, int or string flag.
-func (e Evaluation) Bool() bool  { return e.Value().Bool }
-func (e Evaluation) Int() int64  { return e.Value().Int }
-func (e Evaluation) Str() string { return e.Value().Str }
+// Bool, Int, Float and Str return the answer of a bool, int, float or
+// string flag (Str: an object flag's variant name).
+func (e Evaluation) Bool() bool     { return e.Value().Bool }
+func (e Evaluation) Int() int64     { return e.Value().Int }
+func (e Evaluation) Float() float64 { return e.Value().Float }
+func (e Evaluation) Str() string    { return e.Value().Str }
+
+// Any returns the answer as plain Go data, as JSON carries it: a bool,
+// int64, float64 or string, or an object flag's fields.
+func (e Evaluation) Any() any {
+	v := e.Value()
+	if v.Type == FlagObject {
+		if o := e.Object(); o != nil {
+			return o
+		}
+	}
+	return v.Any()
+}
+
+// Object returns the fields of an object flag's answer (bool, string, int64
+// or float64 by field), shared and not to be modified; nil for other flags
+// and for a config compiled without the flag's definition.
+func (e Evaluation) Object() map[string]any {
+	if e.id < 0 {
+		return nil
+	}
+	f := &e.c.flags[e.c.flags[e.id].canon]
+	if int(e.value) >= len(f.objects) {
+		return nil
+	}
+	return f.objects[e.value]
+}
 
 // String describes the evaluation for logs and test failures:
 // `workbook=guided (SPLIT by workbook_20pct, version 7)`.
@@ -162,9 +190,10 @@ type cflag struct {
 	canon    FlagID // the flag an alias names; itself otherwise
 	typ      FlagType
 	values   []FlagValue
-	variants []string // values' names
-	def      int32    // default value index
-	safe     int32    // kill-switch value index
+	objects  []map[string]any // object flags: values' fields
+	variants []string         // values' names
+	def      int32            // default value index
+	safe     int32            // kill-switch value index
 	killed   bool
 	forced   Reason // what a killed flag answers for: DISABLED, or STALE (stale.go)
 	rules    []flagRule

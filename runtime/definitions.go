@@ -150,6 +150,7 @@ func validateFlags(flags []FlagDef) Diagnostics {
 		default:
 			t := &flags[j]
 			f.Type, f.Default, f.Variants = t.Type, t.Default, t.Variants
+			f.Fields, f.Objects = t.Fields, t.Objects
 		}
 	}
 	return diags
@@ -273,7 +274,11 @@ func (l *loader) flag(q yamlPair, defs bool) (FlagDef, bool) {
 		l.errAt(diagcode.MissingKey, q.key, q.path+".default", "missing: a flag needs a default (or an alias)")
 		return f, true
 	}
-	dv, ok := l.flagValue(def.val, def.path)
+	if defs && variants != nil && variants.val.Kind == yaml.MappingNode {
+		l.objectFlag(&f, def, variants, safe)
+		return f, true
+	}
+	dv, ok := l.flagValue(def.val, def.path, defs)
 	if !ok {
 		return f, true
 	}
@@ -288,32 +293,58 @@ func (l *loader) flag(q yamlPair, defs bool) (FlagDef, bool) {
 			l.errAt(diagcode.MissingKey, q.key, q.path+".variants", "missing: %s flag lists its variants", flagTypeArticle(dv.Type))
 			return f, true
 		}
-		vs, ok := l.variants(*variants)
+		vs, ok := l.variants(*variants, defs)
 		f.Variants = vs
 		if !ok {
 			return f, true
 		}
-		l.checkMember(def, dv, vs, "default")
+		if vs[0].Type == FlagFloat {
+			f.Type, f.Default = FlagFloat, asFloat(dv)
+		}
+		l.checkMember(def, f.Default, vs, "default")
 	}
 	if safe != nil {
-		if sv, ok := l.flagValue(safe.val, safe.path); ok && l.checkMember(safe, sv, f.Variants, "safe value") {
+		if sv, ok := l.flagValue(safe.val, safe.path, defs); ok && l.checkMember(safe, asFloatIf(f.Type, sv), f.Variants, "safe value") {
+			sv = asFloatIf(f.Type, sv)
 			f.Safe = &sv
 		}
 	}
 	return f, true
 }
 
-// variants reads a flag's variants: two or more distinct integers, or two or
-// more distinct names. ok is false when any is wrong.
-func (l *loader) variants(p yamlPair) ([]FlagValue, bool) {
+// asFloat is v as a float when it is an int: a float flag's values may be
+// written as whole numbers (1 for 1.0).
+func asFloat(v FlagValue) FlagValue {
+	if v.Type == FlagInt {
+		return FloatFlagValue(float64(v.Int))
+	}
+	return v
+}
+
+func asFloatIf(t FlagType, v FlagValue) FlagValue {
+	if t == FlagFloat {
+		return asFloat(v)
+	}
+	return v
+}
+
+// variants reads a flag's variants: two or more distinct integers, numbers
+// (with floats: one written with a point or an exponent makes them all
+// floats) or names. ok is false when any is wrong.
+func (l *loader) variants(p yamlPair, floats bool) ([]FlagValue, bool) {
 	n := p.val
 	if n.Kind != yaml.SequenceNode {
-		l.errAt(diagcode.WrongType, n, p.path, "must be a list of integers or of strings, not %s", describeNode(n))
+		if floats {
+			l.errAt(diagcode.WrongType, n, p.path, "must be a list of numbers or of strings, or a mapping of named objects, not %s", describeNode(n))
+		} else {
+			l.errAt(diagcode.WrongType, n, p.path, "must be a list of integers or of strings, not %s", describeNode(n))
+		}
 		return nil, false
 	}
 	ok := true
 	var typ FlagType
 	out := make([]FlagValue, 0, len(n.Content))
+	at := make([]int, 0, len(n.Content)) // out[i] is n.Content[at[i]]
 	for i, c := range n.Content {
 		c = resolveAlias(c)
 		path := indexPath(p.path, i)
@@ -326,6 +357,13 @@ func (l *loader) variants(p yamlPair) ([]FlagValue, bool) {
 				continue
 			}
 			v = IntFlagValue(iv)
+		case floats && isScalar(c, "!!float"):
+			fv, fok := l.float(c, path)
+			if !fok {
+				ok = false
+				continue
+			}
+			v = FloatFlagValue(fv)
 		case isScalar(c, "!!str"):
 			if !isName(c.Value, true) {
 				l.errAt(diagcode.InvalidVariant, c, path, "invalid variant %q: a string variant is letters, digits and _, starting with a letter or _", clipText(c.Value))
@@ -334,24 +372,37 @@ func (l *loader) variants(p yamlPair) ([]FlagValue, bool) {
 			}
 			v = StringFlagValue(c.Value)
 		default:
-			l.errAt(diagcode.WrongType, c, path, "must be an integer or a string, not %s", describeNode(c))
+			if floats {
+				l.errAt(diagcode.WrongType, c, path, "must be a number or a string, not %s", describeNode(c))
+			} else {
+				l.errAt(diagcode.WrongType, c, path, "must be an integer or a string, not %s", describeNode(c))
+			}
 			ok = false
 			continue
 		}
-		if typ == 0 {
+		switch {
+		case typ == 0 || typ == FlagInt && v.Type == FlagFloat:
 			typ = v.Type
-		} else if v.Type != typ {
+		case v.Type != typ && !(typ == FlagFloat && v.Type == FlagInt):
 			l.errAt(diagcode.MixedVariants, c, path, "variants mix %ss and %ss; a flag's variants have one type", typ, v.Type)
 			ok = false
 			continue
 		}
-		if j := slices.Index(out, v); j >= 0 {
-			l.errAt(diagcode.DuplicateVariant, c, path, "duplicate variant %s", v.Variant())
+		out, at = append(out, v), append(at, i)
+	}
+	// Duplicates are checked once every number is a float, so 1 and 1.0
+	// are the same variant.
+	uniq := out[:0]
+	for i, v := range out {
+		v = asFloatIf(typ, v)
+		if slices.Contains(uniq, v) {
+			l.errAt(diagcode.DuplicateVariant, resolveAlias(n.Content[at[i]]), indexPath(p.path, at[i]), "duplicate variant %s", v.Variant())
 			ok = false
 			continue
 		}
-		out = append(out, v)
+		uniq = append(uniq, v)
 	}
+	out = uniq
 	if len(n.Content) < 2 {
 		l.errAt(diagcode.TooFewVariants, n, p.path, "needs at least two variants, not %d", len(n.Content))
 		ok = false
@@ -377,8 +428,8 @@ func (l *loader) checkMember(p *yamlPair, v FlagValue, variants []FlagValue, wha
 }
 
 func flagTypeArticle(t FlagType) string {
-	if t == FlagInt {
-		return "an int"
+	if t == FlagInt || t == FlagObject {
+		return "an " + t.String()
 	}
 	return "a " + t.String()
 }

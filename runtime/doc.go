@@ -18,7 +18,7 @@
 //     Observer and TargetKey for exposure events.
 //
 // A few names are for generated code only and are not meant to be called by
-// hand: SupportPackageIsVersion1, NonEmptyString, OptionalBool, OptionalInt,
+// hand: SupportPackageIsVersion1, SupportPackageIsVersion2, NonEmptyString, OptionalBool, OptionalInt,
 // OptionalFloat, OptionalIntSet, OptionalStringSet, Config.VariantIndex and
 // Config.VariantIndexes. They are kept stable for the generated code that
 // calls them; their behaviour is whatever that code needs.
@@ -32,3 +32,8 @@ package runtime
 // references to it; it keeps SupportPackageIsVersion1 for as long as it
 // still serves files generated against it.
 const SupportPackageIsVersion1 = true
+
+// SupportPackageIsVersion2 is referenced by generated code whose
+// definitions have float or object flags, which a runtime without it
+// cannot read.
+const SupportPackageIsVersion2 = true

@@ -12,6 +12,8 @@ const (
 	FlagBool FlagType = iota + 1
 	FlagString
 	FlagInt
+	FlagFloat  // flags.yaml only: FeaFea documents never have floats
+	FlagObject // flags.yaml only: named variants, each a JSON object of one shape
 )
 
 func (t FlagType) String() string {
@@ -22,41 +24,58 @@ func (t FlagType) String() string {
 		return "string"
 	case FlagInt:
 		return "int"
+	case FlagFloat:
+		return "float"
+	case FlagObject:
+		return "object"
 	}
 	return "unknown"
 }
 
-// FlagValue is one value a flag can take: a bool, a string or an int.
+// FlagValue is one value a flag can take: a bool, a string, an int, a
+// float, or the name of an object variant (whose fields are the flag's
+// FlagDef.Objects). It stays comparable with ==: values are matched by it.
 type FlagValue struct {
-	Type FlagType
-	Bool bool
-	Int  int64
-	Str  string
+	Type  FlagType
+	Bool  bool
+	Int   int64
+	Float float64
+	Str   string // a string, or an object variant's name
 }
 
-// BoolValue, IntValue and StringValue build flag values.
-func BoolFlagValue(b bool) FlagValue     { return FlagValue{Type: FlagBool, Bool: b} }
-func IntFlagValue(i int64) FlagValue     { return FlagValue{Type: FlagInt, Int: i} }
-func StringFlagValue(s string) FlagValue { return FlagValue{Type: FlagString, Str: s} }
+// BoolFlagValue, IntFlagValue, FloatFlagValue, StringFlagValue and
+// ObjectFlagValue build flag values.
+func BoolFlagValue(b bool) FlagValue        { return FlagValue{Type: FlagBool, Bool: b} }
+func IntFlagValue(i int64) FlagValue        { return FlagValue{Type: FlagInt, Int: i} }
+func FloatFlagValue(f float64) FlagValue    { return FlagValue{Type: FlagFloat, Float: f} }
+func StringFlagValue(s string) FlagValue    { return FlagValue{Type: FlagString, Str: s} }
+func ObjectFlagValue(name string) FlagValue { return FlagValue{Type: FlagObject, Str: name} }
 
-// Variant is the value's name as evaluations report it: "true", "20", "guided".
+// Variant is the value's name as evaluations report it: "true", "20",
+// "0.25", "guided", or an object variant's name.
 func (v FlagValue) Variant() string {
 	switch v.Type {
 	case FlagBool:
 		return strconv.FormatBool(v.Bool)
 	case FlagInt:
 		return strconv.FormatInt(v.Int, 10)
+	case FlagFloat:
+		// Python's repr, as FeaFea and the explain traces write numbers.
+		return string(appendPyFloat(nil, v.Float))
 	}
 	return v.Str
 }
 
-// Any returns the value as a Go bool, int64 or string.
+// Any returns the value as a Go bool, int64, float64 or string (an object
+// variant's name; its fields are FlagDef.Object's).
 func (v FlagValue) Any() any {
 	switch v.Type {
 	case FlagBool:
 		return v.Bool
 	case FlagInt:
 		return v.Int
+	case FlagFloat:
+		return v.Float
 	}
 	return v.Str
 }
@@ -114,6 +133,12 @@ type FlagDef struct {
 	Alias    string
 	Metadata map[string]any
 
+	// Object flags: Fields is every variant's shape, in the order the first
+	// variant writes them; Objects[i] is Variants[i]'s fields (bool,
+	// string, int64 or float64 by the field's type).
+	Fields  []ObjectField
+	Objects []map[string]any
+
 	Description  string
 	Owner        string
 	Expires      time.Time // zero when not set; a date (UTC midnight)
@@ -127,6 +152,23 @@ type FlagDef struct {
 	// FieldPos records where each field's value is, keyed by its YAML key
 	// ("default", "variants", "expires", ...).
 	FieldPos map[string]Position
+}
+
+// ObjectField is one field of an object flag's variants.
+type ObjectField struct {
+	Name string
+	Type FlagType // bool, string, int or float
+	Pos  Position // where the first variant writes it
+}
+
+// Object returns the fields of the object variant named name, or nil.
+func (f *FlagDef) Object(name string) map[string]any {
+	for i, v := range f.Variants {
+		if v.Type == FlagObject && v.Str == name && i < len(f.Objects) {
+			return f.Objects[i]
+		}
+	}
+	return nil
 }
 
 // IsAlias reports whether the flag names another flag.

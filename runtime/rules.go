@@ -176,7 +176,7 @@ func (l *loader) ruleVariants(p yamlPair) []RuleVariant {
 		if !l.checkName(q, "flag", false) {
 			continue
 		}
-		if v, ok := l.flagValue(q.val, q.path); ok {
+		if v, ok := l.flagValue(q.val, q.path, true); ok {
 			out = append(out, RuleVariant{Flag: q.name, Value: v, Pos: l.pos(q.key)})
 		}
 	}

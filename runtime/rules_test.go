@@ -42,7 +42,7 @@ func TestParseRulesErrors(t *testing.T) {
 		}},
 		{"rule field types", `rules:
   r1:
-    variants: {a: 1.5, b: ~, c: [1]}
+    variants: {a: { }, b: ~, c: [1]}
     filter: 12
     priority: -1
     enabled: yes
@@ -65,9 +65,9 @@ func TestParseRulesErrors(t *testing.T) {
     priority: 99999999999999999999
     metadata: {x: .inf}
 `, []string{
-			"r.yaml:3:19: rules.r1.variants.a: must be a bool, an integer or a string, not the number 1.5",
-			"r.yaml:3:27: rules.r1.variants.b: must be a bool, an integer or a string, not null",
-			"r.yaml:3:33: rules.r1.variants.c: must be a bool, an integer or a string, not a list",
+			"r.yaml:3:19: rules.r1.variants.a: must be a bool, a number or a string, not a mapping",
+			"r.yaml:3:27: rules.r1.variants.b: must be a bool, a number or a string, not null",
+			"r.yaml:3:33: rules.r1.variants.c: must be a bool, a number or a string, not a list",
 			"r.yaml:4:13: rules.r1.filter: must be a string, not the integer 12 (quote it to make it a string)",
 			"r.yaml:5:15: rules.r1.priority: must be 0 or more, not -1",
 			`r.yaml:6:14: rules.r1.enabled: must be true or false, not the string "yes" (YAML 1.2 reads it as a string; write true or false)`,
@@ -119,25 +119,25 @@ func TestParseRulesErrors(t *testing.T) {
 		{"control character", "rules: {}\nfilters: {f: \"a\x01\"}\n", []string{
 			"r.yaml:2:16: invalid YAML: control characters are not allowed",
 		}},
-		{"JSON", `{"rules": {"r1": {"variants": {"a": 7.5}, "priority": "1", "enabled": true}, "r1": {}}}`, []string{
-			"r.yaml:1:37: rules.r1.variants.a: must be a bool, an integer or a string, not the number 7.5",
+		{"JSON", `{"rules": {"r1": {"variants": {"a": [7]}, "priority": "1", "enabled": true}, "r1": {}}}`, []string{
+			"r.yaml:1:37: rules.r1.variants.a: must be a bool, a number or a string, not a list",
 			`r.yaml:1:55: rules.r1.priority: must be an integer, not the string "1"`,
 			`r.yaml:1:78: rules.r1: duplicate key "r1" (first at r.yaml:1:12)`,
 		}},
-		{"JSON after a multi-byte character and escapes", `{"rules": {"r1": {"description": "h\u00e9 \/ é", "variants": {"a": 7.5}}}}`, []string{
-			"r.yaml:1:69: rules.r1.variants.a: must be a bool, an integer or a string, not the number 7.5",
+		{"JSON after a multi-byte character and escapes", `{"rules": {"r1": {"description": "h\u00e9 \/ é", "variants": {"a": [7]}}}}`, []string{
+			"r.yaml:1:69: rules.r1.variants.a: must be a bool, a number or a string, not a list",
 		}},
-		{"JSON with raw characters YAML does not take", "{\"rules\": {\"r1\": {\"description\": \"a\u2028b\u0085c\x7f\", \"variants\": {\"a\": 7.5}}}}", []string{
-			"r.yaml:1:65: rules.r1.variants.a: must be a bool, an integer or a string, not the number 7.5",
+		{"JSON with raw characters YAML does not take", "{\"rules\": {\"r1\": {\"description\": \"a\u2028b\u0085c\x7f\", \"variants\": {\"a\": [7]}}}}", []string{
+			"r.yaml:1:65: rules.r1.variants.a: must be a bool, a number or a string, not a list",
 		}},
-		{"JSON indented with tabs", "{\n\t\"rules\": {\n\t\t\"r1\": {\"variants\": {\"a\": 7.5}}\n\t}\n}\n", []string{
-			"r.yaml:3:28: rules.r1.variants.a: must be a bool, an integer or a string, not the number 7.5",
+		{"JSON indented with tabs", "{\n\t\"rules\": {\n\t\t\"r1\": {\"variants\": {\"a\": [7]}}\n\t}\n}\n", []string{
+			"r.yaml:3:28: rules.r1.variants.a: must be a bool, a number or a string, not a list",
 		}},
-		{"CRLF", "rules:\r\n  r1:\r\n    variants: {a: 7.5}\r\n", []string{
-			"r.yaml:3:19: rules.r1.variants.a: must be a bool, an integer or a string, not the number 7.5",
+		{"CRLF", "rules:\r\n  r1:\r\n    variants: {a: [7]}\r\n", []string{
+			"r.yaml:3:19: rules.r1.variants.a: must be a bool, a number or a string, not a list",
 		}},
-		{"byte columns after multi-byte characters", "rules: {r1: {metadata: {d: \"héllo wörld\"}, variants: {a: 7.5}}}\n", []string{
-			"r.yaml:1:60: rules.r1.variants.a: must be a bool, an integer or a string, not the number 7.5",
+		{"byte columns after multi-byte characters", "rules: {r1: {metadata: {d: \"héllo wörld\"}, variants: {a: [7]}}}\n", []string{
+			"r.yaml:1:60: rules.r1.variants.a: must be a bool, a number or a string, not a list",
 		}},
 	}
 	for _, tt := range tests {

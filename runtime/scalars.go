@@ -85,8 +85,10 @@ func (l *loader) integer(n *yaml.Node, path string) (int64, bool) {
 	return 0, false
 }
 
-// flagValue reads a flag value: a bool, an integer or a string.
-func (l *loader) flagValue(n *yaml.Node, path string) (FlagValue, bool) {
+// flagValue reads a flag value: a bool, an integer or a string, and with
+// floats a finite number written with a point or an exponent (FeaFea's
+// flags have no floats; flags.yaml's and rules' values may).
+func (l *loader) flagValue(n *yaml.Node, path string, floats bool) (FlagValue, bool) {
 	if n.Kind == yaml.ScalarNode {
 		switch n.ShortTag() {
 		case "!!bool":
@@ -99,9 +101,27 @@ func (l *loader) flagValue(n *yaml.Node, path string) (FlagValue, bool) {
 			i, ok := l.integer(n, path)
 			return IntFlagValue(i), ok
 		}
+		if floats && isScalar(n, "!!float") {
+			f, ok := l.float(n, path)
+			return FloatFlagValue(f), ok
+		}
 	}
-	l.errAt(diagcode.WrongType, n, path, "must be a bool, an integer or a string, not %s", describeNode(n))
+	if floats {
+		l.errAt(diagcode.WrongType, n, path, "must be a bool, a number or a string, not %s", describeNode(n))
+	} else {
+		l.errAt(diagcode.WrongType, n, path, "must be a bool, an integer or a string, not %s", describeNode(n))
+	}
 	return FlagValue{}, false
+}
+
+// float reads a finite float64 from a !!float scalar.
+func (l *loader) float(n *yaml.Node, path string) (float64, bool) {
+	f, err := strconv.ParseFloat(strings.ReplaceAll(n.Value, "_", ""), 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		l.errAt(diagcode.NonFiniteNumber, n, path, "must be a finite number, not %s", clipText(n.Value))
+		return 0, false
+	}
+	return f, true
 }
 
 // plain converts metadata to plain Go data: map[string]any, []any, string,
@@ -135,12 +155,7 @@ func (l *loader) plain(n *yaml.Node, path string) (any, bool) {
 		case "!!int":
 			return l.integer(n, path)
 		case "!!float":
-			f, err := strconv.ParseFloat(strings.ReplaceAll(n.Value, "_", ""), 64)
-			if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-				l.errAt(diagcode.NonFiniteNumber, n, path, "must be a finite number, not %s", clipText(n.Value))
-				return nil, false
-			}
-			return f, true
+			return l.float(n, path)
 		case "!!str", "!!timestamp", "!!binary":
 			return n.Value, true
 		}

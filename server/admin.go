@@ -75,6 +75,8 @@ func (s *Server) definitions(w http.ResponseWriter, r *http.Request, c *call) {
 		Client      bool   `json:"client"`
 		Deprecated  string `json:"deprecated,omitempty"`
 		Safe        any    `json:"safe,omitempty"`
+		// Object flags: each variant's fields, by variant name.
+		Objects map[string]map[string]any `json:"objects,omitempty"`
 	}
 	type attrJSON struct {
 		Name   string   `json:"name"`
@@ -95,8 +97,14 @@ func (s *Server) definitions(w http.ResponseWriter, r *http.Request, c *call) {
 			Owner: f.Owner, Kind: f.Kind, Client: f.Client, Deprecated: f.Deprecated}
 		if !f.IsAlias() {
 			fj.Default = f.Default.Any()
-			for _, v := range f.Variants {
+			for i, v := range f.Variants {
 				fj.Variants = append(fj.Variants, v.Any())
+				if i < len(f.Objects) {
+					if fj.Objects == nil {
+						fj.Objects = map[string]map[string]any{}
+					}
+					fj.Objects[v.Str] = f.Objects[i]
+				}
 			}
 		}
 		if !f.Expires.IsZero() {
@@ -371,7 +379,7 @@ func (s *Server) evaluate(w http.ResponseWriter, r *http.Request, c *call) {
 			return
 		}
 		e, x := cfg.Explain(name, req.Attributes, now)
-		res := evalResult{Value: e.Value().Any(), Variant: e.Variant(), Reason: e.Reason().String(), Rule: e.Rule(), Explain: x}
+		res := evalResult{Value: e.Any(), Variant: e.Variant(), Reason: e.Reason().String(), Rule: e.Rule(), Explain: x}
 		if err := e.Err(); err != nil {
 			res.Error = err.Error()
 		}

@@ -250,7 +250,7 @@ func rollbackImpact(before, after *vexilrt.Config, from, to *store.Version, targ
 				continue
 			}
 			changed[name] = true
-			found = append(found, api.Impact{Target: i, Flag: name, Before: b.Value().Any(), After: a.Value().Any(), Because: ""})
+			found = append(found, api.Impact{Target: i, Flag: name, Before: b.Any(), After: a.Any(), Because: ""})
 		}
 		for j := range found {
 			e, x := after.Evaluate(found[j].Flag, attrs, now), before.Evaluate(found[j].Flag, attrs, now)

@@ -113,7 +113,7 @@ func (s *Server) ofrepAttrs(body []byte, keyAttr string) (map[string]any, *ofrep
 }
 
 func ofrepValue(e vexilrt.Evaluation) ofrepResult {
-	return ofrepResult{Key: e.Flag(), Value: e.Value().Any(), Reason: e.Reason().String(), Variant: e.Variant(),
+	return ofrepResult{Key: e.Flag(), Value: e.Any(), Reason: e.Reason().String(), Variant: e.Variant(),
 		Metadata: &ofrepMeta{Version: e.Version(), Rule: e.Rule()}}
 }
 

@@ -268,6 +268,9 @@ func appendOFREPObject(b []byte, ev vexilrt.Evaluation) []byte {
 		b = strconv.AppendBool(b, v.Bool)
 	case vexilrt.FlagInt:
 		b = strconv.AppendInt(b, v.Int, 10)
+	case vexilrt.FlagFloat, vexilrt.FlagObject:
+		q, _ := json.Marshal(ev.Any()) // finite floats and plain fields always encode
+		b = append(b, q...)
 	default:
 		b = appendJSONString(b, v.Str)
 	}

@@ -260,7 +260,7 @@ func (a *analysis) validValue(flag int, v vexilrt.FlagValue) bool {
 	if f.Type == vexilrt.FlagBool && len(f.Variants) == 0 {
 		return v.Type == vexilrt.FlagBool
 	}
-	return slices.Contains(f.Variants, v)
+	return slices.Contains(f.Variants, vexilrt.RuleValue(f.Type, v))
 }
 
 // fold is what the compiler's constant folding makes of a filter:

@@ -188,7 +188,7 @@ func (ev *evaluator) evaluate(attrs map[string]any) ([]byte, error) {
 		var val bytes.Buffer
 		enc := json.NewEncoder(&val)
 		enc.SetEscapeHTML(false) // explain details say <missing>, not \u003cmissing\u003e
-		if err := enc.Encode(evalResult{Value: e.Value().Any(), Variant: e.Variant(), Reason: e.Reason().String(), Rule: e.Rule(), Explain: ex}); err != nil {
+		if err := enc.Encode(evalResult{Value: e.Any(), Variant: e.Variant(), Reason: e.Reason().String(), Rule: e.Rule(), Explain: ex}); err != nil {
 			return nil, err
 		}
 		b.Write(key)

@@ -13,7 +13,7 @@ import (
 // there is one, as an indented tree: ✓ for a clause that held, ✗ for one
 // that did not.
 func writeText(b *bytes.Buffer, name string, e vexilrt.Evaluation, ex *vexilrt.Explanation) {
-	val, _ := json.Marshal(e.Value().Any())
+	val, _ := json.Marshal(e.Any())
 	fmt.Fprintf(b, "%s = %s  (%s", name, val, e.Reason())
 	if e.Rule() != "" {
 		fmt.Fprintf(b, ", rule %s", e.Rule())

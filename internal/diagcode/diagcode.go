@@ -59,6 +59,8 @@ const (
 	TwoKeys              = "VX2022" // two targeting keys
 	DuplicateValue       = "VX2023" // the same attribute value twice
 	FlagWithoutValues    = "VX2024" // a flag with no value to answer
+	ObjectShape          = "VX2025" // object variants whose fields differ in name or type, or have none
+	ObjectFieldValue     = "VX2026" // an object variant's field that is not a string, number or bool
 )
 
 // Rules documents: rules, filters, kills.

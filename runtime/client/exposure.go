@@ -59,7 +59,9 @@ func (e *Event) AppendJSON(b []byte) []byte {
 		b = strconv.AppendBool(b, e.Value.Bool)
 	case vexilrt.FlagInt:
 		b = strconv.AppendInt(b, e.Value.Int, 10)
-	default:
+	case vexilrt.FlagFloat:
+		b = strconv.AppendFloat(b, e.Value.Float, 'g', -1, 64)
+	default: // a string, or an object flag's variant name
 		b = appendJSONString(b, e.Value.Str)
 	}
 	b = append(b, `,"variant":`...)
