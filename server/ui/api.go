@@ -101,7 +101,7 @@ type apiResponse struct {
 
 // call sends one request to the API. A non-2xx answer is an *apiError.
 func (c apiClient) call(ctx context.Context, token, method, path string, hdr http.Header, body []byte) (*apiResponse, error) {
-	req, err := http.NewRequestWithContext(ctx, method, path, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, method, projectPath(ctx, path), bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}

@@ -104,9 +104,16 @@ func (h *handler) home(w http.ResponseWriter, r *http.Request, s *session) {
 	if kind != "rules" && kind != "history" && kind != "clients" {
 		kind = "flags"
 	}
+	// The project switcher names the project; otherwise the page's.
+	prefix := h.prefix(r.Context())
+	if p := r.URL.Query().Get("project"); p == defaultProject {
+		prefix = h.opts.Prefix
+	} else if projectName.MatchString(p) {
+		prefix = h.opts.Prefix + "/projects/" + p
+	}
 	for _, e := range envs.Environments {
 		if want == "" || e.Name == want {
-			http.Redirect(w, r, h.opts.Prefix+"/envs/"+pathEscape(e.Name)+"/"+kind, http.StatusSeeOther)
+			http.Redirect(w, r, prefix+"/envs/"+pathEscape(e.Name)+"/"+kind, http.StatusSeeOther)
 			return
 		}
 	}

@@ -50,7 +50,7 @@ type flagPageData struct {
 func (h *handler) flagPage(w http.ResponseWriter, r *http.Request, s *session) {
 	ctx, env, name := r.Context(), r.PathValue("env"), r.PathValue("flag")
 	var defs definitions
-	if err := h.api.getJSON(ctx, s.token, "/api/v1/definitions", &defs); err != nil {
+	if err := h.definitions(ctx, s.token, &defs); err != nil {
 		h.fail(w, r, s, err)
 		return
 	}

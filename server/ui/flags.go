@@ -65,7 +65,6 @@ func (h *handler) showFlags(w http.ResponseWriter, r *http.Request, s *session, 
 		path string
 		v    any
 	}{
-		{"/api/v1/definitions", &defs},
 		{envPath(env, "rules"), &doc},
 		{envPath(env, "kills"), &kills},
 		{envPath(env, "lock"), &lock},
@@ -75,13 +74,17 @@ func (h *handler) showFlags(w http.ResponseWriter, r *http.Request, s *session, 
 			return
 		}
 	}
+	if err := h.definitions(ctx, s.token, &defs); err != nil {
+		h.fail(w, r, s, err)
+		return
+	}
 	d := flagsData{Query: q, Total: len(defs.Flags), Lock: lock}
 	if refused != nil {
 		d.Unconfirmed, d.Reason = refused.Unconfirmed, refused.Reason
 	}
 	bySetter := rulesByFlag(&doc, &defs)
 	today := h.opts.Now()
-	rulesURL := h.opts.Prefix + "/envs/" + pathEscape(env) + "/rules"
+	rulesURL := h.prefix(ctx) + "/envs/" + pathEscape(env) + "/rules"
 	for i := range defs.Flags {
 		f := &defs.Flags[i]
 		expiry := expiryState(f.Expires, today)

@@ -54,7 +54,7 @@ func (h *handler) rulesPage(w http.ResponseWriter, r *http.Request, s *session) 
 		return
 	}
 	var defs definitions
-	if err := h.api.getJSON(r.Context(), s.token, "/api/v1/definitions", &defs); err != nil {
+	if err := h.definitions(r.Context(), s.token, &defs); err != nil {
 		h.fail(w, r, s, err)
 		return
 	}
@@ -129,7 +129,7 @@ func gutter(text string, errs []located) template.HTML {
 func (h *handler) rulesPost(w http.ResponseWriter, r *http.Request, s *session) {
 	env := r.PathValue("env") // auth has parsed the form
 	var defs definitions
-	if err := h.api.getJSON(r.Context(), s.token, "/api/v1/definitions", &defs); err != nil {
+	if err := h.definitions(r.Context(), s.token, &defs); err != nil {
 		h.fail(w, r, s, err)
 		return
 	}

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-var pageNames = []string{"login", "error", "flags", "flag", "rules", "history", "diff", "rollback", "locks", "audit", "tokens", "telemetry", "clients"}
+var pageNames = []string{"login", "error", "flags", "flag", "rules", "history", "diff", "rollback", "locks", "audit", "tokens", "telemetry", "clients", "definitions", "definitionsdiff"}
 
 func parseTemplates() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{

@@ -9,6 +9,7 @@ package ui
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"embed"
 	"errors"
@@ -101,7 +102,7 @@ func New(api http.Handler, opts Options) (http.Handler, error) {
 	}
 	h.routes()
 	cop := http.NewCrossOriginProtection()
-	return h.secure(cop.Handler(h.mux)), nil
+	return h.secure(h.inProject(cop.Handler(h.mux))), nil
 }
 
 func (h *handler) routes() {
@@ -127,6 +128,8 @@ func (h *handler) routes() {
 	h.mux.HandleFunc("POST "+p+"/envs/{env}/check", h.auth(h.check))
 	h.mux.HandleFunc("GET "+p+"/envs/{env}/history", h.auth(h.historyPage))
 	h.mux.HandleFunc("GET "+p+"/envs/{env}/clients", h.auth(h.clientsPage))
+	h.mux.HandleFunc("GET "+p+"/definitions", h.auth(h.definitionsPage))
+	h.mux.HandleFunc("GET "+p+"/definitions/diff", h.auth(h.definitionsDiffPage))
 	h.mux.HandleFunc("GET "+p+"/envs/{env}/diff", h.auth(h.diffPage))
 	h.mux.HandleFunc("GET "+p+"/envs/{env}/rollback", h.auth(h.rollbackPage))
 	h.mux.HandleFunc("POST "+p+"/envs/{env}/rollback", h.auth(h.rollbackPost))
@@ -208,8 +211,14 @@ type page struct {
 	CSRF   string
 	Env    string
 	Envs   []envInfo
-	Flash  string
-	Error  string
+	// Root is the UI's own prefix (Prefix is the project's pages');
+	// Projects are the projects the user may see, for the switcher (none
+	// from a server without projects).
+	Root     string
+	Project  string
+	Projects []projectInfo
+	Flash    string
+	Error    string
 	// ErrorField says Error is about a form field, which takes the focus
 	// (and points at the message) instead of the message itself.
 	ErrorField bool
@@ -221,7 +230,8 @@ func (p *page) IsAdmin() bool { return p.User.Role == "admin" }
 
 // newPage fills the parts every signed-in page shares.
 func (h *handler) newPage(r *http.Request, s *session, title, active string) *page {
-	p := &page{Title: title, Prefix: h.opts.Prefix, Active: active, User: s.user, CSRF: s.csrf, Env: r.PathValue("env")}
+	p := &page{Title: title, Prefix: h.prefix(r.Context()), Active: active, User: s.user, CSRF: s.csrf, Env: r.PathValue("env"),
+		Root: h.opts.Prefix, Project: cmp.Or(projectOf(r.Context()), defaultProject), Projects: h.projects(r.Context(), s.token)}
 	var envs struct {
 		Environments []envInfo `json:"environments"`
 	}
@@ -268,5 +278,5 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, s *session, err e
 // redirect sends the browser on after a change, with a one-time message.
 func (h *handler) redirect(w http.ResponseWriter, r *http.Request, s *session, path, flash string) {
 	s.setFlash(flash)
-	http.Redirect(w, r, h.opts.Prefix+path, http.StatusSeeOther)
+	http.Redirect(w, r, h.prefix(r.Context())+path, http.StatusSeeOther)
 }
