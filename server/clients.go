@@ -2,6 +2,7 @@ package server
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
@@ -307,4 +308,32 @@ func (s *Server) removedFlagsInUse(project string, old, next *vexilrt.Definition
 		}
 	}
 	return out
+}
+
+// maxPastDefinitions bounds the versions a push reads to learn what older
+// builds were generated with: a build older than that many pushes is named
+// as unknown.
+const maxPastDefinitions = 100
+
+// pastDefinitions finds the definitions a build's hash stands for among a
+// project's last pushed versions, reading them once, on the first hash
+// neither side of the push has.
+func (s *Server) pastDefinitions(ctx context.Context, project string) func(hash string) *vexilrt.Definitions {
+	var byHash map[string]*vexilrt.Definitions
+	return func(hash string) *vexilrt.Definitions {
+		if byHash == nil {
+			byHash = map[string]*vexilrt.Definitions{}
+			ds, err := s.st.DefinitionsHistory(ctx, project, maxPastDefinitions, 0)
+			if err != nil {
+				s.log.Warn("reading past definitions for a push's warnings", "project", project, "err", err)
+			}
+			for _, d := range ds {
+				defs, diags := vexilrt.ParseDefinitions("flags.yaml", []byte(d.Source))
+				if h := vexilrt.SchemaHash(defs); !diags.HasErrors() && byHash[h] == nil {
+					byHash[h] = defs
+				}
+			}
+		}
+		return byHash[hash]
+	}
 }

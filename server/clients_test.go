@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -204,5 +205,49 @@ func TestRemovedFlagsInUse(t *testing.T) {
 	}
 	if got := s.removedFlagsInUse("default", old, old, nil); len(got) != 0 {
 		t.Fatalf("a push that removes nothing warns %+v", got)
+	}
+}
+
+// TestPushWarnsOfBuilds: a push that removes flags succeeds and names each
+// connected build generated with one of them, whether its definitions are
+// the ones replaced or an older version from the project's history, and a
+// build whose definitions the project never had.
+func TestPushWarnsOfBuilds(t *testing.T) {
+	e := start(t, "sqlite", nil) // project default at version 1: testDefs
+	sdk := e.token("sdk")
+	v1 := vexilrt.SchemaHash(mustDefs(t))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	build := func(env, app, hash, inst string) {
+		e.openClientStream(t, ctx, env, sdk, hdrApplication, app, hdrDefinitions, hash, hdrInstance, inst)
+	}
+	build("dev", "shop", v1, "s1")
+	build("dev", "shop", v1, "s2")
+	build("prod", "mystery", "feedfacefeedface", "m1")
+
+	withExtra := strings.Replace(testDefs, "  report_banner:", "  extra_flag: {default: true}\n  report_banner:", 1)
+	if r := e.push("default", `"1"`, withExtra, e.admin, 200); len(r.json(t)["warnings"].([]any)) != 0 {
+		t.Fatalf("a push that removes nothing warns: %s", r.body)
+	}
+	v2defs, _ := vexilrt.ParseDefinitions("flags.yaml", []byte(withExtra))
+	build("prod", "billing", vexilrt.SchemaHash(v2defs), "b1")
+
+	without := strings.Replace(testDefs, "  report_banner: {default: false}\n", "", 1)
+	r := e.push("default", `"2"`, without, e.admin, 200)
+	var got struct{ Warnings []RemovedFlagWarning }
+	if err := json.Unmarshal(r.body, &got); err != nil {
+		t.Fatal(err)
+	}
+	var short []string
+	for _, w := range got.Warnings {
+		short = append(short, fmt.Sprintf("%s %s %s %d", w.Env, w.Application, w.Flag, w.Instances))
+		if !strings.Contains(w.Message, w.Application) {
+			t.Errorf("warning %q does not name %s", w.Message, w.Application)
+		}
+	}
+	want := []string{"dev shop report_banner 2", "prod billing extra_flag 1", "prod billing report_banner 1", "prod mystery  1"}
+	slices.Sort(short)
+	if !slices.Equal(short, want) {
+		t.Fatalf("warnings %q, want %q\n%s", short, want, r.body)
 	}
 }

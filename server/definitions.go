@@ -155,6 +155,12 @@ func (s *Server) putDefinitions(w http.ResponseWriter, r *http.Request, c *call)
 			return
 		}
 	}
+	// The definitions replaced, taken before the push: the store's change
+	// event may install the new ones before this handler reads them again.
+	var old *vexilrt.Definitions
+	if p != nil {
+		old = p.cur.Load().defs
+	}
 	var uses []any
 	d, err := s.st.PushDefinitions(ctx, store.DefinitionsChange{Project: c.project, Expect: expect, Source: string(body),
 		Author: c.actor(), Message: ev.message, Envs: s.envNames(), Check: func(_ *store.Definitions, current []*store.Version) error {
@@ -179,11 +185,7 @@ func (s *Server) putDefinitions(w http.ResponseWriter, r *http.Request, c *call)
 		s.refuse(ctx, w, ev, "error", http.StatusInternalServerError, "internal", "the push failed: "+err.Error(), nil)
 		return
 	}
-	var old *vexilrt.Definitions
-	if p != nil {
-		old = p.cur.Load().defs
-	}
-	warnings := s.removedFlagsInUse(c.project, old, defs, nil)
+	warnings := s.removedFlagsInUse(c.project, old, defs, s.pastDefinitions(ctx, c.project))
 	np, _ := s.ensureProject(c.project)
 	if err := s.setDefinitions(ctx, np, d); err != nil {
 		s.log.Error("installing pushed definitions failed", "project", c.project, "version", d.Version, "err", err)
