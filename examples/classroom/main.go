@@ -14,6 +14,7 @@ package main
 //go:generate go tool gqlgen
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -50,6 +51,7 @@ func run(ctx context.Context, args []string) error {
 	rules := fs.String("rules", "examples/classroom/rules.yaml", "the rollout rules, compiled against flags.yaml (without -server)")
 	vexilServer := fs.String("server", "", "follow the rules of this vexil server (`vexil serve --flags examples/classroom/flags.yaml`); default $VEXIL_SERVER unless -rules is given")
 	env := fs.String("env", "dev", "the vexil environment to follow")
+	project := fs.String("project", cmp.Or(os.Getenv("VEXIL_PROJECT"), "classroom"), "the vexil project whose rules to follow (its definitions are this service's flags.yaml)")
 	token := fs.String("token", os.Getenv("VEXIL_TOKEN"), "a vexil token (role sdk or higher)")
 	cache := fs.String("cache", filepath.Join(os.TempDir(), "classroom-vexil-cache.json"), "the last-known-good config, for starting while the server is away")
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
@@ -74,8 +76,9 @@ func run(ctx context.Context, args []string) error {
 	var src vexilrt.ConfigSource
 	if *vexilServer != "" {
 		c, err := client.New(ctx, client.Options{
-			Definitions:  flags.Definitions(),
-			Source:       client.Server(client.ServerOptions{URL: *vexilServer, Environment: *env, Token: *token}),
+			Definitions: flags.Definitions(),
+			Source: client.Server(client.ServerOptions{URL: *vexilServer, Project: *project, Environment: *env, Token: *token,
+				Application: "classroom"}),
 			CacheFile:    *cache,
 			StartTimeout: 2 * time.Second,
 		})

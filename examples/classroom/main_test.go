@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vexilhq/vexil/examples/classroom/flags"
 	"github.com/vexilhq/vexil/internal/vexiltest"
 )
 
@@ -75,8 +77,14 @@ func TestFollowsVexilServer(t *testing.T) {
 	}
 	const token = "vxl_classroom-test-token-0123456789abcdef"
 	vexilURL := vexiltest.Serve{Env: []string{"VEXIL_BOOTSTRAP_TOKEN=" + token},
-		Args: []string{"--db", filepath.Join(dir, "vexil.db"), "--flags", "flags.yaml", "--env", "dev"}}.Start(t).URL
+		Args: []string{"--db", filepath.Join(dir, "vexil.db"), "--env", "dev"}}.Start(t).URL
 
+	// The service's CI publishes its definitions as project classroom.
+	defs, err := os.ReadFile("flags.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	send(ctx, t, http.MethodPut, vexilURL+"/api/v1/projects/classroom/definitions", token, "0", string(defs))
 	rules, err := os.ReadFile("rules.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -92,6 +100,27 @@ func TestFollowsVexilServer(t *testing.T) {
 		t.Fatalf("from the server's rules: got %s, want %s", got, want)
 	}
 
+	// The server lists the service by name and the definitions it was
+	// generated from.
+	var clients struct {
+		Clients []struct {
+			Application, Definitions string
+			Streaming                int
+		}
+	}
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		body := send(ctx, t, http.MethodGet, vexilURL+"/api/v1/projects/classroom/envs/dev/clients", token, "", "")
+		if err := json.Unmarshal([]byte(body), &clients); err != nil {
+			t.Fatal(err)
+		}
+		if len(clients.Clients) == 1 && clients.Clients[0].Streaming == 1 || time.Now().After(deadline) {
+			break
+		}
+	}
+	if c := clients.Clients; len(c) != 1 || c[0].Application != "classroom" || c[0].Definitions != flags.SchemaHash {
+		t.Fatalf("the server lists %+v, want the classroom service streaming at %s", c, flags.SchemaHash)
+	}
+
 	// A save on the server: school 7's students go adaptive.
 	putRules(ctx, t, vexilURL, token, "1", strings.Replace(string(rules), "variants: {workbook: guided}", "variants: {workbook: adaptive}", 1))
 	want := `{"data":{"featureFlags":{"workbook":"ADAPTIVE"}}}`
@@ -101,6 +130,22 @@ func TestFollowsVexilServer(t *testing.T) {
 			t.Fatalf("the save never reached the service: got %s, want %s", got, want)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+
+	// A push that drops legacy_report, which no rule uses, succeeds and
+	// warns that the running service was built with it.
+	without := strings.Replace(string(defs), "  legacy_report: {alias: new_report}\n", "", 1)
+	if without == string(defs) {
+		t.Fatal("flags.yaml no longer has the legacy_report line this test removes")
+	}
+	var pushed struct {
+		Warnings []struct{ Flag, Application string }
+	}
+	if err := json.Unmarshal([]byte(send(ctx, t, http.MethodPut, vexilURL+"/api/v1/projects/classroom/definitions", token, "1", without)), &pushed); err != nil {
+		t.Fatal(err)
+	}
+	if w := pushed.Warnings; len(w) != 1 || w[0].Flag != "legacy_report" || w[0].Application != "classroom" {
+		t.Fatalf("the push warned %+v, want legacy_report read by classroom", w)
 	}
 }
 
@@ -151,22 +196,32 @@ func startAndWait(ctx context.Context, t *testing.T, env []string, listening *re
 
 func putRules(ctx context.Context, t *testing.T, vexilURL, token, ifMatch, rules string) {
 	t.Helper()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, vexilURL+"/api/v1/envs/dev/rules", strings.NewReader(rules))
+	send(ctx, t, http.MethodPut, vexilURL+"/api/v1/projects/classroom/envs/dev/rules", token, ifMatch, rules)
+}
+
+// send makes an API call (a YAML body with If-Match when ifMatch is not
+// empty) and returns the answer, failing the test on any but 200.
+func send(ctx context.Context, t *testing.T, method, url, token, ifMatch, body string) string {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/yaml")
-	req.Header.Set("If-Match", `"`+ifMatch+`"`)
+	if ifMatch != "" {
+		req.Header.Set("Content-Type", "application/yaml")
+		req.Header.Set("If-Match", `"`+ifMatch+`"`)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, _ := io.ReadAll(resp.Body)
+	answer, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("PUT rules: %s %s", resp.Status, body)
+		t.Fatalf("%s %s: %s %s", method, url, resp.Status, answer)
 	}
+	return string(answer)
 }
 
 func graphql(ctx context.Context, t *testing.T, url, user, query string) string {
