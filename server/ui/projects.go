@@ -71,8 +71,8 @@ func projectPath(ctx context.Context, path string) string {
 	if p == "" {
 		return path
 	}
-	if rest, ok := strings.CutPrefix(path, "/api/v1/envs/"); ok {
-		return "/api/v1/projects/" + url.PathEscape(p) + "/envs/" + rest
+	if rest, ok := strings.CutPrefix(path, "/api/v1/envs"); ok && (rest == "" || rest[0] == '/') {
+		return "/api/v1/projects/" + url.PathEscape(p) + "/envs" + rest
 	}
 	return path
 }

@@ -26,6 +26,8 @@ func (a *projectAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(`{"name": "alice", "role": "viewer"}`))
 	case "/api/v1/envs":
 		w.Write([]byte(`{"environments": [{"name": "dev", "version": 1}]}`))
+	case "/api/v1/projects/classroom/envs":
+		w.Write([]byte(`{"environments": [{"name": "dev", "version": 7, "locked": true}]}`))
 	case "/api/v1/projects":
 		w.Write([]byte(`{"projects": [{"name": "default", "version": 1}, {"name": "classroom", "version": 3}]}`))
 	// Project default's flags page, where signing in lands.
@@ -71,7 +73,8 @@ func TestProjectPages(t *testing.T) {
 	}
 	mustContain(t, body, "<b>classroom</b>", "<code>0123456789abcdef</code> <span class=\"muted\">(current)</span>",
 		`<option value="classroom" selected>classroom · d3</option>`,
-		`href="/ui/projects/classroom/envs/dev/flags"`, `href="/ui/projects/classroom/definitions"`)
+		`href="/ui/projects/classroom/envs/dev/flags"`, `href="/ui/projects/classroom/definitions"`,
+		`<option value="dev" selected>dev · v7 · locked</option>`)
 	api.mu.Lock()
 	asked := slices.Clone(api.paths)
 	api.mu.Unlock()
