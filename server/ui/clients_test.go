@@ -68,3 +68,46 @@ func TestClientsPage(t *testing.T) {
 		"<td>1</td>\n  <td>1</td>", `class="on">Clients</a>`)
 	mustNotContain(t, body, "not current", "No clients are connected")
 }
+
+// Against the real server with a second project: its pages call its own
+// paths, the switcher offers both projects, and its Definitions page
+// shows the pushed versions and their diff.
+func TestProjectPagesRealServer(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv, _, _, api := inProcessServer(t, ctx, adminToken)
+	push := func(ifMatch, text string) {
+		req, _ := http.NewRequest("PUT", api.URL+"/api/v1/projects/shop/definitions", strings.NewReader(text))
+		req.Header.Set("Authorization", "Bearer "+adminToken)
+		req.Header.Set("If-Match", ifMatch)
+		req.Header.Set("Content-Type", "application/yaml")
+		req.Header.Set("Vexil-Message", "ci <push>")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil || res.StatusCode != 200 {
+			t.Fatalf("push: %v %v", res, err)
+		}
+		res.Body.Close()
+	}
+	const shop = "version: 1\npackage: flags\nattributes:\n  customer: {type: string, key: true}\nflags:\n  checkout_v2: {default: false}\n"
+	push(`"0"`, shop)
+	push(`"1"`, shop+"  express: {default: true}\n")
+
+	h, err := New(srv.Handler(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ui := httptest.NewServer(h)
+	defer ui.Close()
+	b := newBrowser(t, ui)
+	b.signIn(adminToken)
+	code, body := b.get("/ui/projects/shop/envs/dev/flags")
+	if code != 200 {
+		t.Fatalf("shop's flags page: %d\n%s", code, body)
+	}
+	mustContain(t, body, "checkout_v2", "express", `<option value="shop" selected>shop · d2</option>`, `<option value="default">`)
+	mustNotContain(t, body, "new_report") // project default's flag
+	_, body = b.get("/ui/projects/shop/definitions")
+	mustContain(t, body, "ci &lt;push&gt;", `href="/ui/projects/shop/definitions/diff?from=1&amp;to=2"`)
+	_, body = b.get("/ui/projects/shop/definitions/diff?from=1&to=2")
+	mustContain(t, body, `<span class="dadd">&#43;   express: {default: true}</span>`)
+}
