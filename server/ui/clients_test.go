@@ -44,13 +44,7 @@ func TestClientsPage(t *testing.T) {
 		t.Fatalf("the client did not sync: %+v", c.Status())
 	}
 
-	h, err := New(srv.Handler(), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ui := httptest.NewServer(h)
-	defer ui.Close()
-	b := newBrowser(t, ui)
+	b := uiOf(t, srv.Handler())
 	b.signIn(token("carol", "viewer"))
 	var body string
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
@@ -92,13 +86,7 @@ func TestProjectPagesRealServer(t *testing.T) {
 	push(`"0"`, shop)
 	push(`"1"`, shop+"  express: {default: true}\n")
 
-	h, err := New(srv.Handler(), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ui := httptest.NewServer(h)
-	defer ui.Close()
-	b := newBrowser(t, ui)
+	b := uiOf(t, srv.Handler())
 	b.signIn(adminToken)
 	code, body := b.get("/ui/projects/shop/envs/dev/flags")
 	if code != 200 {
@@ -110,4 +98,16 @@ func TestProjectPagesRealServer(t *testing.T) {
 	mustContain(t, body, "ci &lt;push&gt;", `href="/ui/projects/shop/definitions/diff?from=1&amp;to=2"`)
 	_, body = b.get("/ui/projects/shop/definitions/diff?from=1&to=2")
 	mustContain(t, body, `<span class="dadd">&#43;   express: {default: true}</span>`)
+}
+
+// uiOf serves the UI over api and returns a browser for it.
+func uiOf(t *testing.T, api http.Handler) *browser {
+	t.Helper()
+	h, err := New(api, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ui := httptest.NewServer(h)
+	t.Cleanup(ui.Close)
+	return newBrowser(t, ui)
 }

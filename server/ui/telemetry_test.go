@@ -82,13 +82,7 @@ func TestTelemetryPage(t *testing.T) {
 	}
 	c.Close()
 
-	h, err := New(srv.Handler(), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ui := httptest.NewServer(h)
-	defer ui.Close()
-	b := newBrowser(t, ui)
+	b := uiOf(t, srv.Handler())
 	b.signIn(adminToken)
 	code, body := b.get("/ui/envs/dev/flags/workbook/telemetry?range=7d")
 	if code != 200 {
