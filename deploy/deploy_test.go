@@ -21,11 +21,12 @@ var expected = map[string]string{
 }
 
 // exported reads the metric names the server and the Go client register
-// from their source: literal names, and the client's ns + "name".
+// from their source: literal names, and the client's ns + "name" (written
+// out, or through its counter/gauge/counterVec constructors).
 func exported(t *testing.T) map[string]bool {
 	t.Helper()
 	literal := regexp.MustCompile(`Name:\s*"(vexil_[a-z_]+)"|NewDesc\(\s*"(vexil_[a-z_]+)"`)
-	prefixed := regexp.MustCompile(`ns\s*\+\s*"([a-z_]+)"`)
+	prefixed := regexp.MustCompile(`(?:ns\s*\+\s*|\b(?:counter|gauge|counterVec)\(\s*)"([a-z_]+)"`)
 	names := map[string]bool{}
 	for _, dir := range []string{"../server", "../runtime/client"} {
 		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
