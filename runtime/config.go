@@ -57,11 +57,43 @@ func (e Evaluation) Value() FlagValue {
 }
 
 // Bool, Int, Float and Str return the answer of a bool, int, float or
-// string flag (Str: an object flag's variant name).
-func (e Evaluation) Bool() bool     { return e.Value().Bool }
-func (e Evaluation) Int() int64     { return e.Value().Int }
-func (e Evaluation) Float() float64 { return e.Value().Float }
-func (e Evaluation) Str() string    { return e.Value().Str }
+// string flag (Str: an object flag's variant name). Each reads its one
+// field, without copying the whole FlagValue.
+func (e Evaluation) Bool() bool {
+	if v := e.value0(); v != nil {
+		return v.Bool
+	}
+	return false
+}
+
+func (e Evaluation) Int() int64 {
+	if v := e.value0(); v != nil {
+		return v.Int
+	}
+	return 0
+}
+
+func (e Evaluation) Float() float64 {
+	if v := e.value0(); v != nil {
+		return v.Float
+	}
+	return 0
+}
+
+func (e Evaluation) Str() string {
+	if v := e.value0(); v != nil {
+		return v.Str
+	}
+	return ""
+}
+
+// value0 points at the answer in the config, nil for an unknown flag.
+func (e Evaluation) value0() *FlagValue {
+	if e.id < 0 {
+		return nil
+	}
+	return &e.c.flags[e.c.flags[e.id].canon].values[e.value]
+}
 
 // Any returns the answer as plain Go data, as JSON carries it: a bool,
 // int64, float64 or string, or an object flag's fields.

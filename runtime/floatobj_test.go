@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -145,5 +146,15 @@ func TestRulesRefuseUnknownFloatAndObjectVariants(t *testing.T) {
 	_, diags = Compile(mustRules(t, "rules:\n  r:\n    filter: flag:rate_limit = \"small\"\n    variants: {sample_rate: 0.5}\n"), CompileOptions{Definitions: defs})
 	if !diags.HasErrors() {
 		t.Error("a filter comparing an object flag compiled")
+	}
+}
+
+// Generated code inlines an object's fields, so changing one changes the
+// definitions' hash.
+func TestSchemaHashCoversObjectFields(t *testing.T) {
+	a := SchemaHash(mustDefs(t, floatObjDefs))
+	b := SchemaHash(mustDefs(t, strings.Replace(floatObjDefs, "burst: 2000", "burst: 3000", 1)))
+	if a == b {
+		t.Errorf("hash %s unchanged by an object field's value", a)
 	}
 }

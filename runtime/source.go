@@ -46,8 +46,16 @@ func SchemaHash(defs *Definitions) string {
 	}
 	for _, f := range defs.Flags {
 		fmt.Fprintf(h, "flag %s %s %s", f.Name, f.Alias, f.Default.Type)
-		for _, v := range f.Variants {
+		for i, v := range f.Variants {
 			fmt.Fprintf(h, " %q", v.Variant())
+			// An object's fields are inlined into generated code, so a
+			// change to them is a change of definitions. Other flags hash
+			// as before.
+			if i < len(f.Objects) {
+				for _, fd := range f.Fields {
+					fmt.Fprintf(h, " %s:%s=%#v", fd.Name, fd.Type, f.Objects[i][fd.Name])
+				}
+			}
 		}
 		h.Write([]byte("\n"))
 	}

@@ -8,7 +8,9 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -231,13 +233,13 @@ func wholeNumber(v any) (int64, bool) {
 	return int64(f), true
 }
 
-// resolve evaluates a flag for one of OpenFeature's typed calls: want is
-// the flag type the call takes (0: any), value reads the answer. On any
+// resolve evaluates a flag for one of OpenFeature's typed calls: want are
+// the flag types the call takes (none: any), value reads the answer. On any
 // error the caller's default comes back with the error.
-func resolve[T any](p *Provider, flag string, def T, fc of.FlattenedContext, want vexilrt.FlagType, value func(vexilrt.Evaluation) T) of.GenericResolutionDetail[T] {
+func resolve[T any](p *Provider, flag string, def T, fc of.FlattenedContext, value func(vexilrt.Evaluation) T, want ...vexilrt.FlagType) of.GenericResolutionDetail[T] {
 	e, rerr := p.evaluate(flag, fc)
-	if rerr == nil && want != 0 && e.Value().Type != want {
-		re := of.NewTypeMismatchResolutionError("vexil: flag " + flag + " is a " + e.Value().Type.String() + " flag, not " + want.String())
+	if rerr == nil && len(want) > 0 && !slices.Contains(want, e.Value().Type) {
+		re := of.NewTypeMismatchResolutionError("vexil: flag " + flag + " is a " + e.Value().Type.String() + " flag, not " + want[0].String())
 		rerr = &re
 	}
 	if rerr != nil {
@@ -252,29 +254,41 @@ func resolve[T any](p *Provider, flag string, def T, fc of.FlattenedContext, wan
 
 // BooleanEvaluation evaluates a bool flag.
 func (p *Provider) BooleanEvaluation(_ context.Context, flag string, def bool, fc of.FlattenedContext) of.BoolResolutionDetail {
-	return resolve(p, flag, def, fc, vexilrt.FlagBool, vexilrt.Evaluation.Bool)
+	return resolve(p, flag, def, fc, vexilrt.Evaluation.Bool, vexilrt.FlagBool)
 }
 
 // StringEvaluation evaluates a string flag.
 func (p *Provider) StringEvaluation(_ context.Context, flag string, def string, fc of.FlattenedContext) of.StringResolutionDetail {
-	return resolve(p, flag, def, fc, vexilrt.FlagString, vexilrt.Evaluation.Str)
+	return resolve(p, flag, def, fc, vexilrt.Evaluation.Str, vexilrt.FlagString)
 }
 
 // IntEvaluation evaluates an int flag.
 func (p *Provider) IntEvaluation(_ context.Context, flag string, def int64, fc of.FlattenedContext) of.IntResolutionDetail {
-	return resolve(p, flag, def, fc, vexilrt.FlagInt, vexilrt.Evaluation.Int)
+	return resolve(p, flag, def, fc, vexilrt.Evaluation.Int, vexilrt.FlagInt)
 }
 
-// FloatEvaluation evaluates an int flag as a float: vexil has no float
-// flags, and an int converts exactly.
+// FloatEvaluation evaluates a float flag, or an int flag as a float (as
+// before vexil had float flags).
 func (p *Provider) FloatEvaluation(_ context.Context, flag string, def float64, fc of.FlattenedContext) of.FloatResolutionDetail {
-	return resolve(p, flag, def, fc, vexilrt.FlagInt, func(e vexilrt.Evaluation) float64 { return float64(e.Int()) })
+	return resolve(p, flag, def, fc, func(e vexilrt.Evaluation) float64 {
+		if v := e.Value(); v.Type == vexilrt.FlagInt {
+			return float64(v.Int)
+		}
+		return e.Float()
+	}, vexilrt.FlagFloat, vexilrt.FlagInt)
 }
 
-// ObjectEvaluation evaluates any flag to its Go value: a bool, an int64 or
-// a string.
+// ObjectEvaluation evaluates any flag to its Go value: an object flag's
+// fields as a map[string]any (bool, string, int64 or float64 by field; a
+// copy, the caller's to keep), else a bool, an int64, a float64 or a
+// string. The variant is the object's name.
 func (p *Provider) ObjectEvaluation(_ context.Context, flag string, def any, fc of.FlattenedContext) of.InterfaceResolutionDetail {
-	return resolve(p, flag, def, fc, 0, func(e vexilrt.Evaluation) any { return e.Value().Any() })
+	return resolve(p, flag, def, fc, func(e vexilrt.Evaluation) any {
+		if o := e.Object(); o != nil {
+			return maps.Clone(o)
+		}
+		return e.Value().Any()
+	})
 }
 
 var (

@@ -29,12 +29,16 @@ flags:
   new_report: {default: false}
   workbook:   {variants: [classic, guided, adaptive], default: classic, kind: experiment}
   max_questions: {variants: [10, 20, 30], default: 10}
+  sample_rate: {variants: [0.25, 0.5], default: 0.25}
+  rate_limit:
+    variants: {small: {limit: 10, ratio: 0.5}, large: {limit: 100, ratio: 1}}
+    default: small
 `
 
 const rulesYAML = `rules:
   teachers:
     filter: "attr:role = 'teacher' and 11 in attr:grades"
-    variants: {new_report: true, workbook: guided, max_questions: 30}
+    variants: {new_report: true, workbook: guided, max_questions: 30, sample_rate: 0.5, rate_limit: large}
   one_user:
     filter: "attr:user_id = 'u-7'"
     priority: 10
@@ -119,6 +123,37 @@ func TestThroughTheOpenFeatureClient(t *testing.T) {
 		if d.Value != true && d.Value != "dflt" {
 			t.Errorf("%s: value %v, want the caller's default", tc.name, d.Value)
 		}
+	}
+}
+
+func TestFloatAndObjectFlags(t *testing.T) {
+	_, ofc, _ := startClient(t)
+	ctx := context.Background()
+	teacher := of.NewEvaluationContext("u-1", map[string]any{"role": "teacher", "grades": []any{11}})
+	other := of.NewEvaluationContext("u-2", nil)
+
+	f, err := ofc.FloatValueDetails(ctx, "sample_rate", 0, teacher)
+	if err != nil || f.Value != 0.5 || f.Variant != "0.5" || f.Reason != of.TargetingMatchReason {
+		t.Errorf("float = %+v, %v", f, err)
+	}
+	if f, err = ofc.FloatValueDetails(ctx, "sample_rate", 0, other); err != nil || f.Value != 0.25 || f.Reason != of.DefaultReason {
+		t.Errorf("float default = %+v, %v", f, err)
+	}
+	o, err := ofc.ObjectValueDetails(ctx, "rate_limit", nil, teacher)
+	want := map[string]any{"limit": int64(100), "ratio": 1.0}
+	if err != nil || fmt.Sprint(o.Value) != fmt.Sprint(want) || o.Variant != "large" {
+		t.Errorf("object = %+v, %v; want %v", o, err, want)
+	}
+	// The map is the caller's: changing it changes no later answer.
+	o.Value.(map[string]any)["limit"] = int64(0)
+	if o, _ = ofc.ObjectValueDetails(ctx, "rate_limit", nil, teacher); o.Value.(map[string]any)["limit"] != int64(100) {
+		t.Errorf("a caller's change leaked into the next answer: %+v", o)
+	}
+	if d, err := ofc.FloatValueDetails(ctx, "rate_limit", 1.5, teacher); err == nil || d.ErrorCode != of.TypeMismatchCode || d.Value != 1.5 {
+		t.Errorf("float of an object flag = %+v, %v", d, err)
+	}
+	if d, err := ofc.StringValueDetails(ctx, "sample_rate", "x", teacher); err == nil || d.ErrorCode != of.TypeMismatchCode {
+		t.Errorf("string of a float flag = %+v, %v", d, err)
 	}
 }
 

@@ -18,7 +18,7 @@ const _ = vexilrt.SupportPackageIsVersion2
 // (vexilrt.SchemaHash): flag and attribute names, order and types. A config
 // compiled against other definitions would number flags differently, so For
 // does not use it.
-const SchemaHash = "4c340bc44c2aaed9"
+const SchemaHash = "7374dd6e6fe668ae"
 
 // definitionsSource is the flags.yaml this file was generated from, without
 // its comments (editing one does not change this file).
