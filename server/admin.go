@@ -368,7 +368,7 @@ func (s *Server) evaluate(w http.ResponseWriter, r *http.Request, c *call) {
 	if len(names) == 0 {
 		names = cfg.FlagNames()
 	}
-	now := time.Now()
+	now := s.opts.Now()
 	if req.Now != nil {
 		now = *req.Now
 	}

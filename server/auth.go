@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/vexilhq/vexil/store"
 )
@@ -184,7 +183,7 @@ func (s *Server) createTokenFor(ctx context.Context, name, role string, envs, pr
 		return nil, "", fmt.Errorf("a token name is at most %d bytes", maxTokenName)
 	}
 	secret, hash := newTokenSecret()
-	t := &store.Token{ID: newTokenID(), Name: name, Role: role, Environments: envs, Projects: projects, Hash: hash, Created: time.Now().UTC(), CreatedBy: by}
+	t := &store.Token{ID: newTokenID(), Name: name, Role: role, Environments: envs, Projects: projects, Hash: hash, Created: s.opts.Now().UTC(), CreatedBy: by}
 	if err := s.st.CreateToken(ctx, *t); err != nil {
 		return nil, "", err
 	}
@@ -207,7 +206,7 @@ func (s *Server) Bootstrap(ctx context.Context, secret string) (string, error) {
 		return gen, nil
 	}
 	sum := sha256.Sum256([]byte(secret))
-	t := store.Token{ID: newTokenID(), Name: "bootstrap", Role: RoleAdmin, Hash: sum[:], Created: time.Now().UTC(), CreatedBy: "VEXIL_BOOTSTRAP_TOKEN"}
+	t := store.Token{ID: newTokenID(), Name: "bootstrap", Role: RoleAdmin, Hash: sum[:], Created: s.opts.Now().UTC(), CreatedBy: "VEXIL_BOOTSTRAP_TOKEN"}
 	if err := s.st.CreateToken(ctx, t); err != nil {
 		// Another replica starting at the same moment may have won.
 		if s.loadTokens(ctx) == nil && s.tokens.Load().count > 0 {

@@ -180,7 +180,7 @@ func (s *Server) rollback(w http.ResponseWriter, r *http.Request, c *call) {
 			writeError(w, http.StatusUnprocessableEntity, "invalid_rules", "that version no longer compiles against the definitions", details(diags.Errors()))
 			return
 		}
-		out, err := rollbackImpact(cur.cfg, cand, cur.v, target, req.Targets)
+		out, err := rollbackImpact(cur.cfg, cand, cur.v, target, req.Targets, s.opts.Now())
 		if err != nil {
 			writeError(w, http.StatusBadRequest, "bad_request", err.Error(), nil)
 			return
@@ -202,7 +202,7 @@ var filterRef = regexp.MustCompile(`filter:([A-Za-z_][A-Za-z0-9_]*)`)
 // rollbackImpact evaluates every flag for every target under both configs
 // and explains each change: the deciding rule when it differs between the
 // documents, or else the flag: reference whose own value changed.
-func rollbackImpact(before, after *vexilrt.Config, from, to *store.Version, targets []map[string]any) ([]api.Impact, error) {
+func rollbackImpact(before, after *vexilrt.Config, from, to *store.Version, targets []map[string]any, now time.Time) ([]api.Impact, error) {
 	pf, pt, err := bothParts(from, to)
 	if err != nil {
 		return nil, err
@@ -235,7 +235,6 @@ func rollbackImpact(before, after *vexilrt.Config, from, to *store.Version, targ
 		walk(*rj.Filter)
 		return out
 	}
-	now := time.Now()
 	out := []api.Impact{}
 	names := after.FlagNames()
 	for i, attrs := range targets {

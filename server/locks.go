@@ -60,7 +60,7 @@ func (s *Server) setLock(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	ev.message = req.Reason
-	now := time.Now().UTC().Truncate(time.Microsecond)
+	now := s.opts.Now().UTC().Truncate(time.Microsecond)
 	l := store.Lock{Project: c.env.proj.name, Env: c.env.name, LockedBy: c.actor(), Owner: c.token.ID, Reason: req.Reason, Until: now.Add(d), Created: now}
 	// The store takes the lock atomically: only if it is free, expired or
 	// this token's own, unless an admin replaces it.

@@ -59,6 +59,10 @@ type Options struct {
 	// MaxCompiles bounds the strict compiles of drafts and saves running at
 	// once (default GOMAXPROCS/2, at least 1); more wait their turn.
 	MaxCompiles int
+	// Now is the clock of evaluations through the admin API, rollback
+	// impact, locks and new tokens (default time.Now); tests pin it, and
+	// the store's (store.DB.SetClock), for stable pages.
+	Now func() time.Time
 	// TicketLifetime is the longest an OFREP event stream ticket is valid
 	// (default 10 minutes); each lasts between half of it and all of it.
 	TicketLifetime time.Duration
@@ -137,6 +141,9 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	}
 	if opts.InlineLimit <= 0 {
 		opts.InlineLimit = 64 << 10
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	if opts.TicketLifetime <= 0 {
 		opts.TicketLifetime = 10 * time.Minute

@@ -24,6 +24,20 @@ type DB struct {
 	mu        sync.Mutex
 	listeners map[int]func(Event) // in-process watchers (SQLite's notification)
 	nextID    int
+
+	clock func() time.Time // nil: the wall clock
+}
+
+// SetClock makes the store stamp versions, kills, locks, revocations and
+// audit entries with now instead of the wall clock, so tests can pin the
+// times a page shows. Call it before the store is used.
+func (s *DB) SetClock(now func() time.Time) { s.clock = now }
+
+func (s *DB) now() time.Time {
+	if s.clock != nil {
+		return s.clock()
+	}
+	return time.Now()
 }
 
 type dialect interface {
@@ -317,7 +331,7 @@ func (s *DB) save(ctx context.Context, ch Change) (*Version, bool, error) {
 			return nil, false, &DefinitionsChangedError{Current: d.Version, Expected: ch.Definitions}
 		}
 	}
-	now := time.Now()
+	now := s.now()
 	if !ch.PassLock {
 		l, err := s.lock(ctx, tx, ch.Project, ch.Env, now)
 		if err != nil {
@@ -373,7 +387,7 @@ func (s *DB) save(ctx context.Context, ch Change) (*Version, bool, error) {
 // Lock returns the environment's active lock, or nil.
 func (s *DB) Lock(ctx context.Context, project, env string) (l *Lock, err error) {
 	err = s.retry(ctx, func() error {
-		l, err = s.lock(ctx, s.db, projectOr(project), env, time.Now())
+		l, err = s.lock(ctx, s.db, projectOr(project), env, s.now())
 		return err
 	})
 	return l, err
@@ -425,7 +439,7 @@ func (s *DB) TakeLock(ctx context.Context, l Lock, force bool) (*Lock, error) {
 	}
 	owned := strings.NewReplacer("owner", "vexil_locks.owner", "locked_by", "vexil_locks.locked_by").Replace(ownedBy)
 	for range 3 { // a lock lifted between the upsert and the read is taken again
-		now := micros(time.Now())
+		now := micros(s.now())
 		res, err := s.exec(ctx, `INSERT INTO vexil_locks (project, env, locked_by, reason, until, created_at, owner) VALUES (?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (project, env) DO UPDATE SET locked_by = excluded.locked_by, reason = excluded.reason, until = excluded.until,
 	created_at = excluded.created_at, owner = excluded.owner
@@ -450,7 +464,7 @@ WHERE ? = 1 OR vexil_locks.until <= ? OR `+owned,
 
 // DeleteLock lifts an environment's lock; ErrNotFound when there is none.
 func (s *DB) DeleteLock(ctx context.Context, project, env string) error {
-	res, err := s.exec(ctx, `DELETE FROM vexil_locks WHERE project = ? AND env = ? AND until > ?`, projectOr(project), env, micros(time.Now()))
+	res, err := s.exec(ctx, `DELETE FROM vexil_locks WHERE project = ? AND env = ? AND until > ?`, projectOr(project), env, micros(s.now()))
 	if err != nil {
 		return fmt.Errorf("store: unlock %s: %w", env, err)
 	}
@@ -465,7 +479,7 @@ func (s *DB) DeleteLock(ctx context.Context, project, env string) error {
 // is no lock, *LockedError when someone else holds it.
 func (s *DB) ReleaseLock(ctx context.Context, project, env, owner, name string) error {
 	project = projectOr(project)
-	res, err := s.exec(ctx, `DELETE FROM vexil_locks WHERE project = ? AND env = ? AND until > ? AND `+ownedBy, project, env, micros(time.Now()), owner, owner, name)
+	res, err := s.exec(ctx, `DELETE FROM vexil_locks WHERE project = ? AND env = ? AND until > ? AND `+ownedBy, project, env, micros(s.now()), owner, owner, name)
 	if err != nil {
 		return fmt.Errorf("store: unlock %s: %w", env, err)
 	}
@@ -537,7 +551,7 @@ func (s *DB) Tokens(ctx context.Context) ([]Token, error) {
 
 // RevokeToken revokes a token; ErrNotFound if there is no such live token.
 func (s *DB) RevokeToken(ctx context.Context, id string) error {
-	res, err := s.exec(ctx, `UPDATE vexil_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, micros(time.Now()), id)
+	res, err := s.exec(ctx, `UPDATE vexil_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, micros(s.now()), id)
 	if err != nil {
 		return fmt.Errorf("store: revoke token %s: %w", id, err)
 	}
@@ -572,7 +586,7 @@ func (s *DB) announce(ctx context.Context, ev Event) error {
 // Audit appends an entry to the audit log.
 func (s *DB) Audit(ctx context.Context, e AuditEntry) error {
 	if e.Time.IsZero() {
-		e.Time = time.Now()
+		e.Time = s.now()
 	}
 	// Some fields hold what a caller chose (a path, a message, a reason):
 	// each is bounded so that no entry can grow the database much.

@@ -129,16 +129,12 @@ func TestExperimentAnalyze(t *testing.T) {
 		want.Variants[1], want.Variants[2] = want.Variants[2], want.Variants[1]
 		checkFigures(t, out, want)
 	})
-	t.Run("the rules' splits are the allocation", func(t *testing.T) {
-		rules := `rules:
-  guided: {filter: "insplit(attr:user_id, 0, 25)", split_group: wb, variants: {workbook: guided}}
-  adaptive: {filter: "insplit(attr:user_id, 25, 50)", split_group: wb, variants: {workbook: adaptive}}
-`
-		if err := os.WriteFile("rules.yaml", []byte(rules), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		code, out, errs := runMain(t, "experiment", "analyze", "--flag", "workbook", "--flags", "flags.yaml", "--rules", "rules.yaml",
-			"--exposures", exposures, "--events", events, "--format", "json")
+	// allocationSRM analyzes signup with the allocation args give, which
+	// is 50/25/25, and checks the SRM p-value against scipy's.
+	allocationSRM := func(t *testing.T, args ...string) {
+		t.Helper()
+		code, out, errs := runMain(t, append([]string{"experiment", "analyze", "--flag", "workbook", "--flags", "flags.yaml",
+			"--exposures", exposures, "--events", events, "--format", "json"}, args...)...)
 		if code != exitOK {
 			t.Fatalf("exit %d: %s", code, errs)
 		}
@@ -149,6 +145,16 @@ func TestExperimentAnalyze(t *testing.T) {
 		if want := goldenExpect(t, g, "signup_any_allocation"); !sameFigure(got.SRM, want.SRM) {
 			t.Errorf("srm_p_value %v, want %v (50/25/25)", *got.SRM, *want.SRM)
 		}
+	}
+	t.Run("the rules' splits are the allocation", func(t *testing.T) {
+		rules := `rules:
+  guided: {filter: "insplit(attr:user_id, 0, 25)", split_group: wb, variants: {workbook: guided}}
+  adaptive: {filter: "insplit(attr:user_id, 25, 50)", split_group: wb, variants: {workbook: adaptive}}
+`
+		if err := os.WriteFile("rules.yaml", []byte(rules), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		allocationSRM(t, "--rules", "rules.yaml")
 	})
 	t.Run("the server's rules are the allocation", func(t *testing.T) {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
@@ -160,19 +166,8 @@ func TestExperimentAnalyze(t *testing.T) {
 				"  a: {filter: \"insplit(attr:user_id, 25, 50)\", split_group: s, variants: {workbook: adaptive}}\n")
 		}))
 		defer srv.Close()
-		code, out, errs := runMain(t, "experiment", "analyze", "--flag", "workbook", "--flags", "flags.yaml", "--env", "prod",
-			"--server", srv.URL, "--token", "vxl_test", "--exposures", exposures, "--events", events, "--format", "json")
-		if code != exitOK {
-			t.Fatalf("exit %d: %s", code, errs)
-		}
-		var got goldenFigures
-		if err := json.Unmarshal([]byte(out), &got); err != nil {
-			t.Fatal(err)
-		}
-		if want := goldenExpect(t, g, "signup_any_allocation"); !sameFigure(got.SRM, want.SRM) {
-			t.Errorf("srm_p_value %v, want %v (50/25/25)", *got.SRM, *want.SRM)
-		}
-		code, _, errs = runMain(t, "experiment", "analyze", "--flag", "workbook", "--flags", "flags.yaml", "--env", "staging",
+		allocationSRM(t, "--env", "prod", "--server", srv.URL, "--token", "vxl_test")
+		code, _, errs := runMain(t, "experiment", "analyze", "--flag", "workbook", "--flags", "flags.yaml", "--env", "staging",
 			"--server", srv.URL, "--token", "vxl_test", "--exposures", exposures, "--events", events)
 		if code != exitBadInput || !strings.Contains(errs, "the rules of staging on "+srv.URL) {
 			t.Errorf("an unknown environment: exit %d, %s", code, errs)

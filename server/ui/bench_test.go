@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -9,6 +10,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vexilhq/vexil/internal/vexiltest/inproc"
+	"github.com/vexilhq/vexil/store"
 )
 
 // bigFixture is the benchmark's scale: 500 flags and 5,000 rules.
@@ -45,15 +49,17 @@ flags:
 		fmt.Fprintf(&rules, "  rule_%04d:\n    filter: filter:teachers and attr:school_id = %d or insplit(attr:user_id, 0, %d)\n    priority: %d\n    variants: {flag_%03d: %s}\n",
 			i, i, i%100, i%10, f, val)
 	}
-	st := newStub(defs.String(), "prod", "staging")
-	st.addToken(adminToken, "alice", "admin")
+	st := inproc.Start(b, inproc.Options{Definitions: defs.String(), Envs: []string{"prod", "staging"},
+		Tokens: []inproc.Token{{Secret: adminToken, Name: "alice", Role: "admin"}}})
 	for v := range 60 {
-		st.seed("prod", "alice", rules.String()+fmt.Sprintf("# v%d\n", v), fmt.Sprintf("change %d", v))
+		st.Save("prod", "alice", rules.String()+fmt.Sprintf("# v%d\n", v), fmt.Sprintf("change %d", v))
 	}
 	for i := range 300 {
-		st.record(whoami{Name: "alice"}, "prod", "save", "ok", fmt.Sprintf("entry %d", i))
+		if err := st.Store.Audit(context.Background(), store.AuditEntry{Actor: "alice", Env: "prod", Action: "save", Outcome: "ok", Message: fmt.Sprintf("entry %d", i)}); err != nil {
+			b.Fatal(err)
+		}
 	}
-	h, err := New(st, Options{})
+	h, err := New(st.Handler(), Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

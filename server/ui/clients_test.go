@@ -2,11 +2,9 @@ package ui
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -20,22 +18,10 @@ import (
 func TestClientsPage(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	srv, _, defs, api := inProcessServer(t, ctx, adminToken)
+	api := newAdminAPI(t)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	token := func(name, role string) string {
-		req, _ := http.NewRequest("POST", api.URL+"/api/v1/tokens", strings.NewReader(`{"name": "`+name+`", "role": "`+role+`", "environments": ["dev"]}`))
-		req.Header.Set("Authorization", "Bearer "+adminToken)
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		var tok struct{ Token string }
-		json.NewDecoder(res.Body).Decode(&tok)
-		return tok.Token
-	}
-	c, err := client.New(ctx, client.Options{Definitions: defs, Logger: quiet, StartTimeout: 30 * time.Second,
-		Source: client.Server(client.ServerOptions{URL: api.URL, Environment: "dev", Token: token("app", "sdk"), Application: "shop<api>"})})
+	c, err := client.New(ctx, client.Options{Definitions: api.Definitions, Logger: quiet, StartTimeout: 30 * time.Second,
+		Source: client.Server(client.ServerOptions{URL: api.API.URL, Environment: "dev", Token: makeToken(t, api.API.URL, "app", "sdk"), Application: "shop<api>"})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,8 +30,8 @@ func TestClientsPage(t *testing.T) {
 		t.Fatalf("the client did not sync: %+v", c.Status())
 	}
 
-	b := uiOf(t, srv.Handler())
-	b.signIn(token("carol", "viewer"))
+	b := uiOf(t, api.Handler())
+	b.signIn(makeToken(t, api.API.URL, "carol", "viewer"))
 	var body string
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
 		var code int
@@ -58,7 +44,7 @@ func TestClientsPage(t *testing.T) {
 			break
 		}
 	}
-	mustContain(t, body, "<b>shop&lt;api&gt;</b>", "<code>"+vexilrt.SchemaHash(defs)+"</code> <span class=\"muted\">(current)</span>",
+	mustContain(t, body, "<b>shop&lt;api&gt;</b>", "<code>"+vexilrt.SchemaHash(api.Definitions)+"</code> <span class=\"muted\">(current)</span>",
 		"<td>1</td>\n  <td>1</td>", `class="on">Clients</a>`)
 	mustNotContain(t, body, "not current", "No clients are connected")
 }
@@ -103,11 +89,5 @@ func TestProjectPagesRealServer(t *testing.T) {
 // uiOf serves the UI over api and returns a browser for it.
 func uiOf(t *testing.T, api http.Handler) *browser {
 	t.Helper()
-	h, err := New(api, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ui := httptest.NewServer(h)
-	t.Cleanup(ui.Close)
-	return newBrowser(t, ui)
+	return newBrowser(t, serveUI(t, api, Options{}))
 }

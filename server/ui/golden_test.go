@@ -7,13 +7,13 @@ import (
 	"testing"
 
 	"github.com/vexilhq/vexil/internal/vexiltest"
+	"github.com/vexilhq/vexil/store"
 )
 
-// TestGoldenPages pins the rendered HTML of the main pages (over the stub
+// TestGoldenPages pins the rendered HTML of the main pages (over the real
 // API, at a fixed date) so a template change shows up as a reviewed diff.
 func TestGoldenPages(t *testing.T) {
-	srv, st := newTestUI(t)
-	st.envs["dev"].kills["workbook"] = killInfo{Reason: "incident <42>", By: "alice", At: "2026-11-23T05:00:00Z"}
+	srv, _ := newTestUIOn(t, readFile(t, "../../examples/rules.yaml"), &store.KillChange{Flag: "workbook", Set: true, Reason: "incident <42>"})
 	b := newBrowser(t, srv)
 	b.signIn(editorToken)
 	pages := []struct {

@@ -2,7 +2,6 @@ package ui
 
 import (
 	"context"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -17,14 +16,9 @@ import (
 func TestUnlockShownToTheHolderByID(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	srv, st, _, api := inProcessServer(t, ctx, bootstrapToken)
-	h, err := New(srv.Handler(), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ui := httptest.NewServer(h)
-	defer ui.Close()
-	holder, namesake, other := makeToken(t, api.URL, "ops", "editor"), makeToken(t, api.URL, "ops", "editor"), makeToken(t, api.URL, "other", "editor")
+	api := newAdminAPI(t)
+	ui := serveUI(t, api.Handler(), Options{})
+	holder, namesake, other := makeToken(t, api.API.URL, "ops", "editor"), makeToken(t, api.API.URL, "ops", "editor"), makeToken(t, api.API.URL, "other", "editor")
 	signedIn := func(token string) *browser {
 		b := newBrowser(t, ui)
 		b.signIn(token)
@@ -57,7 +51,7 @@ func TestUnlockShownToTheHolderByID(t *testing.T) {
 	}
 	// A lock taken before owners were kept belongs to its name.
 	now := time.Now()
-	if err := st.SetLock(ctx, store.Lock{Env: "dev", LockedBy: "ops", Reason: "old", Until: now.Add(time.Hour), Created: now}); err != nil {
+	if err := api.Store.SetLock(ctx, store.Lock{Env: "dev", LockedBy: "ops", Reason: "old", Until: now.Add(time.Hour), Created: now}); err != nil {
 		t.Fatal(err)
 	}
 	check("a lock from before owners", map[string]bool{"the holder": true, "another token named ops": true, "an admin": true})

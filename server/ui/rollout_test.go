@@ -118,10 +118,8 @@ func TestWideningKeepsEveryone(t *testing.T) {
 // TestRolloutControl saves a rollout change through the API's save, and
 // refuses it on a stale page and for a viewer.
 func TestRolloutControl(t *testing.T) {
-	srv, st := newTestUI(t)
 	// The demo's second arm (20–50) leaves no room to widen the first: move it.
-	v1 := &st.envs["dev"].versions[0]
-	v1.Rules = strings.Replace(v1.Rules, "insplit(attr:user_id, 20, 50)", "insplit(attr:user_id, 50, 80)", 1)
+	srv, st := newTestUIOn(t, strings.Replace(readFile(t, "../../examples/rules.yaml"), "insplit(attr:user_id, 20, 50)", "insplit(attr:user_id, 50, 80)", 1), nil)
 	b := newBrowser(t, srv)
 	b.signIn(editorToken)
 	_, body := b.get("/ui/envs/dev/flags")
@@ -134,11 +132,11 @@ func TestRolloutControl(t *testing.T) {
 	mustContain(t, body, "Not saved: rule &#34;workbook_20pct&#34;: 60% from 0 would reach rule &#34;workbook_adaptive_beta&#34;&#39;s range 50–80")
 	_, body = b.post("/ui/envs/dev/flags/workbook/rollout", url.Values{"rule": {"workbook_20pct"}, "pct": {"50"}, "base": {"1"}})
 	mustContain(t, body, "Saved version 2: rule workbook_20pct now has insplit(attr:user_id, 0, 50)", `name="pct" value="50"`)
-	text, v := st.current(st.envs["dev"])
+	text, v := st.Current("dev").Rules, st.Current("dev").Version
 	if v != 2 || !strings.Contains(text, "filter: attr:role = 'student' and insplit(attr:user_id, 0, 50)\n    split_group: workbook_rollout") {
 		t.Errorf("version %d:\n%s", v, text)
 	}
-	if got := st.envs["dev"].versions[1].Message; got != "rollout of workbook_20pct: insplit(attr:user_id, 0, 20) → insplit(attr:user_id, 0, 50)" {
+	if got := st.Version("dev", 2).Message; got != "rollout of workbook_20pct: insplit(attr:user_id, 0, 20) → insplit(attr:user_id, 0, 50)" {
 		t.Errorf("message %q", got)
 	}
 	// The flag's history lists the change.
@@ -147,18 +145,18 @@ func TestRolloutControl(t *testing.T) {
 	// A page loaded before version 2 saves nothing.
 	_, body = b.post("/ui/envs/dev/flags/workbook/rollout", url.Values{"rule": {"workbook_20pct"}, "pct": {"45"}, "base": {"1"}})
 	mustContain(t, body, "Not saved: someone saved a newer version")
-	if _, v := st.current(st.envs["dev"]); v != 2 {
+	if v := st.Current("dev").Version; v != 2 {
 		t.Errorf("a stale rollout change saved version %d", v)
 	}
 	_, body = b.post("/ui/envs/dev/flags/workbook/rollout", url.Values{"rule": {"workbook_20pct"}, "pct": {"101"}, "base": {"2"}})
 	mustContain(t, body, "Not saved: rule &#34;workbook_20pct&#34;: the range starts at 0, so it can cover 0 to 100%, not 101%.")
-	if _, v := st.current(st.envs["dev"]); v != 2 {
+	if v := st.Current("dev").Version; v != 2 {
 		t.Errorf("a refused rollout change saved version %d", v)
 	}
 
 	// A version that changes another flag's rule is not in this flag's history.
-	other, _ := st.current(st.envs["dev"])
-	st.seed("dev", "alice", strings.Replace(other, "priority: 5\n", "priority: 6\n", 1), "senior grades first")
+	other, _ := st.Current("dev").Rules, st.Current("dev").Version
+	st.Save("dev", "alice", strings.Replace(other, "priority: 5\n", "priority: 6\n", 1), "senior grades first")
 	_, body = b.get("/ui/envs/dev/flags/workbook")
 	mustContain(t, body, "to=2\">changes</a>", "to=1\">changes</a>")
 	mustNotContain(t, body, "to=3\">changes</a>")
@@ -172,7 +170,7 @@ func TestRolloutControl(t *testing.T) {
 	mustNotContain(t, body, `name="pct"`)
 	_, body = viewer.post("/ui/envs/dev/flags/workbook/rollout", url.Values{"rule": {"workbook_20pct"}, "pct": {"70"}, "base": {"3"}})
 	mustContain(t, body, "Not saved:")
-	if _, v := st.current(st.envs["dev"]); v != 3 {
+	if v := st.Current("dev").Version; v != 3 {
 		t.Errorf("a viewer saved version %d", v)
 	}
 	if code, _ := b.get("/ui/envs/dev/flags/nope"); code != 404 {

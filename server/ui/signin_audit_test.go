@@ -13,11 +13,10 @@ import (
 // A sign-in with an invalid token is reported for the audit log (which
 // bounds such entries per source); a good one is not.
 func TestFailedSignInIsReported(t *testing.T) {
-	st := newStub(readFile(t, "../../flags.yaml"), "dev")
-	st.addToken(adminToken, "alice", "admin")
+	st := newAPI(t)
 	var mu sync.Mutex
 	var got []string
-	h, err := New(st, Options{OnFailedSignIn: func(_ context.Context, source, action, detail string) {
+	h, err := New(st.Handler(), Options{OnFailedSignIn: func(_ context.Context, source, action, detail string) {
 		mu.Lock()
 		defer mu.Unlock()
 		got = append(got, source+" "+action+" "+detail)

@@ -2,49 +2,37 @@ package ui
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/vexilhq/vexil/internal/vexiltest/inproc"
 	vexilrt "github.com/vexilhq/vexil/runtime"
 	"github.com/vexilhq/vexil/runtime/client"
-	"github.com/vexilhq/vexil/server"
-	"github.com/vexilhq/vexil/store"
 )
 
-// inProcessServer runs the real API on SQLite in this process, for the
-// demo definitions and environment dev, with admin as its bootstrap token.
-func inProcessServer(t *testing.T, ctx context.Context, admin string) (*server.Server, *store.DB, *vexilrt.Definitions, *httptest.Server) {
+// newAdminAPI runs the real API in-process for the demo definitions and
+// environment dev, with bootstrapToken an admin's.
+func newAdminAPI(t testing.TB) *inproc.Server {
 	t.Helper()
-	src := readFile(t, "../../flags.yaml")
-	defs, diags := vexilrt.ParseDefinitions("flags.yaml", []byte(src))
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "vexil.db"))
+	return inproc.Start(t, inproc.Options{Tokens: []inproc.Token{{Secret: bootstrapToken, Name: "bootstrap", Role: "admin"}}})
+}
+
+// serveUI serves the UI over api until the test ends.
+func serveUI(t testing.TB, api http.Handler, o Options) *httptest.Server {
+	t.Helper()
+	h, err := New(api, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { st.Close() })
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := server.New(ctx, server.Options{Store: st, Definitions: defs, DefinitionsSource: src, Envs: []string{"dev"}, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := srv.Bootstrap(ctx, admin); err != nil {
-		t.Fatal(err)
-	}
-	go srv.Run(ctx)
-	api := httptest.NewServer(srv.Handler())
-	t.Cleanup(api.Close)
-	return srv, st, defs, api
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv
 }
 
 // A real client evaluates through a real server, reports on Close, and the
@@ -52,21 +40,12 @@ func inProcessServer(t *testing.T, ctx context.Context, admin string) (*server.S
 func TestTelemetryPage(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	srv, _, defs, api := inProcessServer(t, ctx, adminToken)
+	api := newAdminAPI(t)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	tok := makeToken(t, api.API.URL, "app", "sdk")
 
-	req, _ := http.NewRequest("POST", api.URL+"/api/v1/tokens", strings.NewReader(`{"name": "app", "role": "sdk", "environments": ["dev"]}`))
-	req.Header.Set("Authorization", "Bearer "+adminToken)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tok struct{ Token string }
-	json.NewDecoder(res.Body).Decode(&tok)
-	res.Body.Close()
-
-	c, err := client.New(ctx, client.Options{Definitions: defs, Logger: quiet, StartTimeout: 30 * time.Second,
-		Source:    client.Server(client.ServerOptions{URL: api.URL, Environment: "dev", Token: tok.Token}),
+	c, err := client.New(ctx, client.Options{Definitions: api.Definitions, Logger: quiet, StartTimeout: 30 * time.Second,
+		Source:    client.Server(client.ServerOptions{URL: api.API.URL, Environment: "dev", Token: tok}),
 		Telemetry: client.TelemetryOptions{Interval: time.Hour}})
 	if err != nil {
 		t.Fatal(err)
@@ -82,8 +61,8 @@ func TestTelemetryPage(t *testing.T) {
 	}
 	c.Close()
 
-	b := uiOf(t, srv.Handler())
-	b.signIn(adminToken)
+	b := uiOf(t, api.Handler())
+	b.signIn(bootstrapToken)
 	code, body := b.get("/ui/envs/dev/flags/workbook/telemetry?range=7d")
 	if code != 200 {
 		t.Fatalf("telemetry page: %d\n%s", code, body)
@@ -104,10 +83,10 @@ func TestTelemetryPage(t *testing.T) {
 		`<polyline fill="none" stroke="#0072B2"`, `<code>classic</code> 100.0%`, "No code references uploaded")
 
 	// CI uploads where the code uses each flag, with a link template.
-	req, _ = http.NewRequest("PUT", api.URL+"/api/v1/envs/dev/code-references?link="+url.QueryEscape("https://git.example/app/blob/abc123/{file}#L{line}"),
+	req, _ := http.NewRequest("PUT", api.API.URL+"/api/v1/envs/dev/code-references?link="+url.QueryEscape("https://git.example/app/blob/abc123/{file}#L{line}"),
 		strings.NewReader(`[{"file": "graph/schema resolvers.go", "line": 27, "col": 36, "flag": "workbook", "accessor": "Workbook"},
 			{"file": "main.go", "line": 3, "col": 1, "flag": "new_report", "accessor": "NewReport"}]`))
-	req.Header.Set("Authorization", "Bearer "+adminToken)
+	req.Header.Set("Authorization", "Bearer "+bootstrapToken)
 	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != 200 {
 		t.Fatalf("uploading code references: %v %v", res, err)
 	}

@@ -14,6 +14,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/vexilhq/vexil/internal/vexiltest/inproc"
+	"github.com/vexilhq/vexil/store"
 )
 
 const (
@@ -31,22 +34,39 @@ func readFile(t testing.TB, path string) string {
 	return string(b)
 }
 
-// newTestUI serves the UI over the stub API with the demo definitions and
-// rules, and tokens for each role.
-func newTestUI(t testing.TB) (*httptest.Server, *stubAPI) {
+// apiNow is the API's clock in the UI tests: what versions, kills and
+// evaluations are stamped with.
+var apiNow = time.Date(2026, 11, 23, 5, 0, 0, 0, time.UTC)
+
+// newAPI runs the real API in-process with the demo definitions, envs dev
+// and prod, and tokens for each role.
+func newAPI(t testing.TB) *inproc.Server {
 	t.Helper()
-	st := newStub(readFile(t, "../../flags.yaml"), "dev", "prod")
-	st.addToken(adminToken, "alice", "admin")
-	st.addToken(editorToken, "bob", "editor")
-	st.addToken(viewerToken, "carol", "viewer")
-	st.seed("dev", "alice", readFile(t, "../../examples/rules.yaml"), "first rules")
-	h, err := New(st, Options{Now: func() time.Time { return time.Date(2027, 3, 10, 0, 0, 0, 0, time.UTC) }})
+	return inproc.Start(t, inproc.Options{Envs: []string{"dev", "prod"}, Now: func() time.Time { return apiNow },
+		Tokens: []inproc.Token{{Secret: adminToken, Name: "alice", Role: "admin"}, {Secret: editorToken, Name: "bob", Role: "editor"},
+			{Secret: viewerToken, Name: "carol", Role: "viewer"}}})
+}
+
+// newTestUI serves the UI over the real API with the demo definitions and
+// rules, and tokens for each role.
+func newTestUI(t testing.TB) (*httptest.Server, *inproc.Server) {
+	t.Helper()
+	return newTestUIOn(t, readFile(t, "../../examples/rules.yaml"), nil)
+}
+
+// newTestUIOn is newTestUI with rules, and kill if not nil, as dev's first
+// version.
+func newTestUIOn(t testing.TB, rules string, kill *store.KillChange) (*httptest.Server, *inproc.Server) {
+	t.Helper()
+	api := newAPI(t)
+	api.Apply(store.Change{Env: "dev", Expect: -1, Rules: &rules, Format: "yaml", Kill: kill, Author: "alice", Message: "first rules", Action: "save"})
+	h, err := New(api.Handler(), Options{Now: func() time.Time { return time.Date(2027, 3, 10, 0, 0, 0, 0, time.UTC) }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return srv, st
+	return srv, api
 }
 
 // browser is a cookie-keeping client that does not follow redirects, so
@@ -238,7 +258,7 @@ func TestCSRF(t *testing.T) {
 			if code, _, _ := b.do("POST", "/ui/envs/dev/flags/new_report/kill", form, tc.hdr...); code != http.StatusForbidden {
 				t.Fatalf("%d, want 403", code)
 			}
-			if len(st.envs["dev"].kills) != 0 {
+			if len(st.Current("dev").Kills) != 0 {
 				t.Fatal("the flag was killed")
 			}
 		})
@@ -256,7 +276,7 @@ func TestKillNeedsConfirmation(t *testing.T) {
 	b := newBrowser(t, srv)
 	b.signIn(editorToken)
 	b.get("/ui/envs/dev/flags")
-	versions := len(st.envs["dev"].versions)
+	versions := st.Current("dev").Version
 	for _, confirm := range [][]string{nil, {""}, {"no"}, {"on"}} {
 		t.Run(fmt.Sprintf("confirm=%q", confirm), func(t *testing.T) {
 			form := url.Values{"reason": {"incident <7>"}, "q": {"max"}, "_csrf": {b.csrf}}
@@ -276,8 +296,8 @@ func TestKillNeedsConfirmation(t *testing.T) {
 			if n := strings.Count(body, `aria-invalid="true"`); n != 1 {
 				t.Errorf("%d fields marked invalid, want 1", n)
 			}
-			if len(st.envs["dev"].kills) != 0 || len(st.envs["dev"].versions) != versions {
-				t.Fatalf("changed without confirmation: kills %v, %d versions", st.envs["dev"].kills, len(st.envs["dev"].versions))
+			if len(st.Current("dev").Kills) != 0 || st.Current("dev").Version != versions {
+				t.Fatalf("changed without confirmation: kills %v, %d versions", st.Current("dev").Kills, st.Current("dev").Version)
 			}
 		})
 	}
@@ -305,12 +325,12 @@ func TestViewerCannotEdit(t *testing.T) {
 	// Hidden is not enough: the API refuses too, and the UI says so.
 	_, body := b.post("/ui/envs/dev/flags/new_report/kill", url.Values{"reason": {"try"}, "confirm": {"yes"}})
 	mustContain(t, body, "Could not change new_report")
-	if len(st.envs["dev"].kills) != 0 {
+	if len(st.Current("dev").Kills) != 0 {
 		t.Fatal("a viewer killed a flag")
 	}
 	_, body = b.post("/ui/envs/dev/rules", url.Values{"action": {"save"}, "base": {"1"}, "rules": {"rules: {}\n"}})
 	mustContain(t, body, "Not saved")
-	if n := len(st.envs["dev"].versions); n != 1 {
+	if n := st.Current("dev").Version; n != 1 {
 		t.Fatalf("a viewer saved: %d versions", n)
 	}
 	if code, _ := b.get("/ui/tokens"); code != http.StatusForbidden {
@@ -339,7 +359,7 @@ func TestDraftEvaluateSaveStaleRebase(t *testing.T) {
 		t.Fatalf("evaluate: %d\n%s", code, body)
 	}
 	mustContain(t, body, `id="result-new_report"`, "teachers_everywhere", "TARGETING_MATCH", "3 flag(s) change", "decided", "attr:role is &#34;teacher&#34;")
-	if len(st.envs["dev"].versions) != 1 {
+	if st.Current("dev").Version != 1 {
 		t.Fatal("evaluating saved something")
 	}
 
@@ -388,7 +408,7 @@ func TestDraftEvaluateSaveStaleRebase(t *testing.T) {
 	if _, body = b.post("/ui/envs/dev/rules", form); !strings.Contains(body, "Saved version 3") {
 		t.Fatalf("save after rebase failed:\n%s", body)
 	}
-	if v := st.envs["dev"].versions[2]; v.Author != "bob" || v.Message != "teachers everywhere" || !strings.Contains(v.Rules, "extra_rule") {
+	if v := st.Version("dev", 3); v.Author != "bob" || v.Message != "teachers everywhere" || !strings.Contains(v.Rules, "extra_rule") {
 		t.Fatalf("version 3: %+v", v)
 	}
 }
@@ -440,7 +460,7 @@ func TestLockKillRollback(t *testing.T) {
 	b.get("/ui/envs/dev/flags")
 	_, body = b.post("/ui/envs/dev/flags/workbook/kill", url.Values{"reason": {"incident 42"}, "confirm": {"yes"}})
 	mustContain(t, body, "Killed workbook", "KILLED", "incident 42")
-	if st.envs["dev"].kills["workbook"].Reason != "incident 42" {
+	if st.Current("dev").Kills["workbook"].Reason != "incident 42" {
 		t.Fatal("not killed")
 	}
 	_, body = b.post("/ui/envs/dev/flags/workbook/restore", url.Values{"reason": {"fixed"}})
@@ -448,7 +468,7 @@ func TestLockKillRollback(t *testing.T) {
 	// Rollback: the dry run shows impact, a lock refuses the real one.
 	_, body = b.get("/ui/envs/dev/rollback?to=1")
 	mustContain(t, body, "Sample targets")
-	st.seed("dev", "bob", "rules:\n  all_new:\n    variants: {new_report: true}\n", "everyone")
+	st.Save("dev", "bob", "rules:\n  all_new:\n    variants: {new_report: true}\n", "everyone")
 	_, body = b.post("/ui/envs/dev/rollback", url.Values{"to": {"1"}, "action": {"dryrun"}, "targets": {`{"user_id": "u-1", "role": "student"}`}})
 	mustContain(t, body, `id="impact"`, "new_report", "true", "false")
 	_, body = b.post("/ui/envs/dev/rollback", url.Values{"to": {"1"}, "action": {"apply"}, "from": {"4"}, "targets": {`{}`}})
@@ -480,8 +500,18 @@ func TestAuditAndTokens(t *testing.T) {
 	if _, body = b.get("/ui/tokens"); strings.Contains(body, `class="secret"`) {
 		t.Fatal("the new secret is shown again")
 	}
-	_, body = b.post("/ui/tokens/ci-bot/revoke", url.Values{})
-	mustContain(t, body, "Revoked token ci-bot")
+	// The API made the token's id; the other tokens' are tok-<name>.
+	var id string
+	for _, m := range regexp.MustCompile(`action="/ui/tokens/([^"/]+)/revoke"`).FindAllStringSubmatch(body, -1) {
+		if !strings.HasPrefix(m[1], "tok-") {
+			id = m[1]
+		}
+	}
+	if id == "" {
+		t.Fatalf("no revoke form for the new token:\n%s", body)
+	}
+	_, body = b.post("/ui/tokens/"+id+"/revoke", url.Values{})
+	mustContain(t, body, "Revoked token "+id+".")
 }
 
 func TestHostileInputIsEscaped(t *testing.T) {
@@ -490,7 +520,10 @@ func TestHostileInputIsEscaped(t *testing.T) {
 	b.signIn(adminToken)
 	evil := "rules:\n  \"<script>alert(1)</script>\":\n    filter: \"attr:country = '</textarea><script>alert(2)</script>'\"\n    variants: {new_report: true}\n" +
 		"  \"ünïcødé_规则_🚀\":\n    variants: {workbook: guided}\n"
-	st.seed("dev", "<img src=x onerror=alert(3)>", evil, "<b>bold</b>")
+	// The API refuses evil's rule names; what it keeps may still be hostile.
+	hostile := "# <script>alert(1)</script>\nrules:\n  xss:\n    description: \"<script>alert(1)</script> ünïcødé_规则_🚀\"\n" +
+		"    filter: \"attr:country = '</textarea><script>alert(2)</script>'\"\n    variants: {new_report: true}\n"
+	st.Save("dev", "<img src=x onerror=alert(3)>", hostile, "<b>bold</b>")
 	for _, path := range []string{"/ui/envs/dev/flags", "/ui/envs/dev/rules", "/ui/envs/dev/history", "/ui/envs/dev/diff?from=1&to=2"} {
 		_, body := b.get(path)
 		mustNotContain(t, body, "<script>alert", "<img src=x", "<b>bold</b>", "</textarea><script>")
@@ -498,7 +531,7 @@ func TestHostileInputIsEscaped(t *testing.T) {
 			t.Errorf("%s: the hostile text is not shown escaped", path)
 		}
 	}
-	_, body := b.get("/ui/envs/dev/flags")
+	_, body := b.get("/ui/envs/dev/rules")
 	mustContain(t, body, "ünïcødé_规则_🚀")
 	// An evaluation with the hostile rule in a draft: names in the trace are escaped too.
 	_, body = b.post("/ui/envs/dev/rules", url.Values{"action": {"evaluate"}, "base": {"2"}, "rules": {evil}, "a.country": {"</textarea><script>alert(2)</script>"}})
@@ -509,17 +542,16 @@ func TestHostileInputIsEscaped(t *testing.T) {
 	if code, _, _ := b.do("POST", "/ui/envs/dev/rules", huge); code != http.StatusRequestEntityTooLarge {
 		t.Fatalf("huge document: %d, want 413", code)
 	}
-	if n := len(st.envs["dev"].versions); n != 2 {
+	if n := st.Current("dev").Version; n != 2 {
 		t.Fatalf("%d versions after hostile input, want 2", n)
 	}
 }
 
 func TestSessionEnds(t *testing.T) {
-	st := newStub(readFile(t, "../../flags.yaml"), "dev")
-	st.addToken(editorToken, "bob", "editor")
+	st := newAPI(t)
 	var clock atomic.Int64
 	clock.Store(time.Date(2026, 11, 23, 5, 0, 0, 0, time.UTC).Unix())
-	h, err := New(st, Options{SessionTTL: time.Hour, Now: func() time.Time { return time.Unix(clock.Load(), 0) }})
+	h, err := New(st.Handler(), Options{SessionTTL: time.Hour, Now: func() time.Time { return time.Unix(clock.Load(), 0) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -543,9 +575,9 @@ func TestSessionEnds(t *testing.T) {
 
 	// A token revoked while signed in ends the session at the next request.
 	b.signIn(editorToken)
-	st.mu.Lock()
-	delete(st.tokens, editorToken)
-	st.mu.Unlock()
+	if code := apiCall(t, st.API.URL, adminToken, "DELETE", "/api/v1/tokens/tok-bob", nil, "", nil); code != http.StatusNoContent {
+		t.Fatalf("revoking bob's token: %d", code)
+	}
 	if !signedOut(b) {
 		t.Fatal("still signed in with a revoked token")
 	}
@@ -559,7 +591,7 @@ func TestRebaseConflict(t *testing.T) {
 	current := readFile(t, "../../examples/rules.yaml")
 	theirs := strings.Replace(current, "priority: 100", "priority: 90", 1)
 	mine := strings.Replace(current, "priority: 100", "priority: 80", 1)
-	st.seed("dev", "alice", theirs, "theirs")
+	st.Save("dev", "alice", theirs, "theirs")
 
 	b := newBrowser(t, srv)
 	b.signIn(editorToken)

@@ -2,11 +2,10 @@ package benchflags
 
 import (
 	"context"
-	"fmt"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/vexilhq/vexil/internal/vexiltest"
 	vexilrt "github.com/vexilhq/vexil/runtime"
 )
 
@@ -14,35 +13,9 @@ import (
 // rules mixing equality, numeric comparison, `in` a 1,000-element set
 // literal and a named filter; the last rule matches.
 
-func benchSet() string {
-	ids := make([]string, 1000)
-	for i := range ids {
-		ids[i] = fmt.Sprint(4000 + i*3) // 4000, 4003, ..., 6997
-	}
-	return "[" + strings.Join(ids, ", ") + "]"
-}
+func benchSet() string { return vexiltest.BenchSet() }
 
-func benchRules(lastFilter string) string {
-	set := benchSet()
-	rules := []string{
-		`attr:school_id = 7 and attr:beta`,
-		`attr:score > 90.5`,
-		`attr:score < 0 and attr:school_id in ` + set,
-		`filter:teachers and attr:school_id > 5000000`,
-		`attr:country = 'US'`,
-		`attr:role = 'parent' and attr:beta`,
-		`attr:grades intersects [11, 12]`,
-		`filter:anz and attr:school_id < 0`,
-		`attr:user_id = 'nobody'`,
-		lastFilter,
-	}
-	var b strings.Builder
-	b.WriteString("filters:\n  teachers: \"attr:role = 'teacher'\"\n  anz: \"attr:country in ['AU', 'NZ']\"\nrules:\n")
-	for i, f := range rules {
-		fmt.Fprintf(&b, "  r%02d:\n    priority: %d\n    filter: %q\n    variants: {new_report: true}\n", i+1, 100-i, f)
-	}
-	return b.String()
-}
+func benchRules(lastFilter string) string { return vexiltest.BenchRules(lastFilter) }
 
 // benchTarget is runtime's benchTarget as a typed Target.
 var benchTarget = Target{

@@ -1,0 +1,42 @@
+package vexiltest
+
+import (
+	"fmt"
+	"strings"
+)
+
+// BenchSet is the 1,000-element set literal of the engine benchmark:
+// 4000, 4003, ..., 6997.
+func BenchSet() string {
+	ids := make([]string, 1000)
+	for i := range ids {
+		ids[i] = fmt.Sprint(4000 + i*3)
+	}
+	return "[" + strings.Join(ids, ", ") + "]"
+}
+
+// BenchRules are the engine benchmark's rules: the bool flag new_report
+// behind 10 rules mixing equality, numeric comparison, `in` BenchSet and a
+// named filter, lastFilter the last one's filter. The runtime's benchmarks
+// and the generated package's time the same work with them.
+func BenchRules(lastFilter string) string {
+	set := BenchSet()
+	rules := []string{
+		`attr:school_id = 7 and attr:beta`,
+		`attr:score > 90.5`,
+		`attr:score < 0 and attr:school_id in ` + set,
+		`filter:teachers and attr:school_id > 5000000`,
+		`attr:country = 'US'`,
+		`attr:role = 'parent' and attr:beta`,
+		`attr:grades intersects [11, 12]`,
+		`filter:anz and attr:school_id < 0`,
+		`attr:user_id = 'nobody'`,
+		lastFilter,
+	}
+	var b strings.Builder
+	b.WriteString("filters:\n  teachers: \"attr:role = 'teacher'\"\n  anz: \"attr:country in ['AU', 'NZ']\"\nrules:\n")
+	for i, f := range rules {
+		fmt.Fprintf(&b, "  r%02d:\n    priority: %d\n    filter: %q\n    variants: {new_report: true}\n", i+1, 100-i, f)
+	}
+	return b.String()
+}
