@@ -238,14 +238,7 @@ func TestVariantIndexesManyLeaves(t *testing.T) {
 		fmt.Fprintf(&b, "  r%d:\n    filter: \"attr:n = %d and not attr:m = %d\"\n    variants: {f%d: true}\n", i, i, i%7, i)
 	}
 	b.WriteString("  s1:\n    filter: \"attr:n = 3 and attr:m = 140\"\n    variants: {span: true}\n")
-	doc, diags := ParseRules("rules.yaml", []byte(b.String()))
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	c, diags := Compile(doc, CompileOptions{})
-	if c == nil {
-		t.Fatal(diags)
-	}
+	c := mustCompile(t, b.String(), CompileOptions{})
 	if len(c.passLeaves) <= 128 {
 		t.Fatalf("%d leaves numbered, want more than two words", len(c.passLeaves))
 	}

@@ -15,15 +15,7 @@ import (
 
 const benchDefinitions = `version: 1
 package: flags
-attributes:
-  user_id:   {type: string, key: true}
-  role:      {type: string, values: [teacher, student, parent]}
-  school_id: {type: int}
-  country:   {type: string}
-  grades:    {type: int_set}
-  beta:      {type: bool}
-  score:     {type: float}
-flags:
+` + vexiltest.Attributes + `flags:
   new_report:
     default: false
 `

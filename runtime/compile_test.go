@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/vexilhq/vexil/internal/vexiltest"
 )
 
 func mustDefs(t testing.TB, src string) *Definitions {
@@ -46,16 +48,7 @@ func eval(t testing.TB, c *Config, flag string, attrs map[string]any) Evaluation
 
 const testDefs = `version: 1
 package: flags
-attributes:
-  user_id:   {type: string, key: true}
-  role:      {type: string, values: [teacher, student, parent]}
-  school_id: {type: int}
-  country:   {type: string}
-  grades:    {type: int_set}
-  tags:      {type: string_set}
-  beta:      {type: bool}
-  score:     {type: float}
-flags:
+` + vexiltest.Attributes + `flags:
   new_report:
     default: false
     safe: false

@@ -17,14 +17,7 @@ func TestProgramBudgetFallsBackToTreeWalk(t *testing.T) {
 		fmt.Fprintf(&b, "  f%d: \"filter:f%d and filter:f%d\"\n", i, i-1, i-1)
 	}
 	b.WriteString("rules:\n  deep:\n    filter: filter:f14\n    variants: {f: true}\n  plain:\n    filter: attr:a = 1\n    variants: {g: true}\n")
-	doc, diags := ParseRules("rules.yaml", []byte(b.String()))
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	c, diags := Compile(doc, CompileOptions{})
-	if c == nil {
-		t.Fatal(diags)
-	}
+	c := mustCompile(t, b.String(), CompileOptions{})
 	f, g := c.flags[c.flagIndex["f"]], c.flags[c.flagIndex["g"]]
 	if f.program || !g.program {
 		t.Fatalf("program: f %v (want false: over budget), g %v (want true)", f.program, g.program)

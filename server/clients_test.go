@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -17,20 +16,10 @@ import (
 // pairs and waits for its hello, by which time the server counts it.
 func (e *testEnv) openClientStream(t *testing.T, ctx context.Context, env, token string, headers ...string) {
 	t.Helper()
-	req, _ := http.NewRequestWithContext(ctx, "GET", e.url+"/sdk/v1/envs/"+env+"/stream", nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
+	code, ch := e.openStream(t, ctx, "/sdk/v1/envs/"+env+"/stream", append([]string{"Authorization", "Bearer " + token}, headers...)...)
+	if code != 200 {
+		t.Fatalf("stream: %d", code)
 	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.StatusCode != 200 {
-		t.Fatalf("stream: %d", res.StatusCode)
-	}
-	ch := make(chan sseEvent, 16)
-	go func() { defer res.Body.Close(); readEvents(res.Body, ch) }()
 	if ev := next(t, ch, true); ev.name != "hello" {
 		t.Fatalf("first event %+v, want hello", ev)
 	}

@@ -51,9 +51,10 @@ func (e *testEnv) bulkStreams(t *testing.T, token string, headers ...string) (ma
 	return r.json(t), es.Endpoint.RequestURI, r.header.Get("ETag")
 }
 
-// openOFREPStream opens an event stream; headers come in name, value pairs.
+// openStream opens an event stream (OFREP's, or an SDK's with its
+// Authorization); headers come in name, value pairs.
 // It returns the status and, for a 200, the events.
-func (e *testEnv) openOFREPStream(t *testing.T, ctx context.Context, requestURI string, headers ...string) (int, <-chan sseEvent) {
+func (e *testEnv) openStream(t *testing.T, ctx context.Context, requestURI string, headers ...string) (int, <-chan sseEvent) {
 	t.Helper()
 	req, _ := http.NewRequestWithContext(ctx, "GET", e.url+requestURI, nil)
 	for i := 0; i+1 < len(headers); i += 2 {
@@ -110,7 +111,7 @@ func TestOFREPEventStream(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	status, ch := e.openOFREPStream(t, ctx, uri)
+	status, ch := e.openStream(t, ctx, uri)
 	if status != 200 {
 		t.Fatalf("event stream: %d", status)
 	}
@@ -161,7 +162,7 @@ func TestOFREPStreamResume(t *testing.T) {
 		if c.lastID != "" {
 			hdr = []string{"Last-Event-ID", c.lastID}
 		}
-		status, ch := e.openOFREPStream(t, ctx, atZero, hdr...)
+		status, ch := e.openStream(t, ctx, atZero, hdr...)
 		if status != 200 {
 			t.Fatalf("%s: %d", c.name, status)
 		}
@@ -174,7 +175,7 @@ func TestOFREPStreamResume(t *testing.T) {
 	}
 	// A ticket issued at the current version: nothing at once either.
 	_, atTwo, _ := e.bulkStreams(t, sdk)
-	if _, ch := e.openOFREPStream(t, ctx, atTwo); next(t, ch, false).name != ":" {
+	if _, ch := e.openStream(t, ctx, atTwo); next(t, ch, false).name != ":" {
 		t.Fatal("a ticket from the current version got an event at once")
 	}
 }
@@ -218,7 +219,7 @@ func TestOFREPTicketsRefused(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if status, _ := e.openOFREPStream(t, ctx, streamURI(good)); status != 200 {
+	if status, _ := e.openStream(t, ctx, streamURI(good)); status != 200 {
 		t.Fatalf("the good ticket: %d", status)
 	}
 	for _, c := range []struct {
@@ -258,7 +259,7 @@ func TestOFREPTicketRevoked(t *testing.T) {
 	_, uri, _ := e.bulkStreams(t, created.Token)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	status, ch := e.openOFREPStream(t, ctx, uri)
+	status, ch := e.openStream(t, ctx, uri)
 	if status != 200 {
 		t.Fatalf("event stream: %d", status)
 	}
@@ -384,13 +385,13 @@ func TestOFREPStreamAuthorization(t *testing.T) {
 						t.Errorf("%s: bulk %d, want 403", name, r.status)
 					}
 					forged := signTicket(tok, channelTicket{V: 1, Project: ticketProject, Env: env, Token: tok.ID, Expires: time.Now().Add(time.Minute).Unix()})
-					if status, _ := e.openOFREPStream(t, ctx, streamURI(forged)); status != 401 {
+					if status, _ := e.openStream(t, ctx, streamURI(forged)); status != 401 {
 						t.Errorf("%s: a ticket for an environment outside the token's: %d, want 401", name, status)
 					}
 					continue
 				}
 				_, uri, _ := e.bulkStreams(t, secret, "Vexil-Environment", env)
-				if status, _ := e.openOFREPStream(t, ctx, uri); status != 200 {
+				if status, _ := e.openStream(t, ctx, uri); status != 200 {
 					t.Errorf("%s: event stream %d, want 200", name, status)
 				}
 				if raw, _ := base64.RawURLEncoding.DecodeString(strings.Split(ticketOf(t, uri), ".")[0]); !strings.Contains(string(raw), `"e":"`+env+`"`) {
@@ -419,7 +420,7 @@ func TestOFREPStreamCaps(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		ctx, cancel := context.WithCancel(context.Background())
-		status, _ := e.openOFREPStream(t, ctx, uri)
+		status, _ := e.openStream(t, ctx, uri)
 		cancel()
 		if status == 200 {
 			break
@@ -452,7 +453,7 @@ func TestOFREPTicketsAcrossReplicas(t *testing.T) {
 	var ch <-chan sseEvent
 	deadline := time.Now().Add(30 * time.Second) // b hears of the new token through NOTIFY
 	for {
-		status, c := b.openOFREPStream(t, ctx, uri)
+		status, c := b.openStream(t, ctx, uri)
 		if status == 200 {
 			ch = c
 			break

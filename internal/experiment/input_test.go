@@ -38,14 +38,8 @@ func TestParseExposure(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := ParseExposure([]byte(tc.line))
-			if tc.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.err) {
-					t.Fatalf("error %v, want one containing %q", err, tc.err)
-				}
+			if errorCase(t, err, tc.err) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if got.Flag != tc.want.Flag || got.Variant != tc.want.Variant || got.Key != tc.want.Key || !got.Time.Equal(tc.want.Time) {
 				t.Errorf("got %+v, want %+v", got, tc.want)
@@ -80,14 +74,8 @@ func TestParseEvent(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := ParseEvent([]byte(tc.line))
-			if tc.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.err) {
-					t.Fatalf("error %v, want one containing %q", err, tc.err)
-				}
+			if errorCase(t, err, tc.err) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if got.Name != tc.want.Name || got.Key != tc.want.Key || got.Value != tc.want.Value || got.HasValue != tc.want.HasValue || !got.Time.Equal(tc.want.Time) {
 				t.Errorf("got %+v, want %+v", got, tc.want)
@@ -288,4 +276,20 @@ func FuzzAnalyze(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// errorCase checks a table case's error: when want is not "", err must
+// contain it and the case is done (true); otherwise err must be nil.
+func errorCase(t *testing.T, err error, want string) bool {
+	t.Helper()
+	if want != "" {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("error %v, want one containing %q", err, want)
+		}
+		return true
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return false
 }

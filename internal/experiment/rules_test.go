@@ -47,14 +47,8 @@ func TestRulesAllocation(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ws, err := RulesAllocation("rules.yaml", []byte(tc.rules), "workbook", tc.def, tc.key)
-			if tc.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.err) {
-					t.Fatalf("error %v, want one containing %q", err, tc.err)
-				}
+			if errorCase(t, err, tc.err) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			got := map[string]float64{}
 			for _, w := range ws {

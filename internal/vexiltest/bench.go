@@ -40,3 +40,16 @@ func BenchRules(lastFilter string) string {
 	}
 	return b.String()
 }
+
+// Attributes is the attributes section tests' definitions start from: the
+// demo's attributes and one of every type.
+const Attributes = `attributes:
+  user_id:   {type: string, key: true}
+  role:      {type: string, values: [teacher, student, parent]}
+  school_id: {type: int}
+  country:   {type: string}
+  grades:    {type: int_set}
+  tags:      {type: string_set}
+  beta:      {type: bool}
+  score:     {type: float}
+`

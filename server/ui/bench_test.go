@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vexilhq/vexil/internal/vexiltest"
 	"github.com/vexilhq/vexil/internal/vexiltest/inproc"
 	"github.com/vexilhq/vexil/store"
 )
@@ -18,19 +19,7 @@ import (
 // bigFixture is the benchmark's scale: 500 flags and 5,000 rules.
 func bigFixture(b *testing.B) (http.Handler, string) {
 	var defs strings.Builder
-	defs.WriteString(`version: 1
-package: flags
-attributes:
-  user_id: {type: string, key: true}
-  role: {type: string, values: [teacher, student, parent]}
-  school_id: {type: int}
-  country: {type: string}
-  grades: {type: int_set}
-  tags: {type: string_set}
-  beta: {type: bool}
-  score: {type: float}
-flags:
-`)
+	defs.WriteString("version: 1\npackage: flags\n" + vexiltest.Attributes + "flags:\n")
 	for i := range 500 {
 		switch i % 3 {
 		case 0:
