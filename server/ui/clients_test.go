@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vexilhq/vexil/internal/vexiltest/inproc"
 	vexilrt "github.com/vexilhq/vexil/runtime"
 	"github.com/vexilhq/vexil/runtime/client"
 )
@@ -53,11 +54,9 @@ func TestClientsPage(t *testing.T) {
 // paths, the switcher offers both projects, and its Definitions page
 // shows the pushed versions and their diff.
 func TestProjectPagesRealServer(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	srv, _, _, api := inProcessServer(t, ctx, adminToken)
+	api := inproc.Start(t, inproc.Options{Tokens: []inproc.Token{{Secret: adminToken, Name: "bootstrap", Role: "admin"}}})
 	push := func(ifMatch, text string) {
-		req, _ := http.NewRequest("PUT", api.URL+"/api/v1/projects/shop/definitions", strings.NewReader(text))
+		req, _ := http.NewRequest("PUT", api.API.URL+"/api/v1/projects/shop/definitions", strings.NewReader(text))
 		req.Header.Set("Authorization", "Bearer "+adminToken)
 		req.Header.Set("If-Match", ifMatch)
 		req.Header.Set("Content-Type", "application/yaml")
@@ -72,7 +71,7 @@ func TestProjectPagesRealServer(t *testing.T) {
 	push(`"0"`, shop)
 	push(`"1"`, shop+"  express: {default: true}\n")
 
-	b := uiOf(t, srv.Handler())
+	b := uiOf(t, api.Handler())
 	b.signIn(adminToken)
 	code, body := b.get("/ui/projects/shop/envs/dev/flags")
 	if code != 200 {
