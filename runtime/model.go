@@ -171,6 +171,21 @@ func (f *FlagDef) Object(name string) map[string]any {
 	return nil
 }
 
+// ObjectsByName maps an object flag's variant names to their fields, as
+// the admin API lists them; nil for other flags.
+func (f *FlagDef) ObjectsByName() map[string]map[string]any {
+	if len(f.Objects) == 0 {
+		return nil
+	}
+	m := make(map[string]map[string]any, len(f.Objects))
+	for i, v := range f.Variants {
+		if i < len(f.Objects) {
+			m[v.Str] = f.Objects[i]
+		}
+	}
+	return m
+}
+
 // IsAlias reports whether the flag names another flag.
 func (f *FlagDef) IsAlias() bool { return f.Alias != "" }
 

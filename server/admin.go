@@ -97,15 +97,10 @@ func (s *Server) definitions(w http.ResponseWriter, r *http.Request, c *call) {
 			Owner: f.Owner, Kind: f.Kind, Client: f.Client, Deprecated: f.Deprecated}
 		if !f.IsAlias() {
 			fj.Default = f.Default.Any()
-			for i, v := range f.Variants {
+			for _, v := range f.Variants {
 				fj.Variants = append(fj.Variants, v.Any())
-				if i < len(f.Objects) {
-					if fj.Objects == nil {
-						fj.Objects = map[string]map[string]any{}
-					}
-					fj.Objects[v.Str] = f.Objects[i]
-				}
 			}
+			fj.Objects = f.ObjectsByName()
 		}
 		if !f.Expires.IsZero() {
 			fj.Expires = f.Expires.Format(time.DateOnly)

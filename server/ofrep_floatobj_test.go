@@ -55,6 +55,23 @@ func TestOFREPFloatAndObject(t *testing.T) {
 		}
 	}
 
+	// The admin API lists an object flag's variants by name, with their fields.
+	defs := e.do("GET", "/api/v1/definitions", e.admin, nil).json(t)
+	for _, f := range defs["flags"].([]any) {
+		f := f.(map[string]any)
+		switch f["name"] {
+		case "rate_limit":
+			small, _ := f["objects"].(map[string]any)["small"].(map[string]any)
+			if f["type"] != "object" || f["default"] != "small" || small["limit"] != 10.0 || small["mode"] != "strict" {
+				t.Errorf("rate_limit = %v", f)
+			}
+		case "sample_rate":
+			if f["type"] != "float" || f["default"] != 0.05 || f["objects"] != nil {
+				t.Errorf("sample_rate = %v", f)
+			}
+		}
+	}
+
 	domain := t.Name()
 	if err := openfeature.SetNamedProviderAndWait(domain, ofrep.NewProvider(e.url, ofrep.WithBearerToken(sdk))); err != nil {
 		t.Fatal(err)

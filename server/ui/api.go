@@ -237,6 +237,8 @@ type flagDef struct {
 	Client      bool   `json:"client"`
 	Deprecated  string `json:"deprecated"`
 	Safe        any    `json:"safe"`
+	// Object flags: each variant's fields, by variant name.
+	Objects map[string]map[string]any `json:"objects"`
 }
 
 type attrDef struct {

@@ -82,7 +82,11 @@ func (h *handler) flagPage(w http.ResponseWriter, r *http.Request, s *session) {
 	d := flagPageData{Base: etagVersion(res.Header.Get("ETag")), Lock: lock}
 	d.flagRow = flagRow{F: f, Expiry: expiryState(f.Expires, h.opts.Now()), Default: formatValue(f.Default), Safe: formatValue(cmp.Or(f.Safe, f.Default))}
 	for _, v := range f.Variants {
-		d.Variants = append(d.Variants, formatValue(v))
+		text := formatValue(v)
+		if name, ok := v.(string); ok && f.Objects[name] != nil {
+			text += " " + formatValue(f.Objects[name]) // an object flag's variant: its name and fields
+		}
+		d.Variants = append(d.Variants, text)
 	}
 	canon := cmp.Or(f.Alias, f.Name)
 	if k, ok := kills.Kills[canon]; ok {

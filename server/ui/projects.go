@@ -129,6 +129,7 @@ func definitionsOf(src string, defs *vexilrt.Definitions) definitions {
 		for _, v := range f.Variants {
 			fd.Variants = append(fd.Variants, v.Any())
 		}
+		fd.Objects = f.ObjectsByName()
 		if !f.Expires.IsZero() {
 			fd.Expires = f.Expires.Format(time.DateOnly)
 		}
