@@ -14,8 +14,7 @@ import (
 // Taking a lock is one statement: of many tokens racing for a free
 // environment exactly one wins, and the others learn who did.
 func TestTakeLockIsAtomic(t *testing.T) {
-	forEachStore(t, func(t *testing.T, s *DB) {
-		ctx := context.Background()
+	forEachStore(t, func(t *testing.T, ctx context.Context, s *DB) {
 		now := time.Now()
 		const takers = 20
 		var wg sync.WaitGroup
@@ -60,8 +59,7 @@ func TestTakeLockIsAtomic(t *testing.T) {
 
 // Lock.HeldBy, which the API shows, is the rule ReleaseLock applies in SQL.
 func TestHeldByIsReleaseLocksRule(t *testing.T) {
-	forEachStore(t, func(t *testing.T, s *DB) {
-		ctx := context.Background()
+	forEachStore(t, func(t *testing.T, ctx context.Context, s *DB) {
 		now := time.Now()
 		for _, c := range []struct {
 			owner, lockedBy, id, name string
@@ -113,12 +111,7 @@ func TestMigrateLocksFromSchemaV1(t *testing.T) {
 			if _, err := old.exec(ctx, `INSERT INTO vexil_locks (env, locked_by, reason, until, created_at) VALUES ('dev', 'alice', 'deploy', ?, ?)`, until, until); err != nil {
 				t.Fatal(err)
 			}
-			old.Close()
-			s, err := Open(ctx, u)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
+			s := upgrade(t, ctx, old, u)
 			l, err := s.Lock(ctx, "", "dev")
 			if err != nil || l == nil || l.LockedBy != "alice" || l.Owner != "" {
 				t.Fatalf("migrated lock = %+v, %v", l, err)

@@ -46,13 +46,7 @@ func TestProjectsMigration(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			old.Close()
-
-			s, err := Open(ctx, u)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
+			s := upgrade(t, ctx, old, u)
 			if v, err := s.Current(ctx, DefaultProject, "dev"); err != nil || v.Version != 2 || v.Rules != "rules: {} # 2" || v.Project != DefaultProject || v.Kills["f"].Reason != "r" {
 				t.Errorf("default/dev after the migration = %+v, %v; want version 2 with its kill", v, err)
 			}
@@ -98,8 +92,7 @@ func TestProjectsMigration(t *testing.T) {
 }
 
 func TestDefinitionsVersions(t *testing.T) {
-	forEachStore(t, func(t *testing.T, s *DB) {
-		ctx := context.Background()
+	forEachStore(t, func(t *testing.T, ctx context.Context, s *DB) {
 		if d, err := s.CurrentDefinitions(ctx, "shop"); err != nil || d.Version != 0 {
 			t.Fatalf("a new project = %+v, %v; want version 0", d, err)
 		}

@@ -39,11 +39,11 @@ func openTest(t testing.TB, kind string) (*DB, string) {
 	return s, u
 }
 
-func forEachStore(t *testing.T, f func(t *testing.T, s *DB)) {
+func forEachStore(t *testing.T, f func(t *testing.T, ctx context.Context, s *DB)) {
 	for _, kind := range []string{"sqlite", "postgres"} {
 		t.Run(kind, func(t *testing.T) {
 			s, _ := openTest(t, kind)
-			f(t, s)
+			f(t, context.Background(), s)
 		})
 	}
 }
@@ -51,8 +51,7 @@ func forEachStore(t *testing.T, f func(t *testing.T, s *DB)) {
 func ptr(s string) *string { return &s }
 
 func TestVersions(t *testing.T) {
-	forEachStore(t, func(t *testing.T, s *DB) {
-		ctx := context.Background()
+	forEachStore(t, func(t *testing.T, ctx context.Context, s *DB) {
 		cur, err := s.Current(ctx, "", "dev")
 		if err != nil || cur.Version != 0 || cur.Rules != "" {
 			t.Fatalf("Current of an unsaved env = %+v, %v; want version 0", cur, err)
@@ -97,8 +96,7 @@ func TestVersions(t *testing.T) {
 }
 
 func TestLockBlocksSavesButNotKills(t *testing.T) {
-	forEachStore(t, func(t *testing.T, s *DB) {
-		ctx := context.Background()
+	forEachStore(t, func(t *testing.T, ctx context.Context, s *DB) {
 		now := time.Now()
 		if err := s.SetLock(ctx, Lock{Env: "dev", LockedBy: "alice", Reason: "deploy", Until: now.Add(time.Hour), Created: now}); err != nil {
 			t.Fatal(err)
@@ -130,8 +128,7 @@ func TestLockBlocksSavesButNotKills(t *testing.T) {
 }
 
 func TestConcurrentSavesLoseNothing(t *testing.T) {
-	forEachStore(t, func(t *testing.T, s *DB) {
-		ctx := context.Background()
+	forEachStore(t, func(t *testing.T, ctx context.Context, s *DB) {
 		const writers = 20
 		var wg sync.WaitGroup
 		wins := make(chan int64, writers)
@@ -159,8 +156,7 @@ func TestConcurrentSavesLoseNothing(t *testing.T) {
 }
 
 func TestTokensAndAudit(t *testing.T) {
-	forEachStore(t, func(t *testing.T, s *DB) {
-		ctx := context.Background()
+	forEachStore(t, func(t *testing.T, ctx context.Context, s *DB) {
 		tok := Token{ID: "t1", Name: "ci", Role: "editor", Environments: []string{"dev"}, Hash: []byte{1, 2, 3}, Created: time.Now(), CreatedBy: "root"}
 		if err := s.CreateToken(ctx, tok); err != nil {
 			t.Fatal(err)
@@ -196,7 +192,7 @@ func TestTokensAndAudit(t *testing.T) {
 }
 
 func TestWatchSeesSaves(t *testing.T) {
-	forEachStore(t, func(t *testing.T, s *DB) {
+	forEachStore(t, func(t *testing.T, ctx context.Context, s *DB) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		got := make(chan Event, 16)
@@ -361,6 +357,19 @@ func TestIdentityMigration(t *testing.T) {
 
 // oldDatabase makes a database of the kind as the code with the first upto
 // migrations left it, and returns it and its URL.
+// upgrade closes a database the previous code made and opens it with this
+// code, which migrates it; the test's end closes it.
+func upgrade(t *testing.T, ctx context.Context, old *DB, u string) *DB {
+	t.Helper()
+	old.Close()
+	s, err := Open(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
 func oldDatabase(t *testing.T, kind string, upto int) (*DB, string) {
 	t.Helper()
 	ctx := context.Background()

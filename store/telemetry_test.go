@@ -9,8 +9,7 @@ import (
 )
 
 func TestEvaluations(t *testing.T) {
-	forEachStore(t, func(t *testing.T, s *DB) {
-		ctx := context.Background()
+	forEachStore(t, func(t *testing.T, ctx context.Context, s *DB) {
 		h := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
 		add := func(at time.Time, cs ...EvalCount) {
 			t.Helper()
@@ -70,8 +69,7 @@ func TestEvaluations(t *testing.T) {
 }
 
 func TestCodeReferences(t *testing.T) {
-	forEachStore(t, func(t *testing.T, s *DB) {
-		ctx := context.Background()
+	forEachStore(t, func(t *testing.T, ctx context.Context, s *DB) {
 		if _, err := s.GetCodeReferences(ctx, "dev"); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("before any upload: %v, want ErrNotFound", err)
 		}
@@ -103,13 +101,7 @@ func TestTelemetryMigration(t *testing.T) {
 			if err := old.db.QueryRowContext(ctx, `SELECT id FROM vexil_database`).Scan(&id); err != nil {
 				t.Fatal(err)
 			}
-			old.Close()
-
-			s, err := Open(ctx, u)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
+			s := upgrade(t, ctx, old, u)
 			if s.ID() != id {
 				t.Errorf("identity %q after the migration, was %q", s.ID(), id)
 			}
