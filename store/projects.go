@@ -161,27 +161,18 @@ func (s *DB) definitionsList(ctx context.Context, q string, args ...any) ([]Defi
 		return nil, fmt.Errorf("store: definitions: %w", err)
 	}
 	defer rows.Close()
-	var out []Definitions
-	for rows.Next() {
-		d, err := scanDefinitions(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: definitions: %w", err)
-		}
-		out = append(out, *d)
+	out, err := collect(rows, scanDefinitions)
+	if err != nil {
+		return nil, fmt.Errorf("store: definitions: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // PushDefinitions writes ch as the project's next definitions, atomically:
 // a push made against a version that is no longer current gets
 // *StaleError and writes nothing.
 func (s *DB) PushDefinitions(ctx context.Context, ch DefinitionsChange) (*Definitions, error) {
-	for i := 1; ; i++ {
-		d, committing, err := s.pushDefinitions(ctx, ch)
-		if committing || !again(ctx, i, err) {
-			return d, err
-		}
-	}
+	return retried(ctx, func() (*Definitions, bool, error) { return s.pushDefinitions(ctx, ch) })
 }
 
 func (s *DB) pushDefinitions(ctx context.Context, ch DefinitionsChange) (*Definitions, bool, error) {

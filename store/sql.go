@@ -280,9 +280,14 @@ func (s *DB) Versions(ctx context.Context, project, env string, limit int, befor
 		return nil, fmt.Errorf("store: versions %s: %w", env, err)
 	}
 	defer rows.Close()
-	var out []Version
+	return collect(rows, scanVersion)
+}
+
+// collect reads every row with scan; the caller closes rows.
+func collect[T any](rows *sql.Rows, scan func(scanner) (*T, error)) ([]T, error) {
+	var out []T
 	for rows.Next() {
-		v, err := scanVersion(rows)
+		v, err := scan(rows)
 		if err != nil {
 			return nil, err
 		}
@@ -297,8 +302,15 @@ func (s *DB) Versions(ctx context.Context, project, env string, limit int, befor
 func (s *DB) Save(ctx context.Context, ch Change) (*Version, error) {
 	// A save is retried when its connection was lost before the commit was
 	// sent; one lost during the commit may have committed, and is reported.
+	return retried(ctx, func() (*Version, bool, error) { return s.save(ctx, ch) })
+}
+
+// retried runs a write until it succeeds, fails for good, or reaches its
+// commit (committing true): a commit may have happened, so it is never
+// run again.
+func retried[T any](ctx context.Context, write func() (T, bool, error)) (T, error) {
 	for i := 1; ; i++ {
-		v, committing, err := s.save(ctx, ch)
+		v, committing, err := write()
 		if committing || !again(ctx, i, err) {
 			return v, err
 		}

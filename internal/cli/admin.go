@@ -126,12 +126,9 @@ func rulesGet(ctx context.Context, args []string, stdio Stdio) int {
 	client := clientFlags(fs)
 	env := fs.String("env", "dev", "environment")
 	format := fs.String("format", "yaml", "yaml (the text as saved) or json")
-	if done, code := parseFlags(fs, args); done {
+	c, code, ok := connect(fs, args, client, stdio.Err)
+	if !ok {
 		return code
-	}
-	c, err := client()
-	if err != nil {
-		return fail(stdio.Err, "rules get", "", err)
 	}
 	b, h, err := c.do(ctx, "GET", c.envPath(*env, "/rules"), nil, "Accept", "application/"+*format)
 	if err != nil {
@@ -207,12 +204,9 @@ func rulesHistory(ctx context.Context, args []string, stdio Stdio) int {
 	env := fs.String("env", "dev", "environment")
 	limit := fs.Int("limit", 20, "how many versions, newest first")
 	asJSON := fs.Bool("json", false, "print the server's JSON")
-	if done, code := parseFlags(fs, args); done {
+	c, code, ok := connect(fs, args, client, stdio.Err)
+	if !ok {
 		return code
-	}
-	c, err := client()
-	if err != nil {
-		return fail(stdio.Err, "rules history", "", err)
 	}
 	b, _, err := c.do(ctx, "GET", c.envPath(*env, "/versions?limit="+strconv.Itoa(*limit)), nil)
 	if err != nil {
@@ -244,12 +238,9 @@ func rulesDiff(ctx context.Context, args []string, stdio Stdio) int {
 	from := fs.String("from", "", "older version (default: the one before --to)")
 	to := fs.String("to", "", "newer version (default: the current one)")
 	asJSON := fs.Bool("json", false, "print the server's JSON (which rules, filters and kills changed)")
-	if done, code := parseFlags(fs, args); done {
+	c, code, ok := connect(fs, args, client, stdio.Err)
+	if !ok {
 		return code
-	}
-	c, err := client()
-	if err != nil {
-		return fail(stdio.Err, "rules diff", "", err)
 	}
 	q := url.Values{}
 	if *from != "" {
@@ -362,14 +353,12 @@ func runLock(ctx context.Context, args []string, stdio Stdio) int {
 	dur := fs.String("for", "", `lock saves for this long, e.g. "30m" (without it and --release: show the lock)`)
 	reason := fs.String("reason", "", "why (shown to everyone whose save is refused)")
 	release := fs.Bool("release", false, "lift the lock")
-	if done, code := parseFlags(fs, args); done {
+	c, code, ok := connect(fs, args, client, stdio.Err)
+	if !ok {
 		return code
 	}
-	c, err := client()
-	if err != nil {
-		return fail(stdio.Err, "lock", "", err)
-	}
 	var b []byte
+	var err error
 	switch {
 	case *release:
 		if _, _, err := c.do(ctx, "DELETE", c.envPath(*env, "/lock"), nil); err != nil {
@@ -448,12 +437,9 @@ func nonNilList(s stringList) []string {
 func tokenList(ctx context.Context, args []string, stdio Stdio) int {
 	fs := newFlagSet("token list", stdio.Err)
 	client := serverFlags(fs, new(api.DefaultProject))
-	if done, code := parseFlags(fs, args); done {
+	c, code, ok := connect(fs, args, client, stdio.Err)
+	if !ok {
 		return code
-	}
-	c, err := client()
-	if err != nil {
-		return fail(stdio.Err, "token list", "", err)
 	}
 	b, _, err := c.do(ctx, "GET", "/api/v1/tokens", nil)
 	if err != nil {
@@ -524,4 +510,17 @@ func plural(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// connect parses a command's flags and makes its API client; when ok is
+// false the command is over (help, a bad flag or no client) with code.
+func connect(fs *flag.FlagSet, args []string, client func() (*apiClient, error), stderr io.Writer) (c *apiClient, code int, ok bool) {
+	if done, code := parseFlags(fs, args); done {
+		return nil, code, false
+	}
+	c, err := client()
+	if err != nil {
+		return nil, fail(stderr, strings.TrimPrefix(fs.Name(), "vexil "), "", err), false
+	}
+	return c, 0, true
 }

@@ -85,14 +85,12 @@ func definitionsGet(ctx context.Context, args []string, stdio Stdio) int {
 	fs := newFlagSet("definitions get", stdio.Err)
 	client := clientFlags(fs)
 	version := fs.Int64("version", 0, "a version (default the current one)")
-	if done, code := parseFlags(fs, args); done {
+	c, code, ok := connect(fs, args, client, stdio.Err)
+	if !ok {
 		return code
 	}
-	c, err := client()
-	if err != nil {
-		return fail(stdio.Err, "definitions get", "", err)
-	}
 	text, n := "", *version
+	var err error
 	if n > 0 {
 		text, err = c.DefinitionsVersion(ctx, c.project, n)
 	} else {
@@ -110,12 +108,9 @@ func definitionsHistory(ctx context.Context, args []string, stdio Stdio) int {
 	fs := newFlagSet("definitions history", stdio.Err)
 	client := clientFlags(fs)
 	limit := fs.Int("limit", 20, "how many versions, newest first")
-	if done, code := parseFlags(fs, args); done {
+	c, code, ok := connect(fs, args, client, stdio.Err)
+	if !ok {
 		return code
-	}
-	c, err := client()
-	if err != nil {
-		return fail(stdio.Err, "definitions history", "", err)
 	}
 	h, err := c.DefinitionsHistory(ctx, c.project, *limit)
 	if err != nil {
@@ -136,14 +131,12 @@ func definitionsDiff(ctx context.Context, args []string, stdio Stdio) int {
 	from := fs.Int64("from", -1, "the older version (default the one before --to)")
 	to := fs.Int64("to", 0, "the newer version (default the current one)")
 	file := fs.String("f", "", "compare the current version with this file instead (what a push would change)")
-	if done, code := parseFlags(fs, args); done {
+	c, code, ok := connect(fs, args, client, stdio.Err)
+	if !ok {
 		return code
 	}
-	c, err := client()
-	if err != nil {
-		return fail(stdio.Err, "definitions diff", "", err)
-	}
 	var a, b, nameA, nameB string
+	var err error
 	if *file != "" {
 		src, err := os.ReadFile(*file)
 		if err != nil {
@@ -185,12 +178,9 @@ func runProjects(ctx context.Context, args []string, stdio Stdio) int {
 func projectsList(ctx context.Context, args []string, stdio Stdio) int {
 	fs := newFlagSet("projects list", stdio.Err)
 	client := serverFlags(fs, new(api.DefaultProject))
-	if done, code := parseFlags(fs, args); done {
+	c, code, ok := connect(fs, args, client, stdio.Err)
+	if !ok {
 		return code
-	}
-	c, err := client()
-	if err != nil {
-		return fail(stdio.Err, "projects list", "", err)
 	}
 	ps, err := c.Projects(ctx)
 	if err != nil {
