@@ -4,27 +4,22 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 )
 
-const shopDefs = `version: 1
-package: flags
-attributes:
-  customer: {type: string, key: true}
-flags:
-  checkout_v2: {default: false, client: true}
-`
-
-const classDefs = `version: 1
-package: flags
-attributes:
-  user_id: {type: string, key: true}
-  role:    {type: string, values: [teacher, student]}
-flags:
-  workbook: {variants: [classic, guided], default: classic, client: true}
-`
+// exampleDefs is the definitions text of a project of the projects example.
+func exampleDefs(t testing.TB, project string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "examples", "projects", project+".yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
 
 // startBare runs a server started without definitions, as `vexil serve`
 // without --flags.
@@ -57,6 +52,7 @@ func (e *testEnv) putIn(project, env, ifMatch, doc string, want int) resp {
 // reach connected streams; a push removing a used flag is refused with the
 // use listed.
 func TestProjects(t *testing.T) {
+	shopDefs, classDefs := exampleDefs(t, "shop"), exampleDefs(t, "classroom")
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := startBare(t, kind)
 		if r := e.do("GET", "/api/v1/projects", e.admin, nil); r.status != 200 || !strings.Contains(string(r.body), `"projects":[]`) {
@@ -260,6 +256,7 @@ func TestStartPublishesFlags(t *testing.T) {
 // TestPushReachesReplicas: a push on one replica makes the project live on
 // another sharing the PostgreSQL database, with the new flag usable there.
 func TestPushReachesReplicas(t *testing.T) {
+	shopDefs := exampleDefs(t, "shop")
 	u := storeURL(t, "postgres")
 	bare := func(o *Options) { o.Definitions, o.DefinitionsSource = nil, "" }
 	a, b := startOn(t, u, bare), startOn(t, u, bare)

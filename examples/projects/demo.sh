@@ -20,23 +20,8 @@ export VEXIL_SERVER=http://127.0.0.1:$port VEXIL_TOKEN=vxl_demo_admin_token_0123
 server=$!
 for _ in $(seq 100); do curl -fs "$VEXIL_SERVER/readyz" >/dev/null && break; sleep 0.2; done
 
-cat >"$work/shop.yaml" <<'YAML'
-version: 1
-package: flags
-attributes:
-  customer: {type: string, key: true}
-flags:
-  checkout_v2: {default: false, client: true}
-YAML
-cat >"$work/classroom.yaml" <<'YAML'
-version: 1
-package: flags
-attributes:
-  user_id: {type: string, key: true}
-  role:    {type: string, values: [teacher, student]}
-flags:
-  workbook: {variants: [classic, guided], default: classic, client: true}
-YAML
+# Each service's flags.yaml; the demo edits its own copy of shop's.
+cp "$root/examples/projects/shop.yaml" "$root/examples/projects/classroom.yaml" "$work/"
 
 vexil definitions push --project shop -f "$work/shop.yaml" -m "shop CI"
 vexil definitions push --project classroom -f "$work/classroom.yaml" -m "classroom CI"
