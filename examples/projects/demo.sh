@@ -4,28 +4,38 @@
 # evaluated through OFREP with an sdk token of its own project. Exits
 # non-zero at the first answer that is not the one expected.
 #
-#   examples/projects/demo.sh            (from the repository's root)
+#   examples/projects/demo.sh     (VEXIL_BIN=path/to/vexil skips the build)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d)
-trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
-go build -o "$work/vexil" "$root/cmd/vexil"
-vexil() { "$work/vexil" "$@"; }
+trap 'kill ${server:-} 2>/dev/null || true; rm -rf "$work"' EXIT
+bin=${VEXIL_BIN:-}
+if [ -z "$bin" ]; then
+  bin=$work/vexil
+  (cd "$root" && go build -o "$bin" ./cmd/vexil)
+fi
+vexil() { "$bin" "$@"; }
+fail() { echo "FAILED: $*" >&2; exit 1; }
 
-port=${VEXIL_DEMO_PORT:-18089}
-export VEXIL_SERVER=http://127.0.0.1:$port VEXIL_TOKEN=vxl_demo_admin_token_0123456789abcdef
+export VEXIL_TOKEN=vxl_demo_admin_token_0123456789abcdef
 # No flags.yaml where it starts and no --flags: projects bring their own.
-(cd "$work" && VEXIL_BOOTSTRAP_TOKEN=$VEXIL_TOKEN exec "$work/vexil" serve --addr 127.0.0.1:$port --db "$work/vexil.db" --env dev --env prod) >"$work/serve.log" 2>&1 &
+# A free port, read from the line that says where it listens.
+(cd "$work" && VEXIL_BOOTSTRAP_TOKEN=$VEXIL_TOKEN exec "$bin" serve --addr 127.0.0.1:0 --db "$work/vexil.db" --env dev --env prod) >"$work/serve.log" 2>&1 &
 server=$!
-for _ in $(seq 100); do curl -fs "$VEXIL_SERVER/readyz" >/dev/null && break; sleep 0.2; done
+for _ in $(seq 600); do
+  VEXIL_SERVER=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$work/serve.log" | head -n 1)
+  [ -n "$VEXIL_SERVER" ] || ! kill -0 $server 2>/dev/null && break
+  sleep 0.1
+done
+[ -n "$VEXIL_SERVER" ] || fail "vexil serve did not start: $(cat "$work/serve.log")"
+export VEXIL_SERVER
 
 # Each service's flags.yaml; the demo edits its own copy of shop's.
 cp "$root/examples/projects/shop.yaml" "$root/examples/projects/classroom.yaml" "$work/"
 
 vexil definitions push --project shop -f "$work/shop.yaml" -m "shop CI"
 vexil definitions push --project classroom -f "$work/classroom.yaml" -m "classroom CI"
-vexil projects list
 
 printf 'rules:\n  beta:\n    filter: attr:customer = "c-1"\n    variants: {checkout_v2: true}\n' >"$work/shop-rules.yaml"
 printf 'rules:\n  teachers:\n    filter: attr:role = "teacher"\n    variants: {workbook: guided}\n' >"$work/class-rules.yaml"
@@ -34,28 +44,36 @@ vexil rules put --project classroom --env prod -f "$work/class-rules.yaml" --if-
 
 shop_sdk=$(vexil token create --name shop-web --role sdk --project shop --env prod 2>/dev/null)
 class_sdk=$(vexil token create --name classroom-web --role sdk --project classroom --env prod 2>/dev/null)
-ofrep() { # token flag body [curl options]
+ofrep() { # token flag body [curl options]: the answer, then "HTTP <status>"
   local token=$1 flag=$2 body=$3; shift 3
-  curl -s "$@" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -d "$body" "$VEXIL_SERVER/ofrep/v1/evaluate/flags/$flag"
+  curl -s -w ' HTTP %{http_code}' "$@" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -d "$body" "$VEXIL_SERVER/ofrep/v1/evaluate/flags/$flag"
 }
-expect() { case "$2" in *"$3"*) echo "ok: $1";; *) echo "FAILED: $1: $2" >&2; exit 1;; esac; }
+expect() { # what answer wanted...: every wanted text must be in the answer
+  local what=$1 answer=$2; shift 2
+  for want; do case "$answer" in *"$want"*) ;; *) fail "$what: got $answer, want $want";; esac; done
+  echo "ok: $what"
+}
 
-expect "shop: checkout_v2 for c-1" "$(ofrep "$shop_sdk" checkout_v2 '{"context":{"targetingKey":"c-1"}}')" '"value":true'
-expect "shop: checkout_v2 for c-2" "$(ofrep "$shop_sdk" checkout_v2 '{"context":{"targetingKey":"c-2"}}')" '"value":false'
-expect "classroom: workbook for a teacher" "$(ofrep "$class_sdk" workbook '{"context":{"targetingKey":"u","role":"teacher"}}')" '"value":"guided"'
-expect "the shop token cannot read classroom" "$(ofrep "$shop_sdk" workbook '{"context":{}}' -H 'Vexil-Project: classroom')" 'GENERAL'
+expect "both projects are listed" "$(vexil projects list)" 'classroom CI' 'shop CI'
+expect "shop: checkout_v2 for c-1" "$(ofrep "$shop_sdk" checkout_v2 '{"context":{"targetingKey":"c-1"}}')" '"value":true' 'HTTP 200'
+expect "shop: checkout_v2 for c-2" "$(ofrep "$shop_sdk" checkout_v2 '{"context":{"targetingKey":"c-2"}}')" '"value":false' 'HTTP 200'
+expect "classroom: workbook for a teacher" "$(ofrep "$class_sdk" workbook '{"context":{"targetingKey":"u","role":"teacher"}}')" '"value":"guided"' 'HTTP 200'
+expect "classroom: workbook for a student" "$(ofrep "$class_sdk" workbook '{"context":{"targetingKey":"u","role":"student"}}')" '"value":"classic"' 'HTTP 200'
+# Each token reads its own project only.
+expect "the classroom token has no checkout_v2" "$(ofrep "$class_sdk" checkout_v2 '{"context":{"targetingKey":"c-1"}}')" 'FLAG_NOT_FOUND' 'HTTP 404'
+expect "the shop token cannot read classroom" "$(ofrep "$shop_sdk" workbook '{"context":{}}' -H 'Vexil-Project: classroom')" 'may not read project' 'HTTP 403'
 
 # A flag added by a push is usable by the next save, without a restart.
 printf '  express: {default: false, client: true}\n' >>"$work/shop.yaml"
 vexil definitions push --project shop -f "$work/shop.yaml" -m "express checkout"
 printf 'rules:\n  fast:\n    filter: attr:customer = "c-1"\n    variants: {checkout_v2: true, express: true}\n' >"$work/shop-rules.yaml"
 vexil rules put --project shop --env prod -f "$work/shop-rules.yaml" --if-match 1 -m "express for c-1"
-expect "shop: express for c-1" "$(ofrep "$shop_sdk" express '{"context":{"targetingKey":"c-1"}}')" '"value":true'
+expect "shop: express for c-1" "$(ofrep "$shop_sdk" express '{"context":{"targetingKey":"c-1"}}')" '"value":true' 'HTTP 200'
 
 # Removing a flag the rules use is refused, naming the use.
 sed -i.bak '/express/d' "$work/shop.yaml"
 if vexil definitions push --project shop -f "$work/shop.yaml" 2>"$work/refusal.txt"; then
-  echo "FAILED: a push removing a used flag was accepted" >&2; exit 1
+  fail "a push removing a used flag was accepted"
 fi
 expect "removing express is refused" "$(cat "$work/refusal.txt")" 'prod:4:'
 echo "demo passed"
