@@ -5,7 +5,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -50,39 +52,79 @@ func TestClientsPage(t *testing.T) {
 	mustNotContain(t, body, "not current", "No clients are connected")
 }
 
-// Against the real server with a second project: its pages call its own
-// paths, the switcher offers both projects, and its Definitions page
-// shows the pushed versions and their diff.
+// Against the real server with a second project: its pages live under
+// /ui/projects/{project}/, call the API's paths of that project, link
+// within it, and offer the project switcher; its Definitions page shows the
+// pushed versions and their diff.
 func TestProjectPagesRealServer(t *testing.T) {
 	api := inproc.Start(t, inproc.Options{Tokens: []inproc.Token{{Secret: adminToken, Name: "bootstrap", Role: "admin"}}})
-	push := func(ifMatch, text string) {
-		req, _ := http.NewRequest("PUT", api.API.URL+"/api/v1/projects/shop/definitions", strings.NewReader(text))
+	call := func(method, path, ifMatch, text string) {
+		req, _ := http.NewRequest(method, api.API.URL+path, strings.NewReader(text))
 		req.Header.Set("Authorization", "Bearer "+adminToken)
 		req.Header.Set("If-Match", ifMatch)
 		req.Header.Set("Content-Type", "application/yaml")
 		req.Header.Set("Vexil-Message", "ci <push>")
 		res, err := http.DefaultClient.Do(req)
 		if err != nil || res.StatusCode != 200 {
-			t.Fatalf("push: %v %v", res, err)
+			t.Fatalf("%s %s: %v %v", method, path, res, err)
 		}
 		res.Body.Close()
 	}
 	const shop = "version: 1\npackage: flags\nattributes:\n  customer: {type: string, key: true}\nflags:\n  checkout_v2: {default: false}\n"
-	push(`"0"`, shop)
-	push(`"1"`, shop+"  express: {default: true}\n")
+	call("PUT", "/api/v1/projects/shop/definitions", `"0"`, shop)
+	call("PUT", "/api/v1/projects/shop/definitions", `"1"`, shop+"  express: {default: true}\n")
+	call("POST", "/api/v1/projects/shop/envs/dev/lock", "", `{"for": "30m", "reason": "freeze"}`)
 
-	b := uiOf(t, api.Handler())
+	// The paths the UI asks the API for.
+	var mu sync.Mutex
+	var asked []string
+	h := api.Handler()
+	b := uiOf(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		asked = append(asked, r.URL.Path)
+		mu.Unlock()
+		h.ServeHTTP(w, r)
+	}))
 	b.signIn(adminToken)
 	code, body := b.get("/ui/projects/shop/envs/dev/flags")
 	if code != 200 {
 		t.Fatalf("shop's flags page: %d\n%s", code, body)
 	}
-	mustContain(t, body, "checkout_v2", "express", `<option value="shop" selected>shop · d2</option>`, `<option value="default">`)
+	mustContain(t, body, "checkout_v2", "express", `<option value="shop" selected>shop · d2</option>`, `<option value="default">`,
+		`href="/ui/projects/shop/envs/dev/clients"`, `href="/ui/projects/shop/definitions"`,
+		`<option value="dev" selected>dev · v0 · locked</option>`)
 	mustNotContain(t, body, "new_report") // project default's flag
+
+	if code, body := b.get("/ui/projects/shop/envs/dev/clients"); code != 200 {
+		t.Fatalf("shop's clients page: %d\n%s", code, body)
+	}
+	mu.Lock()
+	seen := slices.Clone(asked)
+	mu.Unlock()
+	if !slices.Contains(seen, "/api/v1/projects/shop/envs/dev/clients") || slices.Contains(seen, "/api/v1/envs/dev/clients") {
+		t.Errorf("the pages asked the API for %v, want the shop project's clients", seen)
+	}
+
+	// The switcher sends the project and keeps the page.
+	code, _, hdr := b.do("GET", "/ui/?project=shop&env=dev&page=clients", nil)
+	if loc := hdr.Get("Location"); code != http.StatusSeeOther || loc != "/ui/projects/shop/envs/dev/clients" {
+		t.Errorf("switching to shop: %d to %q", code, loc)
+	}
+	code, _, hdr = b.do("GET", "/ui/projects/shop/?project=default&env=dev&page=history", nil)
+	if loc := hdr.Get("Location"); code != http.StatusSeeOther || loc != "/ui/envs/dev/history" {
+		t.Errorf("switching back to default: %d to %q", code, loc)
+	}
+	if code, _ := b.get("/ui/projects/no%2Fsuch/envs/dev/flags"); code != http.StatusNotFound {
+		t.Errorf("a project name outside the allow-list: %d, want 404", code)
+	}
+
+	// The definitions history and a diff of two versions.
 	_, body = b.get("/ui/projects/shop/definitions")
-	mustContain(t, body, "ci &lt;push&gt;", `href="/ui/projects/shop/definitions/diff?from=1&amp;to=2"`)
+	mustContain(t, body, "Definitions of <span class=\"envname\">shop</span>", "ci &lt;push&gt;",
+		`href="/ui/projects/shop/definitions/diff?from=1&amp;to=2"`)
 	_, body = b.get("/ui/projects/shop/definitions/diff?from=1&to=2")
 	mustContain(t, body, `<span class="dadd">&#43;   express: {default: true}</span>`)
+	mustNotContain(t, body, `<span class="ddel">`)
 }
 
 // uiOf serves the UI over api and returns a browser for it.
