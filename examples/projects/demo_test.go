@@ -1,6 +1,6 @@
 // Package projects holds demo.sh, the multi-project walk-through, and the
-// two services' flags.yaml it pushes; its test
-// runs the script so the walk-through cannot drift from what vexil does.
+// two services' flags.yaml it pushes; its test runs the script so the
+// walk-through cannot drift from what vexil does.
 package projects
 
 import (
