@@ -34,12 +34,7 @@ func nonNil[T any](s []T) []T {
 }
 
 func (s *Server) listEnvs(w http.ResponseWriter, r *http.Request, c *call) {
-	type envJSON struct {
-		Name    string `json:"name"`
-		Version int64  `json:"version"`
-		Locked  bool   `json:"locked"`
-	}
-	out := []envJSON{}
+	out := []api.Env{}
 	p := s.project(c.project) // "default" on the un-prefixed path
 	for _, name := range s.envNames() {
 		if !tokenAllowsEnv(c.token, name) {
@@ -50,7 +45,7 @@ func (s *Server) listEnvs(w http.ResponseWriter, r *http.Request, c *call) {
 			writeError(w, http.StatusInternalServerError, "internal", err.Error(), nil)
 			return
 		}
-		ej := envJSON{Name: name, Locked: l != nil}
+		ej := api.Env{Name: name, Locked: l != nil}
 		if p != nil {
 			if snap := p.env(name).snap.Load(); snap != nil {
 				ej.Version = snap.v.Version
@@ -62,28 +57,6 @@ func (s *Server) listEnvs(w http.ResponseWriter, r *http.Request, c *call) {
 }
 
 func (s *Server) definitions(w http.ResponseWriter, r *http.Request, c *call) {
-	type flagJSON struct {
-		Name        string `json:"name"`
-		Type        string `json:"type"`
-		Variants    []any  `json:"variants"`
-		Default     any    `json:"default"`
-		Alias       string `json:"alias,omitempty"`
-		Description string `json:"description,omitempty"`
-		Owner       string `json:"owner,omitempty"`
-		Expires     string `json:"expires,omitempty"`
-		Kind        string `json:"kind,omitempty"`
-		Client      bool   `json:"client"`
-		Deprecated  string `json:"deprecated,omitempty"`
-		Safe        any    `json:"safe,omitempty"`
-		// Object flags: each variant's fields, by variant name.
-		Objects map[string]map[string]any `json:"objects,omitempty"`
-	}
-	type attrJSON struct {
-		Name   string   `json:"name"`
-		Type   string   `json:"type"`
-		Values []string `json:"values,omitempty"`
-		Key    bool     `json:"key"`
-	}
 	p := s.project(store.DefaultProject)
 	if p == nil {
 		writeError(w, http.StatusNotFound, "not_found", "project default has no definitions: push them with PUT /api/v1/projects/default/definitions", nil)
@@ -91,9 +64,9 @@ func (s *Server) definitions(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	cur := p.cur.Load()
 	d := cur.defs
-	flags := []flagJSON{}
+	flags := []api.FlagDef{}
 	for _, f := range d.Flags {
-		fj := flagJSON{Name: f.Name, Type: f.Type.String(), Variants: []any{}, Alias: f.Alias, Description: f.Description,
+		fj := api.FlagDef{Name: f.Name, Type: f.Type.String(), Variants: []any{}, Alias: f.Alias, Description: f.Description,
 			Owner: f.Owner, Kind: f.Kind, Client: f.Client, Deprecated: f.Deprecated}
 		if !f.IsAlias() {
 			fj.Default = f.Default.Any()
@@ -110,11 +83,11 @@ func (s *Server) definitions(w http.ResponseWriter, r *http.Request, c *call) {
 		}
 		flags = append(flags, fj)
 	}
-	attrs := []attrJSON{}
+	attrs := []api.AttrDef{}
 	for _, a := range d.Attributes {
-		attrs = append(attrs, attrJSON{Name: a.Name, Type: a.Type.String(), Values: a.Values, Key: a.Key})
+		attrs = append(attrs, api.AttrDef{Name: a.Name, Type: a.Type.String(), Values: a.Values, Key: a.Key})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"source": cur.source, "flags": flags, "attributes": attrs})
+	writeJSON(w, http.StatusOK, api.Definitions{Source: cur.source, Flags: flags, Attributes: attrs})
 }
 
 func (s *Server) auditLog(w http.ResponseWriter, r *http.Request, c *call) {
@@ -145,22 +118,9 @@ func (s *Server) auditLog(w http.ResponseWriter, r *http.Request, c *call) {
 		writeError(w, http.StatusInternalServerError, "internal", err.Error(), nil)
 		return
 	}
-	type entryJSON struct {
-		ID            int64     `json:"id"`
-		Time          time.Time `json:"time"`
-		Actor         string    `json:"actor"`
-		Project       string    `json:"project"`
-		Env           string    `json:"env"`
-		Action        string    `json:"action"`
-		Outcome       string    `json:"outcome"`
-		BeforeVersion int64     `json:"before_version"`
-		AfterVersion  int64     `json:"after_version"`
-		Message       string    `json:"message"`
-		Detail        string    `json:"detail"`
-	}
-	out := make([]entryJSON, 0, len(entries))
+	out := make([]api.AuditEntry, 0, len(entries))
 	for _, e := range entries {
-		out = append(out, entryJSON(e))
+		out = append(out, api.AuditEntry(e))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"entries": out})
 }

@@ -15,15 +15,6 @@ import (
 	"github.com/vexilhq/vexil/store"
 )
 
-// change is one rule, filter or kill switch that differs between versions.
-type change struct {
-	Kind   string `json:"kind"` // rule | filter | kill
-	Name   string `json:"name"`
-	Change string `json:"change"` // added | removed | changed
-	Before any    `json:"before"`
-	After  any    `json:"after"`
-}
-
 type ruleJSON struct {
 	Filter     *string        `json:"filter,omitempty"`
 	Priority   int64          `json:"priority"`
@@ -68,12 +59,12 @@ func bothParts(a, b *store.Version) (pa, pb map[string]map[string]any, err error
 }
 
 // changes lists what differs between two versions, kind by kind, by name.
-func changes(a, b *store.Version) ([]change, error) {
+func changes(a, b *store.Version) ([]api.Change, error) {
 	pa, pb, err := bothParts(a, b)
 	if err != nil {
 		return nil, err
 	}
-	out := []change{}
+	out := []api.Change{}
 	for _, kind := range []string{"rule", "filter", "kill"} {
 		names := map[string]bool{}
 		for n := range pa[kind] {
@@ -92,14 +83,14 @@ func changes(a, b *store.Version) ([]change, error) {
 			after, inB := pb[kind][n]
 			switch {
 			case !inA:
-				out = append(out, change{kind, n, "added", nil, after})
+				out = append(out, api.Change{Kind: kind, Name: n, Change: "added", After: after})
 			case !inB:
-				out = append(out, change{kind, n, "removed", before, nil})
+				out = append(out, api.Change{Kind: kind, Name: n, Change: "removed", Before: before})
 			default:
 				ja, _ := json.Marshal(before)
 				jb, _ := json.Marshal(after)
 				if string(ja) != string(jb) {
-					out = append(out, change{kind, n, "changed", before, after})
+					out = append(out, api.Change{Kind: kind, Name: n, Change: "changed", Before: before, After: after})
 				}
 			}
 		}

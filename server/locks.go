@@ -7,23 +7,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vexilhq/vexil/internal/api"
 	"github.com/vexilhq/vexil/store"
 )
 
-// lockJSON is a lock as the API shows it (and the 423 details).
-type lockJSON struct {
-	Locked   bool       `json:"locked"`
-	LockedBy string     `json:"locked_by,omitempty"`
-	Reason   string     `json:"reason,omitempty"`
-	Until    *time.Time `json:"until,omitempty"`
-	Created  *time.Time `json:"created_at,omitempty"`
-}
-
-func lockDetail(l *store.Lock) lockJSON {
+func lockDetail(l *store.Lock) api.Lock {
 	if l == nil {
-		return lockJSON{}
+		return api.Lock{}
 	}
-	return lockJSON{Locked: true, LockedBy: l.LockedBy, Reason: l.Reason, Until: &l.Until, Created: &l.Created}
+	return api.Lock{Locked: true, LockedBy: l.LockedBy, Reason: l.Reason, Until: &l.Until, Created: &l.Created}
 }
 
 func (s *Server) getLock(w http.ResponseWriter, r *http.Request, c *call) {
@@ -39,7 +31,7 @@ func (s *Server) getLock(w http.ResponseWriter, r *http.Request, c *call) {
 	// yours tells a client (the UI) whether this token may lift the lock as
 	// its holder, by the rule DELETE applies; admins may lift any lock.
 	writeJSON(w, http.StatusOK, struct {
-		lockJSON
+		api.Lock
 		Yours bool `json:"yours"`
 	}{lockDetail(l), l.HeldBy(c.token.ID, c.token.Name)})
 }

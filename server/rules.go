@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/vexilhq/vexil/internal/api"
 	vexilrt "github.com/vexilhq/vexil/runtime"
 	"github.com/vexilhq/vexil/store"
 	"gopkg.in/yaml.v3"
@@ -104,19 +105,10 @@ func parseIfMatch(h string) (int64, error) {
 	return n, nil
 }
 
-// diagDetail is one located problem in a 422 answer (and in warnings).
-type diagDetail struct {
-	Path    string `json:"path"`
-	Line    int    `json:"line"`
-	Col     int    `json:"col"`
-	Message string `json:"message"`
-	Code    string `json:"code,omitempty"` // the diagnostic's code: VX5001
-}
-
 func details(ds vexilrt.Diagnostics) []any {
 	out := make([]any, 0, len(ds))
 	for _, d := range ds {
-		out = append(out, diagDetail{Path: d.Path, Line: d.Pos.Line, Col: d.Pos.Col, Message: d.Message, Code: d.Code})
+		out = append(out, api.Problem{Path: d.Path, Line: d.Pos.Line, Col: d.Pos.Col, Message: d.Message, Code: d.Code})
 	}
 	return out
 }

@@ -238,7 +238,7 @@ func TestInvalidSaveIsLocatedAndChangesNothing(t *testing.T) {
 	var body struct {
 		Error struct {
 			Code    string
-			Details []diagDetail
+			Details []api.Problem
 		}
 	}
 	json.Unmarshal(r.body, &body)
@@ -377,7 +377,7 @@ func TestLocksAndKills(t *testing.T) {
 			t.Fatalf("lock: %d %s", r.status, r.body)
 		}
 		r = e.put("dev", `"1"`, "{}", 423)
-		var locked struct{ Error struct{ Details []lockJSON } }
+		var locked struct{ Error struct{ Details []api.Lock } }
 		json.Unmarshal(r.body, &locked)
 		if d := locked.Error.Details; len(d) != 1 || d[0].LockedBy != "editor-dev" || d[0].Reason != "deploy 412" || d[0].Until == nil {
 			t.Fatalf("423 details = %s", r.body)

@@ -84,12 +84,14 @@ func (u Use) String() string {
 	return fmt.Sprintf("%s:%d:%d: %s: %s", u.Env, u.Line, u.Col, u.Path, u.Message)
 }
 
-// Problem is a located problem in a document (a 422's details).
+// Problem is a located problem in a document (a 422's details, and a
+// push's warnings).
 type Problem struct {
 	Path    string `json:"path"`
 	Line    int    `json:"line"`
 	Col     int    `json:"col"`
 	Message string `json:"message"`
+	Code    string `json:"code,omitempty"` // the diagnostic's code: VX5001
 }
 
 // NewEnv is POST /api/v1/envs's body (and its 201 answer).
@@ -163,4 +165,81 @@ type Impact struct {
 	Before  any    `json:"before"`
 	After   any    `json:"after"`
 	Because string `json:"because"`
+}
+
+// Env is one entry of GET /api/v1/envs: an environment, its current rules
+// version and whether it is locked.
+type Env struct {
+	Name    string `json:"name"`
+	Version int64  `json:"version"`
+	Locked  bool   `json:"locked"`
+}
+
+// FlagDef is a flag as GET /api/v1/definitions shows it.
+type FlagDef struct {
+	Name        string `json:"name"`
+	Type        string `json:"type"`
+	Variants    []any  `json:"variants"`
+	Default     any    `json:"default"`
+	Alias       string `json:"alias,omitempty"`
+	Description string `json:"description,omitempty"`
+	Owner       string `json:"owner,omitempty"`
+	Expires     string `json:"expires,omitempty"`
+	Kind        string `json:"kind,omitempty"`
+	Client      bool   `json:"client"`
+	Deprecated  string `json:"deprecated,omitempty"`
+	Safe        any    `json:"safe,omitempty"`
+	// Object flags: each variant's fields, by variant name.
+	Objects map[string]map[string]any `json:"objects,omitempty"`
+}
+
+// AttrDef is a targeting attribute as GET /api/v1/definitions shows it.
+type AttrDef struct {
+	Name   string   `json:"name"`
+	Type   string   `json:"type"`
+	Values []string `json:"values,omitempty"`
+	Key    bool     `json:"key"`
+}
+
+// Definitions is GET /api/v1/definitions. The fields stand in the order
+// of their names, as the server has always written them.
+type Definitions struct {
+	Attributes []AttrDef `json:"attributes"`
+	Flags      []FlagDef `json:"flags"`
+	Source     string    `json:"source"`
+}
+
+// Change is one rule, filter or kill switch that differs between two
+// rules versions (GET .../diff's changes).
+type Change struct {
+	Kind   string `json:"kind"` // rule | filter | kill
+	Name   string `json:"name"`
+	Change string `json:"change"` // added | removed | changed
+	Before any    `json:"before"`
+	After  any    `json:"after"`
+}
+
+// AuditEntry is one entry of GET /api/v1/audit.
+type AuditEntry struct {
+	ID            int64     `json:"id"`
+	Time          time.Time `json:"time"`
+	Actor         string    `json:"actor"`
+	Project       string    `json:"project"`
+	Env           string    `json:"env"`
+	Action        string    `json:"action"`
+	Outcome       string    `json:"outcome"`
+	BeforeVersion int64     `json:"before_version"`
+	AfterVersion  int64     `json:"after_version"`
+	Message       string    `json:"message"`
+	Detail        string    `json:"detail"`
+}
+
+// Lock is an environment's lock as the API shows it (GET .../lock, and a
+// 423's details); the zero Lock is "not locked".
+type Lock struct {
+	Locked   bool       `json:"locked"`
+	LockedBy string     `json:"locked_by,omitempty"`
+	Reason   string     `json:"reason,omitempty"`
+	Until    *time.Time `json:"until,omitempty"`
+	Created  *time.Time `json:"created_at,omitempty"`
 }

@@ -218,42 +218,6 @@ type whoami struct {
 	Environments []string `json:"environments"`
 }
 
-type envInfo struct {
-	Name    string `json:"name"`
-	Version int    `json:"version"`
-	Locked  bool   `json:"locked"`
-}
-
-type flagDef struct {
-	Name        string `json:"name"`
-	Type        string `json:"type"`
-	Variants    []any  `json:"variants"`
-	Default     any    `json:"default"`
-	Alias       string `json:"alias"`
-	Description string `json:"description"`
-	Owner       string `json:"owner"`
-	Expires     string `json:"expires"`
-	Kind        string `json:"kind"`
-	Client      bool   `json:"client"`
-	Deprecated  string `json:"deprecated"`
-	Safe        any    `json:"safe"`
-	// Object flags: each variant's fields, by variant name.
-	Objects map[string]map[string]any `json:"objects"`
-}
-
-type attrDef struct {
-	Name   string   `json:"name"`
-	Type   string   `json:"type"`
-	Values []string `json:"values"`
-	Key    bool     `json:"key"`
-}
-
-type definitions struct {
-	Source     string    `json:"source"`
-	Flags      []flagDef `json:"flags"`
-	Attributes []attrDef `json:"attributes"`
-}
-
 type rulesDoc struct {
 	Filters map[string]string  `json:"filters"`
 	Rules   map[string]ruleDef `json:"rules"`
@@ -278,18 +242,10 @@ type versionInfo struct {
 	Format    string `json:"format"`
 }
 
-type diffChange struct {
-	Kind   string `json:"kind"`
-	Name   string `json:"name"`
-	Change string `json:"change"`
-	Before any    `json:"before"`
-	After  any    `json:"after"`
-}
-
 type diffResult struct {
 	From    int          `json:"from"`
 	To      int          `json:"to"`
-	Changes []diffChange `json:"changes"`
+	Changes []api.Change `json:"changes"`
 	Text    string       `json:"text"`
 }
 

@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/http"
 	"strings"
+
+	"github.com/vexilhq/vexil/internal/api"
 )
 
 // loginPage shows the sign-in form. Without a session there is no session
@@ -92,7 +94,7 @@ func (h *handler) cookie(r *http.Request, name, value string, maxAge int) *http.
 // user may see.
 func (h *handler) home(w http.ResponseWriter, r *http.Request, s *session) {
 	var envs struct {
-		Environments []envInfo `json:"environments"`
+		Environments []api.Env `json:"environments"`
 	}
 	if err := h.api.getJSON(r.Context(), s.token, "/api/v1/envs", &envs); err != nil {
 		h.fail(w, r, s, err)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/vexilhq/vexil/internal/api"
 	"github.com/vexilhq/vexil/internal/vexiltest"
 )
 
@@ -412,7 +413,7 @@ func TestBrowserHostileInput(t *testing.T) {
 	if got := eval[string](t, a, `(document.getElementById('problem') || {}).textContent || ''`); !strings.Contains(got, "Not saved") {
 		t.Errorf("huge document: %q", got)
 	}
-	var envs struct{ Environments []envInfo }
+	var envs struct{ Environments []api.Env }
 	apiCall(t, base, bootstrapToken, "GET", "/api/v1/envs", nil, "", &envs)
 	for _, e := range envs.Environments {
 		if e.Name == "prod" && e.Version != 1 {

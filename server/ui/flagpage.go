@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/vexilhq/vexil/internal/api"
 	"github.com/vexilhq/vexil/internal/filter"
 
 	vexilrt "github.com/vexilhq/vexil/runtime"
@@ -49,12 +50,12 @@ type flagPageData struct {
 
 func (h *handler) flagPage(w http.ResponseWriter, r *http.Request, s *session) {
 	ctx, env, name := r.Context(), r.PathValue("env"), r.PathValue("flag")
-	var defs definitions
+	var defs api.Definitions
 	if err := h.definitions(ctx, s.token, &defs); err != nil {
 		h.fail(w, r, s, err)
 		return
 	}
-	i := slices.IndexFunc(defs.Flags, func(f flagDef) bool { return f.Name == name })
+	i := slices.IndexFunc(defs.Flags, func(f api.FlagDef) bool { return f.Name == name })
 	if i < 0 {
 		h.fail(w, r, s, &apiError{Status: http.StatusNotFound, Message: fmt.Sprintf("there is no flag %q", name)})
 		return
@@ -135,7 +136,7 @@ func splitRoom(doc *rulesDoc, rule, seed string, op filter.Operand) float64 {
 // printCache); a request parses at most historyParseBudget new ones and
 // looks no further back than that allows. A failure leaves the list empty
 // rather than failing the page.
-func (h *handler) flagHistory(r *http.Request, s *session, env string, f *flagDef, defs *definitions) ([]versionInfo, int, bool) {
+func (h *handler) flagHistory(r *http.Request, s *session, env string, f *api.FlagDef, defs *api.Definitions) ([]versionInfo, int, bool) {
 	var list struct {
 		Versions []versionInfo `json:"versions"`
 	}
@@ -187,7 +188,7 @@ const historyParseBudget = 2
 // ruleFingerprints hashes, for each flag (by its canonical name: a rule on
 // an alias sets its flag), what in a rules document can set it. The hash of
 // a flag no rule sets is 0.
-func ruleFingerprints(text string, defs *definitions) map[string]uint64 {
+func ruleFingerprints(text string, defs *api.Definitions) map[string]uint64 {
 	doc, _ := vexilrt.ParseRules("rules", []byte(text))
 	out := map[string]uint64{}
 	if doc == nil {

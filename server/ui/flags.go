@@ -12,14 +12,16 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vexilhq/vexil/internal/api"
 )
 
 // expiryWarning is how close to its expiry date a flag is flagged as due.
 const expiryWarning = 30 * 24 * time.Hour
 
 type flagRow struct {
-	F        *flagDef // not embedded: templates look embedded fields up slowly
-	Expiry   string   // "", "soon" or "past"
+	F        *api.FlagDef // not embedded: templates look embedded fields up slowly
+	Expiry   string       // "", "soon" or "past"
 	Kill     *killInfo
 	Variants []string
 	Default  string
@@ -55,7 +57,7 @@ func (h *handler) flagsPage(w http.ResponseWriter, r *http.Request, s *session) 
 // without its confirmation, whose error the page shows at the checkbox.
 func (h *handler) showFlags(w http.ResponseWriter, r *http.Request, s *session, status int, q string, refused *flagsData) {
 	ctx, env := r.Context(), r.PathValue("env")
-	var defs definitions
+	var defs api.Definitions
 	var doc rulesDoc
 	var kills struct {
 		Kills map[string]killInfo `json:"kills"`
@@ -120,7 +122,7 @@ func (h *handler) showFlags(w http.ResponseWriter, r *http.Request, s *session, 
 	h.render(w, r, status, "flags", p)
 }
 
-func matchesQuery(f *flagDef, q string) bool {
+func matchesQuery(f *api.FlagDef, q string) bool {
 	if q == "" {
 		return true
 	}
@@ -136,7 +138,7 @@ func matchesQuery(f *flagDef, q string) bool {
 // rulesByFlag lists, for each flag, the rules that can set it, in the order
 // they are tried. A rule on an alias also decides its flag, and the other way
 // round, so both see each other's rules.
-func rulesByFlag(doc *rulesDoc, defs *definitions) map[string][]ruleRow {
+func rulesByFlag(doc *rulesDoc, defs *api.Definitions) map[string][]ruleRow {
 	canonical := map[string]string{}
 	for _, f := range defs.Flags {
 		if f.Alias != "" {

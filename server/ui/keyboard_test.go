@@ -11,6 +11,8 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+
+	"github.com/vexilhq/vexil/internal/api"
 )
 
 // The keyboard tests drive the UI with keys alone, as someone without a
@@ -70,11 +72,11 @@ func focusOn(t *testing.T, ctx context.Context, want string) string {
 
 func rulesVersion(t *testing.T, base, env string) int {
 	t.Helper()
-	var envs struct{ Environments []envInfo }
+	var envs struct{ Environments []api.Env }
 	apiCall(t, base, bootstrapToken, "GET", "/api/v1/envs", nil, "", &envs)
 	for _, e := range envs.Environments {
 		if e.Name == env {
-			return e.Version
+			return int(e.Version)
 		}
 	}
 	t.Fatalf("no environment %s", env)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vexilhq/vexil/internal/api"
 	vexilrt "github.com/vexilhq/vexil/runtime"
 )
 
@@ -98,7 +99,7 @@ func (h *handler) projects(ctx context.Context, token string) []projectInfo {
 // definitions reads the page's project's definitions in the shape of GET
 // /api/v1/definitions, parsing a project's pushed text the way the server
 // parses it.
-func (h *handler) definitions(ctx context.Context, token string, out *definitions) error {
+func (h *handler) definitions(ctx context.Context, token string, out *api.Definitions) error {
 	p := projectOf(ctx)
 	if p == "" {
 		return h.api.getJSON(ctx, token, "/api/v1/definitions", out)
@@ -118,10 +119,10 @@ func (h *handler) definitions(ctx context.Context, token string, out *definition
 }
 
 // definitionsOf is GET /api/v1/definitions's answer for defs.
-func definitionsOf(src string, defs *vexilrt.Definitions) definitions {
-	out := definitions{Source: src}
+func definitionsOf(src string, defs *vexilrt.Definitions) api.Definitions {
+	out := api.Definitions{Source: src}
 	for _, f := range defs.Flags {
-		fd := flagDef{Name: f.Name, Type: f.Type.String(), Default: f.Default.Any(), Alias: f.Alias, Description: f.Description,
+		fd := api.FlagDef{Name: f.Name, Type: f.Type.String(), Default: f.Default.Any(), Alias: f.Alias, Description: f.Description,
 			Owner: f.Owner, Kind: f.Kind, Client: f.Client, Deprecated: f.Deprecated}
 		if f.IsAlias() {
 			fd.Default = nil
@@ -136,7 +137,7 @@ func definitionsOf(src string, defs *vexilrt.Definitions) definitions {
 		out.Flags = append(out.Flags, fd)
 	}
 	for _, a := range defs.Attributes {
-		out.Attributes = append(out.Attributes, attrDef{Name: a.Name, Type: a.Type.String(), Values: a.Values, Key: a.Key})
+		out.Attributes = append(out.Attributes, api.AttrDef{Name: a.Name, Type: a.Type.String(), Values: a.Values, Key: a.Key})
 	}
 	return out
 }

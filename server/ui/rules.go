@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/vexilhq/vexil/internal/api"
 )
 
 type rulesData struct {
@@ -53,7 +55,7 @@ func (h *handler) rulesPage(w http.ResponseWriter, r *http.Request, s *session) 
 		h.fail(w, r, s, err)
 		return
 	}
-	var defs definitions
+	var defs api.Definitions
 	if err := h.definitions(r.Context(), s.token, &defs); err != nil {
 		h.fail(w, r, s, err)
 		return
@@ -80,7 +82,7 @@ func etagVersion(etag string) int {
 
 // showRules renders the editor: the gutter, the target form built from the
 // attribute schema, and the lock banner.
-func (h *handler) showRules(w http.ResponseWriter, r *http.Request, s *session, status int, d *rulesData, defs *definitions, form map[string]string) {
+func (h *handler) showRules(w http.ResponseWriter, r *http.Request, s *session, status int, d *rulesData, defs *api.Definitions, form map[string]string) {
 	ctx, env := r.Context(), r.PathValue("env")
 	d.Attrs = attrFields(defs.Attributes, form, d.BadAttr)
 	if d.Lock == nil {
@@ -128,7 +130,7 @@ func gutter(text string, errs []located) template.HTML {
 
 func (h *handler) rulesPost(w http.ResponseWriter, r *http.Request, s *session) {
 	env := r.PathValue("env") // auth has parsed the form
-	var defs definitions
+	var defs api.Definitions
 	if err := h.definitions(r.Context(), s.token, &defs); err != nil {
 		h.fail(w, r, s, err)
 		return
@@ -158,7 +160,7 @@ func (h *handler) rulesPost(w http.ResponseWriter, r *http.Request, s *session) 
 
 // evaluateDraft answers the form's target with the current rules and with
 // the draft, flag by flag.
-func (h *handler) evaluateDraft(r *http.Request, s *session, d *rulesData, defs *definitions, form map[string]string) int {
+func (h *handler) evaluateDraft(r *http.Request, s *session, d *rulesData, defs *api.Definitions, form map[string]string) int {
 	ctx, env := r.Context(), r.PathValue("env")
 	attrs, bad := parseTarget(defs.Attributes, form)
 	if len(bad) > 0 {

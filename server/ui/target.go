@@ -9,11 +9,13 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+
+	"github.com/vexilhq/vexil/internal/api"
 )
 
 // attrField is one input of the target form, built from the attribute schema.
 type attrField struct {
-	attrDef
+	api.AttrDef
 	Input string // the form input's name
 	Value string // what the user typed last time
 	Err   string // why Value is not a value of the attribute's type
@@ -23,7 +25,7 @@ type attrField struct {
 // IsSet says the attribute is a set, entered one element per line.
 func (a attrField) IsSet() bool { return strings.HasSuffix(a.Type, "_set") }
 
-func attrFields(attrs []attrDef, form map[string]string, bad []targetError) []attrField {
+func attrFields(attrs []api.AttrDef, form map[string]string, bad []targetError) []attrField {
 	errs := map[string]string{}
 	for _, e := range bad {
 		errs[e.Attr] = e.Msg
@@ -31,7 +33,7 @@ func attrFields(attrs []attrDef, form map[string]string, bad []targetError) []at
 	out := make([]attrField, len(attrs))
 	focused := false
 	for i, a := range attrs {
-		f := attrField{attrDef: a, Input: "a." + a.Name, Value: form["a."+a.Name], Err: errs[a.Name]}
+		f := attrField{AttrDef: a, Input: "a." + a.Name, Value: form["a."+a.Name], Err: errs[a.Name]}
 		if f.IsSet() {
 			// A set is typed on one line (Enter evaluates); an input drops newlines.
 			f.Value = strings.Join(strings.FieldsFunc(f.Value, func(r rune) bool { return r == '\n' || r == '\r' }), ", ")
@@ -62,7 +64,7 @@ func formValues(r *http.Request) map[string]string {
 
 // parseTarget turns the target form into API attributes, typed by the
 // schema. An empty input leaves the attribute out (missing, not empty).
-func parseTarget(attrs []attrDef, form map[string]string) (map[string]any, []targetError) {
+func parseTarget(attrs []api.AttrDef, form map[string]string) (map[string]any, []targetError) {
 	out := map[string]any{}
 	var bad []targetError
 	for _, a := range attrs {

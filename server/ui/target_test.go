@@ -5,10 +5,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vexilhq/vexil/internal/api"
 )
 
 func TestParseTarget(t *testing.T) {
-	attrs := []attrDef{{Name: "user_id", Type: "string"}, {Name: "school_id", Type: "int"}, {Name: "score", Type: "float"},
+	attrs := []api.AttrDef{{Name: "user_id", Type: "string"}, {Name: "school_id", Type: "int"}, {Name: "score", Type: "float"},
 		{Name: "beta", Type: "bool"}, {Name: "grades", Type: "int_set"}, {Name: "tags", Type: "string_set"}}
 	tests := []struct {
 		name string

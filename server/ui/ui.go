@@ -20,6 +20,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/vexilhq/vexil/internal/api"
 )
 
 //go:embed templates/*.html
@@ -210,7 +212,7 @@ type page struct {
 	User   whoami
 	CSRF   string
 	Env    string
-	Envs   []envInfo
+	Envs   []api.Env
 	// Root is the UI's own prefix (Prefix is the project's pages');
 	// Projects are the projects the user may see, for the switcher (none
 	// from a server without projects).
@@ -233,7 +235,7 @@ func (h *handler) newPage(r *http.Request, s *session, title, active string) *pa
 	p := &page{Title: title, Prefix: h.prefix(r.Context()), Active: active, User: s.user, CSRF: s.csrf, Env: r.PathValue("env"),
 		Root: h.opts.Prefix, Project: cmp.Or(projectOf(r.Context()), defaultProject), Projects: h.projects(r.Context(), s.token)}
 	var envs struct {
-		Environments []envInfo `json:"environments"`
+		Environments []api.Env `json:"environments"`
 	}
 	if err := h.api.getJSON(r.Context(), s.token, "/api/v1/envs", &envs); err == nil {
 		p.Envs = envs.Environments
