@@ -214,14 +214,9 @@ func (s *DB) pushDefinitions(ctx context.Context, ch DefinitionsChange) (*Defini
 		next.Project, next.Version, next.Parent, next.Author, next.Message, micros(next.Created), next.Source); err != nil {
 		return nil, false, fmt.Errorf("store: push %s: %w", ch.Project, err)
 	}
-	ev := Event{Project: next.Project, Definitions: next.Version}
-	if err := s.d.notify(ctx, tx, ev); err != nil {
-		return nil, false, fmt.Errorf("store: push %s: notify: %w", ch.Project, err)
+	if committing, err := s.publish(ctx, tx, Event{Project: next.Project, Definitions: next.Version}); err != nil {
+		return nil, committing, fmt.Errorf("store: push %s: %w", ch.Project, err)
 	}
-	if err := tx.Commit(); err != nil {
-		return nil, true, fmt.Errorf("store: push %s: %w", ch.Project, err)
-	}
-	s.local(ev)
 	return next, false, nil
 }
 

@@ -385,15 +385,24 @@ func (s *DB) save(ctx context.Context, ch Change) (*Version, bool, error) {
 		next.Project, next.Env, next.Version, next.Parent, next.Author, next.Message, next.Action, micros(next.Created), next.Rules, next.Format, string(kills)); err != nil {
 		return nil, false, fmt.Errorf("store: save %s: %w", ch.Env, err)
 	}
-	ev := Event{Project: next.Project, Env: next.Env, Version: next.Version}
+	if committing, err := s.publish(ctx, tx, Event{Project: next.Project, Env: next.Env, Version: next.Version}); err != nil {
+		return nil, committing, fmt.Errorf("store: save %s: %w", ch.Env, err)
+	}
+	return next, false, nil
+}
+
+// publish announces ev in tx and commits tx, then tells this replica's
+// watchers; committing is true when the commit itself failed, so the
+// write may have happened.
+func (s *DB) publish(ctx context.Context, tx *sql.Tx, ev Event) (committing bool, err error) {
 	if err := s.d.notify(ctx, tx, ev); err != nil {
-		return nil, false, fmt.Errorf("store: save %s: notify: %w", ch.Env, err)
+		return false, fmt.Errorf("notify: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, true, fmt.Errorf("store: save %s: %w", ch.Env, err)
+		return true, err
 	}
 	s.local(ev)
-	return next, false, nil
+	return false, nil
 }
 
 // Lock returns the environment's active lock, or nil.
