@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vexilhq/vexil/internal/api"
 	vexilrt "github.com/vexilhq/vexil/runtime"
 	"github.com/vexilhq/vexil/store"
 )
@@ -174,37 +175,21 @@ func (c *clientSet) dropIdle(k buildKey, b *build) {
 	}
 }
 
-// ClientBuild is one program, built from one set of definitions, that is
-// connected to an environment: the answer of GET .../clients.
-type ClientBuild struct {
-	// Application is the name the program gives ("" for clients that
-	// name none).
-	Application string `json:"application"`
-	// Definitions is the hash of the definitions it was generated from
-	// (vexilrt.SchemaHash; "" for clients that send none).
-	Definitions string `json:"definitions"`
-	// Instances counts its processes: Streaming of them with an open
-	// stream, the others polling /config within the last ten minutes.
-	Instances int       `json:"instances"`
-	Streaming int       `json:"streaming"`
-	LastSeen  time.Time `json:"last_seen"`
-}
-
 // list returns the builds running in a project's environment, most
 // instances first.
-func (c *clientSet) list(project, env string, now time.Time) []ClientBuild {
+func (c *clientSet) list(project, env string, now time.Time) []api.ClientBuild {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.expire(now)
-	out := []ClientBuild{}
+	out := []api.ClientBuild{}
 	for k, b := range c.builds {
 		if k.project != project || k.env != env {
 			continue
 		}
-		out = append(out, ClientBuild{Application: k.app, Definitions: k.hash,
+		out = append(out, api.ClientBuild{Application: k.app, Definitions: k.hash,
 			Instances: len(b.streams) + len(b.polls), Streaming: len(b.streams), LastSeen: b.lastSeen.UTC()})
 	}
-	slices.SortFunc(out, func(a, b ClientBuild) int {
+	slices.SortFunc(out, func(a, b api.ClientBuild) int {
 		return cmp.Or(b.Instances-a.Instances, strings.Compare(a.Application, b.Application), strings.Compare(a.Definitions, b.Definitions))
 	})
 	return out
@@ -227,13 +212,11 @@ func (c *clientSet) envsOf(project string, now time.Time) []string {
 
 // getClients answers GET .../clients.
 func (s *Server) getClients(w http.ResponseWriter, r *http.Request, c *call) {
-	writeJSON(w, http.StatusOK, map[string]any{
-		"project":     c.projectName(),
-		"environment": c.env.name,
-		"clients":     s.clients.list(c.projectName(), c.env.name, time.Now()),
-		// What the builds' hashes compare with: a build not at it reads
-		// definitions other than the ones rules are saved against.
-		"current_definitions": vexilrt.SchemaHash(c.env.proj.cur.Load().defs),
+	writeJSON(w, http.StatusOK, api.Clients{
+		Project:            c.projectName(),
+		Environment:        c.env.name,
+		Clients:            s.clients.list(c.projectName(), c.env.name, time.Now()),
+		CurrentDefinitions: vexilrt.SchemaHash(c.env.proj.cur.Load().defs),
 	})
 }
 
@@ -246,18 +229,6 @@ func (c *call) projectName() string {
 	return cmp.Or(c.project, store.DefaultProject)
 }
 
-// RemovedFlagWarning says that a definitions push removed a flag that a
-// connected build was generated with: its code may still read the flag,
-// and will get its default once rules can no longer name it.
-type RemovedFlagWarning struct {
-	Flag        string `json:"flag"`
-	Env         string `json:"env"`
-	Application string `json:"application"`
-	Definitions string `json:"definitions"`
-	Instances   int    `json:"instances"`
-	Message     string `json:"message"`
-}
-
 // removedFlagsInUse lists, for a push of project's definitions from old to
 // next, each connected build that was generated with a flag old has and
 // next does not.
@@ -265,7 +236,7 @@ type RemovedFlagWarning struct {
 // stands for, among those the project ever had; old and next are tried
 // first. A build whose hash matches none is named too, since what it reads
 // cannot be told. Only this replica's clients are seen.
-func (s *Server) removedFlagsInUse(project string, old, next *vexilrt.Definitions, definitionsOf func(hash string) *vexilrt.Definitions) []RemovedFlagWarning {
+func (s *Server) removedFlagsInUse(project string, old, next *vexilrt.Definitions, definitionsOf func(hash string) *vexilrt.Definitions) []api.RemovedFlagWarning {
 	if old == nil {
 		return nil // a first push removes nothing
 	}
@@ -279,7 +250,7 @@ func (s *Server) removedFlagsInUse(project string, old, next *vexilrt.Definition
 		return nil
 	}
 	known := map[string]*vexilrt.Definitions{vexilrt.SchemaHash(next): next, vexilrt.SchemaHash(old): old}
-	var out []RemovedFlagWarning
+	var out []api.RemovedFlagWarning
 	now := time.Now()
 	for _, env := range s.clients.envsOf(project, now) {
 		for _, b := range s.clients.list(project, env, now) {
@@ -291,7 +262,7 @@ func (s *Server) removedFlagsInUse(project string, old, next *vexilrt.Definition
 				defs = definitionsOf(b.Definitions)
 				known[b.Definitions] = defs
 			}
-			w := RemovedFlagWarning{Env: env, Application: b.Application, Definitions: b.Definitions, Instances: b.Instances}
+			w := api.RemovedFlagWarning{Env: env, Application: b.Application, Definitions: b.Definitions, Instances: b.Instances}
 			who := fmt.Sprintf("%d process(es) of %s in %s (definitions %s)", b.Instances, cmp.Or(b.Application, "an unnamed program"), env, b.Definitions)
 			if defs == nil {
 				w.Message = who + " run definitions this project never had: whether they read a removed flag cannot be told"

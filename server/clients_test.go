@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vexilhq/vexil/internal/api"
 	vexilrt "github.com/vexilhq/vexil/runtime"
 )
 
@@ -26,12 +27,12 @@ func (e *testEnv) openClientStream(t *testing.T, ctx context.Context, env, token
 }
 
 // clientsOf reads GET .../clients as the viewer given.
-func (e *testEnv) clientsOf(t *testing.T, env, token string) []ClientBuild {
+func (e *testEnv) clientsOf(t *testing.T, env, token string) []api.ClientBuild {
 	t.Helper()
 	r := e.do("GET", "/api/v1/envs/"+env+"/clients", token, nil)
 	var body struct {
 		Project, Environment string
-		Clients              []ClientBuild
+		Clients              []api.ClientBuild
 	}
 	if err := json.Unmarshal(r.body, &body); r.status != 200 || err != nil || body.Project != "default" || body.Environment != env {
 		t.Fatalf("clients of %s: %d %s", env, r.status, r.body)
@@ -223,7 +224,7 @@ func TestPushWarnsOfBuilds(t *testing.T) {
 
 	without := strings.Replace(testDefs, "  report_banner: {default: false}\n", "", 1)
 	r := e.push("default", `"2"`, without, e.admin, 200)
-	var got struct{ Warnings []RemovedFlagWarning }
+	var got struct{ Warnings []api.RemovedFlagWarning }
 	if err := json.Unmarshal(r.body, &got); err != nil {
 		t.Fatal(err)
 	}

@@ -151,7 +151,7 @@ func (s *Server) putDefinitions(w http.ResponseWriter, r *http.Request, c *call)
 			ev.before, ev.after = cur.version, cur.version
 			s.audit(ctx, withOutcome(ev, "ok", "unchanged"))
 			w.Header().Set("ETag", strconv.Quote(strconv.FormatInt(cur.version, 10)))
-			writeJSON(w, http.StatusOK, pushAnswer{Version: cur.version, Unchanged: true, Warnings: []RemovedFlagWarning{}})
+			writeJSON(w, http.StatusOK, pushAnswer{Version: cur.version, Unchanged: true, Warnings: []api.RemovedFlagWarning{}})
 			return
 		}
 	}
@@ -199,9 +199,9 @@ func (s *Server) putDefinitions(w http.ResponseWriter, r *http.Request, c *call)
 
 // pushAnswer is api.PushResult as the server writes it.
 type pushAnswer struct {
-	Version   int64                `json:"version"`
-	Unchanged bool                 `json:"unchanged"`
-	Warnings  []RemovedFlagWarning `json:"warnings"`
+	Version   int64                    `json:"version"`
+	Unchanged bool                     `json:"unchanged"`
+	Warnings  []api.RemovedFlagWarning `json:"warnings"`
 }
 
 var errInUse = errors.New("definitions in use")

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/vexilhq/vexil/internal/api"
 	vexilrt "github.com/vexilhq/vexil/runtime"
 	"github.com/vexilhq/vexil/store"
 )
@@ -145,30 +146,9 @@ func rangeParam(w http.ResponseWriter, r *http.Request, def string) (string, tim
 	return name, d, ok
 }
 
-// variantSeries is one variant's evaluations, hour by hour.
-type variantSeries struct {
-	Variant string           `json:"variant"`
-	Total   int64            `json:"total"`
-	Reasons map[string]int64 `json:"reasons"`
-	Hourly  []int64          `json:"hourly"` // one count per hour from "from"
-}
-
-// FlagTelemetry is a flag's evaluations over a range, as the API and the
-// UI show them.
-type FlagTelemetry struct {
-	Env           string          `json:"env"`
-	Flag          string          `json:"flag"`
-	Range         string          `json:"range"`
-	From          time.Time       `json:"from"` // the first hour
-	Hours         int             `json:"hours"`
-	Total         int64           `json:"total"`
-	LastEvaluated *time.Time      `json:"last_evaluated"`
-	Variants      []variantSeries `json:"variants"`
-}
-
 // flagTelemetry reads a flag's hourly counts for the hours ending with the
 // current one.
-func (s *Server) flagTelemetry(ctx context.Context, env, flag, rangeName string, d time.Duration, now time.Time) (*FlagTelemetry, error) {
+func (s *Server) flagTelemetry(ctx context.Context, env, flag, rangeName string, d time.Duration, now time.Time) (*api.FlagTelemetry, error) {
 	vs, ok := s.variantsOf(flag)
 	if !ok {
 		return nil, fmt.Errorf("unknown flag %q: %w", flag, store.ErrNotFound)
@@ -179,14 +159,14 @@ func (s *Server) flagTelemetry(ctx context.Context, env, flag, rangeName string,
 	if err != nil {
 		return nil, err
 	}
-	ft := &FlagTelemetry{Env: env, Flag: flag, Range: rangeName, From: from, Hours: hours, Variants: []variantSeries{}}
+	ft := &api.FlagTelemetry{Env: env, Flag: flag, Range: rangeName, From: from, Hours: hours, Variants: []api.VariantSeries{}}
 	idx := map[string]int{}
-	series := func(v string) *variantSeries {
+	series := func(v string) *api.VariantSeries {
 		i, ok := idx[v]
 		if !ok {
 			i = len(ft.Variants)
 			idx[v] = i
-			ft.Variants = append(ft.Variants, variantSeries{Variant: v, Reasons: map[string]int64{}, Hourly: make([]int64, hours)})
+			ft.Variants = append(ft.Variants, api.VariantSeries{Variant: v, Reasons: map[string]int64{}, Hourly: make([]int64, hours)})
 		}
 		return &ft.Variants[i]
 	}
@@ -245,14 +225,10 @@ func (s *Server) getEnvTelemetry(w http.ResponseWriter, r *http.Request, c *call
 		writeError(w, http.StatusServiceUnavailable, "unavailable", err.Error(), nil)
 		return
 	}
-	type flagJSON struct {
-		Flag          string     `json:"flag"`
-		LastEvaluated *time.Time `json:"last_evaluated"`
-	}
 	var since *time.Time
-	flags := []flagJSON{}
+	flags := []api.FlagActivity{}
 	for _, a := range act {
-		fj := flagJSON{Flag: a.Flag}
+		fj := api.FlagActivity{Flag: a.Flag}
 		if !a.Last.IsZero() {
 			fj.LastEvaluated = &a.Last
 			if since == nil || a.First.Before(*since) {
@@ -261,7 +237,7 @@ func (s *Server) getEnvTelemetry(w http.ResponseWriter, r *http.Request, c *call
 		}
 		flags = append(flags, fj)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"env": c.env.name, "collecting_since": since, "flags": flags})
+	writeJSON(w, http.StatusOK, api.EnvTelemetry{Env: c.env.name, CollectingSince: since, Flags: flags})
 }
 
 // pruneTelemetry deletes the hours past the retention at start and every
@@ -283,30 +259,10 @@ func (s *Server) pruneTelemetry(ctx context.Context) {
 	}
 }
 
-// codeReference is one accessor call, as `vexil check --usage --format
-// json` lists it.
-type codeReference struct {
-	File     string `json:"file"`
-	Line     int    `json:"line"`
-	Col      int    `json:"col"`
-	Flag     string `json:"flag"`
-	Accessor string `json:"accessor"`
-}
-
-// codeReferences is what is kept and served.
-type codeReferences struct {
-	UploadedAt time.Time `json:"uploaded_at"`
-	UploadedBy string    `json:"uploaded_by"`
-	// LinkTemplate makes each reference a link: {file} and {line} are
-	// replaced ("" when the upload gave none).
-	LinkTemplate string          `json:"link_template"`
-	References   []codeReference `json:"references"`
-}
-
 // putCodeReferences replaces the environment's code references with the
 // uploaded list.
 func (s *Server) putCodeReferences(w http.ResponseWriter, r *http.Request, c *call) {
-	var refs []codeReference
+	var refs []api.CodeReference
 	if !decodeJSON(w, r, &refs) {
 		return
 	}
@@ -328,7 +284,7 @@ func (s *Server) putCodeReferences(w http.ResponseWriter, r *http.Request, c *ca
 		writeError(w, http.StatusBadRequest, "invalid", "link: want an http(s) URL of at most 1,000 bytes with {file} and {line} in it", nil)
 		return
 	}
-	cr := codeReferences{UploadedAt: time.Now().UTC(), UploadedBy: c.actor(), LinkTemplate: link, References: nonNil(refs)}
+	cr := api.CodeReferences{UploadedAt: time.Now().UTC(), UploadedBy: c.actor(), LinkTemplate: link, References: nonNil(refs)}
 	body, err := json.Marshal(cr)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "internal", err.Error(), nil)
@@ -358,17 +314,17 @@ func (s *Server) getCodeReferences(w http.ResponseWriter, r *http.Request, c *ca
 	writeJSON(w, http.StatusOK, cr)
 }
 
-func (s *Server) codeReferences(ctx context.Context, env, flag string) (*codeReferences, error) {
+func (s *Server) codeReferences(ctx context.Context, env, flag string) (*api.CodeReferences, error) {
 	stored, err := s.st.GetCodeReferences(ctx, env)
 	if err != nil {
 		return nil, err
 	}
-	var cr codeReferences
+	var cr api.CodeReferences
 	if err := json.Unmarshal([]byte(stored.Body), &cr); err != nil {
 		return nil, fmt.Errorf("code references of %s: %w", env, err)
 	}
 	if flag != "" {
-		cr.References = slices.DeleteFunc(cr.References, func(r codeReference) bool { return r.Flag != flag })
+		cr.References = slices.DeleteFunc(cr.References, func(r api.CodeReference) bool { return r.Flag != flag })
 	}
 	cr.References = nonNil(cr.References)
 	return &cr, nil

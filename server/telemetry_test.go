@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vexilhq/vexil/internal/api"
 )
 
 func TestTelemetry(t *testing.T) {
@@ -30,7 +32,7 @@ func TestTelemetry(t *testing.T) {
 		report(c("workbook", "guided", "SPLIT", 30))
 
 		r = e.do("GET", "/api/v1/envs/dev/flags/workbook/telemetry?range=24h", e.admin, nil)
-		ft := jsonAs[FlagTelemetry](t, r)
+		ft := jsonAs[api.FlagTelemetry](t, r)
 		if ft.Total != 130 || ft.Hours != 24 || len(ft.Variants) != 3 || ft.LastEvaluated == nil {
 			t.Fatalf("workbook over 24h = %s", r.body)
 		}

@@ -243,3 +243,101 @@ type Lock struct {
 	Until    *time.Time `json:"until,omitempty"`
 	Created  *time.Time `json:"created_at,omitempty"`
 }
+
+// VariantSeries is one variant's evaluations, hour by hour.
+type VariantSeries struct {
+	Variant string           `json:"variant"`
+	Total   int64            `json:"total"`
+	Reasons map[string]int64 `json:"reasons"`
+	Hourly  []int64          `json:"hourly"` // one count per hour from "from"
+}
+
+// FlagTelemetry is GET .../flags/{flag}/telemetry: a flag's evaluations
+// over a range.
+type FlagTelemetry struct {
+	Env           string          `json:"env"`
+	Flag          string          `json:"flag"`
+	Range         string          `json:"range"`
+	From          time.Time       `json:"from"` // the first hour
+	Hours         int             `json:"hours"`
+	Total         int64           `json:"total"`
+	LastEvaluated *time.Time      `json:"last_evaluated"`
+	Variants      []VariantSeries `json:"variants"`
+}
+
+// FlagActivity is when a flag was last evaluated (nil: not in the hours
+// kept).
+type FlagActivity struct {
+	Flag          string     `json:"flag"`
+	LastEvaluated *time.Time `json:"last_evaluated"`
+}
+
+// EnvTelemetry is GET .../telemetry: since when an environment has
+// telemetry (nil: none yet) and when each flag was last evaluated. The
+// fields stand in the order of their names, as the server has always
+// written them.
+type EnvTelemetry struct {
+	CollectingSince *time.Time     `json:"collecting_since"`
+	Env             string         `json:"env"`
+	Flags           []FlagActivity `json:"flags"`
+}
+
+// CodeReference is one accessor call, as `vexil check --usage --format
+// json` lists it and PUT .../code-references takes it.
+type CodeReference struct {
+	File     string `json:"file"`
+	Line     int    `json:"line"`
+	Col      int    `json:"col"`
+	Flag     string `json:"flag"`
+	Accessor string `json:"accessor"`
+}
+
+// CodeReferences is GET .../code-references.
+type CodeReferences struct {
+	UploadedAt time.Time `json:"uploaded_at"`
+	UploadedBy string    `json:"uploaded_by"`
+	// LinkTemplate makes each reference a link: {file} and {line} are
+	// replaced ("" when the upload gave none).
+	LinkTemplate string          `json:"link_template"`
+	References   []CodeReference `json:"references"`
+}
+
+// ClientBuild is one program, built from one set of definitions, that is
+// connected to an environment: an entry of GET .../clients.
+type ClientBuild struct {
+	// Application is the name the program gives ("" for clients that
+	// name none).
+	Application string `json:"application"`
+	// Definitions is the hash of the definitions it was generated from
+	// ("" for clients that send none).
+	Definitions string `json:"definitions"`
+	// Instances counts its processes: Streaming of them with an open
+	// stream, the others polling /config within the last ten minutes.
+	Instances int       `json:"instances"`
+	Streaming int       `json:"streaming"`
+	LastSeen  time.Time `json:"last_seen"`
+}
+
+// Clients is GET .../clients. The fields stand in the order of their
+// names, as the server has always written them.
+type Clients struct {
+	Clients []ClientBuild `json:"clients"`
+	// CurrentDefinitions is what the builds' hashes compare with: a build
+	// not at it reads definitions other than the ones rules are saved
+	// against.
+	CurrentDefinitions string `json:"current_definitions"`
+	Environment        string `json:"environment"`
+	Project            string `json:"project"`
+}
+
+// RemovedFlagWarning says that a definitions push removed a flag that a
+// connected build was generated with: its code may still read the flag,
+// and will get its default once rules can no longer name it.
+type RemovedFlagWarning struct {
+	Flag        string `json:"flag"`
+	Env         string `json:"env"`
+	Application string `json:"application"`
+	Definitions string `json:"definitions"`
+	Instances   int    `json:"instances"`
+	Message     string `json:"message"`
+}

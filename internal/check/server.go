@@ -192,17 +192,11 @@ func NotEvaluated(ctx context.Context, r *Remote, defs *vexilrt.Definitions, tod
 	if status != http.StatusOK {
 		return nil, r.problem("telemetry", strconv.Itoa(status)+" "+http.StatusText(status))
 	}
-	var t struct {
-		Since *time.Time `json:"collecting_since"`
-		Flags []struct {
-			Flag          string     `json:"flag"`
-			LastEvaluated *time.Time `json:"last_evaluated"`
-		} `json:"flags"`
-	}
+	var t api.EnvTelemetry
 	if err := json.Unmarshal(body, &t); err != nil {
 		return nil, r.problem("telemetry", err.Error())
 	}
-	if t.Since == nil || t.Since.After(today.Add(-NotEvaluatedAfter)) {
+	if t.CollectingSince == nil || t.CollectingSince.After(today.Add(-NotEvaluatedAfter)) {
 		return nil, nil
 	}
 	var fs []Finding
@@ -211,7 +205,7 @@ func NotEvaluated(ctx context.Context, r *Remote, defs *vexilrt.Definitions, tod
 		if !ok || f.LastEvaluated != nil && f.LastEvaluated.After(today.Add(-NotEvaluatedAfter)) {
 			continue
 		}
-		last := "never in the " + strconv.Itoa(int(today.Sub(*t.Since).Hours()/24)) + " days kept"
+		last := "never in the " + strconv.Itoa(int(today.Sub(*t.CollectingSince).Hours()/24)) + " days kept"
 		if f.LastEvaluated != nil {
 			last = "last on " + f.LastEvaluated.UTC().Format(time.DateOnly)
 		}

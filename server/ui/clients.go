@@ -2,29 +2,19 @@ package ui
 
 import (
 	"net/http"
+
+	"github.com/vexilhq/vexil/internal/api"
 )
 
-// clientBuild is one entry of GET .../clients.
-type clientBuild struct {
-	Application string `json:"application"`
-	Definitions string `json:"definitions"`
-	Instances   int    `json:"instances"`
-	Streaming   int    `json:"streaming"`
-	LastSeen    string `json:"last_seen"`
-}
-
 type clientsData struct {
-	Builds  []clientBuild
+	Builds  []api.ClientBuild
 	Current string // the hash of the definitions the server has now
 }
 
 // clientsPage shows which builds, of which definitions, read an environment.
 func (h *handler) clientsPage(w http.ResponseWriter, r *http.Request, s *session) {
 	env := r.PathValue("env")
-	var out struct {
-		Clients            []clientBuild `json:"clients"`
-		CurrentDefinitions string        `json:"current_definitions"`
-	}
+	var out api.Clients
 	if err := h.api.getJSON(r.Context(), s.token, envPath(env, "clients"), &out); err != nil {
 		h.fail(w, r, s, err)
 		return

@@ -10,21 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
-)
 
-// flagTelemetry is GET .../flags/{flag}/telemetry's answer.
-type flagTelemetry struct {
-	From          time.Time  `json:"from"`
-	Hours         int        `json:"hours"`
-	Total         int64      `json:"total"`
-	LastEvaluated *time.Time `json:"last_evaluated"`
-	Variants      []struct {
-		Variant string           `json:"variant"`
-		Total   int64            `json:"total"`
-		Reasons map[string]int64 `json:"reasons"`
-		Hourly  []int64          `json:"hourly"`
-	} `json:"variants"`
-}
+	"github.com/vexilhq/vexil/internal/api"
+)
 
 type variantRow struct {
 	Name    string
@@ -57,7 +45,7 @@ func (h *handler) telemetryPage(w http.ResponseWriter, r *http.Request, s *sessi
 	if rng != "7d" && rng != "30d" {
 		rng = "24h"
 	}
-	var ft flagTelemetry
+	var ft api.FlagTelemetry
 	if err := h.api.getJSON(r.Context(), s.token, envPath(env, "flags", flag, "telemetry")+"?range="+rng, &ft); err != nil {
 		h.fail(w, r, s, err)
 		return
@@ -70,7 +58,7 @@ func (h *handler) telemetryPage(w http.ResponseWriter, r *http.Request, s *sessi
 }
 
 // telemetryFor turns the API's answer into what the pages show.
-func telemetryFor(ft *flagTelemetry, flag string) telemetryData {
+func telemetryFor(ft *api.FlagTelemetry, flag string) telemetryData {
 	d := telemetryData{Flag: flag, Total: ft.Total, LastEvaluated: "never in the 90 days kept"}
 	if ft.LastEvaluated != nil {
 		d.LastEvaluated = ft.LastEvaluated.UTC().Format("2006-01-02 15:04 UTC")
@@ -95,7 +83,7 @@ func telemetryFor(ft *flagTelemetry, flag string) telemetryData {
 
 // chartSVG draws one line per variant: evaluations per hour. Only
 // presentation attributes, no style: the page's CSP allows no inline style.
-func chartSVG(ft *flagTelemetry, rows []variantRow, flag string) template.HTML {
+func chartSVG(ft *api.FlagTelemetry, rows []variantRow, flag string) template.HTML {
 	const w, h, left, right, top, bottom = 720.0, 240.0, 64.0, 12.0, 12.0, 28.0
 	pw, ph := w-left-right, h-top-bottom
 	var peak int64
@@ -191,21 +179,12 @@ type codeRef struct {
 // failing leaves its part empty rather than failing the page.
 func (h *handler) flagUsage(r *http.Request, s *session, env, flag string) *flagUsage {
 	u := &flagUsage{}
-	var ft flagTelemetry
+	var ft api.FlagTelemetry
 	if err := h.api.getJSON(r.Context(), s.token, envPath(env, "flags", flag, "telemetry")+"?range=24h", &ft); err == nil {
 		d := telemetryFor(&ft, flag)
 		u.Loaded, u.Total, u.LastEvaluated, u.Chart, u.Variants = true, d.Total, d.LastEvaluated, d.Chart, d.Variants
 	}
-	var refs struct {
-		UploadedAt   time.Time `json:"uploaded_at"`
-		LinkTemplate string    `json:"link_template"`
-		References   []struct {
-			File     string `json:"file"`
-			Line     int    `json:"line"`
-			Col      int    `json:"col"`
-			Accessor string `json:"accessor"`
-		} `json:"references"`
-	}
+	var refs api.CodeReferences
 	if err := h.api.getJSON(r.Context(), s.token, envPath(env, "code-references")+"?flag="+url.QueryEscape(flag), &refs); err == nil {
 		u.Uploaded = refs.UploadedAt.UTC().Format("2006-01-02 15:04 UTC")
 		for _, ref := range refs.References {

@@ -17,7 +17,9 @@ func parseTemplates() (map[string]*template.Template, error) {
 		"join":    strings.Join,
 		"explain": explainHTML,
 		"when":    when,
-		"list":    func(xs ...string) []string { return xs },
+		// stamp writes a time as the API writes it, for when and datetime=.
+		"stamp": func(t time.Time) string { return t.Format(time.RFC3339Nano) },
+		"list":  func(xs ...string) []string { return xs },
 		"labelled": func(label string, lines []diffLine) any {
 			return struct {
 				Label string
