@@ -19,6 +19,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/vexilhq/vexil/internal/api"
 	"github.com/vexilhq/vexil/store"
 )
 
@@ -326,22 +327,11 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
-// apiError is the JSON error body.
-type apiError struct {
-	Error errorBody `json:"error"`
-}
-
-type errorBody struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	Details []any  `json:"details"`
-}
-
 func writeError(w http.ResponseWriter, status int, code, msg string, details []any) {
 	if details == nil {
 		details = []any{}
 	}
-	writeJSON(w, status, apiError{errorBody{Code: code, Message: msg, Details: details}})
+	writeJSON(w, status, api.ErrorBody{Error: api.ErrorDetail{Code: code, Message: msg, Details: details}})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -122,7 +122,7 @@ func (r resp) json(t testing.TB) map[string]any {
 
 // code is the admin API's error code, "" when there is none.
 func (r resp) code() string {
-	var e apiError
+	var e api.ErrorBody
 	json.Unmarshal(r.body, &e)
 	return e.Error.Code
 }

@@ -63,15 +63,9 @@ func (r *Remote) Rules(ctx context.Context) (*RemoteRules, error) {
 	return &RemoteRules{Version: v, File: file, Text: body, Doc: doc}, nil
 }
 
-// version is one entry of GET .../versions.
-type version struct {
-	Version   int       `json:"version"`
-	CreatedAt time.Time `json:"created_at"`
-}
-
 // versionAt returns the version that was current at t: the newest created
 // at or before it, or nil when the environment is younger.
-func (r *Remote) versionAt(ctx context.Context, t time.Time) (*version, error) {
+func (r *Remote) versionAt(ctx context.Context, t time.Time) (*api.VersionInfo, error) {
 	q := url.Values{"limit": {"100"}}
 	for {
 		body, _, err := r.get(ctx, "versions", q, "application/json")
@@ -79,13 +73,13 @@ func (r *Remote) versionAt(ctx context.Context, t time.Time) (*version, error) {
 			return nil, err
 		}
 		var page struct {
-			Versions []version `json:"versions"`
+			Versions []api.VersionInfo `json:"versions"`
 		}
 		if err := json.Unmarshal(body, &page); err != nil {
 			return nil, r.problem("versions", err.Error())
 		}
 		for i := range page.Versions {
-			if !page.Versions[i].CreatedAt.After(t) {
+			if !page.Versions[i].Created.After(t) {
 				return &page.Versions[i], nil
 			}
 		}
@@ -93,10 +87,10 @@ func (r *Remote) versionAt(ctx context.Context, t time.Time) (*version, error) {
 			return nil, nil
 		}
 		last := page.Versions[len(page.Versions)-1].Version
-		if last <= 1 || q.Get("before") == strconv.Itoa(last) {
+		if last <= 1 || q.Get("before") == strconv.FormatInt(last, 10) {
 			return nil, nil
 		}
-		q.Set("before", strconv.Itoa(last))
+		q.Set("before", strconv.FormatInt(last, 10))
 	}
 }
 
@@ -129,12 +123,7 @@ func (r *Remote) get(ctx context.Context, path string, q url.Values, accept stri
 	if err != nil || status == http.StatusOK {
 		return body, h, err
 	}
-	var e struct {
-		Error struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-		} `json:"error"`
-	}
+	var e api.ErrorBody
 	msg := strconv.Itoa(status) + " " + http.StatusText(status)
 	if json.Unmarshal(body, &e) == nil && e.Error.Message != "" {
 		msg += ": " + e.Error.Message
@@ -247,8 +236,8 @@ func StuckRollouts(ctx context.Context, r *Remote, defs *vexilrt.Definitions, cu
 		return nil, err
 	}
 	then := cur.Doc
-	if old.Version != cur.Version {
-		if then, err = r.rulesOf(ctx, old.Version); err != nil {
+	if int(old.Version) != cur.Version {
+		if then, err = r.rulesOf(ctx, int(old.Version)); err != nil {
 			return nil, err
 		}
 	}
@@ -260,7 +249,7 @@ func StuckRollouts(ctx context.Context, r *Remote, defs *vexilrt.Definitions, cu
 		}
 		fs = append(fs, at(p.rule.Pos, RuleStuckRollout, Warning, "",
 			"rule %s rolls out [%g, %g) of attr:%s and has not changed since version %d of %s, over %d days ago: finish the rollout or end it",
-			p.rule.Name, p.split.lo, p.split.hi, p.split.attr, old.Version, old.CreatedAt.UTC().Format(time.DateOnly), int(StuckAfter.Hours()/24)))
+			p.rule.Name, p.split.lo, p.split.hi, p.split.attr, old.Version, old.Created.UTC().Format(time.DateOnly), int(StuckAfter.Hours()/24)))
 	}
 	return fs, nil
 }

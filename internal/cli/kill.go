@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/vexilhq/vexil/internal/api"
 )
 
 func runKill(ctx context.Context, args []string, stdio Stdio) int {
@@ -88,14 +90,7 @@ func killValue(ctx context.Context, c *apiClient, flagName string) (string, erro
 	if err != nil {
 		return "", err
 	}
-	var defs struct {
-		Flags []struct {
-			Name    string `json:"name"`
-			Alias   string `json:"alias"`
-			Default any    `json:"default"`
-			Safe    any    `json:"safe"`
-		} `json:"flags"`
-	}
+	var defs api.Definitions
 	if err := json.Unmarshal(b, &defs); err != nil {
 		return "", fmt.Errorf("reading the definitions: %w", err)
 	}
