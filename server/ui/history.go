@@ -19,7 +19,22 @@ type historyData struct {
 
 func (h *handler) historyPage(w http.ResponseWriter, r *http.Request, s *session) {
 	env := r.PathValue("env")
-	path := fmt.Sprintf("%s?limit=%d", envPath(env, "versions"), historyPageSize)
+	var d historyData
+	var err error
+	d.Versions, d.Before, err = h.versionList(r, s, fmt.Sprintf("%s?limit=%d", envPath(env, "versions"), historyPageSize))
+	if err != nil {
+		h.fail(w, r, s, err)
+		return
+	}
+	p := h.newPage(r, s, "History · "+env, "history")
+	p.Data = d
+	h.render(w, r, http.StatusOK, "history", p)
+}
+
+// versionList asks path for a page of versions, below the request's
+// ?before= when it names one, and returns them with the next page's
+// before (0: this is the last page).
+func (h *handler) versionList(r *http.Request, s *session, path string) ([]versionInfo, int, error) {
 	if b, err := strconv.Atoi(r.URL.Query().Get("before")); err == nil && b > 0 {
 		path += "&before=" + strconv.Itoa(b)
 	}
@@ -27,16 +42,13 @@ func (h *handler) historyPage(w http.ResponseWriter, r *http.Request, s *session
 		Versions []versionInfo `json:"versions"`
 	}
 	if err := h.api.getJSON(r.Context(), s.token, path, &out); err != nil {
-		h.fail(w, r, s, err)
-		return
+		return nil, 0, err
 	}
-	d := historyData{Versions: out.Versions}
+	before := 0
 	if n := len(out.Versions); n == historyPageSize && out.Versions[n-1].Version > 1 {
-		d.Before = out.Versions[n-1].Version
+		before = out.Versions[n-1].Version
 	}
-	p := h.newPage(r, s, "History · "+env, "history")
-	p.Data = d
-	h.render(w, r, http.StatusOK, "history", p)
+	return out.Versions, before, nil
 }
 
 type diffData struct {

@@ -142,18 +142,11 @@ func definitionsOf(src string, defs *vexilrt.Definitions) api.Definitions {
 	return out
 }
 
-// defsVersion is one entry of GET .../definitions/versions.
-type defsVersion struct {
-	Version   int    `json:"version"`
-	Parent    int    `json:"parent"`
-	Author    string `json:"author"`
-	Message   string `json:"message"`
-	CreatedAt string `json:"created_at"`
-}
-
 type defsHistoryData struct {
-	Project  string
-	Versions []defsVersion
+	Project string
+	// GET .../definitions/versions fills a rules version's fields but its
+	// action, rules and format.
+	Versions []versionInfo
 	Before   int
 }
 
@@ -163,23 +156,14 @@ func defsPath(ctx context.Context, rest string) string {
 
 // definitionsPage lists the project's definitions versions, newest first.
 func (h *handler) definitionsPage(w http.ResponseWriter, r *http.Request, s *session) {
-	path := defsPath(r.Context(), fmt.Sprintf("/versions?limit=%d", historyPageSize))
-	if b, err := strconv.Atoi(r.URL.Query().Get("before")); err == nil && b > 0 {
-		path += "&before=" + strconv.Itoa(b)
-	}
-	var out struct {
-		Versions []defsVersion `json:"versions"`
-	}
-	if err := h.api.getJSON(r.Context(), s.token, path, &out); err != nil {
+	d := defsHistoryData{Project: cmp.Or(projectOf(r.Context()), defaultProject)}
+	var err error
+	d.Versions, d.Before, err = h.versionList(r, s, defsPath(r.Context(), fmt.Sprintf("/versions?limit=%d", historyPageSize)))
+	if err != nil {
 		h.fail(w, r, s, err)
 		return
 	}
-	project := cmp.Or(projectOf(r.Context()), defaultProject)
-	d := defsHistoryData{Project: project, Versions: out.Versions}
-	if n := len(out.Versions); n == historyPageSize && out.Versions[n-1].Version > 1 {
-		d.Before = out.Versions[n-1].Version
-	}
-	p := h.newPage(r, s, "Definitions · "+project, "definitions")
+	p := h.newPage(r, s, "Definitions · "+d.Project, "definitions")
 	p.Data = d
 	h.render(w, r, http.StatusOK, "definitions", p)
 }
