@@ -193,7 +193,7 @@ func TestTokensAndAudit(t *testing.T) {
 
 func TestWatchSeesSaves(t *testing.T) {
 	forEachStore(t, func(t *testing.T, ctx context.Context, s *DB) {
-		ctx, cancel := context.WithCancel(context.Background())
+		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		got := make(chan Event, 16)
 		go s.Watch(ctx, func(ev Event) { got <- ev })
