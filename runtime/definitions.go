@@ -18,7 +18,7 @@ import (
 // The flag fields of FeaFea documents, and flags.yaml's extensions.
 const (
 	feafeaFlagFields = "default, variants, alias, metadata"
-	defsFlagFields   = "description, owner, expires, kind, client, safe, max_staleness, on_stale, deprecated"
+	defsFlagFields   = "description, owner, expires, kind, client, safe, max_staleness, on_stale, deprecated, metrics, primary, control"
 	flagKinds        = "release, kill_switch, experiment, permission, ops"
 )
 
@@ -32,7 +32,8 @@ func isFeaFeaFlagField(s string) bool {
 
 func isDefsFlagField(s string) bool {
 	switch s {
-	case "description", "owner", "expires", "kind", "client", "safe", "max_staleness", "on_stale", "deprecated":
+	case "description", "owner", "expires", "kind", "client", "safe", "max_staleness", "on_stale", "deprecated",
+		"metrics", "primary", "control":
 		return true
 	}
 	return false
@@ -86,8 +87,10 @@ func ParseDefinitions(file string, data []byte) (*Definitions, Diagnostics) {
 		case "flags":
 			d.FlagsPos = l.pos(p.key)
 			d.Flags = l.flags(p, true)
+		case "metrics":
+			d.Metrics = l.metrics(p)
 		default:
-			l.unknownKey(p, "version, package, attributes, flags")
+			l.unknownKey(p, "version, package, attributes, metrics, flags")
 		}
 	}
 	at := Position{File: file, Line: 1, Col: 1}
@@ -100,6 +103,7 @@ func ParseDefinitions(file string, data []byte) (*Definitions, Diagnostics) {
 		}
 	}
 	l.diags = append(l.diags, validateFlags(d.Flags)...)
+	l.diags = append(l.diags, validateExperiments(d)...)
 	return d, l.done()
 }
 
@@ -129,7 +133,7 @@ func validateFlags(flags []FlagDef) Diagnostics {
 		}
 		path := "flags." + f.Name
 		// What an alias shares with its flag, so it may not set.
-		shared := [...]string{"default", "variants", "metadata", "safe", "kind", "client", "max_staleness", "on_stale"}
+		shared := [...]string{"default", "variants", "metadata", "safe", "kind", "client", "max_staleness", "on_stale", "metrics", "primary", "control"}
 		for _, field := range shared {
 			if p, ok := f.FieldPos[field]; ok {
 				report(diagcode.AliasSetsField, p, path+"."+field, "an alias takes no %s: it shares everything with flag %q", field, f.Alias)
@@ -246,6 +250,8 @@ func (l *loader) flag(q yamlPair, defs bool) (FlagDef, bool) {
 					l.errAt(diagcode.InvalidOnStale, x.val, x.path, "must be safe or last, not %q", clipText(s))
 				}
 			}
+		case "metrics", "primary", "control":
+			l.experimentField(&f, x)
 		case "deprecated":
 			switch {
 			case isScalar(x.val, "!!bool"):

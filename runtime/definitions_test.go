@@ -137,7 +137,7 @@ flags:
 			`flags.yaml:22:48: flags.d.client: an alias takes no client: it shares everything with flag "c"`,
 			`flags.yaml:22:69: flags.d.max_staleness: an alias takes no max_staleness: it shares everything with flag "c"`,
 			`flags.yaml:22:83: flags.d.on_stale: an alias takes no on_stale: it shares everything with flag "c"`,
-			`flags.yaml:23:22: flags.e.note: unknown key "note" (expected default, variants, alias, metadata, description, owner, expires, kind, client, safe, max_staleness, on_stale, deprecated)`,
+			`flags.yaml:23:22: flags.e.note: unknown key "note" (expected default, variants, alias, metadata, description, owner, expires, kind, client, safe, max_staleness, on_stale, deprecated, metrics, primary, control)`,
 		}},
 	}
 	for _, tt := range tests {

@@ -149,6 +149,14 @@ type FlagDef struct {
 	MaxStaleness time.Duration
 	OnStale      string // safe | last
 
+	// An experiment's metrics (names in Definitions.Metrics), the primary
+	// one, and its control variant's text ("": the default; see
+	// ControlVariant). MetricsPos[i] is where Metrics[i] is written.
+	Metrics    []string
+	MetricsPos []Position
+	Primary    string
+	Control    string
+
 	// FieldPos records where each field's value is, keyed by its YAML key
 	// ("default", "variants", "expires", ...).
 	FieldPos map[string]Position
@@ -206,6 +214,9 @@ type Definitions struct {
 	Attributes []AttrDef // in document order; a compiled config's slot order
 	Flags      []FlagDef // in document order; a compiled config's flag order
 	FlagsPos   Position  // of the flags key, for errors about the flags as a whole
+	// Metrics are what the application tracks, in document order: a
+	// MetricID is an index here.
+	Metrics []MetricDef
 }
 
 // Attribute returns the named attribute definition.

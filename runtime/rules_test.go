@@ -378,7 +378,7 @@ colour: blue
 		`flags.yaml:8:26: flags.b.default: an alias takes no default: it shares everything with flag "a"`,
 		`flags.yaml:9:28: flags.c.kind: unknown kind "launch" (expected release, kill_switch, experiment, permission, ops)`,
 		"flags.yaml:9:45: flags.c.expires: must be a date (YYYY-MM-DD), not the string \"31/12/2027\"",
-		`flags.yaml:10:1: colour: unknown key "colour" (expected version, package, attributes, flags)`,
+		`flags.yaml:10:1: colour: unknown key "colour" (expected version, package, attributes, metrics, flags)`,
 	})
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/vexilhq/vexil/internal/experiment"
+	vexilrt "github.com/vexilhq/vexil/runtime"
 )
 
 const experimentUsage = `usage: vexil experiment analyze --flag FLAG --metric NAME --exposures FILE... --events FILE...
@@ -143,7 +144,11 @@ func (r *analyzeRun) run(ctx context.Context, stdin io.Reader) (*experiment.Resu
 		if err != nil {
 			return nil, err
 		}
-		if defs, err = experiment.ParseDefinitions(r.defsFile, data, o.Flag); err != nil {
+		parsed, diags := vexilrt.ParseDefinitions(r.defsFile, data)
+		if err := diags.Err(); err != nil {
+			return nil, err
+		}
+		if defs, err = experiment.FromDefinitions(parsed, o.Flag); err != nil {
 			return nil, err
 		}
 		o.Variants = defs.Flag.Variants
@@ -153,8 +158,8 @@ func (r *analyzeRun) run(ctx context.Context, stdin io.Reader) (*experiment.Resu
 		if o.Control == "" {
 			o.Control = defs.Flag.Control
 		}
-		if m, ok := defs.Metrics[o.Metric]; ok && o.Aggregate == "" {
-			o.Aggregate = m.Type
+		if t, ok := defs.Metrics[o.Metric]; ok && o.Aggregate == "" {
+			o.Aggregate = t
 		}
 	}
 	switch {

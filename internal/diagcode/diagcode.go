@@ -61,6 +61,12 @@ const (
 	FlagWithoutValues    = "VX2024" // a flag with no value to answer
 	ObjectShape          = "VX2025" // object variants whose fields differ in name or type, or have none
 	ObjectFieldValue     = "VX2026" // an object variant's field that is not a string, number or bool
+	UnknownMetricType    = "VX2027" // a metric type that is not sum, count or any
+	UnknownMetric        = "VX2028" // a flag's metrics or primary naming no declared metric
+	DuplicateMetric      = "VX2029" // a metric listed twice in a flag's metrics
+	PrimaryNotListed     = "VX2030" // a primary metric that is not one of the flag's metrics
+	ControlNotVariant    = "VX2031" // a control that is not one of the flag's variants
+	ExperimentOnly       = "VX2032" // metrics, primary or control on a flag that is not kind: experiment
 )
 
 // Rules documents: rules, filters, kills.

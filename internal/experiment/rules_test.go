@@ -2,8 +2,9 @@ package experiment
 
 import (
 	"math"
-	"strings"
 	"testing"
+
+	vexilrt "github.com/vexilhq/vexil/runtime"
 )
 
 func TestRulesAllocation(t *testing.T) {
@@ -67,7 +68,7 @@ func TestRulesAllocation(t *testing.T) {
 	}
 }
 
-func TestParseDefinitions(t *testing.T) {
+func TestFromDefinitions(t *testing.T) {
 	src := `version: 1
 package: flags
 attributes:
@@ -75,7 +76,7 @@ attributes:
 metrics:
   purchase: {type: sum, unit: USD, description: Money spent.}
   signup: {type: any}
-  views: {}
+  views: {type: count}
 flags:
   workbook:
     variants: [classic, guided]
@@ -84,36 +85,32 @@ flags:
     metrics: [purchase, signup]
     primary: purchase
   dark: {default: false}
-  checkout: {variants: [a, b], default: a, control: b}
+  checkout: {variants: [a, b], default: a, kind: experiment, control: b}
+  old_checkout: {alias: checkout}
 `
-	d, err := ParseDefinitions("flags.yaml", []byte(src), "workbook")
+	defs, diags := vexilrt.ParseDefinitions("flags.yaml", []byte(src))
+	if err := diags.Err(); err != nil {
+		t.Fatal(err)
+	}
+	d, err := FromDefinitions(defs, "workbook")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if d.Flag.Control != "classic" || d.Flag.Primary != "purchase" || len(d.Flag.Variants) != 2 || d.KeyAttr != "user_id" {
 		t.Errorf("flag %+v, key %q", d.Flag, d.KeyAttr)
 	}
-	if d.Metrics["signup"].Type != Any || d.Metrics["purchase"].Unit != "USD" || d.Metrics["views"].Type != Sum {
+	if d.Metrics["signup"] != Any || d.Metrics["purchase"] != Sum || d.Metrics["views"] != Count {
 		t.Errorf("metrics %+v", d.Metrics)
 	}
-	if d, err := ParseDefinitions("flags.yaml", []byte(src), "dark"); err != nil || d.Flag.Control != "false" || len(d.Flag.Variants) != 2 {
+	if d, err := FromDefinitions(defs, "dark"); err != nil || d.Flag.Control != "false" || len(d.Flag.Variants) != 2 {
 		t.Errorf("a bool flag: %+v, %v", d, err)
 	}
-	if d, err := ParseDefinitions("flags.yaml", []byte(src), "checkout"); err != nil || d.Flag.Control != "b" {
-		t.Errorf("control: %+v, %v", d, err)
+	for _, flag := range []string{"checkout", "old_checkout"} {
+		if d, err := FromDefinitions(defs, flag); err != nil || d.Flag.Control != "b" {
+			t.Errorf("%s: control: %+v, %v", flag, d, err)
+		}
 	}
-	for _, tc := range []struct{ name, src, flag, err string }{
-		{"no such flag", src, "nope", `flags.yaml: flags: no flag "nope"`},
-		{"bad metric type", strings.Replace(src, "type: any", "type: avg", 1), "workbook", `flags.yaml:7:18: metrics.signup.type: must be sum, count or any, not "avg"`},
-		{"undeclared metric", strings.Replace(src, "[purchase, signup]", "[purchase, refund]", 1), "workbook", `no metric "refund"`},
-		{"metrics not a list", strings.Replace(src, "[purchase, signup]", "purchase", 1), "workbook", "flags.workbook.metrics: must be a list"},
-		{"not yaml", "flags: [", "workbook", "flags.yaml:"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := ParseDefinitions("flags.yaml", []byte(tc.src), tc.flag)
-			if err == nil || !strings.Contains(err.Error(), tc.err) {
-				t.Errorf("error %v, want one containing %q", err, tc.err)
-			}
-		})
+	if _, err := FromDefinitions(defs, "nope"); err == nil || err.Error() != `flags.yaml: flags: no flag "nope"` {
+		t.Errorf("no such flag: %v", err)
 	}
 }
