@@ -157,6 +157,7 @@ type leafKey struct {
 // buildPass fills c.pass from c.flags; WithStale calls it again for its
 // copy.
 func (c *Config) buildPass() {
+	c.plans = &planCache{}
 	c.pass = make([]passFlag, len(c.flags))
 	c.passTerms, c.passLeaves, c.passWordSplits = nil, nil, [passWords]uint64{}
 	leaves := map[leafKey]int32{}
@@ -279,6 +280,10 @@ func (c *Config) VariantIndexes(ids []FlagID, slots []Value, out []int32) {
 	var lv leafBits
 	if c.obs != nil {
 		c.observedPass(ids, &st, &lv, slots, out)
+		return
+	}
+	if p := c.planFor(ids); p != nil {
+		c.runPlan(p, &st, out)
 		return
 	}
 	for i, id := range ids {

@@ -165,12 +165,15 @@ func FuzzVariantIndexes(f *testing.F) {
 			}
 			out := make([]int32, len(ids))
 			obs := &countingObserver{}
-			for _, cfg := range []*Config{c, c.WithObserver(obs)} {
+			unplanned := *c
+			unplanned.plans = nil
+			// c twice: the first call makes the list's plan, the second reuses it.
+			for k, cfg := range []*Config{c, c, &unplanned, c.WithObserver(obs)} {
 				clear(out)
 				cfg.VariantIndexes(ids, slots, out)
 				for i, id := range ids {
 					if want := treeValue(c, id, slots); out[i] != want {
-						t.Fatalf("flag %s: pass answers %d, tree walk %d\ntarget %v\n%s", c.flags[id].name, out[i], want, slots, src)
+						t.Fatalf("flag %s: pass %d answers %d, tree walk %d\ntarget %v\n%s", c.flags[id].name, k, out[i], want, slots, src)
 					}
 				}
 			}

@@ -203,6 +203,7 @@ type Config struct {
 	passTerms      []passTerm
 	passLeaves     []int32           // node of each numbered leaf
 	passWordSplits [passWords]uint64 // split keys among each word's leaves
+	plans          *planCache        // passes over the lists of flags Views ask for (batch_plan.go)
 
 	attrs      []string // slot names
 	attrTypes  []AttrType

@@ -10,3 +10,6 @@ func md5x8(bl *md5Blocks, out *[4][8]uint32) { md5x8Generic(bl, out) }
 
 // md5x8Vector stands for the vector code other architectures do not have.
 func md5x8Vector(bl *md5Blocks, out *[4][8]uint32) { md5x8Generic(bl, out) }
+
+// md5x8Impls are the vector versions this CPU runs, by name, for tests.
+func md5x8Impls() map[string]func(*md5Blocks, *[4][8]uint32) { return nil }
