@@ -123,7 +123,7 @@ func (rc *rawConn) roundTrip(req []byte) (int, []byte, error) {
 	if err != nil {
 		return 0, nil, fmt.Errorf("bad status line %q", line)
 	}
-	n := -1
+	n, chunked := -1, false
 	for {
 		line, err = rc.r.ReadSlice('\n')
 		if err != nil {
@@ -132,18 +132,51 @@ func (rc *rawConn) roundTrip(req []byte) (int, []byte, error) {
 		if len(line) <= 2 { // the blank line ending the header
 			break
 		}
-		if name, value, ok := bytes.Cut(line, []byte(":")); ok && strings.EqualFold(string(name), "Content-Length") {
+		name, value, _ := bytes.Cut(line, []byte(":"))
+		switch {
+		case strings.EqualFold(string(name), "Content-Length"):
 			if n, err = strconv.Atoi(string(bytes.TrimSpace(value))); err != nil {
 				return 0, nil, fmt.Errorf("bad header %q", line)
 			}
+		case strings.EqualFold(string(name), "Transfer-Encoding"):
+			chunked = string(bytes.TrimSpace(value)) == "chunked"
 		}
 	}
-	if n < 0 {
+	switch {
+	case status == http.StatusNotModified:
+		return status, rc.body[:0], nil
+	case chunked:
+		return status, rc.body, rc.readChunks()
+	case n < 0:
 		return 0, nil, errors.New("answer without Content-Length")
 	}
 	rc.body = slices.Grow(rc.body[:0], n)[:n]
 	_, err = io.ReadFull(rc.r, rc.body)
 	return status, rc.body, err
+}
+
+// readChunks reads a chunked body into rc.body.
+func (rc *rawConn) readChunks() error {
+	rc.body = rc.body[:0]
+	for {
+		line, err := rc.r.ReadSlice('\n')
+		if err != nil {
+			return err
+		}
+		n, err := strconv.ParseInt(string(bytes.TrimSpace(line)), 16, 32)
+		if err != nil {
+			return fmt.Errorf("bad chunk size %q", line)
+		}
+		start := len(rc.body)
+		rc.body = slices.Grow(rc.body, int(n)+2)[:start+int(n)+2] // the chunk and its CRLF
+		if _, err := io.ReadFull(rc.r, rc.body[start:]); err != nil {
+			return err
+		}
+		rc.body = rc.body[:start+int(n)]
+		if n == 0 {
+			return nil
+		}
+	}
 }
 
 // cpuTime is the CPU time this process has used (user and system).

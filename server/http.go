@@ -339,9 +339,18 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	if err != nil {
 		status, b = http.StatusInternalServerError, []byte(`{"error":{"code":"internal","message":"encoding the answer failed","details":[]}}`)
 	}
-	w.Header().Set("Content-Type", "application/json")
+	writeJSONBody(w, status, append(b, '\n'))
+}
+
+// writeJSONBody answers status with b, a JSON body. Its Content-Length spares
+// net/http buffering the body to measure it and, past 2 KiB, chunking it.
+// The header map is written directly, its keys already canonical.
+func writeJSONBody(w http.ResponseWriter, status int, b []byte) {
+	h := w.Header()
+	h["Content-Type"] = []string{"application/json"}
+	h["Content-Length"] = []string{strconv.Itoa(len(b))}
 	w.WriteHeader(status)
-	w.Write(append(b, '\n'))
+	w.Write(b)
 }
 
 // readBody reads a request body within the limit, answering 413 itself.

@@ -156,11 +156,9 @@ func (s *Server) ofrepOne(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	ev := snap.cfg.EvaluateSlots(id, slots, time.Now())
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
 	out := appendOFREPResult(body, ev) // after the body, no longer needed
 	*bp = out[:0]
-	w.Write(out[len(body):])
+	writeJSONBody(w, http.StatusOK, out[len(body):])
 }
 
 // ofrepOneSlow answers the bodies the fast decoder leaves alone, and
@@ -227,7 +225,7 @@ func (s *Server) ofrepBulk(w http.ResponseWriter, r *http.Request, c *call) {
 	tag[0], tag[len(tag)-1] = '"', '"'
 	base64.RawURLEncoding.Encode(tag[1:len(tag)-1], sum[:12])
 	etag := string(tag[:])
-	w.Header().Set("ETag", etag)
+	w.Header()["Etag"] = []string{etag}
 	if etagMatches(r.Header.Get("If-None-Match"), etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
@@ -236,9 +234,7 @@ func (s *Server) ofrepBulk(w http.ResponseWriter, r *http.Request, c *call) {
 	if fast {
 		if out, ok := appendOFREPBulk(body, snap, slots, streams, now); ok {
 			*bp = out[:0]
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusOK)
-			w.Write(out[len(body):])
+			writeJSONBody(w, http.StatusOK, out[len(body):])
 			return
 		}
 		attrs, _ = s.ofrepAttrs(body, snap.defs.keyAttr)
