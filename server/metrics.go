@@ -19,7 +19,8 @@ type metrics struct {
 	compilesWaiting prometheus.Gauge
 	streamsRefused  prometheus.Counter
 	unauthenticated prometheus.Counter
-	// evaluations are the counts clients report, added as they arrive.
+	// evaluations are the counts clients report, added as they arrive, and
+	// the OFREP evaluations, added once a minute.
 	evaluations *prometheus.CounterVec
 }
 
@@ -56,7 +57,7 @@ func newMetrics() *metrics {
 		Name: "vexil_unauthenticated_requests_total", Help: "Requests and UI sign-ins refused for want of a valid token (audited at most once per source per minute).",
 	})
 	m.evaluations = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "vexil_flag_evaluations_total", Help: "Flag evaluations clients reported to this replica, by flag, variant and reason (project is \"default\" until projects exist).",
+		Name: "vexil_flag_evaluations_total", Help: "Flag evaluations clients reported to this replica and this replica's OFREP evaluations, by project, environment, flag, variant and reason.",
 	}, []string{"project", "env", "flag", "variant", "reason"})
 	m.reg.MustRegister(m.evaluations, m.unauthenticated, m.streamsRefused, m.compilesWaiting, m.requests, m.latency, m.saves, m.conflicts, m.sseClients, m.configVersion,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -156,6 +156,7 @@ func (s *Server) ofrepOne(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	ev := snap.cfg.EvaluateSlots(id, slots, time.Now())
+	snap.count(ev)
 	out := appendOFREPResult(body, ev) // after the body, no longer needed
 	*bp = out[:0]
 	writeJSONBody(w, http.StatusOK, out[len(body):])
@@ -174,6 +175,7 @@ func (s *Server) ofrepOneSlow(w http.ResponseWriter, key string, snap *snapshot,
 		return
 	}
 	ev := snap.cfg.Evaluate(key, attrs, time.Now())
+	snap.count(ev)
 	if err := ev.Err(); err != nil {
 		writeJSON(w, http.StatusBadRequest, ofrepResult{Key: key, ErrorCode: "INVALID_CONTEXT", ErrorDetails: err.Error()})
 		return
@@ -242,6 +244,7 @@ func (s *Server) ofrepBulk(w http.ResponseWriter, r *http.Request, c *call) {
 	flags := make([]ofrepResult, 0, len(snap.client))
 	for _, name := range snap.client {
 		ev := snap.cfg.Evaluate(name, attrs, now)
+		snap.count(ev)
 		if err := ev.Err(); err != nil {
 			writeJSON(w, http.StatusBadRequest, ofrepError{"INVALID_CONTEXT", err.Error()})
 			return

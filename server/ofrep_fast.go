@@ -333,6 +333,7 @@ func appendOFREPBulk(b []byte, snap *snapshot, slots []vexilrt.Value, streams []
 		if i > 0 {
 			b = append(b, ',')
 		}
+		snap.count(ev)
 		b = appendOFREPObject(b, ev)
 	}
 	return append(b, "]}\n"...), true

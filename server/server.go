@@ -122,7 +122,8 @@ type snapshot struct {
 	client     []string
 	ofrep      *ofrepSlots
 
-	ofrepFrame []byte // the OFREP event stream's event announcing this version
+	ofrepFrame []byte         // the OFREP event stream's event announcing this version
+	counts     []*flagCounter // OFREP evaluation counters, by FlagID
 }
 
 // New loads tokens and every environment's current version, compiling each.
@@ -223,6 +224,12 @@ func (s *Server) envNames() []string { return *s.envList.Load() }
 func (s *Server) Run(ctx context.Context) error {
 	defer s.Close()
 	go s.pruneTelemetry(ctx)
+	// The last flush of OFREP counts ends before Run returns, while the
+	// store is still open.
+	flushCtx, stopFlush := context.WithCancel(ctx)
+	flushed := make(chan struct{})
+	go s.flushEvaluationsEvery(flushCtx, evalFlushInterval, flushed)
+	defer func() { stopFlush(); <-flushed }()
 	// A periodic resync covers a lost notification, however unlikely.
 	go func() {
 		t := time.NewTicker(s.opts.Resync)
@@ -321,6 +328,7 @@ func (s *Server) install(e *envState, v *store.Version) error {
 	if err != nil {
 		return err
 	}
+	snap.counts = s.tel.ofrep.countersFor(e.proj.name, e.name, cfg)
 	e.snap.Store(snap)
 	next := make(chan struct{})
 	close(*e.changed.Swap(&next))

@@ -34,6 +34,7 @@ const projectLabel = "default"
 // "default"'s, whose paths are the only ones that take them).
 type telemetry struct {
 	variants atomic.Pointer[variantsCache]
+	ofrep    evalCounts // OFREP evaluations, counted like an SDK client's
 }
 
 // variantsCache maps flag (or alias) → the variants it can answer, for one
