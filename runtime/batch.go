@@ -33,10 +33,11 @@ type splitHash struct {
 	block [64]byte
 }
 
-// splitCache is a pass's percentages, by split key.
+// splitCache is a pass's digests, by split key: the MD5 of each split's
+// input as a big-endian 128-bit number, from which its percentage follows.
 type splitCache struct {
-	pct   [maxCachedSplits]float64
-	have  uint64 // pct[k] is set
+	dig   [maxCachedSplits]u128
+	have  uint64 // dig[k] is set
 	tried uint64 // hashed or found unhashable (a set, an absent value, a long key)
 	ids   []FlagID
 }
@@ -159,7 +160,7 @@ type leafKey struct {
 func (c *Config) buildPass() {
 	c.plans = &planCache{}
 	c.pass = make([]passFlag, len(c.flags))
-	c.passTerms, c.passLeaves, c.passWordSplits = nil, nil, [passWords]uint64{}
+	c.passTerms, c.passLeaves, c.passRanges, c.passWordSplits = nil, nil, nil, [passWords]uint64{}
 	leaves := map[leafKey]int32{}
 	for id := range c.flags {
 		f := &c.flags[c.flags[id].canon]
@@ -253,10 +254,13 @@ func (c *Config) conjunction(i int32, pos bool, lits *[]int32, leaves map[leafKe
 				return false, false
 			}
 			k = int32(len(c.passLeaves))
+			var r splitRange
 			if n.op == nInsplit {
 				c.passWordSplits[len(c.passLeaves)>>6] |= 1 << n.a
+				r = splitRange{lo: firstReaching(n.lo), hi: firstReaching(n.hi)}
 			}
 			c.passLeaves = append(c.passLeaves, i)
+			c.passRanges = append(c.passRanges, r)
 			leaves[key] = k
 		}
 		if !pos {
@@ -403,8 +407,7 @@ func (c *Config) testLeaves(w int, st *evalState) uint64 {
 		case n.op <= lastAttrOp:
 			hit = c.evalAttr(n, v)
 		case n.op == nInsplit && st.splits.have&(1<<n.a) != 0: // numbered leaves have keys
-			p := st.splits.pct[n.a]
-			hit = (n.lo <= p && p < n.hi) != n.neg
+			hit = c.passRanges[64*w+b].holds(st.splits.dig[n.a]) != n.neg
 		default:
 			hit = c.evalRef(n, st)
 		}
@@ -426,7 +429,8 @@ func (c *Config) splitPercent(n *cnode, st *evalState) (float64, bool) {
 	if sc.tried&bit == 0 {
 		c.hashSplits(st, bit)
 	}
-	return sc.pct[n.a], sc.have&bit != 0
+	d := sc.dig[n.a]
+	return uint128Fraction(d.hi, d.lo) * 100, sc.have&bit != 0
 }
 
 // hashSplits hashes split key first and every untried split the pass's
@@ -451,7 +455,7 @@ func (c *Config) hashSplitSet(st *evalState, want uint64) {
 			key := &c.splitKeys[k]
 			switch v := st.slots[key.slot]; v.kind {
 			case KindBool, KindInt, KindFloat, KindString:
-				sc.pct[k] = splitPercentValue(key.seed, v)
+				sc.dig[k] = splitDigest(key.seed, v)
 				sc.have |= 1 << k
 			}
 		}
@@ -501,7 +505,7 @@ func (c *Config) flushSplits(sc *splitCache, bl *md5Blocks, lane *[8]int8, nl in
 	md5x8(bl, &out)
 	for j := range nl {
 		k := lane[j]
-		sc.pct[k] = percentOfState(out[0][j], out[1][j], out[2][j], out[3][j])
+		sc.dig[k] = digestOfState(out[0][j], out[1][j], out[2][j], out[3][j])
 		sc.have |= 1 << k
 	}
 }

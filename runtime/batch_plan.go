@@ -3,6 +3,7 @@ package runtime
 import (
 	"slices"
 	"sync/atomic"
+	"unsafe"
 )
 
 // A View's Client() asks for the same list of flags on every call, so a pass
@@ -55,7 +56,7 @@ func (c *Config) planFor(ids []FlagID) *passPlan {
 		return nil
 	}
 	for i := range pc.plans {
-		if p := pc.plans[i].Load(); p != nil && slices.Equal(p.ids, ids) {
+		if p := pc.plans[i].Load(); p != nil && idsText(p.ids) == idsText(ids) {
 			return p
 		}
 	}
@@ -70,6 +71,12 @@ func (c *Config) planFor(ids []FlagID) *passPlan {
 			return p
 		}
 	}
+}
+
+// idsText is a list of IDs as the bytes that hold it, so that comparing two
+// lists is one memory comparison rather than a loop.
+func idsText(ids []FlagID) string {
+	return unsafe.String((*byte)(unsafe.Pointer(unsafe.SliceData(ids))), len(ids)*int(unsafe.Sizeof(FlagID(0))))
 }
 
 // buildPlan compiles the pass over ids. IDs must be valid.
@@ -112,13 +119,11 @@ func (c *Config) runPlan(p *passPlan, st *evalState, out []int32) {
 			lv[w] = c.testLeaves(w, st)
 		}
 	}
-	for k := range p.terms {
-		t := &p.terms[k]
-		v := out[t.out]
-		if lv[t.w&(passWords-1)]&t.mask == t.want {
-			v = t.value
+	terms := p.terms
+	for k := range terms {
+		if t := &terms[k]; lv[t.w&(passWords-1)]&t.mask == t.want {
+			out[t.out] = t.value
 		}
-		out[t.out] = v
 	}
 	for _, e := range p.evals {
 		out[e.out] = c.evalFlag(e.id, st).value

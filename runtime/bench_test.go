@@ -2,6 +2,8 @@ package runtime
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -176,5 +178,44 @@ func BenchmarkDecodeLarge(b *testing.B) {
 		if _, diags := ParseRules("large.yaml", data); diags.HasErrors() {
 			b.Fatal(diags)
 		}
+	}
+}
+
+// BenchmarkVariantIndexesAllFlags is bench/'s scenario 4 without the
+// benchmark's conversions: one pass over the 50 client flags of its
+// documents for its target, as View.Client() runs it.
+func BenchmarkVariantIndexesAllFlags(b *testing.B) {
+	read := func(name string) []byte {
+		src, err := os.ReadFile(filepath.Join("..", "bench", name))
+		if err != nil {
+			b.Skip(err)
+		}
+		return src
+	}
+	defs, diags := ParseDefinitions("flags.yaml", read("flags.yaml"))
+	if diags.HasErrors() {
+		b.Fatal(diags)
+	}
+	doc, diags := ParseRules("rules.yaml", read("rules.yaml"))
+	if diags.HasErrors() {
+		b.Fatal(diags)
+	}
+	c, diags := Compile(doc, CompileOptions{Definitions: defs})
+	if c == nil {
+		b.Fatal(diags)
+	}
+	ids := make([]FlagID, len(c.flags))
+	for i := range ids {
+		ids[i] = FlagID(i)
+	}
+	slots, err := c.SlotsFromMap(map[string]any{"user_id": "user-42", "country": "NZ", "plan": "pro", "seats": 25, "age": 34, "school_id": 17}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := make([]int32, len(ids))
+	b.ReportAllocs()
+	defer reportCPU(b)()
+	for b.Loop() {
+		c.VariantIndexes(ids, slots, out)
 	}
 }

@@ -202,6 +202,7 @@ type Config struct {
 	pass           []passFlag  // by flag ID, for a pass over many flags (batch.go)
 	passTerms      []passTerm
 	passLeaves     []int32           // node of each numbered leaf
+	passRanges     []splitRange      // by numbered leaf: an insplit leaf's range of digests
 	passWordSplits [passWords]uint64 // split keys among each word's leaves
 	plans          *planCache        // passes over the lists of flags Views ask for (batch_plan.go)
 

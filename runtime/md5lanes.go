@@ -38,10 +38,11 @@ func md5x8Generic(bl *md5Blocks, out *[4][8]uint32) {
 	}
 }
 
-// percentOfState is percentOfSum of a digest given as its state words:
-// the digest's bytes are the words little-endian, read big-endian here.
-func percentOfState(a, b, c, d uint32) float64 {
-	hi := uint64(bits.ReverseBytes32(a))<<32 | uint64(bits.ReverseBytes32(b))
-	lo := uint64(bits.ReverseBytes32(c))<<32 | uint64(bits.ReverseBytes32(d))
-	return uint128Fraction(hi, lo) * 100
+// digestOfState is a digest given as its state words as the big-endian
+// number splits read: its bytes are the words little-endian.
+func digestOfState(a, b, c, d uint32) u128 {
+	return u128{
+		hi: uint64(bits.ReverseBytes32(a))<<32 | uint64(bits.ReverseBytes32(b)),
+		lo: uint64(bits.ReverseBytes32(c))<<32 | uint64(bits.ReverseBytes32(d)),
+	}
 }

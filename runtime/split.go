@@ -20,10 +20,63 @@ func SplitPercent(seed, text string) float64 {
 // splitPercentValue hashes a scalar attribute value as Python's str() writes
 // it, without allocating for the common sizes.
 func splitPercentValue(seed string, v Value) float64 {
+	d := splitDigest(seed, v)
+	return uint128Fraction(d.hi, d.lo) * 100
+}
+
+// splitDigest is the digest splitPercentValue's percentage is of.
+func splitDigest(seed string, v Value) u128 {
 	var buf [128]byte
 	b := append(append(buf[:0], seed...), ':')
 	b = appendPyStr(b, v)
-	return percentOfSum(md5.Sum(b))
+	sum := md5.Sum(b)
+	return u128{hi: binary.BigEndian.Uint64(sum[:8]), lo: binary.BigEndian.Uint64(sum[8:])}
+}
+
+// u128 is a 128-bit number, or with inf set one past the largest.
+type u128 struct {
+	hi, lo uint64
+	inf    bool
+}
+
+// atMost reports whether r <= x.
+func (r u128) atMost(x u128) bool {
+	return !r.inf && (r.hi < x.hi || r.hi == x.hi && r.lo <= x.lo)
+}
+
+// splitRange is an insplit leaf's [lo, hi) as the digests whose percentage
+// falls in it. The percentage never falls as the digest rises, so it is at
+// least lo exactly from the first digest that reaches lo on: a pass compares
+// digests instead of converting each to a float.
+type splitRange struct{ lo, hi u128 }
+
+// holds reports whether digest x's percentage is in the range.
+func (r splitRange) holds(x u128) bool { return r.lo.atMost(x) && !r.hi.atMost(x) }
+
+// firstReaching is the least digest whose percentage is at least bound
+// (inf when none is, as for a bound over 100 or NaN), by bisection.
+func firstReaching(bound float64) u128 {
+	reaches := func(x u128) bool { return uint128Fraction(x.hi, x.lo)*100 >= bound }
+	top := u128{hi: math.MaxUint64, lo: math.MaxUint64}
+	if !reaches(top) {
+		return u128{inf: true}
+	}
+	lo, hi := u128{}, top // the answer is in [lo, hi]
+	for lo != hi {
+		// mid = lo + (hi-lo)/2
+		dlo, borrow := bits.Sub64(hi.lo, lo.lo, 0)
+		dhi, _ := bits.Sub64(hi.hi, lo.hi, borrow)
+		dlo, dhi = dlo>>1|dhi<<63, dhi>>1
+		mlo, carry := bits.Add64(lo.lo, dlo, 0)
+		mid := u128{hi: lo.hi + dhi + carry, lo: mlo}
+		if reaches(mid) {
+			hi = mid
+		} else {
+			mlo, carry = bits.Add64(mid.lo, 1, 0)
+			lo = u128{hi: mid.hi + carry, lo: mlo}
+		}
+	}
+	return lo
 }
 
 func percentOfSum(sum [md5.Size]byte) float64 {
