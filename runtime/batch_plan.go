@@ -120,9 +120,18 @@ func (c *Config) runPlan(p *passPlan, st *evalState, out []int32) {
 		}
 	}
 	terms := p.terms
-	for k := range terms {
-		if t := &terms[k]; lv[t.w&(passWords-1)]&t.mask == t.want {
-			out[t.out] = t.value
+	if p.words == 1 { // the leaves of one word, the usual case, kept in a register
+		bits := lv[0]
+		for k := range terms {
+			if t := &terms[k]; bits&t.mask == t.want {
+				out[t.out] = t.value
+			}
+		}
+	} else {
+		for k := range terms {
+			if t := &terms[k]; lv[t.w&(passWords-1)]&t.mask == t.want {
+				out[t.out] = t.value
+			}
 		}
 	}
 	for _, e := range p.evals {

@@ -33,14 +33,17 @@ func splitDigest(seed string, v Value) u128 {
 	return u128{hi: binary.BigEndian.Uint64(sum[:8]), lo: binary.BigEndian.Uint64(sum[8:])}
 }
 
-// u128 is a 128-bit number, or with inf set one past the largest.
-type u128 struct {
-	hi, lo uint64
-	inf    bool
+// u128 is a 128-bit number: a digest.
+type u128 struct{ hi, lo uint64 }
+
+// digestBound is a digest, or with inf set one past the largest.
+type digestBound struct {
+	u128
+	inf bool
 }
 
 // atMost reports whether r <= x.
-func (r u128) atMost(x u128) bool {
+func (r digestBound) atMost(x u128) bool {
 	return !r.inf && (r.hi < x.hi || r.hi == x.hi && r.lo <= x.lo)
 }
 
@@ -48,18 +51,18 @@ func (r u128) atMost(x u128) bool {
 // falls in it. The percentage never falls as the digest rises, so it is at
 // least lo exactly from the first digest that reaches lo on: a pass compares
 // digests instead of converting each to a float.
-type splitRange struct{ lo, hi u128 }
+type splitRange struct{ lo, hi digestBound }
 
 // holds reports whether digest x's percentage is in the range.
 func (r splitRange) holds(x u128) bool { return r.lo.atMost(x) && !r.hi.atMost(x) }
 
 // firstReaching is the least digest whose percentage is at least bound
 // (inf when none is, as for a bound over 100 or NaN), by bisection.
-func firstReaching(bound float64) u128 {
+func firstReaching(bound float64) digestBound {
 	reaches := func(x u128) bool { return uint128Fraction(x.hi, x.lo)*100 >= bound }
 	top := u128{hi: math.MaxUint64, lo: math.MaxUint64}
 	if !reaches(top) {
-		return u128{inf: true}
+		return digestBound{inf: true}
 	}
 	lo, hi := u128{}, top // the answer is in [lo, hi]
 	for lo != hi {
@@ -76,7 +79,7 @@ func firstReaching(bound float64) u128 {
 			lo = u128{hi: mid.hi + carry, lo: mlo}
 		}
 	}
-	return lo
+	return digestBound{u128: lo}
 }
 
 func percentOfSum(sum [md5.Size]byte) float64 {

@@ -54,9 +54,9 @@ func TestSplitRangeMatchesPercent(t *testing.T) {
 		for _, hi := range bounds[:8] {
 			rng := splitRange{lo: firstReaching(lo), hi: firstReaching(hi)}
 			probes := []u128{{}, {hi: math.MaxUint64, lo: math.MaxUint64}}
-			for _, e := range []u128{rng.lo, rng.hi} {
+			for _, e := range []digestBound{rng.lo, rng.hi} {
 				if !e.inf {
-					probes = append(probes, step(e, -1), e, step(e, 1))
+					probes = append(probes, step(e.u128, -1), e.u128, step(e.u128, 1))
 				}
 			}
 			for range 20 {
