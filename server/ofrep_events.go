@@ -257,7 +257,6 @@ func (s *Server) ofrepStream(w http.ResponseWriter, r *http.Request) {
 	if lease == nil {
 		return
 	}
-	defer lease.Close()
 	last := tk.Since
 	if id := r.Header.Get("Last-Event-ID"); id != "" {
 		n, err := strconv.ParseInt(strings.TrimSpace(id), 10, 64)

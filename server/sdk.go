@@ -42,11 +42,10 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, c *call) {
 	if lease == nil {
 		return
 	}
-	defer lease.Close()
-	defer s.clients.stream(identify(r, c.projectName(), c.env.name), time.Now())()
+	ended := s.clients.stream(identify(r, c.projectName(), c.env.name), time.Now())
 	hello := func(snap *snapshot) []byte {
 		return fmt.Appendf(nil, "event: hello\ndata: {\"version\": %d, \"database\": %q, \"heartbeat_ms\": %d}\n\n",
 			snap.v.Version, s.st.ID(), s.opts.Heartbeat.Milliseconds())
 	}
-	s.serveEvents(w, r, lease, c.env, hello, func(snap *snapshot) []byte { return snap.frame })
+	s.serveEvents(w, r, lease, c.env, hello, func(snap *snapshot) []byte { return snap.frame }, ended)
 }

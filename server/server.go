@@ -86,6 +86,7 @@ type Server struct {
 
 	compiles chan struct{} // MaxCompiles slots
 	streams  streamSet
+	fanout   sseFanout
 	denied   deniedSet
 
 	ofrepBufs sync.Pool // *[]byte, for OFREP bodies and answers

@@ -26,6 +26,8 @@ type streamLease struct {
 	token   string
 	revoked chan struct{}
 	once    sync.Once
+	mu      sync.Mutex
+	stop    func() // what onRevoke was given
 }
 
 // Revoked is closed when the stream's token is revoked: the handler must
@@ -47,7 +49,31 @@ func (l *streamLease) Close() {
 	}
 }
 
-func (l *streamLease) revoke() { l.once.Do(func() { close(l.revoked) }) }
+func (l *streamLease) revoke() {
+	l.once.Do(func() {
+		close(l.revoked)
+		l.mu.Lock()
+		stop := l.stop
+		l.mu.Unlock()
+		if stop != nil {
+			// Not here: the caller may hold the set's lock, which ending a
+			// stream takes.
+			go stop()
+		}
+	})
+}
+
+// onRevoke calls stop when the lease is revoked, at once if it is already.
+func (l *streamLease) onRevoke(stop func()) {
+	l.mu.Lock()
+	l.stop = stop
+	l.mu.Unlock()
+	select {
+	case <-l.revoked:
+		stop()
+	default:
+	}
+}
 
 // add registers a stream of token, or says which cap refuses it.
 func (ss *streamSet) add(token string) (*streamLease, string) {
@@ -113,19 +139,45 @@ const streamWriteTimeout = 10 * time.Second
 // serveEvents answers with Server-Sent Events of environment e until the
 // client goes, the server stops or the lease is revoked: a retry hint and
 // first(snap) for the snapshot current when the stream opens, then
-// frame(snap) for each newer version or definitions, and a comment every heartbeat. A
-// subscriber only waits on the change channel and then writes the newest
-// snapshot's frame, so a slow client skips to the newest version.
+// frame(snap) for each newer version or definitions, and a comment every
+// heartbeat. The stream owns the lease and calls each of ended when it ends.
+//
+// A stream over HTTP/1.1 is taken out of net/http (hijacked) once its
+// header is written: the handler returns, and with it the connection's
+// goroutine, its stack and its read and write buffers. What stays is the
+// connection, a small record in the environment's fan-out and one goroutine
+// waiting to read the client's end of the connection (sseConn). Anything
+// else (HTTP/2, a ResponseWriter that cannot be hijacked) keeps the
+// goroutine-per-stream loop.
 func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, lease *streamLease, e *envState,
-	first, frame func(*snapshot) []byte) {
-	rc := http.NewResponseController(w)
+	first, frame func(*snapshot) []byte, ended ...func()) {
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
 	gauge := s.metrics.sseClients.WithLabelValues(e.name)
 	gauge.Inc()
-	defer gauge.Dec()
+	ended = append(ended, gauge.Dec, lease.Close)
+	if r.ProtoMajor == 1 {
+		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			s.fanout.serve(s, conn, h, lease, e, first, frame, ended)
+			return
+		}
+	}
+	defer func() {
+		for _, f := range ended {
+			f()
+		}
+	}()
+	s.serveEventsLoop(w, r, lease, e, first, frame)
+}
+
+// serveEventsLoop is a stream served by its own goroutine through net/http.
+// A subscriber only waits on the change channel and then writes the newest
+// snapshot's frame, so a slow client skips to the newest version.
+func (s *Server) serveEventsLoop(w http.ResponseWriter, r *http.Request, lease *streamLease, e *envState,
+	first, frame func(*snapshot) []byte) {
+	rc := http.NewResponseController(w)
 	write := func(b []byte) bool {
 		rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
 		if _, err := w.Write(b); err != nil {

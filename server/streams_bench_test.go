@@ -1,0 +1,213 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// BenchmarkSSEStreams: a save reaching many SSE streams on one server, the
+// streaming clients in a child process (this test binary, running
+// TestSSEStreamClients) so that the server's memory and CPU are its own.
+// Reports, over clients and saves, the 50th and 99th percentile of the time
+// from the start of the save's PUT to a client holding the new version's
+// config event, decoded (p50-ms, p99-ms); the server's live heap and
+// goroutine stacks per open stream after a GC (server-B/stream); and the
+// server's CPU per save (cpu-ms/save). streams=10000 is the goal's case; it
+// needs 10,000 descriptors on each side and takes a while on a loaded
+// machine (every wait is generous).
+func BenchmarkSSEStreams(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		b.Run("streams="+strconv.Itoa(n), func(b *testing.B) { benchStreams(b, n) })
+	}
+}
+
+func benchStreams(b *testing.B, clients int) {
+	e := start(b, "sqlite", func(o *Options) {
+		o.Envs = []string{"prod"}
+		o.Heartbeat = time.Hour
+		o.MaxStreams, o.MaxStreamsPerToken = clients+10, clients+10
+	})
+	mem0 := serverMemory()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestSSEStreamClients$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "VEXIL_SSE_CLIENTS="+strconv.Itoa(clients),
+		"VEXIL_SSE_ADDR="+strings.TrimPrefix(e.url, "http://"), "VEXIL_SSE_TOKEN="+e.admin)
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		stdin.Close()
+		if err := cmd.Wait(); err != nil {
+			b.Errorf("the clients' process: %v\n%s", err, stderr.String())
+		}
+	}()
+	lines := bufio.NewScanner(stdout)
+	lines.Buffer(make([]byte, 64<<10), 16<<20) // a line per save: every latency
+	expect := func(prefix string) string {
+		if !lines.Scan() {
+			b.Fatalf("the clients' process ended before %q: %s", prefix, stderr.String())
+		}
+		if got := lines.Text(); strings.HasPrefix(got, prefix) {
+			return strings.TrimPrefix(got, prefix)
+		}
+		b.Fatalf("the clients' process said %q, want %q: %s", lines.Text(), prefix, stderr.String())
+		return ""
+	}
+	expect("ready")
+	mem := serverMemory() - mem0
+
+	var lat []time.Duration
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for i := range b.N {
+		doc := fmt.Sprintf("rules:\n  teachers:\n    filter: attr:role = 'teacher' and attr:school_id in [1, 2, %d]\n    variants: {new_report: true}\n  half:\n    filter: insplit(attr:user_id, 0, 50)\n    variants: {workbook: guided}\n", i+3)
+		sent := time.Now()
+		fmt.Fprintf(stdin, "save %d %d\n", sent.UnixNano(), i+1)
+		e.put("prod", fmt.Sprintf(`"%d"`, i), doc, 200)
+		for f := range strings.FieldsSeq(expect("received ")) {
+			ns, _ := strconv.ParseInt(f, 10, 64)
+			lat = append(lat, time.Duration(ns))
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(mem)/float64(clients), "server-B/stream")
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/1000/float64(b.N), "cpu-ms/save")
+	slices.Sort(lat)
+	if len(lat) > 0 {
+		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+		b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	}
+}
+
+// serverMemory is this process's live heap and goroutine stacks, after a
+// collection.
+func serverMemory() int64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return int64(m.HeapAlloc + m.StackInuse)
+}
+
+// TestSSEStreamClients is BenchmarkSSEStreams's clients; it runs only in
+// its child process. It opens the streams, says "ready" once every one has
+// had its hello, and then for each "save <unix-ns> <version>" line on its
+// standard input waits for every stream to receive that version's config
+// event and answers "received" and the latencies in nanoseconds.
+func TestSSEStreamClients(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("VEXIL_SSE_CLIENTS"))
+	if n == 0 {
+		t.Skip("BenchmarkSSEStreams's clients (run in its child process)")
+	}
+	addr, token := os.Getenv("VEXIL_SSE_ADDR"), os.Getenv("VEXIL_SSE_TOKEN")
+	type arrival struct {
+		version int64
+		at      time.Time
+	}
+	arrivals := make(chan arrival, n)
+	hello := make(chan error, n)
+	dials := make(chan struct{}, 64) // not all at once: the accept queue is finite
+	req := "GET /sdk/v1/envs/prod/stream HTTP/1.1\r\nHost: " + addr + "\r\nAuthorization: Bearer " + token + "\r\n\r\n"
+	for range n {
+		go func() {
+			dials <- struct{}{}
+			var c net.Conn
+			var err error
+			for try := 0; try < 20; try++ {
+				if c, err = net.DialTimeout("tcp", addr, 60*time.Second); err == nil {
+					break
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			<-dials
+			if err != nil {
+				hello <- err
+				return
+			}
+			defer c.Close()
+			if _, err := io.WriteString(c, req); err != nil {
+				hello <- err
+				return
+			}
+			br := bufio.NewReaderSize(c, 2048)
+			res, err := http.ReadResponse(br, nil)
+			if err != nil || res.StatusCode != 200 {
+				hello <- fmt.Errorf("stream: %v %v", res, err)
+				return
+			}
+			sc := bufio.NewScanner(res.Body)
+			sc.Buffer(make([]byte, 4<<10), 1<<20)
+			event := ""
+			for sc.Scan() {
+				line := sc.Bytes()
+				switch {
+				case bytes.HasPrefix(line, []byte("event: ")):
+					event = string(line[7:])
+				case bytes.HasPrefix(line, []byte("data: ")) && event == "hello":
+					hello <- nil
+				case bytes.HasPrefix(line, []byte("data: ")) && event == "config":
+					// What the client runtime decodes before compiling.
+					var cfg struct {
+						Version int64             `json:"version"`
+						Rules   string            `json:"rules"`
+						Kills   map[string]string `json:"kills"`
+					}
+					if err := json.Unmarshal(line[6:], &cfg); err != nil {
+						t.Error(err)
+						return
+					}
+					arrivals <- arrival{cfg.Version, time.Now()}
+				}
+			}
+		}()
+	}
+	for range n {
+		select {
+		case err := <-hello:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Minute):
+			t.Fatal("not every stream said hello within 10 minutes")
+		}
+	}
+	fmt.Println("ready")
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		var sentNS, version int64
+		if _, err := fmt.Sscanf(in.Text(), "save %d %d", &sentNS, &version); err != nil {
+			t.Fatal(err)
+		}
+		sent := time.Unix(0, sentNS)
+		var out strings.Builder
+		out.WriteString("received")
+		for got := 0; got < n; {
+			select {
+			case a := <-arrivals:
+				if a.version < version {
+					continue // an earlier save's late arrival
+				}
+				got++
+				fmt.Fprintf(&out, " %d", a.at.Sub(sent).Nanoseconds())
+			case <-time.After(5 * time.Minute):
+				t.Fatalf("%d of %d streams received version %d within 5 minutes", got, n, version)
+			}
+		}
+		fmt.Println(out.String())
+	}
+}
