@@ -21,8 +21,9 @@ type Flagd struct {
 	index map[string]int
 }
 
-// flagdConfig writes the scenarios as a flagd flag definition.
-func flagdConfig() ([]byte, error) {
+// FlagdConfig writes the scenarios as a flagd flag definition (what
+// bench/peer.sh serves from a flagd process, as well as what NewFlagd loads).
+func FlagdConfig() ([]byte, error) {
 	evaluators := map[string]any{}
 	for _, s := range segments() {
 		evaluators[s.name] = flagdLogic(s.conds)
@@ -80,7 +81,7 @@ func flagdLogic(cs []cond) any {
 
 // NewFlagd loads the scenarios into flagd's evaluator.
 func NewFlagd() (*Flagd, error) {
-	doc, err := flagdConfig()
+	doc, err := FlagdConfig()
 	if err != nil {
 		return nil, err
 	}

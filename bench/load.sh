@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Load test of `vexil serve` over loopback: OFREP evaluations/s (one flag and
+# Load test of `vexil serve` over loopback: OFREP evaluations/s and server CPU per request (one flag and
 # bulk), SDK config fetches/s answered 304 from their ETag, and the time a save
 # takes to reach 1,000 Server-Sent Events clients. It builds vexil, starts a
 # server on a fresh SQLite file with bench/flags.yaml, runs cmd/vexil-load
@@ -35,7 +35,7 @@ VEXIL_BOOTSTRAP_TOKEN=$token "$work/vexil" serve --addr "$addr" --db "$work/vexi
 	--flags flags.yaml --env prod >"$work/serve.log" 2>&1 &
 pid=$!
 
-if ! VEXIL_TOKEN=$token "$work/vexil-load" -server "http://$addr" -env prod -rules rules.yaml "$@"; then
+if ! VEXIL_TOKEN=$token "$work/vexil-load" -server "http://$addr" -server-pid "$pid" -env prod -rules rules.yaml "$@"; then
 	echo "load.sh: the load run failed; the server said:" >&2
 	tail -n 20 "$work/serve.log" >&2
 	exit 1

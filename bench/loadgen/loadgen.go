@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -29,11 +30,18 @@ type Options struct {
 	Token      string        // an admin token: it saves rules and makes an sdk token
 	Env        string        // the environment to load
 	Rules      []byte        // a rules document (YAML) that compiles against the server's definitions
-	Flag       string        // the flag single OFREP evaluations ask for
+	Flags      []string      // the flags single OFREP evaluations ask for, a phase each
 	Duration   time.Duration // per throughput phase
 	Conns      int           // concurrent requests in the throughput phases
 	SSEClients int           // streaming clients in the propagation phase
+	SingleOnly bool          // only the single-flag phases
 	Logger     *slog.Logger
+	// Peer, when not "" or "vexil", names another OFREP server (flagd):
+	// only the single-flag phases run, with no token and no save.
+	Peer string
+	// ServerPID, when not 0, is the server's process: each phase then
+	// reports the CPU time it used (Linux /proc).
+	ServerPID int
 }
 
 // Rate is one throughput phase's outcome.
@@ -43,11 +51,27 @@ type Rate struct {
 	Errors   int // transport errors and unexpected statuses
 	PerSec   float64
 	P50, P99 time.Duration
+	// CPU is the server process's CPU time (user and system) during the
+	// phase, when its pid was given; 0 otherwise.
+	CPU time.Duration
+}
+
+// PerCPUSec is the requests answered per CPU-second of the server, or 0
+// when its CPU time is unknown.
+func (r Rate) PerCPUSec() float64 {
+	if r.CPU <= 0 {
+		return 0
+	}
+	return float64(r.Requests) / r.CPU.Seconds()
 }
 
 func (r Rate) String() string {
-	return fmt.Sprintf("%-26s %9.0f req/s  p50 %-9v p99 %-9v (%d requests, %d errors)",
+	s := fmt.Sprintf("%-34s %9.0f req/s  p50 %-9v p99 %-9v (%d requests, %d errors)",
 		r.Name, r.PerSec, r.P50.Round(time.Microsecond), r.P99.Round(time.Microsecond), r.Requests, r.Errors)
+	if r.CPU > 0 {
+		s += fmt.Sprintf("  server CPU %.1f µs/req, %.0f req per CPU-s", float64(r.CPU.Nanoseconds())/1000/float64(r.Requests), r.PerCPUSec())
+	}
+	return s
 }
 
 // Propagation is the SSE phase's outcome: how long after a save's 200 each
@@ -79,6 +103,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		o.Logger = slog.Default()
 	}
 	c := &client{base: strings.TrimSuffix(o.Server, "/"), http: &http.Client{}}
+	if o.Peer != "" && o.Peer != "vexil" {
+		return runPeer(ctx, o, host)
+	}
 	if err := c.waitHealthy(ctx, 30*time.Second); err != nil {
 		return res, err
 	}
@@ -110,32 +137,104 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		b.Write(body)
 		return b.Bytes()
 	}
-	single := make([][]byte, len(bodies))
 	bulk := make([][]byte, len(bodies))
 	for i, body := range bodies {
-		single[i] = raw("POST", "/ofrep/v1/evaluate/flags/"+url.PathEscape(o.Flag), body)
 		bulk[i] = raw("POST", "/ofrep/v1/evaluate/flags", body)
 	}
 	config := [][]byte{raw("GET", "/sdk/v1/envs/"+url.PathEscape(o.Env)+"/config", nil, "If-None-Match", strconv.Quote(strconv.Itoa(version)))}
-	phases := []struct {
-		name string
-		want int
-		reqs [][]byte
-	}{
-		{"OFREP single flag", http.StatusOK, single},
-		{"OFREP bulk (all flags)", http.StatusOK, bulk},
-		{"SDK config, ETag -> 304", http.StatusNotModified, config},
+	phases := singlePhases(o.Flags, bodies, raw)
+	if !o.SingleOnly {
+		phases = append(phases,
+			phase{"OFREP bulk (all flags)", http.StatusOK, bulk},
+			phase{"SDK config, ETag -> 304", http.StatusNotModified, config})
 	}
+	if res.Rates, err = runPhases(ctx, o, host, phases); err != nil {
+		return res, err
+	}
+	if o.SSEClients > 0 && !o.SingleOnly {
+		res.SSE, err = propagate(ctx, c, o, admin, sdk)
+	}
+	return res, err
+}
+
+// phase is one throughput phase: prebuilt requests and the status every
+// answer must have.
+type phase struct {
+	name string
+	want int
+	reqs [][]byte
+}
+
+// singlePhases are a phase of single OFREP evaluations for each flag.
+func singlePhases(flags []string, bodies [][]byte, raw func(method, path string, body []byte, extra ...string) []byte) []phase {
+	var out []phase
+	for _, flag := range flags {
+		reqs := make([][]byte, len(bodies))
+		for i, body := range bodies {
+			reqs[i] = raw("POST", "/ofrep/v1/evaluate/flags/"+url.PathEscape(flag), body)
+		}
+		out = append(out, phase{"OFREP single flag " + flag, http.StatusOK, reqs})
+	}
+	return out
+}
+
+func runPhases(ctx context.Context, o Options, host string, phases []phase) ([]Rate, error) {
+	var rates []Rate
 	for _, p := range phases {
+		cpu0, err := processCPU(o.ServerPID)
+		if err != nil {
+			return rates, err
+		}
 		r, err := hammer(ctx, host, p.name, o.Duration, o.Conns, p.want, p.reqs)
 		if err != nil {
-			return res, err
+			return rates, err
 		}
+		cpu1, err := processCPU(o.ServerPID)
+		if err != nil {
+			return rates, err
+		}
+		r.CPU = cpu1 - cpu0
 		o.Logger.Info("phase done", "phase", p.name, "req/s", int(r.PerSec))
-		res.Rates = append(res.Rates, r)
+		rates = append(rates, r)
 	}
-	res.SSE, err = propagate(ctx, c, o, admin, sdk)
-	return res, err
+	return rates, nil
+}
+
+// runPeer runs the single-flag phases against another OFREP server, with
+// the same bodies, on the same kept-alive connections.
+func runPeer(ctx context.Context, o Options, host string) (Result, error) {
+	raw := func(method, path string, body []byte, _ ...string) []byte {
+		return fmt.Appendf(nil, "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+			method, path, host, len(body), body)
+	}
+	rates, err := runPhases(ctx, o, host, singlePhases(o.Flags, ofrepBodies(1024), raw))
+	return Result{Rates: rates}, err
+}
+
+// processCPU is the CPU time (user and system) process pid has used, from
+// /proc/pid/stat; 0 for pid 0.
+func processCPU(pid int) (time.Duration, error) {
+	if pid == 0 {
+		return 0, nil
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, fmt.Errorf("loadgen: the server's CPU time: %w", err)
+	}
+	// The command name, in parentheses, may hold spaces: count fields
+	// after its closing one. utime and stime are fields 14 and 15, in
+	// clock ticks of 1/100 s (USER_HZ).
+	_, rest, _ := bytes.Cut(b, []byte(") "))
+	f := strings.Fields(string(rest))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("loadgen: cannot read %q", b)
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("loadgen: cannot read %q", b)
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
 }
 
 // checkLoopback returns the server's host:port, refusing any server that is

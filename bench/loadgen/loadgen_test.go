@@ -93,7 +93,7 @@ func TestAgainstServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	res, err := Run(ctx, Options{
-		Server: srv.URL, Token: token, Env: "prod", Rules: rules, Flag: "targeting",
+		Server: srv.URL, Token: token, Env: "prod", Rules: rules, Flags: []string{"targeting"},
 		Duration: 300 * time.Millisecond, Conns: 4, SSEClients: 20,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"time"
 
 	"github.com/vexilhq/vexil/bench/loadgen"
@@ -22,18 +23,24 @@ func main() {
 	flag.StringVar(&o.Token, "token", os.Getenv("VEXIL_TOKEN"), "an admin token (default $VEXIL_TOKEN)")
 	flag.StringVar(&o.Env, "env", "prod", "the environment to load")
 	flag.StringVar(&rules, "rules", "rules.yaml", "the rules document to save (YAML)")
-	flag.StringVar(&o.Flag, "flag", "targeting", "the flag single OFREP evaluations ask for")
+	flags := flag.String("flag", "targeting,rollout_20", "the flags single OFREP evaluations ask for, comma-separated, a phase each")
+	flag.BoolVar(&o.SingleOnly, "single-only", false, "run only the single-flag phases")
+	flag.StringVar(&o.Peer, "peer", "vexil", "the server's kind: vexil, or flagd (single-flag phases only, no token)")
+	flag.IntVar(&o.ServerPID, "server-pid", 0, "the server's process id: each phase then reports the server's CPU time")
 	flag.DurationVar(&o.Duration, "duration", 10*time.Second, "length of each throughput phase")
 	flag.IntVar(&o.Conns, "conns", 32, "concurrent requests in the throughput phases")
 	flag.IntVar(&o.SSEClients, "sse-clients", 1000, "streaming clients in the propagation phase")
 	flag.Parse()
+	o.Flags = strings.Split(*flags, ",")
 	o.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
-	doc, err := os.ReadFile(rules)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "vexil-load:", err)
-		os.Exit(2)
+	if o.Peer == "vexil" {
+		doc, err := os.ReadFile(rules)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "vexil-load:", err)
+			os.Exit(2)
+		}
+		o.Rules = doc
 	}
-	o.Rules = doc
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	res, err := loadgen.Run(ctx, o)
@@ -44,5 +51,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "vexil-load:", err)
 		os.Exit(1)
 	}
-	fmt.Println(res.SSE)
+	if o.SSEClients > 0 && o.Peer == "vexil" && !o.SingleOnly {
+		fmt.Println(res.SSE)
+	}
 }
