@@ -33,6 +33,8 @@ func send(method, path string, body any, headers ...string) func(*testEnv, strin
 	}
 }
 
+const authzEvents = `{"event":"purchase","key":"u-1","value":3,"time":"2026-11-20T10:00:00Z"}` + "\n"
+
 func authTable() []authRow {
 	const env = "/api/v1/envs/{env}"
 	const proj = "/api/v1/projects/{project}"
@@ -80,6 +82,9 @@ func authTable() []authRow {
 		{"GET " + env + "/telemetry", "viewer", true, 200, get(env + "/telemetry")},
 		{"GET " + env + "/flags/{flag}/telemetry", "viewer", true, 200, get(env + "/flags/workbook/telemetry?range=7d")},
 		{"GET " + env + "/clients", "viewer", true, 200, get(env + "/clients")},
+		{"GET " + env + "/experiments", "viewer", true, 200, get(env + "/experiments")},
+		// workbook is not a kind: experiment flag of the test definitions.
+		{"GET " + env + "/experiments/{flag}", "viewer", true, 404, get(env + "/experiments/workbook?metric=purchase")},
 		{"GET " + env + "/code-references", "viewer", true, 404, get(env + "/code-references")},
 		// An empty list: admitted, it replaces nothing with nothing.
 		{"PUT " + env + "/code-references", "editor", true, 200, send("PUT", env+"/code-references", "[]")},
@@ -87,6 +92,10 @@ func authTable() []authRow {
 		{"POST /sdk/v1/envs/{env}/telemetry", "sdk", true, 200, send("POST", "/sdk/v1/envs/{env}/telemetry",
 			map[string]any{"counts": []map[string]any{{"flag": "workbook", "variant": "guided", "reason": "SPLIT", "count": 1}}})},
 		{"GET /sdk/v1/envs/{env}/stream", "sdk", true, 200, get("/sdk/v1/envs/{env}/stream")},
+		// One batch, sent again by every admitted request: stored once, the
+		// rest answered as duplicates.
+		{"POST /sdk/v1/envs/{env}/events", "sdk", true, 200, send("POST", "/sdk/v1/envs/{env}/events", authzEvents, "Vexil-Batch-Id", "authz-1")},
+		{"POST /sdk/v1/projects/{project}/envs/{env}/events", "sdk", true, 200, send("POST", "/sdk/v1/projects/{project}/envs/{env}/events", authzEvents, "Vexil-Batch-Id", "authz-1")},
 		{"POST /ofrep/v1/evaluate/flags/{key}", "sdk", true, 200, func(_ *testEnv, env string) (string, string, any, []string) {
 			return "POST", "/ofrep/v1/evaluate/flags/new_report", `{"context":{"targetingKey":"u1"}}`, []string{"Vexil-Environment", env, "Vexil-Project", "{project}"}
 		}},

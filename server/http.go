@@ -43,8 +43,10 @@ type route struct {
 	// perProject paths name a {project} the token must be scoped to, which
 	// need not exist yet (the handler says what that means).
 	perProject bool
-	h          handlerFunc
-	plain      http.HandlerFunc // public routes
+	// bodyLimit, when set, replaces the server's body limit (BodyLimit).
+	bodyLimit int64
+	h         handlerFunc
+	plain     http.HandlerFunc // public routes
 }
 
 // routeTable lists every endpoint; the authorization test requires a row
@@ -91,6 +93,8 @@ func (s *Server) routeTable() []route {
 		{pattern: "POST " + env + "/flags/{flag}/kill", perm: permEditor, perEnv: true, h: s.kill},
 		{pattern: "DELETE " + env + "/flags/{flag}/kill", perm: permEditor, perEnv: true, h: s.unkill},
 		{pattern: "GET " + env + "/clients", perm: permViewer, perEnv: true, h: s.getClients},
+		{pattern: "GET " + env + "/experiments", perm: permViewer, perEnv: true, h: s.listExperiments},
+		{pattern: "GET " + env + "/experiments/{flag}", perm: permViewer, perEnv: true, h: s.getExperiment},
 	}), []route{
 		{pattern: "GET " + env + "/telemetry", perm: permViewer, perEnv: true, h: s.getEnvTelemetry},
 		{pattern: "GET " + env + "/flags/{flag}/telemetry", perm: permViewer, perEnv: true, h: s.getFlagTelemetry},
@@ -102,6 +106,8 @@ func (s *Server) routeTable() []route {
 		{pattern: "GET /sdk/v1/projects/{project}/envs/{env}/stream", perm: permSDK, perEnv: true, h: s.stream},
 
 		{pattern: "POST /sdk/v1/envs/{env}/telemetry", perm: permSDK, perEnv: true, h: s.ingestTelemetry},
+		{pattern: "POST /sdk/v1/envs/{env}/events", perm: permSDK, perEnv: true, bodyLimit: maxEventsBody, h: s.ingestEvents},
+		{pattern: "POST /sdk/v1/projects/{project}/envs/{env}/events", perm: permSDK, perEnv: true, bodyLimit: maxEventsBody, h: s.ingestEvents},
 
 		{pattern: "POST /ofrep/v1/evaluate/flags/{key}", perm: permSDK, h: s.ofrepOne},
 		{pattern: "POST /ofrep/v1/evaluate/flags", perm: permSDK, h: s.ofrepBulk},
@@ -187,7 +193,7 @@ func (s *Server) guard(rt route, h handlerFunc) http.Handler {
 	p, perEnv := rt.perm, rt.perEnv
 	scoped := rt.perEnv || rt.perProject
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, s.opts.BodyLimit)
+		r.Body = http.MaxBytesReader(w, r.Body, cmp.Or(rt.bodyLimit, s.opts.BodyLimit))
 		t := s.authenticate(r.Header.Get("Authorization"))
 		envName := r.PathValue("env")
 		projName := cmp.Or(r.PathValue("project"), store.DefaultProject)
@@ -351,6 +357,19 @@ func writeJSONBody(w http.ResponseWriter, status int, b []byte) {
 	h["Content-Length"] = []string{strconv.Itoa(len(b))}
 	w.WriteHeader(status)
 	w.Write(b)
+}
+
+// answer writes v, or err: 404 for what the store has not, 503 for a store
+// that failed.
+func answer(w http.ResponseWriter, v any, err error) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, http.StatusNotFound, "not_found", err.Error(), nil)
+	case err != nil:
+		writeError(w, http.StatusServiceUnavailable, "unavailable", err.Error(), nil)
+	default:
+		writeJSON(w, http.StatusOK, v)
+	}
 }
 
 // readBody reads a request body within the limit, answering 413 itself.

@@ -225,6 +225,7 @@ func (s *Server) envNames() []string { return *s.envList.Load() }
 func (s *Server) Run(ctx context.Context) error {
 	defer s.Close()
 	go s.pruneTelemetry(ctx)
+	go s.pruneEventBatches(ctx)
 	// The last flush of OFREP counts ends before Run returns, while the
 	// store is still open.
 	flushCtx, stopFlush := context.WithCancel(ctx)

@@ -58,13 +58,7 @@ func storeURL(t testing.TB, kind string) string {
 	return "sqlite:" + filepath.Join(t.TempDir(), "vexil.db")
 }
 
-func mustDefs(t testing.TB) *vexilrt.Definitions {
-	defs, diags := vexilrt.ParseDefinitions("flags.yaml", []byte(testDefs))
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	return defs
-}
+func mustDefs(t testing.TB) *vexilrt.Definitions { return mustParseDefs(t, testDefs) }
 
 // start runs a server in-process over loopback HTTP on a fresh store.
 func start(t testing.TB, kind string, mod func(*Options)) *testEnv {

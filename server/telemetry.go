@@ -201,15 +201,7 @@ func (s *Server) getFlagTelemetry(w http.ResponseWriter, r *http.Request, c *cal
 		return
 	}
 	ft, err := s.flagTelemetry(r.Context(), c.env.name, r.PathValue("flag"), name, d, time.Now())
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "not_found", err.Error(), nil)
-		return
-	}
-	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, "unavailable", err.Error(), nil)
-		return
-	}
-	writeJSON(w, http.StatusOK, ft)
+	answer(w, ft, err)
 }
 
 // getEnvTelemetry says when each defined flag was last evaluated, and
@@ -244,13 +236,21 @@ func (s *Server) getEnvTelemetry(w http.ResponseWriter, r *http.Request, c *call
 // pruneTelemetry deletes the hours past the retention at start and every
 // hour after, until ctx ends.
 func (s *Server) pruneTelemetry(ctx context.Context) {
+	s.hourly(ctx, "telemetry", func(ctx context.Context) (int64, error) {
+		return s.st.PruneEvaluations(ctx, time.Now().Add(-store.TelemetryRetention))
+	})
+}
+
+// hourly runs prune at start and every hour after, until ctx ends, logging
+// what it deleted.
+func (s *Server) hourly(ctx context.Context, what string, prune func(context.Context) (int64, error)) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
-		if n, err := s.st.PruneEvaluations(ctx, time.Now().Add(-store.TelemetryRetention)); err != nil && ctx.Err() == nil {
-			s.log.Warn("pruning telemetry failed", "err", err)
+		if n, err := prune(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("pruning "+what+" failed", "err", err)
 		} else if n > 0 {
-			s.log.Info("pruned telemetry", "rows", n)
+			s.log.Info("pruned "+what, "rows", n)
 		}
 		select {
 		case <-ctx.Done():

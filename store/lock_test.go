@@ -97,16 +97,7 @@ func TestMigrateLocksFromSchemaV1(t *testing.T) {
 	for _, kind := range []string{"sqlite", "postgres"} {
 		t.Run(kind, func(t *testing.T) {
 			ctx := context.Background()
-			old, u := openTest(t, kind)
-			// Remake it as the first schema's code left it.
-			for _, table := range []string{"vexil_versions", "vexil_locks", "vexil_tokens", "vexil_audit", "vexil_database", "vexil_evaluations", "vexil_code_references", "vexil_definitions", "vexil_envs", "vexil_schema"} {
-				if _, err := old.db.ExecContext(ctx, "DROP TABLE "+table); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if err := old.migrateTo(ctx, 1); err != nil {
-				t.Fatal(err)
-			}
+			old, u := oldDatabase(t, kind, 1) // as the first schema's code left it
 			until := micros(time.Now().Add(time.Hour))
 			if _, err := old.exec(ctx, `INSERT INTO vexil_locks (env, locked_by, reason, until, created_at) VALUES ('dev', 'alice', 'deploy', ?, ?)`, until, until); err != nil {
 				t.Fatal(err)

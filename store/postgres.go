@@ -60,6 +60,7 @@ func (*pgDialect) migrations() []string {
 		identitySchema("substr(md5(random()::text || clock_timestamp()::text || pg_backend_pid()::text), 1, 16)"),
 		telemetrySchema("BIGINT"),
 		projectsSchema("BIGINT"),
+		experimentsSchema("BIGINT"),
 	}
 }
 

@@ -51,6 +51,7 @@ func (sqliteDialect) migrations() []string {
 		identitySchema("lower(hex(randomblob(8)))"),
 		telemetrySchema("INTEGER"),
 		projectsSchema("INTEGER"),
+		experimentsSchema("INTEGER"),
 	}
 }
 

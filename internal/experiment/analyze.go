@@ -168,24 +168,31 @@ func (c *Collector) ReadEvents(in Input) error {
 // AddEvent counts one metric event into its unit's value, or into its
 // covariate when it falls in the window before the unit's start.
 func (c *Collector) AddEvent(e Event) {
-	if e.Name != c.opts.Metric {
-		return
-	}
-	u := c.units[e.Key]
-	if u == nil || u.multi {
-		return
-	}
 	v := 1.0
 	if e.HasValue {
 		v = e.Value
 	}
+	c.AddEvents(e.Name, e.Key, e.Time, v, 1)
+}
+
+// AddEvents counts n events of one unit at one time whose values add up to
+// sum (an event without a value adding 1): what a store that keeps
+// aggregates has of them.
+func (c *Collector) AddEvents(name, key string, at time.Time, sum float64, n int) {
+	if name != c.opts.Metric {
+		return
+	}
+	u := c.units[key]
+	if u == nil || u.multi {
+		return
+	}
 	switch {
-	case !e.Time.Before(u.start):
-		u.y += v
-		u.ny++
-	case c.opts.CovariateWindow > 0 && !e.Time.Before(u.start.Add(-c.opts.CovariateWindow)):
-		u.x += v
-		u.nx++
+	case !at.Before(u.start):
+		u.y += sum
+		u.ny += n
+	case c.opts.CovariateWindow > 0 && !at.Before(u.start.Add(-c.opts.CovariateWindow)):
+		u.x += sum
+		u.nx += n
 	}
 }
 

@@ -88,6 +88,10 @@ func ParseExposure(line []byte) (Exposure, error) {
 	if r.Flag == nil && r.Event != nil {
 		return Exposure{}, errOtherKind
 	}
+	return r.exposure()
+}
+
+func (r *rawLine) exposure() (Exposure, error) {
 	var e Exposure
 	switch {
 	case r.Flag == nil:
@@ -96,6 +100,7 @@ func ParseExposure(line []byte) (Exposure, error) {
 		return e, errors.New(`missing "variant"`)
 	}
 	e.Flag, e.Variant = *r.Flag, *r.Variant
+	var err error
 	if e.Key, err = parseKey(r.Key); err != nil {
 		return e, err
 	}
@@ -114,11 +119,16 @@ func ParseEvent(line []byte) (Event, error) {
 	if r.Event == nil && r.Flag != nil {
 		return Event{}, errOtherKind
 	}
+	return r.event()
+}
+
+func (r *rawLine) event() (Event, error) {
 	var e Event
 	if r.Event == nil {
 		return e, errors.New(`missing "event"`)
 	}
 	e.Name = *r.Event
+	var err error
 	if e.Key, err = parseKey(r.Key); err != nil {
 		return e, err
 	}
@@ -133,6 +143,23 @@ func ParseEvent(line []byte) (Event, error) {
 		return e, err
 	}
 	return e, nil
+}
+
+// ParseLine parses a line of either kind, decoding it once: an exposure
+// (isEvent false) or a metric event. A line with "flag" is an exposure, one
+// with "event" and no "flag" a metric event, as the two parsers tell them
+// apart.
+func ParseLine(line []byte) (exp Exposure, ev Event, isEvent bool, err error) {
+	r, err := decodeLine(line)
+	if err != nil {
+		return exp, ev, false, err
+	}
+	if r.Flag == nil && r.Event != nil {
+		ev, err = r.event()
+		return exp, ev, true, err
+	}
+	exp, err = r.exposure()
+	return exp, ev, false, err
 }
 
 // parseKey accepts the client's string key and an integer key as a warehouse

@@ -1,0 +1,372 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Experiment events are kept as aggregates, so what is stored grows with
+// units and days, never with the number of events: per experiment flag and
+// unit its first exposure, its variant and whether it saw another; per
+// metric, unit and UTC day the sum and number of events and the day's
+// earliest and latest event times (which say whether the day's events
+// follow the unit's first exposure). Batch ids make a retried batch count
+// once; they are kept BatchRetention.
+const BatchRetention = 7 * 24 * time.Hour
+
+// experimentsSchema (migration 6). Times are microseconds, days are days
+// since the epoch (UTC).
+func experimentsSchema(integer string) string {
+	return strings.ReplaceAll(`CREATE TABLE vexil_exposures (
+	project TEXT NOT NULL, env TEXT NOT NULL, flag TEXT NOT NULL, unit TEXT NOT NULL,
+	variant TEXT NOT NULL, conflict INT64 NOT NULL, first_at INT64 NOT NULL, last_at INT64 NOT NULL,
+	PRIMARY KEY (project, env, flag, unit));
+CREATE TABLE vexil_metric_days (
+	project TEXT NOT NULL, env TEXT NOT NULL, metric TEXT NOT NULL, unit TEXT NOT NULL, day INT64 NOT NULL,
+	total DOUBLE PRECISION NOT NULL, n INT64 NOT NULL, min_at INT64 NOT NULL, max_at INT64 NOT NULL,
+	PRIMARY KEY (project, env, metric, unit, day));
+CREATE TABLE vexil_event_batches (
+	project TEXT NOT NULL, env TEXT NOT NULL, id TEXT NOT NULL, hash TEXT NOT NULL, at INT64 NOT NULL,
+	PRIMARY KEY (project, env, id));
+CREATE INDEX vexil_event_batches_at ON vexil_event_batches (at)`, "INT64", integer)
+}
+
+const microsPerDay = 24 * 60 * 60 * 1_000_000
+
+// Day is a UTC day as days since 1970-01-01.
+func Day(t time.Time) int64 {
+	m := micros(t)
+	d := m / microsPerDay
+	if m < 0 && m%microsPerDay != 0 {
+		d-- // floor, for times before the epoch
+	}
+	return d
+}
+
+// DayTime is the start of a Day.
+func DayTime(day int64) time.Time { return fromMicros(day * microsPerDay) }
+
+// ExposureAgg is one experiment flag's unit: its variant (the first one
+// seen when Conflict), whether it was exposed to another variant too, and
+// its first and latest exposures.
+type ExposureAgg struct {
+	Flag, Unit, Variant string
+	Conflict            bool
+	First, Last         time.Time
+}
+
+// MetricAgg is one metric's events of one unit on one UTC day.
+type MetricAgg struct {
+	Metric, Unit string
+	Day          int64
+	Sum          float64 // values added; an event without one adds 1
+	N            int64
+	Min, Max     time.Time // the earliest and latest event of the day
+}
+
+type expKey struct{ flag, unit string }
+type metricKey struct {
+	metric, unit string
+	day          int64
+}
+
+// EventBatch is one batch of events being stored, aggregated as it is
+// built: several lines of one row become one upsert.
+type EventBatch struct {
+	Project, Env string
+	ID, Hash     string // the client's batch id and a digest of its body
+	exposures    map[expKey]*ExposureAgg
+	metrics      map[metricKey]*MetricAgg
+}
+
+// AddExposure adds one exposure line.
+func (b *EventBatch) AddExposure(flag, unit, variant string, at time.Time) {
+	if b.exposures == nil {
+		b.exposures = map[expKey]*ExposureAgg{}
+	}
+	k := expKey{flag, unit}
+	e := b.exposures[k]
+	if e == nil {
+		b.exposures[k] = &ExposureAgg{Flag: flag, Unit: unit, Variant: variant, First: at, Last: at}
+		return
+	}
+	e.Conflict = e.Conflict || e.Variant != variant
+	if at.Before(e.First) {
+		e.First = at
+	}
+	if at.After(e.Last) {
+		e.Last = at
+	}
+}
+
+// AddEvent adds one metric event line; hasValue false counts 1 in the sum.
+func (b *EventBatch) AddEvent(metric, unit string, value float64, hasValue bool, at time.Time) {
+	if b.metrics == nil {
+		b.metrics = map[metricKey]*MetricAgg{}
+	}
+	if !hasValue {
+		value = 1
+	}
+	k := metricKey{metric, unit, Day(at)}
+	m := b.metrics[k]
+	if m == nil {
+		b.metrics[k] = &MetricAgg{Metric: metric, Unit: unit, Day: k.day, Sum: value, N: 1, Min: at, Max: at}
+		return
+	}
+	m.Sum += value
+	m.N++
+	if at.Before(m.Min) {
+		m.Min = at
+	}
+	if at.After(m.Max) {
+		m.Max = at
+	}
+}
+
+// rows are the batch's rows in key order: every writer takes row locks in
+// the same order, so concurrent batches touching the same rows queue
+// instead of deadlocking.
+func (b *EventBatch) rows() ([]*ExposureAgg, []*MetricAgg) {
+	exp := slices.SortedFunc(maps.Values(b.exposures), func(x, y *ExposureAgg) int {
+		return cmp.Or(strings.Compare(x.Flag, y.Flag), strings.Compare(x.Unit, y.Unit))
+	})
+	met := slices.SortedFunc(maps.Values(b.metrics), func(x, y *MetricAgg) int {
+		return cmp.Or(strings.Compare(x.Metric, y.Metric), strings.Compare(x.Unit, y.Unit), cmp.Compare(x.Day, y.Day))
+	})
+	return exp, met
+}
+
+// ErrBatchConflict is a batch id already stored with another body.
+var ErrBatchConflict = errors.New("batch id already used for another body")
+
+// Upserts shared by both dialects: the row's earliest and latest times and
+// its conflict mark merge; the first variant stays (when it differs the
+// unit is a conflict, whose variant no analysis reads).
+const (
+	exposureUpsert = ` ON CONFLICT (project, env, flag, unit) DO UPDATE SET
+	conflict = CASE WHEN vexil_exposures.variant <> excluded.variant OR excluded.conflict = 1 THEN 1 ELSE vexil_exposures.conflict END,
+	first_at = CASE WHEN excluded.first_at < vexil_exposures.first_at THEN excluded.first_at ELSE vexil_exposures.first_at END,
+	last_at = CASE WHEN excluded.last_at > vexil_exposures.last_at THEN excluded.last_at ELSE vexil_exposures.last_at END`
+	metricUpsert = ` ON CONFLICT (project, env, metric, unit, day) DO UPDATE SET
+	total = vexil_metric_days.total + excluded.total, n = vexil_metric_days.n + excluded.n,
+	min_at = CASE WHEN excluded.min_at < vexil_metric_days.min_at THEN excluded.min_at ELSE vexil_metric_days.min_at END,
+	max_at = CASE WHEN excluded.max_at > vexil_metric_days.max_at THEN excluded.max_at ELSE vexil_metric_days.max_at END`
+)
+
+// AddEventBatch stores a batch once: in one transaction it records the
+// batch id and adds the batch's rows. A batch id already stored with the
+// same hash changes nothing and says duplicate; with another hash it is
+// ErrBatchConflict.
+func (s *DB) AddEventBatch(ctx context.Context, b *EventBatch) (duplicate bool, err error) {
+	project := projectOr(b.Project)
+	exp, met := b.rows()
+	// Not retried: a commit lost with its connection may have stored the
+	// batch; the client's retry with the same id finds out which.
+	err = func() error {
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		res, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO vexil_event_batches (project, env, id, hash, at) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (project, env, id) DO NOTHING`), project, b.Env, b.ID, b.Hash, micros(s.now()))
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			var hash string
+			if err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT hash FROM vexil_event_batches WHERE project = ? AND env = ? AND id = ?`), project, b.Env, b.ID).Scan(&hash); err != nil {
+				return err
+			}
+			if hash != b.Hash {
+				return ErrBatchConflict
+			}
+			duplicate = true
+			return nil
+		}
+		if s.d.name() == "postgres" {
+			err = pgAddRows(ctx, tx, project, b.Env, exp, met)
+		} else {
+			err = rowAddRows(ctx, tx, s.d, project, b.Env, exp, met)
+		}
+		if err != nil {
+			return err
+		}
+		return tx.Commit()
+	}()
+	if errors.Is(err, ErrBatchConflict) {
+		return false, fmt.Errorf("store: event batch %s: %w", b.ID, err)
+	}
+	if err != nil {
+		return false, fmt.Errorf("store: event batch %s/%s: %w", project, b.Env, err)
+	}
+	return duplicate, nil
+}
+
+// rowAddRows upserts row by row through prepared statements: SQLite's
+// statements are cheap, in-process calls.
+func rowAddRows(ctx context.Context, tx *sql.Tx, d dialect, project, env string, exp []*ExposureAgg, met []*MetricAgg) error {
+	if len(exp) > 0 {
+		st, err := tx.PrepareContext(ctx, d.rebind(`INSERT INTO vexil_exposures (project, env, flag, unit, variant, conflict, first_at, last_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)`+exposureUpsert))
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, e := range exp {
+			if _, err := st.ExecContext(ctx, project, env, e.Flag, e.Unit, e.Variant, boolInt(e.Conflict), micros(e.First), micros(e.Last)); err != nil {
+				return err
+			}
+		}
+	}
+	if len(met) > 0 {
+		st, err := tx.PrepareContext(ctx, d.rebind(`INSERT INTO vexil_metric_days (project, env, metric, unit, day, total, n, min_at, max_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`+metricUpsert))
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, m := range met {
+			if _, err := st.ExecContext(ctx, project, env, m.Metric, m.Unit, m.Day, m.Sum, m.N, micros(m.Min), micros(m.Max)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// pgChunk bounds the rows of one statement (and so the arrays sent).
+const pgChunk = 5000
+
+// pgAddRows upserts many rows a statement: the columns travel as arrays
+// that unnest turns back into rows, so a batch costs a few round trips
+// and one plan each, not one per row.
+func pgAddRows(ctx context.Context, tx *sql.Tx, project, env string, exp []*ExposureAgg, met []*MetricAgg) error {
+	for c := range slices.Chunk(exp, pgChunk) {
+		flags, units, variants := make([]string, len(c)), make([]string, len(c)), make([]string, len(c))
+		conflicts, firsts, lasts := make([]int64, len(c)), make([]int64, len(c)), make([]int64, len(c))
+		for i, e := range c {
+			flags[i], units[i], variants[i] = e.Flag, e.Unit, e.Variant
+			conflicts[i], firsts[i], lasts[i] = boolInt(e.Conflict), micros(e.First), micros(e.Last)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO vexil_exposures (project, env, flag, unit, variant, conflict, first_at, last_at)
+SELECT $1, $2, * FROM unnest($3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[])`+exposureUpsert,
+			project, env, flags, units, variants, conflicts, firsts, lasts); err != nil {
+			return err
+		}
+	}
+	for c := range slices.Chunk(met, pgChunk) {
+		metrics, units := make([]string, len(c)), make([]string, len(c))
+		days, ns, mins, maxs := make([]int64, len(c)), make([]int64, len(c)), make([]int64, len(c)), make([]int64, len(c))
+		sums := make([]float64, len(c))
+		for i, m := range c {
+			metrics[i], units[i], days[i], sums[i], ns[i], mins[i], maxs[i] = m.Metric, m.Unit, m.Day, m.Sum, m.N, micros(m.Min), micros(m.Max)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO vexil_metric_days (project, env, metric, unit, day, total, n, min_at, max_at)
+SELECT $1, $2, * FROM unnest($3::text[], $4::text[], $5::bigint[], $6::float8[], $7::bigint[], $8::bigint[], $9::bigint[])`+metricUpsert,
+			project, env, metrics, units, days, sums, ns, mins, maxs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// Exposures returns an experiment flag's units, by unit.
+func (s *DB) Exposures(ctx context.Context, project, env, flag string) ([]ExposureAgg, error) {
+	rows, err := s.query(ctx, `SELECT unit, variant, conflict, first_at, last_at FROM vexil_exposures
+WHERE project = ? AND env = ? AND flag = ? ORDER BY unit`, projectOr(project), env, flag)
+	if err != nil {
+		return nil, fmt.Errorf("store: exposures %s/%s: %w", env, flag, err)
+	}
+	defer rows.Close()
+	out, err := collect(rows, func(r scanner) (*ExposureAgg, error) {
+		e := ExposureAgg{Flag: flag}
+		var conflict, first, last int64
+		err := r.Scan(&e.Unit, &e.Variant, &conflict, &first, &last)
+		e.Conflict, e.First, e.Last = conflict != 0, fromMicros(first), fromMicros(last)
+		return &e, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: exposures %s/%s: %w", env, flag, err)
+	}
+	return out, nil
+}
+
+// VariantUnits is how many units of an experiment flag one variant has
+// (Conflict: units that saw more than one variant, Variant their first).
+type VariantUnits struct {
+	Variant     string
+	Conflict    bool
+	Units       int64
+	First, Last time.Time
+}
+
+// ExperimentSummary counts an experiment flag's units by variant.
+func (s *DB) ExperimentSummary(ctx context.Context, project, env, flag string) ([]VariantUnits, error) {
+	rows, err := s.query(ctx, `SELECT variant, conflict, COUNT(*), MIN(first_at), MAX(last_at) FROM vexil_exposures
+WHERE project = ? AND env = ? AND flag = ? GROUP BY variant, conflict ORDER BY variant, conflict`, projectOr(project), env, flag)
+	if err != nil {
+		return nil, fmt.Errorf("store: experiment %s/%s: %w", env, flag, err)
+	}
+	defer rows.Close()
+	out, err := collect(rows, func(r scanner) (*VariantUnits, error) {
+		var v VariantUnits
+		var conflict, first, last int64
+		err := r.Scan(&v.Variant, &conflict, &v.Units, &first, &last)
+		v.Conflict, v.First, v.Last = conflict != 0, fromMicros(first), fromMicros(last)
+		return &v, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: experiment %s/%s: %w", env, flag, err)
+	}
+	return out, nil
+}
+
+// MetricDays returns metric's days of the units exposed to flag, from the
+// day of each unit's first exposure on, by unit and day.
+func (s *DB) MetricDays(ctx context.Context, project, env, flag, metric string) ([]MetricAgg, error) {
+	rows, err := s.query(ctx, `SELECT m.unit, m.day, m.total, m.n, m.min_at, m.max_at
+FROM vexil_exposures e JOIN vexil_metric_days m ON m.project = e.project AND m.env = e.env AND m.unit = e.unit
+WHERE e.project = ? AND e.env = ? AND e.flag = ? AND m.metric = ? AND m.max_at >= e.first_at
+ORDER BY m.unit, m.day`, projectOr(project), env, flag, metric)
+	if err != nil {
+		return nil, fmt.Errorf("store: metric %s/%s: %w", env, metric, err)
+	}
+	defer rows.Close()
+	out, err := collect(rows, func(r scanner) (*MetricAgg, error) {
+		m := MetricAgg{Metric: metric}
+		var lo, hi int64
+		err := r.Scan(&m.Unit, &m.Day, &m.Sum, &m.N, &lo, &hi)
+		m.Min, m.Max = fromMicros(lo), fromMicros(hi)
+		return &m, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: metric %s/%s: %w", env, metric, err)
+	}
+	return out, nil
+}
+
+// PruneEventBatches forgets the batch ids stored before `before`.
+func (s *DB) PruneEventBatches(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.exec(ctx, `DELETE FROM vexil_event_batches WHERE at < ?`, micros(before))
+	if err != nil {
+		return 0, fmt.Errorf("store: pruning event batches: %w", err)
+	}
+	return res.RowsAffected()
+}

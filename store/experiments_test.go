@@ -1,0 +1,188 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestEventBatches(t *testing.T) {
+	forEachStore(t, func(t *testing.T, ctx context.Context, s *DB) {
+		t0 := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+		b := &EventBatch{Env: "prod", ID: "b1", Hash: "h1"}
+		b.AddExposure("workbook", "u1", "guided", t0.Add(time.Hour))
+		b.AddExposure("workbook", "u1", "guided", t0) // earlier: the start
+		b.AddExposure("workbook", "u2", "classic", t0)
+		b.AddExposure("workbook", "u3", "classic", t0)
+		b.AddExposure("other", "u1", "on", t0)
+		b.AddEvent("purchase", "u1", 10, true, t0.Add(2*time.Hour))
+		b.AddEvent("purchase", "u1", 0, false, t0.Add(3*time.Hour)) // counts 1
+		b.AddEvent("purchase", "u1", 5, true, t0.Add(25*time.Hour)) // the next day
+		b.AddEvent("purchase", "u2", 7, true, t0.Add(-2*time.Hour)) // before its start, same day
+		b.AddEvent("purchase", "u3", 7, true, t0.Add(-48*time.Hour))
+		if dup, err := s.AddEventBatch(ctx, b); err != nil || dup {
+			t.Fatalf("first batch: duplicate %v, %v", dup, err)
+		}
+		// The same batch again (a retry) changes nothing.
+		if dup, err := s.AddEventBatch(ctx, b); err != nil || !dup {
+			t.Fatalf("retried batch: duplicate %v, %v; want a duplicate", dup, err)
+		}
+		other := &EventBatch{Env: "prod", ID: "b1", Hash: "h2"}
+		other.AddExposure("workbook", "u9", "guided", t0)
+		if _, err := s.AddEventBatch(ctx, other); !errors.Is(err, ErrBatchConflict) {
+			t.Fatalf("the id with another body: %v, want ErrBatchConflict", err)
+		}
+		// The same id in another environment or project is another batch.
+		b2 := &EventBatch{Project: "shop", Env: "prod", ID: "b1", Hash: "h9"}
+		b2.AddExposure("workbook", "u1", "classic", t0)
+		if dup, err := s.AddEventBatch(ctx, b2); err != nil || dup {
+			t.Fatalf("another project's b1: duplicate %v, %v", dup, err)
+		}
+		// A later batch: u2 sees the other variant, u3's first exposure moves earlier.
+		b3 := &EventBatch{Env: "prod", ID: "b3", Hash: "h3"}
+		b3.AddExposure("workbook", "u2", "guided", t0.Add(time.Minute))
+		b3.AddExposure("workbook", "u3", "classic", t0.Add(-72*time.Hour))
+		b3.AddEvent("purchase", "u1", 2.5, true, t0.Add(4*time.Hour))
+		if _, err := s.AddEventBatch(ctx, b3); err != nil {
+			t.Fatal(err)
+		}
+
+		exp, err := s.Exposures(ctx, "", "prod", "workbook")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []ExposureAgg{
+			{Flag: "workbook", Unit: "u1", Variant: "guided", First: t0, Last: t0.Add(time.Hour)},
+			{Flag: "workbook", Unit: "u2", Variant: "classic", Conflict: true, First: t0, Last: t0.Add(time.Minute)},
+			{Flag: "workbook", Unit: "u3", Variant: "classic", First: t0.Add(-72 * time.Hour), Last: t0},
+		}
+		if fmt.Sprint(exp) != fmt.Sprint(want) {
+			t.Errorf("exposures:\n got %v\nwant %v", exp, want)
+		}
+		sum, err := s.ExperimentSummary(ctx, "", "prod", "workbook")
+		if err != nil || len(sum) != 3 || sum[0].Variant != "classic" || sum[0].Units != 1 || !sum[1].Conflict || sum[2].Units != 1 {
+			t.Errorf("summary = %+v, %v", sum, err)
+		}
+		days, err := s.MetricDays(ctx, "", "prod", "workbook", "purchase")
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := Day(t0)
+		wantDays := []MetricAgg{
+			{Metric: "purchase", Unit: "u1", Day: d, Sum: 13.5, N: 3, Min: t0.Add(2 * time.Hour), Max: t0.Add(4 * time.Hour)},
+			{Metric: "purchase", Unit: "u1", Day: d + 1, Sum: 5, N: 1, Min: t0.Add(25 * time.Hour), Max: t0.Add(25 * time.Hour)},
+			// u2's event precedes its start; u3's precedes its start too but
+			// follows its earlier first exposure from b3.
+			{Metric: "purchase", Unit: "u3", Day: d - 2, Sum: 7, N: 1, Min: t0.Add(-48 * time.Hour), Max: t0.Add(-48 * time.Hour)},
+		}
+		if fmt.Sprint(days) != fmt.Sprint(wantDays) {
+			t.Errorf("metric days:\n got %v\nwant %v", days, wantDays)
+		}
+		if n, err := s.PruneEventBatches(ctx, time.Now().Add(time.Hour)); err != nil || n != 3 {
+			t.Errorf("pruned %d batch ids, %v; want 3", n, err)
+		}
+	})
+}
+
+func TestDay(t *testing.T) {
+	for _, tc := range []struct {
+		t    time.Time
+		want int64
+	}{
+		{time.Unix(0, 0), 0},
+		{time.Unix(86399, 0), 0},
+		{time.Unix(86400, 0), 1},
+		{time.Unix(-1, 0), -1},
+		{time.Date(2026, 11, 20, 23, 59, 0, 0, time.FixedZone("", -3600)), Day(time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC))},
+	} {
+		if got := Day(tc.t); got != tc.want {
+			t.Errorf("Day(%v) = %d, want %d", tc.t, got, tc.want)
+		}
+		if !DayTime(tc.want).Equal(time.Unix(tc.want*86400, 0)) {
+			t.Errorf("DayTime(%d) = %v", tc.want, DayTime(tc.want))
+		}
+	}
+}
+
+// TestExperimentsMigration upgrades a database made by the code before
+// experiments (schemas 1 to 5): its versions stay, and it takes events.
+func TestExperimentsMigration(t *testing.T) {
+	for _, kind := range []string{"sqlite", "postgres"} {
+		t.Run(kind, func(t *testing.T) {
+			ctx := context.Background()
+			old, u := oldDatabase(t, kind, 5)
+			if _, err := old.Save(ctx, Change{Env: "dev", Expect: 0, Rules: ptr("rules: {}"), Format: "yaml", Action: "save"}); err != nil {
+				t.Fatal(err)
+			}
+			s := upgrade(t, ctx, old, u)
+			if v, err := s.Current(ctx, "", "dev"); err != nil || v.Version != 1 {
+				t.Errorf("after the migration: current = %+v, %v; want version 1 kept", v, err)
+			}
+			b := &EventBatch{Env: "dev", ID: "x", Hash: "h"}
+			b.AddExposure("f", "u", "a", time.Now())
+			if _, err := s.AddEventBatch(ctx, b); err != nil {
+				t.Fatal(err)
+			}
+			if exp, err := s.Exposures(ctx, "", "dev", "f"); err != nil || len(exp) != 1 {
+				t.Errorf("exposures after the migration = %+v, %v", exp, err)
+			}
+		})
+	}
+}
+
+// BenchmarkIngestPostgres stores batches of 1,000 events (200 exposures of
+// one experiment flag and 800 metric events, spread over 100,000 units and
+// 14 days, so most rows are new, some updated) from 4 concurrent senders,
+// as a server does with several clients posting at once. It reports
+// events/s of wall time: the database's CPU is not in this process, so
+// CPU time of the test would say nothing.
+func BenchmarkIngestPostgres(b *testing.B) {
+	s, _ := openTest(b, "postgres")
+	ctx := context.Background()
+	const perBatch, units = 1000, 100_000
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	var seq atomic.Int64
+	batch := func(n int64) *EventBatch {
+		eb := &EventBatch{Env: "prod", ID: "b" + strconv.FormatInt(n, 10), Hash: "h"}
+		for i := range int64(perBatch) {
+			x := (n*perBatch + i) * 2654435761 // spread over units
+			unit := "u-" + strconv.FormatInt(x%units, 10)
+			at := t0.Add(time.Duration(x%(14*24*3600)) * time.Second)
+			if i%5 == 0 {
+				eb.AddExposure("checkout", unit, []string{"control", "treatment"}[x%2], at)
+			} else {
+				eb.AddEvent([]string{"purchase", "signup"}[x%2], unit, float64(x%100), true, at)
+			}
+		}
+		return eb
+	}
+	const senders = 4
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	var failed atomic.Value
+	per := (b.N + senders - 1) / senders
+	for range senders {
+		wg.Go(func() {
+			for range per {
+				if _, err := s.AddEventBatch(ctx, batch(seq.Add(1))); err != nil {
+					failed.Store(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := failed.Load(); err != nil {
+		b.Fatal(err)
+	}
+	el := time.Since(start)
+	b.ReportMetric(float64(per*senders*perBatch)/el.Seconds(), "events/s")
+	b.ReportMetric(float64(runtime.NumCPU()), "cpus")
+}
