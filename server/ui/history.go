@@ -1,12 +1,14 @@
 package ui
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 
+	"github.com/vexilhq/vexil/internal/api"
 	"github.com/vexilhq/vexil/internal/targets"
 )
 
@@ -82,7 +84,9 @@ type rollbackData struct {
 	To      int
 	Target  versionInfo
 	Targets string // sample targets: one JSON object per line, or a JSON array
-	Parsed  []string
+	// Labels name each sample target by its key attributes (user_id u-7),
+	// by its index where it has none.
+	Labels  []string
 	Message string
 	DryRun  bool
 	From    int // the version the dry run compared against
@@ -133,9 +137,12 @@ func (h *handler) rollbackPost(w http.ResponseWriter, r *http.Request, s *sessio
 		h.showRollback(w, r, s, http.StatusUnprocessableEntity, d)
 		return
 	}
-	for _, t := range targets {
-		d.Parsed = append(d.Parsed, string(t))
+	var defs api.Definitions
+	if err := h.definitions(r.Context(), s.token, &defs); err != nil {
+		h.fail(w, r, s, err)
+		return
 	}
+	d.Labels = targetLabels(targets, defs.Attributes)
 	hdr := http.Header{}
 	if from := r.PostFormValue("from"); from != "" {
 		hdr.Set("If-Match", strconv.Quote(from))
@@ -189,4 +196,28 @@ func parseTargets(text string) ([]json.RawMessage, string) {
 		return nil, "at most 100 sample targets"
 	}
 	return out, ""
+}
+
+// targetLabels names each target by the values of its key attributes, the
+// way the people who chose them know them, or by its place in the list
+// (#3) and its text when it has none.
+func targetLabels(targets []json.RawMessage, attrs []api.AttrDef) []string {
+	out := make([]string, len(targets))
+	for i, raw := range targets {
+		var t map[string]any
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber() // an id of 2^53+1 stays itself
+		_ = dec.Decode(&t)
+		var parts []string
+		for _, a := range attrs {
+			if v, ok := t[a.Name]; ok && a.Key {
+				parts = append(parts, a.Name+" "+formatValue(v))
+			}
+		}
+		if len(parts) == 0 {
+			parts = []string{fmt.Sprintf("#%d %s", i, raw)}
+		}
+		out[i] = strings.Join(parts, ", ")
+	}
+	return out
 }

@@ -29,6 +29,9 @@ type rulesData struct {
 	Lock    *lockInfo
 	Stale   *staleInfo
 	Rebased string // what the rebase did, shown above the editor
+	// Empty says the environment has never had rules: the page offers a
+	// starter document and opens the cheat sheet.
+	Empty bool
 }
 
 type resultRow struct {
@@ -91,6 +94,7 @@ func (h *handler) showRules(w http.ResponseWriter, r *http.Request, s *session, 
 			d.Lock = &lock
 		}
 	}
+	d.Empty = d.Base == 0
 	d.Gutter = gutter(d.Text, d.Errors)
 	p := h.newPage(r, s, "Rules · "+env, "rules")
 	p.Data = d
@@ -148,6 +152,8 @@ func (h *handler) rulesPost(w http.ResponseWriter, r *http.Request, s *session) 
 		}
 	case "rebase":
 		status = h.rebase(r, s, d)
+	case "starter":
+		d.Text = starterRules(env, &defs)
 	case "discard":
 		h.redirect(w, r, s, "/envs/"+pathEscape(env)+"/rules", "Draft discarded; this is the current version.")
 		return

@@ -44,6 +44,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock for expiry warnings and sessions; default time.Now.
 	Now func() time.Time
+	// DocsURL is the README the pages' help links point into; default
+	// the project's README on GitHub.
+	DocsURL string
 	// OnFailedSignIn, when set, is told of each sign-in refused for an
 	// invalid token (source is the browser's address), for the audit log.
 	OnFailedSignIn func(ctx context.Context, source, action, detail string)
@@ -88,6 +91,9 @@ func New(api http.Handler, opts Options) (http.Handler, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.DocsURL == "" {
+		opts.DocsURL = docsURL
 	}
 	pages, err := parseTemplates()
 	if err != nil {
@@ -225,6 +231,7 @@ type page struct {
 	// (and points at the message) instead of the message itself.
 	ErrorField bool
 	Data       any
+	Help       *helpLink // the README section about the page
 }
 
 func (p *page) CanEdit() bool { return p.User.Role == "editor" || p.User.Role == "admin" }
@@ -248,6 +255,7 @@ func (h *handler) newPage(r *http.Request, s *session, title, active string) *pa
 // never sends half a page.
 func (h *handler) render(w http.ResponseWriter, r *http.Request, status int, name string, p *page) {
 	t := h.pages[name]
+	p.Help = h.help(name)
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
 		h.log.ErrorContext(r.Context(), "ui: rendering", "page", name, "err", err)

@@ -470,7 +470,10 @@ func TestLockKillRollback(t *testing.T) {
 	mustContain(t, body, "Sample targets")
 	st.Save("dev", "bob", "rules:\n  all_new:\n    variants: {new_report: true}\n", "everyone")
 	_, body = b.post("/ui/envs/dev/rollback", url.Values{"to": {"1"}, "action": {"dryrun"}, "targets": {`{"user_id": "u-1", "role": "student"}`}})
-	mustContain(t, body, `id="impact"`, "new_report", "true", "false")
+	mustContain(t, body, `id="impact"`, "new_report", "true", "false", "<td><code>user_id u-1</code></td>")
+	// A target without the key attribute is named by its place and its text.
+	_, body = b.post("/ui/envs/dev/rollback", url.Values{"to": {"1"}, "action": {"dryrun"}, "targets": {"{\"user_id\": \"u-1\"}\n{\"role\": \"student\"}"}})
+	mustContain(t, body, "<td><code>user_id u-1</code></td>", "<td><code>#1 {&#34;role&#34;:&#34;student&#34;}</code></td>")
 	_, body = b.post("/ui/envs/dev/rollback", url.Values{"to": {"1"}, "action": {"apply"}, "from": {"4"}, "targets": {`{}`}})
 	mustContain(t, body, "refused", "deploy 412")
 	b.post("/ui/envs/dev/unlock", url.Values{})
