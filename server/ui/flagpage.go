@@ -81,9 +81,9 @@ func (h *handler) flagPage(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	d := flagPageData{Base: etagVersion(res.Header.Get("ETag")), Lock: lock}
-	d.flagRow = flagRow{F: f, Expiry: expiryState(f.Expires, h.opts.Now()), Default: formatValue(f.Default), Safe: formatValue(cmp.Or(f.Safe, f.Default))}
+	d.flagRow = flagRow{F: f, Expiry: expiryState(f.Expires, h.opts.Now()), Default: formatFor(f.Type, f.Default), Safe: formatFor(f.Type, cmp.Or(f.Safe, f.Default))}
 	for _, v := range f.Variants {
-		text := formatValue(v)
+		text := formatFor(f.Type, v)
 		if name, ok := v.(string); ok && f.Objects[name] != nil {
 			text += " " + formatValue(f.Objects[name]) // an object flag's variant: its name and fields
 		}

@@ -96,9 +96,9 @@ func (h *handler) showFlags(w http.ResponseWriter, r *http.Request, s *session, 
 		if !matchesQuery(f, q) {
 			continue
 		}
-		row := flagRow{F: f, Expiry: expiry, Default: formatValue(f.Default), Safe: formatValue(cmp.Or(f.Safe, f.Default)), Setters: settersHTML(bySetter[f.Name], rulesURL)}
+		row := flagRow{F: f, Expiry: expiry, Default: formatFor(f.Type, f.Default), Safe: formatFor(f.Type, cmp.Or(f.Safe, f.Default)), Setters: settersHTML(bySetter[f.Name], rulesURL)}
 		for _, v := range f.Variants {
-			row.Variants = append(row.Variants, formatValue(v))
+			row.Variants = append(row.Variants, formatFor(f.Type, v))
 		}
 		if k, ok := kills.Kills[f.Name]; ok {
 			row.Kill = &k
@@ -139,11 +139,12 @@ func matchesQuery(f *api.FlagDef, q string) bool {
 // they are tried. A rule on an alias also decides its flag, and the other way
 // round, so both see each other's rules.
 func rulesByFlag(doc *rulesDoc, defs *api.Definitions) map[string][]ruleRow {
-	canonical := map[string]string{}
+	canonical, types := map[string]string{}, map[string]string{}
 	for _, f := range defs.Flags {
 		if f.Alias != "" {
 			canonical[f.Name] = f.Alias
 		}
+		types[f.Name] = f.Type
 	}
 	byCanon := map[string][]ruleRow{}
 	for name, rd := range doc.Rules {
@@ -151,7 +152,7 @@ func rulesByFlag(doc *rulesDoc, defs *api.Definitions) map[string][]ruleRow {
 		for flag, v := range rd.Variants {
 			c := cmp.Or(canonical[flag], flag)
 			byCanon[c] = append(byCanon[c], ruleRow{
-				Name: name, Priority: pri, Sets: formatRaw(v), Filter: rd.Filter,
+				Name: name, Priority: pri, Sets: typedText(types[c], formatRaw(v)), Filter: rd.Filter,
 				Enabled: rd.Enabled == nil || *rd.Enabled,
 			})
 		}

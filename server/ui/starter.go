@@ -104,15 +104,6 @@ func otherValue(f api.FlagDef) (string, bool) {
 	return "", false
 }
 
-// floatText writes a float flag's value as a float (1 is 1.0), so it
-// reads as the flag's type.
-func floatText(s string) string {
-	if !strings.ContainsAny(s, ".eEnN") { // not 1.5, 1e+21, NaN or Inf
-		s += ".0"
-	}
-	return s
-}
-
 var (
 	bare    = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*$`)
 	nonWord = regexp.MustCompile(`[^a-z0-9_]+`)

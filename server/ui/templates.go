@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"encoding/json"
 	"fmt"
 	"html/template"
 	"strings"
@@ -13,7 +12,6 @@ var pageNames = []string{"login", "error", "flags", "flag", "rules", "history", 
 func parseTemplates() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
 		"value":   formatValue,
-		"pretty":  prettyJSON,
 		"join":    strings.Join,
 		"explain": explainHTML,
 		"when":    when,
@@ -40,18 +38,6 @@ func parseTemplates() (map[string]*template.Template, error) {
 		pages[name] = t
 	}
 	return pages, nil
-}
-
-// prettyJSON shows a rule or filter from a diff as indented JSON.
-func prettyJSON(v any) string {
-	if v == nil {
-		return ""
-	}
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return fmt.Sprint(v)
-	}
-	return string(b)
 }
 
 // when shows an API timestamp (RFC 3339) to the second, in UTC, and leaves

@@ -7,7 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vexilhq/vexil/internal/vexiltest/inproc"
 	vexilrt "github.com/vexilhq/vexil/runtime"
+	"github.com/vexilhq/vexil/store"
 )
 
 // compiles fails the test unless rules compile, strictly, against the
@@ -132,4 +134,42 @@ func TestHelpSectionsExist(t *testing.T) {
 	if got := anchor("The admin UI (`vexil serve` → http://127.0.0.1:8080/ui/)"); got != "the-admin-ui-vexil-serve--http1270018080ui" {
 		t.Errorf("anchor: %q", got)
 	}
+}
+
+// TestDiffPageShowsTheText: the diff page names what changed and shows the
+// text diff, not each changed rule again as JSON.
+func TestDiffPageShowsTheText(t *testing.T) {
+	srv, api := newTestUI(t)
+	rules := readFile(t, "../../examples/rules.yaml")
+	api.Save("dev", "bob", strings.Replace(rules, "insplit(attr:user_id, 0, 20)", "insplit(attr:user_id, 0, 50)", 1), "half the students")
+	api.Apply(store.Change{Env: "dev", Expect: -1, Kill: &store.KillChange{Flag: "workbook", Set: true, Reason: "incident <7>"}, Author: "bob", Action: "kill"})
+	b := newBrowser(t, srv)
+	b.signIn(editorToken)
+	_, body := b.get("/ui/envs/dev/diff?from=1&to=3")
+	mustContain(t, body, `<li class="ch-changed">rule <code>workbook_20pct</code> changed</li>`,
+		`<li class="ch-added">kill switch <code>workbook</code> added by bob: <q>incident &lt;7&gt;</q></li>`,
+		`<span class="ddel">-     filter: attr:role = &#39;student&#39; and insplit(attr:user_id, 0, 20)</span>`,
+		`<span class="dadd">&#43;     filter: attr:role = &#39;student&#39; and insplit(attr:user_id, 0, 50)</span>`)
+	mustNotContain(t, body, `&#34;filter&#34;`, `"variants"`, "<table")
+}
+
+// TestFloatFlagValues: a float flag's values read as floats (1.0, not 1)
+// on the flags page and the flag's page, rules' values included.
+func TestFloatFlagValues(t *testing.T) {
+	defs := "version: 1\npackage: flags\nattributes:\n  user_id: {type: string, key: true}\nflags:\n" +
+		"  sample_rate: {variants: [0.25, 1], default: 1, safe: 0.25}\n  rate: {alias: sample_rate}\n"
+	api := inproc.Start(t, inproc.Options{Definitions: defs, Tokens: []inproc.Token{{Secret: editorToken, Name: "bob", Role: "editor"}}})
+	api.Save("dev", "bob", "rules:\n  all:\n    filter: insplit(attr:user_id, 0, 20)\n    variants: {sample_rate: 0.25}\n  by_alias:\n    variants: {rate: 1}\n", "")
+	b := uiOf(t, api.Handler())
+	b.signIn(editorToken)
+	_, flags := b.get("/ui/envs/dev/flags")
+	_, flag := b.get("/ui/envs/dev/flags/sample_rate")
+	for name, body := range map[string]string{"flags": flags, "flag": flag} {
+		t.Run(name, func(t *testing.T) {
+			mustContain(t, body, "<code>1.0</code>", "<code>0.25</code>")
+			mustNotContain(t, body, "<code>1</code>")
+		})
+	}
+	mustContain(t, flag, "<dt>Default</dt><dd><code>1.0</code></dd>", "→ <code>1.0</code>")
+	mustContain(t, flags, "→ <code>1.0</code>")
 }
