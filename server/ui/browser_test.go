@@ -145,18 +145,30 @@ func textOf(t *testing.T, ctx context.Context, sel string) string {
 	return s
 }
 
+// screenshot writes the page as docs/screenshots/NAME.png at 1400 px and
+// NAME-420.png at 420 px (with the menu closed, as a visitor first sees
+// it), when -update-screenshots asks.
 func screenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
 	if !*updateScreenshots {
 		return
 	}
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatal(err)
+	run(t, ctx, "close the menu", chromedp.Evaluate[chromedp.Void](`document.querySelectorAll('details.menu').forEach(d => { d.open = false; })`))
+	for _, w := range []int64{1400, 420} {
+		run(t, ctx, fmt.Sprintf("%d px", w), chromedp.EmulateViewport(w, 900))
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatal(err)
+		}
+		file := name + ".png"
+		if w != 1400 {
+			file = fmt.Sprintf("%s-%d.png", name, w)
+		}
+		if err := os.WriteFile(filepath.Join("..", "..", "docs", "screenshots", file), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if err := os.WriteFile(filepath.Join("..", "..", "docs", "screenshots", name+".png"), png, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	run(t, ctx, "restore the viewport", chromedp.EmulateViewport(1400, 900))
 }
 
 // setDraft puts text in the editor as typing would, firing the input event

@@ -2,6 +2,8 @@ package ui
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -117,6 +119,12 @@ func TestBrowserLayout(t *testing.T) {
 	}
 	visit(signedIn)
 
+	// An empty environment's editor with the starter inserted, for the README.
+	run(t, ctx, "insert the starter", chromedp.EmulateViewport(1400, 900), chromedp.Navigate(base+"/ui/envs/prod/rules"),
+		chromedp.WaitVisible(chromedp.CSS("#starter")), chromedp.Click(chromedp.CSS("#starter")),
+		waitJS(`document.getElementById('rules').value.startsWith('# A first rules document for prod')`))
+	screenshot(t, ctx, "rules-starter")
+
 	// The menu button opens the nav with the keyboard: Tab past the skip
 	// link to the button, Enter, and Tab reaches the first link.
 	run(t, ctx, "narrow flags", chromedp.EmulateViewport(420, 900), chromedp.Navigate(base+"/ui/envs/dev/flags"), chromedp.WaitVisible(chromedp.CSS("table.flags")))
@@ -132,6 +140,15 @@ func TestBrowserLayout(t *testing.T) {
 	run(t, ctx, "open the menu", press(kb.Enter), waitJS(`document.querySelector('details.menu').open`))
 	if r := eval[layoutReport](t, ctx, layoutJS); !r.NavShown || r.Scroll > r.VW {
 		t.Errorf("the open menu: nav shown %v, page %d px wide in %d", r.NavShown, r.Scroll, r.VW)
+	}
+	if *updateScreenshots {
+		png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join("..", "..", "docs", "screenshots", "menu-420.png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	var links []string
 	for range 12 {
