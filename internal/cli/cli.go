@@ -44,7 +44,7 @@ func commands() []command {
 		{"definitions", "push a project's flags.yaml to a server (from CI), or get, list or diff its versions", runDefinitions},
 		{"projects", "list the projects a server has", runProjects},
 		{"check", "find expired, unused, broken and dead flags in definitions, rules and code", runCheck},
-		{"experiment", "analyze: compare an experiment's variants on a metric, with significance and a sample ratio check", runExperiment},
+		{"experiment", "analyze: compare an experiment's variants on a metric, with significance and a sample ratio check; results: the same from a server's collected events", runExperiment},
 		{"version", "print vexil's module version and the VCS revision it was built from", runVersion},
 	}
 }

@@ -3,12 +3,15 @@ package cli
 import (
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"strings"
 
+	"github.com/vexilhq/vexil/internal/api"
 	"github.com/vexilhq/vexil/internal/experiment"
 	vexilrt "github.com/vexilhq/vexil/runtime"
 )
@@ -17,9 +20,15 @@ const experimentUsage = `usage: vexil experiment analyze --flag FLAG --metric NA
     [--aggregate sum|count|any] [--control VARIANT] [--allocation V=W,...]
     [--flags flags.yaml] [--rules rules.yaml | --env NAME [--server URL] [--token T]]
     [--covariate-window 14d] [--sequential]
+    [--format text|json]
+       vexil experiment results --flag FLAG [--metric NAME]... [--aggregate sum|count|any]
+    [--control VARIANT] [--sequential] [--env NAME] [--server URL] [--token T] [--project P]
     [--format text|json]`
 
 func runExperiment(ctx context.Context, args []string, stdio Stdio) int {
+	if len(args) > 0 && args[0] == "results" {
+		return runResults(ctx, args[1:], stdio)
+	}
 	if len(args) == 0 || args[0] != "analyze" {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
 			fmt.Fprintln(stdio.Out, experimentUsage)
@@ -29,6 +38,97 @@ func runExperiment(ctx context.Context, args []string, stdio Stdio) int {
 		return exitBadInput
 	}
 	return runAnalyze(ctx, args[1:], stdio)
+}
+
+// runResults prints a server's results for an experiment: per metric, the
+// table analyze prints (or, with --format json, the server's answer).
+func runResults(ctx context.Context, args []string, stdio Stdio) int {
+	fs := newFlagSet("experiment results", stdio.Err)
+	client := clientFlags(fs)
+	env := fs.String("env", "dev", "environment")
+	flag := fs.String("flag", "", "the experiment flag (required)")
+	var metrics stringList
+	fs.Var(&metrics, "metric", "a metric (repeatable; default: the flag's metrics: in the server's definitions)")
+	aggregate := fs.String("aggregate", "", "a unit's value: sum, count or any (default: the metric's type)")
+	control := fs.String("control", "", "the control variant (default: the flag's control: or default)")
+	sequential := fs.Bool("sequential", false, "always-valid p-values and intervals, safe to check every day")
+	format := fs.String("format", "text", "output format: text or json")
+	c, code, ok := connect(fs, args, client, stdio.Err)
+	if !ok {
+		return code
+	}
+	switch {
+	case *flag == "":
+		fmt.Fprintln(stdio.Err, "vexil experiment results: --flag is required")
+		return exitBadInput
+	case *format != "text" && *format != "json":
+		fmt.Fprintf(stdio.Err, "vexil experiment results: --format must be text or json, not %q\n", *format)
+		return exitBadInput
+	}
+	q := url.Values{}
+	for _, m := range metrics {
+		q.Add("metric", m)
+	}
+	if *aggregate != "" {
+		q.Set("aggregate", *aggregate)
+	}
+	if *control != "" {
+		q.Set("control", *control)
+	}
+	if *sequential {
+		q.Set("sequential", "true")
+	}
+	path := c.envPath(*env, "/experiments/"+url.PathEscape(*flag))
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	b, _, err := c.do(ctx, "GET", path, nil)
+	if err != nil {
+		return fail(stdio.Err, "experiment results", "", err)
+	}
+	if *format == "json" {
+		stdio.Out.Write(b)
+		return exitOK
+	}
+	if err := writeResultsText(stdio.Out, b); err != nil {
+		fmt.Fprintf(stdio.Err, "vexil experiment results: %v\n", err)
+		return exitBadInput
+	}
+	return exitOK
+}
+
+// writeResultsText prints each metric's result as analyze's table, after a
+// line saying where the results and the allocation come from.
+func writeResultsText(w io.Writer, body []byte) error {
+	var res api.ExperimentResults
+	if err := json.Unmarshal(body, &res); err != nil {
+		return fmt.Errorf("the server's answer: %w", err)
+	}
+	ws := make([]experiment.Weight, len(res.Allocation))
+	for i, a := range res.Allocation {
+		ws[i] = experiment.Weight{Variant: a.Variant, Weight: a.Weight}
+	}
+	fmt.Fprintf(w, "project %s, environment %s: results from the events the server collected\n", res.Project, res.Env)
+	if res.AllocationSource == "rules" {
+		fmt.Fprintln(w, "allocation: from the environment's live rules")
+	} else {
+		fmt.Fprintf(w, "allocation: equal shares (%s)\n", res.AllocationNote)
+	}
+	for _, m := range res.Metrics {
+		var r experiment.Result
+		if err := json.Unmarshal(m.Result, &r); err != nil {
+			return fmt.Errorf("the server's answer: %s: %w", m.Metric, err)
+		}
+		r.Allocation = ws
+		fmt.Fprintln(w)
+		if err := r.WriteText(w); err != nil {
+			return err
+		}
+		if m.InexactUnits > 0 {
+			fmt.Fprintf(w, "%d units have events both before and after their first exposure on its day; their day counts whole.\n", m.InexactUnits)
+		}
+	}
+	return nil
 }
 
 // analyzeRun is one vexil experiment analyze: what its flags asked for.

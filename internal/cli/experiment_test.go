@@ -225,12 +225,17 @@ func TestExperimentAnalyzeBadInput(t *testing.T) {
 		{"no exposure of the flag", []string{"--flag", "other", "--metric", "m", "--control", "a", "--exposures", "empty.jsonl", "--events", "empty.jsonl"},
 			[]string{`no exposure of flag "other"`}},
 		{"unknown flag in definitions", []string{"--flag", "nope", "--flags", "flags.yaml", "--exposures", "x", "--events", "y"}, []string{`flags.yaml: flags: no flag "nope"`}},
-		{"no subcommand", []string{}, []string{"usage: vexil experiment analyze"}},
+		{"no subcommand", []string{}, []string{"usage: vexil experiment analyze", "vexil experiment results"}},
+		{"results without a flag", []string{"--token", "t"}, []string{"--flag is required"}},
+		{"results in csv", []string{"--token", "t", "--flag", "f", "--format", "csv"}, []string{`--format must be text or json, not "csv"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"experiment", "analyze"}, tc.args...)
-			if tc.name == "no subcommand" {
+			switch {
+			case tc.name == "no subcommand":
 				args = []string{"experiment"}
+			case strings.HasPrefix(tc.name, "results"):
+				args = append([]string{"experiment", "results"}, tc.args...)
 			}
 			code, out, errs := runMain(t, args...)
 			if code != exitBadInput || out != "" {
