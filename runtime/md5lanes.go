@@ -38,6 +38,36 @@ func md5x8Generic(bl *md5Blocks, out *[4][8]uint32) {
 	}
 }
 
+// md5x8ByOne is md5x8 lane by lane through md5One, for tests.
+func md5x8ByOne(bl *md5Blocks, out *[4][8]uint32) {
+	for j := range bl {
+		d, ok := md5One(&bl[j])
+		if !ok {
+			md5x8Generic(bl, out)
+			return
+		}
+		out[0][j] = bits.ReverseBytes32(uint32(d.hi >> 32))
+		out[1][j] = bits.ReverseBytes32(uint32(d.hi))
+		out[2][j] = bits.ReverseBytes32(uint32(d.lo >> 32))
+		out[3][j] = bits.ReverseBytes32(uint32(d.lo))
+	}
+}
+
+// digestOf is the MD5 of buf's first n bytes as a big-endian number. The
+// rest of buf must be zero: a short message is padded in place and hashed
+// as one block where md5One can.
+func digestOf(buf *[128]byte, n int) u128 {
+	if n <= md5MaxOneBlock {
+		buf[n] = 0x80
+		binary.LittleEndian.PutUint64(buf[56:], uint64(n)*8)
+		if d, ok := md5One((*[64]byte)(buf[:64])); ok {
+			return d
+		}
+	}
+	sum := md5.Sum(buf[:n])
+	return u128{hi: binary.BigEndian.Uint64(sum[:8]), lo: binary.BigEndian.Uint64(sum[8:])}
+}
+
 // digestOfState is a digest given as its state words as the big-endian
 // number splits read: its bytes are the words little-endian.
 func digestOfState(a, b, c, d uint32) u128 {

@@ -10,6 +10,21 @@ func md5x8AVX2(blocks *md5Blocks, out *[4][8]uint32)
 //go:noescape
 func md5x8AVX512(blocks *md5Blocks, out *[4][8]uint32)
 
+//go:noescape
+func md5x1AVX512(block *[64]byte, out *[4]uint32)
+
+// md5One is the digest of one padded block, when this CPU has a way faster
+// than crypto/md5 (ok false otherwise): AVX-512's shorter chain per step,
+// and none of crypto/md5's buffering around it.
+func md5One(block *[64]byte) (d u128, ok bool) {
+	if !haveMD5x8AVX512 {
+		return u128{}, false
+	}
+	var out [4]uint32
+	md5x1AVX512(block, &out)
+	return digestOfState(out[0], out[1], out[2], out[3]), true
+}
+
 // haveMD5x8 is whether md5x8 runs eight lanes at once; without AVX2 it runs
 // them one after another.
 var haveMD5x8 = cpu.X86.HasAVX2
@@ -45,6 +60,7 @@ func md5x8Impls() map[string]func(*md5Blocks, *[4][8]uint32) {
 	}
 	if haveMD5x8AVX512 {
 		m["avx512"] = md5x8AVX512
+		m["avx512x1"] = md5x8ByOne
 	}
 	return m
 }

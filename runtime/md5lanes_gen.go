@@ -80,11 +80,17 @@ func loadIV() {
 	}
 }
 
-func storeState() {
+// storeState adds the IV to the state and writes word i of every lane at
+// 32*i(DI), or with one lane word i at 4*i(DI).
+func storeState(oneLane bool) {
 	for i := range 4 {
 		p("\tVPBROADCASTD md5lanesIV<>+%d(SB), Y9", 4*i)
 		p("\tVPADDD Y9, Y%d, Y%d", i, i)
-		p("\tVMOVDQU Y%d, %d(DI)", i, 32*i)
+		if oneLane {
+			p("\tVMOVD X%d, %d(DI)", i, 4*i)
+		} else {
+			p("\tVMOVDQU Y%d, %d(DI)", i, 32*i)
+		}
 	}
 	p("\tVZEROUPPER")
 	p("\tRET")
@@ -127,7 +133,7 @@ func avx2() {
 		p("\tVPSRLD $%d, Y%d, Y%d", 32-s, a, a)
 		p("\tVPOR Y8, Y%d, Y%d", a, a)
 	})
-	storeState()
+	storeState(false)
 }
 
 func avx512() {
@@ -140,6 +146,13 @@ func avx512() {
 		transpose(half, true, func(k int) string { return fmt.Sprintf("Y%d", 16+8*half+k) })
 	}
 	loadIV()
+	avx512Steps()
+	storeState(false)
+}
+
+// avx512Steps is steps with AVX-512's one-instruction logic and rotate, the
+// message words in Y16..Y31.
+func avx512Steps() {
 	// Truth tables of F, G, H and I over (b, c, d) = (0xf0, 0xcc, 0xaa).
 	tables := [4]int{0xca, 0xe4, 0x96, 0x39}
 	steps(func(g int) string { return fmt.Sprintf("Y%d", 16+g) }, func(round, b, c, d int) {
@@ -148,7 +161,22 @@ func avx512() {
 	}, func(s, a int) {
 		p("\tVPROLD $%d, Y%d, Y%d", s, a, a)
 	})
-	storeState()
+}
+
+// avx512One is avx512 for a single block: each message word is broadcast
+// to every lane rather than transposed, and lane 0 is the digest. It is the
+// same dependency chain, a third shorter per step than scalar code's.
+func avx512One() {
+	p("// func md5x1AVX512(block *[64]byte, out *[4]uint32)")
+	p("TEXT ·md5x1AVX512(SB), NOSPLIT, $0-16")
+	p("\tMOVQ block+0(FP), SI")
+	p("\tMOVQ out+8(FP), DI")
+	for g := range 16 {
+		p("\tVPBROADCASTD %d(SI), Y%d", 4*g, 16+g)
+	}
+	loadIV()
+	avx512Steps()
+	storeState(true)
 }
 
 // steps writes MD5's 64 steps over state Y0-Y3: msg names message word g,
@@ -195,6 +223,8 @@ func main() {
 	avx2()
 	p("")
 	avx512()
+	p("")
+	avx512One()
 	if err := os.WriteFile("md5lanes_amd64.s", out.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}

@@ -14,7 +14,11 @@ import (
 func SplitPercent(seed, text string) float64 {
 	var buf [128]byte
 	b := append(append(append(buf[:0], seed...), ':'), text...)
-	return percentOfSum(md5.Sum(b))
+	if len(b) > len(buf) {
+		return percentOfSum(md5.Sum(b)) // grown onto the heap: buf is not its start
+	}
+	d := digestOf(&buf, len(b))
+	return uint128Fraction(d.hi, d.lo) * 100
 }
 
 // splitPercentValue hashes a scalar attribute value as Python's str() writes
@@ -29,8 +33,11 @@ func splitDigest(seed string, v Value) u128 {
 	var buf [128]byte
 	b := append(append(buf[:0], seed...), ':')
 	b = appendPyStr(b, v)
-	sum := md5.Sum(b)
-	return u128{hi: binary.BigEndian.Uint64(sum[:8]), lo: binary.BigEndian.Uint64(sum[8:])}
+	if len(b) > len(buf) {
+		sum := md5.Sum(b) // grown onto the heap: buf is not its start
+		return u128{hi: binary.BigEndian.Uint64(sum[:8]), lo: binary.BigEndian.Uint64(sum[8:])}
+	}
+	return digestOf(&buf, len(b))
 }
 
 // u128 is a 128-bit number: a digest.
