@@ -141,7 +141,7 @@ func TestPromtool(t *testing.T) {
 	if err != nil {
 		t.Skip("promtool is not installed (Debian: apt-get install prometheus); .ci/run installs it")
 	}
-	vars := strings.NewReplacer("$__rate_interval", "5m", "$env", "prod", "$flag", "workbook", "$server_job", "vexil")
+	vars := strings.NewReplacer("$__rate_interval", "5m", "$env", "prod", "$project", "default", "$flag", "workbook", "$server_job", "vexil")
 	var rules strings.Builder
 	rules.WriteString("groups:\n  - name: dashboard\n    rules:\n")
 	for i, e := range dashboardExprs(t) {

@@ -85,7 +85,8 @@ func authTable() []authRow {
 		{"GET " + env + "/experiments", "viewer", true, 200, get(env + "/experiments")},
 		// workbook is not a kind: experiment flag of the test definitions.
 		{"GET " + env + "/experiments/{flag}", "viewer", true, 404, get(env + "/experiments/workbook?metric=purchase")},
-		{"GET " + env + "/code-references", "viewer", true, 404, get(env + "/code-references")},
+		// Uploaded before the table runs, in each project and environment.
+		{"GET " + env + "/code-references", "viewer", true, 200, get(env + "/code-references")},
 		// An empty list: admitted, it replaces nothing with nothing.
 		{"PUT " + env + "/code-references", "editor", true, 200, send("PUT", env+"/code-references", "[]")},
 		{"GET /sdk/v1/envs/{env}/config", "sdk", true, 200, get("/sdk/v1/envs/{env}/config")},
@@ -106,6 +107,8 @@ func authTable() []authRow {
 		// it is 401 whoever asks (TestOFREPStreamAuthorization covers tickets).
 		{"GET /sdk/v1/projects/{project}/envs/{env}/config", "sdk", true, 200, get("/sdk/v1/projects/{project}/envs/{env}/config")},
 		{"GET /sdk/v1/projects/{project}/envs/{env}/stream", "sdk", true, 200, get("/sdk/v1/projects/{project}/envs/{env}/stream")},
+		{"POST /sdk/v1/projects/{project}/envs/{env}/telemetry", "sdk", true, 200, send("POST", "/sdk/v1/projects/{project}/envs/{env}/telemetry",
+			map[string]any{"counts": []map[string]any{{"flag": "workbook", "variant": "guided", "reason": "SPLIT", "count": 1}}})},
 		{"GET " + ofrepStreamPath, "", false, 401, get(ofrepStreamPath)},
 		{"OPTIONS /ofrep/v1/", "", false, 204, send("OPTIONS", "/ofrep/v1/evaluate/flags", nil)},
 		{"/", "", false, 404, get("/api/v1/nothing-here/{env}")},
@@ -160,6 +163,13 @@ func TestAuthorization(t *testing.T) {
 	e := start(t, "sqlite", nil)
 	if r := e.do("PUT", "/api/v1/projects/shop/definitions", e.admin, testDefs, "If-Match", `"0"`); r.status != 200 {
 		t.Fatalf("creating project shop: %d %s", r.status, r.body)
+	}
+	for _, path := range []string{"/api/v1/envs/", "/api/v1/projects/shop/envs/"} {
+		for _, env := range []string{"dev", "prod"} {
+			if r := e.do("PUT", path+env+"/code-references", e.admin, "[]"); r.status != 200 {
+				t.Fatalf("uploading code references: %d %s", r.status, r.body)
+			}
+		}
 	}
 	table := projectRows(authTable(), e.srv.routeTable())
 	rows := map[string]authRow{}

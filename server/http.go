@@ -95,11 +95,11 @@ func (s *Server) routeTable() []route {
 		{pattern: "GET " + env + "/clients", perm: permViewer, perEnv: true, h: s.getClients},
 		{pattern: "GET " + env + "/experiments", perm: permViewer, perEnv: true, h: s.listExperiments},
 		{pattern: "GET " + env + "/experiments/{flag}", perm: permViewer, perEnv: true, h: s.getExperiment},
-	}), []route{
 		{pattern: "GET " + env + "/telemetry", perm: permViewer, perEnv: true, h: s.getEnvTelemetry},
 		{pattern: "GET " + env + "/flags/{flag}/telemetry", perm: permViewer, perEnv: true, h: s.getFlagTelemetry},
 		{pattern: "GET " + env + "/code-references", perm: permViewer, perEnv: true, h: s.getCodeReferences},
 		{pattern: "PUT " + env + "/code-references", perm: permEditor, perEnv: true, h: s.putCodeReferences},
+	}), []route{
 		{pattern: "GET /sdk/v1/envs/{env}/config", perm: permSDK, perEnv: true, h: s.sdkConfig},
 		{pattern: "GET /sdk/v1/envs/{env}/stream", perm: permSDK, perEnv: true, h: s.stream},
 		{pattern: "GET /sdk/v1/projects/{project}/envs/{env}/config", perm: permSDK, perEnv: true, h: s.sdkConfig},
@@ -108,6 +108,7 @@ func (s *Server) routeTable() []route {
 		{pattern: "POST /sdk/v1/envs/{env}/telemetry", perm: permSDK, perEnv: true, h: s.ingestTelemetry},
 		{pattern: "POST /sdk/v1/envs/{env}/events", perm: permSDK, perEnv: true, bodyLimit: maxEventsBody, h: s.ingestEvents},
 		{pattern: "POST /sdk/v1/projects/{project}/envs/{env}/events", perm: permSDK, perEnv: true, bodyLimit: maxEventsBody, h: s.ingestEvents},
+		{pattern: "POST /sdk/v1/projects/{project}/envs/{env}/telemetry", perm: permSDK, perEnv: true, h: s.ingestTelemetry},
 
 		{pattern: "POST /ofrep/v1/evaluate/flags/{key}", perm: permSDK, h: s.ofrepOne},
 		{pattern: "POST /ofrep/v1/evaluate/flags", perm: permSDK, h: s.ofrepBulk},

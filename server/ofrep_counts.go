@@ -31,9 +31,12 @@ type flagCounter struct {
 type evalCounts struct {
 	mu      sync.Mutex
 	m       map[string]*flagCounter
-	flushMu sync.Mutex                   // one flush at a time
-	unsent  map[string][]store.EvalCount // by environment: counts a failed flush keeps for the next
+	flushMu sync.Mutex                       // one flush at a time
+	unsent  map[projectEnv][]store.EvalCount // counts a failed flush keeps for the next
 }
+
+// projectEnv names one project's environment.
+type projectEnv struct{ project, env string }
 
 // countersFor returns the counters of a config's flags by FlagID, for a
 // snapshot of project p's environment env.
@@ -73,10 +76,10 @@ func (snap *snapshot) count(ev vexilrt.Evaluation) {
 	}
 }
 
-// flushEvaluations moves the counts since the last flush to the metric and,
-// for the default project (the only one telemetry is kept for), to the
-// hour of `now` in the store. Counts a failing store refuses are kept for
-// the next flush, up to a report's worth per environment.
+// flushEvaluations moves the counts since the last flush to the metric and
+// to the hour of `now` in the store. Counts a failing store refuses are
+// kept for the next flush, up to a report's worth per project's
+// environment.
 func (s *Server) flushEvaluations(ctx context.Context, now time.Time) {
 	c := &s.tel.ofrep
 	c.flushMu.Lock()
@@ -84,7 +87,7 @@ func (s *Server) flushEvaluations(ctx context.Context, now time.Time) {
 	byEnv := c.unsent
 	c.unsent = nil
 	if byEnv == nil {
-		byEnv = map[string][]store.EvalCount{}
+		byEnv = map[projectEnv][]store.EvalCount{}
 	}
 	c.mu.Lock()
 	for _, fc := range c.m {
@@ -95,19 +98,18 @@ func (s *Server) flushEvaluations(ctx context.Context, now time.Time) {
 			}
 			variant, reason := fc.variants[i>>3], vexilrt.Reason(i&7).String()
 			s.metrics.evaluations.WithLabelValues(fc.project, fc.env, fc.flag, variant, reason).Add(float64(n))
-			if fc.project == store.DefaultProject {
-				byEnv[fc.env] = append(byEnv[fc.env], store.EvalCount{Flag: fc.flag, Variant: variant, Reason: reason, Count: int64(n)})
-			}
+			pe := projectEnv{fc.project, fc.env}
+			byEnv[pe] = append(byEnv[pe], store.EvalCount{Flag: fc.flag, Variant: variant, Reason: reason, Count: int64(n)})
 		}
 	}
 	c.mu.Unlock()
-	for env, counts := range byEnv {
-		if err := s.st.AddEvaluations(ctx, env, now, counts); err != nil {
+	for pe, counts := range byEnv {
+		if err := s.st.AddEvaluations(ctx, pe.project, pe.env, now, counts); err != nil {
 			if c.unsent == nil {
-				s.log.Warn("storing OFREP evaluation counts failed; they go with the next flush", "env", env, "err", err)
-				c.unsent = map[string][]store.EvalCount{}
+				s.log.Warn("storing OFREP evaluation counts failed; they go with the next flush", "project", pe.project, "env", pe.env, "err", err)
+				c.unsent = map[projectEnv][]store.EvalCount{}
 			}
-			c.unsent[env] = counts[:min(len(counts), maxTelemetryEntries)]
+			c.unsent[pe] = counts[:min(len(counts), maxTelemetryEntries)]
 		}
 	}
 }

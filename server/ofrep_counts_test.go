@@ -73,7 +73,7 @@ func TestOFREPCountsFlushedOnStop(t *testing.T) {
 	}
 	cancel()
 	<-done
-	pts, err := e.st.Evaluations(context.Background(), "prod", "new_report", time.Now().Add(-time.Hour))
+	pts, err := e.st.Evaluations(context.Background(), "", "prod", "new_report", time.Now().Add(-time.Hour))
 	if err != nil || len(pts) != 1 || pts[0].Count != 1 {
 		t.Errorf("stored after Run ended: %+v, %v", pts, err)
 	}

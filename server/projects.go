@@ -40,6 +40,9 @@ type defsState struct {
 	defs    *vexilrt.Definitions
 	keyAttr string   // the attribute OFREP's targetingKey maps to
 	client  []string // the flags served to browsers
+	// variants maps flag (or alias) → the variants it can answer, which
+	// telemetry reports are checked against.
+	variants map[string][]string
 }
 
 func newDefsState(d *store.Definitions, defs *vexilrt.Definitions) *defsState {
@@ -49,10 +52,22 @@ func newDefsState(d *store.Definitions, defs *vexilrt.Definitions) *defsState {
 			st.keyAttr = a.Name
 		}
 	}
+	st.variants = make(map[string][]string, len(defs.Flags))
 	for _, f := range defs.Flags {
 		if f.Client && !f.IsAlias() {
 			st.client = append(st.client, f.Name)
 		}
+		target := &f
+		if f.IsAlias() {
+			if target, _ = defs.Flag(f.Alias); target == nil {
+				continue
+			}
+		}
+		var vs []string
+		for _, v := range target.Variants {
+			vs = append(vs, v.Variant())
+		}
+		st.variants[f.Name] = vs
 	}
 	return st
 }

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/vexilhq/vexil/internal/api"
@@ -27,21 +26,9 @@ const (
 	maxReportCount = 1_000_000_000_000
 )
 
-// projectLabel is the project every metric names until projects exist.
-const projectLabel = "default"
-
-// telemetry is the server's side of evaluation reports (project
-// "default"'s, whose paths are the only ones that take them).
+// telemetry is the server's side of evaluation counts.
 type telemetry struct {
-	variants atomic.Pointer[variantsCache]
-	ofrep    evalCounts // OFREP evaluations, counted like an SDK client's
-}
-
-// variantsCache maps flag (or alias) → the variants it can answer, for one
-// version of the definitions.
-type variantsCache struct {
-	defs *defsState
-	m    map[string][]string
+	ofrep evalCounts // OFREP evaluations, counted like an SDK client's
 }
 
 var reasonNames = func() []string {
@@ -52,38 +39,15 @@ var reasonNames = func() []string {
 	return out
 }()
 
-// variantsOf returns the variant names a flag can answer (an alias's are
-// its flag's), or false for a flag the definitions do not have.
-func (s *Server) variantsOf(flag string) ([]string, bool) {
-	p := s.project(store.DefaultProject)
-	if p == nil {
-		return nil, false
-	}
-	cur := p.cur.Load()
-	t := s.tel.variants.Load()
-	if t == nil || t.defs != cur {
-		d := cur.defs
-		t = &variantsCache{defs: cur, m: make(map[string][]string, len(d.Flags))}
-		for _, f := range d.Flags {
-			target := &f
-			if f.IsAlias() {
-				if target, _ = d.Flag(f.Alias); target == nil {
-					continue
-				}
-			}
-			var vs []string
-			for _, v := range target.Variants {
-				vs = append(vs, v.Variant())
-			}
-			t.m[f.Name] = vs
-		}
-		s.tel.variants.Store(t)
-	}
-	vs, ok := t.m[flag]
+// variantsOf returns the variant names a flag of the project can answer
+// (an alias's are its flag's), or false for a flag its definitions do not
+// have.
+func variantsOf(p *project, flag string) ([]string, bool) {
+	vs, ok := p.cur.Load().variants[flag]
 	return vs, ok
 }
 
-// telemetryReport is the body of POST /sdk/v1/envs/{env}/telemetry.
+// telemetryReport is the body of POST /sdk/v1/[projects/{project}/]envs/{env}/telemetry.
 type telemetryReport struct {
 	Counts []store.EvalCount `json:"counts"`
 }
@@ -105,7 +69,7 @@ func (s *Server) ingestTelemetry(w http.ResponseWriter, r *http.Request, c *call
 	var problems []any
 	keep := rep.Counts[:0]
 	for i, ec := range rep.Counts {
-		vs, ok := s.variantsOf(ec.Flag)
+		vs, ok := variantsOf(c.env.proj, ec.Flag)
 		switch {
 		case ec.Count <= 0 || ec.Count > maxReportCount:
 			problems = append(problems, fmt.Sprintf("counts[%d]: count %d: want 1 to %d", i, ec.Count, int64(maxReportCount)))
@@ -119,12 +83,12 @@ func (s *Server) ingestTelemetry(w http.ResponseWriter, r *http.Request, c *call
 			keep = append(keep, ec)
 		}
 	}
-	if err := s.st.AddEvaluations(r.Context(), c.env.name, time.Now(), keep); err != nil {
+	if err := s.st.AddEvaluations(r.Context(), c.env.proj.name, c.env.name, time.Now(), keep); err != nil {
 		writeError(w, http.StatusServiceUnavailable, "unavailable", err.Error(), nil)
 		return
 	}
 	for _, ec := range keep {
-		s.metrics.evaluations.WithLabelValues(projectLabel, c.env.name, ec.Flag, ec.Variant, ec.Reason).Add(float64(ec.Count))
+		s.metrics.evaluations.WithLabelValues(c.env.proj.name, c.env.name, ec.Flag, ec.Variant, ec.Reason).Add(float64(ec.Count))
 	}
 	if len(problems) > 10 {
 		problems = append(problems[:10], fmt.Sprintf("and %d more", len(problems)-10))
@@ -147,16 +111,17 @@ func rangeParam(w http.ResponseWriter, r *http.Request, def string) (string, tim
 	return name, d, ok
 }
 
-// flagTelemetry reads a flag's hourly counts for the hours ending with the
-// current one.
-func (s *Server) flagTelemetry(ctx context.Context, env, flag, rangeName string, d time.Duration, now time.Time) (*api.FlagTelemetry, error) {
-	vs, ok := s.variantsOf(flag)
+// flagTelemetry reads a flag's hourly counts in a project's environment for
+// the hours ending with the current one.
+func (s *Server) flagTelemetry(ctx context.Context, e *envState, flag, rangeName string, d time.Duration, now time.Time) (*api.FlagTelemetry, error) {
+	env := e.name
+	vs, ok := variantsOf(e.proj, flag)
 	if !ok {
 		return nil, fmt.Errorf("unknown flag %q: %w", flag, store.ErrNotFound)
 	}
 	hours := int(d / time.Hour)
 	from := now.UTC().Truncate(time.Hour).Add(-time.Duration(hours-1) * time.Hour)
-	pts, err := s.st.Evaluations(ctx, env, flag, from)
+	pts, err := s.st.Evaluations(ctx, e.proj.name, env, flag, from)
 	if err != nil {
 		return nil, err
 	}
@@ -185,7 +150,7 @@ func (s *Server) flagTelemetry(ctx context.Context, env, flag, rangeName string,
 		vs.Reasons[p.Reason] += p.Count
 		ft.Total += p.Count
 	}
-	last, err := s.st.LastEvaluated(ctx, env, flag)
+	last, err := s.st.LastEvaluated(ctx, e.proj.name, env, flag)
 	if err != nil {
 		return nil, err
 	}
@@ -200,7 +165,7 @@ func (s *Server) getFlagTelemetry(w http.ResponseWriter, r *http.Request, c *cal
 	if !ok {
 		return
 	}
-	ft, err := s.flagTelemetry(r.Context(), c.env.name, r.PathValue("flag"), name, d, time.Now())
+	ft, err := s.flagTelemetry(r.Context(), c.env, r.PathValue("flag"), name, d, time.Now())
 	answer(w, ft, err)
 }
 
@@ -213,7 +178,7 @@ func (s *Server) getEnvTelemetry(w http.ResponseWriter, r *http.Request, c *call
 	for _, f := range c.env.proj.cur.Load().defs.Flags {
 		names = append(names, f.Name)
 	}
-	act, err := s.st.Activity(r.Context(), c.env.name, names)
+	act, err := s.st.Activity(r.Context(), c.env.proj.name, c.env.name, names)
 	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, "unavailable", err.Error(), nil)
 		return
@@ -260,8 +225,8 @@ func (s *Server) hourly(ctx context.Context, what string, prune func(context.Con
 	}
 }
 
-// putCodeReferences replaces the environment's code references with the
-// uploaded list.
+// putCodeReferences replaces the project's environment's code references
+// with the uploaded list.
 func (s *Server) putCodeReferences(w http.ResponseWriter, r *http.Request, c *call) {
 	var refs []api.CodeReference
 	if !decodeJSON(w, r, &refs) {
@@ -291,7 +256,7 @@ func (s *Server) putCodeReferences(w http.ResponseWriter, r *http.Request, c *ca
 		writeError(w, http.StatusInternalServerError, "internal", err.Error(), nil)
 		return
 	}
-	if err := s.st.PutCodeReferences(r.Context(), store.CodeReferences{Env: c.env.name, Body: string(body), UploadedBy: c.actor(), UploadedAt: cr.UploadedAt}); err != nil {
+	if err := s.st.PutCodeReferences(r.Context(), store.CodeReferences{Project: c.env.proj.name, Env: c.env.name, Body: string(body), UploadedBy: c.actor(), UploadedAt: cr.UploadedAt}); err != nil {
 		writeError(w, http.StatusServiceUnavailable, "unavailable", err.Error(), nil)
 		return
 	}
@@ -303,7 +268,7 @@ func (s *Server) putCodeReferences(w http.ResponseWriter, r *http.Request, c *ca
 // getCodeReferences returns the latest upload, or only one flag's
 // references with ?flag=.
 func (s *Server) getCodeReferences(w http.ResponseWriter, r *http.Request, c *call) {
-	cr, err := s.codeReferences(r.Context(), c.env.name, r.URL.Query().Get("flag"))
+	cr, err := s.codeReferences(r.Context(), c.env.proj.name, c.env.name, r.URL.Query().Get("flag"))
 	if errors.Is(err, store.ErrNotFound) {
 		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no code references were uploaded for %s", c.env.name), nil)
 		return
@@ -315,14 +280,14 @@ func (s *Server) getCodeReferences(w http.ResponseWriter, r *http.Request, c *ca
 	writeJSON(w, http.StatusOK, cr)
 }
 
-func (s *Server) codeReferences(ctx context.Context, env, flag string) (*api.CodeReferences, error) {
-	stored, err := s.st.GetCodeReferences(ctx, env)
+func (s *Server) codeReferences(ctx context.Context, project, env, flag string) (*api.CodeReferences, error) {
+	stored, err := s.st.GetCodeReferences(ctx, project, env)
 	if err != nil {
 		return nil, err
 	}
 	var cr api.CodeReferences
 	if err := json.Unmarshal([]byte(stored.Body), &cr); err != nil {
-		return nil, fmt.Errorf("code references of %s: %w", env, err)
+		return nil, fmt.Errorf("code references of %s/%s: %w", project, env, err)
 	}
 	if flag != "" {
 		cr.References = slices.DeleteFunc(cr.References, func(r api.CodeReference) bool { return r.Flag != flag })

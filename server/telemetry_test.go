@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -136,6 +137,76 @@ func TestCodeReferences(t *testing.T) {
 	if r := e.do("GET", "/api/v1/envs/dev/code-references", e.admin, nil); !strings.Contains(string(r.body), `"references":[]`) {
 		t.Errorf("after an empty upload: %s", r.body)
 	}
+}
+
+// TestTelemetryProjects: each project's reports are checked against its own
+// definitions and counted apart, under its own paths and metric label; its
+// code references are its own; and its tokens do not reach another's.
+func TestTelemetryProjects(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := start(t, kind, nil)
+		e.push("shop", `"0"`, exampleDefs(t, "shop"), e.admin, 200)
+		shopSDK := e.projectToken("sdk", "shop")
+		c := func(flag, variant string, n int) map[string]any {
+			return map[string]any{"flag": flag, "variant": variant, "reason": "DEFAULT", "count": n}
+		}
+		r := e.do("POST", "/sdk/v1/projects/shop/envs/dev/telemetry", shopSDK, map[string]any{"counts": []any{c("checkout_v2", "true", 4), c("workbook", "guided", 1)}})
+		if r.status != 200 || r.json(t)["accepted"] != 1.0 || !strings.Contains(string(r.body), `unknown flag \"workbook\"`) {
+			t.Fatalf("shop report: %d %s; want checkout_v2 counted and default's workbook ignored", r.status, r.body)
+		}
+		if r := e.do("POST", "/sdk/v1/envs/dev/telemetry", shopSDK, map[string]any{"counts": []any{c("workbook", "guided", 1)}}); r.status != 403 {
+			t.Errorf("shop's token reporting to default: %d, want 403", r.status)
+		}
+		e.do("POST", "/sdk/v1/envs/dev/telemetry", e.token("sdk"), map[string]any{"counts": []any{c("workbook", "guided", 2)}})
+
+		// The server's own OFREP evaluations are kept in their project too.
+		if r := e.do("POST", "/ofrep/v1/evaluate/flags/checkout_v2", shopSDK, `{"context":{"targetingKey":"c1"}}`, "Vexil-Environment", "dev"); r.status != 200 {
+			t.Fatalf("OFREP in shop: %d %s", r.status, r.body)
+		}
+		e.srv.flushEvaluations(context.Background(), time.Now())
+		ft := jsonAs[api.FlagTelemetry](t, e.do("GET", "/api/v1/projects/shop/envs/dev/flags/checkout_v2/telemetry", e.admin, nil))
+		if ft.Total != 5 || len(ft.Variants) != 2 {
+			t.Errorf("shop's checkout_v2 = %+v, want its 4 reported and 1 OFREP", ft)
+		}
+		if r := e.do("GET", "/api/v1/projects/shop/envs/dev/flags/workbook/telemetry", e.admin, nil); r.status != 404 {
+			t.Errorf("default's flag in shop: %d, want 404", r.status)
+		}
+		if ft := jsonAs[api.FlagTelemetry](t, e.do("GET", "/api/v1/envs/dev/flags/workbook/telemetry", e.admin, nil)); ft.Total != 2 {
+			t.Errorf("default's workbook = %d, want its own 2", ft.Total)
+		}
+		et := jsonAs[api.EnvTelemetry](t, e.do("GET", "/api/v1/projects/shop/envs/dev/telemetry", e.admin, nil))
+		if len(et.Flags) != 1 || et.Flags[0].Flag != "checkout_v2" || et.Flags[0].LastEvaluated == nil {
+			t.Errorf("shop's env telemetry = %+v, want checkout_v2 evaluated", et)
+		}
+		m := string(e.do("GET", "/metrics", e.admin, nil).body)
+		for _, want := range []string{
+			`vexil_flag_evaluations_total{env="dev",flag="checkout_v2",project="shop",reason="DEFAULT",variant="true"} 4`,
+			`vexil_flag_evaluations_total{env="dev",flag="checkout_v2",project="shop",reason="DEFAULT",variant="false"} 1`,
+			`vexil_flag_evaluations_total{env="dev",flag="workbook",project="default",reason="DEFAULT",variant="guided"} 2`,
+		} {
+			if !strings.Contains(m, want) {
+				t.Errorf("metrics lack %s", want)
+			}
+		}
+
+		shopEditor := e.projectToken("editor", "shop")
+		refs := `[{"file":"shop.go","line":3,"col":9,"flag":"checkout_v2","accessor":"CheckoutV2"}]`
+		if r := e.do("PUT", "/api/v1/projects/shop/envs/dev/code-references", shopEditor, refs); r.status != 200 {
+			t.Fatalf("shop's upload: %d %s", r.status, r.body)
+		}
+		if r := e.do("PUT", "/api/v1/envs/dev/code-references", shopEditor, refs); r.status != 403 {
+			t.Errorf("shop's token uploading to default: %d, want 403", r.status)
+		}
+		if r := e.do("GET", "/api/v1/projects/shop/envs/dev/code-references", e.admin, nil); !strings.Contains(string(r.body), `"file":"shop.go"`) {
+			t.Errorf("shop's references: %d %s", r.status, r.body)
+		}
+		if r := e.do("GET", "/api/v1/envs/dev/code-references", e.admin, nil); r.status != 404 {
+			t.Errorf("default's references after shop's upload: %d %s, want none", r.status, r.body)
+		}
+		if r := e.do("GET", "/api/v1/audit?project=shop&env=dev", e.admin, nil); !strings.Contains(string(r.body), `"action":"code-references"`) {
+			t.Errorf("shop's upload is not in shop's audit: %s", r.body)
+		}
+	})
 }
 
 // BenchmarkTelemetryIngest is one client's report of 60 counts (6 for a

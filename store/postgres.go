@@ -61,6 +61,7 @@ func (*pgDialect) migrations() []string {
 		telemetrySchema("BIGINT"),
 		projectsSchema("BIGINT"),
 		experimentsSchema("BIGINT"),
+		telemetryProjectsSchema("BIGINT"),
 	}
 }
 

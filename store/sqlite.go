@@ -52,6 +52,7 @@ func (sqliteDialect) migrations() []string {
 		telemetrySchema("INTEGER"),
 		projectsSchema("INTEGER"),
 		experimentsSchema("INTEGER"),
+		telemetryProjectsSchema("INTEGER"),
 	}
 }
 

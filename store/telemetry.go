@@ -17,7 +17,7 @@ const TelemetryRetention = 90 * 24 * time.Hour
 
 // telemetrySchema (migration 4) holds evaluation counts and the latest code
 // references. Keys start with the environment so that a project can later
-// be put in front of it.
+// be put in front of it (telemetryProjectsSchema).
 func telemetrySchema(integer string) string {
 	return strings.ReplaceAll(`CREATE TABLE vexil_evaluations (
 	env TEXT NOT NULL, flag TEXT NOT NULL, hour INT64 NOT NULL, variant TEXT NOT NULL, reason TEXT NOT NULL,
@@ -26,6 +26,26 @@ func telemetrySchema(integer string) string {
 CREATE INDEX vexil_evaluations_hour ON vexil_evaluations (hour);
 CREATE TABLE vexil_code_references (
 	env TEXT PRIMARY KEY, body TEXT NOT NULL, uploaded_by TEXT NOT NULL, uploaded_at INT64 NOT NULL)`, "INT64", integer)
+}
+
+// telemetryProjectsSchema (migration 7) puts a project in front of the
+// telemetry tables' keys, moving what a database made before it holds
+// (which only project "default" could report) into DefaultProject.
+func telemetryProjectsSchema(integer string) string {
+	return strings.ReplaceAll(`CREATE TABLE vexil_evaluations_p (
+	project TEXT NOT NULL, env TEXT NOT NULL, flag TEXT NOT NULL, hour INT64 NOT NULL, variant TEXT NOT NULL, reason TEXT NOT NULL,
+	n INT64 NOT NULL, last_at INT64 NOT NULL,
+	PRIMARY KEY (project, env, flag, hour, variant, reason));
+INSERT INTO vexil_evaluations_p SELECT 'default', env, flag, hour, variant, reason, n, last_at FROM vexil_evaluations;
+DROP TABLE vexil_evaluations;
+ALTER TABLE vexil_evaluations_p RENAME TO vexil_evaluations;
+CREATE INDEX vexil_evaluations_hour ON vexil_evaluations (hour);
+CREATE TABLE vexil_code_references_p (
+	project TEXT NOT NULL, env TEXT NOT NULL, body TEXT NOT NULL, uploaded_by TEXT NOT NULL, uploaded_at INT64 NOT NULL,
+	PRIMARY KEY (project, env));
+INSERT INTO vexil_code_references_p SELECT 'default', env, body, uploaded_by, uploaded_at FROM vexil_code_references;
+DROP TABLE vexil_code_references;
+ALTER TABLE vexil_code_references_p RENAME TO vexil_code_references`, "INT64", integer)
 }
 
 // EvalCount is a number of evaluations of one flag that answered one variant
@@ -48,13 +68,14 @@ type EvalPoint struct {
 
 // AddEvaluations adds counts reported at `at` to the hour it falls in, in
 // one transaction.
-func (s *DB) AddEvaluations(ctx context.Context, env string, at time.Time, counts []EvalCount) error {
+func (s *DB) AddEvaluations(ctx context.Context, project, env string, at time.Time, counts []EvalCount) error {
 	if len(counts) == 0 {
 		return nil
 	}
+	project = projectOr(project)
 	hour, last := micros(at.Truncate(time.Hour)), micros(at)
-	q := s.d.rebind(`INSERT INTO vexil_evaluations (env, flag, hour, variant, reason, n, last_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (env, flag, hour, variant, reason) DO UPDATE SET n = vexil_evaluations.n + excluded.n,
+	q := s.d.rebind(`INSERT INTO vexil_evaluations (project, env, flag, hour, variant, reason, n, last_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (project, env, flag, hour, variant, reason) DO UPDATE SET n = vexil_evaluations.n + excluded.n,
 	last_at = CASE WHEN excluded.last_at > vexil_evaluations.last_at THEN excluded.last_at ELSE vexil_evaluations.last_at END`)
 	// Not retried: a commit lost with its connection may have counted.
 	// The client sends the counts again with its next report.
@@ -70,23 +91,23 @@ ON CONFLICT (env, flag, hour, variant, reason) DO UPDATE SET n = vexil_evaluatio
 		}
 		defer stmt.Close()
 		for _, c := range counts {
-			if _, err := stmt.ExecContext(ctx, env, c.Flag, hour, c.Variant, c.Reason, c.Count, last); err != nil {
+			if _, err := stmt.ExecContext(ctx, project, env, c.Flag, hour, c.Variant, c.Reason, c.Count, last); err != nil {
 				return err
 			}
 		}
 		return tx.Commit()
 	}()
 	if err != nil {
-		return fmt.Errorf("store: evaluations %s: %w", env, err)
+		return fmt.Errorf("store: evaluations %s/%s: %w", project, env, err)
 	}
 	return nil
 }
 
 // Evaluations returns a flag's hourly counts from the hour of `from` on,
 // oldest first.
-func (s *DB) Evaluations(ctx context.Context, env, flag string, from time.Time) ([]EvalPoint, error) {
+func (s *DB) Evaluations(ctx context.Context, project, env, flag string, from time.Time) ([]EvalPoint, error) {
 	rows, err := s.query(ctx, `SELECT hour, variant, reason, n, last_at FROM vexil_evaluations
-WHERE env = ? AND flag = ? AND hour >= ? ORDER BY hour, variant, reason`, env, flag, micros(from.Truncate(time.Hour)))
+WHERE project = ? AND env = ? AND flag = ? AND hour >= ? ORDER BY hour, variant, reason`, projectOr(project), env, flag, micros(from.Truncate(time.Hour)))
 	if err != nil {
 		return nil, fmt.Errorf("store: evaluations %s/%s: %w", env, flag, err)
 	}
@@ -106,13 +127,14 @@ WHERE env = ? AND flag = ? AND hour >= ? ORDER BY hour, variant, reason`, env, f
 
 // LastEvaluated returns when a flag was last reported evaluated (zero when
 // it never was, within the retention).
-func (s *DB) LastEvaluated(ctx context.Context, env, flag string) (time.Time, error) {
+func (s *DB) LastEvaluated(ctx context.Context, project, env, flag string) (time.Time, error) {
 	var last sql.NullInt64
+	project = projectOr(project)
 	// The newest hour first, through the primary key, then the latest
 	// report within it.
 	err := s.retry(ctx, func() error {
-		return s.db.QueryRowContext(ctx, s.d.rebind(`SELECT MAX(last_at) FROM vexil_evaluations WHERE env = ? AND flag = ? AND hour =
-	(SELECT MAX(hour) FROM vexil_evaluations WHERE env = ? AND flag = ?)`), env, flag, env, flag).Scan(&last)
+		return s.db.QueryRowContext(ctx, s.d.rebind(`SELECT MAX(last_at) FROM vexil_evaluations WHERE project = ? AND env = ? AND flag = ? AND hour =
+	(SELECT MAX(hour) FROM vexil_evaluations WHERE project = ? AND env = ? AND flag = ?)`), project, env, flag, project, env, flag).Scan(&last)
 	})
 	if err != nil || !last.Valid {
 		return time.Time{}, err
@@ -127,21 +149,22 @@ type FlagActivity struct {
 	First, Last time.Time
 }
 
-// Activity returns the named flags' first hours and latest reports in env.
-// Each is a few seeks of the primary key, so it costs the same however
-// many hours are kept.
-func (s *DB) Activity(ctx context.Context, env string, flags []string) ([]FlagActivity, error) {
-	q := s.d.rebind(`SELECT (SELECT MIN(hour) FROM vexil_evaluations WHERE env = ? AND flag = ?),
-	(SELECT MAX(last_at) FROM vexil_evaluations WHERE env = ? AND flag = ? AND hour =
-		(SELECT MAX(hour) FROM vexil_evaluations WHERE env = ? AND flag = ?))`)
+// Activity returns the named flags' first hours and latest reports in a
+// project's env. Each is a few seeks of the primary key, so it costs the
+// same however many hours are kept.
+func (s *DB) Activity(ctx context.Context, project, env string, flags []string) ([]FlagActivity, error) {
+	project = projectOr(project)
+	q := s.d.rebind(`SELECT (SELECT MIN(hour) FROM vexil_evaluations WHERE project = ? AND env = ? AND flag = ?),
+	(SELECT MAX(last_at) FROM vexil_evaluations WHERE project = ? AND env = ? AND flag = ? AND hour =
+		(SELECT MAX(hour) FROM vexil_evaluations WHERE project = ? AND env = ? AND flag = ?))`)
 	out := make([]FlagActivity, 0, len(flags))
 	for _, f := range flags {
 		var first, last sql.NullInt64
 		err := s.retry(ctx, func() error {
-			return s.db.QueryRowContext(ctx, q, env, f, env, f, env, f).Scan(&first, &last)
+			return s.db.QueryRowContext(ctx, q, project, env, f, project, env, f, project, env, f).Scan(&first, &last)
 		})
 		if err != nil {
-			return nil, fmt.Errorf("store: activity %s/%s: %w", env, f, err)
+			return nil, fmt.Errorf("store: activity %s/%s/%s: %w", project, env, f, err)
 		}
 		a := FlagActivity{Flag: f}
 		if first.Valid {
@@ -162,9 +185,11 @@ func (s *DB) PruneEvaluations(ctx context.Context, before time.Time) (int64, err
 	return res.RowsAffected()
 }
 
-// CodeReferences is the latest upload of an environment's code references
-// (the JSON of `vexil check --usage --format json`, kept as sent).
+// CodeReferences is the latest upload of a project's environment's code
+// references (the JSON of `vexil check --usage --format json`, kept as
+// sent).
 type CodeReferences struct {
+	Project    string // "" is DefaultProject
 	Env        string
 	Body       string
 	UploadedBy string
@@ -173,29 +198,29 @@ type CodeReferences struct {
 
 // PutCodeReferences replaces an environment's code references.
 func (s *DB) PutCodeReferences(ctx context.Context, c CodeReferences) error {
-	_, err := s.exec(ctx, `INSERT INTO vexil_code_references (env, body, uploaded_by, uploaded_at) VALUES (?, ?, ?, ?)
-ON CONFLICT (env) DO UPDATE SET body = excluded.body, uploaded_by = excluded.uploaded_by, uploaded_at = excluded.uploaded_at`,
-		c.Env, c.Body, truncate(c.UploadedBy, MaxAuditField), micros(c.UploadedAt))
+	_, err := s.exec(ctx, `INSERT INTO vexil_code_references (project, env, body, uploaded_by, uploaded_at) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (project, env) DO UPDATE SET body = excluded.body, uploaded_by = excluded.uploaded_by, uploaded_at = excluded.uploaded_at`,
+		projectOr(c.Project), c.Env, c.Body, truncate(c.UploadedBy, MaxAuditField), micros(c.UploadedAt))
 	if err != nil {
-		return fmt.Errorf("store: code references %s: %w", c.Env, err)
+		return fmt.Errorf("store: code references %s/%s: %w", projectOr(c.Project), c.Env, err)
 	}
 	return nil
 }
 
-// GetCodeReferences returns an environment's code references, or
+// GetCodeReferences returns a project's environment's code references, or
 // ErrNotFound when none were uploaded.
-func (s *DB) GetCodeReferences(ctx context.Context, env string) (*CodeReferences, error) {
-	c := CodeReferences{Env: env}
+func (s *DB) GetCodeReferences(ctx context.Context, project, env string) (*CodeReferences, error) {
+	c := CodeReferences{Project: projectOr(project), Env: env}
 	var at int64
 	err := s.retry(ctx, func() error {
-		return s.db.QueryRowContext(ctx, s.d.rebind(`SELECT body, uploaded_by, uploaded_at FROM vexil_code_references WHERE env = ?`), env).
+		return s.db.QueryRowContext(ctx, s.d.rebind(`SELECT body, uploaded_by, uploaded_at FROM vexil_code_references WHERE project = ? AND env = ?`), c.Project, env).
 			Scan(&c.Body, &c.UploadedBy, &at)
 	})
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("store: code references %s: %w", env, ErrNotFound)
+		return nil, fmt.Errorf("store: code references %s/%s: %w", c.Project, env, ErrNotFound)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("store: code references %s: %w", env, err)
+		return nil, fmt.Errorf("store: code references %s/%s: %w", c.Project, env, err)
 	}
 	c.UploadedAt = fromMicros(at)
 	return &c, nil

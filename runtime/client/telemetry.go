@@ -13,7 +13,7 @@ import (
 )
 
 // TelemetryOptions configure the evaluation counts a client with a server
-// source reports to the server (POST /sdk/v1/envs/{env}/telemetry), which
+// source reports to the server (POST /sdk/v1/[projects/{project}/]envs/{env}/telemetry), which
 // shows what each flag is doing and finds flags nothing evaluates.
 type TelemetryOptions struct {
 	// Disabled stops the reports. Other sources never report.

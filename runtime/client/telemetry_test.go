@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +16,12 @@ import (
 // telemetryOf reads a flag's per-variant totals for the last 24 hours from
 // the server's admin API.
 func (s *realServer) telemetryOf(flag string) (map[string]int64, bool) {
+	return s.telemetryIn("/api/v1", flag)
+}
+
+// telemetryIn is telemetryOf under an API prefix: /api/v1 for project
+// default, /api/v1/projects/{project} for another.
+func (s *realServer) telemetryIn(prefix, flag string) (map[string]int64, bool) {
 	var out struct {
 		Variants []struct {
 			Variant string
@@ -22,7 +29,7 @@ func (s *realServer) telemetryOf(flag string) (map[string]int64, bool) {
 		}
 		LastEvaluated *time.Time `json:"last_evaluated"`
 	}
-	s.admin("GET", "/api/v1/envs/dev/flags/"+flag+"/telemetry?range=24h", "", "", "", &out)
+	s.admin("GET", prefix+"/envs/dev/flags/"+flag+"/telemetry?range=24h", "", "", "", &out)
 	totals := map[string]int64{}
 	for _, v := range out.Variants {
 		totals[v.Variant] = v.Total
@@ -58,6 +65,33 @@ func TestRealServerTelemetry(t *testing.T) {
 	c.Close()
 	if got, _ := srv.telemetryOf("workbook"); got["guided"] != 42 || got["classic"] != 0 {
 		t.Errorf("after Close: workbook on the server %v, want guided 42", got)
+	}
+}
+
+// A client of a project other than default reports to that project's
+// path, and its counts are that project's alone.
+func TestRealServerProjectTelemetry(t *testing.T) {
+	srv := startRealServer(t)
+	defs, err := os.ReadFile(srv.flags)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.admin("PUT", "/api/v1/projects/classroom/definitions", "application/yaml", string(defs), `"0"`, nil)
+	srv.admin("PUT", "/api/v1/projects/classroom/envs/dev/rules", "application/yaml", rulesGuided, `"0"`, nil)
+	o := srv.clientOptions()
+	o.Project = "classroom"
+	c, log := newTestClient(t, Options{Source: Server(o), Telemetry: TelemetryOptions{Interval: 200 * time.Millisecond}})
+	for range 5 {
+		if workbook(c) != testflags.WorkbookGuided {
+			t.Fatalf("workbook is not classroom's guided\n%s", log)
+		}
+	}
+	eventually(t, "5 guided workbooks in classroom on the server", 30*time.Second, func() bool {
+		got, _ := srv.telemetryIn("/api/v1/projects/classroom", "workbook")
+		return got["guided"] == 5
+	})
+	if got, last := srv.telemetryOf("workbook"); got["guided"] != 0 || last {
+		t.Errorf("default's workbook on the server: %v, want nothing", got)
 	}
 }
 

@@ -74,6 +74,8 @@ func TestProjectPagesRealServer(t *testing.T) {
 	call("PUT", "/api/v1/projects/shop/definitions", `"0"`, shop)
 	call("PUT", "/api/v1/projects/shop/definitions", `"1"`, shop+"  express: {default: true}\n")
 	call("POST", "/api/v1/projects/shop/envs/dev/lock", "", `{"for": "30m", "reason": "freeze"}`)
+	call("POST", "/sdk/v1/projects/shop/envs/dev/telemetry", "", `{"counts": [{"flag": "checkout_v2", "variant": "true", "reason": "DEFAULT", "count": 17}]}`)
+	call("PUT", "/api/v1/projects/shop/envs/dev/code-references", "", `[{"file": "shop/cart.go", "line": 12, "col": 5, "flag": "checkout_v2", "accessor": "CheckoutV2"}]`)
 
 	// The paths the UI asks the API for.
 	var mu sync.Mutex
@@ -104,6 +106,14 @@ func TestProjectPagesRealServer(t *testing.T) {
 	if !slices.Contains(seen, "/api/v1/projects/shop/envs/dev/clients") || slices.Contains(seen, "/api/v1/envs/dev/clients") {
 		t.Errorf("the pages asked the API for %v, want the shop project's clients", seen)
 	}
+
+	// The flag and telemetry pages read the project's evaluations and code
+	// references.
+	_, body = b.get("/ui/projects/shop/envs/dev/flags/checkout_v2")
+	mustContain(t, body, "17 evaluations reported in the last 24 hours", "<code>shop/cart.go:12:5</code>",
+		`href="/ui/projects/shop/envs/dev/flags/checkout_v2/telemetry?range=7d"`)
+	_, body = b.get("/ui/projects/shop/envs/dev/flags/checkout_v2/telemetry?range=7d")
+	mustContain(t, body, "17 evaluations reported in the last 7d")
 
 	// The switcher sends the project and keeps the page.
 	code, _, hdr := b.do("GET", "/ui/?project=shop&env=dev&page=clients", nil)
