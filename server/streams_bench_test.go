@@ -16,6 +16,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	vexilrt "github.com/vexilhq/vexil/runtime"
+	"gopkg.in/yaml.v3"
 )
 
 // BenchmarkSSEStreams: a save reaching many SSE streams on one server, the
@@ -209,5 +212,38 @@ func TestSSEStreamClients(t *testing.T) {
 			}
 		}
 		fmt.Println(out.String())
+	}
+}
+
+// BenchmarkRulesSyntax: what a streaming client pays to parse a config
+// event's rules (vexilrt.ParseRules, which every client runs before
+// compiling), written as YAML, as the event carries them, and as the same
+// document in JSON, which the same parser reads. It is the measurement
+// behind keeping YAML in the event.
+func BenchmarkRulesSyntax(b *testing.B) {
+	_, rulesYAML := bulkDocs()
+	var doc any
+	if err := yaml.Unmarshal([]byte(rulesYAML), &doc); err != nil {
+		b.Fatal(err)
+	}
+	rulesJSON, err := json.Marshal(doc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		src  []byte
+	}{{"yaml", []byte(rulesYAML)}, {"json", rulesJSON}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			cpu0 := cpuTime()
+			for b.Loop() {
+				if _, diags := vexilrt.ParseRules("prod@v1", c.src); diags.HasErrors() {
+					b.Fatal(diags)
+				}
+			}
+			b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64(len(c.src)), "bytes")
+		})
 	}
 }
