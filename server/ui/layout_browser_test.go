@@ -158,5 +158,10 @@ func TestBrowserLayout(t *testing.T) {
 	if !strings.Contains(strings.Join(links, "|"), "|Rules|History|") {
 		t.Errorf("tabbing through the open menu reaches %v, want the nav's links", links)
 	}
+	// Escape closes it and gives the button the focus back.
+	run(t, ctx, "Escape", press(kb.Escape), waitJS(`!document.querySelector('details.menu').open`))
+	if got := eval[string](t, ctx, `document.activeElement.tagName`); got != "SUMMARY" {
+		t.Errorf("after Escape the focus is on %s, want the menu button", got)
+	}
 	run(t, ctx, "restore the window", chromedp.EmulateViewport(1400, 900))
 }

@@ -248,7 +248,20 @@
     });
   }
 
+  // Escape closes the open menu (narrow screens) and gives its button the
+  // focus back, as a menu button does.
+  function menu() {
+    var m = document.querySelector('details.menu');
+    if (!m) return;
+    document.addEventListener('keydown', function (ev) {
+      if (ev.key !== 'Escape' || !m.open) return;
+      m.open = false;
+      m.querySelector('summary').focus();
+    });
+  }
+
   document.addEventListener('DOMContentLoaded', function () {
+    menu();
     envPicker();
     draftForm();
     editor();
