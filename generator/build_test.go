@@ -148,7 +148,9 @@ import (
 
 func main() {
 	ff := flags.New(nil)
-	fmt.Println(ff.For(context.Background(), flags.Target{UserID: "u-1"}).NewReport())
+	v := ff.For(context.Background(), flags.Target{UserID: "u-1"})
+	v.TrackSignup() // no client, so no exporter: nothing is sent
+	fmt.Println(v.NewReport())
 }
 `
 
@@ -156,14 +158,16 @@ const compileCheckFlags = `version: 1
 package: flags
 attributes:
   user_id: {type: string, key: true}
+metrics:
+  signup: {type: any}
 flags:
   new_report: {default: true}
   other: {default: false}
 `
 
 // TestCompileTimeCheck is the point of generating code: a program using a
-// flag stops compiling when the flag is removed from flags.yaml, and the
-// compiler names the accessor.
+// flag or tracking a metric stops compiling when the flag or the metric is
+// removed from flags.yaml, and the compiler names the method.
 func TestCompileTimeCheck(t *testing.T) {
 	dir := scratchModule(t)
 	writeFile(t, filepath.Join(dir, "main.go"), []byte(compileCheckMain))
@@ -199,4 +203,13 @@ func TestCompileTimeCheck(t *testing.T) {
 		t.Errorf("the compile error does not name the accessor NewReport:\n%s", out)
 	}
 	t.Logf("compiler: %s", strings.TrimSpace(out))
+
+	generateInto(strings.Replace(compileCheckFlags, "metrics:\n  signup: {type: any}\n", "", 1))
+	out, err = goCmd(t, dir, "build", "./...")
+	if err == nil {
+		t.Fatal("the program still builds after metric signup was removed from flags.yaml")
+	}
+	if !strings.Contains(out, "TrackSignup") {
+		t.Errorf("the compile error does not name TrackSignup:\n%s", out)
+	}
 }

@@ -41,6 +41,18 @@ flags:
 			want: []string{`flags.yaml:6:14: flags.workbook.default: `},
 		},
 		{
+			name: "a metric's Track method taken by a flag",
+			yaml: `version: 1
+package: flags
+metrics:
+  signup: {type: any}
+  sign_up: {type: count}
+flags:
+  track_signup: {default: false}
+`,
+			want: []string{`flags.yaml:4:3: metrics.signup: Go name TrackSignup of metric "signup" is already taken by flag "track_signup" (flags.yaml:7:3); rename one of them`},
+		},
+		{
 			name: "object variants of different shapes",
 			yaml: `version: 1
 package: flags

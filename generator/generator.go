@@ -79,13 +79,21 @@ func internalError(defs *vexilrt.Definitions, err error) vexilrt.Diagnostic {
 
 // plan is the definitions with every generated name decided and checked.
 type plan struct {
-	defs   *vexilrt.Definitions
-	source string // the header's file name
-	hash   string
-	attrs  []attrPlan
-	flags  []*flagPlan
-	enums  []*enumPlan // attribute enums, then flag enums, in document order
-	client []*flagPlan // client: true flags (aliases of client flags too)
+	defs    *vexilrt.Definitions
+	source  string // the header's file name
+	hash    string
+	attrs   []attrPlan
+	flags   []*flagPlan
+	enums   []*enumPlan // attribute enums, then flag enums, in document order
+	client  []*flagPlan // client: true flags (aliases of client flags too)
+	metrics []*metricPlan
+}
+
+// metricPlan is one metric's View.Track<Metric> method.
+type metricPlan struct {
+	def    *vexilrt.MetricDef
+	id     int
+	goName string // Purchase: the method is TrackPurchase
 }
 
 type attrPlan struct {
@@ -227,6 +235,20 @@ func newPlan(defs *vexilrt.Definitions, opts Options, checkPackage bool) (*plan,
 			fp.goName, fp.gqlName = name, lowerCamel(ws)
 		}
 	}
+	// After the flags: a metric whose Track method a flag's accessor
+	// already took is the one reported.
+	for i := range defs.Metrics {
+		m := &defs.Metrics[i]
+		path := "metrics." + m.Name
+		name, _, ok := keyGoName(m.Name)
+		if !ok {
+			c.errorf(diagcode.NotNameable, m.Pos, path, "metric %q cannot be named in Go: a key must start with a letter and hold only letters, digits and _", m.Name)
+			continue
+		}
+		if c.take("view", "Track"+name, fmt.Sprintf("metric %q", m.Name), m.Pos, path) {
+			p.metrics = append(p.metrics, &metricPlan{def: m, id: i, goName: name})
+		}
+	}
 	for _, fp := range p.flags {
 		fp.target = fp
 		if fp.def.IsAlias() {
@@ -321,6 +343,10 @@ func (c *checker) checkText(defs *vexilrt.Definitions) {
 	}
 	for _, a := range defs.Attributes {
 		check(a.Description, a.Pos, "attributes."+a.Name+".description")
+	}
+	for _, m := range defs.Metrics {
+		check(m.Description, m.Pos, "metrics."+m.Name+".description")
+		check(m.Unit, m.Pos, "metrics."+m.Name+".unit")
 	}
 	for _, f := range defs.Flags {
 		for field, text := range map[string]string{"description": f.Description, "owner": f.Owner, "deprecated": f.Deprecated} {
@@ -474,7 +500,11 @@ func sameDefinitions(a, b *vexilrt.Definitions) bool {
 		}
 		c.Flags = slices.Clone(d.Flags)
 		for i := range c.Flags {
-			c.Flags[i].Pos, c.Flags[i].FieldPos = vexilrt.Position{}, nil
+			c.Flags[i].Pos, c.Flags[i].FieldPos, c.Flags[i].MetricsPos = vexilrt.Position{}, nil, nil
+		}
+		c.Metrics = slices.Clone(d.Metrics)
+		for i := range c.Metrics {
+			c.Metrics[i].Pos = vexilrt.Position{}
 		}
 		return c
 	}

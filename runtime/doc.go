@@ -15,12 +15,14 @@
 //     ContentVersion;
 //   - evaluating: Config, Evaluation, Value and its constructors, Explain,
 //     SplitPercent; Holder and ConfigSource to swap configs under readers;
-//     Observer and TargetKey for exposure events.
+//     Observer and TargetKey for exposure events, Tracker, MetricID and
+//     MetricDef for metric events.
 //
 // A few names are for generated code only and are not meant to be called by
-// hand: SupportPackageIsVersion1, SupportPackageIsVersion2, NonEmptyString, OptionalBool, OptionalInt,
-// OptionalFloat, OptionalIntSet, OptionalStringSet, Config.VariantIndex and
-// Config.VariantIndexes. They are kept stable for the generated code that
+// hand: SupportPackageIsVersion1, SupportPackageIsVersion2,
+// SupportPackageIsVersion3, NonEmptyString, OptionalBool, OptionalInt,
+// OptionalFloat, OptionalIntSet, OptionalStringSet, Config.VariantIndex,
+// Config.VariantIndexes and Config.Track. They are kept stable for the generated code that
 // calls them; their behaviour is whatever that code needs.
 package runtime
 
@@ -37,3 +39,8 @@ const SupportPackageIsVersion1 = true
 // definitions have float or object flags, which a runtime without it
 // cannot read.
 const SupportPackageIsVersion2 = true
+
+// SupportPackageIsVersion3 is referenced by generated code whose
+// definitions declare metrics: its View.Track<Metric> methods call
+// Config.Track, which a runtime without it does not have.
+const SupportPackageIsVersion3 = true

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"encoding/binary"
+	"hash/maphash"
 	"strconv"
 )
 
@@ -20,7 +21,8 @@ type Observer interface {
 // one pays a single nil check per evaluation.
 type observer struct {
 	o       Observer
-	keySlot int32 // the slot of the targeting key attribute; -1: none
+	t       Tracker // o, when it tracks metrics; nil otherwise
+	keySlot int32   // the slot of the targeting key attribute; -1: none
 }
 
 // WithObserver returns a copy of c whose evaluations are reported to o (nil:
@@ -30,6 +32,7 @@ func (c *Config) WithObserver(o Observer) *Config {
 	cp.obs = nil
 	if o != nil {
 		cp.obs = &observer{o: o, keySlot: -1}
+		cp.obs.t, _ = o.(Tracker)
 		if c.defs != nil {
 			for _, a := range c.defs.Attributes {
 				if a.Key {
@@ -54,6 +57,54 @@ func (c *Config) observe(id FlagID, o outcome, slots []Value) {
 	c.obs.o.Observe(c.evaluation(id, o), k)
 }
 
+// Tracker is an Observer that also receives metric events: what generated
+// View.Track<Metric> methods report through Config.Track. Like Observe,
+// Track runs on the request path: it must not block or allocate.
+type Tracker interface {
+	Observer
+	// Track is one event of metric m (one of the config's
+	// Definitions.Metrics, which outlive the event) for key. value is the event's value for a sum
+	// metric; a count or any metric's events carry none (value is 1).
+	Track(m *MetricDef, key TargetKey, value float64)
+}
+
+// Track reports one event of metric m for the target of slots to the
+// config's observer, when it is a Tracker; otherwise it does nothing. name
+// is the metric's name: a config compiled against other definitions (whose
+// metrics are numbered otherwise) finds the metric by it, and one without
+// the metric ignores the event. It is for generated code (View.Track<Metric>).
+func (c *Config) Track(m MetricID, name string, slots []Value, value float64) {
+	if c == nil || c.obs == nil || c.obs.t == nil || c.defs == nil {
+		return
+	}
+	ms := c.defs.Metrics
+	if uint(m) >= uint(len(ms)) || ms[m].Name != name {
+		m = -1
+		for i := range ms {
+			if ms[i].Name == name {
+				m = MetricID(i)
+			}
+		}
+		if m < 0 {
+			return
+		}
+	}
+	var k TargetKey
+	if s := c.obs.keySlot; s >= 0 && int(s) < len(slots) {
+		k.set(slots[s])
+	}
+	c.obs.t.Track(&ms[m], k, value)
+}
+
+// Metric returns the definition of metric m of the definitions the config
+// was compiled against; nil for an ID it does not have.
+func (c *Config) Metric(m MetricID) *MetricDef {
+	if c.defs == nil || uint(m) >= uint(len(c.defs.Metrics)) {
+		return nil
+	}
+	return &c.defs.Metrics[m]
+}
+
 // maxKeyBytes is the longest targeting key an observer sees in full; longer
 // keys are cut (user IDs and UUIDs fit).
 const maxKeyBytes = 64
@@ -76,6 +127,16 @@ func (k *TargetKey) set(v Value) {
 		binary.LittleEndian.PutUint64(k.b[:8], uint64(v.IntValue()))
 		k.n = intKey
 	}
+}
+
+// Hash is the key's hash with seed, for sets of keys (the client's
+// exposure de-duplication).
+func (k *TargetKey) Hash(seed maphash.Seed) uint64 {
+	n := int(k.n)
+	if k.n == intKey {
+		n = 8
+	}
+	return maphash.Bytes(seed, k.b[:n]) ^ uint64(k.n)<<56
 }
 
 // IsZero reports whether the evaluation had no targeting key.

@@ -53,6 +53,7 @@ func run(ctx context.Context, args []string) error {
 	env := fs.String("env", "dev", "the vexil environment to follow")
 	project := fs.String("project", cmp.Or(os.Getenv("VEXIL_PROJECT"), "classroom"), "the vexil project whose rules to follow (its definitions are this service's flags.yaml)")
 	token := fs.String("token", os.Getenv("VEXIL_TOKEN"), "a vexil token (role sdk or higher)")
+	events := fs.Bool("events", false, "with -server, send the workbook experiment's exposures and metric events (completePractice) to the server's events endpoint")
 	cache := fs.String("cache", filepath.Join(os.TempDir(), "classroom-vexil-cache.json"), "the last-known-good config, for starting while the server is away")
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -75,13 +76,19 @@ func run(ctx context.Context, args []string) error {
 	// The one place the flag config comes from.
 	var src vexilrt.ConfigSource
 	if *vexilServer != "" {
-		c, err := client.New(ctx, client.Options{
+		opts := client.Options{
 			Definitions: flags.Definitions(),
 			Source: client.Server(client.ServerOptions{URL: *vexilServer, Project: *project, Environment: *env, Token: *token,
 				Application: "classroom"}),
 			CacheFile:    *cache,
 			StartTimeout: 2 * time.Second,
-		})
+		}
+		if *events {
+			// No URL: the exporter posts to the server source's events
+			// endpoint with its token.
+			opts.Exposures = client.ExposureOptions{Exporter: &client.HTTPExporter{}}
+		}
+		c, err := client.New(ctx, opts)
 		if err != nil {
 			return err
 		}

@@ -138,6 +138,13 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 	if _, ok := opts.Source.(*serverSource); ok && opts.Definitions == nil {
 		return nil, errors.New("vexil client: a server source needs Options.Definitions (the generated package's Definitions())")
 	}
+	if h, ok := opts.Exposures.Exporter.(*HTTPExporter); ok && h.URL == "" {
+		s, ok := opts.Source.(*serverSource)
+		if !ok {
+			return nil, errors.New("vexil client: an HTTPExporter without a URL sends to a server source's events endpoint, and the source is not a server")
+		}
+		h.bindServer(s)
+	}
 	if opts.StartTimeout <= 0 {
 		opts.StartTimeout = 5 * time.Second
 	}

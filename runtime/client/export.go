@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	crand "crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
@@ -63,23 +65,40 @@ func (e *JSONLinesExporter) Close() error {
 	return err
 }
 
-// HTTPExporter POSTs each batch as JSON lines (application/x-ndjson) to a
-// collector, retrying a failed POST with backoff within the export timeout.
+// HTTPExporter POSTs each batch as JSON lines (application/x-ndjson) with a
+// Vexil-Batch-Id header, random per batch and the same on each retry, so a
+// collector that remembers ids stores a retried batch once (a vexil
+// server's POST .../events does). It retries a batch that failed on the
+// network, 429 or 5xx with backoff within the export timeout.
+//
+// Given as ExposureOptions.Exporter with an empty URL and a server source,
+// it sends to that server's events endpoint with the source's token and
+// names.
 type HTTPExporter struct {
 	URL     string
 	Header  http.Header // added to every request (e.g. Authorization)
 	Client  *http.Client
 	Retries int // extra attempts after a failure (default 2)
 	buf     bytes.Buffer
+	line    []byte
+	src     *serverSource // set for the server source's endpoint
+}
+
+// bindServer points an HTTPExporter without a URL at the server source's
+// events endpoint.
+func (h *HTTPExporter) bindServer(s *serverSource) {
+	h.URL, h.src = s.path("events"), s
+	if h.Client == nil {
+		h.Client = s.opts.HTTPClient
+	}
 }
 
 // Export sends one batch; a 2xx answer is success.
 func (h *HTTPExporter) Export(ctx context.Context, events []Event) error {
 	h.buf.Reset()
-	var line []byte
 	for i := range events {
-		line = append(events[i].AppendJSON(line[:0]), '\n')
-		h.buf.Write(line)
+		h.line = append(events[i].AppendJSON(h.line[:0]), '\n')
+		h.buf.Write(h.line)
 	}
 	client := h.Client
 	if client == nil {
@@ -89,35 +108,47 @@ func (h *HTTPExporter) Export(ctx context.Context, events []Event) error {
 	if retries <= 0 {
 		retries = 2
 	}
+	var id [16]byte
+	crand.Read(id[:])
+	batch := hex.EncodeToString(id[:])
 	var err error
 	for attempt := 0; attempt <= retries; attempt++ {
 		if attempt > 0 && !sleep(ctx, fullJitter(attempt, 100*time.Millisecond, 5*time.Second)) {
 			break
 		}
-		if err = h.post(ctx, client); err == nil {
-			return nil
+		var retry bool
+		if retry, err = h.post(ctx, client, batch); err == nil || !retry {
+			return err
 		}
 	}
 	return err
 }
 
-func (h *HTTPExporter) post(ctx context.Context, client *http.Client) error {
+// post sends the batch once; retry says whether another attempt may
+// succeed.
+func (h *HTTPExporter) post(ctx context.Context, client *http.Client, batch string) (retry bool, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.URL, bytes.NewReader(h.buf.Bytes()))
 	if err != nil {
-		return err
+		return false, err
 	}
 	for k, vs := range h.Header {
 		req.Header[k] = vs
 	}
+	if s := h.src; s != nil {
+		req.Header.Set("Authorization", "Bearer "+s.opts.Token)
+		s.identify(req.Header)
+	}
 	req.Header.Set("Content-Type", "application/x-ndjson")
+	req.Header.Set("Vexil-Batch-Id", batch)
 	resp, err := client.Do(req)
 	if err != nil {
-		return err
+		return true, err
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("exposure collector answered %s", resp.Status)
+		return resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500,
+			fmt.Errorf("event collector answered %s", resp.Status)
 	}
-	return nil
+	return false, nil
 }

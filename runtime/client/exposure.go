@@ -2,8 +2,12 @@ package client
 
 import (
 	"context"
+	"hash/maphash"
 	"io"
 	"log/slog"
+	"math"
+	"math/rand/v2"
+	goruntime "runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -13,9 +17,11 @@ import (
 	vexilrt "github.com/vexilhq/vexil/runtime"
 )
 
-// ExposureOptions configure exposure events.
+// ExposureOptions configure exposure and metric events.
 type ExposureOptions struct {
-	// Exporter receives the events in batches; nil turns exposures off.
+	// Exporter receives the events in batches; nil turns exposures and
+	// metric events off. An HTTPExporter without a URL sends to the
+	// server source's events endpoint.
 	Exporter Exporter
 	// Kinds are the flag kinds that emit events (default: experiment).
 	Kinds []string
@@ -23,8 +29,15 @@ type ExposureOptions struct {
 	Flags map[string]bool
 	// BufferSize bounds the events waiting for the exporter; when it is
 	// full, new events are dropped and counted (default 8192, rounded up to
-	// a power of two).
+	// whole chunks of 64 events, at least two chunks per GOMAXPROCS).
 	BufferSize int
+	// Dedup bounds the set that de-duplicates exposures: an exposure of a
+	// (flag, key, variant) already in it is not sent again. The set holds
+	// Dedup entries of 8 bytes (default 65,536: 512 KiB; rounded up to a
+	// power of two), each place holding one; a new entry evicts the one in
+	// its place, which is sent again when next seen. Negative: every
+	// evaluation of an exposed flag is an event.
+	Dedup int
 	// BatchSize is the most events per Export call (default 512).
 	BatchSize int
 	// FlushInterval is the longest an event waits for a batch to fill
@@ -34,10 +47,18 @@ type ExposureOptions struct {
 	ExportTimeout time.Duration
 }
 
-// Event is one exposure: who saw which answer of which flag, when. Its
-// strings point into the config that answered, so building it allocates
-// nothing; an Exporter must not keep an Event past Export.
+// Event is one exposure (who saw which answer of which flag, when) or, when
+// Metric is set, one metric event (View.Track<Metric>). Its strings point
+// into the config that answered, so building it allocates nothing; an
+// Exporter must not keep an Event past Export.
 type Event struct {
+	// Metric names the metric of a metric event; "" for an exposure. A
+	// metric event has Key, Time and, for a sum metric, MetricValue
+	// (HasMetricValue); its other fields are zero.
+	Metric         string
+	MetricValue    float64
+	HasMetricValue bool
+
 	Flag    string
 	Value   vexilrt.FlagValue
 	Variant string
@@ -48,9 +69,25 @@ type Event struct {
 	Time    time.Time
 }
 
-// AppendJSON appends the event as one JSON object:
-// {"flag","value","variant","reason","rule","version","key","time"}.
+// AppendJSON appends the event as one JSON object: an exposure as
+// {"flag","value","variant","reason","rule","version","key","time"}, a
+// metric event as {"event","key","value","time"} ("value" only for a sum
+// metric): the lines vexil experiment analyze reads.
 func (e *Event) AppendJSON(b []byte) []byte {
+	var kb [64]byte
+	if e.Metric != "" {
+		b = append(b, `{"event":`...)
+		b = appendJSONString(b, e.Metric)
+		b = append(b, `,"key":`...)
+		b = appendJSONBytes(b, e.Key.AppendTo(kb[:0]))
+		if e.HasMetricValue {
+			b = append(b, `,"value":`...)
+			b = strconv.AppendFloat(b, e.MetricValue, 'g', -1, 64)
+		}
+		b = append(b, `,"time":"`...)
+		b = e.Time.UTC().AppendFormat(b, time.RFC3339Nano)
+		return append(b, `"}`...)
+	}
 	b = append(b, `{"flag":`...)
 	b = appendJSONString(b, e.Flag)
 	b = append(b, `,"value":`...)
@@ -73,7 +110,6 @@ func (e *Event) AppendJSON(b []byte) []byte {
 	b = append(b, `,"version":`...)
 	b = appendJSONString(b, e.Version)
 	b = append(b, `,"key":`...)
-	var kb [64]byte
 	b = appendJSONBytes(b, e.Key.AppendTo(kb[:0]))
 	b = append(b, `,"time":"`...)
 	b = e.Time.UTC().AppendFormat(b, time.RFC3339Nano)
@@ -109,54 +145,83 @@ func appendJSONRune(b []byte, r rune) []byte {
 	return utf8.AppendRune(b, r) // a decoding error is already U+FFFD
 }
 
-// An Exporter sends exposure events somewhere. Export is called from one
-// goroutine at a time with a batch it must not keep; an error counts the
-// batch as dropped. An Exporter that is also an io.Closer is closed when the
-// client closes.
+// An Exporter sends events somewhere. Export is called from one goroutine
+// at a time with a batch it must not keep; an error counts the batch as
+// dropped. Batches are not in time order: each holds what producers queued
+// since the last, chunk by chunk. An Exporter that is also an io.Closer is
+// closed when the client closes.
 type Exporter interface {
 	Export(ctx context.Context, events []Event) error
 }
 
-// pipeline is a bounded multi-producer, single-consumer ring (Vyukov's
-// bounded queue): a push is one CAS and two atomic stores, never blocks and
-// never allocates; when the ring is full the event is dropped and counted.
+// The pipeline: producers (evaluations and View.Track calls on any
+// goroutine) fill chunks of 64 records, each producer the chunk of its own
+// shard; a full chunk goes to the exporter goroutine whole. A shard is
+// found through a sync.Pool, whose per-P caches give each P (each core
+// running Go) the shard it used last, so a chunk's cache lines are written
+// on one core and cross to the exporter's once per chunk, not once per
+// event. A record keeps what the event is built from (the evaluation, the
+// metric, the key, the time); the Event itself is built at export. Nothing
+// blocks and nothing allocates: with no free chunk the event is dropped
+// and counted.
+const chunkLen = 64
+
+type record struct {
+	eval   vexilrt.Evaluation // an exposure's
+	metric *vexilrt.MetricDef // a metric event's; nil for an exposure
+	value  float64
+	at     int64 // since epoch
+	key    vexilrt.TargetKey
+}
+
+type chunk struct {
+	n   int
+	rec [chunkLen]record
+}
+
+type shard struct {
+	mu  sync.Mutex
+	cur *chunk // being filled; nil: none yet
+	_   [48]byte
+}
+
 type pipeline struct {
 	opts    ExposureOptions
 	metrics *metrics
 	log     *slog.Logger
 	kinds   map[string]bool
 
-	mask  uint64
-	slots []ringSlot
-	_     [56]byte // keep the producers' cursor off the slots' cache line
-	tail  atomic.Uint64
-	_     [56]byte
-	head  uint64 // the consumer's cursor
+	shards []shard
+	pool   sync.Pool   // *shard: the one this P used last
+	free   chan *chunk // chunks to fill; holds every chunk
+	full   chan *chunk // chunks to export; holds every chunk, so a send never blocks
+	// The exporter goroutine does not wait on full, which would wake it
+	// (a futex call, microseconds) for every chunk: a producer wakes it
+	// when a quarter of the chunks are full, and it drains on its ticker.
+	wake   chan struct{}
+	wakeAt int
+
+	// Exposure de-duplication: a direct-mapped set of (flag, key, variant)
+	// fingerprints, read on every exposure and written on a miss only.
+	seed maphash.Seed
+	seen []atomic.Uint64 // nil: every exposure is sent
+	mask uint64
 
 	// Event times are offsets from epoch. Reading the clock costs as much as
 	// an evaluation on some virtual machines, so while events flow a ticker
-	// keeps a 1ms-resolution clock that producers only load; after 100ms
-	// without events the ticker parks and producers read the clock again.
+	// keeps a 1ms-resolution clock that producers only load; the ticker
+	// clears active each tick, the next producer reads the clock itself and
+	// sets it, and after 100ms without events the ticker parks.
 	epoch     time.Time
+	_         [40]byte
 	clock     atomic.Int64
-	clockIdle atomic.Bool
+	active    atomic.Bool
+	parked    atomic.Bool
+	_         [48]byte
 	clockWake chan struct{}
-	wakeEvery uint64
-	wake      chan struct{}
 	delivered atomic.Uint64
 	drops     atomic.Uint64
 	stopped   chan struct{}
-}
-
-type ringSlot struct {
-	seq atomic.Uint64
-	ev  queued
-}
-
-type queued struct {
-	eval vexilrt.Evaluation
-	key  vexilrt.TargetKey
-	at   int64 // since epoch
 }
 
 func newPipeline(opts ExposureOptions, m *metrics, log *slog.Logger) *pipeline {
@@ -175,36 +240,48 @@ func newPipeline(opts ExposureOptions, m *metrics, log *slog.Logger) *pipeline {
 	if len(opts.Kinds) == 0 {
 		opts.Kinds = []string{"experiment"}
 	}
-	size := uint64(64)
-	for size < uint64(opts.BufferSize) {
-		size <<= 1
+	if opts.Dedup == 0 {
+		opts.Dedup = 1 << 16
 	}
+	nshards := max(2, goruntime.GOMAXPROCS(0))
+	nchunks := max((opts.BufferSize+chunkLen-1)/chunkLen, 2*nshards)
 	p := &pipeline{
 		opts: opts, metrics: m, log: log, kinds: map[string]bool{},
-		mask: size - 1, slots: make([]ringSlot, size),
-		// Wake the consumer each time an eighth of the ring has filled, so
-		// it drains long before producers find it full.
-		wakeEvery: size / 8,
+		shards:    make([]shard, nshards),
+		free:      make(chan *chunk, nchunks),
+		full:      make(chan *chunk, nchunks),
+		wake:      make(chan struct{}, 1),
+		wakeAt:    max(1, nchunks/4),
+		seed:      maphash.MakeSeed(),
 		epoch:     time.Now(),
 		clockWake: make(chan struct{}, 1),
-		wake:      make(chan struct{}, 1),
 		stopped:   make(chan struct{}),
+	}
+	for range nchunks {
+		p.free <- new(chunk)
+	}
+	for i := range p.shards {
+		p.pool.Put(&p.shards[i])
+	}
+	if opts.Dedup > 0 {
+		size := uint64(64)
+		for size < uint64(opts.Dedup) {
+			size <<= 1
+		}
+		p.seen, p.mask = make([]atomic.Uint64, size), size-1
 	}
 	for _, k := range opts.Kinds {
 		p.kinds[k] = true
 	}
-	for i := range p.slots {
-		p.slots[i].seq.Store(uint64(i))
-	}
 	return p
 }
 
-// selectFlags says, by FlagID, which flags of a config emit events: those
-// of the chosen kinds (an alias goes with its flag) unless Flags says
-// otherwise.
-func (p *pipeline) selectFlags(cfg *vexilrt.Config) []bool {
+// selectFlags says, by FlagID, which flags of a config emit events, as
+// the fingerprint of the flag's name (0: none): those of the chosen kinds
+// (an alias goes with its flag) unless Flags says otherwise.
+func (p *pipeline) selectFlags(cfg *vexilrt.Config) []uint64 {
 	names := cfg.FlagNames()
-	on := make([]bool, len(names))
+	on := make([]uint64, len(names))
 	for i, name := range names {
 		f := cfg.Flag(vexilrt.FlagID(i))
 		kind := f.Kind
@@ -213,102 +290,173 @@ func (p *pipeline) selectFlags(cfg *vexilrt.Config) []bool {
 				kind = cfg.Flag(id).Kind
 			}
 		}
-		on[i] = p.kinds[kind]
+		yes := p.kinds[kind]
 		if v, ok := p.opts.Flags[name]; ok {
-			on[i] = v
+			yes = v
+		}
+		if yes {
+			on[i] = maphash.String(p.seed, name) | 1
 		}
 	}
 	return on
 }
 
-func (p *pipeline) push(e vexilrt.Evaluation, key vexilrt.TargetKey, at int64) {
-	pos := p.tail.Load()
-	for {
-		s := &p.slots[pos&p.mask]
-		seq := s.seq.Load()
-		switch dif := int64(seq) - int64(pos); {
-		case dif == 0:
-			if p.tail.CompareAndSwap(pos, pos+1) {
-				s.ev = queued{eval: e, key: key, at: at}
-				s.seq.Store(pos + 1)
-				if (pos+1)&(p.wakeEvery-1) == 0 { // a power of two: no division
-					select {
-					case p.wake <- struct{}{}:
-					default:
-					}
-				}
-				return
-			}
-			pos = p.tail.Load()
-		case dif < 0: // full
-			p.drops.Add(1)
-			p.metrics.dropped.Inc()
-			return
-		default: // another producer took pos
-			pos = p.tail.Load()
-		}
-	}
-}
-
-// pop takes the oldest published event; only the consumer calls it.
-func (p *pipeline) pop(ev *Event) bool {
-	s := &p.slots[p.head&p.mask]
-	if s.seq.Load() != p.head+1 {
+// exposed reports whether the exposure (flag fingerprint, key, variant)
+// was sent already, and otherwise remembers it.
+func (p *pipeline) exposed(flag uint64, key *vexilrt.TargetKey, variant int) bool {
+	if p.seen == nil {
 		return false
 	}
-	q := &s.ev
-	*ev = Event{
-		Flag: q.eval.Flag(), Value: q.eval.Value(), Variant: q.eval.Variant(), Reason: q.eval.Reason(),
-		Rule: q.eval.Rule(), Version: q.eval.Version(), Key: q.key, Time: p.epoch.Add(time.Duration(q.at)),
+	h := (flag ^ key.Hash(p.seed) ^ uint64(variant+1)*0x9e3779b97f4a7c15) | 1
+	s := &p.seen[h&p.mask]
+	if s.Load() == h {
+		return true
 	}
-	// The slot is not cleared: a write here would pull its cache lines
-	// back to this core just before a producer needs them. The configs old
-	// events point to live until their slots are reused.
-	s.seq.Store(p.head + p.mask + 1)
-	p.head++
-	return true
+	s.Store(h)
+	return false
+}
+
+// begin returns the producer's shard, locked, and the record to fill; nil
+// when no chunk is free (the event is dropped and counted). end publishes
+// the record.
+func (p *pipeline) begin() (*shard, *record) {
+	s, _ := p.pool.Get().(*shard)
+	if s == nil { // the pool was emptied (a GC): any shard will do
+		s = &p.shards[rand.Uint32N(uint32(len(p.shards)))]
+	}
+	s.mu.Lock()
+	c := s.cur
+	if c == nil {
+		select {
+		case c = <-p.free:
+			s.cur = c
+		default:
+			s.mu.Unlock()
+			p.pool.Put(s)
+			p.drops.Add(1)
+			p.metrics.dropped.Inc()
+			return nil, nil
+		}
+	}
+	return s, &c.rec[c.n]
+}
+
+func (p *pipeline) end(s *shard) {
+	c := s.cur
+	if c.n++; c.n == chunkLen {
+		s.cur = nil
+		p.full <- c
+		if len(p.full) >= p.wakeAt {
+			select {
+			case p.wake <- struct{}{}:
+			default:
+			}
+		}
+	}
+	s.mu.Unlock()
+	p.pool.Put(s)
+}
+
+func (p *pipeline) exposure(e vexilrt.Evaluation, key *vexilrt.TargetKey) {
+	at := p.now()
+	s, r := p.begin()
+	if r == nil {
+		return
+	}
+	r.eval, r.metric, r.key, r.at = e, nil, *key, at
+	p.end(s)
+}
+
+func (p *pipeline) metric(m *vexilrt.MetricDef, key *vexilrt.TargetKey, value float64) {
+	if math.IsNaN(value) || math.IsInf(value, 0) { // no JSON number says it
+		p.drops.Add(1)
+		p.metrics.dropped.Inc()
+		return
+	}
+	at := p.now()
+	s, r := p.begin()
+	if r == nil {
+		return
+	}
+	r.metric, r.value, r.key, r.at = m, value, *key, at
+	p.end(s)
+}
+
+// event builds the Event of a record.
+func (p *pipeline) event(r *record, ev *Event) {
+	t := p.epoch.Add(time.Duration(r.at))
+	if m := r.metric; m != nil {
+		*ev = Event{Metric: m.Name, MetricValue: r.value, HasMetricValue: m.Type.HasValue(), Key: r.key, Time: t}
+		return
+	}
+	e := &r.eval
+	*ev = Event{
+		Flag: e.Flag(), Value: e.Value(), Variant: e.Variant(), Reason: e.Reason(),
+		Rule: e.Rule(), Version: e.Version(), Key: r.key, Time: t,
+	}
 }
 
 // now is the time for an event, as an offset from epoch.
 func (p *pipeline) now() int64 {
-	if p.clockIdle.Load() {
-		t := int64(time.Since(p.epoch))
-		if p.clockIdle.CompareAndSwap(true, false) {
-			p.clock.Store(t) // for producers before the ticker wakes
-			select {
-			case p.clockWake <- struct{}{}:
-			default:
-			}
-		}
-		return t
+	if p.active.Load() {
+		return p.clock.Load()
 	}
-	return p.clock.Load()
+	t := p.advance()
+	p.active.Store(true)
+	if p.parked.Load() && p.parked.CompareAndSwap(true, false) {
+		select {
+		case p.clockWake <- struct{}{}:
+		default:
+		}
+	}
+	return t
+}
+
+// advance moves the clock to now and returns it. The clock never goes
+// back, though the ticker and producers read the time and store it apart:
+// an event tracked after an exposure must not be stamped before it, or the
+// analysis would count it as before the unit's start.
+func (p *pipeline) advance() int64 {
+	t := int64(time.Since(p.epoch))
+	for {
+		old := p.clock.Load()
+		if t <= old {
+			return old
+		}
+		if p.clock.CompareAndSwap(old, t) {
+			return t
+		}
+	}
 }
 
 func (p *pipeline) tickClock(ctx context.Context) {
 	t := time.NewTicker(time.Millisecond)
 	defer t.Stop()
-	last, idle := p.tail.Load(), 0
+	idle := 0
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		p.clock.Store(int64(time.Since(p.epoch)))
-		if tail := p.tail.Load(); tail != last {
-			last, idle = tail, 0
+		p.advance()
+		if p.active.Swap(false) {
+			idle = 0
 			continue
 		}
 		if idle++; idle < 100 {
 			continue
 		}
 		t.Stop()
-		p.clockIdle.Store(true)
-		select {
-		case <-ctx.Done():
-			return
-		case <-p.clockWake:
+		p.parked.Store(true)
+		if p.active.Load() { // a producer came between the swap and parking
+			p.parked.Store(false)
+		} else {
+			select {
+			case <-ctx.Done():
+				return
+			case <-p.clockWake:
+			}
 		}
 		t.Reset(time.Millisecond)
 		idle = 0
@@ -316,7 +464,6 @@ func (p *pipeline) tickClock(ctx context.Context) {
 }
 
 func (p *pipeline) start(ctx context.Context, wg *sync.WaitGroup) {
-	p.clock.Store(int64(time.Since(p.epoch)))
 	wg.Add(2)
 	go func() { defer wg.Done(); p.tickClock(ctx) }()
 	go func() {
@@ -328,49 +475,88 @@ func (p *pipeline) start(ctx context.Context, wg *sync.WaitGroup) {
 		for {
 			select {
 			case <-ctx.Done():
-				p.drain(batch) // Close flushes what is queued
+				// Close flushes what is queued.
+				batch = p.drainFull(batch)
+				batch = p.flushShards(batch)
+				p.export(batch)
 				return
 			case <-p.wake:
+				batch = p.drainFull(batch)
 			case <-t.C:
+				batch = p.drainFull(batch)
+				batch = p.flushShards(batch)
 			}
-			p.drain(batch)
+			batch = p.export(batch)
 		}
 	}()
 }
 
-// drain exports everything queued, in batches.
-func (p *pipeline) drain(batch []Event) {
+// drainFull consumes the chunks waiting, without blocking.
+func (p *pipeline) drainFull(batch []Event) []Event {
 	for {
-		batch = batch[:0]
-		for len(batch) < cap(batch) {
-			batch = append(batch, Event{})
-			if !p.pop(&batch[len(batch)-1]) {
-				batch = batch[:len(batch)-1]
-				break
-			}
-		}
-		if len(batch) == 0 {
-			return
-		}
-		p.export(batch)
-		if len(batch) < cap(batch) {
-			return
+		select {
+		case c := <-p.full:
+			batch = p.consume(c, batch)
+		default:
+			return batch
 		}
 	}
 }
 
-func (p *pipeline) export(batch []Event) {
+// flushShards takes the shards' partly filled chunks.
+func (p *pipeline) flushShards(batch []Event) []Event {
+	for i := range p.shards {
+		s := &p.shards[i]
+		s.mu.Lock()
+		c := s.cur
+		if c != nil && c.n > 0 {
+			s.cur = nil
+		} else {
+			c = nil
+		}
+		s.mu.Unlock()
+		if c != nil {
+			batch = p.consume(c, batch)
+		}
+	}
+	return batch
+}
+
+// consume builds a chunk's events into batch, exporting each full batch,
+// and frees the chunk.
+func (p *pipeline) consume(c *chunk, batch []Event) []Event {
+	for i := range c.n {
+		batch = append(batch, Event{})
+		p.event(&c.rec[i], &batch[len(batch)-1])
+		if len(batch) == cap(batch) {
+			batch = p.export(batch)
+		}
+	}
+	// The records are not cleared: writes here would pull the chunk's
+	// cache lines to this core just before a producer needs them. The
+	// configs old records point to live until the records are reused.
+	c.n = 0
+	p.free <- c
+	return batch
+}
+
+// export hands a batch to the exporter and returns it emptied.
+func (p *pipeline) export(batch []Event) []Event {
+	if len(batch) == 0 {
+		return batch
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), p.opts.ExportTimeout)
 	defer cancel()
 	if err := p.opts.Exporter.Export(ctx, batch); err != nil {
 		p.metrics.exportErrors.Inc()
 		p.metrics.dropped.Add(float64(len(batch)))
 		p.drops.Add(uint64(len(batch)))
-		p.log.Warn("exposure export failed; batch dropped", "events", len(batch), "err", err)
-		return
+		p.log.Warn("event export failed; batch dropped", "events", len(batch), "err", err)
+		return batch[:0]
 	}
 	p.delivered.Add(uint64(len(batch)))
 	p.metrics.exported.Add(float64(len(batch)))
+	return batch[:0]
 }
 
 func (p *pipeline) close() error {
@@ -381,12 +567,14 @@ func (p *pipeline) close() error {
 	return nil
 }
 
-// ExposureStats are the exposure pipeline's counts since the client started.
+// ExposureStats are the event pipeline's counts since the client started:
+// exposure and metric events together.
 type ExposureStats struct {
 	Delivered, Dropped uint64
 }
 
-// Exposures reports how many exposure events were delivered and dropped.
+// Exposures reports how many exposure and metric events were delivered and
+// dropped.
 func (c *Client) Exposures() ExposureStats {
 	if c.exp == nil {
 		return ExposureStats{}

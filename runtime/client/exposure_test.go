@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -57,22 +58,31 @@ func TestExposuresToJSONLines(t *testing.T) {
 	if len(lines) != 6 {
 		t.Fatalf("got %d events, want 6 (workbook and max_questions, 3 times):\n%s", len(lines), data)
 	}
+	// Events of one goroutine come in order unless it moved to another
+	// core between them: find the first workbook event by its key.
+	slices.Sort(lines)
+	first := slices.IndexFunc(lines, func(l string) bool {
+		return strings.HasPrefix(l, `{"flag":"workbook",`) && strings.Contains(l, `u-\"0\"`)
+	})
+	if first < 0 {
+		t.Fatalf("no workbook event for u-\"0\":\n%s", data)
+	}
 	var ev map[string]any
-	if err := json.Unmarshal([]byte(lines[0]), &ev); err != nil {
-		t.Fatalf("%s: %v", lines[0], err)
+	if err := json.Unmarshal([]byte(lines[first]), &ev); err != nil {
+		t.Fatalf("%s: %v", lines[first], err)
 	}
 	want := map[string]any{"flag": "workbook", "value": "guided", "variant": "guided", "reason": "TARGETING_MATCH",
 		"rule": "everyone", "version": "1", "key": `u-"0"`}
 	for k, v := range want {
 		if ev[k] != v {
-			t.Errorf("event %s = %v, want %v (%s)", k, ev[k], v, lines[0])
+			t.Errorf("event %s = %v, want %v (%s)", k, ev[k], v, lines[first])
 		}
 	}
 	if ts, err := time.Parse(time.RFC3339Nano, ev["time"].(string)); err != nil || time.Since(ts) > time.Minute {
 		t.Errorf("event time %v: %v", ev["time"], err)
 	}
-	if !strings.Contains(lines[1], `"flag":"max_questions","value":10,`) {
-		t.Errorf("second event = %s", lines[1])
+	if !strings.Contains(lines[0], `{"flag":"max_questions","value":10,`) {
+		t.Errorf("first max_questions event = %s", lines[0])
 	}
 	if s := c.Exposures(); s.Delivered != 6 || s.Dropped != 0 {
 		t.Errorf("stats = %+v", s)
@@ -105,7 +115,7 @@ func TestExposuresOverHTTP(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	c, _ := newTestClient(t, Options{Source: Server(fastServer(f.url())), Registerer: reg,
 		Exposures: ExposureOptions{Exporter: &HTTPExporter{URL: collector.URL, Header: http.Header{"Authorization": {"Bearer x"}}},
-			FlushInterval: 10 * time.Millisecond}})
+			FlushInterval: 10 * time.Millisecond, Dedup: -1}})
 	ff := testflags.New(c)
 	for range 5 {
 		ff.For(context.Background(), target).Workbook()
@@ -139,7 +149,7 @@ func TestFullBufferDropsAndCounts(t *testing.T) {
 	})
 	f := newFakeServer(t, rulesGuided)
 	c, _ := newTestClient(t, Options{Source: Server(fastServer(f.url())),
-		Exposures: ExposureOptions{Exporter: exp, BufferSize: 64, BatchSize: 8}})
+		Exposures: ExposureOptions{Exporter: exp, BufferSize: 64, BatchSize: 8, Dedup: -1}})
 	ff := testflags.New(c)
 	start := time.Now()
 	for range 10_000 {
@@ -200,17 +210,37 @@ var benchTarget = testflags.Target{
 }
 
 // BenchmarkAccessorExposures is the generated accessor path of an experiment
-// flag with exposure events on (an exporter consuming every event) and off.
+// flag with events off and on: on with the de-duplication set (one target
+// over and over: after its first exposure each evaluation is a probe of the
+// set), on without it (every evaluation an event to the exporter), and the
+// accessor followed by a metric's Track. The parallel cases run on every
+// core, where the per-core chunks matter. The exporter consumes every
+// event on its own goroutine; cpu-ns/op includes its work.
 func BenchmarkAccessorExposures(b *testing.B) {
 	path := filepath.Join(b.TempDir(), "rules.yaml")
 	if err := os.WriteFile(path, []byte(benchRulesFor()), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	for _, on := range []bool{false, true} {
-		b.Run(map[bool]string{false: "events=off", true: "events=on"}[on], func(b *testing.B) {
+	for _, bc := range []struct {
+		name     string
+		on       bool
+		dedup    int
+		track    bool
+		parallel bool
+	}{
+		{name: "events=off"},
+		{name: "events=on", on: true},
+		{name: "events=on,dedup=off", on: true, dedup: -1},
+		{name: "track,events=off", track: true},
+		{name: "track,events=on", on: true, track: true},
+		{name: "parallel,events=off", parallel: true},
+		{name: "parallel,events=on,dedup=off", on: true, dedup: -1, parallel: true},
+		{name: "parallel,track,events=on", on: true, track: true, parallel: true},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
 			exp := &countingExporter{}
-			opts := Options{Source: File(path, time.Hour), Exposures: ExposureOptions{Exporter: exp, BufferSize: 1 << 17}}
-			if !on {
+			opts := Options{Source: File(path, time.Hour), Exposures: ExposureOptions{Exporter: exp, BufferSize: 1 << 17, Dedup: bc.dedup}}
+			if !bc.on {
 				opts.Exposures = ExposureOptions{}
 			}
 			c, _ := newTestClient(b, opts)
@@ -219,14 +249,31 @@ func BenchmarkAccessorExposures(b *testing.B) {
 			if got := ff.For(ctx, benchTarget).WorkbookDetails(); got.Rule() != "r10" {
 				b.Fatalf("benchmark target gets %v, want r10", got)
 			}
+			once := func() {
+				v := ff.For(ctx, benchTarget)
+				v.Workbook()
+				if bc.track {
+					v.TrackPurchase(12.5)
+				}
+			}
 			before := c.Exposures()
 			b.ReportAllocs()
 			b.ResetTimer()
-			for b.Loop() {
-				ff.For(ctx, benchTarget).Workbook()
+			stop := reportCPU(b)
+			if bc.parallel {
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						once()
+					}
+				})
+			} else {
+				for b.Loop() {
+					once()
+				}
 			}
+			c.Close() // the exporter's last batches count
+			stop()
 			b.StopTimer()
-			c.Close()
 			s := c.Exposures()
 			b.ReportMetric(float64(s.Delivered-before.Delivered)/float64(b.N), "delivered/op")
 			b.ReportMetric(float64(s.Dropped-before.Dropped)/float64(b.N), "dropped/op")

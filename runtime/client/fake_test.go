@@ -28,6 +28,7 @@ type fakeServer struct {
 	ping    time.Duration // heartbeat interval
 	streams map[chan string]bool
 	fetches int
+	events  http.HandlerFunc // POST .../events; nil: 404
 
 	addr string
 	srv  *http.Server
@@ -122,7 +123,7 @@ func (f *fakeServer) save(rules string, kills map[string]string, announce string
 
 func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
-	mode, stop, project := f.mode, f.stop, f.project
+	mode, stop, project, events := f.mode, f.stop, f.project, f.events
 	f.mu.Unlock()
 	switch mode {
 	case "hang":
@@ -148,6 +149,12 @@ func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.serveConfig(w, r, mode)
 	case "stream":
 		f.serveStream(w, r, mode)
+	case "events":
+		if events == nil || r.Method != http.MethodPost {
+			http.NotFound(w, r)
+			return
+		}
+		events(w, r)
 	default:
 		http.NotFound(w, r)
 	}

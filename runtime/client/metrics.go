@@ -78,9 +78,9 @@ func newMetrics(c *Client) *metrics {
 		staleTransitions: counterVec("flag_stale_total",
 			"Times a flag went past its max_staleness.", "flag"),
 		exported: counter("exposures_exported_total",
-			"Exposure events handed to the exporter successfully."),
+			"Exposure and metric events handed to the exporter successfully."),
 		dropped: counter("exposures_dropped_total",
-			"Exposure events dropped: the buffer was full or the exporter failed."),
+			"Exposure and metric events dropped: the buffer was full, the exporter failed, or a metric value was not finite."),
 		exportErrors: counter("export_errors_total",
 			"Exporter calls that failed."),
 		evalDesc: prometheus.NewDesc(ns+"evaluations_total",
@@ -148,11 +148,12 @@ func (e *evalCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// observer is attached to each served config: it counts evaluations and
-// queues exposure events, without allocating.
+// observer is attached to each served config: it counts evaluations,
+// queues exposure events and metric events (it is a vexilrt.Tracker),
+// without allocating.
 type observer struct {
 	counts []*flagCounts // by FlagID; nil: not counting
-	expose []bool        // by FlagID; nil: no exposures
+	expose []uint64      // by FlagID: the flag's fingerprint, 0 for no exposures; nil: no events
 	pipe   *pipeline
 }
 
@@ -166,8 +167,17 @@ func (o *observer) Observe(e vexilrt.Evaluation, key vexilrt.TargetKey) {
 			n[e.ValueIndex()<<3|int(e.Reason()&7)].Add(1)
 		}
 	}
-	if o.expose != nil && o.expose[id] {
-		o.pipe.push(e, key, o.pipe.now())
+	if o.expose != nil {
+		if f := o.expose[id]; f != 0 && !o.pipe.exposed(f, &key, e.ValueIndex()) {
+			o.pipe.exposure(e, &key)
+		}
+	}
+}
+
+// Track queues a metric event (a generated View.Track<Metric> call).
+func (o *observer) Track(m *vexilrt.MetricDef, key vexilrt.TargetKey, value float64) {
+	if o.pipe != nil {
+		o.pipe.metric(m, &key, value)
 	}
 }
 

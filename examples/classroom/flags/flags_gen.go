@@ -15,7 +15,7 @@ import (
 // A compile-time assertion that this file and the vexil runtime it is built
 // with support each other: with an incompatible runtime the build fails here.
 // Regenerate with that runtime's vexil to fix it.
-const _ = vexilrt.SupportPackageIsVersion1
+const _ = vexilrt.SupportPackageIsVersion3
 
 // SchemaHash fingerprints the definitions this package was generated from
 // (vexilrt.SchemaHash): flag and attribute names, order and types. A config
@@ -33,6 +33,9 @@ attributes:
   school_id: {type: int}
   country: {type: string}
   grades: {type: int_set}
+metrics:
+  practice_completed: {type: any, description: The student finished a practice session.}
+  questions_answered: {type: sum, unit: questions, description: Questions answered in finished practice sessions.}
 flags:
   new_report:
     default: false
@@ -49,6 +52,8 @@ flags:
     expires: 2027-06-30
     kind: experiment
     client: true
+    metrics: [practice_completed, questions_answered]
+    primary: practice_completed
   max_questions:
     variants: [10, 20, 30]
     default: 10
@@ -77,6 +82,13 @@ const (
 	flagWorkbook     vexilrt.FlagID = 1
 	flagMaxQuestions vexilrt.FlagID = 2
 	flagLegacyReport vexilrt.FlagID = 3
+)
+
+// Metric IDs follow flags.yaml: Config.Track numbers the definitions' metrics
+// this way.
+const (
+	metricPracticeCompleted vexilrt.MetricID = 0
+	metricQuestionsAnswered vexilrt.MetricID = 1
 )
 
 // The flags' names in flags.yaml, for code that names flags as strings:
@@ -311,6 +323,25 @@ func (v View) LegacyReport() bool {
 // Deprecated: use NewReportDetails instead.
 func (v View) LegacyReportDetails() vexilrt.Evaluation {
 	return v.details(flagLegacyReport)
+}
+
+// TrackPracticeCompleted records an event of metric practice_completed (any)
+// for the view's target, as a metric event for experiments. It never blocks
+// and allocates nothing; without an exporter of events it does nothing.
+//
+// The student finished a practice session.
+func (v View) TrackPracticeCompleted() {
+	v.cfg.Track(metricPracticeCompleted, "practice_completed", v.slots[:], 1)
+}
+
+// TrackQuestionsAnswered records an event of metric questions_answered (sum,
+// in questions) with its value for the view's target, as a metric event for
+// experiments. It never blocks and allocates nothing; without an exporter of
+// events it does nothing.
+//
+// Questions answered in finished practice sessions.
+func (v View) TrackQuestionsAnswered(value float64) {
+	v.cfg.Track(metricQuestionsAnswered, "questions_answered", v.slots[:], value)
 }
 
 // FeatureFlags is the client: true flags, as the GraphQL featureFlags field

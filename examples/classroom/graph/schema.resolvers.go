@@ -13,6 +13,20 @@ import (
 	"github.com/vexilhq/vexil/examples/classroom/school"
 )
 
+// CompletePractice is the resolver for the completePractice field.
+func (r *mutationResolver) CompletePractice(ctx context.Context, answered int) (bool, error) {
+	u := school.Viewer(ctx)
+	if u == nil {
+		return false, nil
+	}
+	// Typed tracking: a metric removed from flags.yaml breaks this build,
+	// as a removed flag does.
+	v := r.Flags.For(ctx, u.Target())
+	v.TrackPracticeCompleted()
+	v.TrackQuestionsAnswered(float64(answered))
+	return true, nil
+}
+
 // Viewer is the resolver for the viewer field.
 func (r *queryResolver) Viewer(ctx context.Context) (*school.User, error) {
 	return school.Viewer(ctx), nil
@@ -37,6 +51,9 @@ func (r *viewerResolver) Practice(ctx context.Context, obj *school.User) (*model
 	return &model.Practice{Workbook: v.Workbook(), Questions: v.MaxQuestions()}, nil
 }
 
+// Mutation returns MutationResolver implementation.
+func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
+
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
@@ -44,6 +61,7 @@ func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 func (r *Resolver) Viewer() ViewerResolver { return &viewerResolver{r} }
 
 type (
-	queryResolver  struct{ *Resolver }
-	viewerResolver struct{ *Resolver }
+	mutationResolver struct{ *Resolver }
+	queryResolver    struct{ *Resolver }
+	viewerResolver   struct{ *Resolver }
 )

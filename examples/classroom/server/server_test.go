@@ -7,13 +7,16 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vexilhq/vexil/examples/classroom/flags"
 	"github.com/vexilhq/vexil/examples/classroom/school"
 	"github.com/vexilhq/vexil/examples/classroom/server"
 	vexilrt "github.com/vexilhq/vexil/runtime"
+	"github.com/vexilhq/vexil/runtime/client"
 )
 
 // query asks for everything a flag shapes: the client flags, and the
@@ -172,5 +175,37 @@ func BenchmarkFeatureFlagsRequest(b *testing.B) {
 		if rec.Code != http.StatusOK {
 			b.Fatalf("status %d: %s", rec.Code, rec.Body)
 		}
+	}
+}
+
+// TestCompletePracticeTracksMetrics: the mutation tracks the workbook
+// experiment's two metrics for the viewer, through a client exporting events
+// as JSON lines (what vexil experiment analyze reads); an anonymous request
+// tracks nothing.
+func TestCompletePracticeTracksMetrics(t *testing.T) {
+	var out bytes.Buffer
+	c, err := client.New(t.Context(), client.Options{
+		Definitions: flags.Definitions(),
+		Source:      client.File("../rules.yaml", time.Hour),
+		Exposures:   client.ExposureOptions{Exporter: client.NewJSONLinesExporter(&out)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := start(t, c)
+	if got := post(t, url, "sam", `mutation { completePractice(answered: 12) }`); got != `{"data":{"completePractice":true}}` {
+		t.Errorf("sam: %s", got)
+	}
+	if got := post(t, url, "", `mutation { completePractice(answered: 3) }`); got != `{"data":{"completePractice":false}}` {
+		t.Errorf("anonymous: %s", got)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	slices.Sort(lines)
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], `{"event":"practice_completed","key":"sam","time":"`) ||
+		!strings.HasPrefix(lines[1], `{"event":"questions_answered","key":"sam","value":12,"time":"`) {
+		t.Errorf("events:\n%s", out.String())
 	}
 }

@@ -15,7 +15,7 @@ import (
 // A compile-time assertion that this file and the vexil runtime it is built
 // with support each other: with an incompatible runtime the build fails here.
 // Regenerate with that runtime's vexil to fix it.
-const _ = vexilrt.SupportPackageIsVersion1
+const _ = vexilrt.SupportPackageIsVersion3
 
 // SchemaHash fingerprints the definitions this package was generated from
 // (vexilrt.SchemaHash): flag and attribute names, order and types. A config
@@ -35,6 +35,9 @@ attributes:
   grades: {type: int_set}
   beta: {type: bool}
   score: {type: float}
+metrics:
+  purchase: {type: sum, unit: USD}
+  signup: {type: any}
 flags:
   new_report:
     default: false
@@ -43,6 +46,8 @@ flags:
     variants: [classic, guided, adaptive]
     default: classic
     kind: experiment
+    metrics: [purchase, signup]
+    primary: purchase
   payments:
     default: true
     safe: false
@@ -89,6 +94,13 @@ const (
 	flagExports      vexilrt.FlagID = 4
 	flagMaxQuestions vexilrt.FlagID = 5
 	flagLegacyReport vexilrt.FlagID = 6
+)
+
+// Metric IDs follow flags.yaml: Config.Track numbers the definitions' metrics
+// this way.
+const (
+	metricPurchase vexilrt.MetricID = 0
+	metricSignup   vexilrt.MetricID = 1
 )
 
 // The flags' names in flags.yaml, for code that names flags as strings:
@@ -379,6 +391,20 @@ func (v View) LegacyReport() bool {
 // Deprecated: use new_report.
 func (v View) LegacyReportDetails() vexilrt.Evaluation {
 	return v.details(flagLegacyReport)
+}
+
+// TrackPurchase records an event of metric purchase (sum, in USD) with its
+// value for the view's target, as a metric event for experiments. It never
+// blocks and allocates nothing; without an exporter of events it does nothing.
+func (v View) TrackPurchase(value float64) {
+	v.cfg.Track(metricPurchase, "purchase", v.slots[:], value)
+}
+
+// TrackSignup records an event of metric signup (any) for the view's target,
+// as a metric event for experiments. It never blocks and allocates nothing;
+// without an exporter of events it does nothing.
+func (v View) TrackSignup() {
+	v.cfg.Track(metricSignup, "signup", v.slots[:], 1)
 }
 
 // FeatureFlags is the client: true flags, as the GraphQL featureFlags field
