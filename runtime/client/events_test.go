@@ -7,8 +7,10 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -102,7 +104,7 @@ func TestExposureDedup(t *testing.T) {
 // TestMetricEventsAnalyzable: View.Track<Metric> writes the metric event
 // lines vexil experiment analyze reads (a sum's with its value, an any's
 // without), beside the exposures, and the analysis of the file finds each
-// unit's value.
+// unit's value. A view without a targeting key sends nothing.
 func TestMetricEventsAnalyzable(t *testing.T) {
 	f := newFakeServer(t, rulesGuided)
 	path := filepath.Join(t.TempDir(), "events.jsonl")
@@ -126,6 +128,9 @@ func TestMetricEventsAnalyzable(t *testing.T) {
 		}
 	}
 	ff.For(ctx, target).TrackPurchase(math.NaN()) // dropped: no JSON number says it
+	anonymous := ff.For(ctx, testflags.Target{})  // no key: no unit to expose or to join
+	anonymous.Workbook()
+	anonymous.TrackSignup()
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -219,5 +224,74 @@ func TestTrackAllocatesNothing(t *testing.T) {
 		v.TrackSignup()
 	}); n != 0 {
 		t.Errorf("%v allocations per accessor and two Tracks", n)
+	}
+}
+
+// TestHTTPExporterSplits: a batch over 1,000 lines goes as several POSTs,
+// each with its own batch id.
+func TestHTTPExporterSplits(t *testing.T) {
+	var mu sync.Mutex
+	lines := map[string]int{}
+	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		lines[r.Header.Get("Vexil-Batch-Id")] += bytes.Count(body, []byte("\n"))
+	}))
+	defer collector.Close()
+	events := make([]Event, 2500)
+	for i := range events {
+		events[i] = Event{Metric: "signup", Time: time.Unix(0, 0)}
+	}
+	if err := (&HTTPExporter{URL: collector.URL}).Export(context.Background(), events); err != nil {
+		t.Fatal(err)
+	}
+	var sizes []int
+	for _, n := range lines {
+		sizes = append(sizes, n)
+	}
+	slices.Sort(sizes)
+	if !slices.Equal(sizes, []int{500, 1000, 1000}) {
+		t.Errorf("POSTs of %v lines, want 1000, 1000 and 500 under three ids", sizes)
+	}
+}
+
+// TestEventsToRealServer: an HTTPExporter without a URL sends a client's
+// exposures and metric events to a real `vexil serve`, whose experiment
+// results count them: the wire formats of the two agree.
+func TestEventsToRealServer(t *testing.T) {
+	srv := startRealServer(t)
+	srv.save(rulesGuided)
+	c, _ := newTestClient(t, Options{Source: Server(srv.clientOptions()),
+		Exposures: ExposureOptions{Exporter: &HTTPExporter{}, FlushInterval: 10 * time.Millisecond}})
+	ff := testflags.New(c)
+	for i := range 3 {
+		v := ff.For(context.Background(), testflags.Target{UserID: fmt.Sprint("u", i)})
+		v.Workbook()
+		v.TrackPurchase(float64(i))
+	}
+	eventually(t, "6 events delivered", 10*time.Second, func() bool { return c.Exposures().Delivered == 6 })
+	if s := c.Exposures(); s.Dropped != 0 {
+		t.Fatalf("stats %+v: the server refused a batch (see the log)", s)
+	}
+	var res struct {
+		Metrics []struct {
+			Metric string
+			Result struct {
+				Variants []struct {
+					Variant string
+					Units   int
+					Mean    *float64
+				}
+			}
+		}
+	}
+	srv.admin("GET", "/api/v1/envs/dev/experiments/workbook?metric=purchase&control=guided", "", "", "", &res)
+	if len(res.Metrics) != 1 || len(res.Metrics[0].Result.Variants) == 0 {
+		t.Fatalf("results %+v", res)
+	}
+	v := res.Metrics[0].Result.Variants[0]
+	if v.Variant != "guided" || v.Units != 3 || v.Mean == nil || *v.Mean != 1 {
+		t.Errorf("guided: %+v, want 3 units of mean purchase 1", v)
 	}
 }

@@ -65,8 +65,8 @@ func (e *JSONLinesExporter) Close() error {
 	return err
 }
 
-// HTTPExporter POSTs each batch as JSON lines (application/x-ndjson) with a
-// Vexil-Batch-Id header, random per batch and the same on each retry, so a
+// HTTPExporter POSTs each batch as JSON lines (application/x-ndjson; at
+// most 1,000 lines and 1 MiB a POST) with a Vexil-Batch-Id header, random per batch and the same on each retry, so a
 // collector that remembers ids stores a retried batch once (a vexil
 // server's POST .../events does). It retries a batch that failed on the
 // network, 429 or 5xx with backoff within the export timeout.
@@ -93,13 +93,37 @@ func (h *HTTPExporter) bindServer(s *serverSource) {
 	}
 }
 
-// Export sends one batch; a 2xx answer is success.
+// The most lines and bytes one POST carries (the server's limits are
+// larger); a bigger batch goes as several.
+const (
+	maxPostLines = 1000
+	maxPostBytes = 1 << 20
+)
+
+// Export sends a batch, as one POST or several; a 2xx answer is success.
 func (h *HTTPExporter) Export(ctx context.Context, events []Event) error {
 	h.buf.Reset()
+	lines := 0
 	for i := range events {
 		h.line = append(events[i].AppendJSON(h.line[:0]), '\n')
+		if lines > 0 && (lines == maxPostLines || h.buf.Len()+len(h.line) > maxPostBytes) {
+			if err := h.send(ctx); err != nil {
+				return err
+			}
+			h.buf.Reset()
+			lines = 0
+		}
 		h.buf.Write(h.line)
+		lines++
 	}
+	if lines == 0 {
+		return nil
+	}
+	return h.send(ctx)
+}
+
+// send POSTs the buffered lines under one batch id, retrying.
+func (h *HTTPExporter) send(ctx context.Context) error {
 	client := h.Client
 	if client == nil {
 		client = http.DefaultClient

@@ -168,7 +168,9 @@ func (o *observer) Observe(e vexilrt.Evaluation, key vexilrt.TargetKey) {
 		}
 	}
 	if o.expose != nil {
-		if f := o.expose[id]; f != 0 && !o.pipe.exposed(f, &key, e.ValueIndex()) {
+		// Without a targeting key there is no unit to expose or to join a
+		// metric event to.
+		if f := o.expose[id]; f != 0 && !key.IsZero() && !o.pipe.exposed(f, &key, e.ValueIndex()) {
 			o.pipe.exposure(e, &key)
 		}
 	}
@@ -176,7 +178,7 @@ func (o *observer) Observe(e vexilrt.Evaluation, key vexilrt.TargetKey) {
 
 // Track queues a metric event (a generated View.Track<Metric> call).
 func (o *observer) Track(m *vexilrt.MetricDef, key vexilrt.TargetKey, value float64) {
-	if o.pipe != nil {
+	if o.pipe != nil && !key.IsZero() {
 		o.pipe.metric(m, &key, value)
 	}
 }
