@@ -70,10 +70,10 @@ func (h *handler) lock(w http.ResponseWriter, r *http.Request, s *session) {
 }
 
 type auditData struct {
-	Env, Actor, Action, Outcome string
-	Entries                     []auditEntry
-	Before                      string
-	Actions                     []string
+	Project, Env, Actor, Action, Outcome string
+	Entries                              []auditEntry
+	Before                               string
+	Actions                              []string
 }
 
 const auditPageSize = 100
@@ -83,9 +83,22 @@ var knownActions = []string{"save", "rollback", "kill", "unkill", "lock", "unloc
 
 func (h *handler) auditPage(w http.ResponseWriter, r *http.Request, s *session) {
 	q := r.URL.Query()
-	d := auditData{Env: q.Get("env"), Actor: q.Get("actor"), Action: q.Get("action"), Outcome: q.Get("outcome"), Actions: knownActions}
+	d := auditData{Project: q.Get("project"), Env: q.Get("env"), Actor: q.Get("actor"), Action: q.Get("action"), Outcome: q.Get("outcome"), Actions: knownActions}
+	// A project's page shows that project's entries until the form says
+	// otherwise ("" is every project's and the server-wide ones); a token
+	// scoped to one project or environment may read only its entries, so
+	// the page asks for those rather than be refused.
+	if !q.Has("project") {
+		d.Project = projectOf(r.Context())
+	}
+	if d.Project == "" && len(s.user.Projects) == 1 {
+		d.Project = s.user.Projects[0]
+	}
+	if d.Env == "" && len(s.user.Environments) == 1 {
+		d.Env = s.user.Environments[0]
+	}
 	v := url.Values{"limit": {strconv.Itoa(auditPageSize)}}
-	for k, val := range map[string]string{"env": d.Env, "actor": d.Actor, "action": d.Action, "outcome": d.Outcome, "before": q.Get("before")} {
+	for k, val := range map[string]string{"project": d.Project, "env": d.Env, "actor": d.Actor, "action": d.Action, "outcome": d.Outcome, "before": q.Get("before")} {
 		if val != "" {
 			v.Set(k, val)
 		}

@@ -216,6 +216,7 @@ type whoami struct {
 	Name         string   `json:"name"`
 	Role         string   `json:"role"`
 	Environments []string `json:"environments"`
+	Projects     []string `json:"projects"`
 }
 
 type rulesDoc struct {
@@ -286,6 +287,7 @@ type auditEntry struct {
 	ID            flexID `json:"id"`
 	Time          string `json:"time"`
 	Actor         string `json:"actor"`
+	Project       string `json:"project"`
 	Env           string `json:"env"`
 	Action        string `json:"action"`
 	Outcome       string `json:"outcome"`

@@ -2,9 +2,11 @@ package ui
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -114,6 +116,34 @@ func TestProjectPagesRealServer(t *testing.T) {
 		`href="/ui/projects/shop/envs/dev/flags/checkout_v2/telemetry?range=7d"`)
 	_, body = b.get("/ui/projects/shop/envs/dev/flags/checkout_v2/telemetry?range=7d")
 	mustContain(t, body, "17 evaluations reported in the last 7d")
+
+	// The audit page of a project shows that project's entries; the form
+	// widens it to every project's.
+	_, body = b.get("/ui/projects/shop/audit")
+	mustContain(t, body, "<option selected>shop</option>", "<td>shop</td><td>dev</td><td>lock</td>")
+	mustNotContain(t, body, "<td>default</td>", "<td></td><td></td><td>definitions.push</td>")
+	_, body = b.get("/ui/projects/shop/audit?project=&env=dev&action=lock")
+	mustContain(t, body, "<td>shop</td><td>dev</td><td>lock</td>")
+	_, body = b.get("/ui/audit?project=default")
+	mustNotContain(t, body, "<td>shop</td>")
+	// A token of shop alone reads shop's entries, which are all it may read.
+	req, _ := http.NewRequest("POST", api.API.URL+"/api/v1/tokens", strings.NewReader(`{"name": "shop-viewer", "role": "viewer", "projects": ["shop"]}`))
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok struct{ Token string }
+	json.NewDecoder(res.Body).Decode(&tok)
+	res.Body.Close()
+	shopViewer := uiOf(t, h)
+	shopViewer.get("/ui/login")
+	shopViewer.post("/ui/login", url.Values{"token": {tok.Token}}) // its start page is default's, which it may not read
+	code, body = shopViewer.get("/ui/audit")
+	if code != 200 {
+		t.Fatalf("the audit page of a token of shop: %d\n%s", code, body)
+	}
+	mustContain(t, body, "<td>shop</td><td>dev</td><td>lock</td>")
 
 	// The switcher sends the project and keeps the page.
 	code, _, hdr := b.do("GET", "/ui/?project=shop&env=dev&page=clients", nil)
