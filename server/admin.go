@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -92,18 +93,11 @@ func (s *Server) definitions(w http.ResponseWriter, r *http.Request, c *call) {
 
 func (s *Server) auditLog(w http.ResponseWriter, r *http.Request, c *call) {
 	q := r.URL.Query()
-	f := store.AuditFilter{Project: q.Get("project"), Env: q.Get("env"), Actor: q.Get("actor"), Action: q.Get("action")}
-	var err error
-	if f.Limit, err = intParam(q.Get("limit"), 100); err != nil || f.Limit > 1000 {
-		writeError(w, http.StatusBadRequest, "bad_request", "limit: want 1 to 1000", nil)
+	f := store.AuditFilter{Project: q.Get("project"), Env: q.Get("env"), Actor: q.Get("actor"), Action: q.Get("action"), BreakGlass: q.Get("break_glass") == "true"}
+	var ok bool
+	if f.Limit, f.Before, ok = page(w, q, 100, "an entry id"); !ok {
 		return
 	}
-	before, err := intParam(q.Get("before"), 0)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "bad_request", "before: want an entry id", nil)
-		return
-	}
-	f.Before = int64(before)
 	// A token scoped to environments or projects sees only their entries.
 	if len(c.token.Environments) > 0 && !slices.Contains(c.token.Environments, f.Env) {
 		writeError(w, http.StatusForbidden, "forbidden", "a token scoped to environments must name one of them with env=", nil)
@@ -123,6 +117,22 @@ func (s *Server) auditLog(w http.ResponseWriter, r *http.Request, c *call) {
 		out = append(out, api.AuditEntry(e))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"entries": out})
+}
+
+// page reads a list's ?limit= (def when absent, at most 1000) and ?before=
+// (an id, of what), answering 400 itself.
+func page(w http.ResponseWriter, q url.Values, def int, what string) (limit int, before int64, ok bool) {
+	limit, err := intParam(q.Get("limit"), def)
+	if err != nil || limit > 1000 {
+		writeError(w, http.StatusBadRequest, "bad_request", "limit: want 1 to 1000", nil)
+		return 0, 0, false
+	}
+	b, err := intParam(q.Get("before"), 0)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", "before: want "+what, nil)
+		return 0, 0, false
+	}
+	return limit, int64(b), true
 }
 
 func intParam(s string, def int) (int, error) {
@@ -219,17 +229,8 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, c *call) {
 // versionPage reads a version list's ?limit= (default 50) and ?before=,
 // answering 400 itself when either is bad.
 func versionPage(w http.ResponseWriter, r *http.Request) (limit, before int, ok bool) {
-	q := r.URL.Query()
-	limit, err := intParam(q.Get("limit"), 50)
-	if err != nil || limit > 1000 {
-		writeError(w, http.StatusBadRequest, "bad_request", "limit: want 1 to 1000", nil)
-		return 0, 0, false
-	}
-	if before, err = intParam(q.Get("before"), 0); err != nil {
-		writeError(w, http.StatusBadRequest, "bad_request", "before: want a version", nil)
-		return 0, 0, false
-	}
-	return limit, before, true
+	limit, b, ok := page(w, r.URL.Query(), 50, "a version")
+	return limit, int(b), ok
 }
 
 func (s *Server) listVersions(w http.ResponseWriter, r *http.Request, c *call) {

@@ -79,6 +79,16 @@ func authTable() []authRow {
 		{"GET " + env + "/kills", "viewer", true, 200, get(env + "/kills")},
 		{"POST " + env + "/flags/{flag}/kill", "editor", true, 404, send("POST", env+"/flags/nope/kill", map[string]any{"reason": "r"})},
 		{"DELETE " + env + "/flags/{flag}/kill", "editor", true, 404, send("DELETE", env+"/flags/nope/kill", nil)},
+		{"GET " + env + "/settings", "viewer", true, 200, get(env + "/settings")},
+		// Out of range: refused once admitted, so nothing is protected.
+		{"PUT " + env + "/settings", "admin", true, 400, send("PUT", env+"/settings", map[string]any{"require_approval": true, "min_approvals": 9})},
+		{"GET " + env + "/changes", "viewer", true, 200, get(env + "/changes?state=open")},
+		// No such change: 404 once admitted.
+		{"GET " + env + "/changes/{id}", "viewer", true, 404, get(env + "/changes/99999")},
+		{"POST " + env + "/changes/{id}/approve", "editor", true, 404, send("POST", env+"/changes/99999/approve", map[string]any{"comment": "c"})},
+		{"POST " + env + "/changes/{id}/reject", "editor", true, 404, send("POST", env+"/changes/99999/reject", map[string]any{"comment": "c"})},
+		{"POST " + env + "/changes/{id}/withdraw", "editor", true, 404, send("POST", env+"/changes/99999/withdraw", nil)},
+		{"POST " + env + "/changes/{id}/apply", "admin", true, 404, send("POST", env+"/changes/99999/apply", map[string]any{"reason": "r"})},
 		{"GET " + env + "/telemetry", "viewer", true, 200, get(env + "/telemetry")},
 		{"GET " + env + "/flags/{flag}/telemetry", "viewer", true, 200, get(env + "/flags/workbook/telemetry?range=7d")},
 		{"GET " + env + "/clients", "viewer", true, 200, get(env + "/clients")},

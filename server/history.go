@@ -180,6 +180,21 @@ func (s *Server) rollback(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	rules := target.Rules
+	protected, ok := s.review(w, r, c, &ev)
+	if !ok {
+		return
+	}
+	if protected {
+		if _, diags := s.compileStrict(defs, fmt.Sprintf("%s@v%d", c.env.name, target.Version), rules, cur.v.Kills, ""); diags.HasErrors() {
+			s.refuse(r.Context(), w, ev, "invalid", http.StatusUnprocessableEntity, "invalid_rules", "that version no longer compiles against the definitions", details(diags.Errors()))
+			return
+		}
+		if expect < 0 {
+			expect = cur.v.Version
+		}
+		s.requestChange(w, r, c, ev, store.ChangeRequest{Base: expect, Rules: rules, Format: target.Format})
+		return
+	}
 	s.save(w, r, c, ev, store.Change{Project: c.env.proj.name, Env: c.env.name, Expect: expect, Definitions: curDefs.version, Rules: &rules, Format: target.Format, Action: "rollback"},
 		func(v *store.Version) (vexilrt.Diagnostics, error) {
 			_, diags := s.compileStrict(defs, fmt.Sprintf("%s@v%d", c.env.name, target.Version), v.Rules, v.Kills, "")

@@ -95,6 +95,14 @@ func (s *Server) routeTable() []route {
 		{pattern: "GET " + env + "/clients", perm: permViewer, perEnv: true, h: s.getClients},
 		{pattern: "GET " + env + "/experiments", perm: permViewer, perEnv: true, h: s.listExperiments},
 		{pattern: "GET " + env + "/experiments/{flag}", perm: permViewer, perEnv: true, h: s.getExperiment},
+		{pattern: "GET " + env + "/settings", perm: permViewer, perEnv: true, h: s.getSettings},
+		{pattern: "PUT " + env + "/settings", perm: permAdmin, perEnv: true, h: s.putSettings},
+		{pattern: "GET " + env + "/changes", perm: permViewer, perEnv: true, h: s.listChanges},
+		{pattern: "GET " + env + "/changes/{id}", perm: permViewer, perEnv: true, h: s.getChange},
+		{pattern: "POST " + env + "/changes/{id}/approve", perm: permEditor, perEnv: true, h: s.approveChange},
+		{pattern: "POST " + env + "/changes/{id}/reject", perm: permEditor, perEnv: true, h: s.rejectChange},
+		{pattern: "POST " + env + "/changes/{id}/withdraw", perm: permEditor, perEnv: true, h: s.withdrawChange},
+		{pattern: "POST " + env + "/changes/{id}/apply", perm: permAdmin, perEnv: true, h: s.applyChange},
 		{pattern: "GET " + env + "/telemetry", perm: permViewer, perEnv: true, h: s.getEnvTelemetry},
 		{pattern: "GET " + env + "/flags/{flag}/telemetry", perm: permViewer, perEnv: true, h: s.getFlagTelemetry},
 		{pattern: "GET " + env + "/code-references", perm: permViewer, perEnv: true, h: s.getCodeReferences},
@@ -438,13 +446,14 @@ type auditEvent struct {
 	actor, project, env, action, outcome string
 	before, after                        int64
 	message, detail                      string
+	breakGlass                           bool // skipped required approvals
 }
 
 // audit writes an entry; a failure to audit is logged, never hidden.
 func (s *Server) audit(ctx context.Context, e auditEvent) {
 	err := s.st.Audit(context.WithoutCancel(ctx), store.AuditEntry{
 		Actor: e.actor, Project: e.project, Env: e.env, Action: e.action, Outcome: e.outcome,
-		BeforeVersion: e.before, AfterVersion: e.after, Message: e.message, Detail: e.detail,
+		BeforeVersion: e.before, AfterVersion: e.after, Message: e.message, Detail: e.detail, BreakGlass: e.breakGlass,
 	})
 	if err != nil {
 		s.log.Error("audit write failed", "action", e.action, "actor", e.actor, "err", err)

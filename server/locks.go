@@ -95,6 +95,9 @@ func (s *Server) deleteLock(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	s.audit(r.Context(), withOutcome(ev, "ok", "lifted the lock of "+cur.LockedBy))
+	// Approved changes that waited for the lock apply now, before the
+	// answer, so the unlocker's next read sees them.
+	s.applyWaiting(r.Context(), c.env)
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -140,6 +143,26 @@ func (s *Server) setKill(w http.ResponseWriter, r *http.Request, c *call, set bo
 	}
 	if set {
 		ev.detail = flag
+		// The kill switch is the emergency path: it never waits for
+		// approval, and on a protected environment it is break glass.
+		st, err := s.st.Settings(r.Context(), c.env.proj.name, c.env.name)
+		if err != nil {
+			s.refuse(r.Context(), w, ev, "error", http.StatusInternalServerError, "internal", err.Error(), nil)
+			return
+		}
+		if st.RequireApproval {
+			ev.breakGlass = true
+			ev.detail = "break glass: " + flag
+		}
+	} else {
+		protected, ok := s.review(w, r, c, &ev)
+		if !ok {
+			return
+		}
+		if protected {
+			s.requestChange(w, r, c, ev, store.ChangeRequest{Base: c.env.snap.Load().v.Version, Flag: flag})
+			return
+		}
 	}
 	s.save(w, r, c, ev, store.Change{Project: c.env.proj.name, Env: c.env.name, Expect: -1, PassLock: true, Action: ev.action,
 		Kill: &store.KillChange{Flag: flag, Set: set, Reason: req.Reason}}, nil,

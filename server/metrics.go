@@ -13,6 +13,7 @@ type metrics struct {
 	latency       *prometheus.HistogramVec
 	saves         *prometheus.CounterVec
 	conflicts     *prometheus.CounterVec
+	breakGlass    *prometheus.CounterVec
 	sseClients    *prometheus.GaugeVec
 	configVersion *prometheus.GaugeVec
 	// compilesWaiting counts requests queued for a compile slot.
@@ -40,6 +41,9 @@ func newMetrics() *metrics {
 		conflicts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vexil_save_conflicts_total", Help: "Saves refused because If-Match was not the current version.",
 		}, []string{"env"}),
+		breakGlass: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vexil_break_glass_changes_total", Help: "Changes that skipped required approvals: kill switches on protected environments and admins' applies without approvals.",
+		}, []string{"env"}),
 		sseClients: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "vexil_sse_clients", Help: "Connected SDK stream clients.",
 		}, []string{"env"}),
@@ -59,7 +63,7 @@ func newMetrics() *metrics {
 	m.evaluations = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "vexil_flag_evaluations_total", Help: "Flag evaluations clients reported to this replica and this replica's OFREP evaluations, by project, environment, flag, variant and reason.",
 	}, []string{"project", "env", "flag", "variant", "reason"})
-	m.reg.MustRegister(m.evaluations, m.unauthenticated, m.streamsRefused, m.compilesWaiting, m.requests, m.latency, m.saves, m.conflicts, m.sseClients, m.configVersion,
+	m.reg.MustRegister(m.evaluations, m.unauthenticated, m.streamsRefused, m.compilesWaiting, m.requests, m.latency, m.saves, m.conflicts, m.breakGlass, m.sseClients, m.configVersion,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

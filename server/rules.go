@@ -187,6 +187,19 @@ func (s *Server) putRules(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	warnings := diags.Warnings()
+	protected, ok := s.review(w, r, c, &ev)
+	if !ok {
+		return
+	}
+	if protected {
+		if diags.HasErrors() {
+			s.refuse(r.Context(), w, ev, "invalid", http.StatusUnprocessableEntity, "invalid_rules",
+				fmt.Sprintf("the rules do not compile (%d errors)", len(diags.Errors())), details(diags.Errors()))
+			return
+		}
+		s.requestChange(w, r, c, ev, store.ChangeRequest{Base: expect, Rules: text, Format: format})
+		return
+	}
 	// The errors are still reported from inside, after the stale and lock
 	// checks, which come first.
 	s.save(w, r, c, ev, store.Change{Project: c.env.proj.name, Env: c.env.name, Expect: expect, Definitions: curDefs.version, Rules: &text, Format: format, Action: "save"},
@@ -266,6 +279,9 @@ func (s *Server) save(w http.ResponseWriter, r *http.Request, c *call, ev auditE
 		}
 		ev.before, ev.after = v.Parent, v.Version
 		s.metrics.saves.WithLabelValues(c.env.name, ev.action, "ok").Inc()
+		if ev.breakGlass {
+			s.metrics.breakGlass.WithLabelValues(c.env.name).Inc()
+		}
 		s.log.Info("rules changed", "env", v.Env, "version", v.Version, "action", v.Action, "author", v.Author, "message", v.Message)
 		s.audit(ctx, withOutcome(ev, "ok", ev.detail))
 		writeJSON(w, http.StatusOK, answer(v))

@@ -244,6 +244,8 @@ func (s *Server) Run(ctx context.Context) error {
 				if err := s.reload(ctx); err != nil && ctx.Err() == nil {
 					s.log.Warn("periodic reload failed", "err", err)
 				}
+				// Locks also end by expiring, on any replica's clock.
+				s.applyWaiting(ctx, nil)
 			}
 		}
 	}()

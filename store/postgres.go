@@ -62,6 +62,7 @@ func (*pgDialect) migrations() []string {
 		projectsSchema("BIGINT"),
 		experimentsSchema("BIGINT"),
 		telemetryProjectsSchema("BIGINT"),
+		approvalsSchema("BIGINT", "BIGSERIAL PRIMARY KEY"),
 	}
 }
 

@@ -327,30 +327,43 @@ func (s *DB) save(ctx context.Context, ch Change) (*Version, bool, error) {
 	if err := s.d.lockEnv(ctx, tx, ch.Project+"/"+ch.Env); err != nil {
 		return nil, false, fmt.Errorf("store: save %s: %w", ch.Env, err)
 	}
-	cur, err := s.current(ctx, tx, ch.Project, ch.Env)
+	next, err := s.writeVersion(ctx, tx, ch)
 	if err != nil {
 		return nil, false, err
 	}
+	if committing, err := s.publish(ctx, tx, Event{Project: next.Project, Env: next.Env, Version: next.Version}); err != nil {
+		return nil, committing, fmt.Errorf("store: save %s: %w", ch.Env, err)
+	}
+	return next, false, nil
+}
+
+// writeVersion writes ch as the next version inside tx, which holds the
+// environment's writer lock (lockEnv); the caller commits.
+func (s *DB) writeVersion(ctx context.Context, tx *sql.Tx, ch Change) (*Version, error) {
+	cur, err := s.current(ctx, tx, ch.Project, ch.Env)
+	if err != nil {
+		return nil, err
+	}
 	if ch.Expect >= 0 && ch.Expect != cur.Version {
-		return nil, false, &StaleError{Current: cur.Version, Expected: ch.Expect}
+		return nil, &StaleError{Current: cur.Version, Expected: ch.Expect}
 	}
 	if ch.Definitions > 0 {
 		d, err := s.currentDefinitions(ctx, tx, ch.Project)
 		if err != nil {
-			return nil, false, err
+			return nil, err
 		}
 		if d.Version != ch.Definitions {
-			return nil, false, &DefinitionsChangedError{Current: d.Version, Expected: ch.Definitions}
+			return nil, &DefinitionsChangedError{Current: d.Version, Expected: ch.Definitions}
 		}
 	}
 	now := s.now()
 	if !ch.PassLock {
 		l, err := s.lock(ctx, tx, ch.Project, ch.Env, now)
 		if err != nil {
-			return nil, false, err
+			return nil, err
 		}
 		if l != nil {
-			return nil, false, &LockedError{Lock: *l}
+			return nil, &LockedError{Lock: *l}
 		}
 	}
 	next := &Version{
@@ -374,21 +387,18 @@ func (s *DB) save(ctx context.Context, ch Change) (*Version, bool, error) {
 	}
 	if ch.Check != nil {
 		if err := ch.Check(next); err != nil {
-			return nil, false, err
+			return nil, err
 		}
 	}
 	kills, err := json.Marshal(next.Kills)
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO vexil_versions (`+versionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		next.Project, next.Env, next.Version, next.Parent, next.Author, next.Message, next.Action, micros(next.Created), next.Rules, next.Format, string(kills)); err != nil {
-		return nil, false, fmt.Errorf("store: save %s: %w", ch.Env, err)
+		return nil, fmt.Errorf("store: save %s: %w", ch.Env, err)
 	}
-	if committing, err := s.publish(ctx, tx, Event{Project: next.Project, Env: next.Env, Version: next.Version}); err != nil {
-		return nil, committing, fmt.Errorf("store: save %s: %w", ch.Env, err)
-	}
-	return next, false, nil
+	return next, nil
 }
 
 // publish announces ev in tx and commits tx, then tells this replica's
@@ -617,8 +627,8 @@ func (s *DB) Audit(ctx context.Context, e AuditEntry) error {
 	for _, f := range []*string{&e.Actor, &e.Project, &e.Env, &e.Action, &e.Outcome, &e.Message, &e.Detail} {
 		*f = truncate(*f, MaxAuditField)
 	}
-	if _, err := s.exec(ctx, `INSERT INTO vexil_audit (time, actor, project, env, action, outcome, before_version, after_version, message, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		micros(e.Time), e.Actor, e.Project, e.Env, e.Action, e.Outcome, e.BeforeVersion, e.AfterVersion, e.Message, e.Detail); err != nil {
+	if _, err := s.exec(ctx, `INSERT INTO vexil_audit (time, actor, project, env, action, outcome, before_version, after_version, message, detail, break_glass) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		micros(e.Time), e.Actor, e.Project, e.Env, e.Action, e.Outcome, e.BeforeVersion, e.AfterVersion, e.Message, e.Detail, boolInt(e.BreakGlass)); err != nil {
 		return fmt.Errorf("store: audit: %w", err)
 	}
 	return nil
@@ -642,13 +652,16 @@ func truncate(s string, n int) string {
 
 // AuditLog lists audit entries newest first.
 func (s *DB) AuditLog(ctx context.Context, f AuditFilter) ([]AuditEntry, error) {
-	q := `SELECT id, time, actor, project, env, action, outcome, before_version, after_version, message, detail FROM vexil_audit WHERE 1 = 1`
+	q := `SELECT id, time, actor, project, env, action, outcome, before_version, after_version, message, detail, break_glass FROM vexil_audit WHERE 1 = 1`
 	var args []any
 	for _, c := range []struct{ col, v string }{{"project", f.Project}, {"env", f.Env}, {"actor", f.Actor}, {"action", f.Action}} {
 		if c.v != "" {
 			q += ` AND ` + c.col + ` = ?`
 			args = append(args, c.v)
 		}
+	}
+	if f.BreakGlass {
+		q += ` AND break_glass = 1`
 	}
 	if f.Before > 0 {
 		q += ` AND id < ?`
@@ -666,11 +679,11 @@ func (s *DB) AuditLog(ctx context.Context, f AuditFilter) ([]AuditEntry, error) 
 	var out []AuditEntry
 	for rows.Next() {
 		var e AuditEntry
-		var t int64
-		if err := rows.Scan(&e.ID, &t, &e.Actor, &e.Project, &e.Env, &e.Action, &e.Outcome, &e.BeforeVersion, &e.AfterVersion, &e.Message, &e.Detail); err != nil {
+		var t, bg int64
+		if err := rows.Scan(&e.ID, &t, &e.Actor, &e.Project, &e.Env, &e.Action, &e.Outcome, &e.BeforeVersion, &e.AfterVersion, &e.Message, &e.Detail, &bg); err != nil {
 			return nil, fmt.Errorf("store: audit log: %w", err)
 		}
-		e.Time = fromMicros(t)
+		e.Time, e.BreakGlass = fromMicros(t), bg != 0
 		out = append(out, e)
 	}
 	return out, rows.Err()

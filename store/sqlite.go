@@ -53,6 +53,7 @@ func (sqliteDialect) migrations() []string {
 		projectsSchema("INTEGER"),
 		experimentsSchema("INTEGER"),
 		telemetryProjectsSchema("INTEGER"),
+		approvalsSchema("INTEGER", "INTEGER PRIMARY KEY AUTOINCREMENT"),
 	}
 }
 

@@ -104,11 +104,15 @@ type AuditEntry struct {
 	AfterVersion  int64
 	Message       string
 	Detail        string
+	// BreakGlass marks a change that skipped required approvals: a kill
+	// switch on a protected environment, or an admin's apply.
+	BreakGlass bool
 }
 
 // AuditFilter selects audit entries, newest first.
 type AuditFilter struct {
 	Project, Env, Actor, Action string
+	BreakGlass                  bool // only break-glass entries
 	Limit                       int
 	Before                      int64 // entries with a smaller ID; 0 = from the newest
 }

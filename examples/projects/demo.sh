@@ -7,29 +7,8 @@
 #   examples/projects/demo.sh     (VEXIL_BIN=path/to/vexil skips the build)
 set -euo pipefail
 
-root=$(cd "$(dirname "$0")/../.." && pwd)
-work=$(mktemp -d)
-trap 'kill ${server:-} 2>/dev/null || true; rm -rf "$work"' EXIT
-bin=${VEXIL_BIN:-}
-if [ -z "$bin" ]; then
-  bin=$work/vexil
-  (cd "$root" && go build -o "$bin" ./cmd/vexil)
-fi
-vexil() { "$bin" "$@"; }
-fail() { echo "FAILED: $*" >&2; exit 1; }
-
-export VEXIL_TOKEN=vxl_demo_admin_token_0123456789abcdef
 # No flags.yaml where it starts and no --flags: projects bring their own.
-# A free port, read from the line that says where it listens.
-(cd "$work" && VEXIL_BOOTSTRAP_TOKEN=$VEXIL_TOKEN exec "$bin" serve --addr 127.0.0.1:0 --db "$work/vexil.db" --env dev --env prod) >"$work/serve.log" 2>&1 &
-server=$!
-for _ in $(seq 600); do
-  VEXIL_SERVER=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$work/serve.log" | head -n 1)
-  [ -n "$VEXIL_SERVER" ] || ! kill -0 $server 2>/dev/null && break
-  sleep 0.1
-done
-[ -n "$VEXIL_SERVER" ] || fail "vexil serve did not start: $(cat "$work/serve.log")"
-export VEXIL_SERVER
+source "$(dirname "$0")/../serve.sh" --env dev --env prod
 
 # Each service's flags.yaml; the demo edits its own copy of shop's.
 cp "$root/examples/projects/shop.yaml" "$root/examples/projects/classroom.yaml" "$work/"
@@ -47,11 +26,6 @@ class_sdk=$(vexil token create --name classroom-web --role sdk --project classro
 ofrep() { # token flag body [curl options]: the answer, then "HTTP <status>"
   local token=$1 flag=$2 body=$3; shift 3
   curl -s -w ' HTTP %{http_code}' "$@" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -d "$body" "$VEXIL_SERVER/ofrep/v1/evaluate/flags/$flag"
-}
-expect() { # what answer wanted...: every wanted text must be in the answer
-  local what=$1 answer=$2; shift 2
-  for want; do case "$answer" in *"$want"*) ;; *) fail "$what: got $answer, want $want";; esac; done
-  echo "ok: $what"
 }
 
 expect "both projects are listed" "$(vexil projects list)" 'classroom CI' 'shop CI'

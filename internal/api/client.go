@@ -133,3 +133,46 @@ func (c *Client) Projects(ctx context.Context) (*Projects, error) {
 	var out Projects
 	return &out, c.getJSON(ctx, "/api/v1/projects", &out)
 }
+
+// Settings returns an environment's approval settings.
+func (c *Client) Settings(ctx context.Context, project, env string) (*Settings, error) {
+	var out Settings
+	return &out, c.getJSON(ctx, EnvPath(project, env, "/settings"), &out)
+}
+
+// Changes lists an environment's change requests in state (all when ""),
+// newest first.
+func (c *Client) Changes(ctx context.Context, project, env, state string, limit int) (*ChangeRequests, error) {
+	q := url.Values{"limit": {strconv.Itoa(limit)}}
+	if state != "" {
+		q.Set("state", state)
+	}
+	var out ChangeRequests
+	return &out, c.getJSON(ctx, EnvPath(project, env, "/changes?"+q.Encode()), &out)
+}
+
+// Change returns one change request with its document, diff and, for
+// targets (a JSON array of attribute objects, or nil), its impact.
+func (c *Client) Change(ctx context.Context, project, env string, id int64, targets []byte) (*ChangeRequest, error) {
+	path := EnvPath(project, env, "/changes/"+strconv.FormatInt(id, 10))
+	if len(targets) > 0 {
+		path += "?" + url.Values{"targets": {string(targets)}}.Encode()
+	}
+	var out ChangeRequest
+	return &out, c.getJSON(ctx, path, &out)
+}
+
+// ReviewChange posts verdict (approve, reject, withdraw or apply) on a
+// change request and returns the change as it then is.
+func (c *Client) ReviewChange(ctx context.Context, project, env string, id int64, verdict string, req ReviewRequest) (*ChangeRequest, error) {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	b, _, err := c.Do(ctx, "POST", EnvPath(project, env, "/changes/"+strconv.FormatInt(id, 10)+"/"+verdict), body)
+	if err != nil {
+		return nil, err
+	}
+	var out ChangeRequest
+	return &out, json.Unmarshal(b, &out)
+}

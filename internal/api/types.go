@@ -232,6 +232,9 @@ type AuditEntry struct {
 	AfterVersion  int64     `json:"after_version"`
 	Message       string    `json:"message"`
 	Detail        string    `json:"detail"`
+	// BreakGlass marks a change that skipped required approvals (a kill
+	// switch on a protected environment, or an admin's apply).
+	BreakGlass bool `json:"break_glass,omitempty"`
 }
 
 // Lock is an environment's lock as the API shows it (GET .../lock, and a

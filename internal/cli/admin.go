@@ -146,6 +146,7 @@ func rulesPut(ctx context.Context, args []string, stdio Stdio) int {
 	file := fs.String("f", "", "the rules document to save (YAML or JSON; - for standard input)")
 	ifMatch := fs.String("if-match", "", `the version the document was edited from (from "rules get"); "latest" saves over whatever is current`)
 	msg := fs.String("m", "", "a message recorded with the version")
+	breakGlass := fs.String("break-glass", "", "admins: save at once on an environment that requires approval, for this reason (audited as break glass)")
 	if done, code := parseFlags(fs, args); done {
 		return code
 	}
@@ -177,9 +178,12 @@ func rulesPut(ctx context.Context, args []string, stdio Stdio) int {
 	if strings.HasSuffix(*file, ".json") {
 		ct = "application/json"
 	}
-	b, _, err := c.do(ctx, "PUT", c.envPath(*env, "/rules"), doc, "Content-Type", ct, "If-Match", `"`+*ifMatch+`"`, "Vexil-Message", *msg)
+	b, _, err := c.do(ctx, "PUT", c.envPath(*env, "/rules"), doc, "Content-Type", ct, "If-Match", `"`+*ifMatch+`"`, "Vexil-Message", *msg, "Vexil-Break-Glass", *breakGlass)
 	if err != nil {
 		return fail(stdio.Err, "rules put", *file, err)
+	}
+	if requested(b, *env, stdio) {
+		return exitOK
 	}
 	var out struct {
 		Version  int64 `json:"version"`
@@ -196,6 +200,19 @@ func rulesPut(ctx context.Context, args []string, stdio Stdio) int {
 	}
 	fmt.Fprintf(stdio.Out, "%s version %d\n", *env, out.Version)
 	return exitOK
+}
+
+// requested says whether a change's answer is a change request (202 on an
+// environment that requires approval), and if so prints its ID, with a
+// note that nothing changed yet.
+func requested(answer []byte, env string, stdio Stdio) bool {
+	var cr api.ChangeCreated
+	if json.Unmarshal(answer, &cr) != nil || cr.Change == 0 {
+		return false
+	}
+	fmt.Fprintf(stdio.Out, "change %d\n", cr.Change)
+	fmt.Fprintf(stdio.Err, "%s requires approval: nothing changed yet; change %d is %s until approved (vexil changes show %d --env %s)\n", env, cr.Change, cr.State, cr.Change, env)
+	return true
 }
 
 func rulesHistory(ctx context.Context, args []string, stdio Stdio) int {
@@ -291,16 +308,11 @@ func rulesRollback(ctx context.Context, args []string, stdio Stdio) int {
 		return fail(stdio.Err, "rules rollback", "", err)
 	}
 	req := map[string]any{"to": *to, "message": *msg, "dry_run": *dryRun}
-	var ts []json.RawMessage
-	if *targetsFile != "" {
-		data, err := os.ReadFile(*targetsFile)
-		if err != nil {
-			return fail(stdio.Err, "rules rollback", "", err)
-		}
-		if ts, err = targets.Parse(*targetsFile, data); err != nil {
-			fmt.Fprintln(stdio.Err, err)
-			return exitBadInput
-		}
+	ts, code, ok := readTargets("rules rollback", *targetsFile, stdio.Err)
+	if !ok {
+		return code
+	}
+	if ts != nil {
 		req["targets"] = ts
 	}
 	body, _ := json.Marshal(req)
@@ -309,6 +321,9 @@ func rulesRollback(ctx context.Context, args []string, stdio Stdio) int {
 		return fail(stdio.Err, "rules rollback", "", err)
 	}
 	if !*dryRun {
+		if requested(b, *env, stdio) {
+			return exitOK
+		}
 		var out struct{ Version int64 }
 		json.Unmarshal(b, &out)
 		fmt.Fprintf(stdio.Out, "%s version %d (rolled back to %d)\n", *env, out.Version, *to)
@@ -316,12 +331,7 @@ func rulesRollback(ctx context.Context, args []string, stdio Stdio) int {
 	}
 	var out struct {
 		From, To int64
-		Impact   []struct {
-			Target        int
-			Flag          string
-			Before, After any
-			Because       string
-		}
+		Impact   []api.Impact
 	}
 	json.Unmarshal(b, &out)
 	if len(ts) == 0 {
@@ -335,15 +345,38 @@ func rulesRollback(ctx context.Context, args []string, stdio Stdio) int {
 		changed[im.Target] = true
 	}
 	fmt.Fprintf(stdio.Out, "rolling %s back from version %d to %d would change %s for %d of %d targets\n", *env, out.From, out.To, plural(len(out.Impact), "value"), len(changed), len(ts))
-	tw := tabwriter.NewWriter(stdio.Out, 0, 4, 2, ' ', 0)
-	if len(out.Impact) > 0 {
+	printImpact(stdio.Out, ts, out.Impact)
+	return exitOK
+}
+
+// readTargets reads a --targets file (none: nil); when ok is false the
+// command is over with code.
+func readTargets(cmd, file string, stderr io.Writer) (ts []json.RawMessage, code int, ok bool) {
+	if file == "" {
+		return nil, 0, true
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fail(stderr, cmd, "", err), false
+	}
+	if ts, err = targets.Parse(file, data); err != nil {
+		fmt.Fprintln(stderr, err)
+		return nil, exitBadInput, false
+	}
+	return ts, 0, true
+}
+
+// printImpact tabulates the flag values a rollback or a change request
+// would change for sample targets ts.
+func printImpact(w io.Writer, ts []json.RawMessage, impact []api.Impact) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	if len(impact) > 0 {
 		fmt.Fprintln(tw, "TARGET\tFLAG\tBEFORE\tAFTER\tBECAUSE")
 	}
-	for _, im := range out.Impact {
+	for _, im := range impact {
 		fmt.Fprintf(tw, "%s\t%s\t%v\t%v\t%s\n", targetLabel(ts, im.Target), im.Flag, im.Before, im.After, im.Because)
 	}
 	tw.Flush()
-	return exitOK
 }
 
 func runLock(ctx context.Context, args []string, stdio Stdio) int {

@@ -40,6 +40,7 @@ func commands() []command {
 		{"lock", "lock an environment's rules against saves for a while, or lift the lock", runLock},
 		{"kill", "force a flag to its safe value for everyone in an environment, through any lock", runKill},
 		{"unkill", "lift a flag's kill switch: the rules decide again", runUnkill},
+		{"changes", "list, show, approve, reject or withdraw change requests on an environment that requires approval", runChanges},
 		{"token", "create, list or revoke API tokens on a server", runToken},
 		{"definitions", "push a project's flags.yaml to a server (from CI), or get, list or diff its versions", runDefinitions},
 		{"projects", "list the projects a server has", runProjects},

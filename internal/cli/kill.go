@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/vexilhq/vexil/internal/api"
+	vexilrt "github.com/vexilhq/vexil/runtime"
 )
 
 func runKill(ctx context.Context, args []string, stdio Stdio) int {
@@ -55,6 +56,9 @@ func killOrRestore(ctx context.Context, cmd string, args []string, stdio Stdio) 
 	if err != nil {
 		return fail(stdio.Err, cmd, "", err)
 	}
+	if requested(b, *env, stdio) {
+		return exitOK
+	}
 	var out struct{ Version int64 }
 	json.Unmarshal(b, &out)
 	if cmd == "kill" {
@@ -86,6 +90,26 @@ func takesValue(arg string) bool {
 // killValue is what a kill of flagName serves: its safe value, else its
 // default (an alias's are its flag's), as the server's definitions say.
 func killValue(ctx context.Context, c *apiClient, flagName string) (string, error) {
+	if c.project != api.DefaultProject {
+		// Only project default's definitions are served parsed.
+		src, _, err := c.Definitions(ctx, c.project)
+		if err != nil {
+			return "", err
+		}
+		defs, diags := vexilrt.ParseDefinitions(c.project, []byte(src))
+		if diags.HasErrors() {
+			return "", fmt.Errorf("reading the definitions: %v", diags.Err())
+		}
+		f, ok := defs.Flag(flagName)
+		if ok && f.IsAlias() {
+			f, ok = defs.Flag(f.Alias)
+		}
+		if !ok {
+			return "", fmt.Errorf("the server has no flag %q in project %s", flagName, c.project)
+		}
+		j, _ := json.Marshal(f.SafeValue().Any())
+		return string(j), nil
+	}
 	b, _, err := c.do(ctx, "GET", "/api/v1/definitions", nil)
 	if err != nil {
 		return "", err

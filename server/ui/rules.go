@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/vexilhq/vexil/internal/api"
+	"github.com/vexilhq/vexil/internal/linediff"
 )
 
 type rulesData struct {
@@ -304,7 +305,7 @@ func (h *handler) stale(r *http.Request, s *session, d *rulesData) *staleInfo {
 		st.Lines = diffLines("", text)
 	}
 	if base, err := h.versionText(r, s, d.Base); err == nil {
-		_, st.Conflicts = merge3(base, d.Text, text)
+		_, st.Conflicts = linediff.Merge3(base, d.Text, text)
 	}
 	return st
 }
@@ -323,7 +324,7 @@ func (h *handler) rebase(r *http.Request, s *session, d *rulesData) int {
 		d.EvalErr = "Rebasing: " + err.Error()
 		return cmp.Or(statusOf(err), http.StatusBadGateway)
 	}
-	merged, conflicts := merge3(base, d.Text, text)
+	merged, conflicts := linediff.Merge3(base, d.Text, text)
 	from := d.Base
 	d.Base = current
 	if len(conflicts) > 0 {
