@@ -166,12 +166,7 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, c *call) {
 }
 
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request, c *call) {
-	var req struct {
-		Name         string   `json:"name"`
-		Role         string   `json:"role"`
-		Environments []string `json:"environments"`
-		Projects     []string `json:"projects"`
-	}
+	var req api.TokenRequest
 	ev := auditEvent{actor: c.actor(), action: "token.create"}
 	if !decodeJSON(w, r, &req) {
 		s.audit(r.Context(), withOutcome(ev, "invalid", "malformed body"))
@@ -290,12 +285,7 @@ type evalResult struct {
 }
 
 func (s *Server) evaluate(w http.ResponseWriter, r *http.Request, c *call) {
-	var req struct {
-		Rules      *string        `json:"rules"`
-		Attributes map[string]any `json:"attributes"`
-		Flags      []string       `json:"flags"`
-		Now        *time.Time     `json:"now"`
-	}
+	var req api.EvaluateRequest
 	if !decodeJSON(w, r, &req) {
 		return
 	}

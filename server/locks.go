@@ -37,10 +37,7 @@ func (s *Server) getLock(w http.ResponseWriter, r *http.Request, c *call) {
 }
 
 func (s *Server) setLock(w http.ResponseWriter, r *http.Request, c *call) {
-	var req struct {
-		For    string `json:"for"`
-		Reason string `json:"reason"`
-	}
+	var req api.LockRequest
 	ev := auditEvent{actor: c.actor(), project: c.env.proj.name, env: c.env.name, action: "lock"}
 	if !decodeJSON(w, r, &req) {
 		s.audit(r.Context(), withOutcome(ev, "invalid", "malformed body"))
@@ -117,9 +114,7 @@ func (s *Server) setKill(w http.ResponseWriter, r *http.Request, c *call, set bo
 	if !set {
 		ev.action = "unkill"
 	}
-	var req struct {
-		Reason string `json:"reason"`
-	}
+	var req api.KillRequest
 	if !decodeJSON(w, r, &req) {
 		s.audit(r.Context(), withOutcome(ev, "invalid", "malformed body"))
 		return

@@ -108,6 +108,28 @@ type TokenRequest struct {
 	Projects     []string `json:"projects"`
 }
 
+// LockRequest is POST .../lock's body: lock saves For a duration ("30m").
+type LockRequest struct {
+	For    string `json:"for"`
+	Reason string `json:"reason"`
+}
+
+// KillRequest is POST .../flags/{flag}/kill's body.
+type KillRequest struct {
+	Reason string `json:"reason"`
+}
+
+// EvaluateRequest is POST .../evaluate's body: the current rules (Rules
+// nil) or a draft, for Flags (none: all) at Now (nil: the server's clock).
+// The fields stand in the order of their names, as the maps clients sent
+// before it marshalled them.
+type EvaluateRequest struct {
+	Attributes map[string]any `json:"attributes"`
+	Flags      []string       `json:"flags,omitempty"`
+	Now        *time.Time     `json:"now,omitempty"`
+	Rules      *string        `json:"rules,omitempty"`
+}
+
 // ValidName says whether a project or environment name is acceptable: 1
 // to 64 letters, digits, '.', '_' or '-', starting with a letter or digit,
 // so that it is safe in a path, a header and a log line.

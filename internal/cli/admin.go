@@ -400,7 +400,7 @@ func runLock(ctx context.Context, args []string, stdio Stdio) int {
 		fmt.Fprintf(stdio.Out, "%s unlocked\n", *env)
 		return exitOK
 	case *dur != "":
-		body, _ := json.Marshal(map[string]string{"for": *dur, "reason": *reason})
+		body, _ := json.Marshal(api.LockRequest{For: *dur, Reason: *reason})
 		b, _, err = c.do(ctx, "POST", c.envPath(*env, "/lock"), body)
 	default:
 		b, _, err = c.do(ctx, "GET", c.envPath(*env, "/lock"), nil)

@@ -51,7 +51,7 @@ func killOrRestore(ctx context.Context, cmd string, args []string, stdio Stdio) 
 	if cmd == "unkill" {
 		method = "DELETE"
 	}
-	body, _ := json.Marshal(map[string]string{"reason": *reason})
+	body, _ := json.Marshal(api.KillRequest{Reason: *reason})
 	b, _, err := c.do(ctx, method, c.envPath(*env, "/flags/"+url.PathEscape(flagName)+"/kill"), body)
 	if err != nil {
 		return fail(stdio.Err, cmd, "", err)

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/vexilhq/vexil/internal/api"
 )
 
 // lockDurations are the choices the lock form offers.
@@ -56,7 +58,7 @@ func (h *handler) lock(w http.ResponseWriter, r *http.Request, s *session) {
 		}
 		var l lockInfo
 		err = h.api.sendJSON(r.Context(), s.token, http.MethodPost, envPath(env, "lock"),
-			map[string]string{"for": dur, "reason": reason}, &l)
+			api.LockRequest{For: dur, Reason: reason}, &l)
 		msg = fmt.Sprintf("Locked %s until %s.", env, when(l.Until))
 	}
 	if err != nil {

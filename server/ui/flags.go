@@ -263,7 +263,7 @@ func (h *handler) kill(w http.ResponseWriter, r *http.Request, s *session) {
 		Version flexID `json:"version"`
 	}
 	hdr := http.Header{"Vexil-Message": {headerSafe(reason)}}
-	body, _ := json.Marshal(map[string]string{"reason": reason})
+	body, _ := json.Marshal(api.KillRequest{Reason: reason})
 	res, err := h.api.call(r.Context(), s.token, method, envPath(env, "flags", flag, "kill"), hdr, body)
 	if err == nil {
 		err = decode("kill", res.Body, &out)

@@ -184,12 +184,12 @@ func (h *handler) evaluateDraft(r *http.Request, s *session, d *rulesData, defs 
 	var now evalSummary
 	var draft evalResponse
 	if err := h.api.sendJSON(ctx, s.token, http.MethodPost, envPath(env, "evaluate"),
-		map[string]any{"attributes": attrs}, &now); err != nil {
+		api.EvaluateRequest{Attributes: attrs}, &now); err != nil {
 		d.EvalErr = "Evaluating the current rules: " + err.Error()
 		return cmp.Or(statusOf(err), http.StatusBadGateway)
 	}
 	if err := h.api.sendJSON(ctx, s.token, http.MethodPost, envPath(env, "evaluate"),
-		map[string]any{"rules": d.Text, "attributes": attrs}, &draft); err != nil {
+		api.EvaluateRequest{Rules: &d.Text, Attributes: attrs}, &draft); err != nil {
 		if ae := asAPIError(err); ae != nil && ae.Status == http.StatusUnprocessableEntity {
 			d.Errors = ae.located()
 			d.EvalErr = "The draft does not compile; the errors are marked at their lines."
@@ -358,7 +358,7 @@ func (h *handler) check(w http.ResponseWriter, r *http.Request, s *session) {
 		Error  string    `json:"error,omitempty"`
 	}{OK: true, Errors: []located{}}
 	err := h.api.sendJSON(r.Context(), s.token, http.MethodPost, envPath(r.PathValue("env"), "evaluate"),
-		map[string]any{"rules": draft, "attributes": map[string]any{}}, nil)
+		api.EvaluateRequest{Rules: &draft, Attributes: map[string]any{}}, nil)
 	if ae := asAPIError(err); ae != nil {
 		out.OK = false
 		out.Errors = ae.located()
