@@ -4,10 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
-	"strconv"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -134,55 +130,4 @@ func TestExperimentsMigration(t *testing.T) {
 			}
 		})
 	}
-}
-
-// BenchmarkIngestPostgres stores batches of 1,000 events (200 exposures of
-// one experiment flag and 800 metric events, spread over 100,000 units and
-// 14 days, so most rows are new, some updated) from 4 concurrent senders,
-// as a server does with several clients posting at once. It reports
-// events/s of wall time: the database's CPU is not in this process, so
-// CPU time of the test would say nothing.
-func BenchmarkIngestPostgres(b *testing.B) {
-	s, _ := openTest(b, "postgres")
-	ctx := context.Background()
-	const perBatch, units = 1000, 100_000
-	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-	var seq atomic.Int64
-	batch := func(n int64) *EventBatch {
-		eb := &EventBatch{Env: "prod", ID: "b" + strconv.FormatInt(n, 10), Hash: "h"}
-		for i := range int64(perBatch) {
-			x := (n*perBatch + i) * 2654435761 // spread over units
-			unit := "u-" + strconv.FormatInt(x%units, 10)
-			at := t0.Add(time.Duration(x%(14*24*3600)) * time.Second)
-			if i%5 == 0 {
-				eb.AddExposure("checkout", unit, []string{"control", "treatment"}[x%2], at)
-			} else {
-				eb.AddEvent([]string{"purchase", "signup"}[x%2], unit, float64(x%100), true, at)
-			}
-		}
-		return eb
-	}
-	const senders = 4
-	b.ResetTimer()
-	start := time.Now()
-	var wg sync.WaitGroup
-	var failed atomic.Value
-	per := (b.N + senders - 1) / senders
-	for range senders {
-		wg.Go(func() {
-			for range per {
-				if _, err := s.AddEventBatch(ctx, batch(seq.Add(1))); err != nil {
-					failed.Store(err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if err := failed.Load(); err != nil {
-		b.Fatal(err)
-	}
-	el := time.Since(start)
-	b.ReportMetric(float64(per*senders*perBatch)/el.Seconds(), "events/s")
-	b.ReportMetric(float64(runtime.NumCPU()), "cpus")
 }

@@ -26,7 +26,7 @@ func (r *Result) WriteText(w io.Writer) error {
 	var b strings.Builder
 	if r.SRMPValue != nil && *r.SRMPValue < SRMThreshold {
 		bar := strings.Repeat("!", 78)
-		fmt.Fprintf(&b, "%s\n!! SAMPLE RATIO MISMATCH: srm_p_value = %s < %g\n", bar, fmtP(*r.SRMPValue), SRMThreshold)
+		fmt.Fprintf(&b, "%s\n!! SAMPLE RATIO MISMATCH: srm_p_value = %s < %g\n", bar, FormatP(*r.SRMPValue), SRMThreshold)
 		fmt.Fprintf(&b, "!! The units per variant do not match the allocation (%s).\n", allocationText(r.Allocation))
 		b.WriteString("!! Assignment or exposure logging is broken; do not trust these results\n")
 		fmt.Fprintf(&b, "!! until the cause is found.\n%s\n\n", bar)
@@ -37,7 +37,7 @@ func (r *Result) WriteText(w io.Writer) error {
 		if r.CUPED.VarianceReduction != nil {
 			vr = fmt.Sprintf("%.1f%%", 100**r.CUPED.VarianceReduction)
 		}
-		fmt.Fprintf(&b, "CUPED: covariate = the metric in the %s before each unit's start, theta %s, variance reduced by %s\n", r.CUPED.Window, fmtNum(r.CUPED.Theta), vr)
+		fmt.Fprintf(&b, "CUPED: covariate = the metric in the %s before each unit's start, theta %s, variance reduced by %s\n", r.CUPED.Window, FormatNum(r.CUPED.Theta), vr)
 	}
 	if r.Sequential != nil {
 		fmt.Fprintf(&b, "sequential: p-values and intervals are always valid (mSPRT, tuned for %s units); peeking does not inflate false positives\n", strconv.FormatFloat(r.Sequential.Tuning, 'f', -1, 64))
@@ -48,14 +48,14 @@ func (r *Result) WriteText(w io.Writer) error {
 	for _, v := range r.Variants {
 		ci := "-"
 		if v.CI != nil {
-			ci = "[" + fmtSigned(v.CI[0]) + ", " + fmtSigned(v.CI[1]) + "]"
+			ci = "[" + FormatSigned(v.CI[0]) + ", " + FormatSigned(v.CI[1]) + "]"
 		}
 		name := v.Variant
 		if name == r.Control {
 			name += " (control)"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", name, v.Units, opt(v.Mean, fmtNum), opt(v.Stddev, fmtNum),
-			opt(v.Diff, fmtSigned), opt(v.Lift, fmtPercent), ci, opt(v.PValue, fmtP), opt(v.ChanceToBeat, fmtChance))
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", name, v.Units, opt(v.Mean, FormatNum), opt(v.Stddev, FormatNum),
+			opt(v.Diff, FormatSigned), opt(v.Lift, FormatPercent), ci, opt(v.PValue, FormatP), opt(v.ChanceToBeat, FormatChance))
 	}
 	tw.Flush()
 	b.WriteByte('\n')
@@ -63,7 +63,7 @@ func (r *Result) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "%d units saw more than one variant and are left out.\n", r.MultipleVariants)
 	}
 	if r.SRMPValue != nil {
-		fmt.Fprintf(&b, "sample ratio: p = %s against the allocation %s\n", fmtP(*r.SRMPValue), allocationText(r.Allocation))
+		fmt.Fprintf(&b, "sample ratio: p = %s against the allocation %s\n", FormatP(*r.SRMPValue), allocationText(r.Allocation))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -88,16 +88,19 @@ func opt(f *float64, format func(float64) string) string {
 	return format(*f)
 }
 
-func fmtNum(f float64) string { return strconv.FormatFloat(f, 'g', 6, 64) }
+// FormatNum writes a figure to six significant digits.
+func FormatNum(f float64) string { return strconv.FormatFloat(f, 'g', 6, 64) }
 
-func fmtSigned(f float64) string {
+// FormatSigned is FormatNum with a sign.
+func FormatSigned(f float64) string {
 	if f >= 0 {
-		return "+" + fmtNum(f)
+		return "+" + FormatNum(f)
 	}
-	return fmtNum(f)
+	return FormatNum(f)
 }
 
-func fmtPercent(f float64) string {
+// FormatPercent writes a lift as a signed percentage.
+func FormatPercent(f float64) string {
 	s := strconv.FormatFloat(100*f, 'f', 2, 64) + "%"
 	if f >= 0 {
 		return "+" + s
@@ -105,17 +108,17 @@ func fmtPercent(f float64) string {
 	return s
 }
 
-// fmtP keeps two significant digits of a small p-value rather than
+// FormatP writes a p-value; it keeps two significant digits of a small p-value rather than
 // rounding it to 0.0001 or 0.
-func fmtP(p float64) string {
+func FormatP(p float64) string {
 	if p < 1e-3 {
 		return strconv.FormatFloat(p, 'e', 1, 64)
 	}
 	return strconv.FormatFloat(p, 'f', 4, 64)
 }
 
-// fmtChance never rounds to a certainty the data cannot give.
-func fmtChance(p float64) string {
+// FormatChance writes a probability as a percentage; it never rounds to a certainty the data cannot give.
+func FormatChance(p float64) string {
 	s := strconv.FormatFloat(100*p, 'f', 1, 64)
 	switch {
 	case s == "100.0" && p < 1:

@@ -266,6 +266,45 @@ func (c *printCache) put(env string, version int, p map[string]uint64) {
 // rollout changes a rule's rollout percentage: the range widens or narrows
 // from its lower bound, and the document is saved through the API's normal
 // save (If-Match on the version the page showed, the lock, the audit log).
+// savedRules is the answer to a save of the rules.
+type savedRules struct {
+	Version  flexID    `json:"version"`
+	Warnings []located `json:"warnings"`
+}
+
+// saveRules saves text as env's rules against version base, the way the
+// rules editor does; when the save is refused it redirects to back saying
+// why (a stale base: again, to do again) and returns false.
+func (h *handler) saveRules(w http.ResponseWriter, r *http.Request, s *session, env, back, text string, base int, msg, again string) (savedRules, bool) {
+	var saved savedRules
+	ctype := "application/yaml"
+	if strings.HasPrefix(strings.TrimSpace(text), "{") {
+		ctype = "application/json"
+	}
+	hdr := http.Header{
+		"Content-Type":  {ctype},
+		"If-Match":      {strconv.Quote(strconv.Itoa(base))},
+		"Vexil-Message": {headerSafe(msg)},
+	}
+	res, err := h.api.call(r.Context(), s.token, http.MethodPut, envPath(env, "rules"), hdr, []byte(text))
+	if err != nil {
+		ae := asAPIError(err)
+		switch {
+		case ae == nil || ae.Status == http.StatusUnauthorized:
+			h.fail(w, r, s, err)
+		case ae.Status == http.StatusPreconditionFailed:
+			h.redirect(w, r, s, back, "Not saved: someone saved a newer version since this page was loaded; it is shown now, "+again+".")
+		case ae.Status == http.StatusUnprocessableEntity:
+			h.redirect(w, r, s, back, "Not saved: "+joinLocated(ae.located()))
+		default:
+			h.redirect(w, r, s, back, "Not saved: "+ae.Error())
+		}
+		return saved, false
+	}
+	_ = decode("save", res.Body, &saved)
+	return saved, true
+}
+
 func (h *handler) rollout(w http.ResponseWriter, r *http.Request, s *session) {
 	env, flag := r.PathValue("env"), r.PathValue("flag")
 	back := "/envs/" + pathEscape(env) + "/flags/" + pathEscape(flag)
@@ -286,36 +325,11 @@ func (h *handler) rollout(w http.ResponseWriter, r *http.Request, s *session) {
 		h.redirect(w, r, s, back, "Not saved: "+err.Error()+".")
 		return
 	}
-	ctype := "application/yaml"
-	if strings.HasPrefix(strings.TrimSpace(out), "{") {
-		ctype = "application/json"
-	}
 	msg := cmp.Or(strings.TrimSpace(r.PostFormValue("message")), fmt.Sprintf("rollout of %s: %s → %s", rule, before, after))
-	hdr := http.Header{
-		"Content-Type":  {ctype},
-		"If-Match":      {strconv.Quote(strconv.Itoa(base))},
-		"Vexil-Message": {headerSafe(msg)},
-	}
-	res, err := h.api.call(r.Context(), s.token, http.MethodPut, envPath(env, "rules"), hdr, []byte(out))
-	if err != nil {
-		ae := asAPIError(err)
-		switch {
-		case ae == nil || ae.Status == http.StatusUnauthorized:
-			h.fail(w, r, s, err)
-		case ae.Status == http.StatusPreconditionFailed:
-			h.redirect(w, r, s, back, "Not saved: someone saved a newer version since this page was loaded; it is shown now, set the rollout again.")
-		case ae.Status == http.StatusUnprocessableEntity:
-			h.redirect(w, r, s, back, "Not saved: "+joinLocated(ae.located()))
-		default:
-			h.redirect(w, r, s, back, "Not saved: "+ae.Error())
-		}
+	saved, ok := h.saveRules(w, r, s, env, back, out, base, msg, "set the rollout again")
+	if !ok {
 		return
 	}
-	var saved struct {
-		Version  flexID    `json:"version"`
-		Warnings []located `json:"warnings"`
-	}
-	_ = decode("save", res.Body, &saved)
 	note := fmt.Sprintf("Saved version %s: rule %s now has %s (was %s).", saved.Version, rule, after, before)
 	if n := len(saved.Warnings); n > 0 {
 		note += fmt.Sprintf(" %d warning(s): %s", n, joinLocated(saved.Warnings))

@@ -27,6 +27,8 @@ var helpSections = map[string]string{
 	"clients":         "Connected clients",
 	"definitions":     "Projects and their definitions",
 	"definitionsdiff": "Projects and their definitions",
+	"experiments":     "Results collected by the server",
+	"experiment":      "Results collected by the server",
 }
 
 // help is the page's help link, or none for a page without a section.

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-var pageNames = []string{"login", "error", "flags", "flag", "rules", "history", "diff", "rollback", "locks", "audit", "tokens", "telemetry", "clients", "definitions", "definitionsdiff"}
+var pageNames = []string{"login", "error", "flags", "flag", "rules", "history", "diff", "rollback", "locks", "audit", "tokens", "telemetry", "clients", "definitions", "definitionsdiff", "experiments", "experiment"}
 
 func parseTemplates() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
