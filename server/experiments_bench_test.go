@@ -39,8 +39,8 @@ func BenchmarkIngestEventsPostgres(b *testing.B) {
 	body := func(n int) string {
 		var sb strings.Builder
 		for i := range perBatch {
-			x := (n*perBatch + i) * 2654435761
-			unit := "u-" + strconv.Itoa(x%units)
+			x := int64(n*perBatch+i) * 2654435761 // spread over units and times
+			unit := "u-" + strconv.FormatInt(x%units, 10)
 			at := t0.Add(time.Duration(x%(14*24*3600)) * time.Second).Format(time.RFC3339Nano)
 			if i%5 == 0 {
 				v := []string{"classic", "guided"}[x%2]
