@@ -46,7 +46,12 @@ func (s *Server) listEnvs(w http.ResponseWriter, r *http.Request, c *call) {
 			writeError(w, http.StatusInternalServerError, "internal", err.Error(), nil)
 			return
 		}
-		ej := api.Env{Name: name, Locked: l != nil}
+		st, err := s.st.Settings(r.Context(), c.project, name)
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, "internal", err.Error(), nil)
+			return
+		}
+		ej := api.Env{Name: name, Locked: l != nil, RequireApproval: st.RequireApproval}
 		if p != nil {
 			if snap := p.env(name).snap.Load(); snap != nil {
 				ej.Version = snap.v.Version

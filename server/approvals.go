@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -89,7 +90,7 @@ func (s *Server) putSettings(w http.ResponseWriter, r *http.Request, c *call) {
 		s.refuse(r.Context(), w, ev, "invalid", http.StatusBadRequest, "bad_request", strings.Join(problems, "; "), nil)
 		return
 	}
-	st := store.Settings{Project: c.env.proj.name, Env: c.env.name, RequireApproval: req.RequireApproval, Approvers: nonNilStrings(req.Approvers),
+	st := store.Settings{Project: c.env.proj.name, Env: c.env.name, RequireApproval: req.RequireApproval, Approvers: nonNil(req.Approvers),
 		MinApprovals: req.MinApprovals, UpdatedBy: c.actor(), Updated: s.opts.Now().UTC()}
 	if err := s.st.SetSettings(r.Context(), st); err != nil {
 		s.refuse(r.Context(), w, ev, "error", http.StatusInternalServerError, "internal", err.Error(), nil)
@@ -97,13 +98,6 @@ func (s *Server) putSettings(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	s.audit(r.Context(), withOutcome(ev, "ok", fmt.Sprintf("require_approval %t, approvers %q, min_approvals %d", st.RequireApproval, st.Approvers, st.MinApprovals)))
 	writeJSON(w, http.StatusOK, settingsJSON(&st))
-}
-
-func nonNilStrings(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }
 
 // review decides how a change on c's environment goes: directly (nil
@@ -160,7 +154,7 @@ func (s *Server) requestChange(w http.ResponseWriter, r *http.Request, c *call, 
 func changeJSON(cr *store.ChangeRequest, min int) api.ChangeRequest {
 	out := api.ChangeRequest{ID: cr.ID, Project: cr.Project, Env: cr.Env, State: cr.State, Conflict: cr.Conflict, Action: cr.Action,
 		Base: cr.Base, Flag: cr.Flag, Author: cr.Author, Message: cr.Message, Created: cr.Created, Updated: cr.Updated,
-		Approvers: nonNilStrings(cr.Approvers()), MinApprovals: min, AppliedVersion: cr.Applied, BreakGlass: cr.BreakGlass,
+		Approvers: nonNil(cr.Approvers()), MinApprovals: min, AppliedVersion: cr.Applied, BreakGlass: cr.BreakGlass,
 		Reviews: []api.Review{}}
 	out.Approvals = len(out.Approvers)
 	for _, rv := range cr.Reviews {
@@ -182,19 +176,85 @@ func (s *Server) listChanges(w http.ResponseWriter, r *http.Request, c *call) {
 	if f.Limit, f.Before, ok = page(w, q, 50, "a change id"); !ok {
 		return
 	}
-	st, err := s.st.Settings(r.Context(), c.env.proj.name, c.env.name)
-	if err == nil {
-		var crs []store.ChangeRequest
-		if crs, err = s.st.Changes(r.Context(), f); err == nil {
-			out := api.ChangeRequests{Changes: []api.ChangeRequest{}}
-			for i := range crs {
-				out.Changes = append(out.Changes, changeJSON(&crs[i], st.MinApprovals))
+	out, err := s.changeList(r.Context(), f, q.Get("flag"))
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "internal", err.Error(), nil)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// changeList lists the changes f selects, the pending ones with the flags
+// they touch; with flag, only those that touch it.
+func (s *Server) changeList(ctx context.Context, f store.ChangeFilter, flag string) (*api.ChangeRequests, error) {
+	st, err := s.st.Settings(ctx, f.Project, f.Env)
+	if err != nil {
+		return nil, err
+	}
+	crs, err := s.st.Changes(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	out := &api.ChangeRequests{Changes: []api.ChangeRequest{}}
+	bases := map[int64]*store.Version{}
+	for i := range crs {
+		cr := &crs[i]
+		cj := changeJSON(cr, st.MinApprovals)
+		if cr.State == store.ChangeOpen || cr.State == store.ChangeApproved {
+			base := bases[cr.Base]
+			if base == nil {
+				if base, err = s.st.Get(ctx, f.Project, f.Env, cr.Base); err != nil {
+					return nil, err
+				}
+				bases[cr.Base] = base
 			}
-			writeJSON(w, http.StatusOK, out)
-			return
+			if cj.Flags, err = touchedFlags(base, proposal(cr, base)); err != nil {
+				return nil, err
+			}
+		}
+		if flag == "" || slices.Contains(cj.Flags, flag) {
+			out.Changes = append(out.Changes, cj)
 		}
 	}
-	writeError(w, http.StatusInternalServerError, "internal", err.Error(), nil)
+	return out, nil
+}
+
+// touchedFlags lists the flags that differ in what sets them between two
+// versions: those set by a rule that was added, removed or changed, or
+// whose named filter changed, and those whose kill switch differs.
+func touchedFlags(a, b *store.Version) ([]string, error) {
+	pa, pb, err := bothParts(a, b)
+	if err != nil {
+		return nil, err
+	}
+	differs := func(kind, name string) bool {
+		x, _ := json.Marshal(pa[kind][name])
+		y, _ := json.Marshal(pb[kind][name])
+		return string(x) != string(y)
+	}
+	set := map[string]bool{}
+	for _, p := range []map[string]map[string]any{pa, pb} {
+		for name, r := range p["rule"] {
+			rj := r.(ruleJSON)
+			touched := differs("rule", name)
+			if rj.Filter != nil && !touched {
+				for _, m := range filterRef.FindAllStringSubmatch(*rj.Filter, -1) {
+					touched = touched || differs("filter", m[1])
+				}
+			}
+			if touched {
+				for f := range rj.Variants {
+					set[f] = true
+				}
+			}
+		}
+		for name := range p["kill"] {
+			if differs("kill", name) {
+				set[name] = true
+			}
+		}
+	}
+	return slices.Sorted(maps.Keys(set)), nil
 }
 
 // change reads the path's change request, answering 404 itself.
@@ -297,6 +357,10 @@ func (s *Server) getChange(w http.ResponseWriter, r *http.Request, c *call) {
 	out.Rules, out.Format = &prop.Rules, prop.Format
 	diff, err := changes(base, prop)
 	if err != nil {
+		writeError(w, http.StatusInternalServerError, "internal", err.Error(), nil)
+		return
+	}
+	if out.Flags, err = touchedFlags(base, prop); err != nil {
 		writeError(w, http.StatusInternalServerError, "internal", err.Error(), nil)
 		return
 	}

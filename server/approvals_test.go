@@ -411,3 +411,40 @@ func TestApprovalsImpact(t *testing.T) {
 		t.Errorf("impact: %+v", cr.Impact)
 	}
 }
+
+// The pending changes that touch a flag are listed by it, and the
+// environment list marks protected environments.
+func TestApprovalsFlagsTouched(t *testing.T) {
+	e := start(t, "sqlite", nil)
+	alice, _ := e.tokenWithID("alice", RoleEditor)
+	doc := "filters:\n  teachers: attr:role = \"teacher\"\nrules:\n  t:\n    filter: filter:teachers\n    variants: {workbook: guided}\n  b:\n    variants: {report_banner: true}\n"
+	e.put("prod", `"0"`, doc, 200)
+	e.do("POST", "/api/v1/envs/prod/flags/max_questions/kill", e.admin, map[string]string{"reason": "r"})
+	e.protect(1)
+	banner := e.request(alice, `"2"`, strings.Replace(doc, "report_banner: true", "report_banner: false", 1))
+	filter := e.request(alice, `"2"`, strings.Replace(doc, `"teacher"`, `"parent"`, 1))
+	lift := e.do("DELETE", "/api/v1/envs/prod/flags/max_questions/kill", alice, nil)
+	if lift.status != 202 {
+		t.Fatalf("unkill: %d %s", lift.status, lift.body)
+	}
+	for flag, want := range map[string][]int64{"report_banner": {banner}, "workbook": {filter}, "max_questions": {3}, "new_report": nil} {
+		var l api.ChangeRequests
+		json.Unmarshal(e.do("GET", "/api/v1/envs/prod/changes?state=open&flag="+flag, alice, nil).body, &l)
+		var got []int64
+		for _, c := range l.Changes {
+			got = append(got, c.ID)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("changes touching %s: %v, want %v", flag, got, want)
+		}
+	}
+	var cr api.ChangeRequest
+	json.Unmarshal(e.do("GET", fmt.Sprintf("/api/v1/envs/prod/changes/%d", filter), alice, nil).body, &cr)
+	if fmt.Sprint(cr.Flags) != "[workbook]" {
+		t.Errorf("the filter change's flags: %v", cr.Flags)
+	}
+	envs := string(e.do("GET", "/api/v1/envs", alice, nil).body)
+	if !strings.Contains(envs, `{"name":"prod","version":2,"locked":false,"require_approval":true}`) || !strings.Contains(envs, `{"name":"dev","version":0,"locked":false}`) {
+		t.Errorf("envs: %s", envs)
+	}
+}

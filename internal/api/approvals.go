@@ -56,6 +56,11 @@ type ChangeRequest struct {
 	Approvals    int      `json:"approvals"`
 	MinApprovals int      `json:"min_approvals"`
 	Approvers    []string `json:"approvers"`
+	// Flags are the flags the change touches: those that rules it adds,
+	// removes or changes set (or rules whose named filter it changes), and
+	// the flag whose kill switch it lifts. In lists, only on open and
+	// approved changes.
+	Flags []string `json:"flags,omitempty"`
 	// AppliedVersion is the version it became (0 until applied).
 	AppliedVersion int64 `json:"applied_version"`
 	// BreakGlass is the reason an admin applied it without approvals.

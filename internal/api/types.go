@@ -195,6 +195,8 @@ type Env struct {
 	Name    string `json:"name"`
 	Version int64  `json:"version"`
 	Locked  bool   `json:"locked"`
+	// RequireApproval: changes wait for approval (absent when not).
+	RequireApproval bool `json:"require_approval,omitempty"`
 }
 
 // FlagDef is a flag as GET /api/v1/definitions shows it.
