@@ -16,7 +16,7 @@ import (
 )
 
 func (s *Server) whoami(w http.ResponseWriter, r *http.Request, c *call) {
-	writeJSON(w, http.StatusOK, map[string]any{"name": c.token.Name, "role": c.token.Role, "environments": nonNil(c.token.Environments), "projects": nonNil(c.token.Projects)})
+	writeJSON(w, http.StatusOK, api.Whoami{Name: c.token.Name, Role: c.token.Role, Environments: nonNil(c.token.Environments), Projects: nonNil(c.token.Projects)})
 }
 
 // envList names a token's environments for messages.

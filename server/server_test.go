@@ -338,7 +338,7 @@ func TestTokens(t *testing.T) {
 	if r.status != 201 || !strings.HasPrefix(secret, "vxl_") || len(secret) < 40 {
 		t.Fatalf("create: %d %s", r.status, r.body)
 	}
-	if r := e.do("GET", "/api/v1/whoami", secret, nil); r.json(t)["name"] != "ci" || r.json(t)["role"] != "editor" {
+	if r := e.do("GET", "/api/v1/whoami", secret, nil); string(r.body) != `{"environments":["dev"],"name":"ci","projects":[],"role":"editor"}`+"\n" {
 		t.Fatalf("whoami = %s", r.body)
 	}
 	list := e.do("GET", "/api/v1/tokens", e.admin, nil)

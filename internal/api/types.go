@@ -108,6 +108,16 @@ type TokenRequest struct {
 	Projects     []string `json:"projects"`
 }
 
+// Whoami is GET /api/v1/whoami: the calling token's name, role and scope
+// (empty lists: every environment or project). The fields stand in the
+// order of their names, as the server has always written them.
+type Whoami struct {
+	Environments []string `json:"environments"`
+	Name         string   `json:"name"`
+	Projects     []string `json:"projects"`
+	Role         string   `json:"role"`
+}
+
 // LockRequest is POST .../lock's body: lock saves For a duration ("30m").
 type LockRequest struct {
 	For    string `json:"for"`

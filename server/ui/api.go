@@ -212,13 +212,6 @@ func (r *recorder) Write(p []byte) (int, error) {
 
 // The API's shapes (docs/api.md) that the pages read.
 
-type whoami struct {
-	Name         string   `json:"name"`
-	Role         string   `json:"role"`
-	Environments []string `json:"environments"`
-	Projects     []string `json:"projects"`
-}
-
 type rulesDoc struct {
 	Filters map[string]string  `json:"filters"`
 	Rules   map[string]ruleDef `json:"rules"`

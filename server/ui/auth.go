@@ -38,7 +38,7 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 		h.showLogin(w, r, http.StatusBadRequest, "Paste an API token to sign in.", true)
 		return
 	}
-	var me whoami
+	var me api.Whoami
 	if err := h.api.getJSON(r.Context(), token, "/api/v1/whoami", &me); err != nil {
 		switch statusOf(err) {
 		case http.StatusUnauthorized, http.StatusForbidden:

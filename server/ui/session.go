@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/vexilhq/vexil/internal/api"
 )
 
 const (
@@ -24,7 +26,7 @@ type session struct {
 	id      string
 	token   string
 	csrf    string
-	user    whoami
+	user    api.Whoami
 	expires time.Time
 
 	mu      sync.Mutex
@@ -87,7 +89,7 @@ func randomToken() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func (ss *sessions) create(token string, user whoami) *session {
+func (ss *sessions) create(token string, user api.Whoami) *session {
 	now := ss.now()
 	s := &session{id: randomToken(), token: token, csrf: randomToken(), user: user, expires: now.Add(ss.ttl)}
 	ss.mu.Lock()

@@ -218,7 +218,7 @@ type page struct {
 	Title  string
 	Prefix string
 	Active string
-	User   whoami
+	User   api.Whoami
 	CSRF   string
 	Env    string
 	Envs   []api.Env
