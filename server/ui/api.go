@@ -95,6 +95,7 @@ func statusOf(err error) int {
 
 // apiResponse is a successful answer.
 type apiResponse struct {
+	Status int // 202: a change request was made instead (approvals)
 	Header http.Header
 	Body   []byte
 }
@@ -124,7 +125,7 @@ func (c apiClient) call(ctx context.Context, token, method, path string, hdr htt
 		w.status = http.StatusOK
 	}
 	if w.status >= 200 && w.status < 300 {
-		return &apiResponse{Header: w.header, Body: w.body.Bytes()}, nil
+		return &apiResponse{Status: w.status, Header: w.header, Body: w.body.Bytes()}, nil
 	}
 	ae := &apiError{Status: w.status}
 	var wrap struct {

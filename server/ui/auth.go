@@ -103,7 +103,7 @@ func (h *handler) home(w http.ResponseWriter, r *http.Request, s *session) {
 	want := r.URL.Query().Get("env")
 	// The picker says which page it was on, so switching keeps you there.
 	kind := r.URL.Query().Get("page")
-	if kind != "rules" && kind != "history" && kind != "clients" {
+	if kind != "rules" && kind != "history" && kind != "changes" && kind != "clients" {
 		kind = "flags"
 	}
 	// The project switcher names the project; otherwise the page's.

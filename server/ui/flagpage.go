@@ -46,6 +46,7 @@ type flagPageData struct {
 	Scanned int           // how many recent versions History looked at
 	More    bool          // older versions are read on later visits
 	Usage   *flagUsage
+	Pending []int64 // change requests that would change its answers
 }
 
 func (h *handler) flagPage(w http.ResponseWriter, r *http.Request, s *session) {
@@ -101,6 +102,9 @@ func (h *handler) flagPage(w http.ResponseWriter, r *http.Request, s *session) {
 				Max: formatPercent(splitRoom(&doc, rr.Name, fr.Seed, op) - op.Low)}
 		}
 		d.Rules = append(d.Rules, fr)
+	}
+	if cs, err := h.pending(r, s, ""); err == nil {
+		d.Pending = pendingByFlag(cs)[canon]
 	}
 	d.History, d.Scanned, d.More = h.flagHistory(r, s, env, f, &defs)
 	d.Usage = h.flagUsage(r, s, env, name)
@@ -299,6 +303,10 @@ func (h *handler) saveRules(w http.ResponseWriter, r *http.Request, s *session, 
 		default:
 			h.redirect(w, r, s, back, "Not saved: "+ae.Error())
 		}
+		return saved, false
+	}
+	if note, id, ok := requested(res); ok {
+		h.redirect(w, r, s, "/envs/"+pathEscape(env)+"/changes#change-"+id, note)
 		return saved, false
 	}
 	_ = decode("save", res.Body, &saved)

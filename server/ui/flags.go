@@ -47,6 +47,9 @@ type flagsData struct {
 	// confirmation, and Reason what its form said, to show it again.
 	Unconfirmed string
 	Reason      string
+	// Pending are the change requests waiting for review, by the flags
+	// whose answers they would change.
+	Pending map[string][]int64
 }
 
 func (h *handler) flagsPage(w http.ResponseWriter, r *http.Request, s *session) {
@@ -83,6 +86,9 @@ func (h *handler) showFlags(w http.ResponseWriter, r *http.Request, s *session, 
 	d := flagsData{Query: q, Total: len(defs.Flags), Lock: lock}
 	if refused != nil {
 		d.Unconfirmed, d.Reason = refused.Unconfirmed, refused.Reason
+	}
+	if cs, err := h.pending(r, s, ""); err == nil { // a server without approvals has none
+		d.Pending = pendingByFlag(cs)
 	}
 	bySetter := rulesByFlag(&doc, &defs)
 	today := h.opts.Now()
@@ -265,6 +271,10 @@ func (h *handler) kill(w http.ResponseWriter, r *http.Request, s *session) {
 	hdr := http.Header{"Vexil-Message": {headerSafe(reason)}}
 	body, _ := json.Marshal(api.KillRequest{Reason: reason})
 	res, err := h.api.call(r.Context(), s.token, method, envPath(env, "flags", flag, "kill"), hdr, body)
+	if note, id, ok := requested(res); ok {
+		h.redirect(w, r, s, "/envs/"+pathEscape(env)+"/changes#change-"+id, note)
+		return
+	}
 	if err == nil {
 		err = decode("kill", res.Body, &out)
 	}

@@ -29,6 +29,8 @@ var helpSections = map[string]string{
 	"definitionsdiff": "Projects and their definitions",
 	"experiments":     "Results collected by the server",
 	"experiment":      "Results collected by the server",
+	"changes":         "Changes and approvals",
+	"settings":        "Changes and approvals",
 }
 
 // help is the page's help link, or none for a page without a section.

@@ -164,6 +164,10 @@ func (h *handler) rollbackPost(w http.ResponseWriter, r *http.Request, s *sessio
 		h.showRollback(w, r, s, ae.Status, d)
 		return
 	}
+	if note, id, ok := requested(res); ok {
+		h.redirect(w, r, s, "/envs/"+pathEscape(env)+"/changes#change-"+id, note)
+		return
+	}
 	if apply {
 		var out struct {
 			Version flexID `json:"version"`

@@ -81,6 +81,8 @@ func TestBrowserLayout(t *testing.T) {
 		{name: "rollback-dryrun", path: "/ui/envs/dev/rollback?to=1", wait: "#targets", then: []chromedp.Action[chromedp.Void]{
 			chromedp.SetValue(chromedp.CSS("#targets"), `{"user_id": "u-7", "role": "teacher", "country": "NZ"}`), chromedp.Click(chromedp.CSS("#dryrun")), chromedp.WaitVisible(chromedp.CSS("#impact"))}},
 		{name: "clients", path: "/ui/envs/dev/clients", wait: "h1"},
+		{name: "changes", path: "/ui/envs/dev/changes", wait: "table.closed"},
+		{name: "settings", path: "/ui/envs/dev/settings", wait: "#settings"},
 		{name: "locks", path: "/ui/locks", wait: "table.locks"},
 		{name: "audit", path: "/ui/audit", wait: "table.audit"},
 		{name: "tokens", path: "/ui/tokens", wait: "table.tokens"},

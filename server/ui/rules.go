@@ -33,6 +33,8 @@ type rulesData struct {
 	// Empty says the environment has never had rules: the page offers a
 	// starter document and opens the cheat sheet.
 	Empty bool
+	// Review says a save here asks for approval (a change request).
+	Review *settingsInfo
 }
 
 type resultRow struct {
@@ -96,6 +98,9 @@ func (h *handler) showRules(w http.ResponseWriter, r *http.Request, s *session, 
 		}
 	}
 	d.Empty = d.Base == 0
+	if st := h.settings(r, s); st.RequireApproval {
+		d.Review = &st
+	}
 	d.Gutter = gutter(d.Text, d.Errors)
 	p := h.newPage(r, s, "Rules · "+env, "rules")
 	p.Data = d
@@ -252,6 +257,10 @@ func (h *handler) save(w http.ResponseWriter, r *http.Request, s *session, d *ru
 		hdr.Set("Vexil-Message", headerSafe(m))
 	}
 	res, err := h.api.call(ctx, s.token, http.MethodPut, envPath(env, "rules"), hdr, []byte(d.Text))
+	if note, id, ok := requested(res); ok {
+		h.redirect(w, r, s, "/envs/"+pathEscape(env)+"/changes#change-"+id, note)
+		return 0
+	}
 	if err == nil {
 		var out struct {
 			Version  flexID    `json:"version"`

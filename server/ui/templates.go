@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-var pageNames = []string{"login", "error", "flags", "flag", "rules", "history", "diff", "rollback", "locks", "audit", "tokens", "telemetry", "clients", "definitions", "definitionsdiff", "experiments", "experiment"}
+var pageNames = []string{"login", "error", "flags", "flag", "rules", "history", "diff", "rollback", "locks", "audit", "tokens", "telemetry", "clients", "definitions", "definitionsdiff", "experiments", "experiment", "changes", "settings"}
 
 func parseTemplates() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
