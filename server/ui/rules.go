@@ -34,7 +34,8 @@ type rulesData struct {
 	// starter document and opens the cheat sheet.
 	Empty bool
 	// Review says a save here asks for approval (a change request).
-	Review *settingsInfo
+	Review  *settingsInfo
+	Builder *builderForm
 }
 
 type resultRow struct {
@@ -66,7 +67,8 @@ func (h *handler) rulesPage(w http.ResponseWriter, r *http.Request, s *session) 
 		h.fail(w, r, s, err)
 		return
 	}
-	h.showRules(w, r, s, http.StatusOK, &rulesData{Text: text, Base: version}, &defs, nil)
+	d := &rulesData{Text: text, Base: version, Builder: newBuilderForm(&defs, ruleSpec{Flag: r.URL.Query().Get("flag")})}
+	h.showRules(w, r, s, http.StatusOK, d, &defs, nil)
 }
 
 // currentRules fetches the environment's rules as text, with their version.
@@ -91,6 +93,9 @@ func etagVersion(etag string) int {
 func (h *handler) showRules(w http.ResponseWriter, r *http.Request, s *session, status int, d *rulesData, defs *api.Definitions, form map[string]string) {
 	ctx, env := r.Context(), r.PathValue("env")
 	d.Attrs = attrFields(defs.Attributes, form, d.BadAttr)
+	if d.Builder == nil {
+		d.Builder = newBuilderForm(defs, specFromForm(r))
+	}
 	if d.Lock == nil {
 		var lock lockInfo
 		if err := h.api.getJSON(ctx, s.token, envPath(env, "lock"), &lock); err == nil && lock.Locked {
@@ -160,6 +165,17 @@ func (h *handler) rulesPost(w http.ResponseWriter, r *http.Request, s *session) 
 		status = h.rebase(r, s, d)
 	case "starter":
 		d.Text = starterRules(env, &defs)
+	case "rule-preview", "rule-add":
+		d.Builder = newBuilderForm(&defs, specFromForm(r))
+		if out := h.buildRule(r, s, d.Text, &defs, d.Builder); out == "" {
+			status = http.StatusUnprocessableEntity
+		} else if r.PostForm.Get("action") == "rule-add" {
+			d.Text = out
+			note := fmt.Sprintf("Rule %s is in the draft (not saved yet): evaluate a target to see what it changes, then save.", d.Builder.Spec.Name)
+			added := d.Builder
+			d.Builder = newBuilderForm(&defs, ruleSpec{Flag: added.Spec.Flag, Variant: added.Spec.Variant})
+			d.Builder.Note, d.Builder.Filter, d.Builder.Words = note, added.Filter, added.Words
+		}
 	case "discard":
 		h.redirect(w, r, s, "/envs/"+pathEscape(env)+"/rules", "Draft discarded; this is the current version.")
 		return

@@ -134,6 +134,7 @@ func (h *handler) routes() {
 	h.mux.HandleFunc("GET "+p+"/envs/{env}/rules", h.auth(h.rulesPage))
 	h.mux.HandleFunc("POST "+p+"/envs/{env}/rules", h.auth(h.rulesPost))
 	h.mux.HandleFunc("POST "+p+"/envs/{env}/check", h.auth(h.check))
+	h.mux.HandleFunc("POST "+p+"/envs/{env}/rules/build", h.auth(h.buildPreview))
 	h.mux.HandleFunc("GET "+p+"/envs/{env}/history", h.auth(h.historyPage))
 	h.mux.HandleFunc("GET "+p+"/envs/{env}/clients", h.auth(h.clientsPage))
 	h.mux.HandleFunc("GET "+p+"/envs/{env}/experiments", h.auth(h.experimentsPage))

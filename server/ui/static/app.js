@@ -39,10 +39,12 @@
       if (el.type === 'checkbox') action = 'none'; // implicit submission; Space toggles it
       else if (el.name === 'message') action = 'save';
       else if (el.closest('.target-col') && (el.tagName === 'INPUT' || el.tagName === 'SELECT')) action = 'evaluate';
+      else if (el.closest('.builder') && el.tagName === 'INPUT') action = 'preview';
       else return;
       // The keypress that may follow a keydown would submit the form too.
       ev.preventDefault();
       if (ev.type === 'keydown' && action === 'evaluate') form.requestSubmit(evaluate);
+      if (ev.type === 'keydown' && action === 'preview') form.requestSubmit(document.getElementById('b_previewbtn'));
       // The focus moves once the key is up, so no part of this press reaches Save.
       if (ev.type === 'keydown') toSave = action === 'save';
       if (ev.type === 'keyup' && toSave) {
@@ -260,10 +262,102 @@
     });
   }
 
+  // The rule builder: the comparisons offered follow the attribute's type,
+  // an attribute with values: shows them as checkboxes, and the filter is
+  // previewed (generated and compiled by the server) as the fields change.
+  // Without this the same form works by its Preview button.
+  function builder() {
+    var box = document.getElementById('builder');
+    if (!box) return;
+    var form = box.closest('form');
+    var attr = document.getElementById('b_attr');
+    var op = document.getElementById('b_op');
+    var vals = document.getElementById('b_values');
+    var preview = document.getElementById('b_preview');
+    var csrf = form.querySelector('input[name=_csrf]').value;
+    function syncAttr() {
+      var opt = attr.options[attr.selectedIndex];
+      var type = (opt && opt.dataset.type) || '';
+      var choices = null;
+      box.querySelectorAll('.b-choices').forEach(function (fs) {
+        var on = fs.dataset.attr === attr.value;
+        fs.hidden = !on;
+        fs.disabled = !on;
+        if (on) choices = fs;
+      });
+      var first = null;
+      Array.prototype.forEach.call(op.options, function (o) {
+        var ok = type !== '' && o.dataset.types.split(' ').indexOf(type) >= 0;
+        o.disabled = !ok;
+        o.hidden = !ok;
+        if (ok && !first) first = o;
+      });
+      op.disabled = type === '';
+      if (first && op.options[op.selectedIndex].disabled) first.selected = true;
+      vals.hidden = vals.disabled = type === '' || type === 'bool' || !!choices;
+    }
+    function el(tag, cls, text) {
+      var e = document.createElement(tag);
+      if (cls) e.className = cls;
+      if (text) e.textContent = text;
+      return e;
+    }
+    function render(res) {
+      preview.textContent = '';
+      if (res.filter || res.ok) {
+        var p = el('p', '', 'Filter: ');
+        var c = el('code', '', res.filter || '(none: everyone)');
+        c.id = 'b_filter';
+        p.appendChild(c);
+        preview.appendChild(p);
+        var w = el('p', '', res.words);
+        w.id = 'b_words';
+        preview.appendChild(w);
+      }
+      if (res.error) {
+        var e = el('p', 'error', res.error);
+        e.id = 'b_err';
+        preview.appendChild(e);
+      }
+      if (res.errors && res.errors.length) {
+        var ul = el('ul', 'errors');
+        res.errors.forEach(function (x) {
+          ul.appendChild(el('li', '', 'line ' + x.line + ':' + x.col + ' ' + x.path + ': ' + x.message));
+        });
+        preview.appendChild(ul);
+      }
+    }
+    var timer = null, seq = 0;
+    function update() {
+      var mine = ++seq;
+      var body = new URLSearchParams(new FormData(form));
+      fetch(box.dataset.build, {
+        method: 'POST', body: body, credentials: 'same-origin',
+        headers: { 'X-CSRF-Token': csrf }
+      }).then(function (r) {
+        if (!r.ok) throw new Error('preview failed: ' + r.status);
+        return r.json();
+      }).then(function (res) {
+        if (mine === seq) render(res);
+      }).catch(function (e) {
+        if (mine === seq) render({ error: e.message });
+      });
+    }
+    function later() {
+      clearTimeout(timer);
+      timer = setTimeout(update, 300);
+    }
+    attr.addEventListener('change', syncAttr);
+    box.addEventListener('change', later);
+    box.addEventListener('input', later);
+    syncAttr();
+  }
+
   document.addEventListener('DOMContentLoaded', function () {
     menu();
     envPicker();
     draftForm();
     editor();
+    builder();
   });
 })();
