@@ -17,7 +17,7 @@ import (
 )
 
 // bigFixture is the benchmark's scale: 500 flags and 5,000 rules.
-func bigFixture(b *testing.B) (http.Handler, string) {
+func bigFixture(b *testing.B) (http.Handler, string, *inproc.Server) {
 	var defs strings.Builder
 	defs.WriteString("version: 1\npackage: flags\n" + vexiltest.Attributes + "flags:\n")
 	for i := range 500 {
@@ -43,6 +43,23 @@ func bigFixture(b *testing.B) (http.Handler, string) {
 	for v := range 60 {
 		st.Save("prod", "alice", rules.String()+fmt.Sprintf("# v%d\n", v), fmt.Sprintf("change %d", v))
 	}
+	// 90 days of hourly telemetry for every flag: each hour, a count for
+	// one or two of its variants, as clients report them.
+	now := time.Now()
+	counts := make([]store.EvalCount, 0, 1000)
+	for hr := range int(store.TelemetryRetention / time.Hour) {
+		counts = counts[:0]
+		for i := range 500 {
+			vs := [][]string{{"true", "false"}, {"a", "b", "c"}, {"10", "20", "30"}}[i%3]
+			counts = append(counts, store.EvalCount{Flag: fmt.Sprintf("flag_%03d", i), Variant: vs[hr%len(vs)], Reason: "TARGETING_MATCH", Count: int64(100 + hr%50)})
+			if i%2 == 0 {
+				counts = append(counts, store.EvalCount{Flag: fmt.Sprintf("flag_%03d", i), Variant: vs[0], Reason: "DEFAULT", Count: 1000})
+			}
+		}
+		if err := st.Store.AddEvaluations(context.Background(), store.DefaultProject, "prod", now.Add(-time.Duration(hr)*time.Hour), counts); err != nil {
+			b.Fatal(err)
+		}
+	}
 	for i := range 300 {
 		if err := st.Store.Audit(context.Background(), store.AuditEntry{Actor: "alice", Env: "prod", Action: "save", Outcome: "ok", Message: fmt.Sprintf("entry %d", i)}); err != nil {
 			b.Fatal(err)
@@ -52,12 +69,12 @@ func bigFixture(b *testing.B) (http.Handler, string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return h, rules.String()
+	return h, rules.String(), st
 }
 
-func BenchmarkPages(b *testing.B) {
-	h, rulesText := bigFixture(b)
-	// Sign in once, in process.
+// benchSignIn signs in to h in process and returns the session cookie and
+// the rules page's CSRF token.
+func benchSignIn(b *testing.B, h http.Handler) (*http.Cookie, string) {
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, httptest.NewRequest("GET", "/ui/login", nil))
 	login := w.Result().Cookies()[0]
@@ -72,13 +89,30 @@ func BenchmarkPages(b *testing.B) {
 	r := httptest.NewRequest("GET", "/ui/envs/prod/rules", nil)
 	r.AddCookie(session)
 	h.ServeHTTP(w, r)
-	csrf = csrfRE.FindStringSubmatch(w.Body.String())[1]
+	m := csrfRE.FindStringSubmatch(w.Body.String())
+	if m == nil {
+		b.Fatalf("no CSRF token on the rules page: %d", w.Code)
+	}
+	return session, m[1]
+}
+
+func BenchmarkPages(b *testing.B) {
+	h, rulesText, st := bigFixture(b)
+	session, csrf := benchSignIn(b, h)
 
 	evalForm := url.Values{"action": {"evaluate"}, "base": {"60"}, "_csrf": {csrf}, "rules": {rulesText},
 		"a.role": {"teacher"}, "a.user_id": {"u-7"}, "a.school_id": {"12"}}.Encode()
+	buildForm := url.Values{"action": {"rule-preview"}, "base": {"60"}, "_csrf": {csrf}, "rules": {rulesText},
+		"b_set": {"flag_001=b"}, "b_attr": {"role"}, "b_op": {"in"}, "b_choice.role": {"teacher", "parent"}, "b_pct": {"10"}, "b_split": {"user_id"}}.Encode()
 	pages := []struct{ name, method, path, form string }{
 		{"flags", "GET", "/ui/envs/prod/flags", ""},
 		{"flag", "GET", "/ui/envs/prod/flags/flag_001", ""},
+		{"flag-cold", "GET", "/ui/envs/prod/flags/flag_002", ""},
+		{"telemetry-24h", "GET", "/ui/envs/prod/flags/flag_004/telemetry", ""},
+		{"telemetry-30d", "GET", "/ui/envs/prod/flags/flag_004/telemetry?range=30d", ""},
+		{"clients", "GET", "/ui/envs/prod/clients", ""},
+		{"definitions", "GET", "/ui/definitions", ""},
+		{"home", "GET", "/ui/", ""},
 		{"rules", "GET", "/ui/envs/prod/rules", ""},
 		{"history", "GET", "/ui/envs/prod/history", ""},
 		{"diff", "GET", "/ui/envs/prod/diff?from=58&to=59", ""},
@@ -87,11 +121,13 @@ func BenchmarkPages(b *testing.B) {
 		{"audit", "GET", "/ui/audit", ""},
 		{"tokens", "GET", "/ui/tokens", ""},
 		{"evaluate-draft", "POST", "/ui/envs/prod/rules", evalForm},
+		{"rule-preview", "POST", "/ui/envs/prod/rules", buildForm},
+		{"rule-build-json", "POST", "/ui/envs/prod/rules/build", buildForm},
 	}
 	for _, p := range pages {
 		b.Run(p.name, func(b *testing.B) {
 			body := p.form
-			serve := func() {
+			serveOn := func(h http.Handler, session *http.Cookie) {
 				r := httptest.NewRequest(p.method, p.path, strings.NewReader(body))
 				if body != "" {
 					r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -103,11 +139,29 @@ func BenchmarkPages(b *testing.B) {
 					b.Fatalf("%s: %d %s", p.path, w.Code, w.Body.String()[:min(500, w.Body.Len())])
 				}
 			}
+			serve := func() { serveOn(h, session) }
+			if p.name == "flag-cold" {
+				// Each visit is the first to a UI just started, which
+				// remembers nothing of the history: only the visit counts.
+				var spent time.Duration
+				for b.Loop() {
+					fresh, err := New(st.Handler(), Options{})
+					if err != nil {
+						b.Fatal(err)
+					}
+					s, _ := benchSignIn(b, fresh)
+					start := cpuTime()
+					serveOn(fresh, s)
+					spent += cpuTime() - start
+				}
+				b.ReportMetric(float64(spent.Microseconds())/1000/float64(b.N), "cpu-ms/op")
+				return
+			}
 			serve() // warm the stub's caches: the server keeps compiled configs too
 			if p.name == "flag" {
-				// The flag page reads two uncached versions a visit for
-				// its history; the figure is for a warm cache.
-				for range flagHistoryDepth / historyParseBudget {
+				// The flag page works out at most historyDeltaBudget
+				// versions' changes a visit; the figure is for a warm cache.
+				for range flagHistoryDepth / historyDeltaBudget {
 					serve()
 				}
 			}
@@ -118,7 +172,7 @@ func BenchmarkPages(b *testing.B) {
 			}
 			// On a shared machine wall time mostly measures the neighbours;
 			// the process's CPU time per page is the steadier figure.
-			b.ReportMetric(float64((cpuTime()-start).Milliseconds())/float64(b.N), "cpu-ms/op")
+			b.ReportMetric(float64((cpuTime()-start).Microseconds())/1000/float64(b.N), "cpu-ms/op")
 		})
 	}
 }

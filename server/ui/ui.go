@@ -66,7 +66,8 @@ type handler struct {
 	opts     Options
 	log      *slog.Logger
 	sessions *sessions
-	prints   *printCache // the flag page's history
+	prints   *printCache // the flag page's history: fingerprints of whole versions
+	deltas   *printCache // and the flags each version changed
 	pages    map[string]*template.Template
 	mux      *http.ServeMux
 }
@@ -105,6 +106,7 @@ func New(api http.Handler, opts Options) (http.Handler, error) {
 		log:      opts.Logger,
 		sessions: newSessions(opts.SessionTTL, opts.Now),
 		prints:   &printCache{},
+		deltas:   &printCache{},
 		pages:    pages,
 		mux:      http.NewServeMux(),
 	}
