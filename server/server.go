@@ -125,6 +125,11 @@ type snapshot struct {
 
 	ofrepFrame []byte         // the OFREP event stream's event announcing this version
 	counts     []*flagCounter // OFREP evaluation counters, by FlagID
+	json       struct {       // the rules as JSON (rulesJSON), made on first use
+		once sync.Once
+		text string
+		err  error
+	}
 }
 
 // New loads tokens and every environment's current version, compiling each.
