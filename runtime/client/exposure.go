@@ -307,13 +307,27 @@ func (p *pipeline) exposed(flag uint64, key *vexilrt.TargetKey, variant int) boo
 	if p.seen == nil {
 		return false
 	}
-	h := (flag ^ key.Hash(p.seed) ^ uint64(variant+1)*0x9e3779b97f4a7c15) | 1
+	h := p.dedupHash(flag, key, variant)
 	s := &p.seen[h&p.mask]
 	if s.Load() == h {
 		return true
 	}
 	s.Store(h)
 	return false
+}
+
+// forget undoes exposed for an exposure that was dropped, so it is sent
+// when next seen rather than only after something evicts it.
+func (p *pipeline) forget(flag uint64, key *vexilrt.TargetKey, variant int) {
+	if p.seen == nil {
+		return
+	}
+	h := p.dedupHash(flag, key, variant)
+	p.seen[h&p.mask].CompareAndSwap(h, 0)
+}
+
+func (p *pipeline) dedupHash(flag uint64, key *vexilrt.TargetKey, variant int) uint64 {
+	return (flag ^ key.Hash(p.seed) ^ uint64(variant+1)*0x9e3779b97f4a7c15) | 1
 }
 
 // begin returns the producer's shard, locked, and the record to fill; nil
@@ -357,14 +371,17 @@ func (p *pipeline) end(s *shard) {
 	p.pool.Put(s)
 }
 
-func (p *pipeline) exposure(e vexilrt.Evaluation, key *vexilrt.TargetKey) {
+// exposure queues an exposure and reports whether it was queued (false:
+// dropped).
+func (p *pipeline) exposure(e vexilrt.Evaluation, key *vexilrt.TargetKey) bool {
 	at := p.now()
 	s, r := p.begin()
 	if r == nil {
-		return
+		return false
 	}
 	r.eval, r.metric, r.key, r.at = e, nil, *key, at
 	p.end(s)
+	return true
 }
 
 func (p *pipeline) metric(m *vexilrt.MetricDef, key *vexilrt.TargetKey, value float64) {

@@ -170,8 +170,8 @@ func (o *observer) Observe(e vexilrt.Evaluation, key vexilrt.TargetKey) {
 	if o.expose != nil {
 		// Without a targeting key there is no unit to expose or to join a
 		// metric event to.
-		if f := o.expose[id]; f != 0 && !key.IsZero() && !o.pipe.exposed(f, &key, e.ValueIndex()) {
-			o.pipe.exposure(e, &key)
+		if f := o.expose[id]; f != 0 && !key.IsZero() && !o.pipe.exposed(f, &key, e.ValueIndex()) && !o.pipe.exposure(e, &key) {
+			o.pipe.forget(f, &key, e.ValueIndex())
 		}
 	}
 }
