@@ -55,10 +55,14 @@ func changesList(ctx context.Context, args []string, stdio Stdio) int {
 		return printJSON(stdio, out)
 	}
 	tw := tabwriter.NewWriter(stdio.Out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTATE\tACTION\tBASE\tAUTHOR\tAPPROVALS\tCREATED\tMESSAGE")
+	fmt.Fprintln(tw, "ID\tSTATE\tACTION\tBASE\tAUTHOR\tAPPROVALS\tFLAGS\tCREATED\tMESSAGE")
 	for _, ch := range out.Changes {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%d/%d\t%s\t%s\n", ch.ID, changeState(&ch), ch.Action, ch.Base, ch.Author, ch.Approvals, ch.MinApprovals,
-			ch.Created.Format(time.RFC3339), ch.Message)
+		flags := strings.Join(ch.Flags, ",")
+		if flags == "" {
+			flags = "-"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%d/%d\t%s\t%s\t%s\n", ch.ID, changeState(&ch), ch.Action, ch.Base, ch.Author, ch.Approvals, ch.MinApprovals,
+			flags, ch.Created.Format(time.RFC3339), ch.Message)
 	}
 	tw.Flush()
 	return exitOK

@@ -43,7 +43,7 @@ func TestChangesCommands(t *testing.T) {
 	}{
 		{"put asks for review", []string{"rules", "put", "--env", "dev", "-f", doc, "--if-match", "0", "-m", "teachers", "--token", alice}, 0, "change 1\n", "dev requires approval: nothing changed yet"},
 		{"nothing changed", []string{"rules", "get", "--env", "dev"}, 0, "{}", "dev version 0"},
-		{"list", []string{"changes", "list", "--env", "dev"}, 0, "1   open   save    0     alice   0/1", ""},
+		{"list", []string{"changes", "list", "--env", "dev"}, 0, "1   open   save    0     alice   0/1        new_report", ""},
 		{"show with impact", []string{"changes", "show", "1", "--env", "dev", "--targets", targets}, 0, "would change", ""},
 		{"self-approval", []string{"changes", "approve", "1", "--env", "dev", "--token", alice}, 1, "", "403 forbidden: alice cannot approve their own change"},
 		{"no id", []string{"changes", "approve", "--env", "dev"}, 2, "", "usage: vexil changes approve ID"},
