@@ -26,19 +26,7 @@ import (
 // `vexil experiment results`, answer exactly what `vexil experiment
 // analyze` answers on the files.
 func TestExperimentEndToEnd(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "flags.yaml"), []byte(expDefs), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	const admin = "e2e-admin"
-	p := serve(t, dir, []string{"VEXIL_BOOTSTRAP_TOKEN=" + admin}, "--env", "prod")
-	e := &testEnv{t: t, url: p.URL, admin: admin}
-	e.put("prod", `"0"`, expRules, 200)
-	r := e.do("POST", "/api/v1/tokens", admin, map[string]any{"name": "app", "role": "sdk", "environments": []string{"prod"}})
-	if r.status != 201 {
-		t.Fatalf("sdk token: %d %s", r.status, r.body)
-	}
-	sdk := r.json(t)["token"].(string)
+	dir, e, sdk := serveExperiment(t)
 
 	exposures, events := expLines(400)
 	all := append(append([]string{}, exposures...), events...)
@@ -55,7 +43,7 @@ func TestExperimentEndToEnd(t *testing.T) {
 		t.Helper()
 		cmd := exec.Command(vexiltest.Binary(t), args...)
 		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "VEXIL_SERVER="+p.URL, "VEXIL_TOKEN="+admin)
+		cmd.Env = append(os.Environ(), "VEXIL_SERVER="+e.url, "VEXIL_TOKEN="+e.admin)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		out, err := cmd.Output()
@@ -104,19 +92,7 @@ func (t tee) Export(ctx context.Context, events []client.Event) error {
 // `vexil serve` while the same events go to a file. The server's results
 // are exactly what `vexil experiment analyze` says about the file.
 func TestExperimentEndToEndClient(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "flags.yaml"), []byte(expDefs), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	const admin = "e2e-admin"
-	p := serve(t, dir, []string{"VEXIL_BOOTSTRAP_TOKEN=" + admin}, "--env", "prod")
-	e := &testEnv{t: t, url: p.URL, admin: admin}
-	e.put("prod", `"0"`, expRules, 200)
-	r := e.do("POST", "/api/v1/tokens", admin, map[string]any{"name": "app", "role": "sdk", "environments": []string{"prod"}})
-	if r.status != 201 {
-		t.Fatalf("sdk token: %d %s", r.status, r.body)
-	}
-	sdk := r.json(t)["token"].(string)
+	dir, e, sdk := serveExperiment(t)
 
 	events := filepath.Join(dir, "events.jsonl")
 	file, err := client.OpenJSONLinesFile(events)
@@ -128,9 +104,9 @@ func TestExperimentEndToEndClient(t *testing.T) {
 	defs := mustParseDefs(t, expDefs)
 	c, err := client.New(ctx, client.Options{Definitions: defs, StartTimeout: time.Minute,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Source: client.Server(client.ServerOptions{URL: p.URL, Environment: "prod", Token: sdk}),
+		Source: client.Server(client.ServerOptions{URL: e.url, Environment: "prod", Token: sdk}),
 		Exposures: client.ExposureOptions{FlushInterval: 20 * time.Millisecond, Exporter: tee{file: file,
-			http: &client.HTTPExporter{URL: p.URL + "/sdk/v1/envs/prod/events", Header: http.Header{"Authorization": {"Bearer " + sdk}}}}}})
+			http: &client.HTTPExporter{URL: e.url + "/sdk/v1/envs/prod/events", Header: http.Header{"Authorization": {"Bearer " + sdk}}}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,11 +149,11 @@ func TestExperimentEndToEndClient(t *testing.T) {
 
 	for _, m := range []string{"purchase", "signup"} {
 		var res api.ExperimentResults
-		if r := e.do("GET", "/api/v1/envs/prod/experiments/workbook?metric="+m, admin, nil); r.status != 200 || json.Unmarshal(r.body, &res) != nil {
+		if r := e.do("GET", "/api/v1/envs/prod/experiments/workbook?metric="+m, e.admin, nil); r.status != 200 || json.Unmarshal(r.body, &res) != nil {
 			t.Fatalf("results: %d %s", r.status, r.body)
 		}
 		cmd := exec.Command(vexiltest.Binary(t), "experiment", "analyze", "--flag", "workbook", "--metric", m, "--flags", "flags.yaml", "--env", "prod",
-			"--server", p.URL, "--token", admin, "--exposures", events, "--events", events, "--format", "json")
+			"--server", e.url, "--token", e.admin, "--exposures", events, "--events", events, "--format", "json")
 		cmd.Dir = dir
 		want, err := cmd.Output()
 		if err != nil {
@@ -193,4 +169,22 @@ func TestExperimentEndToEndClient(t *testing.T) {
 			t.Errorf("%s: a variant without units: %s", m, got.String())
 		}
 	}
+}
+
+// serveExperiment starts a real vexil serve in a new directory with the
+// experiment definitions and rules in prod, and makes an sdk token for it.
+func serveExperiment(t *testing.T) (dir string, e *testEnv, sdk string) {
+	dir = t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "flags.yaml"), []byte(expDefs), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const admin = "e2e-admin"
+	p := serve(t, dir, []string{"VEXIL_BOOTSTRAP_TOKEN=" + admin}, "--env", "prod")
+	e = &testEnv{t: t, url: p.URL, admin: admin}
+	e.put("prod", `"0"`, expRules, 200)
+	r := e.do("POST", "/api/v1/tokens", admin, map[string]any{"name": "app", "role": "sdk", "environments": []string{"prod"}})
+	if r.status != 201 {
+		t.Fatalf("sdk token: %d %s", r.status, r.body)
+	}
+	return dir, e, r.json(t)["token"].(string)
 }
