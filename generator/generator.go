@@ -159,6 +159,16 @@ func (c *checker) errorf(code string, pos vexilrt.Position, path, format string,
 	c.diags = append(c.diags, vexilrt.Diagnostic{Code: code, Pos: pos, Path: path, Message: fmt.Sprintf(format, args...)})
 }
 
+// keyName is keyGoName, reporting a key that cannot be named in Go as
+// what (`flag "x"`) at pos and path.
+func (c *checker) keyName(key, what string, pos vexilrt.Position, path string) (name string, ws []string, ok bool) {
+	name, ws, ok = keyGoName(key)
+	if !ok {
+		c.errorf(diagcode.NotNameable, pos, path, "%s cannot be named in Go: a key must start with a letter and hold only letters, digits and _", what)
+	}
+	return name, ws, ok
+}
+
 // take claims name in namespace ns for who; it reports and returns false
 // when someone has it already.
 func (c *checker) take(ns, name, who string, pos vexilrt.Position, path string) bool {
@@ -202,9 +212,8 @@ func newPlan(defs *vexilrt.Definitions, opts Options, checkPackage bool) (*plan,
 	for i := range defs.Attributes {
 		a := &defs.Attributes[i]
 		path := "attributes." + a.Name
-		name, _, ok := keyGoName(a.Name)
+		name, _, ok := c.keyName(a.Name, fmt.Sprintf("attribute %q", a.Name), a.Pos, path)
 		if !ok {
-			c.errorf(diagcode.NotNameable, a.Pos, path, "attribute %q cannot be named in Go: a key must start with a letter and hold only letters, digits and _", a.Name)
 			continue
 		}
 		ap := attrPlan{def: a, goName: name}
@@ -225,12 +234,11 @@ func newPlan(defs *vexilrt.Definitions, opts Options, checkPackage bool) (*plan,
 		byName[f.Name] = fp
 		p.flags = append(p.flags, fp)
 		path := "flags." + f.Name
-		name, ws, ok := keyGoName(f.Name)
+		who := fmt.Sprintf("flag %q", f.Name)
+		name, ws, ok := c.keyName(f.Name, who, f.Pos, path)
 		if !ok {
-			c.errorf(diagcode.NotNameable, f.Pos, path, "flag %q cannot be named in Go: a key must start with a letter and hold only letters, digits and _", f.Name)
 			continue
 		}
-		who := fmt.Sprintf("flag %q", f.Name)
 		if c.take("view", name, who, f.Pos, path) && c.take("view", name+"Details", who+"'s "+name+"Details accessor", f.Pos, path) {
 			fp.goName, fp.gqlName = name, lowerCamel(ws)
 		}
@@ -240,9 +248,8 @@ func newPlan(defs *vexilrt.Definitions, opts Options, checkPackage bool) (*plan,
 	for i := range defs.Metrics {
 		m := &defs.Metrics[i]
 		path := "metrics." + m.Name
-		name, _, ok := keyGoName(m.Name)
+		name, _, ok := c.keyName(m.Name, fmt.Sprintf("metric %q", m.Name), m.Pos, path)
 		if !ok {
-			c.errorf(diagcode.NotNameable, m.Pos, path, "metric %q cannot be named in Go: a key must start with a letter and hold only letters, digits and _", m.Name)
 			continue
 		}
 		if c.take("view", "Track"+name, fmt.Sprintf("metric %q", m.Name), m.Pos, path) {

@@ -48,9 +48,8 @@ func (c *checker) object(fp *flagPlan) *objectPlan {
 	gql := map[string]string{}
 	ok := true
 	for _, fd := range f.Fields {
-		name, ws, nok := keyGoName(fd.Name)
+		name, ws, nok := c.keyName(fd.Name, fmt.Sprintf("field %q of flag %s", fd.Name, f.Name), fd.Pos, path)
 		if !nok {
-			c.errorf(diagcode.NotNameable, fd.Pos, path, "field %q of flag %s cannot be named in Go: a key must start with a letter and hold only letters, digits and _", fd.Name, f.Name)
 			ok = false
 			continue
 		}
