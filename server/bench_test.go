@@ -228,13 +228,7 @@ func BenchmarkSSEFanout(b *testing.B) {
 				case bytes.HasPrefix(line, []byte("data: ")) && event == "hello":
 					ready.Done()
 				case bytes.HasPrefix(line, []byte("data: ")) && event == "config":
-					// What the client runtime decodes: not the
-					// definitions, which it has compiled in.
-					var cfg struct {
-						Version int64             `json:"version"`
-						Rules   string            `json:"rules"`
-						Kills   map[string]string `json:"kills"`
-					}
+					var cfg streamConfig
 					if err := json.Unmarshal(line[6:], &cfg); err != nil {
 						b.Error(err)
 						return
@@ -323,4 +317,12 @@ func (w *benchWriter) Write(b []byte) (int, error) {
 	w.WriteHeader(http.StatusOK)
 	w.body = append(w.body, b...)
 	return len(b), nil
+}
+
+// streamConfig is what the client runtime decodes of a stream's config
+// event: not the definitions, which it has compiled in.
+type streamConfig struct {
+	Version int64             `json:"version"`
+	Rules   string            `json:"rules"`
+	Kills   map[string]string `json:"kills"`
 }

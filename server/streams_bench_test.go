@@ -164,12 +164,7 @@ func TestSSEStreamClients(t *testing.T) {
 				case bytes.HasPrefix(line, []byte("data: ")) && event == "hello":
 					hello <- nil
 				case bytes.HasPrefix(line, []byte("data: ")) && event == "config":
-					// What the client runtime decodes before compiling.
-					var cfg struct {
-						Version int64             `json:"version"`
-						Rules   string            `json:"rules"`
-						Kills   map[string]string `json:"kills"`
-					}
+					var cfg streamConfig
 					if err := json.Unmarshal(line[6:], &cfg); err != nil {
 						t.Error(err)
 						return
