@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -100,6 +101,7 @@ type recorder struct {
 	mu      sync.Mutex
 	fail    bool
 	reports []map[string]uint64 // "flag/variant/reason" → count
+	bodies  []string            // the reports as sent
 }
 
 func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
@@ -113,8 +115,10 @@ func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, `{"error": {"code": "unavailable", "message": "down"}}`, http.StatusServiceUnavailable)
 		return
 	}
+	raw, _ := io.ReadAll(req.Body)
+	r.bodies = append(r.bodies, string(raw))
 	var body struct{ Counts []reportCount }
-	json.NewDecoder(req.Body).Decode(&body)
+	json.Unmarshal(raw, &body)
 	rep := map[string]uint64{}
 	for _, c := range body.Counts {
 		rep[c.Flag+"/"+c.Variant+"/"+c.Reason] += c.Count
@@ -156,5 +160,11 @@ func TestTelemetryRetriesFailedCounts(t *testing.T) {
 	want := []string{"workbook/classic/DEFAULT", "workbook/classic/DEFAULT"}
 	if got := rec.got(); len(got) != 2 || got[0][want[0]] != 6 || got[1][want[1]] != 1 {
 		t.Errorf("reports = %v; want 6 classic defaults, then 1", got)
+	}
+	// The report's exact bytes, which the server decodes.
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if want := `{"counts":[{"flag":"workbook","variant":"classic","reason":"DEFAULT","count":1}]}`; rec.bodies[len(rec.bodies)-1] != want {
+		t.Errorf("the last report is\n%s\nwant\n%s", rec.bodies[len(rec.bodies)-1], want)
 	}
 }
