@@ -70,6 +70,7 @@ func (cc *compiler) numberSplits() {
 			index[k] = id
 		}
 		n.a = id
+		n.b = cc.splitRange(n.lo, n.hi)
 	}
 	for i := range c.flags {
 		f := &c.flags[i]
@@ -78,6 +79,25 @@ func (cc *compiler) numberSplits() {
 		}
 		f.splits = c.programSplits(f.entry)
 	}
+}
+
+// splitRange numbers the range of digests that falls in [lo, hi) (in
+// cnode.b of insplit leaves), each distinct range once, so a split leaf
+// compares its digest with two precompiled ends instead of converting it to a
+// percentage.
+func (cc *compiler) splitRange(lo, hi float64) int32 {
+	c := cc.c
+	key := [2]float64{lo, hi}
+	if k, ok := cc.rangeIndex[key]; ok {
+		return k
+	}
+	if cc.rangeIndex == nil {
+		cc.rangeIndex = map[[2]float64]int32{}
+	}
+	k := int32(len(c.splitRanges))
+	c.splitRanges = append(c.splitRanges, splitRange{lo: firstReaching(lo), hi: firstReaching(hi)})
+	cc.rangeIndex[key] = k
+	return k
 }
 
 // programSplits is the set of split keys a program starting at pc tests.
@@ -257,7 +277,7 @@ func (c *Config) conjunction(i int32, pos bool, lits *[]int32, leaves map[leafKe
 			var r splitRange
 			if n.op == nInsplit {
 				c.passWordSplits[len(c.passLeaves)>>6] |= 1 << n.a
-				r = splitRange{lo: firstReaching(n.lo), hi: firstReaching(n.hi)}
+				r = c.splitRanges[n.b]
 			}
 			c.passLeaves = append(c.passLeaves, i)
 			c.passRanges = append(c.passRanges, r)
@@ -468,21 +488,9 @@ func (c *Config) hashSplitSet(st *evalState, want uint64) {
 	for ; want != 0; want &= want - 1 {
 		k := bits.TrailingZeros64(want)
 		key := &c.splitKeys[k]
-		v := &st.slots[key.slot]
-		var n int
-		switch {
-		case key.plen == 0:
-			continue // a long seed: hashed where it is met
-		case v.kind == KindString && key.plen+int(v.n) <= md5MaxOneBlock:
-			bl[nl] = key.block
-			n = key.plen + copy(bl[nl][key.plen:], v.str())
-		case (v.kind == KindBool || v.kind == KindInt || v.kind == KindFloat) && key.plen+maxPyNumber <= md5MaxOneBlock:
-			bl[nl] = key.block
-			n = len(appendPyStr(bl[nl][:key.plen], *v))
-		default:
+		if _, ok := key.fill(&bl[nl], &st.slots[key.slot]); !ok {
 			continue // absent, a set or long: hashed where it is met
 		}
-		bl.pad(nl, n)
 		lane[nl] = int8(k)
 		nl++
 		if nl == len(bl) {
@@ -493,6 +501,28 @@ func (c *Config) hashSplitSet(st *evalState, want uint64) {
 	if nl > 0 {
 		c.flushSplits(sc, &bl, &lane, nl)
 	}
+}
+
+// fill writes this split's input for value v into block as one padded MD5
+// block: "seed:" from the template, then Python's str() of v. It returns the
+// input's length, and false when v cannot be hashed this way (absent, a set,
+// or too long for one block with the seed), which leaves block unspecified.
+func (h *splitHash) fill(block *[64]byte, v *Value) (int, bool) {
+	var n int
+	switch {
+	case h.plen == 0:
+		return 0, false // a seed too long for one block
+	case v.kind == KindString && h.plen+int(v.n) <= md5MaxOneBlock:
+		*block = h.block
+		n = h.plen + copy(block[h.plen:], v.str())
+	case (v.kind == KindBool || v.kind == KindInt || v.kind == KindFloat) && h.plen+maxPyNumber <= md5MaxOneBlock:
+		*block = h.block
+		n = len(appendPyStr(block[:h.plen], *v))
+	default:
+		return 0, false
+	}
+	padBlock(block, n)
+	return n, true
 }
 
 // maxPyNumber bounds the length of Python's str() of a bool, an int or a

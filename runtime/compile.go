@@ -174,9 +174,12 @@ type compiler struct {
 	opts   CompileOptions
 	strict bool
 	costs  []int // testCost of each node, filled as programs are built
-	c      *Config
-	diags  Diagnostics
-	seen   map[string]bool // emitted diagnostics, so inlined filters report once
+	// rangeIndex numbers the distinct [lo, hi) of insplit leaves in
+	// c.splitRanges.
+	rangeIndex map[[2]float64]int32
+	c          *Config
+	diags      Diagnostics
+	seen       map[string]bool // emitted diagnostics, so inlined filters report once
 
 	flagDecls []*FlagDef
 	asts      map[string]filter.Expr // parsed filters: "filters.NAME" / "rules.NAME"

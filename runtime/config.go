@@ -198,8 +198,9 @@ type Config struct {
 	nodeLabel      []string // "filter:NAME" where a named filter was inlined
 	intSets        []intSet
 	strSets        []strSet
-	splitKeys      []splitHash // the distinct splits, numbered for a pass's cache (batch.go)
-	pass           []passFlag  // by flag ID, for a pass over many flags (batch.go)
+	splitKeys      []splitHash  // the distinct splits, numbered for a pass's cache (batch.go)
+	splitRanges    []splitRange // an insplit leaf's [lo, hi) as digests, by cnode.b
+	pass           []passFlag   // by flag ID, for a pass over many flags (batch.go)
 	passTerms      []passTerm
 	passLeaves     []int32           // node of each numbered leaf
 	passRanges     []splitRange      // by numbered leaf: an insplit leaf's range of digests

@@ -282,6 +282,20 @@ func cmpIntFloat(i int64, f float64) int {
 	return 0
 }
 
+// insplitOne tests split leaf n on the single-flag path: its "seed:" block
+// built at compile time, the value written after it, one MD5 block, and the
+// digest compared with the leaf's range of digests rather than converted to
+// a percentage. Values that do not fit one block take inSplit.
+func (c *Config) insplitOne(n *cnode, v *Value) bool {
+	if n.a != noSplitKey {
+		var block [64]byte
+		if size, ok := c.splitKeys[n.a].fill(&block, v); ok {
+			return c.splitRanges[n.b].holds(blockDigest(&block, size)) != n.neg
+		}
+	}
+	return inSplit(*v, n) != n.neg
+}
+
 // inSplit reports whether a value falls in [lo, hi) of its seed's split; a
 // set is in if any element is.
 func inSplit(v Value, n *cnode) bool {

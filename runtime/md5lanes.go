@@ -20,9 +20,14 @@ type md5Blocks [8][64]byte
 
 // pad finishes lane j, whose message is its first n bytes (n at most
 // md5MaxOneBlock; the rest of the block still zero).
-func (bl *md5Blocks) pad(j, n int) {
-	bl[j][n] = 0x80
-	binary.LittleEndian.PutUint64(bl[j][56:], uint64(n)*8)
+func (bl *md5Blocks) pad(j, n int) { padBlock(&bl[j], n) }
+
+// padBlock finishes a one-block message of n bytes (n at most
+// md5MaxOneBlock; the rest of the block still zero): MD5's end marker and
+// the length in bits.
+func padBlock(block *[64]byte, n int) {
+	block[n] = 0x80
+	binary.LittleEndian.PutUint64(block[56:], uint64(n)*8)
 }
 
 // md5x8Generic is md5x8 one lane at a time through crypto/md5, for CPUs
@@ -58,13 +63,21 @@ func md5x8ByOne(bl *md5Blocks, out *[4][8]uint32) {
 // as one block where md5One can.
 func digestOf(buf *[128]byte, n int) u128 {
 	if n <= md5MaxOneBlock {
-		buf[n] = 0x80
-		binary.LittleEndian.PutUint64(buf[56:], uint64(n)*8)
-		if d, ok := md5One((*[64]byte)(buf[:64])); ok {
-			return d
-		}
+		block := (*[64]byte)(buf[:64])
+		padBlock(block, n)
+		return blockDigest(block, n)
 	}
 	sum := md5.Sum(buf[:n])
+	return u128{hi: binary.BigEndian.Uint64(sum[:8]), lo: binary.BigEndian.Uint64(sum[8:])}
+}
+
+// blockDigest is the MD5 of a one-block message of n bytes, already padded,
+// as a big-endian number.
+func blockDigest(block *[64]byte, n int) u128 {
+	if d, ok := md5One(block); ok {
+		return d
+	}
+	sum := md5.Sum(block[:n])
 	return u128{hi: binary.BigEndian.Uint64(sum[:8]), lo: binary.BigEndian.Uint64(sum[8:])}
 }
 
