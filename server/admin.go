@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -59,7 +60,7 @@ func (s *Server) listEnvs(w http.ResponseWriter, r *http.Request, c *call) {
 		}
 		out = append(out, ej)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"environments": out})
+	writeJSON(w, http.StatusOK, api.Envs{Environments: out})
 }
 
 func (s *Server) definitions(w http.ResponseWriter, r *http.Request, c *call) {
@@ -121,7 +122,7 @@ func (s *Server) auditLog(w http.ResponseWriter, r *http.Request, c *call) {
 	for _, e := range entries {
 		out = append(out, api.AuditEntry(e))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"entries": out})
+	writeJSON(w, http.StatusOK, api.AuditLog{Entries: out})
 }
 
 // page reads a list's ?limit= (def when absent, at most 1000) and ?before=
@@ -167,7 +168,7 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, c *call) {
 			out = append(out, toTokenInfo(&all[i]))
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"tokens": out})
+	writeJSON(w, http.StatusOK, api.Tokens{Tokens: out})
 }
 
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request, c *call) {
@@ -247,7 +248,7 @@ func (s *Server) listVersions(w http.ResponseWriter, r *http.Request, c *call) {
 	for _, v := range vs {
 		out = append(out, api.VersionInfo{Version: v.Version, Parent: v.Parent, Author: v.Author, Message: v.Message, Action: v.Action, Created: v.Created})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"versions": out})
+	writeJSON(w, http.StatusOK, api.Versions{Versions: out})
 }
 
 // version reads the {n} path value or a query parameter as a version of e.
@@ -277,16 +278,6 @@ func (s *Server) getVersion(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	writeJSON(w, http.StatusOK, api.VersionInfo{Version: v.Version, Parent: v.Parent, Author: v.Author, Message: v.Message,
 		Action: v.Action, Created: v.Created, Rules: &v.Rules, Format: v.Format, Kills: killReasons(v.Kills)})
-}
-
-// evalResult is one flag's answer in /evaluate.
-type evalResult struct {
-	Value   any                  `json:"value"`
-	Variant string               `json:"variant"`
-	Reason  string               `json:"reason"`
-	Rule    string               `json:"rule"`
-	Error   string               `json:"error,omitempty"`
-	Explain *vexilrt.Explanation `json:"explain,omitempty"`
 }
 
 func (s *Server) evaluate(w http.ResponseWriter, r *http.Request, c *call) {
@@ -323,18 +314,25 @@ func (s *Server) evaluate(w http.ResponseWriter, r *http.Request, c *call) {
 	if req.Now != nil {
 		now = *req.Now
 	}
-	results := make(map[string]evalResult, len(names))
+	results := make(map[string]api.EvalResult, len(names))
 	for _, name := range names {
 		if _, ok := cfg.FlagID(name); !ok {
 			writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("unknown flag %q", name), nil)
 			return
 		}
 		e, x := cfg.Explain(name, req.Attributes, now)
-		res := evalResult{Value: e.Any(), Variant: e.Variant(), Reason: e.Reason().String(), Rule: e.Rule(), Explain: x}
+		res := api.EvalResult{Value: e.Any(), Variant: e.Variant(), Reason: e.Reason().String(), Rule: e.Rule()}
 		if err := e.Err(); err != nil {
 			res.Error = err.Error()
 		}
+		if x != nil {
+			var err error
+			if res.Explain, err = json.Marshal(x); err != nil {
+				writeError(w, http.StatusInternalServerError, "internal", fmt.Sprintf("explaining %s: %v", name, err), nil)
+				return
+			}
+		}
 		results[name] = res
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"version": version, "results": results})
+	writeJSON(w, http.StatusOK, api.Evaluation{Version: version, Results: results})
 }

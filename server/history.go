@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -123,16 +124,11 @@ func (s *Server) diff(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	text := linediff.Unified(fmt.Sprintf("%s@v%d", c.env.name, a.Version), fmt.Sprintf("%s@v%d", c.env.name, b.Version), a.Rules, b.Rules)
-	writeJSON(w, http.StatusOK, map[string]any{"from": a.Version, "to": b.Version, "changes": ch, "text": text})
+	writeJSON(w, http.StatusOK, api.Diff{From: a.Version, To: b.Version, Changes: ch, Text: text})
 }
 
 func (s *Server) rollback(w http.ResponseWriter, r *http.Request, c *call) {
-	var req struct {
-		To      *int64           `json:"to"`
-		Message string           `json:"message"`
-		DryRun  bool             `json:"dry_run"`
-		Targets []map[string]any `json:"targets"`
-	}
+	var req api.RollbackRequest
 	c.env.proj.mu.RLock() // as putRules
 	defer c.env.proj.mu.RUnlock()
 	curDefs := c.env.proj.cur.Load()
@@ -140,6 +136,12 @@ func (s *Server) rollback(w http.ResponseWriter, r *http.Request, c *call) {
 	cur := c.env.snap.Load()
 	ev := auditEvent{actor: c.actor(), project: c.env.proj.name, env: c.env.name, action: "rollback", before: cur.v.Version}
 	if !decodeJSON(w, r, &req) {
+		s.audit(r.Context(), withOutcome(ev, "invalid", "malformed body"))
+		return
+	}
+	targets, err := targetAttributes(req.Targets)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", "malformed JSON: "+err.Error(), nil)
 		s.audit(r.Context(), withOutcome(ev, "invalid", "malformed body"))
 		return
 	}
@@ -171,12 +173,12 @@ func (s *Server) rollback(w http.ResponseWriter, r *http.Request, c *call) {
 			writeError(w, http.StatusUnprocessableEntity, "invalid_rules", "that version no longer compiles against the definitions", details(diags.Errors()))
 			return
 		}
-		out, err := rollbackImpact(cur.cfg, cand, cur.v, target, req.Targets, s.opts.Now())
+		out, err := rollbackImpact(cur.cfg, cand, cur.v, target, targets, s.opts.Now())
 		if err != nil {
 			writeError(w, http.StatusBadRequest, "bad_request", err.Error(), nil)
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"from": cur.v.Version, "to": target.Version, "impact": out})
+		writeJSON(w, http.StatusOK, api.RollbackImpact{From: cur.v.Version, To: target.Version, Impact: out})
 		return
 	}
 	rules := target.Rules
@@ -199,7 +201,24 @@ func (s *Server) rollback(w http.ResponseWriter, r *http.Request, c *call) {
 		func(v *store.Version) (vexilrt.Diagnostics, error) {
 			_, diags := s.compileStrict(defs, fmt.Sprintf("%s@v%d", c.env.name, target.Version), v.Rules, v.Kills, "")
 			return diags, nil
-		}, func(v *store.Version) any { return map[string]int64{"version": v.Version} })
+		}, func(v *store.Version) any { return api.VersionResult{Version: v.Version} })
+}
+
+// targetAttributes decodes a dry run's targets, each an object of
+// attributes (null: none), with numbers kept as written, as decodeJSON
+// reads a body.
+func targetAttributes(raw []json.RawMessage) ([]map[string]any, error) {
+	var out []map[string]any
+	for i, t := range raw {
+		var attrs map[string]any
+		d := json.NewDecoder(bytes.NewReader(t))
+		d.UseNumber()
+		if err := d.Decode(&attrs); err != nil {
+			return nil, fmt.Errorf("targets[%d]: %w", i, err)
+		}
+		out = append(out, attrs)
+	}
+	return out, nil
 }
 
 var flagRef = regexp.MustCompile(`flag:([A-Za-z_][A-Za-z0-9_]*)`)

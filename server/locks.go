@@ -30,10 +30,7 @@ func (s *Server) getLock(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	// yours tells a client (the UI) whether this token may lift the lock as
 	// its holder, by the rule DELETE applies; admins may lift any lock.
-	writeJSON(w, http.StatusOK, struct {
-		api.Lock
-		Yours bool `json:"yours"`
-	}{lockDetail(l), l.HeldBy(c.token.ID, c.token.Name)})
+	writeJSON(w, http.StatusOK, api.LockState{Lock: lockDetail(l), Yours: l.HeldBy(c.token.ID, c.token.Name)})
 }
 
 func (s *Server) setLock(w http.ResponseWriter, r *http.Request, c *call) {
@@ -99,8 +96,20 @@ func (s *Server) deleteLock(w http.ResponseWriter, r *http.Request, c *call) {
 }
 
 func (s *Server) listKills(w http.ResponseWriter, r *http.Request, c *call) {
-	kills := c.env.snap.Load().v.Kills
-	writeJSON(w, http.StatusOK, map[string]any{"kills": kills})
+	writeJSON(w, http.StatusOK, api.Kills{Kills: apiKills(c.env.snap.Load().v.Kills)})
+}
+
+// apiKills is kills as the API shows them (nil stays nil: a version
+// without kills answers "kills": null, as it always has).
+func apiKills(kills map[string]store.Kill) map[string]api.Kill {
+	if kills == nil {
+		return nil
+	}
+	out := make(map[string]api.Kill, len(kills))
+	for f, k := range kills {
+		out[f] = api.Kill(k)
+	}
+	return out
 }
 
 func (s *Server) kill(w http.ResponseWriter, r *http.Request, c *call)   { s.setKill(w, r, c, true) }
@@ -161,5 +170,5 @@ func (s *Server) setKill(w http.ResponseWriter, r *http.Request, c *call, set bo
 	}
 	s.save(w, r, c, ev, store.Change{Project: c.env.proj.name, Env: c.env.name, Expect: -1, PassLock: true, Action: ev.action,
 		Kill: &store.KillChange{Flag: flag, Set: set, Reason: req.Reason}}, nil,
-		func(v *store.Version) any { return map[string]int64{"version": v.Version} })
+		func(v *store.Version) any { return api.VersionResult{Version: v.Version} })
 }

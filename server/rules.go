@@ -113,8 +113,18 @@ func parseIfMatch(h string) (int64, error) {
 	return n, nil
 }
 
+// details is ds as an error answer's details.
 func details(ds vexilrt.Diagnostics) []any {
 	out := make([]any, 0, len(ds))
+	for _, p := range problems(ds) {
+		out = append(out, p)
+	}
+	return out
+}
+
+// problems is ds as the API shows them (an empty list, not null, for none).
+func problems(ds vexilrt.Diagnostics) []api.Problem {
+	out := make([]api.Problem, 0, len(ds))
 	for _, d := range ds {
 		out = append(out, api.Problem{Path: d.Path, Line: d.Pos.Line, Col: d.Pos.Col, Message: d.Message, Code: d.Code})
 	}
@@ -219,7 +229,7 @@ func (s *Server) putRules(w http.ResponseWriter, r *http.Request, c *call) {
 			warnings = diags.Warnings()
 			return diags, nil
 		}, func(v *store.Version) any {
-			return map[string]any{"version": v.Version, "warnings": details(warnings)}
+			return api.SaveResult{Version: v.Version, Warnings: problems(warnings)}
 		})
 }
 
