@@ -155,7 +155,7 @@ func FuzzVariantIndexes(f *testing.F) {
 			attrs := fuzzTarget(r)
 			for i, e := range c.EvaluateAll(nil, attrs, time.Unix(0, 1)) {
 				want := c.Evaluate(c.flags[i].name, attrs, time.Unix(0, 1))
-				if e.value != want.value || e.rule != want.rule || e.reason != want.reason || (e.err == nil) != (want.err == nil) {
+				if e.value != want.value || e.rule != want.rule || e.reason != want.reason || (e.Err() == nil) != (want.Err() == nil) {
 					t.Fatalf("flag %s: EvaluateAll %v, Evaluate %v\ntarget %v\n%s", c.flags[i].name, e, want, attrs, src)
 				}
 			}

@@ -1,11 +1,13 @@
 package runtime
 
 import (
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/vexilhq/vexil/internal/vexiltest"
 )
@@ -478,4 +480,36 @@ func TestConcurrentEvaluationDuringSwaps(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
+}
+
+// An Evaluation is returned and copied in registers only while Go can treat
+// it as a handful of scalars: at most four fields (recursively) in at most
+// four words. Past that every EvaluateSlots call builds and copies it
+// through memory.
+func TestEvaluationFitsRegisters(t *testing.T) {
+	word := unsafe.Sizeof(uintptr(0))
+	if word < 8 {
+		t.Skip("three int32s and two pointers cannot fit four 4-byte words")
+	}
+	if size := unsafe.Sizeof(Evaluation{}); size > 4*word {
+		t.Errorf("Evaluation is %d bytes, want at most %d", size, 4*word)
+	}
+	var fields func(reflect.Type) bool
+	fields = func(ty reflect.Type) bool {
+		if ty.Kind() != reflect.Struct {
+			return true
+		}
+		if ty.NumField() > 4 {
+			return false
+		}
+		for i := range ty.NumField() {
+			if !fields(ty.Field(i).Type) {
+				return false
+			}
+		}
+		return true
+	}
+	if !fields(reflect.TypeOf(Evaluation{})) {
+		t.Errorf("Evaluation or a struct in it has more than four fields")
+	}
 }

@@ -27,20 +27,27 @@ func (r Reason) String() string {
 
 // Evaluation is one flag's answer for one target: a small handle into the
 // immutable config that answered, so returning it copies a few words and
-// reading it allocates nothing.
+// reading it allocates nothing. It is at most four fields in four words,
+// which Go keeps in registers: a larger struct is built in memory by narrow
+// stores and copied by wide loads that must wait for them, about 5 ns on
+// each side of every call (TestEvaluationFitsRegisters).
 type Evaluation struct {
-	c      *Config
-	id     FlagID // -1 for a flag the config does not have
-	value  int32
-	rule   int32 // -1: no rule decided
-	reason Reason
-	err    error
+	c       *Config
+	bad     *evalError // nil unless the reason is ERROR
+	id      FlagID     // -1 for a flag the config does not have
+	outcome            // outcome.rule -1: no rule decided
 }
+
+// evalError is the invalid input behind an ERROR reason, behind one pointer
+// so that it takes one word of an Evaluation, not an interface's two.
+type evalError struct{ err error }
+
+func failed(err error) *evalError { return &evalError{err: err} }
 
 // Flag is the evaluated flag's (or alias's) name.
 func (e Evaluation) Flag() string {
 	if e.id < 0 {
-		if u, ok := e.err.(*UnknownFlagError); ok {
+		if u, ok := e.Err().(*UnknownFlagError); ok {
 			return u.Flag
 		}
 		return ""
@@ -128,8 +135,8 @@ func (e Evaluation) String() string {
 	if r := e.Rule(); r != "" {
 		s += " by " + r
 	}
-	if e.err != nil {
-		s += ": " + e.err.Error()
+	if err := e.Err(); err != nil {
+		s += ": " + err.Error()
 	}
 	return s + ", version " + e.Version() + ")"
 }
@@ -165,12 +172,17 @@ func (e Evaluation) Version() string {
 }
 
 // Err is the invalid input behind an ERROR reason.
-func (e Evaluation) Err() error { return e.err }
+func (e Evaluation) Err() error {
+	if e.bad == nil {
+		return nil
+	}
+	return e.bad.err
+}
 
 // WithValue returns the evaluation answering value index i for reason r,
 // for a client that overrides an answer (STALE).
 func (e Evaluation) WithValue(i int, r Reason) Evaluation {
-	e.value, e.rule, e.reason, e.err = int32(i), -1, r, nil
+	e.outcome, e.bad = outcome{value: int32(i), rule: -1, reason: r}, nil
 	return e
 }
 

@@ -326,7 +326,7 @@ func inSplit(v Value, n *cnode) bool {
 // now. This is the path generated code takes; it does not allocate.
 func (c *Config) EvaluateSlots(id FlagID, slots []Value, now time.Time) Evaluation {
 	if id < 0 || int(id) >= len(c.flags) {
-		return Evaluation{c: c, id: -1, rule: -1, reason: ReasonError, err: fmt.Errorf("flag id %d out of range", id)}
+		return Evaluation{c: c, id: -1, outcome: outcome{rule: -1, reason: ReasonError}, bad: failed(fmt.Errorf("flag id %d out of range", id))}
 	}
 	st := evalState{slots: c.fullSlots(slots)}
 	if !now.IsZero() {
@@ -369,17 +369,17 @@ func (c *Config) VariantIndex(id FlagID, slots []Value) (int, Reason) {
 }
 
 func (c *Config) evaluation(id FlagID, o outcome) Evaluation {
-	return Evaluation{c: c, id: id, value: o.value, rule: o.rule, reason: o.reason}
+	return Evaluation{c: c, id: id, outcome: o}
 }
 
 // defaultEvaluation is the answer for invalid input: the default, with the
 // error.
 func (c *Config) defaultEvaluation(id FlagID, err error) Evaluation {
-	return Evaluation{c: c, id: id, value: c.flags[c.flags[id].canon].def, rule: -1, reason: ReasonError, err: err}
+	return Evaluation{c: c, id: id, outcome: outcome{value: c.flags[c.flags[id].canon].def, rule: -1, reason: ReasonError}, bad: failed(err)}
 }
 
 func (c *Config) unknownFlag(name string) Evaluation {
-	return Evaluation{c: c, id: -1, rule: -1, reason: ReasonError, err: &UnknownFlagError{Flag: name}}
+	return Evaluation{c: c, id: -1, outcome: outcome{rule: -1, reason: ReasonError}, bad: failed(&UnknownFlagError{Flag: name})}
 }
 
 // Values returns the values a flag can take, in declaration order.
