@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vexilhq/vexil/internal/api"
 	"github.com/vexilhq/vexil/internal/vexiltest"
 )
 
@@ -97,7 +98,7 @@ func TestTwoReplicasOnPostgres(t *testing.T) {
 	ea := &testEnv{t: t, url: a.URL, admin: "replica-secret"}
 	ea.put("prod", `"0"`, teachersDoc, 200)
 	ev := next(t, ch, true)
-	var cfg sdkConfig
+	var cfg api.SDKConfig
 	if err := json.Unmarshal([]byte(ev.data), &cfg); err != nil || ev.name != "config" || cfg.Version != 1 || cfg.Rules != teachersDoc {
 		t.Fatalf("replica b's stream after a save on a: %+v (%v)", ev, err)
 	}

@@ -1,10 +1,11 @@
 package server
 
 import (
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/vexilhq/vexil/internal/api"
 )
 
 func (s *Server) sdkConfig(w http.ResponseWriter, r *http.Request, c *call) {
@@ -44,8 +45,8 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	ended := s.clients.stream(identify(r, c.projectName(), c.env.name), time.Now())
 	hello := func(snap *snapshot) []byte {
-		return fmt.Appendf(nil, "event: hello\ndata: {\"version\": %d, \"database\": %q, \"heartbeat_ms\": %d}\n\n",
-			snap.v.Version, s.st.ID(), s.opts.Heartbeat.Milliseconds())
+		h := api.StreamHello{Version: snap.v.Version, Database: s.st.ID(), HeartbeatMS: s.opts.Heartbeat.Milliseconds()}
+		return append(h.AppendJSON([]byte("event: "+api.EventHello+"\ndata: ")), "\n\n"...)
 	}
 	s.serveEvents(w, r, lease, c.env, hello, func(snap *snapshot) []byte { return snap.frame }, ended)
 }

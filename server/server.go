@@ -22,6 +22,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/vexilhq/vexil/internal/api"
 	vexilrt "github.com/vexilhq/vexil/runtime"
 	"github.com/vexilhq/vexil/store"
 )
@@ -365,21 +366,10 @@ func (s *Server) compile(defs *defsState, v *store.Version, lenient bool) (*vexi
 	return cfg, append(diags, cd...)
 }
 
-// sdkConfig is the /config body and the SSE config event's data.
-type sdkConfig struct {
-	Environment string            `json:"environment"`
-	Version     int64             `json:"version"`
-	Database    string            `json:"database"`
-	Rules       string            `json:"rules"`
-	Kills       map[string]string `json:"kills"`
-	Definitions string            `json:"definitions"`
-	SavedAt     *time.Time        `json:"saved_at,omitempty"`
-}
-
 func (s *Server) newSnapshot(defs *defsState, v *store.Version, cfg *vexilrt.Config) (*snapshot, error) {
-	c := sdkConfig{Environment: v.Env, Version: v.Version, Database: s.st.ID(), Rules: v.Rules, Kills: killReasons(v.Kills), Definitions: defs.source}
+	c := api.SDKConfig{Environment: v.Env, Version: v.Version, Database: s.st.ID(), Rules: v.Rules, Kills: killReasons(v.Kills), Definitions: defs.source}
 	if v.Version > 0 {
-		c.SavedAt = &v.Created
+		c.SavedAt = v.Created
 	}
 	body, err := json.Marshal(c)
 	if err != nil {
@@ -391,9 +381,10 @@ func (s *Server) newSnapshot(defs *defsState, v *store.Version, cfg *vexilrt.Con
 		ofrep:      newOFREPSlots(cfg, defs.keyAttr)}
 	snap.ofrepFrame = ofrepEventFrame(v, snap.configETag)
 	if len(body) <= s.opts.InlineLimit {
-		snap.frame = fmt.Appendf(nil, "event: config\nid: %d\ndata: %s\n\n", v.Version, body)
+		snap.frame = fmt.Appendf(nil, "event: %s\nid: %d\ndata: %s\n\n", api.EventConfig, v.Version, body)
 	} else {
-		snap.frame = fmt.Appendf(nil, "event: version\nid: %d\ndata: {\"version\": %d, \"database\": %q}\n\n", v.Version, v.Version, s.st.ID())
+		data := api.StreamVersion{Version: v.Version, Database: s.st.ID()}.AppendJSON(nil)
+		snap.frame = fmt.Appendf(nil, "event: %s\nid: %d\ndata: %s\n\n", api.EventVersion, v.Version, data)
 	}
 	return snap, nil
 }

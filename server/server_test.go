@@ -568,7 +568,7 @@ func TestConfigAndStream(t *testing.T) {
 	}
 	e.put("dev", `"0"`, teachersDoc, 200)
 	ev := next(t, ch, true)
-	var cfg sdkConfig
+	var cfg api.SDKConfig
 	if err := json.Unmarshal([]byte(ev.data), &cfg); err != nil || ev.name != "config" || ev.id != "1" || cfg.Version != 1 || cfg.Database != db || cfg.Rules != teachersDoc {
 		t.Fatalf("after a save: %+v (%v)", ev, err)
 	}
@@ -602,7 +602,7 @@ func TestConfigAndStream(t *testing.T) {
 	next(t, ch, true)
 	e.do("POST", "/api/v1/envs/dev/flags/workbook/kill", e.admin, map[string]string{"reason": "incident 42"})
 	ev = next(t, ch, true)
-	cfg = sdkConfig{}
+	cfg = api.SDKConfig{}
 	if err := json.Unmarshal([]byte(ev.data), &cfg); err != nil || cfg.Version != 4 || cfg.Kills["workbook"] != "incident 42" {
 		t.Fatalf("after a kill: %+v (%v)", ev, err)
 	}

@@ -47,18 +47,13 @@ func variantsOf(p *project, flag string) ([]string, bool) {
 	return vs, ok
 }
 
-// telemetryReport is the body of POST /sdk/v1/[projects/{project}/]envs/{env}/telemetry.
-type telemetryReport struct {
-	Counts []store.EvalCount `json:"counts"`
-}
-
 // ingestTelemetry adds a client's evaluation counts to the current hour.
 // Counts for flags, variants or reasons this server does not know are
 // ignored and named in the answer, so a client built from a newer
 // flags.yaml loses only those.
 func (s *Server) ingestTelemetry(w http.ResponseWriter, r *http.Request, c *call) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxTelemetryBody)
-	var rep telemetryReport
+	var rep api.TelemetryReport
 	if !decodeJSON(w, r, &rep) {
 		return
 	}
@@ -66,8 +61,8 @@ func (s *Server) ingestTelemetry(w http.ResponseWriter, r *http.Request, c *call
 		writeError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("%d counts: at most %d in one report", len(rep.Counts), maxTelemetryEntries), nil)
 		return
 	}
-	var problems []any
-	keep := rep.Counts[:0]
+	var problems []string
+	keep := make([]store.EvalCount, 0, len(rep.Counts))
 	for i, ec := range rep.Counts {
 		vs, ok := variantsOf(c.env.proj, ec.Flag)
 		switch {
@@ -80,7 +75,7 @@ func (s *Server) ingestTelemetry(w http.ResponseWriter, r *http.Request, c *call
 		case !slices.Contains(reasonNames, ec.Reason):
 			problems = append(problems, fmt.Sprintf("counts[%d]: unknown reason %q", i, ec.Reason))
 		default:
-			keep = append(keep, ec)
+			keep = append(keep, store.EvalCount(ec))
 		}
 	}
 	if err := s.st.AddEvaluations(r.Context(), c.env.proj.name, c.env.name, time.Now(), keep); err != nil {
@@ -93,7 +88,7 @@ func (s *Server) ingestTelemetry(w http.ResponseWriter, r *http.Request, c *call
 	if len(problems) > 10 {
 		problems = append(problems[:10], fmt.Sprintf("and %d more", len(problems)-10))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"accepted": len(keep), "ignored": nonNil(problems)})
+	writeJSON(w, http.StatusOK, api.TelemetryAnswer{Accepted: len(keep), Ignored: nonNil(problems)})
 }
 
 // telemetryRanges are the ranges a flag's telemetry is shown for.

@@ -22,6 +22,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/vexilhq/vexil/internal/api"
 )
 
 // ServerOptions configure the server source. Zero durations take the
@@ -183,12 +185,9 @@ func (s *serverSource) identify(h http.Header) {
 	}
 }
 
-// defaultProject is the project of the paths that name none.
-const defaultProject = "default"
-
 func (s *serverSource) path(leaf string) string {
 	base := s.opts.URL + "/sdk/v1/"
-	if p := s.opts.Project; p != "" && p != defaultProject {
+	if p := s.opts.Project; p != "" && p != api.DefaultProject {
 		base += "projects/" + url.PathEscape(p) + "/"
 	}
 	return base + "envs/" + url.PathEscape(s.opts.Environment) + "/" + leaf
@@ -321,33 +320,33 @@ func (s *serverSource) poll(ctx context.Context, u Updater) {
 	}
 }
 
-// wireConfig is the body of /config and of a `config` event (docs/api.md).
-type wireConfig struct {
-	Project     string            `json:"project"`
-	Environment string            `json:"environment"`
-	Version     *int64            `json:"version"`
-	Database    string            `json:"database"`
-	Rules       string            `json:"rules"`
-	Kills       map[string]string `json:"kills"`
-	SavedAt     time.Time         `json:"saved_at"`
-}
+// unread is a JSON member the client skips: it is neither copied nor
+// unescaped.
+type unread struct{}
 
-// decode reads a config; etag is the server's for it, "" to work it out as
-// the server does (docs/api.md), for a config that came in an event.
+func (*unread) UnmarshalJSON([]byte) error { return nil }
+
+// decode reads a config (api.SDKConfig); etag is the server's for it, "" to
+// work it out as the server does (docs/api.md), for a config that came in an
+// event.
 func (s *serverSource) decode(data []byte, etag string) (Update, error) {
-	var w wireConfig
+	var w struct {
+		api.SDKConfig
+		// The client compiles against its own definitions: decoding the
+		// server's text would only cost time.
+		Definitions unread `json:"definitions"`
+	}
+	w.Version = -1 // stays so when the config has none
 	if err := json.Unmarshal(data, &w); err != nil {
 		return Update{}, fmt.Errorf("config is not the SDK config JSON: %v", err)
 	}
 	switch {
-	case w.Version == nil || *w.Version < 0:
+	case w.Version < 0:
 		return Update{}, errors.New("config has no version")
 	case w.Environment != "" && w.Environment != s.opts.Environment:
 		return Update{}, fmt.Errorf("config is for environment %q, not %q", w.Environment, s.opts.Environment)
-	case w.Project != "" && w.Project != cmp.Or(s.opts.Project, defaultProject):
-		return Update{}, fmt.Errorf("config is for project %q, not %q", w.Project, cmp.Or(s.opts.Project, defaultProject))
 	}
-	v := strconv.FormatInt(*w.Version, 10)
+	v := strconv.FormatInt(w.Version, 10)
 	if etag == "" {
 		etag = configETag(v, w.Database, data)
 	}
@@ -482,9 +481,7 @@ func isAuthError(err error) bool {
 // message when it sent one.
 func statusError(resp *http.Response) error {
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	var e struct {
-		Error struct{ Code, Message string } `json:"error"`
-	}
+	var e api.ErrorBody
 	if json.Unmarshal(body, &e) == nil && e.Error.Code != "" {
 		return &httpError{resp.StatusCode, fmt.Sprintf("%s: %s: %s", resp.Status, e.Error.Code, e.Error.Message)}
 	}
@@ -598,7 +595,7 @@ func causeOr(ctx context.Context, err error) error {
 // handle acts on one event; ctx is the connection's, run the source's.
 func (s *serverSource) handle(ctx, run context.Context, u Updater, wg *sync.WaitGroup, event string, data []byte, connected *bool) error {
 	switch event {
-	case "hello":
+	case api.EventHello:
 		ev, err := decodeEvent(data)
 		if err != nil {
 			return fmt.Errorf("hello: %w", err)
@@ -611,7 +608,7 @@ func (s *serverSource) handle(ctx, run context.Context, u Updater, wg *sync.Wait
 		s.streamUp.Store(true)
 		s.synced.Store(true)
 		u.Live(true)
-		if ev.version() != u.Version() || ev.Database != u.Database() {
+		if strconv.FormatInt(ev.Version, 10) != u.Version() || ev.Database != u.Database() {
 			s.inSync.Store(false)
 			if err := s.fetch(ctx, u); err != nil {
 				var refused *refusedError
@@ -624,7 +621,7 @@ func (s *serverSource) handle(ctx, run context.Context, u Updater, wg *sync.Wait
 		}
 		s.inSync.Store(true)
 		u.Confirm()
-	case "config":
+	case api.EventConfig:
 		up, err := s.decode(data, "")
 		if err != nil {
 			return fmt.Errorf("config event: %w", err)
@@ -634,12 +631,12 @@ func (s *serverSource) handle(ctx, run context.Context, u Updater, wg *sync.Wait
 			u.Failed("compile", err)
 		}
 		s.fetchMu.Unlock()
-	case "version":
+	case api.EventVersion:
 		ev, err := decodeEvent(data)
 		if err != nil {
 			return fmt.Errorf("version event: %w", err)
 		}
-		if ev.version() == u.Version() && ev.Database == u.Database() {
+		if strconv.FormatInt(ev.Version, 10) == u.Version() && ev.Database == u.Database() {
 			return nil
 		}
 		s.inSync.Store(false) // a newer config exists: pings no longer confirm ours
@@ -665,18 +662,12 @@ func (s *serverSource) handle(ctx, run context.Context, u Updater, wg *sync.Wait
 	return nil
 }
 
-// streamEvent is the data of hello and version events.
-type streamEvent struct {
-	Version     *int64 `json:"version"`
-	Database    string `json:"database"`
-	HeartbeatMS int64  `json:"heartbeat_ms"`
-}
-
-func (e streamEvent) version() string { return strconv.FormatInt(*e.Version, 10) }
-
-func decodeEvent(data []byte) (streamEvent, error) {
-	var e streamEvent
-	if err := json.Unmarshal(data, &e); err != nil || e.Version == nil {
+// decodeEvent reads the data of a hello or a version event, a hello's
+// subset.
+func decodeEvent(data []byte) (api.StreamHello, error) {
+	var e api.StreamHello
+	e.Version = -1 // stays so when the event has none
+	if err := json.Unmarshal(data, &e); err != nil || e.Version < 0 {
 		return e, fmt.Errorf("want {\"version\": N, ...}, got %.100q", data)
 	}
 	return e, nil

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vexilhq/vexil/internal/api"
 	vexilrt "github.com/vexilhq/vexil/runtime"
 )
 
@@ -90,14 +91,6 @@ func (r *reporter) start(ctx context.Context, wg *sync.WaitGroup) {
 	}()
 }
 
-// reportCount is one count of a report.
-type reportCount struct {
-	Flag    string `json:"flag"`
-	Variant string `json:"variant"`
-	Reason  string `json:"reason"`
-	Count   uint64 `json:"count"`
-}
-
 // delivered is a counter's value a report carries, to remember once the
 // server has it.
 type delivered struct {
@@ -107,10 +100,10 @@ type delivered struct {
 }
 
 // pending lists the counters' growth since the last delivered report.
-func (r *reporter) pending() ([]reportCount, []delivered) {
+func (r *reporter) pending() ([]api.EvalCount, []delivered) {
 	r.m.evalMu.Lock()
 	defer r.m.evalMu.Unlock()
-	var counts []reportCount
+	var counts []api.EvalCount
 	var marks []delivered
 	for _, fc := range r.m.evals {
 		sent := r.sent[fc]
@@ -123,7 +116,7 @@ func (r *reporter) pending() ([]reportCount, []delivered) {
 			if now == was || len(counts) == maxReportCounts {
 				continue
 			}
-			counts = append(counts, reportCount{fc.name, fc.variants[i>>3], vexilrt.Reason(i & 7).String(), now - was})
+			counts = append(counts, api.EvalCount{Flag: fc.name, Variant: fc.variants[i>>3], Reason: vexilrt.Reason(i & 7).String(), Count: int64(now - was)})
 			marks = append(marks, delivered{fc, i, now})
 		}
 	}
@@ -136,7 +129,7 @@ func (r *reporter) report(ctx context.Context) {
 	if len(counts) == 0 {
 		return
 	}
-	body, err := json.Marshal(map[string]any{"counts": counts})
+	body, err := json.Marshal(api.TelemetryReport{Counts: counts})
 	if err == nil {
 		err = r.to.sendTelemetry(ctx, body)
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vexilhq/vexil/internal/api"
 	"github.com/vexilhq/vexil/runtime/client/internal/testflags"
 )
 
@@ -117,11 +118,11 @@ func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	raw, _ := io.ReadAll(req.Body)
 	r.bodies = append(r.bodies, string(raw))
-	var body struct{ Counts []reportCount }
+	var body api.TelemetryReport
 	json.Unmarshal(raw, &body)
 	rep := map[string]uint64{}
 	for _, c := range body.Counts {
-		rep[c.Flag+"/"+c.Variant+"/"+c.Reason] += c.Count
+		rep[c.Flag+"/"+c.Variant+"/"+c.Reason] += uint64(c.Count)
 	}
 	r.reports = append(r.reports, rep)
 	w.Write([]byte(`{"accepted": 1, "ignored": []}`))
