@@ -71,8 +71,10 @@ func fuzzDoc(r *fuzzBytes) string {
 			b.WriteString("    enabled: false\n")
 		}
 		if r.n(3) == 0 {
-			// g2's seed is too long to share an MD5 block with a key.
-			fmt.Fprintf(&b, "    split_group: %s\n", []string{"g0", "g1", "g2_" + strings.Repeat("s", 56)}[r.n(3)])
+			// g2's seed is too long to share an MD5 block with a key; g3's
+			// leaves room for short strings but not for every number.
+			groups := []string{"g0", "g1", "g2_" + strings.Repeat("s", 56), "g3_" + strings.Repeat("s", 37)}
+			fmt.Fprintf(&b, "    split_group: %s\n", groups[r.n(len(groups))])
 		}
 		f := 1 + r.n(nflags-1) // f0 only through flag: references and its alias
 		b.WriteString("    variants: {")
@@ -162,6 +164,16 @@ func FuzzVariantIndexes(f *testing.F) {
 			slots, err := c.SlotsFromMap(attrs, nil)
 			if err != nil {
 				continue
+			}
+			// Each split leaf's prebuilt block and range of digests answer
+			// as FeaFea's percentage of "seed:value" does.
+			for i := range c.nodes {
+				if n := &c.nodes[i]; n.op == nInsplit {
+					v := slots[n.slot]
+					if got, want := c.insplitOne(n, &v), inSplit(v, n) != n.neg; got != want {
+						t.Fatalf("insplit(%s, %g, %g) seed %q of %v: %v, by its percentage %v", c.attrs[n.slot], n.lo, n.hi, n.s, v, got, want)
+					}
+				}
 			}
 			// The single-flag path (branch programs, split leaves hashed in
 			// their prebuilt blocks) answers as the tree walk does.

@@ -168,7 +168,7 @@ func (c *Config) evalRef(n *cnode, st *evalState) bool {
 				return (n.lo <= p && p < n.hi) != n.neg
 			}
 		}
-		return inSplit(st.attr(n.slot), n) != n.neg
+		return c.insplitOne(n, &st.slots[n.slot])
 	case nFlagNum:
 		o := c.evalFlag(FlagID(n.slot), st)
 		f := &c.flags[c.flags[n.slot].canon]
@@ -282,10 +282,11 @@ func cmpIntFloat(i int64, f float64) int {
 	return 0
 }
 
-// insplitOne tests split leaf n on the single-flag path: its "seed:" block
-// built at compile time, the value written after it, one MD5 block, and the
-// digest compared with the leaf's range of digests rather than converted to
-// a percentage. Values that do not fit one block take inSplit.
+// insplitOne tests split leaf n where no pass has hashed it: its "seed:"
+// block built at compile time, the value written after it, one MD5 block,
+// and the digest compared with the leaf's range of digests rather than
+// converted to a percentage. Values that do not fit one block, and sets,
+// take inSplit.
 func (c *Config) insplitOne(n *cnode, v *Value) bool {
 	if n.a != noSplitKey {
 		var block [64]byte

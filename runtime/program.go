@@ -150,8 +150,6 @@ func (c *Config) run(pc int32, st *evalState) int32 {
 			default:
 				matched = c.evalAttr(n, v)
 			}
-		} else if n.op == nInsplit && st.splits == nil {
-			matched = c.insplitOne(n, &st.slots[n.slot])
 		} else {
 			matched = c.evalRef(n, st)
 		}
