@@ -225,7 +225,7 @@ func (c *Config) classifiable(n *cnode) bool {
 	case nAttrStrEq:
 		want = AttrString
 	case nAttrInStr:
-		if c.strSets[n.a].m != nil {
+		if !c.strSets[n.a].isSmall() {
 			return false
 		}
 		want = AttrString

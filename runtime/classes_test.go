@@ -169,3 +169,37 @@ func TestDecisionDAGChosen(t *testing.T) {
 		t.Errorf("new_report has a decision DAG, want its program")
 	}
 }
+
+// A hashed string set answers as a Go map does, for members and for
+// strings of every length around the hash's 3-, 4- and 8-byte loads that
+// differ from a member in one byte.
+func TestStrSetMatchesMap(t *testing.T) {
+	var members []string
+	want := map[string]bool{}
+	for i := range 300 {
+		s := strings.Repeat("ab", i%11) + fmt.Sprint(i*7)
+		if i%5 == 0 {
+			s = s[:i%len(s)] // "", and short strings
+		}
+		members = append(members, s)
+		want[s] = true
+	}
+	set := newStrSet(members)
+	if set.isSmall() {
+		t.Fatal("300 members are scanned, want the hashed table")
+	}
+	probes := 0
+	for _, m := range members {
+		for i := range len(m) + 1 {
+			for _, p := range []string{m, m[:i], m + "x", m[:i] + "z" + m[min(i+1, len(m)):]} {
+				if got := set.has(p); got != want[p] {
+					t.Fatalf("has(%q) = %v, want %v", p, got, want[p])
+				}
+				probes++
+			}
+		}
+	}
+	if probes < 1000 {
+		t.Fatalf("only %d probes", probes)
+	}
+}
