@@ -11,8 +11,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/vexilhq/vexil/internal/api"
+	"github.com/vexilhq/vexil/internal/flaghistory"
 	"github.com/vexilhq/vexil/internal/linediff"
 	vexilrt "github.com/vexilhq/vexil/runtime"
 	"github.com/vexilhq/vexil/store"
@@ -196,21 +198,15 @@ func (s *Server) changeList(ctx context.Context, f store.ChangeFilter, flag stri
 		return nil, err
 	}
 	out := &api.ChangeRequests{Changes: []api.ChangeRequest{}}
-	bases := map[int64]*store.Version{}
 	for i := range crs {
 		cr := &crs[i]
 		cj := changeJSON(cr, st.MinApprovals)
 		if cr.State == store.ChangeOpen || cr.State == store.ChangeApproved {
-			base := bases[cr.Base]
-			if base == nil {
-				if base, err = s.st.Get(ctx, f.Project, f.Env, cr.Base); err != nil {
-					return nil, err
-				}
-				bases[cr.Base] = base
-			}
-			if cj.Flags, err = touchedFlags(base, proposal(cr, base)); err != nil {
+			sum, err := s.changeSummary(ctx, cr, nil)
+			if err != nil {
 				return nil, err
 			}
+			cj.Flags = sum.flags
 		}
 		if flag == "" || slices.Contains(cj.Flags, flag) {
 			out.Changes = append(out.Changes, cj)
@@ -219,14 +215,76 @@ func (s *Server) changeList(ctx context.Context, f store.ChangeFilter, flag stri
 	return out, nil
 }
 
-// touchedFlags lists the flags that differ in what sets them between two
-// versions: those set by a rule that was added, removed or changed, or
-// whose named filter changed, and those whose kill switch differs.
-func touchedFlags(a, b *store.Version) ([]string, error) {
-	pa, pb, err := bothParts(a, b)
-	if err != nil {
-		return nil, err
+// changeSum is what a change request changes from its base: the flags it
+// touches and the named parts that differ.
+type changeSum struct {
+	flags []string
+	diff  []api.Change
+}
+
+// changeKey names one change request.
+type changeKey struct {
+	project, env string
+	id           int64
+}
+
+// changeSums remembers changeSum by change request: neither a request's
+// proposal nor its base ever changes, and working it out reads both whole
+// documents.
+type changeSums struct {
+	mu sync.Mutex
+	m  map[changeKey]*changeSum
+}
+
+// changeSumCacheSize bounds the change requests remembered; a diff can be
+// as large as a document.
+const changeSumCacheSize = 128
+
+// changeSummary is cr's changeSum, worked out from base (read from the
+// store when nil) unless remembered.
+func (s *Server) changeSummary(ctx context.Context, cr *store.ChangeRequest, base *store.Version) (*changeSum, error) {
+	key := changeKey{cr.Project, cr.Env, cr.ID}
+	if sum, ok := cacheGet(&s.changeSums.mu, s.changeSums.m, key); ok {
+		return sum, nil
 	}
+	if base == nil {
+		var err error
+		if base, err = s.st.Get(ctx, cr.Project, cr.Env, cr.Base); err != nil {
+			return nil, err
+		}
+	}
+	prop := proposal(cr, base)
+	pa, pb, ok := slimParts(base, prop)
+	if !ok {
+		var err error
+		if pa, pb, err = bothParts(base, prop); err != nil {
+			return nil, err
+		}
+	}
+	sum := &changeSum{flags: touchedFlags(pa, pb), diff: partChanges(pa, pb)}
+	cachePut(&s.changeSums.mu, &s.changeSums.m, key, sum, changeSumCacheSize)
+	return sum, nil
+}
+
+// slimParts is bothParts of the rules whose text differs between a and b
+// (and of their kills): what differs rule by rule, and the flags it
+// touches, are the same as the whole documents', and only the rules that
+// changed are parsed. ok is false when the documents cannot be compared so
+// (see flaghistory.Slim); the caller takes the whole documents' parts.
+func slimParts(a, b *store.Version) (pa, pb map[string]map[string]any, ok bool) {
+	was, now, ok := flaghistory.Slim(flaghistory.Split(a.Rules), flaghistory.Split(b.Rules))
+	if !ok {
+		return nil, nil, false
+	}
+	pa, pb, err := bothParts(&store.Version{Env: a.Env, Version: a.Version, Rules: was, Kills: a.Kills},
+		&store.Version{Env: b.Env, Version: b.Version, Rules: now, Kills: b.Kills})
+	return pa, pb, err == nil
+}
+
+// touchedFlags lists the flags that differ in what sets them between two
+// versions' parts: those set by a rule that was added, removed or changed,
+// or whose named filter changed, and those whose kill switch differs.
+func touchedFlags(pa, pb map[string]map[string]any) []string {
 	differs := func(kind, name string) bool {
 		x, _ := json.Marshal(pa[kind][name])
 		y, _ := json.Marshal(pb[kind][name])
@@ -235,7 +293,7 @@ func touchedFlags(a, b *store.Version) ([]string, error) {
 	set := map[string]bool{}
 	for _, p := range []map[string]map[string]any{pa, pb} {
 		for name, r := range p["rule"] {
-			rj := r.(api.DiffRule)
+			rj := r.(ruleJSON)
 			touched := differs("rule", name)
 			if rj.Filter != nil && !touched {
 				for _, m := range filterRef.FindAllStringSubmatch(*rj.Filter, -1) {
@@ -254,7 +312,7 @@ func touchedFlags(a, b *store.Version) ([]string, error) {
 			}
 		}
 	}
-	return slices.Sorted(maps.Keys(set)), nil
+	return slices.Sorted(maps.Keys(set))
 }
 
 // change reads the path's change request, answering 404 itself.
@@ -355,16 +413,13 @@ func (s *Server) getChange(w http.ResponseWriter, r *http.Request, c *call) {
 	out := changeJSON(cr, st.MinApprovals)
 	prop := proposal(cr, base)
 	out.Rules, out.Format = &prop.Rules, prop.Format
-	diff, err := changes(base, prop)
+	sum, err := s.changeSummary(ctx, cr, base)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "internal", err.Error(), nil)
 		return
 	}
-	if out.Flags, err = touchedFlags(base, prop); err != nil {
-		writeError(w, http.StatusInternalServerError, "internal", err.Error(), nil)
-		return
-	}
-	out.Diff = &api.ChangeDiff{Changes: diff,
+	out.Flags = sum.flags
+	out.Diff = &api.ChangeDiff{Changes: sum.diff,
 		Text: linediff.Unified(fmt.Sprintf("%s@v%d", c.env.name, base.Version), fmt.Sprintf("%s change %d", c.env.name, cr.ID), base.Rules, prop.Rules)}
 	if cr.State == store.ChangeOpen || cr.State == store.ChangeApproved {
 		c.env.proj.mu.RLock()

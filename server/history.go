@@ -16,8 +16,16 @@ import (
 	"github.com/vexilhq/vexil/store"
 )
 
-// parts flattens a version into its named, comparable parts: api.DiffRule,
-// api.DiffFilter and api.DiffKill values by kind and name.
+type ruleJSON struct {
+	Filter     *string        `json:"filter,omitempty"`
+	Priority   int64          `json:"priority"`
+	Enabled    bool           `json:"enabled"`
+	SplitGroup string         `json:"split_group,omitempty"`
+	Variants   map[string]any `json:"variants"`
+	Metadata   map[string]any `json:"metadata,omitempty"`
+}
+
+// parts flattens a version into its named, comparable parts.
 func parts(v *store.Version) (map[string]map[string]any, error) {
 	out := map[string]map[string]any{"rule": {}, "filter": {}, "kill": {}}
 	doc, diags := vexilrt.ParseRules(fmt.Sprintf("%s@v%d", v.Env, v.Version), []byte(v.Rules))
@@ -25,7 +33,7 @@ func parts(v *store.Version) (map[string]map[string]any, error) {
 		return nil, diags.Err()
 	}
 	for _, r := range doc.Rules {
-		rj := api.DiffRule{Priority: r.Priority, Enabled: r.Enabled, SplitGroup: r.SplitGroup, Variants: map[string]any{}, Metadata: r.Metadata}
+		rj := ruleJSON{Priority: r.Priority, Enabled: r.Enabled, SplitGroup: r.SplitGroup, Variants: map[string]any{}, Metadata: r.Metadata}
 		if r.HasFilter {
 			rj.Filter = &r.Filter
 		}
@@ -35,10 +43,10 @@ func parts(v *store.Version) (map[string]map[string]any, error) {
 		out["rule"][r.Name] = rj
 	}
 	for _, f := range doc.Filters {
-		out["filter"][f.Name] = api.DiffFilter{Filter: f.Filter}
+		out["filter"][f.Name] = map[string]string{"filter": f.Filter}
 	}
 	for name, k := range v.Kills {
-		out["kill"][name] = api.DiffKill{By: k.By, Reason: k.Reason}
+		out["kill"][name] = map[string]string{"reason": k.Reason, "by": k.By}
 	}
 	return out, nil
 }
@@ -57,6 +65,11 @@ func changes(a, b *store.Version) ([]api.Change, error) {
 	if err != nil {
 		return nil, err
 	}
+	return partChanges(pa, pb), nil
+}
+
+// partChanges lists what differs between two versions' parts.
+func partChanges(pa, pb map[string]map[string]any) []api.Change {
 	out := []api.Change{}
 	for _, kind := range []string{"rule", "filter", "kill"} {
 		names := map[string]bool{}
@@ -88,7 +101,7 @@ func changes(a, b *store.Version) ([]api.Change, error) {
 			}
 		}
 	}
-	return out, nil
+	return out
 }
 
 func (s *Server) diff(w http.ResponseWriter, r *http.Request, c *call) {
@@ -231,7 +244,7 @@ func rollbackImpact(before, after *vexilrt.Config, from, to *store.Version, targ
 	}
 	// refs lists the flags a rule reads, through named filters too.
 	refs := func(name string) []string {
-		rj, ok := pt["rule"][name].(api.DiffRule)
+		rj, ok := pt["rule"][name].(ruleJSON)
 		if !ok || rj.Filter == nil {
 			return nil
 		}
@@ -243,9 +256,9 @@ func rollbackImpact(before, after *vexilrt.Config, from, to *store.Version, targ
 				out = append(out, m[1])
 			}
 			for _, m := range filterRef.FindAllStringSubmatch(text, -1) {
-				if f, ok := pt["filter"][m[1]].(api.DiffFilter); ok && !seen[m[1]] {
+				if f, ok := pt["filter"][m[1]].(map[string]string); ok && !seen[m[1]] {
 					seen[m[1]] = true
-					walk(f.Filter)
+					walk(f["filter"])
 				}
 			}
 		}

@@ -90,10 +90,12 @@ type Server struct {
 	fanout   sseFanout
 	denied   deniedSet
 
-	ofrepBufs sync.Pool // *[]byte, for OFREP bodies and answers
-	tickets   ticketCache
-	tel       telemetry
-	clients   clientSet
+	ofrepBufs  sync.Pool // *[]byte, for OFREP bodies and answers
+	tickets    ticketCache
+	tel        telemetry
+	clients    clientSet
+	history    flagHistoryCache
+	changeSums changeSums
 
 	handlerOnce sync.Once
 	handler     http.Handler

@@ -189,6 +189,18 @@ type VersionInfo struct {
 	Kills   map[string]string `json:"kills,omitempty"`
 }
 
+// FlagHistory is the recent versions that changed what can set one flag
+// (GET .../flags/{flag}/history).
+type FlagHistory struct {
+	Flag     string        `json:"flag"`
+	Versions []VersionInfo `json:"versions"` // newest first, without their documents
+	// Scanned is how many versions were looked at: fewer than asked for
+	// when the server's work for one request ran out; Before then (or when
+	// there are older versions) is the next request's ?before=, else 0.
+	Scanned int   `json:"scanned"`
+	Before  int64 `json:"before"`
+}
+
 // Impact is one flag whose value a rollback would change for one target, as
 // the rollback dry run answers it.
 type Impact struct {

@@ -48,11 +48,15 @@ func (h *handler) settings(r *http.Request, s *session) settingsInfo {
 	return out
 }
 
-// listChanges reads an environment's change requests in a state ("" for all).
-func (h *handler) listChanges(r *http.Request, s *session, state string, limit int) ([]*changeInfo, error) {
+// listChanges reads an environment's change requests in a state ("" for
+// all), those that touch flag when it is not "".
+func (h *handler) listChanges(r *http.Request, s *session, state, flag string, limit int) ([]*changeInfo, error) {
 	q := url.Values{"limit": {strconv.Itoa(limit)}}
 	if state != "" {
 		q.Set("state", state)
+	}
+	if flag != "" {
+		q.Set("flag", flag)
 	}
 	var out struct {
 		Changes []*changeInfo `json:"changes"`
@@ -61,12 +65,31 @@ func (h *handler) listChanges(r *http.Request, s *session, state string, limit i
 	return out.Changes, err
 }
 
+// pendingStates are the states of a change that may still apply.
+var pendingStates = []string{"open", "approved"}
+
+// pendingFlags names, for each flag, the pending changes that would change
+// what it serves (see pendingByFlag), from the lists of pending changes,
+// which name the flags each touches: with flag, only the changes that
+// touch it. The flags pages need no change's diff.
+func (h *handler) pendingFlags(r *http.Request, s *session, flag string) (map[string][]int64, error) {
+	var all []*changeInfo
+	for _, state := range pendingStates {
+		cs, err := h.listChanges(r, s, state, flag, 50)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, cs...)
+	}
+	return pendingByFlag(all), nil
+}
+
 // pending reads the open and approved changes, each with its diff: what
-// the flags pages mark and the changes page shows.
+// the changes page shows.
 func (h *handler) pending(r *http.Request, s *session, targets string) ([]*changeInfo, error) {
 	var out []*changeInfo
-	for _, state := range []string{"open", "approved"} {
-		cs, err := h.listChanges(r, s, state, 50)
+	for _, state := range pendingStates {
+		cs, err := h.listChanges(r, s, state, "", 50)
 		if err != nil {
 			return nil, err
 		}
@@ -144,7 +167,7 @@ func (h *handler) changesPage(w http.ResponseWriter, r *http.Request, s *session
 		h.fail(w, r, s, err)
 		return
 	}
-	all, err := h.listChanges(r, s, "", 20)
+	all, err := h.listChanges(r, s, "", "", 20)
 	if err != nil {
 		h.fail(w, r, s, err)
 		return

@@ -2,23 +2,18 @@ package ui
 
 import (
 	"cmp"
-	"encoding/json"
 	"fmt"
-	"hash/fnv"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/vexilhq/vexil/internal/api"
 	"github.com/vexilhq/vexil/internal/filter"
-
-	vexilrt "github.com/vexilhq/vexil/runtime"
 )
 
-// flagHistoryDepth is how many recent versions the flag page reads to find
-// the ones that changed the flag's rules: each is a whole document to parse.
+// flagHistoryDepth is how many recent versions the flag page asks the
+// server about, to list the ones that changed the flag's rules.
 const flagHistoryDepth = 20
 
 type flagRule struct {
@@ -103,10 +98,10 @@ func (h *handler) flagPage(w http.ResponseWriter, r *http.Request, s *session) {
 		}
 		d.Rules = append(d.Rules, fr)
 	}
-	if cs, err := h.pending(r, s, ""); err == nil {
-		d.Pending = pendingByFlag(cs)[canon]
+	if pending, err := h.pendingFlags(r, s, canon); err == nil {
+		d.Pending = pending[canon]
 	}
-	d.History, d.Scanned, d.More = h.flagHistory(r, s, env, f, &defs)
+	d.History, d.Scanned, d.More = h.flagHistory(r, s, env, name)
 	d.Usage = h.flagUsage(r, s, env, name)
 	p := h.newPage(r, s, name+" · "+env, "flags")
 	p.Data = d
@@ -132,178 +127,22 @@ func splitRoom(doc *rulesDoc, rule, seed string, op filter.Operand) float64 {
 }
 
 // flagHistory returns the recent versions that changed the rules that can
-// set the flag (a rule's filter, value, priority, enabled or split group, or
-// a named filter it references by name), newest first, and how many versions
-// it looked at. It compares rules, not answers: a change elsewhere that
-// alters what those rules match (a rule:X reference to another flag's rule)
-// is not listed. What each version changed, for every flag at once, is
-// remembered (versions never change; see changedFlags, which parses only
-// the rules whose text changed). A request works out at most
-// historyDeltaBudget versions, and whole documents are parsed for at most
-// historyParseBudget of them (a layout the rules cannot be split out of),
-// so a visit costs little however large the document; older versions are
-// read on later visits. A failure leaves the list empty rather than
-// failing the page.
-func (h *handler) flagHistory(r *http.Request, s *session, env string, f *api.FlagDef, defs *api.Definitions) ([]versionInfo, int, bool) {
-	var list struct {
+// set the flag, newest first, how many versions the server looked at, and
+// whether it stopped short of flagHistoryDepth (older versions are worked
+// out on later visits). The server works out what each version changed
+// and remembers it, so the page reads only this flag's list. A failure
+// leaves the list empty rather than failing the page.
+func (h *handler) flagHistory(r *http.Request, s *session, env, flag string) ([]versionInfo, int, bool) {
+	var out struct {
 		Versions []versionInfo `json:"versions"`
+		Scanned  int           `json:"scanned"`
+		Before   int           `json:"before"`
 	}
-	path := fmt.Sprintf("%s?limit=%d", envPath(env, "versions"), flagHistoryDepth)
-	if err := h.api.getJSON(r.Context(), s.token, path, &list); err != nil {
+	path := fmt.Sprintf("%s?limit=%d", envPath(env, "flags", flag, "history"), flagHistoryDepth)
+	if err := h.api.getJSON(r.Context(), s.token, path, &out); err != nil {
 		return nil, 0, false
 	}
-	list.Versions = list.Versions[:min(len(list.Versions), flagHistoryDepth)]
-	canon := cmp.Or(f.Alias, f.Name)
-	texts := map[int]string{0: ""}
-	text := func(v int) (string, bool) {
-		t, ok := texts[v]
-		if !ok {
-			var full versionInfo
-			if err := h.api.getJSON(r.Context(), s.token, envPath(env, "versions", strconv.Itoa(v)), &full); err != nil {
-				return "", false
-			}
-			t, ok = full.Rules, true
-			texts[v] = t
-		}
-		return t, ok
-	}
-	prints := func(v int, parsed *int) (map[string]uint64, bool) {
-		p, ok := h.prints.get(env, v)
-		if ok {
-			return p, true
-		}
-		if *parsed == historyParseBudget {
-			return nil, false
-		}
-		t, ok := text(v)
-		if !ok {
-			return nil, false
-		}
-		*parsed++
-		p = ruleFingerprints(t, defs)
-		h.prints.put(env, v, p)
-		return p, true
-	}
-	var out []versionInfo
-	worked, parsed, scanned := 0, 0, 0
-	for _, v := range list.Versions {
-		d, ok := h.deltas.get(env, v.Version)
-		if !ok {
-			if worked == historyDeltaBudget {
-				break
-			}
-			worked++
-			after, ok1 := text(v.Version)
-			before, ok2 := text(v.Version - 1)
-			if !ok1 || !ok2 {
-				return nil, 0, false
-			}
-			d, ok = changedFlags(before, after, defs, func() (map[string]uint64, map[string]uint64, bool) {
-				old, ok1 := map[string]uint64{}, true
-				if v.Version > 1 {
-					old, ok1 = prints(v.Version-1, &parsed)
-				}
-				cur, ok2 := prints(v.Version, &parsed)
-				return old, cur, ok1 && ok2
-			})
-			if !ok {
-				break
-			}
-			h.deltas.put(env, v.Version, d)
-		}
-		scanned++
-		if d[canon] != 0 {
-			out = append(out, v)
-		}
-	}
-	return out, scanned, scanned < len(list.Versions)
-}
-
-// historyDeltaBudget bounds the versions one flag page works out what they
-// changed: each reads two documents from the API.
-const historyDeltaBudget = 10
-
-// historyParseBudget bounds the whole documents one flag page parses,
-// when the rules a version changed cannot be told from its text: a
-// document of 5,000 rules takes about 0.2 s of CPU to read.
-const historyParseBudget = 2
-
-// ruleFingerprints hashes, for each flag (by its canonical name: a rule on
-// an alias sets its flag), what in a rules document can set it. The hash of
-// a flag no rule sets is 0.
-func ruleFingerprints(text string, defs *api.Definitions) map[string]uint64 {
-	doc, _ := vexilrt.ParseRules("rules", []byte(text))
-	out := map[string]uint64{}
-	if doc == nil {
-		return out
-	}
-	canon := make(map[string]string, len(defs.Flags))
-	for i := range defs.Flags {
-		f := &defs.Flags[i]
-		canon[f.Name] = cmp.Or(f.Alias, f.Name)
-	}
-	filters := map[string]string{}
-	for _, fd := range doc.Filters {
-		filters[fd.Name] = fd.Filter
-	}
-	for _, rd := range doc.Rules {
-		var refs []string
-		for name, ft := range filters {
-			if strings.Contains(rd.Filter, "filter:"+name) {
-				refs = append(refs, name+"="+ft)
-			}
-		}
-		slices.Sort(refs)
-		for _, v := range rd.Variants {
-			c, ok := canon[v.Flag]
-			if !ok {
-				c = v.Flag
-			}
-			b, _ := json.Marshal([]any{rd.Name, v.Flag, v.Value.Variant(), rd.Filter, rd.Priority, rd.Enabled, rd.SplitSeed(), refs})
-			hs := fnv.New64a()
-			hs.Write(b)
-			// A sum does not depend on the rules' order in the document.
-			out[c] += hs.Sum64() | 1
-		}
-	}
-	return out
-}
-
-// printCache keeps ruleFingerprints per (environment, version): versions
-// are immutable, so an entry never goes stale. It holds a bounded number of
-// versions and drops an arbitrary one when full.
-type printCache struct {
-	mu sync.Mutex
-	m  map[printKey]map[string]uint64
-}
-
-type printKey struct {
-	env     string
-	version int
-}
-
-const printCacheSize = 128
-
-func (c *printCache) get(env string, version int) (map[string]uint64, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	p, ok := c.m[printKey{env, version}]
-	return p, ok
-}
-
-func (c *printCache) put(env string, version int, p map[string]uint64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil {
-		c.m = map[printKey]map[string]uint64{}
-	}
-	for k := range c.m {
-		if len(c.m) < printCacheSize {
-			break
-		}
-		delete(c.m, k)
-	}
-	c.m[printKey{env, version}] = p
+	return out.Versions, out.Scanned, out.Scanned < flagHistoryDepth && out.Before > 0
 }
 
 // rollout changes a rule's rollout percentage: the range widens or narrows

@@ -87,8 +87,8 @@ func (h *handler) showFlags(w http.ResponseWriter, r *http.Request, s *session, 
 	if refused != nil {
 		d.Unconfirmed, d.Reason = refused.Unconfirmed, refused.Reason
 	}
-	if cs, err := h.pending(r, s, ""); err == nil { // a server without approvals has none
-		d.Pending = pendingByFlag(cs)
+	if pending, err := h.pendingFlags(r, s, ""); err == nil { // a server without approvals has none
+		d.Pending = pending
 	}
 	bySetter := rulesByFlag(&doc, &defs)
 	today := h.opts.Now()

@@ -66,8 +66,6 @@ type handler struct {
 	opts     Options
 	log      *slog.Logger
 	sessions *sessions
-	prints   *printCache // the flag page's history: fingerprints of whole versions
-	deltas   *printCache // and the flags each version changed
 	pages    map[string]*template.Template
 	mux      *http.ServeMux
 }
@@ -105,8 +103,6 @@ func New(api http.Handler, opts Options) (http.Handler, error) {
 		opts:     opts,
 		log:      opts.Logger,
 		sessions: newSessions(opts.SessionTTL, opts.Now),
-		prints:   &printCache{},
-		deltas:   &printCache{},
 		pages:    pages,
 		mux:      http.NewServeMux(),
 	}
