@@ -3,6 +3,8 @@ package ui
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/vexilhq/vexil/internal/vexiltest"
 	"github.com/vexilhq/vexil/internal/vexiltest/inproc"
+	"github.com/vexilhq/vexil/server"
 	"github.com/vexilhq/vexil/store"
 )
 
@@ -65,11 +68,33 @@ func bigFixture(b *testing.B) (http.Handler, string, *inproc.Server) {
 			b.Fatal(err)
 		}
 	}
-	h, err := New(st.Handler(), Options{})
+	// Prod needs approvals, and has one change open (a rollout widened, as
+	// the flag page's control asks for it) and one withdrawn.
+	api := st.Handler()
+	apiDo(b, api, "PUT", "/api/v1/envs/prod/settings", "application/json", `{"require_approval": true, "min_approvals": 1}`, 200)
+	widened := strings.Replace(rules.String()+"# v59\n", "insplit(attr:user_id, 0, 1)\n", "insplit(attr:user_id, 0, 5)\n", 1)
+	apiDo(b, api, "PUT", "/api/v1/envs/prod/rules", "application/yaml", widened, 202)
+	apiDo(b, api, "PUT", "/api/v1/envs/prod/rules", "application/yaml", widened+"# again\n", 202)
+	apiDo(b, api, "POST", "/api/v1/envs/prod/changes/2/withdraw", "application/json", `{"comment": "a duplicate"}`, 200)
+	h, err := New(api, Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	return h, rules.String(), st
+}
+
+// apiDo sends one request to the API as the admin, against version 60 of
+// the rules, and wants status.
+func apiDo(b *testing.B, api http.Handler, method, path, ctype, body string, status int) {
+	r := httptest.NewRequest(method, path, strings.NewReader(body))
+	r.Header.Set("Authorization", "Bearer "+adminToken)
+	r.Header.Set("Content-Type", ctype)
+	r.Header.Set("If-Match", `"60"`)
+	w := httptest.NewRecorder()
+	api.ServeHTTP(w, r)
+	if w.Code != status {
+		b.Fatalf("%s %s: %d %s, want %d", method, path, w.Code, w.Body.String(), status)
+	}
 }
 
 // benchSignIn signs in to h in process and returns the session cookie and
@@ -108,6 +133,8 @@ func BenchmarkPages(b *testing.B) {
 		{"flags", "GET", "/ui/envs/prod/flags", ""},
 		{"flag", "GET", "/ui/envs/prod/flags/flag_001", ""},
 		{"flag-cold", "GET", "/ui/envs/prod/flags/flag_002", ""},
+		{"flag-restart", "GET", "/ui/envs/prod/flags/flag_003", ""},
+		{"changes", "GET", "/ui/envs/prod/changes", ""},
 		{"telemetry-24h", "GET", "/ui/envs/prod/flags/flag_004/telemetry", ""},
 		{"telemetry-30d", "GET", "/ui/envs/prod/flags/flag_004/telemetry?range=30d", ""},
 		{"clients", "GET", "/ui/envs/prod/clients", ""},
@@ -140,12 +167,24 @@ func BenchmarkPages(b *testing.B) {
 				}
 			}
 			serve := func() { serveOn(h, session) }
-			if p.name == "flag-cold" {
-				// Each visit is the first to a UI just started, which
-				// remembers nothing of the history: only the visit counts.
+			if p.name == "flag-cold" || p.name == "flag-restart" {
+				// Each visit is the first to a UI just started (flag-cold),
+				// or to a server and a UI just started (flag-restart), which
+				// remember nothing of the history or the pending changes:
+				// only the visit counts.
 				var spent time.Duration
 				for b.Loop() {
-					fresh, err := New(st.Handler(), Options{})
+					api := st.Handler()
+					if p.name == "flag-restart" {
+						srv, err := server.New(context.Background(), server.Options{Store: st.Store, Envs: []string{"prod", "staging"},
+							Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+						if err != nil {
+							b.Fatal(err)
+						}
+						defer srv.Close()
+						api = srv.Handler()
+					}
+					fresh, err := New(api, Options{})
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -157,14 +196,7 @@ func BenchmarkPages(b *testing.B) {
 				b.ReportMetric(float64(spent.Microseconds())/1000/float64(b.N), "cpu-ms/op")
 				return
 			}
-			serve() // warm the stub's caches: the server keeps compiled configs too
-			if p.name == "flag" {
-				// The flag page works out at most historyDeltaBudget
-				// versions' changes a visit; the figure is for a warm cache.
-				for range flagHistoryDepth / historyDeltaBudget {
-					serve()
-				}
-			}
+			serve() // warm the caches: the server keeps compiled configs and what each version changed
 			b.ReportAllocs()
 			start := cpuTime()
 			for b.Loop() {
