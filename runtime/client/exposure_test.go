@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -225,6 +226,76 @@ func TestDroppedExposureIsSentAgain(t *testing.T) {
 			}
 			return true
 		})
+	}
+}
+
+// A batch's slots are reused, so each event is built over whatever the
+// slot held: every field of every event is its own, however an exporter
+// left the slot, exposures and metric events alike.
+func TestEventsBuiltOverReusedSlots(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	if err := os.WriteFile(path, []byte(benchRulesFor()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu    sync.Mutex
+		got   []Event
+		dirty *Event
+	)
+	exp := exporterFunc(func(_ context.Context, events []Event) error {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, events...)
+		if dirty == nil && events[0].Metric == "" {
+			// An exposure with a metric's fields set too: no field zero.
+			d := events[0]
+			d.Metric, d.MetricValue, d.HasMetricValue = "dirty", 1, true
+			for i, v := 0, reflect.ValueOf(d); i < v.NumField(); i++ {
+				if v.Field(i).IsZero() {
+					t.Fatalf("the dirty event's %s is zero: set it", v.Type().Field(i).Name)
+				}
+			}
+			dirty = &d
+		}
+		for i := range events {
+			events[i] = *dirty
+		}
+		return nil
+	})
+	c, _ := newTestClient(t, Options{Source: File(path, time.Hour),
+		Exposures: ExposureOptions{Exporter: exp, Dedup: -1, BatchSize: 3}})
+	ff := testflags.New(c)
+	const rounds = 6
+	for i := range rounds {
+		target := benchTarget
+		target.UserID = fmt.Sprintf("u-%d", i)
+		v := ff.For(context.Background(), target)
+		v.Workbook()
+		v.TrackPurchase(2.5)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2*rounds {
+		t.Fatalf("%d events, want %d", len(got), 2*rounds)
+	}
+	for _, ev := range got {
+		key := ev.Key.String()
+		var want Event
+		if ev.Metric == "" {
+			want = Event{Flag: "workbook", Value: ev.Value, Variant: ev.Variant, Reason: ev.Reason, Rule: "r10", Version: ev.Version, Key: ev.Key, Time: ev.Time}
+			if ev.Variant == "" || ev.Variant == "dirty" || ev.Version == "" || ev.Version == "dirty" {
+				t.Errorf("%s's exposure: variant %q, version %q", key, ev.Variant, ev.Version)
+			}
+		} else {
+			want = Event{Metric: "purchase", MetricValue: 2.5, HasMetricValue: true, Key: ev.Key, Time: ev.Time}
+		}
+		if !strings.HasPrefix(key, "u-") || time.Since(ev.Time) > time.Minute {
+			t.Errorf("event of key %q at %v", key, ev.Time)
+		}
+		if !reflect.DeepEqual(ev, want) {
+			t.Errorf("event %+v\nwant  %+v", ev, want)
+		}
 	}
 }
 
