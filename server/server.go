@@ -147,7 +147,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		opts.BodyLimit = 1 << 20
 	}
 	if opts.Heartbeat <= 0 {
-		opts.Heartbeat = 15 * time.Second
+		opts.Heartbeat = api.DefaultHeartbeat
 	}
 	if opts.InlineLimit <= 0 {
 		opts.InlineLimit = 64 << 10

@@ -19,6 +19,14 @@ const (
 	EventVersion = "version" // data: StreamVersion, a new config too large to inline
 )
 
+// DefaultHeartbeat is vexil serve's stream ping interval unless --heartbeat
+// says otherwise; a client takes MissedHeartbeats silent intervals for a
+// dead connection.
+const (
+	DefaultHeartbeat = 15 * time.Second
+	MissedHeartbeats = 3
+)
+
 // SDKConfig is GET .../config and the data of the stream's config event.
 type SDKConfig struct {
 	Environment string `json:"environment"`

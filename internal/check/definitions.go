@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vexilhq/vexil/internal/api"
 	vexilrt "github.com/vexilhq/vexil/runtime"
 )
 
@@ -18,13 +19,6 @@ const (
 	RuleUnknownKind         = "unknown-kind"
 	RuleStalenessHeartbeat  = "staleness-below-heartbeat"
 	RuleKillUnsafe          = "kill-unsafe"
-)
-
-// Heartbeat is vexil serve's default SDK stream ping interval; a client
-// takes HeartbeatsMissed silent intervals for a dead connection.
-const (
-	Heartbeat        = 15 * time.Second
-	HeartbeatsMissed = 3
 )
 
 // ExpiryWarning is how long before its expires date a flag is reported.
@@ -111,7 +105,7 @@ func Definitions(defs *vexilrt.Definitions, today time.Time) []Finding {
 // a silent network failure before the client gives up on the stream.
 func Staleness(defs *vexilrt.Definitions) []Finding {
 	var fs []Finding
-	timeout := HeartbeatsMissed * Heartbeat
+	timeout := api.MissedHeartbeats * api.DefaultHeartbeat
 	for i := range defs.Flags {
 		f := &defs.Flags[i]
 		b := f.MaxStaleness
@@ -119,15 +113,15 @@ func Staleness(defs *vexilrt.Definitions) []Finding {
 			continue
 		}
 		pos := fieldPos(f, "max_staleness")
-		if b < Heartbeat {
+		if b < api.DefaultHeartbeat {
 			fs = append(fs, at(pos, RuleStalenessHeartbeat, Warning, f.Name,
 				"flag %s: max_staleness %s is shorter than the SDK stream's %s heartbeat: it goes STALE between two pings of a healthy stream (lower vexil serve --heartbeat to a third of it)",
-				f.Name, b, Heartbeat))
+				f.Name, b, api.DefaultHeartbeat))
 			continue
 		}
 		fs = append(fs, at(pos, RuleStalenessHeartbeat, Warning, f.Name,
 			"flag %s: max_staleness %s is shorter than the SDK stream's dead-connection timeout (%s: %d missed %s heartbeats): on a silent network failure it goes STALE before the client gives up on the stream (lower vexil serve --heartbeat to a third of it, or raise the bound)",
-			f.Name, b, timeout, HeartbeatsMissed, Heartbeat))
+			f.Name, b, timeout, api.MissedHeartbeats, api.DefaultHeartbeat))
 	}
 	return fs
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/vexilhq/vexil/internal/api"
 	vexilrt "github.com/vexilhq/vexil/runtime"
 	"github.com/vexilhq/vexil/server"
 	"github.com/vexilhq/vexil/server/ui"
@@ -24,7 +25,7 @@ func runServe(ctx context.Context, args []string, stdio Stdio) int {
 	defsFile := fs.String("flags", "flags.yaml", "definitions to publish as project \"default\" when they differ from its stored ones (optional: without the flag, ./flags.yaml if there is one)")
 	var envs stringList
 	fs.Var(&envs, "env", "an environment to serve (repeatable; default dev)")
-	heartbeat := fs.Duration("heartbeat", 15*time.Second, "how often SDK streams get a ping; clients treat 3 silent intervals as a dead connection")
+	heartbeat := fs.Duration("heartbeat", api.DefaultHeartbeat, "how often SDK streams get a ping; clients treat 3 silent intervals as a dead connection")
 	var origins stringList
 	fs.Var(&origins, "cors-origin", `a web origin allowed to call OFREP from browsers (repeatable; "*" for any)`)
 	readTimeout := fs.Duration("read-timeout", 30*time.Second, "how long a request (body included, streams excepted) may take to arrive")

@@ -69,14 +69,6 @@ type ServerOptions struct {
 	AuthRetryInterval time.Duration
 }
 
-// missedHeartbeats is how many of the server's ping intervals a stream may
-// stay silent before it is taken for dead.
-const missedHeartbeats = 3
-
-// defaultHeartbeat is the ping interval assumed until a server announces its
-// own (vexil serve's default).
-const defaultHeartbeat = 15 * time.Second
-
 // minPollInterval keeps a very tight max_staleness from turning polling into
 // a flood.
 const minPollInterval = 100 * time.Millisecond
@@ -110,7 +102,7 @@ func Server(opts ServerOptions) Source {
 		opts.Application = executableName()
 	}
 	s := &serverSource{opts: opts, instance: newInstanceID(), down: make(chan struct{}, 1), polled: make(chan struct{}, 1)}
-	s.heartbeatTimeout.Store(int64(cmp.Or(opts.HeartbeatTimeout, missedHeartbeats*defaultHeartbeat)))
+	s.heartbeatTimeout.Store(int64(cmp.Or(opts.HeartbeatTimeout, api.MissedHeartbeats*api.DefaultHeartbeat)))
 	return s
 }
 
@@ -601,7 +593,7 @@ func (s *serverSource) handle(ctx, run context.Context, u Updater, wg *sync.Wait
 			return fmt.Errorf("hello: %w", err)
 		}
 		if ev.HeartbeatMS > 0 && s.opts.HeartbeatTimeout <= 0 {
-			d := missedHeartbeats * time.Duration(ev.HeartbeatMS) * time.Millisecond
+			d := api.MissedHeartbeats * time.Duration(ev.HeartbeatMS) * time.Millisecond
 			s.heartbeatTimeout.Store(int64(d))
 		}
 		*connected = true
