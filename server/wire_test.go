@@ -85,6 +85,14 @@ func TestAdminWireBytes(t *testing.T) {
 	}
 	check("tokens", e.do("GET", "/api/v1/tokens", e.admin, nil), 200)
 	check("audit", e.do("GET", "/api/v1/audit?limit=100", e.admin, nil), 200)
+	push := func(text, ifMatch string) resp {
+		return e.do("PUT", "/api/v1/projects/shop/definitions", e.admin, text, "If-Match", ifMatch, "Content-Type", "application/yaml", "Vexil-Message", "ci")
+	}
+	more := testDefs + "  shop_banner: {default: false}\n"
+	check("push", push(testDefs, `"0"`), 200)
+	check("push-unchanged", push(testDefs, `"1"`), 200)
+	check("push-stale", push(more, `"0"`), 412)
+	check("push-more", push(more, `"1"`), 200)
 	check("envs-after", e.do("GET", "/api/v1/envs", e.admin, nil), 200)
 	vexiltest.GoldenDir(t, "testdata/wire", files)
 }
