@@ -151,7 +151,7 @@ func (s *Server) putDefinitions(w http.ResponseWriter, r *http.Request, c *call)
 			ev.before, ev.after = cur.version, cur.version
 			s.audit(ctx, withOutcome(ev, "ok", "unchanged"))
 			w.Header().Set("ETag", strconv.Quote(strconv.FormatInt(cur.version, 10)))
-			writeJSON(w, http.StatusOK, pushAnswer{Version: cur.version, Unchanged: true, Warnings: []api.RemovedFlagWarning{}})
+			writeJSON(w, http.StatusOK, api.PushResult{Version: cur.version, Unchanged: true, Warnings: []api.RemovedFlagWarning{}})
 			return
 		}
 	}
@@ -194,14 +194,7 @@ func (s *Server) putDefinitions(w http.ResponseWriter, r *http.Request, c *call)
 	s.log.Info("definitions pushed", "project", c.project, "version", d.Version, "author", d.Author, "message", d.Message)
 	s.audit(ctx, withOutcome(ev, "ok", ""))
 	w.Header().Set("ETag", strconv.Quote(strconv.FormatInt(d.Version, 10)))
-	writeJSON(w, http.StatusOK, pushAnswer{Version: d.Version, Warnings: nonNil(warnings)})
-}
-
-// pushAnswer is api.PushResult as the server writes it.
-type pushAnswer struct {
-	Version   int64                    `json:"version"`
-	Unchanged bool                     `json:"unchanged"`
-	Warnings  []api.RemovedFlagWarning `json:"warnings"`
+	writeJSON(w, http.StatusOK, api.PushResult{Version: d.Version, Warnings: nonNil(warnings)})
 }
 
 var errInUse = errors.New("definitions in use")

@@ -5,7 +5,6 @@
 package api
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -67,7 +66,7 @@ type PushResult struct {
 	Unchanged bool  `json:"unchanged"`
 	// Warnings name connected builds generated with a flag the push
 	// removed: their code may still read it.
-	Warnings []json.RawMessage `json:"warnings"`
+	Warnings []RemovedFlagWarning `json:"warnings"`
 }
 
 // Use is a place in an environment's live rules that a refused push would

@@ -68,9 +68,8 @@ func definitionsPush(ctx context.Context, args []string, stdio Stdio) int {
 		return fail(stdio.Err, "definitions push", *file, err)
 	}
 	for _, w := range res.Warnings {
-		var m struct{ Message string }
-		if json.Unmarshal(w, &m) == nil && m.Message != "" {
-			fmt.Fprintf(stdio.Err, "warning: %s\n", m.Message)
+		if w.Message != "" {
+			fmt.Fprintf(stdio.Err, "warning: %s\n", w.Message)
 		}
 	}
 	if res.Unchanged {
