@@ -90,6 +90,24 @@ type RollbackImpact struct {
 	To     int64    `json:"to"`
 }
 
+// RulesDocument is a rules document as GET .../rules answers it in JSON
+// (the document's own format, whose other keys this leaves out): the
+// named filters and the rules, by name.
+type RulesDocument struct {
+	Filters map[string]string       `json:"filters"`
+	Rules   map[string]DocumentRule `json:"rules"`
+}
+
+// DocumentRule is one rule of a RulesDocument, as written: its values
+// undecoded, its priority as written, enabled nil when not said (true).
+type DocumentRule struct {
+	Filter     string                     `json:"filter"`
+	Variants   map[string]json.RawMessage `json:"variants"`
+	Priority   json.Number                `json:"priority"`
+	Enabled    *bool                      `json:"enabled"`
+	SplitGroup string                     `json:"split_group"`
+}
+
 // Evaluation is POST .../evaluate's answer: each flag's result by name, and
 // the version evaluated. The fields stand in the order of their names, as
 // the server has always written them.

@@ -72,9 +72,7 @@ func (r *Remote) versionAt(ctx context.Context, t time.Time) (*api.VersionInfo, 
 		if err != nil {
 			return nil, err
 		}
-		var page struct {
-			Versions []api.VersionInfo `json:"versions"`
-		}
+		var page api.Versions
 		if err := json.Unmarshal(body, &page); err != nil {
 			return nil, r.problem("versions", err.Error())
 		}
@@ -101,13 +99,14 @@ func (r *Remote) rulesOf(ctx context.Context, n int) (*vexilrt.RulesDoc, error) 
 	if err != nil {
 		return nil, err
 	}
-	var v struct {
-		Rules string `json:"rules"`
-	}
+	var v api.VersionInfo
 	if err := json.Unmarshal(body, &v); err != nil {
 		return nil, r.problem(path, err.Error())
 	}
-	return LoadRules(fmt.Sprintf("%s@v%d", r.Env, n), []byte(v.Rules))
+	if v.Rules == nil {
+		return nil, r.problem(path, "the answer has no rules")
+	}
+	return LoadRules(fmt.Sprintf("%s@v%d", r.Env, n), []byte(*v.Rules))
 }
 
 func (r *Remote) endpoint(path string) string {

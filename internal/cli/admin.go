@@ -85,12 +85,7 @@ func fail(stderr io.Writer, cmd, file string, err error) int {
 	}
 	fmt.Fprintf(stderr, "vexil %s: %v\n", cmd, ae)
 	for _, raw := range ae.Details {
-		var d struct {
-			Path    string `json:"path"`
-			Line    int    `json:"line"`
-			Col     int    `json:"col"`
-			Message string `json:"message"`
-		}
+		var d api.Problem
 		if json.Unmarshal(raw, &d) == nil && d.Message != "" {
 			fmt.Fprintf(stderr, "%s:%d:%d: %s: %s\n", file, d.Line, d.Col, d.Path, d.Message)
 		} else {
@@ -185,15 +180,7 @@ func rulesPut(ctx context.Context, args []string, stdio Stdio) int {
 	if requested(b, *env, stdio) {
 		return exitOK
 	}
-	var out struct {
-		Version  int64 `json:"version"`
-		Warnings []struct {
-			Path    string `json:"path"`
-			Line    int    `json:"line"`
-			Col     int    `json:"col"`
-			Message string `json:"message"`
-		} `json:"warnings"`
-	}
+	var out api.SaveResult
 	json.Unmarshal(b, &out)
 	for _, w := range out.Warnings {
 		fmt.Fprintf(stdio.Err, "%s:%d:%d: %s: warning: %s\n", *file, w.Line, w.Col, w.Path, w.Message)
@@ -233,9 +220,7 @@ func rulesHistory(ctx context.Context, args []string, stdio Stdio) int {
 		stdio.Out.Write(b)
 		return exitOK
 	}
-	var out struct {
-		Versions []api.VersionInfo `json:"versions"`
-	}
+	var out api.Versions
 	if err := json.Unmarshal(b, &out); err != nil {
 		return fail(stdio.Err, "rules history", "", err)
 	}
@@ -274,10 +259,7 @@ func rulesDiff(ctx context.Context, args []string, stdio Stdio) int {
 		stdio.Out.Write(b)
 		return exitOK
 	}
-	var out struct {
-		Changes []struct{ Kind, Name, Change string } `json:"changes"`
-		Text    string                                `json:"text"`
-	}
+	var out api.Diff
 	if err := json.Unmarshal(b, &out); err != nil {
 		return fail(stdio.Err, "rules diff", "", err)
 	}
@@ -307,15 +289,11 @@ func rulesRollback(ctx context.Context, args []string, stdio Stdio) int {
 	if err != nil {
 		return fail(stdio.Err, "rules rollback", "", err)
 	}
-	req := map[string]any{"to": *to, "message": *msg, "dry_run": *dryRun}
 	ts, code, ok := readTargets("rules rollback", *targetsFile, stdio.Err)
 	if !ok {
 		return code
 	}
-	if ts != nil {
-		req["targets"] = ts
-	}
-	body, _ := json.Marshal(req)
+	body, _ := json.Marshal(api.RollbackRequest{To: to, Message: *msg, DryRun: *dryRun, Targets: ts})
 	b, _, err := c.do(ctx, "POST", c.envPath(*env, "/rollback"), body)
 	if err != nil {
 		return fail(stdio.Err, "rules rollback", "", err)
@@ -324,15 +302,12 @@ func rulesRollback(ctx context.Context, args []string, stdio Stdio) int {
 		if requested(b, *env, stdio) {
 			return exitOK
 		}
-		var out struct{ Version int64 }
+		var out api.VersionResult
 		json.Unmarshal(b, &out)
 		fmt.Fprintf(stdio.Out, "%s version %d (rolled back to %d)\n", *env, out.Version, *to)
 		return exitOK
 	}
-	var out struct {
-		From, To int64
-		Impact   []api.Impact
-	}
+	var out api.RollbackImpact
 	json.Unmarshal(b, &out)
 	if len(ts) == 0 {
 		// "would change 0 values" would read as "safe"; nothing was evaluated.
@@ -408,14 +383,9 @@ func runLock(ctx context.Context, args []string, stdio Stdio) int {
 	if err != nil {
 		return fail(stdio.Err, "lock", "", err)
 	}
-	var l struct {
-		Locked   bool      `json:"locked"`
-		LockedBy string    `json:"locked_by"`
-		Reason   string    `json:"reason"`
-		Until    time.Time `json:"until"`
-	}
+	var l api.LockState
 	json.Unmarshal(b, &l)
-	if !l.Locked {
+	if !l.Locked || l.Until == nil {
 		fmt.Fprintf(stdio.Out, "%s is not locked\n", *env)
 	} else {
 		fmt.Fprintf(stdio.Out, "%s locked by %s until %s: %s\n", *env, l.LockedBy, l.Until.Format(time.RFC3339), l.Reason)
@@ -478,9 +448,7 @@ func tokenList(ctx context.Context, args []string, stdio Stdio) int {
 	if err != nil {
 		return fail(stdio.Err, "token list", "", err)
 	}
-	var out struct {
-		Tokens []api.TokenInfo `json:"tokens"`
-	}
+	var out api.Tokens
 	if err := json.Unmarshal(b, &out); err != nil {
 		return fail(stdio.Err, "token list", "", err)
 	}

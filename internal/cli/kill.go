@@ -59,7 +59,7 @@ func killOrRestore(ctx context.Context, cmd string, args []string, stdio Stdio) 
 	if requested(b, *env, stdio) {
 		return exitOK
 	}
-	var out struct{ Version int64 }
+	var out api.VersionResult
 	json.Unmarshal(b, &out)
 	if cmd == "kill" {
 		fmt.Fprintf(stdio.Out, "killed %s in %s (version %d): everyone gets %s until vexil unkill\n", flagName, *env, out.Version, forced)

@@ -16,7 +16,7 @@ var lockDurations = []string{"15m", "30m", "1h", "2h", "4h", "8h", "24h", "72h"}
 
 type envLock struct {
 	Env       string
-	Lock      lockInfo
+	Lock      api.LockState
 	CanUnlock bool
 }
 
@@ -29,7 +29,7 @@ func (h *handler) locksPage(w http.ResponseWriter, r *http.Request, s *session) 
 	p := h.newPage(r, s, "Locks", "locks")
 	d := locksData{Durations: lockDurations}
 	for _, e := range p.Envs {
-		var l lockInfo
+		var l api.LockState
 		if err := h.api.getJSON(r.Context(), s.token, envPath(e.Name, "lock"), &l); err != nil {
 			h.fail(w, r, s, err)
 			return
@@ -56,10 +56,10 @@ func (h *handler) lock(w http.ResponseWriter, r *http.Request, s *session) {
 			h.redirect(w, r, s, "/locks", "A lock needs a reason and a duration.")
 			return
 		}
-		var l lockInfo
+		var l api.Lock
 		err = h.api.sendJSON(r.Context(), s.token, http.MethodPost, envPath(env, "lock"),
 			api.LockRequest{For: dur, Reason: reason}, &l)
-		msg = fmt.Sprintf("Locked %s until %s.", env, when(l.Until))
+		msg = fmt.Sprintf("Locked %s until %s.", env, when(stamp(l.Until)))
 	}
 	if err != nil {
 		if statusOf(err) == http.StatusUnauthorized {
@@ -73,7 +73,7 @@ func (h *handler) lock(w http.ResponseWriter, r *http.Request, s *session) {
 
 type auditData struct {
 	Project, Env, Actor, Action, Outcome string
-	Entries                              []auditEntry
+	Entries                              []api.AuditEntry
 	Before                               string
 	Actions                              []string
 }
@@ -105,16 +105,14 @@ func (h *handler) auditPage(w http.ResponseWriter, r *http.Request, s *session) 
 			v.Set(k, val)
 		}
 	}
-	var out struct {
-		Entries []auditEntry `json:"entries"`
-	}
+	var out api.AuditLog
 	if err := h.api.getJSON(r.Context(), s.token, "/api/v1/audit?"+v.Encode(), &out); err != nil {
 		h.fail(w, r, s, err)
 		return
 	}
 	d.Entries = out.Entries
 	if n := len(out.Entries); n == auditPageSize {
-		d.Before = string(out.Entries[n-1].ID)
+		d.Before = strconv.FormatInt(out.Entries[n-1].ID, 10)
 	}
 	p := h.newPage(r, s, "Audit log", "audit")
 	p.Data = d
@@ -122,9 +120,9 @@ func (h *handler) auditPage(w http.ResponseWriter, r *http.Request, s *session) 
 }
 
 type tokensData struct {
-	Tokens   []tokenInfo
+	Tokens   []api.TokenInfo
 	Roles    []string
-	NewToken *tokenInfo // shown once, right after it is made
+	NewToken *api.TokenInfo // shown once, right after it is made
 	Err      string
 }
 
@@ -135,9 +133,7 @@ func (h *handler) tokensPage(w http.ResponseWriter, r *http.Request, s *session)
 }
 
 func (h *handler) showTokens(w http.ResponseWriter, r *http.Request, s *session, status int, d *tokensData) {
-	var out struct {
-		Tokens []tokenInfo `json:"tokens"`
-	}
+	var out api.Tokens
 	if err := h.api.getJSON(r.Context(), s.token, "/api/v1/tokens", &out); err != nil {
 		h.fail(w, r, s, err)
 		return
@@ -149,12 +145,12 @@ func (h *handler) showTokens(w http.ResponseWriter, r *http.Request, s *session,
 }
 
 func (h *handler) createToken(w http.ResponseWriter, r *http.Request, s *session) {
-	in := map[string]any{
-		"name":         strings.TrimSpace(r.PostForm.Get("name")),
-		"role":         r.PostForm.Get("role"),
-		"environments": append([]string{}, r.PostForm["env"]...),
+	in := api.TokenRequest{
+		Name:         strings.TrimSpace(r.PostForm.Get("name")),
+		Role:         r.PostForm.Get("role"),
+		Environments: append([]string{}, r.PostForm["env"]...),
 	}
-	var t tokenInfo
+	var t api.TokenInfo
 	if err := h.api.sendJSON(r.Context(), s.token, http.MethodPost, "/api/v1/tokens", in, &t); err != nil {
 		if statusOf(err) == http.StatusUnauthorized || statusOf(err) == 0 {
 			h.fail(w, r, s, err)

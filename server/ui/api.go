@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/vexilhq/vexil/internal/api"
-	vexilrt "github.com/vexilhq/vexil/runtime"
 )
 
 // maxAPIResponse bounds what the UI reads from one in-process API answer, so
@@ -41,36 +40,27 @@ func (e *apiError) Error() string {
 	return e.Message
 }
 
-// located is one entry of a 422's details.
-type located struct {
-	Path    string `json:"path"`
-	Line    int    `json:"line"`
-	Col     int    `json:"col"`
-	Message string `json:"message"`
-}
+// located is a compile error or warning at its place in a draft (a 422's
+// details, a save's warnings), as the pages name it.
+type located = api.Problem
 
-// lockInfo is a lock's state (GET .../lock, and a 423's details).
-type lockInfo struct {
-	Locked    bool   `json:"locked"`
-	LockedBy  string `json:"locked_by"`
-	Reason    string `json:"reason"`
-	Until     string `json:"until"`
-	CreatedAt string `json:"created_at"`
-	Yours     bool   `json:"yours"` // the caller's token holds it (GET .../lock only)
-}
-
-// located returns the positions of a 422, or nil.
+// located returns the positions of a 422, or nil. The pages show no
+// diagnostic codes, and the check answers (JSON to the editor's script)
+// carry none, as before the API had them.
 func (e *apiError) located() []located {
 	var ds []located
 	if e.Status == http.StatusUnprocessableEntity {
 		_ = json.Unmarshal(e.Details, &ds)
 	}
+	for i := range ds {
+		ds[i].Code = ""
+	}
 	return ds
 }
 
 // lock returns the lock of a 423, or nil.
-func (e *apiError) lock() *lockInfo {
-	var ls []lockInfo
+func (e *apiError) lock() *api.LockState {
+	var ls []api.LockState
 	if e.Status != http.StatusLocked || json.Unmarshal(e.Details, &ls) != nil || len(ls) == 0 {
 		return nil
 	}
@@ -211,21 +201,8 @@ func (r *recorder) Write(p []byte) (int, error) {
 	return r.body.Write(p)
 }
 
-// The API's shapes (docs/api.md) that the pages read.
-
-type rulesDoc struct {
-	Filters map[string]string  `json:"filters"`
-	Rules   map[string]ruleDef `json:"rules"`
-}
-
-type ruleDef struct {
-	Filter     string                     `json:"filter"`
-	Variants   map[string]json.RawMessage `json:"variants"`
-	Priority   json.Number                `json:"priority"`
-	Enabled    *bool                      `json:"enabled"`
-	SplitGroup string                     `json:"split_group"`
-}
-
+// versionInfo is api.VersionInfo as the flag page's history read it before
+// the API had that type; it goes when the flag page reads api.VersionInfo.
 type versionInfo struct {
 	Version   int    `json:"version"`
 	Parent    int    `json:"parent"`
@@ -235,89 +212,4 @@ type versionInfo struct {
 	CreatedAt string `json:"created_at"`
 	Rules     string `json:"rules"`
 	Format    string `json:"format"`
-}
-
-type diffResult struct {
-	From    int          `json:"from"`
-	To      int          `json:"to"`
-	Changes []api.Change `json:"changes"`
-	Text    string       `json:"text"`
-}
-
-// impact is a rollback dry run's answer line, decoded as the API writes it.
-type impact = api.Impact
-
-type evalResult struct {
-	Value   any                  `json:"value"`
-	Variant string               `json:"variant"`
-	Reason  string               `json:"reason"`
-	Rule    string               `json:"rule"`
-	Explain *vexilrt.Explanation `json:"explain"`
-}
-
-type evalResponse struct {
-	Version string                `json:"version"`
-	Results map[string]evalResult `json:"results"`
-}
-
-// evalSummary is an evaluation without its explain trace: the page shows
-// the trace only for the draft, and skipping it halves the decoding.
-type evalSummary struct {
-	Version string `json:"version"`
-	Results map[string]struct {
-		Value   any    `json:"value"`
-		Variant string `json:"variant"`
-		Rule    string `json:"rule"`
-	} `json:"results"`
-}
-
-type killInfo struct {
-	Reason string `json:"reason"`
-	By     string `json:"by"`
-	At     string `json:"at"`
-}
-
-type auditEntry struct {
-	ID            flexID `json:"id"`
-	Time          string `json:"time"`
-	Actor         string `json:"actor"`
-	Project       string `json:"project"`
-	Env           string `json:"env"`
-	Action        string `json:"action"`
-	Outcome       string `json:"outcome"`
-	BeforeVersion flexID `json:"before_version"`
-	AfterVersion  flexID `json:"after_version"`
-	Message       string `json:"message"`
-	Detail        any    `json:"detail"`
-}
-
-type tokenInfo struct {
-	ID           flexID   `json:"id"`
-	Name         string   `json:"name"`
-	Role         string   `json:"role"`
-	Environments []string `json:"environments"`
-	CreatedAt    string   `json:"created_at"`
-	CreatedBy    string   `json:"created_by"`
-	RevokedAt    string   `json:"revoked_at"`
-	Token        string   `json:"token"`
-}
-
-// flexID reads an identifier or version the API may write as a number, a
-// string or null, so the UI does not depend on which.
-type flexID string
-
-func (f *flexID) UnmarshalJSON(b []byte) error {
-	switch {
-	case string(b) == "null":
-		*f = ""
-	case len(b) > 0 && b[0] == '"':
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		*f = flexID(s)
-	default:
-		*f = flexID(b)
-	}
-	return nil
 }

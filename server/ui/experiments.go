@@ -282,7 +282,7 @@ func (h *handler) ship(w http.ResponseWriter, r *http.Request, s *session) {
 	if !ok {
 		return
 	}
-	h.redirect(w, r, s, back, fmt.Sprintf("Saved version %s: rule %s gives %s to everyone. The experiment's rules stay below it; remove them when you tidy up.", saved.Version, rule, variant))
+	h.redirect(w, r, s, back, fmt.Sprintf("Saved version %d: rule %s gives %s to everyone. The experiment's rules stay below it; remove them when you tidy up.", saved.Version, rule, variant))
 }
 
 // shipRules adds to a rules document a rule that sets flag to variant for

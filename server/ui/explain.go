@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"encoding/json"
 	"html"
 	"html/template"
 	"strconv"
@@ -9,14 +10,24 @@ import (
 	vexilrt "github.com/vexilhq/vexil/runtime"
 )
 
-// explainHTML renders an explain trace: each rule tried, in order, with its
+// explainHTML renders an evaluation's explain trace as the API answers it
+// (none: nothing); only the rows shown are decoded.
+func explainHTML(raw json.RawMessage) template.HTML {
+	if len(raw) == 0 {
+		return ""
+	}
+	var ex vexilrt.Explanation
+	if err := json.Unmarshal(raw, &ex); err != nil {
+		return ""
+	}
+	return explainTrace(&ex)
+}
+
+// explainTrace renders an explain trace: each rule tried, in order, with its
 // filter's clause tree. Built here, escaping every value, because a page
 // with hundreds of flags has thousands of trace lines and template actions
 // cost a reflective call each.
-func explainHTML(ex *vexilrt.Explanation) template.HTML {
-	if ex == nil {
-		return ""
-	}
+func explainTrace(ex *vexilrt.Explanation) template.HTML {
 	var b strings.Builder
 	b.WriteString(`<details class="explain"><summary>explain</summary>`)
 	if ex.Killed {

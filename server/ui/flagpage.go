@@ -36,7 +36,7 @@ type flagPageData struct {
 	flagRow
 	Rules   []flagRule
 	Base    int // the rules version the page shows (If-Match of a rollout change)
-	Lock    lockInfo
+	Lock    api.LockState
 	History []versionInfo // versions that changed the flag's rules
 	Scanned int           // how many recent versions History looked at
 	More    bool          // older versions are read on later visits
@@ -58,14 +58,12 @@ func (h *handler) flagPage(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	f := &defs.Flags[i]
 	res, err := h.api.call(ctx, s.token, http.MethodGet, envPath(env, "rules"), nil, nil)
-	var doc rulesDoc
+	var doc api.RulesDocument
 	if err == nil {
 		err = decode("rules", res.Body, &doc)
 	}
-	var kills struct {
-		Kills map[string]killInfo `json:"kills"`
-	}
-	var lock lockInfo
+	var kills api.Kills
+	var lock api.LockState
 	if err == nil {
 		err = h.api.getJSON(ctx, s.token, envPath(env, "kills"), &kills)
 	}
@@ -111,7 +109,7 @@ func (h *handler) flagPage(w http.ResponseWriter, r *http.Request, s *session) {
 // splitRoom is how far a rule's range can grow: to 100, or to the start of
 // the next range of the same attribute in its split group (setRollout
 // refuses to reach it).
-func splitRoom(doc *rulesDoc, rule, seed string, op filter.Operand) float64 {
+func splitRoom(doc *api.RulesDocument, rule, seed string, op filter.Operand) float64 {
 	room := 100.0
 	for name, rd := range doc.Rules {
 		if name == rule || cmp.Or(rd.SplitGroup, name) != seed {
@@ -148,17 +146,11 @@ func (h *handler) flagHistory(r *http.Request, s *session, env, flag string) ([]
 // rollout changes a rule's rollout percentage: the range widens or narrows
 // from its lower bound, and the document is saved through the API's normal
 // save (If-Match on the version the page showed, the lock, the audit log).
-// savedRules is the answer to a save of the rules.
-type savedRules struct {
-	Version  flexID    `json:"version"`
-	Warnings []located `json:"warnings"`
-}
-
 // saveRules saves text as env's rules against version base, the way the
 // rules editor does; when the save is refused it redirects to back saying
 // why (a stale base: again, to do again) and returns false.
-func (h *handler) saveRules(w http.ResponseWriter, r *http.Request, s *session, env, back, text string, base int, msg, again string) (savedRules, bool) {
-	var saved savedRules
+func (h *handler) saveRules(w http.ResponseWriter, r *http.Request, s *session, env, back, text string, base int, msg, again string) (api.SaveResult, bool) {
+	var saved api.SaveResult
 	ctype := "application/yaml"
 	if strings.HasPrefix(strings.TrimSpace(text), "{") {
 		ctype = "application/json"
@@ -216,7 +208,7 @@ func (h *handler) rollout(w http.ResponseWriter, r *http.Request, s *session) {
 	if !ok {
 		return
 	}
-	note := fmt.Sprintf("Saved version %s: rule %s now has %s (was %s).", saved.Version, rule, after, before)
+	note := fmt.Sprintf("Saved version %d: rule %s now has %s (was %s).", saved.Version, rule, after, before)
 	if n := len(saved.Warnings); n > 0 {
 		note += fmt.Sprintf(" %d warning(s): %s", n, joinLocated(saved.Warnings))
 	}

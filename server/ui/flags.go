@@ -22,7 +22,7 @@ const expiryWarning = 30 * 24 * time.Hour
 type flagRow struct {
 	F        *api.FlagDef // not embedded: templates look embedded fields up slowly
 	Expiry   string       // "", "soon" or "past"
-	Kill     *killInfo
+	Kill     *api.Kill
 	Variants []string
 	Default  string
 	Safe     string        // what a kill serves
@@ -41,7 +41,7 @@ type flagsData struct {
 	Query  string
 	Flags  []flagRow
 	Total  int
-	Lock   lockInfo
+	Lock   api.LockState
 	Alerts int // expired or expiring flags
 	// Unconfirmed is the flag whose kill was sent without ticking its
 	// confirmation, and Reason what its form said, to show it again.
@@ -61,11 +61,9 @@ func (h *handler) flagsPage(w http.ResponseWriter, r *http.Request, s *session) 
 func (h *handler) showFlags(w http.ResponseWriter, r *http.Request, s *session, status int, q string, refused *flagsData) {
 	ctx, env := r.Context(), r.PathValue("env")
 	var defs api.Definitions
-	var doc rulesDoc
-	var kills struct {
-		Kills map[string]killInfo `json:"kills"`
-	}
-	var lock lockInfo
+	var doc api.RulesDocument
+	var kills api.Kills
+	var lock api.LockState
 	for _, c := range []struct {
 		path string
 		v    any
@@ -144,7 +142,7 @@ func matchesQuery(f *api.FlagDef, q string) bool {
 // rulesByFlag lists, for each flag, the rules that can set it, in the order
 // they are tried. A rule on an alias also decides its flag, and the other way
 // round, so both see each other's rules.
-func rulesByFlag(doc *rulesDoc, defs *api.Definitions) map[string][]ruleRow {
+func rulesByFlag(doc *api.RulesDocument, defs *api.Definitions) map[string][]ruleRow {
 	canonical, types := map[string]string{}, map[string]string{}
 	for _, f := range defs.Flags {
 		if f.Alias != "" {
@@ -265,9 +263,7 @@ func (h *handler) kill(w http.ResponseWriter, r *http.Request, s *session) {
 	if restore {
 		method, verb = http.MethodDelete, "Restored"
 	}
-	var out struct {
-		Version flexID `json:"version"`
-	}
+	var out api.VersionResult
 	hdr := http.Header{"Vexil-Message": {headerSafe(reason)}}
 	body, _ := json.Marshal(api.KillRequest{Reason: reason})
 	res, err := h.api.call(r.Context(), s.token, method, envPath(env, "flags", flag, "kill"), hdr, body)
@@ -286,5 +282,5 @@ func (h *handler) kill(w http.ResponseWriter, r *http.Request, s *session) {
 		h.redirect(w, r, s, back, fmt.Sprintf("Could not change %s: %v", flag, err))
 		return
 	}
-	h.redirect(w, r, s, back, fmt.Sprintf("%s %s (version %s).", verb, flag, out.Version))
+	h.redirect(w, r, s, back, fmt.Sprintf("%s %s (version %d).", verb, flag, out.Version))
 }

@@ -15,46 +15,47 @@ import (
 const historyPageSize = 50
 
 type historyData struct {
-	Versions []versionInfo
-	Before   int // the next page's ?before=
+	Versions []api.VersionInfo
+	Before   int64 // the next page's ?before=
 }
 
 func (h *handler) historyPage(w http.ResponseWriter, r *http.Request, s *session) {
 	env := r.PathValue("env")
 	var d historyData
-	var err error
-	d.Versions, d.Before, err = h.versionList(r, s, fmt.Sprintf("%s?limit=%d", envPath(env, "versions"), historyPageSize))
-	if err != nil {
+	var out api.Versions
+	if err := h.api.getJSON(r.Context(), s.token, pageOf(r, fmt.Sprintf("%s?limit=%d", envPath(env, "versions"), historyPageSize)), &out); err != nil {
 		h.fail(w, r, s, err)
 		return
+	}
+	d.Versions = out.Versions
+	if n := len(out.Versions); n > 0 {
+		d.Before = nextPage(n, out.Versions[n-1].Version)
 	}
 	p := h.newPage(r, s, "History · "+env, "history")
 	p.Data = d
 	h.render(w, r, http.StatusOK, "history", p)
 }
 
-// versionList asks path for a page of versions, below the request's
-// ?before= when it names one, and returns them with the next page's
-// before (0: this is the last page).
-func (h *handler) versionList(r *http.Request, s *session, path string) ([]versionInfo, int, error) {
+// pageOf is path, a list of versions, below the request's ?before= when it
+// names one.
+func pageOf(r *http.Request, path string) string {
 	if b, err := strconv.Atoi(r.URL.Query().Get("before")); err == nil && b > 0 {
 		path += "&before=" + strconv.Itoa(b)
 	}
-	var out struct {
-		Versions []versionInfo `json:"versions"`
+	return path
+}
+
+// nextPage is the next page's ?before= after a page of n versions ending
+// at last (0: this is the last page).
+func nextPage(n int, last int64) int64 {
+	if n == historyPageSize && last > 1 {
+		return last
 	}
-	if err := h.api.getJSON(r.Context(), s.token, path, &out); err != nil {
-		return nil, 0, err
-	}
-	before := 0
-	if n := len(out.Versions); n == historyPageSize && out.Versions[n-1].Version > 1 {
-		before = out.Versions[n-1].Version
-	}
-	return out.Versions, before, nil
+	return 0
 }
 
 type diffData struct {
-	diffResult
+	api.Diff
 	Lines []diffLine
 }
 
@@ -69,11 +70,11 @@ func (h *handler) diffPage(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	var d diffData
 	path := fmt.Sprintf("%s?from=%d&to=%d", envPath(env, "diff"), from, to)
-	if err := h.api.getJSON(r.Context(), s.token, path, &d.diffResult); err != nil {
+	if err := h.api.getJSON(r.Context(), s.token, path, &d.Diff); err != nil {
 		h.fail(w, r, s, err)
 		return
 	}
-	d.From, d.To = from, to
+	d.From, d.To = int64(from), int64(to)
 	d.Lines = unifiedLines(d.Text)
 	p := h.newPage(r, s, fmt.Sprintf("Diff %d → %d · %s", from, to, env), "history")
 	p.Data = d
@@ -81,26 +82,26 @@ func (h *handler) diffPage(w http.ResponseWriter, r *http.Request, s *session) {
 }
 
 type rollbackData struct {
-	To      int
-	Target  versionInfo
+	To      int64
+	Target  api.VersionInfo
 	Targets string // sample targets: one JSON object per line, or a JSON array
 	// Labels name each sample target by its key attributes (user_id u-7),
 	// by its index where it has none.
 	Labels  []string
 	Message string
 	DryRun  bool
-	From    int // the version the dry run compared against
-	Impact  []impact
+	From    int64 // the version the dry run compared against
+	Impact  []api.Impact
 	Err     string
 	// BadTargets says Err is about the sample targets, which take the focus.
 	BadTargets bool
-	Lock       *lockInfo
+	Lock       *api.LockState
 }
 
 // rollbackPage asks for sample targets before a rollback, so the user sees
 // its impact first.
 func (h *handler) rollbackPage(w http.ResponseWriter, r *http.Request, s *session) {
-	to, err := strconv.Atoi(r.URL.Query().Get("to"))
+	to, err := strconv.ParseInt(r.URL.Query().Get("to"), 10, 64)
 	if err != nil || to < 0 {
 		h.fail(w, r, s, &apiError{Status: http.StatusBadRequest, Message: "choose a version to roll back to"})
 		return
@@ -114,7 +115,7 @@ func (h *handler) rollbackPage(w http.ResponseWriter, r *http.Request, s *sessio
 
 func (h *handler) showRollback(w http.ResponseWriter, r *http.Request, s *session, status int, d *rollbackData) {
 	env := r.PathValue("env")
-	if err := h.api.getJSON(r.Context(), s.token, envPath(env, "versions", strconv.Itoa(d.To)), &d.Target); err != nil {
+	if err := h.api.getJSON(r.Context(), s.token, envPath(env, "versions", strconv.FormatInt(d.To, 10)), &d.Target); err != nil {
 		h.fail(w, r, s, err)
 		return
 	}
@@ -127,7 +128,7 @@ func (h *handler) rollbackPost(w http.ResponseWriter, r *http.Request, s *sessio
 	env := r.PathValue("env")
 	d := &rollbackData{Targets: r.PostFormValue("targets"), Message: r.PostFormValue("message")}
 	var err error
-	if d.To, err = strconv.Atoi(r.PostFormValue("to")); err != nil {
+	if d.To, err = strconv.ParseInt(r.PostFormValue("to"), 10, 64); err != nil {
 		http.Error(w, "bad version", http.StatusBadRequest)
 		return
 	}
@@ -148,7 +149,7 @@ func (h *handler) rollbackPost(w http.ResponseWriter, r *http.Request, s *sessio
 		hdr.Set("If-Match", strconv.Quote(from))
 	}
 	apply := r.PostFormValue("action") == "apply"
-	body, _ := json.Marshal(map[string]any{"to": d.To, "message": d.Message, "dry_run": !apply, "targets": targets})
+	body, _ := json.Marshal(api.RollbackRequest{To: &d.To, Message: d.Message, DryRun: !apply, Targets: targets})
 	res, err := h.api.call(r.Context(), s.token, http.MethodPost, envPath(env, "rollback"), hdr, body)
 	if err != nil {
 		ae := asAPIError(err)
@@ -169,18 +170,13 @@ func (h *handler) rollbackPost(w http.ResponseWriter, r *http.Request, s *sessio
 		return
 	}
 	if apply {
-		var out struct {
-			Version flexID `json:"version"`
-		}
+		var out api.VersionResult
 		_ = decode("rollback", res.Body, &out)
 		h.redirect(w, r, s, "/envs/"+pathEscape(env)+"/history",
-			fmt.Sprintf("Rolled back to version %d; the result is version %s.", d.To, out.Version))
+			fmt.Sprintf("Rolled back to version %d; the result is version %d.", d.To, out.Version))
 		return
 	}
-	var dry struct {
-		From   int      `json:"from"`
-		Impact []impact `json:"impact"`
-	}
+	var dry api.RollbackImpact
 	if err := decode("rollback", res.Body, &dry); err != nil {
 		h.fail(w, r, s, err)
 		return

@@ -143,11 +143,9 @@ func definitionsOf(src string, defs *vexilrt.Definitions) api.Definitions {
 }
 
 type defsHistoryData struct {
-	Project string
-	// GET .../definitions/versions fills a rules version's fields but its
-	// action, rules and format.
-	Versions []versionInfo
-	Before   int
+	Project  string
+	Versions []api.DefinitionsVersion
+	Before   int64
 }
 
 func defsPath(ctx context.Context, rest string) string {
@@ -157,11 +155,14 @@ func defsPath(ctx context.Context, rest string) string {
 // definitionsPage lists the project's definitions versions, newest first.
 func (h *handler) definitionsPage(w http.ResponseWriter, r *http.Request, s *session) {
 	d := defsHistoryData{Project: cmp.Or(projectOf(r.Context()), defaultProject)}
-	var err error
-	d.Versions, d.Before, err = h.versionList(r, s, defsPath(r.Context(), fmt.Sprintf("/versions?limit=%d", historyPageSize)))
-	if err != nil {
+	var out api.DefinitionsVersions
+	if err := h.api.getJSON(r.Context(), s.token, pageOf(r, defsPath(r.Context(), fmt.Sprintf("/versions?limit=%d", historyPageSize))), &out); err != nil {
 		h.fail(w, r, s, err)
 		return
+	}
+	d.Versions = out.Versions
+	if n := len(out.Versions); n > 0 {
+		d.Before = nextPage(n, out.Versions[n-1].Version)
 	}
 	p := h.newPage(r, s, "Definitions · "+d.Project, "definitions")
 	p.Data = d

@@ -27,7 +27,7 @@ type rulesData struct {
 	EvalErr string
 	BadAttr []targetError // target inputs that are not values of their type
 	Message string
-	Lock    *lockInfo
+	Lock    *api.LockState
 	Stale   *staleInfo
 	Rebased string // what the rebase did, shown above the editor
 	// Empty says the environment has never had rules: the page offers a
@@ -42,7 +42,7 @@ type resultRow struct {
 	Flag    string
 	Now     string // the value now, formatted; "" when the flag is new
 	NowRule string // the rule that decides it now
-	Draft   *evalResult
+	Draft   *api.EvalResult
 	Changed bool
 }
 
@@ -50,7 +50,7 @@ type resultRow struct {
 // and how the draft differs from what is there now.
 type staleInfo struct {
 	Current   int
-	Meanwhile diffResult
+	Meanwhile api.Diff
 	Lines     []diffLine // the text diff of the versions saved meanwhile
 	Mine      []diffLine // current → the draft
 	Conflicts []string   // where a rebase would need the user's hand
@@ -97,7 +97,7 @@ func (h *handler) showRules(w http.ResponseWriter, r *http.Request, s *session, 
 		d.Builder = newBuilderForm(defs, specFromForm(r))
 	}
 	if d.Lock == nil {
-		var lock lockInfo
+		var lock api.LockState
 		if err := h.api.getJSON(ctx, s.token, envPath(env, "lock"), &lock); err == nil && lock.Locked {
 			d.Lock = &lock
 		}
@@ -202,8 +202,7 @@ func (h *handler) evaluateDraft(r *http.Request, s *session, d *rulesData, defs 
 	if js, err := json.Marshal(attrs); err == nil {
 		s.addTarget(string(js))
 	}
-	var now evalSummary
-	var draft evalResponse
+	var now, draft api.Evaluation
 	if err := h.api.sendJSON(ctx, s.token, http.MethodPost, envPath(env, "evaluate"),
 		api.EvaluateRequest{Attributes: attrs}, &now); err != nil {
 		d.EvalErr = "Evaluating the current rules: " + err.Error()
@@ -278,12 +277,9 @@ func (h *handler) save(w http.ResponseWriter, r *http.Request, s *session, d *ru
 		return 0
 	}
 	if err == nil {
-		var out struct {
-			Version  flexID    `json:"version"`
-			Warnings []located `json:"warnings"`
-		}
+		var out api.SaveResult
 		_ = decode("save", res.Body, &out)
-		msg := fmt.Sprintf("Saved version %s.", out.Version)
+		msg := fmt.Sprintf("Saved version %d.", out.Version)
 		if n := len(out.Warnings); n > 0 {
 			msg += fmt.Sprintf(" %d warning(s): %s", n, joinLocated(out.Warnings))
 		}
@@ -301,7 +297,7 @@ func (h *handler) save(w http.ResponseWriter, r *http.Request, s *session, d *ru
 	case ae.Status == http.StatusLocked:
 		d.Lock = ae.lock()
 		if d.Lock == nil {
-			d.Lock = &lockInfo{Locked: true, Reason: ae.Message}
+			d.Lock = &api.LockState{Lock: api.Lock{Locked: true, Reason: ae.Message}}
 		}
 		d.EvalErr = "Not saved: the environment is locked."
 	case ae.Status == http.StatusPreconditionFailed:
@@ -368,9 +364,12 @@ func (h *handler) versionText(r *http.Request, s *session, n int) (string, error
 	if n <= 0 {
 		return "", nil
 	}
-	var v versionInfo
+	var v api.VersionInfo
 	err := h.api.getJSON(r.Context(), s.token, envPath(r.PathValue("env"), "versions", strconv.Itoa(n)), &v)
-	return v.Rules, err
+	if v.Rules == nil {
+		return "", err
+	}
+	return *v.Rules, err
 }
 
 // check validates a draft as the user types: the server compiles it, and

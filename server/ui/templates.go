@@ -15,9 +15,8 @@ func parseTemplates() (map[string]*template.Template, error) {
 		"join":    strings.Join,
 		"explain": explainHTML,
 		"when":    when,
-		// stamp writes a time as the API writes it, for when and datetime=.
-		"stamp": func(t time.Time) string { return t.Format(time.RFC3339Nano) },
-		"list":  func(xs ...string) []string { return xs },
+		"stamp":   stamp,
+		"list":    func(xs ...string) []string { return xs },
 		"labelled": func(label string, lines []diffLine) any {
 			return struct {
 				Label string
@@ -42,6 +41,22 @@ func parseTemplates() (map[string]*template.Template, error) {
 
 // when shows an API timestamp (RFC 3339) to the second, in UTC, and leaves
 // anything else as it is.
+// stamp writes a time (a time.Time, or a *time.Time that may be nil) as the
+// API writes it, for when and datetime=; "" for none or the zero time.
+func stamp(t any) string {
+	switch t := t.(type) {
+	case *time.Time:
+		if t != nil {
+			return stamp(*t)
+		}
+	case time.Time:
+		if !t.IsZero() {
+			return t.Format(time.RFC3339Nano)
+		}
+	}
+	return ""
+}
+
 func when(s string) string {
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
