@@ -206,12 +206,13 @@ func (c *Config) buildPass() {
 // they test, reporting false when a rule is not a conjunction of leaves the
 // pass can number or the rules reach into more than one word.
 func (c *Config) termsOf(f *cflag, leaves map[leafKey]int32) (uint8, bool) {
+	number := func(i int32) (int32, bool) { return c.passLeaf(i, leaves) }
 	word := -1
 	for _, fr := range f.rules {
 		var lits []int32 // leaf number, negated as -1-k
 		ok, possible := true, true
 		if fr.root != noFilter {
-			ok, possible = c.conjunction(fr.root, true, &lits, leaves)
+			ok, possible = c.conjunction(fr.root, true, &lits, number)
 		}
 		if !ok {
 			return 0, false
@@ -243,19 +244,20 @@ func (c *Config) termsOf(f *cflag, leaves map[leafKey]int32) (uint8, bool) {
 }
 
 // conjunction appends the leaves node i (negated unless pos) requires, as
-// literals. ok is false when the node is not a conjunction of numbered
-// leaves; possible is false when it can never hold.
-func (c *Config) conjunction(i int32, pos bool, lits *[]int32, leaves map[leafKey]int32) (ok, possible bool) {
+// literals numbered by number. ok is false when the node is not a
+// conjunction of leaves number numbers; possible is false when it can
+// never hold.
+func (c *Config) conjunction(i int32, pos bool, lits *[]int32, number func(leaf int32) (int32, bool)) (ok, possible bool) {
 	n := &c.nodes[i]
 	switch {
 	case n.op == nTrue || n.op == nFalse:
 		return true, (n.op == nTrue) == pos
 	case n.op == nNot:
-		return c.conjunction(n.a, !pos, lits, leaves)
+		return c.conjunction(n.a, !pos, lits, number)
 	case n.op == nAnd && pos, n.op == nOr && !pos: // not (a or b) is (not a) and (not b)
 		possible = true
 		for _, k := range c.kids[n.a:n.b] {
-			kok, kpossible := c.conjunction(k, pos, lits, leaves)
+			kok, kpossible := c.conjunction(k, pos, lits, number)
 			if !kok {
 				return false, false
 			}
@@ -263,25 +265,9 @@ func (c *Config) conjunction(i int32, pos bool, lits *[]int32, leaves map[leafKe
 		}
 		return true, possible
 	case n.op <= lastAttrOp && n.op >= nAttrInt, n.op == nInsplit && n.a != noSplitKey:
-		key := leafKey{n: *n}
-		switch n.op {
-		case nAttrInInt, nAttrInStr, nAttrAnyInt, nAttrAnyStr:
-			key.n.a, key.text = 0, c.nodeText[i]
-		}
-		k, seen := leaves[key]
-		if !seen {
-			if len(c.passLeaves) == 64*passWords {
-				return false, false
-			}
-			k = int32(len(c.passLeaves))
-			var r splitRange
-			if n.op == nInsplit {
-				c.passWordSplits[len(c.passLeaves)>>6] |= 1 << n.a
-				r = c.splitRanges[n.b]
-			}
-			c.passLeaves = append(c.passLeaves, i)
-			c.passRanges = append(c.passRanges, r)
-			leaves[key] = k
+		k, ok := number(i)
+		if !ok {
+			return false, false
 		}
 		if !pos {
 			k = -1 - k
@@ -290,6 +276,38 @@ func (c *Config) conjunction(i int32, pos bool, lits *[]int32, leaves map[leafKe
 		return true, true
 	}
 	return false, false
+}
+
+// leafKeyOf is the key of leaf node i.
+func (c *Config) leafKeyOf(i int32) leafKey {
+	key := leafKey{n: c.nodes[i]}
+	switch key.n.op {
+	case nAttrInInt, nAttrInStr, nAttrAnyInt, nAttrAnyStr:
+		key.n.a, key.text = 0, c.nodeText[i]
+	}
+	return key
+}
+
+// passLeaf is the pass's number of leaf node i, numbering it if it is new;
+// false when the pass has no room left.
+func (c *Config) passLeaf(i int32, leaves map[leafKey]int32) (int32, bool) {
+	key := c.leafKeyOf(i)
+	if k, seen := leaves[key]; seen {
+		return k, true
+	}
+	if len(c.passLeaves) == 64*passWords {
+		return 0, false
+	}
+	k := int32(len(c.passLeaves))
+	var r splitRange
+	if n := &c.nodes[i]; n.op == nInsplit {
+		c.passWordSplits[len(c.passLeaves)>>6] |= 1 << n.a
+		r = c.splitRanges[n.b]
+	}
+	c.passLeaves = append(c.passLeaves, i)
+	c.passRanges = append(c.passRanges, r)
+	leaves[key] = k
+	return k, true
 }
 
 // VariantIndexes is VariantIndex for several flags and one target, in one

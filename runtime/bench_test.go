@@ -181,29 +181,37 @@ func BenchmarkDecodeLarge(b *testing.B) {
 	}
 }
 
-// BenchmarkVariantIndexesAllFlags is bench/'s scenario 4 without the
-// benchmark's conversions: one pass over the 50 client flags of its
-// documents for its target, as View.Client() runs it.
-func BenchmarkVariantIndexesAllFlags(b *testing.B) {
+// benchScenarioConfig compiles bench/'s documents against its definitions,
+// as its vexil client does.
+func benchScenarioConfig(tb testing.TB) *Config {
+	tb.Helper()
 	read := func(name string) []byte {
 		src, err := os.ReadFile(filepath.Join("..", "bench", name))
 		if err != nil {
-			b.Skip(err)
+			tb.Skip(err)
 		}
 		return src
 	}
 	defs, diags := ParseDefinitions("flags.yaml", read("flags.yaml"))
 	if diags.HasErrors() {
-		b.Fatal(diags)
+		tb.Fatal(diags)
 	}
 	doc, diags := ParseRules("rules.yaml", read("rules.yaml"))
 	if diags.HasErrors() {
-		b.Fatal(diags)
+		tb.Fatal(diags)
 	}
 	c, diags := Compile(doc, CompileOptions{Definitions: defs})
 	if c == nil {
-		b.Fatal(diags)
+		tb.Fatal(diags)
 	}
+	return c
+}
+
+// BenchmarkVariantIndexesAllFlags is bench/'s scenario 4 without the
+// benchmark's conversions: one pass over the 50 client flags of its
+// documents for its target, as View.Client() runs it.
+func BenchmarkVariantIndexesAllFlags(b *testing.B) {
+	c := benchScenarioConfig(b)
 	ids := make([]FlagID, len(c.flags))
 	for i := range ids {
 		ids[i] = FlagID(i)

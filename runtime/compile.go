@@ -70,6 +70,7 @@ func (cc *compiler) compile() (*Config, Diagnostics) {
 		return nil, cc.diags
 	}
 	cc.programs()
+	cc.classPlans()
 	cc.numberSplits()
 	cc.c.buildPass()
 	c := cc.c
@@ -180,6 +181,9 @@ type compiler struct {
 	c          *Config
 	diags      Diagnostics
 	seen       map[string]bool // emitted diagnostics, so inlined filters report once
+	// allDAGs builds a decision DAG for every flag that can have one, not
+	// only where it is cheaper than the program (tests).
+	allDAGs bool
 
 	flagDecls []*FlagDef
 	asts      map[string]filter.Expr // parsed filters: "filters.NAME" / "rules.NAME"

@@ -218,6 +218,7 @@ type Config struct {
 	passRanges     []splitRange      // by numbered leaf: an insplit leaf's range of digests
 	passWordSplits [passWords]uint64 // split keys among each word's leaves
 	plans          *planCache        // passes over the lists of flags Views ask for (batch_plan.go)
+	classes        []classPlan       // flags decided by classes of their leaves (classes.go)
 
 	attrs      []string // slot names
 	attrTypes  []AttrType
@@ -248,6 +249,7 @@ type cflag struct {
 	program  bool   // rules compiled to c.prog, starting at entry
 	entry    int32  // a jump (see instr)
 	splits   uint64 // split keys the program tests directly (batch.go)
+	plan     int32  // 1 + index in c.classes; 0: no class plan (classes.go)
 }
 
 // flagRule is one rule in a flag's list, with what evaluation needs from it

@@ -20,6 +20,9 @@ func (c *Config) evalFlag(id FlagID, st *evalState) outcome {
 	if f.killed {
 		return outcome{value: f.safe, rule: -1, reason: f.forced}
 	}
+	if f.plan != 0 {
+		return c.runClasses(f, st)
+	}
 	if f.program {
 		return c.runProgram(f, st)
 	}
