@@ -89,7 +89,9 @@ func startOn(t testing.TB, u string, mod func(*Options)) *testEnv {
 	}
 	done := make(chan struct{})
 	go func() { srv.Run(ctx); close(done) }()
-	hs := httptest.NewServer(srv.Handler())
+	hs := httptest.NewUnstartedServer(srv.Handler())
+	hs.Listener = srv.Listen(hs.Listener, 0, 0) // as vexil serve does
+	hs.Start()
 	t.Cleanup(func() {
 		cancel()
 		<-done

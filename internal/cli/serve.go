@@ -107,6 +107,7 @@ func runServe(ctx context.Context, args []string, stdio Stdio) int {
 	mux.Handle("/ui/", server.ReadDeadline(webUI, *readTimeout))
 	mux.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusFound)) // a person opening the server's address
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	ln = srv.Listen(ln, hs.ReadHeaderTimeout, hs.IdleTimeout) // OFREP's evaluations before net/http
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -1,0 +1,776 @@
+// Package leanhttp serves a few kinds of small HTTP/1.1 request on a
+// connection itself, before net/http, and hands the connection to net/http
+// at the first request of any other kind.
+//
+// For a small request answered from memory, net/http's per-request work
+// costs several times the handler's: a context, a goroutine reading in the
+// background, about six deadline changes, header map copies, and an answer
+// over 4 KiB split into two write(2)s. Here a request is read with one
+// deadline, parsed in place, given to the same http.Handler, and answered
+// in one write(2). Whatever is unusual (another method or path, an escape
+// in the path, Transfer-Encoding, Expect, Upgrade, a header that does not
+// parse, HTTP/1.0, a request bigger than the buffer) is not judged here:
+// the connection, with every byte read and not answered, goes to net/http,
+// which serves the rest of it as it serves any connection.
+package leanhttp
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Options says which requests are served here and bounds each wait.
+type Options struct {
+	// Handler answers the requests served here (the same one net/http
+	// serves, so both give the same answers).
+	Handler http.Handler
+	// Takes reports whether a request of this method and path (unescaped:
+	// it has no '%') is served here.
+	Takes func(method, path string) bool
+	// MaxBody is the largest body served here; a larger one goes to
+	// net/http, whose limits answer it. At most MaxRequest less the header.
+	MaxBody int
+	// MaxRequest is the buffer for one request's header and body (default
+	// 8 KiB); a larger request goes to net/http.
+	MaxRequest int
+	// ReadHeaderTimeout, ReadTimeout (the body, after the header) and
+	// IdleTimeout (between requests) are net/http's Server fields of those
+	// names; zero means no limit.
+	ReadHeaderTimeout, ReadTimeout, IdleTimeout time.Duration
+	// ErrorLog, when set, hears of a handler's panic.
+	ErrorLog *log.Logger
+}
+
+// Listen returns a listener whose connections are served here until their
+// first request that is not; net/http (http.Server.Serve) serving the
+// returned listener gets those connections, and only those. Closing it
+// closes ln, then each connection served here once its current request is
+// answered.
+func Listen(ln net.Listener, opts Options) net.Listener {
+	if opts.MaxRequest <= 0 {
+		opts.MaxRequest = 8 << 10
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	l := &listener{Listener: ln, opts: opts, ctx: ctx, cancel: cancel,
+		handed: make(chan net.Conn), errs: make(chan error), done: make(chan struct{}), conns: map[*conn]bool{}}
+	l.outs.New = func() any { b := make([]byte, 0, 8<<10); return &b }
+	go l.acceptLoop()
+	return l
+}
+
+type listener struct {
+	net.Listener
+	opts   Options
+	ctx    context.Context // every request's; ends when the listener closes
+	cancel context.CancelFunc
+	handed chan net.Conn // connections for net/http
+	errs   chan error    // Accept's errors, for net/http
+	done   chan struct{} // closed by Close
+	once   sync.Once
+	outs   sync.Pool // *[]byte, answers being written
+	date   atomic.Pointer[dateLine]
+
+	mu     sync.Mutex
+	closed bool
+	conns  map[*conn]bool // served here; true while waiting for a request
+}
+
+func (l *listener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.handed:
+		return c, nil
+	case err := <-l.errs:
+		return nil, err
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *listener) Close() error {
+	err := net.ErrClosed
+	l.once.Do(func() {
+		err = l.Listener.Close()
+		l.mu.Lock()
+		l.closed = true
+		for c, idle := range l.conns {
+			if idle {
+				c.nc.SetReadDeadline(time.Unix(1, 0)) // wakes its wait, which then closes it
+			}
+		}
+		l.mu.Unlock()
+		close(l.done)
+		l.cancel()
+	})
+	return err
+}
+
+func (l *listener) acceptLoop() {
+	for {
+		nc, err := l.Listener.Accept()
+		if err != nil {
+			select {
+			case l.errs <- err: // net/http backs off from a temporary error
+			case <-l.done:
+				return
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		go l.serve(nc)
+	}
+}
+
+func (l *listener) serve(nc net.Conn) {
+	c := &conn{l: l, nc: nc}
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		nc.Close()
+		return
+	}
+	l.conns[c] = false
+	l.mu.Unlock()
+	handover := c.run()
+	l.mu.Lock()
+	delete(l.conns, c)
+	l.mu.Unlock()
+	if !handover {
+		nc.Close()
+		return
+	}
+	// net/http sets its own deadlines as it reads.
+	nc.SetReadDeadline(time.Time{})
+	hc := &handedConn{Conn: nc, pending: c.pending}
+	select {
+	case l.handed <- hc:
+	case <-l.done:
+		nc.Close()
+	}
+}
+
+// handedConn replays what was read before net/http took the connection.
+type handedConn struct {
+	net.Conn
+	pending []byte
+}
+
+func (c *handedConn) Read(p []byte) (int, error) {
+	if len(c.pending) > 0 {
+		n := copy(p, c.pending)
+		c.pending = c.pending[n:]
+		return n, nil
+	}
+	return c.Conn.Read(p)
+}
+
+// conn is one connection served here.
+type conn struct {
+	l       *listener
+	nc      net.Conn
+	remote  string
+	tmpl    *http.Request // carries the context every request gets
+	pending []byte        // what was read and not answered; its capacity is MaxRequest
+
+	deadline bool // a read deadline is set
+}
+
+// setIdle marks the connection waiting for a request (so Close wakes it),
+// or not; false when the listener has closed.
+func (c *conn) setIdle(idle bool) bool {
+	c.l.mu.Lock()
+	defer c.l.mu.Unlock()
+	c.l.conns[c] = idle
+	return !c.l.closed
+}
+
+// run serves requests until the connection should close (false) or go to
+// net/http (true, with c.pending).
+func (c *conn) run() (handover bool) {
+	o := &c.l.opts
+	lastMethod := ""
+	for answered := false; ; answered = true {
+		if len(c.pending) == 0 {
+			if c.pending == nil {
+				c.pending = make([]byte, 0, o.MaxRequest)
+			}
+			// The deadline before the mark, so that Close's wake-up call
+			// comes after it.
+			switch {
+			case o.IdleTimeout > 0:
+				c.setDeadline(o.IdleTimeout)
+			case c.deadline:
+				c.nc.SetReadDeadline(time.Time{})
+				c.deadline = false
+			}
+			if !c.setIdle(true) {
+				return false
+			}
+			err := c.read()
+			if !c.setIdle(false) || err != nil {
+				return false
+			}
+		}
+		// As net/http, a connection that ends within 4 bytes of the next
+		// request is closed without an answer.
+		for answered && len(c.pending) < 4 {
+			if c.read() != nil {
+				return false
+			}
+		}
+		if answered && lastMethod == http.MethodPost {
+			// net/http's tolerance of a CRLF after a POST's body.
+			n := 0
+			for n < 4 && (c.pending[n] == '\r' || c.pending[n] == '\n') {
+				n++
+			}
+			c.pending = c.pending[:copy(c.pending, c.pending[n:])]
+		}
+		headerEnd, err := c.readHeader()
+		switch {
+		case errors.Is(err, io.EOF):
+			return true // net/http answers what came, if it can
+		case err != nil:
+			return false
+		case headerEnd < 0:
+			return true // bigger than the buffer, or not ended by CRLF CRLF
+		}
+		req, ok := c.parse(c.pending[:headerEnd])
+		if !ok || req.ContentLength > int64(o.MaxBody) || headerEnd+int(req.ContentLength) > o.MaxRequest {
+			return true
+		}
+		end := headerEnd + int(req.ContentLength)
+		if err := c.readBody(end); err != nil {
+			return errors.Is(err, io.EOF)
+		}
+		if req.ContentLength > 0 {
+			req.Body = &body{b: c.pending[headerEnd:end]}
+		}
+		lastMethod = req.Method
+		keep := c.answer(req)
+		c.pending = c.pending[:copy(c.pending, c.pending[end:])]
+		if !keep {
+			return false
+		}
+	}
+}
+
+// readHeader reads until c.pending holds a whole header, whose length it
+// returns, or -1 when the buffer fills first or a line ends in a bare LF
+// (which net/http accepts).
+func (c *conn) readHeader() (end int, err error) {
+	deadline := false
+	for {
+		if i := bytes.Index(c.pending, []byte("\r\n\r\n")); i >= 0 {
+			return i + 4, nil
+		}
+		if len(c.pending) == cap(c.pending) || bareLF(c.pending) {
+			return -1, nil
+		}
+		if !deadline && c.l.opts.ReadHeaderTimeout > 0 {
+			c.setDeadline(c.l.opts.ReadHeaderTimeout)
+			deadline = true
+		}
+		if err := c.read(); err != nil {
+			return 0, err
+		}
+	}
+}
+
+func bareLF(b []byte) bool {
+	for i, ch := range b {
+		if ch == '\n' && (i == 0 || b[i-1] != '\r') {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *conn) readBody(end int) error {
+	deadline := false
+	for len(c.pending) < end {
+		if !deadline && c.l.opts.ReadTimeout > 0 {
+			c.setDeadline(c.l.opts.ReadTimeout)
+			deadline = true
+		}
+		if err := c.read(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// read appends what has come; an error when nothing came.
+func (c *conn) read() error {
+	n, err := c.nc.Read(c.pending[len(c.pending):cap(c.pending)])
+	c.pending = c.pending[:len(c.pending)+n]
+	if n > 0 {
+		return nil
+	}
+	if err == nil {
+		err = io.ErrNoProgress
+	}
+	return err
+}
+
+func (c *conn) setDeadline(d time.Duration) {
+	c.nc.SetReadDeadline(time.Now().Add(d))
+	c.deadline = true
+}
+
+// parse reads a request line and header, ok only when both are of the
+// plain kind served here.
+func (c *conn) parse(h []byte) (*http.Request, bool) {
+	line, rest, _ := bytes.Cut(h, []byte("\r\n"))
+	method, line, ok1 := bytes.Cut(line, []byte(" "))
+	target, proto, ok2 := bytes.Cut(line, []byte(" "))
+	if !ok1 || !ok2 || string(proto) != "HTTP/1.1" || len(target) == 0 || target[0] != '/' {
+		return nil, false
+	}
+	for _, b := range target {
+		if b <= ' ' || b >= 0x7f || b == '%' || b == '#' {
+			return nil, false
+		}
+	}
+	m := internMethod(method)
+	uri := string(target)
+	path, query, _ := strings.Cut(uri, "?")
+	if m == "" || !c.l.opts.Takes(m, path) {
+		return nil, false
+	}
+	hdr := http.Header{}
+	host, hosts, length, lengths := "", 0, int64(0), 0
+	wantsClose := false
+	for len(rest) > 2 { // the last line is the empty one
+		var line []byte
+		line, rest, _ = bytes.Cut(rest, []byte("\r\n"))
+		name, value, ok := bytes.Cut(line, []byte(":"))
+		if !ok || !validName(name) || !validValue(value) {
+			return nil, false // obsolete folding (a line starting with white space) included
+		}
+		key := canonicalKey(name)
+		v := string(bytes.Trim(value, " \t"))
+		switch key {
+		case "Host":
+			host, hosts = v, hosts+1
+			if !validHost(v) {
+				return nil, false
+			}
+			continue // net/http keeps it in Request.Host only
+		case "Content-Length":
+			n, err := strconv.ParseUint(v, 10, 63)
+			if err != nil || v[0] == '+' {
+				return nil, false
+			}
+			length, lengths = int64(n), lengths+1
+		case "Connection":
+			switch textproto.TrimString(v) {
+			case "close":
+				wantsClose = true
+			case "keep-alive":
+			default:
+				return nil, false
+			}
+		case "Transfer-Encoding", "Expect", "Upgrade", "Te", "Trailer":
+			return nil, false
+		}
+		hdr[key] = append(hdr[key], v)
+	}
+	if hosts != 1 || lengths > 1 {
+		return nil, false
+	}
+	// net/http's compatibility rule for HTTP/1.0 caches.
+	if p, ok := hdr["Pragma"]; ok && len(p) > 0 && p[0] == "no-cache" {
+		if _, ok := hdr["Cache-Control"]; !ok {
+			hdr["Cache-Control"] = []string{"no-cache"}
+		}
+	}
+	if c.tmpl == nil {
+		c.remote = c.nc.RemoteAddr().String()
+		c.tmpl = new(http.Request).WithContext(c.l.ctx)
+	}
+	req := new(http.Request)
+	*req = *c.tmpl // the context included
+	req.Method = m
+	req.URL = &url.URL{Path: path, RawQuery: query}
+	req.Proto, req.ProtoMajor, req.ProtoMinor = "HTTP/1.1", 1, 1
+	req.Header, req.Host, req.RemoteAddr, req.RequestURI = hdr, host, c.remote, uri
+	req.ContentLength, req.Body, req.Close = length, http.NoBody, wantsClose
+	return req, true
+}
+
+// internMethod is the method's name without allocating, "" for one
+// that is not served here in any case.
+func internMethod(m []byte) string {
+	switch string(m) {
+	case "GET":
+		return "GET"
+	case "POST":
+		return "POST"
+	case "PUT":
+		return "PUT"
+	case "DELETE":
+		return "DELETE"
+	}
+	return ""
+}
+
+// canonicalKey is textproto's canonical form of name, without allocating
+// for the header names HTTP clients usually send.
+func canonicalKey(name []byte) string {
+	var buf [32]byte
+	if len(name) > len(buf) {
+		return textproto.CanonicalMIMEHeaderKey(string(name))
+	}
+	b := buf[:len(name)]
+	upper := true
+	for i, ch := range name {
+		switch {
+		case upper && 'a' <= ch && ch <= 'z':
+			ch -= 'a' - 'A'
+		case !upper && 'A' <= ch && ch <= 'Z':
+			ch += 'a' - 'A'
+		}
+		b[i], upper = ch, ch == '-'
+	}
+	switch string(b) {
+	case "Host":
+		return "Host"
+	case "Authorization":
+		return "Authorization"
+	case "Content-Type":
+		return "Content-Type"
+	case "Content-Length":
+		return "Content-Length"
+	case "Accept":
+		return "Accept"
+	case "Accept-Encoding":
+		return "Accept-Encoding"
+	case "User-Agent":
+		return "User-Agent"
+	case "If-None-Match":
+		return "If-None-Match"
+	case "Connection":
+		return "Connection"
+	case "Origin":
+		return "Origin"
+	}
+	return string(b)
+}
+
+// validName is RFC 9110's token, as net/http requires of header names.
+func validName(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	for _, ch := range b {
+		if ch >= 0x7f || !tokenChar[ch] {
+			return false
+		}
+	}
+	return true
+}
+
+var tokenChar = func() (t [0x7f]bool) {
+	for ch := '0'; ch <= '9'; ch++ {
+		t[ch] = true
+	}
+	for ch := 'a'; ch <= 'z'; ch++ {
+		t[ch], t[ch-'a'+'A'] = true, true
+	}
+	for _, ch := range "!#$%&'*+-.^_`|~" {
+		t[ch] = true
+	}
+	return t
+}()
+
+// validValue rejects what net/http rejects in a header value: control
+// characters other than tab. A value starting a line with white space
+// (obsolete folding) has no ':' before it and does not get here as such.
+func validValue(b []byte) bool {
+	for _, ch := range b {
+		if ch < ' ' && ch != '\t' || ch == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// validHost accepts the plain host[:port] forms; anything else goes to
+// net/http, which decides.
+func validHost(h string) bool {
+	if h == "" {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		switch ch := h[i]; {
+		case 'a' <= ch && ch <= 'z', 'A' <= ch && ch <= 'Z', '0' <= ch && ch <= '9',
+			ch == '.', ch == '-', ch == ':', ch == '[', ch == ']', ch == '_':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// body is a request body already read.
+type body struct {
+	b []byte
+}
+
+func (r *body) Read(p []byte) (int, error) {
+	if len(r.b) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, r.b)
+	r.b = r.b[n:]
+	if len(r.b) == 0 {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+func (r *body) Close() error { return nil }
+
+// answer runs the handler and writes its answer in one write; false when
+// the connection is to close.
+func (c *conn) answer(req *http.Request) (keep bool) {
+	bp := c.l.outs.Get().(*[]byte)
+	w := &response{c: c, req: req, header: http.Header{}, declared: -1, out: (*bp)[:0]}
+	defer func() {
+		if cap(w.out) <= 64<<10 {
+			*bp = w.out[:0]
+			c.l.outs.Put(bp)
+		}
+	}()
+	if !c.serveHTTP(w, req) {
+		return false
+	}
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if !w.headerDone {
+		w.out = append(w.appendHeader(w.out, w.final, len(w.body)), w.body...)
+	}
+	_, err := c.nc.Write(w.out)
+	if w.writeDeadline {
+		c.nc.SetWriteDeadline(time.Time{})
+	}
+	return err == nil && !w.closeAfter && (w.declared < 0 || w.declared == w.written)
+}
+
+// serveHTTP runs the handler; false when it panicked, which closes the
+// connection unanswered, as net/http does.
+func (c *conn) serveHTTP(w http.ResponseWriter, req *http.Request) (ok bool) {
+	defer func() {
+		if err := recover(); err != nil {
+			if err != http.ErrAbortHandler && c.l.opts.ErrorLog != nil {
+				c.l.opts.ErrorLog.Printf("leanhttp: panic serving %s: %v\n%s", c.remote, err, debug.Stack())
+			}
+			ok = false
+		}
+	}()
+	c.l.opts.Handler.ServeHTTP(w, req)
+	return true
+}
+
+// response is an http.ResponseWriter that keeps the answer in memory, to
+// write it whole; its header and framing are net/http's for the same calls.
+type response struct {
+	c           *conn
+	req         *http.Request
+	header      http.Header
+	final       http.Header // header as at WriteHeader, when not yet written
+	status      int
+	wroteHeader bool
+	headerDone  bool  // written to out, at WriteHeader
+	declared    int64 // the Content-Length the handler set, or -1
+	written     int64
+	closeAfter  bool
+	body        []byte // the body, until its header is written
+	out         []byte // what is written: header, then body
+
+	writeDeadline bool
+}
+
+func (w *response) Header() http.Header { return w.header }
+
+func (w *response) WriteHeader(code int) {
+	if code < 100 || code > 999 {
+		panic(fmt.Sprintf("invalid WriteHeader code %v", code)) // as net/http: a handler's bug
+	}
+	if w.wroteHeader {
+		return
+	}
+	if code >= 100 && code <= 199 && code != http.StatusSwitchingProtocols {
+		w.out = appendStatusLine(w.out, code)
+		w.header.WriteSubset(appender{&w.out}, noBodyExcluded)
+		w.out = append(w.out, "\r\n"...)
+		return
+	}
+	w.wroteHeader, w.status = true, code
+	if cl := w.header.Get("Content-Length"); cl != "" {
+		if v, err := strconv.ParseInt(cl, 10, 64); err == nil && v >= 0 {
+			w.declared = v
+		} else {
+			w.header.Del("Content-Length")
+		}
+	}
+	_, typed := w.header["Content-Type"]
+	if w.declared >= 0 && typed || !bodyAllowed(code) {
+		// Nothing of the header waits for the body: write it now, as
+		// net/http takes a copy now.
+		w.out = w.appendHeader(w.out, w.header, -1)
+		w.headerDone = true
+		return
+	}
+	w.final = w.header.Clone()
+}
+
+func (w *response) Write(p []byte) (int, error) {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if !bodyAllowed(w.status) {
+		return 0, http.ErrBodyNotAllowed
+	}
+	if w.declared >= 0 && int64(len(w.body)+len(p)) > w.declared {
+		return 0, http.ErrContentLength
+	}
+	if w.headerDone {
+		w.out = append(w.out, p...)
+	} else {
+		w.body = append(w.body, p...)
+	}
+	w.written += int64(len(p))
+	return len(p), nil
+}
+
+// SetReadDeadline is http.ResponseController's: the body is already read,
+// so there is nothing left to bound.
+func (w *response) SetReadDeadline(time.Time) error { return nil }
+
+// SetWriteDeadline bounds the one write of the answer.
+func (w *response) SetWriteDeadline(t time.Time) error {
+	w.writeDeadline = true
+	return w.c.nc.SetWriteDeadline(t)
+}
+
+// appendHeader appends the status line and header net/http would write
+// for h; bodyLen is the body's length when the handler gave none, or -1
+// when h is written before the body.
+func (w *response) appendHeader(out []byte, h http.Header, bodyLen int) []byte {
+	code := w.status
+	var exclude map[string]bool
+	var length, ctype, connection string
+	switch {
+	case code == http.StatusNotModified:
+		exclude = notModifiedExcluded
+	case !bodyAllowed(code):
+		exclude = noBodyExcluded
+	default:
+		if _, ok := h["Transfer-Encoding"]; ok {
+			exclude = bodyExcluded // the body goes with its length, never chunked
+		}
+		if w.declared < 0 && bodyLen >= 0 {
+			length = strconv.Itoa(bodyLen)
+		}
+		if _, typed := h["Content-Type"]; !typed && h.Get("Content-Encoding") == "" && bodyLen > 0 {
+			ctype = http.DetectContentType(w.body)
+		}
+	}
+	w.closeAfter = w.req.Close || h.Get("Connection") == "close"
+	if w.closeAfter && !hasToken(h.Get("Connection"), "close") {
+		connection = "close"
+		e := map[string]bool{"Connection": true}
+		for k := range exclude {
+			e[k] = true
+		}
+		exclude = e
+	}
+	out = appendStatusLine(out, code)
+	h.WriteSubset(appender{&out}, exclude)
+	if _, ok := h["Date"]; !ok {
+		out = append(append(append(out, "Date: "...), w.c.l.dateNow()...), "\r\n"...)
+	}
+	for _, kv := range [...][2]string{{"Content-Length", length}, {"Content-Type", ctype}, {"Connection", connection}} {
+		if kv[1] != "" {
+			out = append(append(append(append(out, kv[0]...), ": "...), kv[1]...), "\r\n"...)
+		}
+	}
+	return append(out, "\r\n"...)
+}
+
+var (
+	notModifiedExcluded = map[string]bool{"Content-Type": true, "Content-Length": true, "Transfer-Encoding": true}
+	noBodyExcluded      = map[string]bool{"Content-Length": true, "Transfer-Encoding": true}
+	bodyExcluded        = map[string]bool{"Transfer-Encoding": true}
+)
+
+func bodyAllowed(code int) bool {
+	return !(code >= 100 && code <= 199 || code == http.StatusNoContent || code == http.StatusNotModified)
+}
+
+func appendStatusLine(b []byte, code int) []byte {
+	b = strconv.AppendInt(append(b, "HTTP/1.1 "...), int64(code), 10)
+	if text := http.StatusText(code); text != "" {
+		return append(append(append(b, ' '), text...), "\r\n"...)
+	}
+	return append(strconv.AppendInt(append(b, " status code "...), int64(code), 10), "\r\n"...)
+}
+
+// hasToken reports whether the comma-separated list v has token t, in any
+// case.
+func hasToken(v, t string) bool {
+	for _, f := range bytes.Split([]byte(v), []byte(",")) {
+		if bytes.EqualFold(bytes.Trim(f, " \t"), []byte(t)) {
+			return true
+		}
+	}
+	return false
+}
+
+// appender lets Header.WriteSubset append to a slice.
+type appender struct{ b *[]byte }
+
+func (a appender) Write(p []byte) (int, error) {
+	*a.b = append(*a.b, p...)
+	return len(p), nil
+}
+
+func (a appender) WriteString(s string) (int, error) {
+	*a.b = append(*a.b, s...)
+	return len(s), nil
+}
+
+// dateLine is the Date header's value for one second.
+type dateLine struct {
+	unix int64
+	text string
+}
+
+// dateNow formats the time once a second rather than once an answer.
+func (l *listener) dateNow() string {
+	now := time.Now()
+	if d := l.date.Load(); d != nil && d.unix == now.Unix() {
+		return d.text
+	}
+	d := &dateLine{unix: now.Unix(), text: now.UTC().Format(http.TimeFormat)}
+	l.date.Store(d)
+	return d.text
+}

@@ -1,0 +1,353 @@
+package leanhttp
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// testHandler answers by path, in the ways the server's handlers answer,
+// and says whether net/http served the request (its context carries the
+// server; this package's does not).
+func testHandler(w http.ResponseWriter, r *http.Request) {
+	via := "lean"
+	if r.Context().Value(http.ServerContextKey) != nil {
+		via = "net/http"
+	}
+	w.Header().Set("Served-By", via)
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	switch r.URL.Path {
+	case "/t/json": // the usual: Content-Type and Content-Length set
+		out := fmt.Sprintf(`{"got":%q,"query":%q,"auth":%q}`+"\n", body, r.URL.RawQuery, r.Header.Get("Authorization"))
+		w.Header()["Content-Type"] = []string{"application/json"}
+		w.Header()["Content-Length"] = []string{fmt.Sprint(len(out))}
+		w.Header()["Etag"] = []string{`"abc"`}
+		w.WriteHeader(http.StatusOK)
+		io.WriteString(w, out)
+	case "/t/plain": // neither: net/http sniffs the type and counts the length
+		fmt.Fprintf(w, "<html>%s</html>", body)
+	case "/t/big": // over net/http's 4 KiB buffer
+		w.Header().Set("Content-Type", "text/plain")
+		w.Header().Set("Content-Length", "6000")
+		w.Write(bytes.Repeat([]byte("x"), 6000))
+	case "/t/304":
+		w.Header().Set("Etag", `"abc"`)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotModified)
+	case "/t/204":
+		w.Header().Set("Content-Length", "0")
+		w.WriteHeader(http.StatusNoContent)
+	case "/t/close": // as the server's 401
+		w.Header().Set("Connection", "close")
+		http.Error(w, "no", http.StatusUnauthorized)
+	case "/t/short": // a Content-Length the body does not reach
+		w.Header().Set("Content-Length", "10")
+		w.Write([]byte("abc"))
+	case "/t/later": // a header changed after WriteHeader is not sent
+		w.Header().Set("Content-Type", "text/plain")
+		w.WriteHeader(http.StatusCreated)
+		w.Header().Set("Late", "yes")
+		w.Write([]byte("created"))
+	case "/t/panic":
+		panic("handler bug")
+	default:
+		w.Header().Set("Content-Type", "text/plain")
+		fmt.Fprintf(w, "%s %s %q", r.Method, r.URL.Path, body)
+	}
+}
+
+func takesT(method, path string) bool {
+	return method == "POST" && strings.HasPrefix(path, "/t/")
+}
+
+// serve starts net/http on a listener, through Listen when lean.
+func serve(t testing.TB, lean bool, mod func(*Options)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: http.HandlerFunc(testHandler), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute,
+		ErrorLog: nil}
+	if lean {
+		o := Options{Handler: hs.Handler, Takes: takesT, MaxBody: 1 << 10, MaxRequest: 2 << 10,
+			ReadHeaderTimeout: hs.ReadHeaderTimeout, ReadTimeout: 10 * time.Second, IdleTimeout: hs.IdleTimeout}
+		if mod != nil {
+			mod(&o)
+		}
+		ln = Listen(ln, o)
+	}
+	go hs.Serve(ln)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		hs.Shutdown(ctx)
+	})
+	return ln.Addr().String()
+}
+
+// exchange writes raw, half-closes, and reads everything the server sends
+// until it closes the connection.
+func exchange(t testing.TB, addr, raw string) string {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second)) // only a hung server reaches it
+	if _, err := io.WriteString(c, raw); err != nil {
+		t.Fatal(err)
+	}
+	c.(*net.TCPConn).CloseWrite()
+	out, err := io.ReadAll(c)
+	if err != nil && !errors.Is(err, net.ErrClosed) && !strings.Contains(err.Error(), "reset") {
+		t.Fatal(err)
+	}
+	return string(out)
+}
+
+var dateRE = regexp.MustCompile(`Date: [^\r]*\r\n`)
+
+// normal drops what differs between two servers' answers by design: the
+// date, and who served.
+func normal(s string) string {
+	s = dateRE.ReplaceAllString(s, "Date: *\r\n")
+	return strings.NewReplacer("Served-By: lean\r\n", "", "Served-By: net/http\r\n", "").Replace(s)
+}
+
+func post(path, body string, headers ...string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "POST %s HTTP/1.1\r\nHost: example.com\r\n", path)
+	for _, h := range headers {
+		b.WriteString(h + "\r\n")
+	}
+	fmt.Fprintf(&b, "Content-Length: %d\r\n\r\n%s", len(body), body)
+	return b.String()
+}
+
+// TestSameBytes: for each request, alone and pipelined, the answer is
+// net/http's byte for byte (but the date), and the requests this package
+// takes are served here.
+func TestSameBytes(t *testing.T) {
+	plain, lean := serve(t, false, nil), serve(t, true, nil)
+	for _, c := range []struct {
+		name, raw string
+		via       string // who serves the first request on the lean server; "" for net/http's own refusal
+	}{
+		{"json", post("/t/json?a=b", `{"context":{}}`, "Authorization: Bearer x", "content-type: application/json", "User-Agent: t", "Accept-Encoding: gzip"), "lean"},
+		{"no body", post("/t/json", ""), "lean"},
+		{"sniffed", post("/t/plain", "hi"), "lean"},
+		{"big answer", post("/t/big", ""), "lean"},
+		{"304", post("/t/304", "", "If-None-Match: \"abc\""), "lean"},
+		{"204", post("/t/204", ""), "lean"},
+		{"handler closes", post("/t/close", "x"), "lean"},
+		{"client closes", post("/t/json", "x", "Connection: close"), "lean"},
+		{"keep-alive said", post("/t/json", "x", "Connection: keep-alive"), "lean"},
+		{"short body", post("/t/short", ""), "lean"},
+		{"late header", post("/t/later", ""), "lean"},
+		{"panic", post("/t/panic", ""), ""},
+		{"pragma", post("/t/json", "", "Pragma: no-cache"), "lean"},
+		{"repeated header", post("/t/json", "", "Authorization: a", "Authorization: b"), "lean"},
+		{"pipelined", post("/t/json", "1") + post("/t/plain", "2") + post("/t/json", "3", "Connection: close"), "lean"},
+		{"then net/http", post("/t/json", "1") + "GET /other HTTP/1.1\r\nHost: h\r\n\r\n" + post("/t/json", "3"), "lean"},
+		{"split body", post("/t/json", strings.Repeat("b", 900)), "lean"},
+		// Everything else goes to net/http, which answers as it always does.
+		{"GET", "GET /t/json HTTP/1.1\r\nHost: h\r\n\r\n", "net/http"},
+		{"other path", post("/u/json", "x"), "net/http"},
+		{"escaped path", post("/t/j%73on", "x"), "net/http"},
+		{"HTTP/1.0", "POST /t/json HTTP/1.0\r\nContent-Length: 1\r\n\r\nx", "net/http"},
+		{"chunked", "POST /t/json HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", "net/http"},
+		{"expect", post("/t/json", "x", "Expect: 100-continue"), "net/http"},
+		{"upgrade", post("/t/json", "x", "Connection: upgrade", "Upgrade: websocket"), "net/http"},
+		{"no host", "POST /t/json HTTP/1.1\r\nContent-Length: 0\r\n\r\n", ""},
+		{"two hosts", post("/t/json", "", "Host: b"), ""},
+		{"two lengths", post("/t/json", "", "Content-Length: 0"), "net/http"},
+		{"bad length", "POST /t/json HTTP/1.1\r\nHost: h\r\nContent-Length: +1\r\n\r\nx", ""},
+		{"folded header", post("/t/json", "", "X-A: 1", " 2"), "net/http"},
+		{"space before colon", post("/t/json", "", "X-A : 1"), ""},
+		{"control character", post("/t/json", "", "X-A: 1\x01"), ""},
+		{"body over MaxBody", post("/t/json", strings.Repeat("b", 1100)), "net/http"},
+		{"header over MaxRequest", post("/t/json", "", "X-Big: "+strings.Repeat("h", 3000)), "net/http"},
+		{"bare LF", "POST /t/json HTTP/1.1\nHost: h\nContent-Length: 0\n\n", "net/http"},
+		{"garbage", "\x00\x01\x02 nonsense\r\n\r\n", ""},
+		{"incomplete", "POST /t/json HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nab", "net/http"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			want, got := exchange(t, plain, c.raw), exchange(t, lean, c.raw)
+			if normal(got) != normal(want) {
+				t.Errorf("lean server:\n%q\nnet/http:\n%q", got, want)
+			}
+			if c.via == "" {
+				return
+			}
+			if via := regexp.MustCompile(`Served-By: ([^\r]*)`).FindStringSubmatch(got); via == nil || via[1] != c.via {
+				t.Errorf("served by %q, want %s:\n%s", via, c.via, got)
+			}
+		})
+	}
+}
+
+// TestOneWrite: an answer over net/http's 4 KiB buffer leaves in one
+// write, the reason for this package.
+func TestOneWrite(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	counting := &countingListener{Listener: inner, writes: make(chan int, 100)}
+	hs := &http.Server{Handler: http.HandlerFunc(testHandler)}
+	ln := Listen(counting, Options{Handler: hs.Handler, Takes: takesT, MaxBody: 1 << 10})
+	go hs.Serve(ln)
+	defer hs.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	r := bufio.NewReader(c)
+	for range 3 { // kept alive
+		io.WriteString(c, post("/t/big", ""))
+		resp, err := http.ReadResponse(r, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		if err != nil || len(b) != 6000 {
+			t.Fatalf("%d bytes, %v", len(b), err)
+		}
+		if n := <-counting.writes; n != headerLen(resp)+len(b) {
+			t.Errorf("the first write had %d bytes of the answer", n)
+		}
+	}
+}
+
+// headerLen is the length of resp's status line and header as this
+// package writes them.
+func headerLen(resp *http.Response) int {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "HTTP/1.1 %s\r\n", resp.Status)
+	resp.Header.Write(&b)
+	return b.Len() + 2
+}
+
+// countingListener reports the size of each write to its connections.
+type countingListener struct {
+	net.Listener
+	writes chan int
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	return &countingConn{Conn: c, writes: l.writes}, err
+}
+
+type countingConn struct {
+	net.Conn
+	writes chan int
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	c.writes <- len(p)
+	return c.Conn.Write(p)
+}
+
+// TestTimeouts: an idle connection and a header that never ends are both
+// closed by the server.
+func TestTimeouts(t *testing.T) {
+	addr := serve(t, true, func(o *Options) {
+		o.IdleTimeout, o.ReadHeaderTimeout, o.ReadTimeout = 100*time.Millisecond, 100*time.Millisecond, 100*time.Millisecond
+	})
+	for _, c := range []struct{ name, raw, want string }{
+		{"idle after an answer", post("/t/json", "x"), "HTTP/1.1 200 OK"},
+		{"idle from the start", "", ""},
+		{"header never ends", "POST /t/json HTTP/1.1\r\nHost: h\r\n", ""},
+		{"body never ends", "POST /t/json HTTP/1.1\r\nHost: h\r\nContent-Length: 9\r\n\r\nab", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			conn.SetDeadline(time.Now().Add(30 * time.Second)) // the server closes long before
+			io.WriteString(conn, c.raw)
+			out, err := io.ReadAll(conn) // without half-closing: only the server ends it
+			if err != nil {
+				t.Fatalf("the server did not close the connection: %v", err)
+			}
+			if !strings.HasPrefix(string(out), c.want) {
+				t.Errorf("got %q", out)
+			}
+		})
+	}
+}
+
+// TestShutdown: closing the listener closes the idle connections served
+// here, so that http.Server.Shutdown ends.
+func TestShutdown(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: http.HandlerFunc(testHandler)}
+	ln = Listen(ln, Options{Handler: hs.Handler, Takes: takesT, MaxBody: 1 << 10})
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	io.WriteString(c, post("/t/json", "x"))
+	r := bufio.NewReader(c)
+	resp, err := http.ReadResponse(r, nil)
+	if err != nil || resp.Header.Get("Served-By") != "lean" {
+		t.Fatal(resp, err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		t.Fatal(err)
+	}
+	if n, err := r.Read(make([]byte, 1)); n != 0 || err == nil {
+		t.Fatalf("the idle connection stayed open: %d, %v", n, err)
+	}
+}
+
+// FuzzSameBytes holds any bytes a client may send to net/http's answer.
+func FuzzSameBytes(f *testing.F) {
+	f.Add(post("/t/json?q=1", `{"context":{}}`, "Authorization: Bearer x"))
+	f.Add(post("/t/plain", "x") + post("/t/json", "y"))
+	f.Add(post("/t/304", "", "If-None-Match: x", "Connection: close"))
+	f.Add("POST /t/json HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nX: \t\r\n\r\nabcPOST /t/x HTTP/1.1\r\nHost: h\r\n\r\n")
+	plain, lean := serve(f, false, nil), serve(f, true, nil)
+	f.Fuzz(func(t *testing.T, raw string) {
+		if strings.Contains(raw, "/t/panic") {
+			return // net/http logs it
+		}
+		want, got := exchange(t, plain, raw), exchange(t, lean, raw)
+		if normal(got) != normal(want) {
+			t.Errorf("lean server:\n%q\nnet/http:\n%q", got, want)
+		}
+	})
+}
