@@ -215,13 +215,13 @@ func (s *Server) ofrepBulk(w http.ResponseWriter, r *http.Request, c *call) {
 			attrs, _ = s.ofrepAttrs(body, snap.defs.keyAttr) // it decoded once: no error
 		}
 	}
-	streams, ticket := s.ofrepEventStreams(c.token, e.proj.name, e.name, snap.v.Version, time.Now())
+	issued := s.ofrepEventStreams(c.token, e.proj.name, e.name, snap.v.Version, time.Now())
 	// The answer depends only on the config (its ETag names the version, the
 	// database and the body), the event stream ticket and the context, so
 	// their hash is the ETag: a browser polling with an unchanged context
 	// gets a 304. The hashed text goes after the body in the pooled buffer.
 	pre := append(append(append(append(body[len(body):], e.proj.name...), 0), e.name...), 0)
-	pre = append(append(append(pre, snap.configETag...), 0), ticket...)
+	pre = append(append(append(pre, snap.configETag...), 0), issued.ticket...)
 	sum := sha256.Sum256(append(append(pre, 0), body...))
 	var tag [2 + 16]byte // 12 bytes of the digest, base64 without padding
 	tag[0], tag[len(tag)-1] = '"', '"'
@@ -234,7 +234,7 @@ func (s *Server) ofrepBulk(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	now := time.Now()
 	if fast {
-		if out, ok := appendOFREPBulk(body, snap, slots, streams, now); ok {
+		if out, ok := appendOFREPBulk(body, snap, slots, issued.streamsJSON, now); ok {
 			*bp = out[:0]
 			writeJSONBody(w, http.StatusOK, out[len(body):])
 			return
@@ -252,5 +252,5 @@ func (s *Server) ofrepBulk(w http.ResponseWriter, r *http.Request, c *call) {
 		flags = append(flags, ofrepValue(ev))
 	}
 	slices.SortFunc(flags, func(a, b ofrepResult) int { return strings.Compare(a.Key, b.Key) })
-	writeJSON(w, http.StatusOK, map[string]any{"flags": flags, "eventStreams": streams})
+	writeJSON(w, http.StatusOK, map[string]any{"flags": flags, "eventStreams": issued.streams})
 }

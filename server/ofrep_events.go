@@ -147,6 +147,7 @@ type issuedTicket struct {
 	since, expires int64
 	ticket         string
 	streams        []ofrepEventStream
+	streamsJSON    []byte // streams as a bulk answer carries them, encoded once
 }
 
 // ticketCache keeps each token's current ticket per environment, so that a
@@ -156,14 +157,14 @@ type ticketCache struct {
 }
 
 // ofrepEventStreams is the eventStreams of a bulk answer to token t for
-// environment env at version since, and the ticket in it (which the answer's
-// ETag covers).
-func (s *Server) ofrepEventStreams(t *store.Token, project, env string, since int64, now time.Time) ([]ofrepEventStream, string) {
+// environment env at version since, with the ticket in it (which the
+// answer's ETag covers).
+func (s *Server) ofrepEventStreams(t *store.Token, project, env string, since int64, now time.Time) *issuedTicket {
 	key := t.ID + "\x00" + project + "\x00" + env
 	exp := ticketExpiry(now, s.opts.TicketLifetime)
 	if v, ok := s.tickets.m.Load(key); ok {
 		if it := v.(*issuedTicket); it.since == since && it.expires == exp {
-			return it.streams, it.ticket
+			return it
 		}
 	}
 	ticket := signTicket(t, channelTicket{V: 1, Project: project, Env: env, Token: t.ID, Since: since, Expires: exp})
@@ -172,8 +173,9 @@ func (s *Server) ofrepEventStreams(t *store.Token, project, env string, since in
 		Endpoint:           ofrepEndpoint{RequestURI: ofrepStreamPath + "?ticket=" + url.QueryEscape(ticket)},
 		InactivityDelaySec: inactivityDelaySec,
 	}}}
+	it.streamsJSON, _ = json.Marshal(it.streams) // strings and an int always encode
 	s.tickets.m.Store(key, it)
-	return it.streams, it.ticket
+	return it
 }
 
 // ofrepEventFrame is the refetchEvaluation event announcing v, built once per

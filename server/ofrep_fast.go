@@ -306,7 +306,7 @@ func appendJSONString(b []byte, s string) []byte {
 // {"eventStreams": ..., "flags": [...]}, evaluating the client flags in one
 // pass in the order of their names. ok is false when a flag of the list is
 // not in the config (the general path then answers as it always has).
-func appendOFREPBulk(b []byte, snap *snapshot, slots []vexilrt.Value, streams []ofrepEventStream, now time.Time) ([]byte, bool) {
+func appendOFREPBulk(b []byte, snap *snapshot, slots []vexilrt.Value, streamsJSON []byte, now time.Time) ([]byte, bool) {
 	ids, ok := snap.ofrep.bulkIDs(snap.cfg, snap.client)
 	if !ok {
 		return b, false
@@ -318,17 +318,7 @@ func appendOFREPBulk(b []byte, snap *snapshot, slots []vexilrt.Value, streams []
 	}
 	evs = evs[:len(ids)]
 	snap.cfg.EvaluateSlotsMany(ids, slots, now, evs)
-	b = append(b, `{"eventStreams":`...)
-	if streams == nil {
-		b = append(b, "null"...)
-	} else {
-		js, err := json.Marshal(streams)
-		if err != nil {
-			return b, false
-		}
-		b = append(b, js...)
-	}
-	b = append(b, `,"flags":[`...)
+	b = append(append(append(b, `{"eventStreams":`...), streamsJSON...), `,"flags":[`...)
 	for i, ev := range evs {
 		if i > 0 {
 			b = append(b, ',')

@@ -96,7 +96,11 @@ func checkFastBulk(t *testing.T, s *Server, cfg *vexilrt.Config, body string, sl
 	slices.Reverse(client) // the answer is sorted by key whatever the order here
 	snap := &snapshot{cfg: cfg, client: client, ofrep: newOFREPSlots(cfg, fastKeyAttr)}
 	for _, streams := range [][]ofrepEventStream{nil, {{Type: "sse", Endpoint: ofrepEndpoint{RequestURI: "/ofrep/v1/events?t=<&>"}, InactivityDelaySec: 120}}} {
-		got, ok := appendOFREPBulk(nil, snap, slots, streams, now)
+		streamsJSON, err := json.Marshal(streams) // as ofrepEventStreams encodes them
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := appendOFREPBulk(nil, snap, slots, streamsJSON, now)
 		if !ok {
 			t.Fatalf("%q: no bulk answer", body)
 		}
