@@ -179,6 +179,14 @@ func (c *handedConn) Read(p []byte) (int, error) {
 	return c.Conn.Read(p)
 }
 
+// CloseWrite lets net/http half-close the connection, as it does a TCP one.
+func (c *handedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
 // conn is one connection served here.
 type conn struct {
 	l       *listener
