@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 	"unsafe"
@@ -29,6 +30,52 @@ type ofrepSlots struct {
 	bulkOnce sync.Once // bulk and bulkOK, on the first bulk request
 	bulk     []vexilrt.FlagID
 	bulkOK   bool
+	// encoded keeps, by position in bulk, the JSON of each flag's last few
+	// distinct answers: a client flag has few, and encoding them again
+	// was half of a bulk answer's handler time.
+	encoded []atomic.Pointer[[]ofrepEncoded]
+}
+
+// ofrepEncoded is one answer of a flag and its JSON (appendOFREPObject's);
+// in one config, the flag, the value, its variant, the reason and the rule
+// decide every byte of it.
+type ofrepEncoded struct {
+	value   vexilrt.FlagValue
+	variant string
+	reason  vexilrt.Reason
+	rule    string
+	json    []byte
+}
+
+// maxEncoded bounds the answers kept per flag; a flag with more is encoded
+// afresh each time beyond them.
+const maxEncoded = 8
+
+// appendEncoded appends appendOFREPObject's JSON for ev, the evaluation of
+// the i-th flag of bulk, from the cache when it has the answer.
+func (t *ofrepSlots) appendEncoded(b []byte, i int, ev vexilrt.Evaluation) []byte {
+	value, variant, reason, rule := ev.Value(), ev.Variant(), ev.Reason(), ev.Rule()
+	p := &t.encoded[i]
+	old := p.Load()
+	if old != nil {
+		for j := range *old {
+			if e := &(*old)[j]; e.value == value && e.variant == variant && e.reason == reason && e.rule == rule {
+				return append(b, e.json...)
+			}
+		}
+	}
+	start := len(b)
+	b = appendOFREPObject(b, ev)
+	if ev.Err() != nil || old != nil && len(*old) >= maxEncoded {
+		return b
+	}
+	var next []ofrepEncoded
+	if old != nil {
+		next = append(next, *old...)
+	}
+	next = append(next, ofrepEncoded{value, variant, reason, rule, slices.Clone(b[start:])})
+	p.CompareAndSwap(old, &next) // losing a race loses only this entry
+	return b
 }
 
 func newOFREPSlots(cfg *vexilrt.Config, keyAttr string) *ofrepSlots {
@@ -324,7 +371,7 @@ func appendOFREPBulk(b []byte, snap *snapshot, slots []vexilrt.Value, streamsJSO
 			b = append(b, ',')
 		}
 		snap.count(ev)
-		b = appendOFREPObject(b, ev)
+		b = snap.ofrep.appendEncoded(b, i, ev)
 	}
 	return append(b, "]}\n"...), true
 }
@@ -343,6 +390,7 @@ func (t *ofrepSlots) bulkIDs(cfg *vexilrt.Config, client []string) ([]vexilrt.Fl
 			t.bulk = append(t.bulk, id)
 		}
 		t.bulkOK = true
+		t.encoded = make([]atomic.Pointer[[]ofrepEncoded], len(t.bulk))
 	})
 	return t.bulk, t.bulkOK
 }

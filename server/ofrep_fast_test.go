@@ -104,6 +104,10 @@ func checkFastBulk(t *testing.T, s *Server, cfg *vexilrt.Config, body string, sl
 		if !ok {
 			t.Fatalf("%q: no bulk answer", body)
 		}
+		// The second time, from the encoded answers kept.
+		if again, _ := appendOFREPBulk(nil, snap, slots, streamsJSON, now); !bytes.Equal(again, got) {
+			t.Fatalf("%q, bulk from the cache:\n got %s\nwant %s", body, again, got)
+		}
 		var flags []ofrepResult
 		for _, name := range client {
 			flags = append(flags, ofrepValue(cfg.Evaluate(name, attrs, now)))
