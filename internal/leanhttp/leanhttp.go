@@ -343,36 +343,38 @@ func (c *conn) setDeadline(d time.Duration) {
 
 // parse reads a request line and header, ok only when both are of the
 // plain kind served here.
-func (c *conn) parse(h []byte) (*http.Request, bool) {
-	line, rest, _ := bytes.Cut(h, []byte("\r\n"))
-	method, line, ok1 := bytes.Cut(line, []byte(" "))
-	target, proto, ok2 := bytes.Cut(line, []byte(" "))
-	if !ok1 || !ok2 || string(proto) != "HTTP/1.1" || len(target) == 0 || target[0] != '/' {
+func (c *conn) parse(hb []byte) (*http.Request, bool) {
+	// One string for the whole header: the target and every value are
+	// slices of it.
+	h := string(hb)
+	line, rest, _ := strings.Cut(h, "\r\n")
+	method, line, ok1 := strings.Cut(line, " ")
+	uri, proto, ok2 := strings.Cut(line, " ")
+	if !ok1 || !ok2 || proto != "HTTP/1.1" || len(uri) == 0 || uri[0] != '/' {
 		return nil, false
 	}
-	for _, b := range target {
-		if b <= ' ' || b >= 0x7f || b == '%' || b == '#' {
+	for i := 0; i < len(uri); i++ {
+		if b := uri[i]; b <= ' ' || b >= 0x7f || b == '%' || b == '#' {
 			return nil, false
 		}
 	}
-	m := internMethod(method)
-	uri := string(target)
 	path, query, _ := strings.Cut(uri, "?")
-	if m == "" || !c.l.opts.Takes(m, path) {
+	if !c.l.opts.Takes(method, path) {
 		return nil, false
 	}
-	hdr := http.Header{}
+	hdr := make(http.Header, 8)
+	values := make([]string, 0, 8) // each name's first value, one allocation for all
 	host, hosts, length, lengths := "", 0, int64(0), 0
 	wantsClose := false
 	for len(rest) > 2 { // the last line is the empty one
-		var line []byte
-		line, rest, _ = bytes.Cut(rest, []byte("\r\n"))
-		name, value, ok := bytes.Cut(line, []byte(":"))
+		var line string
+		line, rest, _ = strings.Cut(rest, "\r\n")
+		name, value, ok := strings.Cut(line, ":")
 		if !ok || !validName(name) || !validValue(value) {
 			return nil, false // obsolete folding (a line starting with white space) included
 		}
 		key := canonicalKey(name)
-		v := string(bytes.Trim(value, " \t"))
+		v := strings.Trim(value, " \t")
 		switch key {
 		case "Host":
 			host, hosts = v, hosts+1
@@ -387,7 +389,7 @@ func (c *conn) parse(h []byte) (*http.Request, bool) {
 			}
 			length, lengths = int64(n), lengths+1
 		case "Connection":
-			switch textproto.TrimString(v) {
+			switch v {
 			case "close":
 				wantsClose = true
 			case "keep-alive":
@@ -397,7 +399,12 @@ func (c *conn) parse(h []byte) (*http.Request, bool) {
 		case "Transfer-Encoding", "Expect", "Upgrade", "Te", "Trailer":
 			return nil, false
 		}
-		hdr[key] = append(hdr[key], v)
+		if old, ok := hdr[key]; ok {
+			hdr[key] = append(old, v)
+		} else {
+			values = append(values, v)
+			hdr[key] = values[len(values)-1 : len(values) : len(values)]
+		}
 	}
 	if hosts != 1 || lengths > 1 {
 		return nil, false
@@ -414,7 +421,7 @@ func (c *conn) parse(h []byte) (*http.Request, bool) {
 	}
 	req := new(http.Request)
 	*req = *c.tmpl // the context included
-	req.Method = m
+	req.Method = method
 	req.URL = &url.URL{Path: path, RawQuery: query}
 	req.Proto, req.ProtoMajor, req.ProtoMinor = "HTTP/1.1", 1, 1
 	req.Header, req.Host, req.RemoteAddr, req.RequestURI = hdr, host, c.remote, uri
@@ -422,32 +429,17 @@ func (c *conn) parse(h []byte) (*http.Request, bool) {
 	return req, true
 }
 
-// internMethod is the method's name without allocating, "" for one
-// that is not served here in any case.
-func internMethod(m []byte) string {
-	switch string(m) {
-	case "GET":
-		return "GET"
-	case "POST":
-		return "POST"
-	case "PUT":
-		return "PUT"
-	case "DELETE":
-		return "DELETE"
-	}
-	return ""
-}
-
 // canonicalKey is textproto's canonical form of name, without allocating
 // for the header names HTTP clients usually send.
-func canonicalKey(name []byte) string {
+func canonicalKey(name string) string {
 	var buf [32]byte
 	if len(name) > len(buf) {
-		return textproto.CanonicalMIMEHeaderKey(string(name))
+		return textproto.CanonicalMIMEHeaderKey(name)
 	}
 	b := buf[:len(name)]
 	upper := true
-	for i, ch := range name {
+	for i := 0; i < len(name); i++ {
+		ch := name[i]
 		switch {
 		case upper && 'a' <= ch && ch <= 'z':
 			ch -= 'a' - 'A'
@@ -482,12 +474,12 @@ func canonicalKey(name []byte) string {
 }
 
 // validName is RFC 9110's token, as net/http requires of header names.
-func validName(b []byte) bool {
+func validName(b string) bool {
 	if len(b) == 0 {
 		return false
 	}
-	for _, ch := range b {
-		if ch >= 0x7f || !tokenChar[ch] {
+	for i := 0; i < len(b); i++ {
+		if ch := b[i]; ch >= 0x7f || !tokenChar[ch] {
 			return false
 		}
 	}
@@ -510,9 +502,9 @@ var tokenChar = func() (t [0x7f]bool) {
 // validValue rejects what net/http rejects in a header value: control
 // characters other than tab. A value starting a line with white space
 // (obsolete folding) has no ':' before it and does not get here as such.
-func validValue(b []byte) bool {
-	for _, ch := range b {
-		if ch < ' ' && ch != '\t' || ch == 0x7f {
+func validValue(b string) bool {
+	for i := 0; i < len(b); i++ {
+		if ch := b[i]; ch < ' ' && ch != '\t' || ch == 0x7f {
 			return false
 		}
 	}
