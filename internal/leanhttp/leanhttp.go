@@ -26,6 +26,7 @@ import (
 	"net/textproto"
 	"net/url"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -194,6 +195,7 @@ type conn struct {
 	remote  string
 	tmpl    *http.Request // carries the context every request gets
 	pending []byte        // what was read and not answered; its capacity is MaxRequest
+	w       response      // the writer of each request's answer in turn
 
 	deadline bool // a read deadline is set
 }
@@ -551,12 +553,20 @@ func (r *body) Close() error { return nil }
 // the connection is to close.
 func (c *conn) answer(req *http.Request) (keep bool) {
 	bp := c.l.outs.Get().(*[]byte)
-	w := &response{c: c, req: req, header: http.Header{}, declared: -1, out: (*bp)[:0]}
+	// The connection's writer and header map serve each of its requests
+	// in turn: a ResponseWriter is not used after its handler returns.
+	w, header := &c.w, c.w.header
+	if header == nil {
+		header = make(http.Header, 8)
+	}
+	clear(header)
+	*w = response{c: c, req: req, header: header, declared: -1, out: (*bp)[:0], body: w.body[:0]}
 	defer func() {
 		if cap(w.out) <= 64<<10 {
 			*bp = w.out[:0]
 			c.l.outs.Put(bp)
 		}
+		w.req, w.final, w.out = nil, nil, nil
 	}()
 	if !c.serveHTTP(w, req) {
 		return false
@@ -619,8 +629,7 @@ func (w *response) WriteHeader(code int) {
 	}
 	if code >= 100 && code <= 199 && code != http.StatusSwitchingProtocols {
 		w.out = appendStatusLine(w.out, code)
-		w.header.WriteSubset(appender{&w.out}, noBodyExcluded)
-		w.out = append(w.out, "\r\n"...)
+		w.out = append(appendFields(w.out, w.header, noBodyExcluded), "\r\n"...)
 		return
 	}
 	w.wroteHeader, w.status = true, code
@@ -703,8 +712,7 @@ func (w *response) appendHeader(out []byte, h http.Header, bodyLen int) []byte {
 		}
 		exclude = e
 	}
-	out = appendStatusLine(out, code)
-	h.WriteSubset(appender{&out}, exclude)
+	out = appendFields(appendStatusLine(out, code), h, exclude)
 	if _, ok := h["Date"]; !ok {
 		out = append(append(append(out, "Date: "...), w.c.l.dateNow()...), "\r\n"...)
 	}
@@ -745,17 +753,35 @@ func hasToken(v, t string) bool {
 	return false
 }
 
-// appender lets Header.WriteSubset append to a slice.
-type appender struct{ b *[]byte }
-
-func (a appender) Write(p []byte) (int, error) {
-	*a.b = append(*a.b, p...)
-	return len(p), nil
-}
-
-func (a appender) WriteString(s string) (int, error) {
-	*a.b = append(*a.b, s...)
-	return len(s), nil
+// appendFields appends what h.WriteSubset(exclude) writes, without its
+// sorter pool and replacer: the fields sorted by name, those with invalid
+// names dropped, each value's CR and LF made spaces and the value trimmed.
+func appendFields(out []byte, h http.Header, exclude map[string]bool) []byte {
+	var buf [16]string
+	keys := buf[:0]
+	for k := range h {
+		if !exclude[k] {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if !validName(k) {
+			continue
+		}
+		for _, v := range h[k] {
+			if strings.ContainsAny(v, "\r\n") {
+				v = strings.Map(func(r rune) rune {
+					if r == '\r' || r == '\n' {
+						return ' '
+					}
+					return r
+				}, v)
+			}
+			out = append(append(append(append(out, k...), ": "...), textproto.TrimString(v)...), "\r\n"...)
+		}
+	}
+	return out
 }
 
 // dateLine is the Date header's value for one second.

@@ -63,6 +63,15 @@ func testHandler(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("created"))
 	case "/t/panic":
 		panic("handler bug")
+	case "/t/odd": // fields net/http drops, cleans or writes twice
+		h := w.Header()
+		h["Bad Name"] = []string{"dropped"}
+		h["X-Newlines"] = []string{" a\r\nb\n \t"}
+		h["X-Twice"] = []string{"1", "2"}
+		h["x-lower"] = []string{"as set"}
+		h.Set("Content-Type", "text/plain")
+		w.WriteHeader(http.StatusAccepted)
+		w.Write([]byte("odd"))
 	default:
 		w.Header().Set("Content-Type", "text/plain")
 		fmt.Fprintf(w, "%s %s %q", r.Method, r.URL.Path, body)
@@ -160,6 +169,7 @@ func TestSameBytes(t *testing.T) {
 		{"short body", post("/t/short", ""), "lean"},
 		{"late header", post("/t/later", ""), "lean"},
 		{"panic", post("/t/panic", ""), ""},
+		{"odd fields", post("/t/odd", ""), "lean"},
 		{"pragma", post("/t/json", "", "Pragma: no-cache"), "lean"},
 		{"repeated header", post("/t/json", "", "Authorization: a", "Authorization: b"), "lean"},
 		{"pipelined", post("/t/json", "1") + post("/t/plain", "2") + post("/t/json", "3", "Connection: close"), "lean"},
