@@ -146,6 +146,16 @@ func TestAdoptInFreshModule(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
+	// go get in the new module reads the go.mod of every module in vexil's
+	// graph, old ones too (pgx's pgpassfile requires testify v1.3.0), which
+	// this checkout's own build never needs. Listing the graph here, with
+	// the environment's proxy, puts them in the module cache on a fresh
+	// machine; without a proxy a warm cache may still hold them.
+	list := exec.CommandContext(ctx, "go", "list", "-m", "all")
+	list.Dir, list.Env = root, append(os.Environ(), "GOWORK=off")
+	if out, err := list.CombinedOutput(); err != nil {
+		t.Logf("go list -m all in %s (continuing offline): %v\n%s", root, err, out)
+	}
 	// Offline: everything comes from the module cache this checkout's own
 	// build filled (a proxy answering 403 for the replaced path would fail).
 	env := append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off", "GOPROXY=off")
