@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/vexilhq/vexil/internal/api"
 )
@@ -196,6 +197,16 @@ func TestApprovalsConcurrentApplyOnce(t *testing.T) {
 		for i := range approvers {
 			tok, _ := e.tokenWithID(fmt.Sprintf("reviewer%d", i), RoleEditor)
 			toks = append(toks, tok)
+		}
+		// The second replica learns of new tokens from the database's
+		// event: wait until it knows the last (it reloads them all at once).
+		for _, r := range replicas[1:] {
+			for deadline := time.Now().Add(time.Minute); r.do("GET", "/api/v1/envs", toks[len(toks)-1], nil).status == http.StatusUnauthorized; {
+				if time.Now().After(deadline) {
+					t.Fatal("the second replica did not learn of the new tokens within a minute")
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
 		}
 		for round := range 3 {
 			id := e.request(alice, fmt.Sprintf(`"%d"`, round), fmt.Sprintf("%s# round %d\n", bannerDoc, round))
