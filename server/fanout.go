@@ -4,18 +4,24 @@ import (
 	"bytes"
 	"net"
 	"net/http"
+	"runtime"
 	"sync"
+	"syscall"
 	"time"
 )
 
 // sseFanout holds the streams taken out of net/http (serveEvents), by
 // environment. One goroutine per environment with streams waits for its
 // changes and heartbeats and hands every stream the newest frame, encoded
-// once per version and shared. A stream writes in a goroutine of its own,
-// and only while it has something to write, so a slow client holds up no
-// other. Its queue is one frame long: a newer frame replaces one still
-// waiting, which loses nothing, since each event carries (or announces) the
-// whole config: a slow client resynchronizes on the newest version.
+// once per version and shared, through one writer per CPU that walks a
+// share of the streams. A writer only writes what a stream's socket takes
+// at once; the rest, for a client slower than its socket's buffer, is
+// written by a goroutine of the stream's own, so a slow client holds up no
+// other, and a save does not start and schedule a goroutine and a write
+// deadline's timer per stream. A stream's queue is one frame long:
+// a newer frame replaces one still waiting, which loses nothing, since each
+// event carries (or announces) the whole config: a slow client
+// resynchronizes on the newest version.
 type sseFanout struct {
 	mu   sync.Mutex
 	envs map[*envState]map[*sseConn]struct{}
@@ -26,6 +32,7 @@ type sseConn struct {
 	f     *sseFanout
 	env   *envState
 	conn  net.Conn
+	raw   syscall.RawConn // conn's descriptor, for writes that never wait; nil without one
 	frame func(*snapshot) []byte
 	ended []func()
 
@@ -36,12 +43,21 @@ type sseConn struct {
 	closed  bool
 }
 
+func newSSEConn(f *sseFanout, e *envState, conn net.Conn, frame func(*snapshot) []byte, ended []func()) *sseConn {
+	c := &sseConn{f: f, env: e, conn: conn, frame: frame, ended: ended}
+	if sc, ok := conn.(syscall.Conn); ok {
+		c.raw, _ = sc.SyscallConn()
+	}
+	return c
+}
+
 // serve runs a hijacked stream: it registers it, writes the response's
 // header and first event, and leaves a goroutine reading the connection,
 // which notices the client going.
 func (f *sseFanout) serve(s *Server, conn net.Conn, h http.Header, lease *streamLease, e *envState,
 	first, frame func(*snapshot) []byte, ended []func()) {
-	c := &sseConn{f: f, env: e, conn: conn, frame: frame, ended: ended, writing: true}
+	c := newSSEConn(f, e, conn, frame, ended)
+	c.writing = true
 	c.sent = e.snap.Load()
 	var head bytes.Buffer
 	head.WriteString("HTTP/1.1 200 OK\r\n")
@@ -76,7 +92,7 @@ func (f *sseFanout) serve(s *Server, conn net.Conn, h http.Header, lease *stream
 	default:
 	}
 	go c.readUntilClosed()
-	c.run(head.Bytes())
+	c.write(head.Bytes())
 }
 
 // watch hands e's streams each new snapshot and heartbeat until the server
@@ -84,83 +100,152 @@ func (f *sseFanout) serve(s *Server, conn net.Conn, h http.Header, lease *stream
 func (f *sseFanout) watch(s *Server, e *envState) {
 	ping := time.NewTicker(s.opts.Heartbeat)
 	defer ping.Stop()
-	each := func(fn func(*sseConn)) {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		for c := range f.envs[e] {
-			fn(c)
-		}
-	}
+	var conns []*sseConn
 	changed := e.changed.Load()
 	for {
 		select {
 		case <-s.done:
-			var all []*sseConn
-			each(func(c *sseConn) { all = append(all, c) })
-			for _, c := range all {
+			for _, c := range f.streams(e, conns[:0]) {
 				c.close()
 			}
 			return
 		case <-ping.C:
-			each((*sseConn).ping)
+			conns = f.streams(e, conns[:0])
+			eachInParallel(conns, (*sseConn).ping)
 		case <-*changed:
 			changed = e.changed.Load()
 			snap := e.snap.Load()
-			each(func(c *sseConn) { c.offer(snap) })
+			conns = f.streams(e, conns[:0])
+			eachInParallel(conns, func(c *sseConn) { c.offer(snap) })
 		}
 	}
 }
 
-// offer queues snap's frame unless c has it, or a newer one, already: a new
+// streams appends e's streams to conns. The list is a copy, so that writing
+// to them holds no lock a stream's end takes.
+func (f *sseFanout) streams(e *envState, conns []*sseConn) []*sseConn {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for c := range f.envs[e] {
+		conns = append(conns, c)
+	}
+	return conns
+}
+
+// eachInParallel calls fn for every stream, from one goroutine per CPU each
+// taking an even share of conns.
+func eachInParallel(conns []*sseConn, fn func(*sseConn)) {
+	workers := min(runtime.GOMAXPROCS(0), len(conns))
+	var wg sync.WaitGroup
+	for w := range workers {
+		share := conns[len(conns)*w/workers : len(conns)*(w+1)/workers]
+		wg.Go(func() {
+			for _, c := range share {
+				fn(c)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// offer sends snap's frame unless c has it, or a newer one, already: a new
 // version, or the same rules compiled against newly pushed definitions.
 func (c *sseConn) offer(snap *snapshot) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.closed || snap == c.sent || snap.v.Version < c.sent.v.Version {
+		c.mu.Unlock()
 		return
 	}
 	c.sent = snap
-	if b := c.frame(snap); len(b) > 0 {
-		c.queue(b)
+	b := c.frame(snap)
+	now := len(b) > 0 && c.queue(b)
+	c.mu.Unlock()
+	if now {
+		c.write(b)
 	}
 }
 
-// ping queues a heartbeat comment if c is idle.
+// ping sends a heartbeat comment if c is idle.
 func (c *sseConn) ping() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.closed && !c.writing {
-		c.queue([]byte(": ping\n\n"))
+	now := !c.closed && !c.writing
+	c.writing = c.writing || now
+	c.mu.Unlock()
+	if now {
+		c.write([]byte(": ping\n\n"))
 	}
 }
 
-// queue writes b, or leaves it for the write in progress in place of any
-// frame already waiting. c.mu is held.
-func (c *sseConn) queue(b []byte) {
+// queue reports whether the caller is to write b now (and marks c as
+// writing), or leaves b for the write in progress in place of any frame
+// already waiting. c.mu is held.
+func (c *sseConn) queue(b []byte) bool {
 	if c.writing {
 		c.pending = b
-		return
+		return false
 	}
 	c.writing = true
-	go c.run(b)
+	return true
 }
 
-// run writes b and then whatever was queued meanwhile.
-func (c *sseConn) run(b []byte) {
+// write writes b, and then whatever was queued meanwhile, as far as the
+// socket takes it without waiting; it leaves the rest to a goroutine of the
+// stream's own. c is marked as writing.
+func (c *sseConn) write(b []byte) {
 	for {
+		n, err := c.writeNow(b)
+		if err != nil {
+			c.close()
+			return
+		}
+		if n < len(b) {
+			go c.run(b[n:])
+			return
+		}
+		if b = c.next(); b == nil {
+			return
+		}
+	}
+}
+
+// writeNow writes what of b the socket takes at once (nothing without a
+// descriptor).
+func (c *sseConn) writeNow(b []byte) (int, error) {
+	if c.raw == nil {
+		return 0, nil
+	}
+	n, err := 0, error(nil)
+	if rerr := c.raw.Write(func(fd uintptr) bool {
+		n, err = writeNonblocking(fd, b)
+		return true // one try: never wait for the socket
+	}); rerr != nil {
+		return 0, rerr
+	}
+	return n, err
+}
+
+// next takes the frame queued during a write, or marks c idle.
+func (c *sseConn) next() []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b := c.pending
+	c.pending = nil
+	if b == nil || c.closed {
+		c.writing = false
+		return nil
+	}
+	return b
+}
+
+// run writes b, waiting for a slow client, and then whatever was queued
+// meanwhile.
+func (c *sseConn) run(b []byte) {
+	for ; b != nil; b = c.next() {
 		c.conn.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
 		if _, err := c.conn.Write(b); err != nil {
 			c.close()
 			return
 		}
-		c.mu.Lock()
-		b, c.pending = c.pending, nil
-		if b == nil || c.closed {
-			c.writing = false
-			c.mu.Unlock()
-			return
-		}
-		c.mu.Unlock()
 	}
 }
 

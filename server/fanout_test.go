@@ -13,20 +13,56 @@ import (
 
 // A stream whose client takes nothing holds up no other stream, and when
 // its client reads again it gets the newest version next, not every version
-// in between.
+// in between: over a pipe, whose writes always wait for the reader, and over
+// TCP with events larger than the sockets' buffers, where the fan-out's
+// writers write what the socket takes at once and leave the rest to the
+// stream's own goroutine.
 func TestFanoutSlowClientDelaysNoOther(t *testing.T) {
+	for _, transport := range []string{"pipe", "tcp"} {
+		t.Run(transport, func(t *testing.T) { testFanoutSlowClient(t, transport) })
+	}
+}
+
+func testFanoutSlowClient(t *testing.T, transport string) {
 	var f sseFanout
 	e := &envState{name: "prod"}
+	pad := ""
+	if transport == "tcp" {
+		pad = ": " + strings.Repeat("x", 1<<20) + "\n"
+	}
 	snapAt := func(v int64) *snapshot {
-		return &snapshot{v: &store.Version{Version: v}, frame: fmt.Appendf(nil, "event: config\nid: %d\n\n", v)}
+		return &snapshot{v: &store.Version{Version: v}, frame: fmt.Appendf(nil, "%sevent: config\nid: %d\n\n", pad, v)}
+	}
+	pair := func() (server, client net.Conn) {
+		if transport == "pipe" {
+			// net.Pipe has no buffer: a write waits for the client to
+			// read, as one to a client whose socket buffer is full does.
+			return net.Pipe()
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		client, err = net.Dial("tcp", l.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if server, err = l.Accept(); err != nil {
+			t.Fatal(err)
+		}
+		server.(*net.TCPConn).SetWriteBuffer(4 << 10)
+		return server, client
 	}
 	open := func() (*sseConn, *bufio.Reader) {
-		// net.Pipe has no buffer: a write waits for the client to read,
-		// as one to a client whose socket buffer is full does.
-		server, client := net.Pipe()
+		server, client := pair()
 		t.Cleanup(func() { client.Close() })
 		client.SetReadDeadline(time.Now().Add(60 * time.Second))
-		c := &sseConn{f: &f, env: e, conn: server, frame: func(s *snapshot) []byte { return s.frame }, sent: snapAt(1)}
+		c := newSSEConn(&f, e, server, func(s *snapshot) []byte { return s.frame }, nil)
+		if (c.raw != nil) != (transport == "tcp") {
+			t.Fatalf("over %s the stream has a descriptor: %v", transport, c.raw != nil)
+		}
+		c.sent = snapAt(1)
 		t.Cleanup(c.close)
 		return c, bufio.NewReader(client)
 	}
