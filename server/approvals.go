@@ -293,7 +293,7 @@ func touchedFlags(pa, pb map[string]map[string]any) []string {
 	set := map[string]bool{}
 	for _, p := range []map[string]map[string]any{pa, pb} {
 		for name, r := range p["rule"] {
-			rj := r.(ruleJSON)
+			rj := r.(api.DiffRule)
 			touched := differs("rule", name)
 			if rj.Filter != nil && !touched {
 				for _, m := range filterRef.FindAllStringSubmatch(*rj.Filter, -1) {

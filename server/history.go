@@ -16,16 +16,8 @@ import (
 	"github.com/vexilhq/vexil/store"
 )
 
-type ruleJSON struct {
-	Filter     *string        `json:"filter,omitempty"`
-	Priority   int64          `json:"priority"`
-	Enabled    bool           `json:"enabled"`
-	SplitGroup string         `json:"split_group,omitempty"`
-	Variants   map[string]any `json:"variants"`
-	Metadata   map[string]any `json:"metadata,omitempty"`
-}
-
-// parts flattens a version into its named, comparable parts.
+// parts flattens a version into its named, comparable parts: api.DiffRule,
+// api.DiffFilter and api.DiffKill values by kind and name.
 func parts(v *store.Version) (map[string]map[string]any, error) {
 	out := map[string]map[string]any{"rule": {}, "filter": {}, "kill": {}}
 	doc, diags := vexilrt.ParseRules(fmt.Sprintf("%s@v%d", v.Env, v.Version), []byte(v.Rules))
@@ -33,7 +25,7 @@ func parts(v *store.Version) (map[string]map[string]any, error) {
 		return nil, diags.Err()
 	}
 	for _, r := range doc.Rules {
-		rj := ruleJSON{Priority: r.Priority, Enabled: r.Enabled, SplitGroup: r.SplitGroup, Variants: map[string]any{}, Metadata: r.Metadata}
+		rj := api.DiffRule{Priority: r.Priority, Enabled: r.Enabled, SplitGroup: r.SplitGroup, Variants: map[string]any{}, Metadata: r.Metadata}
 		if r.HasFilter {
 			rj.Filter = &r.Filter
 		}
@@ -43,10 +35,10 @@ func parts(v *store.Version) (map[string]map[string]any, error) {
 		out["rule"][r.Name] = rj
 	}
 	for _, f := range doc.Filters {
-		out["filter"][f.Name] = map[string]string{"filter": f.Filter}
+		out["filter"][f.Name] = api.DiffFilter{Filter: f.Filter}
 	}
 	for name, k := range v.Kills {
-		out["kill"][name] = map[string]string{"reason": k.Reason, "by": k.By}
+		out["kill"][name] = api.DiffKill{By: k.By, Reason: k.Reason}
 	}
 	return out, nil
 }
@@ -244,7 +236,7 @@ func rollbackImpact(before, after *vexilrt.Config, from, to *store.Version, targ
 	}
 	// refs lists the flags a rule reads, through named filters too.
 	refs := func(name string) []string {
-		rj, ok := pt["rule"][name].(ruleJSON)
+		rj, ok := pt["rule"][name].(api.DiffRule)
 		if !ok || rj.Filter == nil {
 			return nil
 		}
@@ -256,9 +248,9 @@ func rollbackImpact(before, after *vexilrt.Config, from, to *store.Version, targ
 				out = append(out, m[1])
 			}
 			for _, m := range filterRef.FindAllStringSubmatch(text, -1) {
-				if f, ok := pt["filter"][m[1]].(map[string]string); ok && !seen[m[1]] {
+				if f, ok := pt["filter"][m[1]].(api.DiffFilter); ok && !seen[m[1]] {
 					seen[m[1]] = true
-					walk(f["filter"])
+					walk(f.Filter)
 				}
 			}
 		}
