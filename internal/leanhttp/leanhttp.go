@@ -31,6 +31,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -178,6 +179,17 @@ func (c *handedConn) Read(p []byte) (int, error) {
 		return n, nil
 	}
 	return c.Conn.Read(p)
+}
+
+// SyscallConn gives the connection's descriptor, as a TCP connection does,
+// to a handler that hijacks it: the server's event streams write to it
+// without waiting. (Reading through it would skip the bytes replayed here;
+// a hijacker has had them as its request.)
+func (c *handedConn) SyscallConn() (syscall.RawConn, error) {
+	if sc, ok := c.Conn.(syscall.Conn); ok {
+		return sc.SyscallConn()
+	}
+	return nil, errors.ErrUnsupported
 }
 
 // CloseWrite lets net/http half-close the connection, as it does a TCP one.

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -213,6 +214,39 @@ func TestSameBytes(t *testing.T) {
 
 // TestOneWrite: an answer over net/http's 4 KiB buffer leaves in one
 // write, the reason for this package.
+// A connection handed to net/http still gives a hijacking handler (the
+// server's event streams) its descriptor, so that it can write without
+// waiting.
+func TestHandedConnGivesDescriptor(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan error, 1)
+	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			got <- err
+			return
+		}
+		defer conn.Close()
+		sc, ok := conn.(syscall.Conn)
+		if !ok {
+			got <- fmt.Errorf("the hijacked %T gives no descriptor", conn)
+			return
+		}
+		_, err = sc.SyscallConn()
+		got <- err
+	})}
+	lean := Listen(ln, Options{Handler: hs.Handler, Takes: takesT, MaxBody: 1 << 10, MaxRequest: 2 << 10})
+	go hs.Serve(lean)
+	t.Cleanup(func() { hs.Close() })
+	exchange(t, lean.Addr().String(), "GET /stream HTTP/1.1\r\nHost: example.com\r\n\r\n")
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestOneWrite(t *testing.T) {
 	inner, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
