@@ -51,11 +51,15 @@ func bothParts(a, b *store.Version) (pa, pb map[string]map[string]any, err error
 	return pa, pb, err
 }
 
-// changes lists what differs between two versions, kind by kind, by name.
+// changes lists what differs between two versions, kind by kind, by name:
+// from the rules whose text changed alone when it can (slimParts).
 func changes(a, b *store.Version) ([]api.Change, error) {
-	pa, pb, err := bothParts(a, b)
-	if err != nil {
-		return nil, err
+	pa, pb, ok := slimParts(a, b)
+	if !ok {
+		var err error
+		if pa, pb, err = bothParts(a, b); err != nil {
+			return nil, err
+		}
 	}
 	return partChanges(pa, pb), nil
 }
