@@ -200,16 +200,3 @@ func (r *recorder) Write(p []byte) (int, error) {
 	}
 	return r.body.Write(p)
 }
-
-// versionInfo is api.VersionInfo as the flag page's history read it before
-// the API had that type; it goes when the flag page reads api.VersionInfo.
-type versionInfo struct {
-	Version   int    `json:"version"`
-	Parent    int    `json:"parent"`
-	Author    string `json:"author"`
-	Message   string `json:"message"`
-	Action    string `json:"action"`
-	CreatedAt string `json:"created_at"`
-	Rules     string `json:"rules"`
-	Format    string `json:"format"`
-}

@@ -37,9 +37,9 @@ type flagPageData struct {
 	Rules   []flagRule
 	Base    int // the rules version the page shows (If-Match of a rollout change)
 	Lock    api.LockState
-	History []versionInfo // versions that changed the flag's rules
-	Scanned int           // how many recent versions History looked at
-	More    bool          // older versions are read on later visits
+	History []api.VersionInfo // versions that changed the flag's rules
+	Scanned int               // how many recent versions History looked at
+	More    bool              // older versions are read on later visits
 	Usage   *flagUsage
 	Pending []int64 // change requests that would change its answers
 }
@@ -130,12 +130,8 @@ func splitRoom(doc *api.RulesDocument, rule, seed string, op filter.Operand) flo
 // out on later visits). The server works out what each version changed
 // and remembers it, so the page reads only this flag's list. A failure
 // leaves the list empty rather than failing the page.
-func (h *handler) flagHistory(r *http.Request, s *session, env, flag string) ([]versionInfo, int, bool) {
-	var out struct {
-		Versions []versionInfo `json:"versions"`
-		Scanned  int           `json:"scanned"`
-		Before   int           `json:"before"`
-	}
+func (h *handler) flagHistory(r *http.Request, s *session, env, flag string) ([]api.VersionInfo, int, bool) {
+	var out api.FlagHistory
 	path := fmt.Sprintf("%s?limit=%d", envPath(env, "flags", flag, "history"), flagHistoryDepth)
 	if err := h.api.getJSON(r.Context(), s.token, path, &out); err != nil {
 		return nil, 0, false
