@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/vexilhq/vexil/internal/api"
 	vexilrt "github.com/vexilhq/vexil/runtime"
 )
 
@@ -125,14 +126,10 @@ func inputError(ds vexilrt.Diagnostics) *InputError {
 	return e
 }
 
-// Use is one call of a generated accessor.
-type Use struct {
-	File     string `json:"file"`
-	Line     int    `json:"line"`
-	Col      int    `json:"col"`
-	Flag     string `json:"flag"`
-	Accessor string `json:"accessor"` // the method called: "NewReport", "Client"
-}
+// Use is one call of a generated accessor (Accessor is the method called:
+// "NewReport", "Client"): the code reference that `vexil check --usage
+// --format json` lists and PUT .../code-references takes.
+type Use = api.CodeReference
 
 // SortUses orders uses by flag, then position.
 func SortUses(us []Use) {

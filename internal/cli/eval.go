@@ -11,6 +11,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/vexilhq/vexil/internal/api"
 	"github.com/vexilhq/vexil/internal/diagcode"
 	vexilrt "github.com/vexilhq/vexil/runtime"
 )
@@ -148,12 +149,16 @@ type evaluator struct {
 	text    bool // the readable form rather than JSON
 }
 
-type evalResult struct {
-	Value   any                  `json:"value"`
-	Variant string               `json:"variant"`
-	Reason  string               `json:"reason"`
-	Rule    string               `json:"rule"`
-	Explain *vexilrt.Explanation `json:"explain,omitempty"`
+// marshalUnescaped is v as JSON, without escaping HTML: explain details
+// say <missing>, not \u003cmissing\u003e.
+func marshalUnescaped(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(b.Bytes(), "\n"), nil
 }
 
 // evaluate answers every requested flag as one JSON object, keys in the
@@ -185,15 +190,22 @@ func (ev *evaluator) evaluate(attrs map[string]any) ([]byte, error) {
 			b.WriteByte(',')
 		}
 		key, _ := json.Marshal(name)
-		var val bytes.Buffer
-		enc := json.NewEncoder(&val)
-		enc.SetEscapeHTML(false) // explain details say <missing>, not \u003cmissing\u003e
-		if err := enc.Encode(evalResult{Value: e.Any(), Variant: e.Variant(), Reason: e.Reason().String(), Rule: e.Rule(), Explain: ex}); err != nil {
+		// Each flag's answer is the one POST .../evaluate gives it.
+		res := api.EvalResult{Value: e.Any(), Variant: e.Variant(), Reason: e.Reason().String(), Rule: e.Rule()}
+		if ex != nil {
+			x, err := marshalUnescaped(ex)
+			if err != nil {
+				return nil, err
+			}
+			res.Explain = x
+		}
+		val, err := marshalUnescaped(res)
+		if err != nil {
 			return nil, err
 		}
 		b.Write(key)
 		b.WriteByte(':')
-		b.Write(bytes.TrimRight(val.Bytes(), "\n"))
+		b.Write(val)
 	}
 	if !ev.text {
 		b.WriteByte('}')
