@@ -93,6 +93,10 @@ func TestAdminWireBytes(t *testing.T) {
 	check("push-unchanged", push(testDefs, `"1"`), 200)
 	check("push-stale", push(more, `"0"`), 412)
 	check("push-more", push(more, `"1"`), 200)
+	// The upload is stamped with the wall clock, not the server's.
+	refs := e.do("PUT", "/api/v1/envs/dev/code-references", e.admin, `[{"file": "main.go", "line": 3, "col": 7, "flag": "new_report", "accessor": "NewReport"}]`)
+	refs.body = regexp.MustCompile(`"uploaded_at":"[^"]+"`).ReplaceAll(refs.body, []byte(`"uploaded_at":"WALL CLOCK"`))
+	check("code-references", refs, 200)
 	check("envs-after", e.do("GET", "/api/v1/envs", e.admin, nil), 200)
 	vexiltest.GoldenDir(t, "testdata/wire", files)
 }
