@@ -257,7 +257,7 @@ func (s *Server) putCodeReferences(w http.ResponseWriter, r *http.Request, c *ca
 	}
 	s.audit(r.Context(), auditEvent{actor: c.actor(), project: c.env.proj.name, env: c.env.name, action: "code-references", outcome: "ok",
 		detail: fmt.Sprintf("%d references", len(refs))})
-	writeJSON(w, http.StatusOK, map[string]any{"references": len(refs), "uploaded_at": cr.UploadedAt})
+	writeJSON(w, http.StatusOK, api.CodeReferencesUploaded{References: len(refs), UploadedAt: cr.UploadedAt})
 }
 
 // getCodeReferences returns the latest upload, or only one flag's

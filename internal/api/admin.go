@@ -90,6 +90,14 @@ type RollbackImpact struct {
 	To     int64    `json:"to"`
 }
 
+// CodeReferencesUploaded is PUT .../code-references's answer: how many
+// references were stored, and when. The fields stand in the order of
+// their names, as the server has always written them.
+type CodeReferencesUploaded struct {
+	References int       `json:"references"`
+	UploadedAt time.Time `json:"uploaded_at"`
+}
+
 // RulesDocument is a rules document as GET .../rules answers it in JSON
 // (the document's own format, whose other keys this leaves out): the
 // named filters and the rules, by name.
