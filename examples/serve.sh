@@ -22,7 +22,9 @@ expect() { # what answer wanted...: every wanted text must be in the answer
 }
 
 export VEXIL_TOKEN=vxl_demo_admin_token_0123456789abcdef
-# A free port, read from the line that says where it listens.
+# A free port, read from the line that says where it listens. The log exists
+# before the server starts: the background shell opens it only when it runs.
+: >"$work/serve.log"
 (cd "$work" && VEXIL_BOOTSTRAP_TOKEN=$VEXIL_TOKEN exec "$bin" serve --addr 127.0.0.1:0 --db "$work/vexil.db" "$@") >"$work/serve.log" 2>&1 &
 server=$!
 for _ in $(seq 600); do
