@@ -378,6 +378,9 @@ func (cc *compiler) ruleVariants(ri int32, r *RuleDef) {
 			continue
 		}
 		f := &c.flags[c.flags[id].canon]
+		if n := len(f.mentions); n == 0 || f.mentions[n-1] != ri {
+			f.mentions = append(f.mentions, ri)
+		}
 		vi := valueIndex(f.values, RuleValue(f.typ, rv.Value))
 		if vi < 0 {
 			msg := fmt.Sprintf("%s %s is not a variant of flag %s (%s)", rv.Value.Type, quoteVariant(rv.Value), rv.Flag, strings.Join(f.variants, ", "))

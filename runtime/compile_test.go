@@ -513,3 +513,38 @@ func TestEvaluationFitsRegisters(t *testing.T) {
 		t.Errorf("Evaluation or a struct in it has more than four fields")
 	}
 }
+
+// TestExplainListsTheFlagsRules: an explanation lists every rule that names
+// the flag, by itself or by an alias, disabled or with a variant the flag
+// lacks, in evaluation order, and no rule that names only other flags.
+func TestExplainListsTheFlagsRules(t *testing.T) {
+	c, diags := Compile(mustRules(t, `rules:
+  other:
+    priority: 9
+    variants: {workbook: guided}
+  via_alias:
+    priority: 5
+    filter: attr:beta
+    variants: {legacy_report: true}
+  both:
+    priority: 3
+    variants: {workbook: guided, new_report: true}
+  off:
+    enabled: false
+    variants: {new_report: true}
+  no_such_variant:
+    priority: 1
+    variants: {new_report: 7}
+`), CompileOptions{Definitions: mustDefs(t, testDefs), Lenient: true})
+	if c == nil {
+		t.Fatalf("compile: %s", diags)
+	}
+	_, ex := c.Explain("new_report", map[string]any{"beta": true}, time.Time{})
+	var got []string
+	for _, r := range ex.Rules {
+		got = append(got, r.Rule+"="+r.Status)
+	}
+	if s := strings.Join(got, " "); s != "via_alias=decided both=not reached no_such_variant=invalid variant off=disabled" {
+		t.Errorf("rules: %s", s)
+	}
+}

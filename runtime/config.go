@@ -245,6 +245,7 @@ type cflag struct {
 	killed   bool
 	forced   Reason // what a killed flag answers for: DISABLED, or STALE (stale.go)
 	rules    []flagRule
+	mentions []int32 // every rule that names the flag or an alias, in c.rules order (Explain)
 	decl     *FlagDef
 	program  bool   // rules compiled to c.prog, starting at entry
 	entry    int32  // a jump (see instr)

@@ -62,12 +62,11 @@ func (c *Config) Explain(flag string, attrs map[string]any, now time.Time) (Eval
 		ex.KillReason = c.killReason(canon)
 	}
 	decided := f.killed
-	for ri := range c.rules {
+	// Only the rules that name the flag: scanning every rule for every
+	// flag made explaining all flags quadratic.
+	for _, ri := range f.mentions {
 		r := &c.rules[ri]
-		sets, valid, mentions := c.ruleSetsFlag(r, canon)
-		if !mentions {
-			continue
-		}
+		sets, valid, _ := c.ruleSetsFlag(r, canon)
 		t := RuleTrace{Rule: r.name, Priority: r.priority, Sets: sets}
 		switch {
 		case !r.enabled:
