@@ -296,7 +296,7 @@ func (s *Server) evaluate(w http.ResponseWriter, r *http.Request, c *call) {
 		}
 		var diags vexilrt.Diagnostics
 		var ok bool
-		if cfg, diags, ok = s.compileBounded(r.Context(), snap.defs.defs, "draft", *req.Rules, snap.v.Kills, "draft"); !ok {
+		if cfg, diags, ok = s.compileDraft(r.Context(), snap, *req.Rules); !ok {
 			writeError(w, http.StatusServiceUnavailable, "unavailable", "the request ended while waiting to compile", nil)
 			return
 		}
@@ -320,7 +320,13 @@ func (s *Server) evaluate(w http.ResponseWriter, r *http.Request, c *call) {
 			writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("unknown flag %q", name), nil)
 			return
 		}
-		e, x := cfg.Explain(name, req.Attributes, now)
+		var e vexilrt.Evaluation
+		var x *vexilrt.Explanation
+		if req.Explain == nil || *req.Explain {
+			e, x = cfg.Explain(name, req.Attributes, now)
+		} else {
+			e = cfg.Evaluate(name, req.Attributes, now)
+		}
 		res := api.EvalResult{Value: e.Any(), Variant: e.Variant(), Reason: e.Reason().String(), Rule: e.Rule()}
 		if err := e.Err(); err != nil {
 			res.Error = err.Error()

@@ -86,6 +86,7 @@ type Server struct {
 	once     sync.Once
 
 	compiles chan struct{} // MaxCompiles slots
+	drafts   draftCache
 	streams  streamSet
 	fanout   sseFanout
 	denied   deniedSet
@@ -131,6 +132,11 @@ type snapshot struct {
 	json       struct {       // the rules as JSON (rulesJSON), made on first use
 		once sync.Once
 		text string
+		err  error
+	}
+	doc struct { // the rules parsed (rulesDoc), on first use
+		once sync.Once
+		doc  *vexilrt.RulesDoc
 		err  error
 	}
 }

@@ -473,12 +473,45 @@ func TestEvaluateDraft(t *testing.T) {
 	if m["version"] != "draft" || res["value"] != "adaptive" || res["rule"] != "t" || res["explain"] == nil {
 		t.Fatalf("draft evaluation: %s", r.body)
 	}
+	r = e.do("POST", "/api/v1/envs/dev/evaluate", sdk, map[string]any{
+		"rules":      "rules:\n  t:\n    filter: attr:school_id in [7, 8]\n    variants: {workbook: adaptive}\n",
+		"attributes": map[string]any{"school_id": 7}, "flags": []string{"workbook"}, "explain": false})
+	res = r.json(t)["results"].(map[string]any)["workbook"].(map[string]any)
+	if _, has := res["explain"]; has || res["value"] != "adaptive" || res["rule"] != "t" {
+		t.Fatalf("draft evaluation without explain: %s", r.body)
+	}
 	r = e.do("POST", "/api/v1/envs/dev/evaluate", sdk, map[string]any{"rules": "rules:\n  t:\n    filter: attr:nope\n    variants: {workbook: x}\n", "attributes": map[string]any{}})
 	if r.status != 422 || r.code() != "invalid_rules" {
 		t.Fatalf("a draft that does not compile: %d %s", r.status, r.body)
 	}
 	if e.version("dev") != 0 {
 		t.Fatal("evaluating a draft saved it")
+	}
+}
+
+// TestEvaluateDraftAgain: evaluating one draft again (the server keeps its
+// compile) answers the same, and a kill since then is in the answer.
+func TestEvaluateDraftAgain(t *testing.T) {
+	e := start(t, "sqlite", nil)
+	draft := map[string]any{"rules": "rules:\n  t:\n    filter: attr:school_id in [7, 8]\n    variants: {workbook: adaptive}\n",
+		"attributes": map[string]any{"school_id": 7}, "flags": []string{"workbook"}}
+	answer := func() map[string]any {
+		r := e.do("POST", "/api/v1/envs/dev/evaluate", e.admin, draft)
+		if r.status != 200 {
+			t.Fatalf("evaluate: %d %s", r.status, r.body)
+		}
+		return r.json(t)["results"].(map[string]any)["workbook"].(map[string]any)
+	}
+	for range 2 {
+		if res := answer(); res["value"] != "adaptive" || res["rule"] != "t" {
+			t.Fatalf("the draft's answer: %v", res)
+		}
+	}
+	if r := e.do("POST", "/api/v1/envs/dev/flags/workbook/kill", e.admin, map[string]string{"reason": "incident 3"}); r.status != 200 {
+		t.Fatalf("kill: %d %s", r.status, r.body)
+	}
+	if res := answer(); res["reason"] != "DISABLED" || res["rule"] != "" {
+		t.Fatalf("after the kill the draft's answer is %v, want DISABLED", res)
 	}
 }
 

@@ -134,9 +134,12 @@ type KillRequest struct {
 // before it marshalled them.
 type EvaluateRequest struct {
 	Attributes map[string]any `json:"attributes"`
-	Flags      []string       `json:"flags,omitempty"`
-	Now        *time.Time     `json:"now,omitempty"`
-	Rules      *string        `json:"rules,omitempty"`
+	// Explain false leaves out each result's explanation, for a caller
+	// that needs only the answers; omitted means true.
+	Explain *bool      `json:"explain,omitempty"`
+	Flags   []string   `json:"flags,omitempty"`
+	Now     *time.Time `json:"now,omitempty"`
+	Rules   *string    `json:"rules,omitempty"`
 }
 
 // ValidName says whether a project or environment name is acceptable: 1
