@@ -2,14 +2,17 @@ package ui
 
 import (
 	"cmp"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"net/http"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/vexilhq/vexil/internal/api"
 	"github.com/vexilhq/vexil/internal/filter"
@@ -344,36 +347,50 @@ var errNotYAML = errors.New("the draft is JSON; the builder adds rules to a YAML
 // rules mapping, leaving every other byte as it was, and checks that the
 // result parses and has the rule as meant.
 func insertRule(text string, nr *newRule) (string, error) {
-	if strings.HasPrefix(strings.TrimSpace(text), "{") {
-		return "", errNotYAML
-	}
-	before, diags := vexilrt.ParseRules("rules", []byte(text))
-	if before == nil || diags.HasErrors() {
-		return "", errors.New("the draft does not parse; fix it in the editor first")
-	}
-	if slices.ContainsFunc(before.Rules, func(r vexilrt.RuleDef) bool { return r.Name == nr.Name }) {
-		return "", fmt.Errorf("the draft already has a rule %s: choose another name", nr.Name)
-	}
-	out, err := insertRuleText(text, nr)
-	if err != nil {
-		return "", err
-	}
-	after, diags := vexilrt.ParseRules("rules", []byte(out))
-	if after == nil || diags.HasErrors() || len(after.Rules) != len(before.Rules)+1 {
-		return "", errors.New("adding the rule to this document's layout did not give a valid document; add it in the editor")
-	}
-	i := slices.IndexFunc(after.Rules, func(r vexilrt.RuleDef) bool { return r.Name == nr.Name })
-	if i < 0 || after.Rules[i].Filter != nr.Filter || after.Rules[i].Priority != nr.Priority || len(after.Rules[i].Variants) != 1 {
-		return "", errors.New("adding the rule to this document's layout did not give the rule as built; add it in the editor")
-	}
-	return out, nil
+	out, _, err := shapeOf(text).insert(text, nr)
+	return out, err
 }
 
-func insertRuleText(text string, nr *newRule) (string, error) {
-	var root yaml.Node
-	if err := yaml.Unmarshal([]byte(text), &root); err != nil {
-		return "", fmt.Errorf("the draft does not parse: %v", err)
+// draftShape is what the builder needs of a draft: its rules, and where in
+// its text a new rule goes. Working that out parses the whole document
+// twice (as rules, and as YAML for its layout), so the handler keeps it
+// per draft text: the live preview asks on every change of the builder's
+// fields while the draft stays the same.
+type draftShape struct {
+	doc   *vexilrt.RulesDoc // nil: the draft does not parse
+	lines []string          // the draft's lines, each with its newline
+	at    insertAt
+	atErr error // why the builder cannot insert into this draft
+}
+
+// insertAt is where a new rule goes in a draft's lines.
+type insertAt struct {
+	line      int  // the lines kept before it
+	header    bool // there is no rules section: "rules:" goes first
+	ind, step string
+}
+
+var errNoParse = errors.New("the draft does not parse; fix it in the editor first")
+
+func shapeOf(text string) *draftShape {
+	sh := &draftShape{lines: splitLines(text)}
+	if strings.HasPrefix(strings.TrimSpace(text), "{") {
+		sh.atErr = errNotYAML
 	}
+	if doc, diags := vexilrt.ParseRules("rules", []byte(text)); doc != nil && !diags.HasErrors() {
+		sh.doc = doc
+	} else if sh.atErr == nil {
+		sh.atErr = errNoParse
+	}
+	if sh.atErr == nil {
+		sh.at, sh.atErr = insertPoint(text, len(sh.lines))
+	}
+	return sh
+}
+
+// splitLines is text's lines, each ending in a newline (a last line
+// without one gets it).
+func splitLines(text string) []string {
 	lines := strings.SplitAfter(text, "\n")
 	if text != "" && !strings.HasSuffix(text, "\n") {
 		lines[len(lines)-1] += "\n"
@@ -381,15 +398,94 @@ func insertRuleText(text string, nr *newRule) (string, error) {
 	if len(lines) > 0 && lines[len(lines)-1] == "" {
 		lines = lines[:len(lines)-1]
 	}
-	join := func(at int, add string) string {
-		return strings.Join(lines[:at], "") + add + strings.Join(lines[at:], "")
+	return lines
+}
+
+// insert is the draft text with nr inserted, and the line (from 1) of
+// the rule's name in it.
+func (sh *draftShape) insert(text string, nr *newRule) (string, int, error) {
+	if sh.atErr != nil {
+		return "", 0, sh.atErr
 	}
+	if slices.ContainsFunc(sh.doc.Rules, func(r vexilrt.RuleDef) bool { return r.Name == nr.Name }) {
+		return "", 0, fmt.Errorf("the draft already has a rule %s: choose another name", nr.Name)
+	}
+	add := nr.yaml(sh.at.ind, sh.at.step)
+	first := sh.at.line + 1
+	if sh.at.header {
+		add, first = "rules:\n"+add, first+1
+	}
+	out := strings.Join(sh.lines[:sh.at.line], "") + add + strings.Join(sh.lines[sh.at.line:], "")
+	if sh.tailReadsBack(nr) {
+		return out, first, nil
+	}
+	after, diags := vexilrt.ParseRules("rules", []byte(out))
+	if after == nil || diags.HasErrors() || len(after.Rules) != len(sh.doc.Rules)+1 {
+		return "", 0, errors.New("adding the rule to this document's layout did not give a valid document; add it in the editor")
+	}
+	i := slices.IndexFunc(after.Rules, func(r vexilrt.RuleDef) bool { return r.Name == nr.Name })
+	if i < 0 || !nr.is(&after.Rules[i]) {
+		return "", 0, errors.New("adding the rule to this document's layout did not give the rule as built; add it in the editor")
+	}
+	kept := slices.Delete(slices.Clone(after.Rules), i, i+1)
+	for j := range kept {
+		if !sameRule(&kept[j], &sh.doc.Rules[j]) {
+			return "", 0, fmt.Errorf("adding the rule to this document's layout changes rule %s; add it in the editor", sh.doc.Rules[j].Name)
+		}
+	}
+	return out, first, nil
+}
+
+// tailReadsBack checks the insertion by parsing only the draft's last rule
+// followed by the new one, instead of the whole document again: the lines
+// before the last rule and the top-level ones after the new rule read as
+// they did. It is true when the two read back as the draft's last rule,
+// unchanged, and nr as built; false (check the whole document) when not,
+// or when the tail cannot be read alone (an alias of an earlier anchor).
+func (sh *draftShape) tailReadsBack(nr *newRule) bool {
+	if sh.at.header || len(sh.doc.Rules) == 0 {
+		return false
+	}
+	last := &sh.doc.Rules[0]
+	for i := range sh.doc.Rules {
+		if sh.doc.Rules[i].Pos.Line > last.Pos.Line {
+			last = &sh.doc.Rules[i]
+		}
+	}
+	if last.Pos.Line < 1 || last.Pos.Line > sh.at.line {
+		return false
+	}
+	tail := "rules:\n" + strings.Join(sh.lines[last.Pos.Line-1:sh.at.line], "") + nr.yaml(sh.at.ind, sh.at.step)
+	doc, diags := vexilrt.ParseRules("rules", []byte(tail))
+	return doc != nil && !diags.HasErrors() && len(doc.Rules) == 2 && sameRule(&doc.Rules[0], last) && nr.is(&doc.Rules[1])
+}
+
+// is reports whether r is the rule nr describes.
+func (nr *newRule) is(r *vexilrt.RuleDef) bool {
+	return r.Name == nr.Name && r.Filter == nr.Filter && r.Priority == nr.Priority && len(r.Variants) == 1 && r.Variants[0].Flag == nr.Flag
+}
+
+// sameRule compares two readings of a rule, wherever they stand.
+func sameRule(a, b *vexilrt.RuleDef) bool {
+	return a.Name == b.Name && a.Filter == b.Filter && a.HasFilter == b.HasFilter && a.Priority == b.Priority && a.Enabled == b.Enabled &&
+		a.SplitGroup == b.SplitGroup && reflect.DeepEqual(a.Metadata, b.Metadata) &&
+		slices.EqualFunc(a.Variants, b.Variants, func(x, y vexilrt.RuleVariant) bool { return x.Flag == y.Flag && x.Value == y.Value })
+}
+
+// insertPoint finds where a new rule goes in text (of n lines): after the
+// rules mapping's last entry, indented as its entries are.
+func insertPoint(text string, n int) (insertAt, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal([]byte(text), &root); err != nil {
+		return insertAt{}, fmt.Errorf("the draft does not parse: %v", err)
+	}
+	atEnd := insertAt{line: n, header: true, ind: "  ", step: "  "}
 	if len(root.Content) == 0 {
-		return join(len(lines), "rules:\n"+nr.yaml("  ", "  ")), nil
+		return atEnd, nil
 	}
 	top := root.Content[0]
 	if top.Kind != yaml.MappingNode || top.Style&yaml.FlowStyle != 0 {
-		return "", errors.New("the draft is not a block mapping; add the rule in the editor")
+		return insertAt{}, errors.New("the draft is not a block mapping; add the rule in the editor")
 	}
 	ki := -1
 	for i := 0; i+1 < len(top.Content); i += 2 {
@@ -398,35 +494,35 @@ func insertRuleText(text string, nr *newRule) (string, error) {
 		}
 	}
 	if ki < 0 {
-		return join(len(lines), "rules:\n"+nr.yaml("  ", "  ")), nil
+		return atEnd, nil
 	}
 	key, val := top.Content[ki], top.Content[ki+1]
 	if val.Kind == yaml.ScalarNode && val.Tag == "!!null" && val.Value == "" {
-		return join(key.Line, nr.yaml("  ", "  ")), nil // `rules:` with nothing under it
+		return insertAt{line: key.Line, ind: "  ", step: "  "}, nil // `rules:` with nothing under it
 	}
 	if val.Kind != yaml.MappingNode || val.Style&yaml.FlowStyle != 0 || len(val.Content) == 0 {
-		return "", errors.New("the draft's rules are not a block mapping; add the rule in the editor")
+		return insertAt{}, errors.New("the draft's rules are not a block mapping; add the rule in the editor")
 	}
-	ind := strings.Repeat(" ", val.Content[0].Column-1)
-	step := "  "
+	at := insertAt{ind: strings.Repeat(" ", val.Content[0].Column-1), step: "  "}
 	if first := val.Content[1]; first.Kind == yaml.MappingNode && first.Style&yaml.FlowStyle == 0 && len(first.Content) > 0 && first.Content[0].Column > val.Content[0].Column {
-		step = strings.Repeat(" ", first.Content[0].Column-val.Content[0].Column)
+		at.step = strings.Repeat(" ", first.Content[0].Column-val.Content[0].Column)
 	}
 	// The rules end where the next top-level key starts, less the blank
 	// lines and top-level comments before it.
-	end := len(lines)
+	at.line = n
 	if ki+2 < len(top.Content) {
-		end = top.Content[ki+2].Line - 1
+		at.line = top.Content[ki+2].Line - 1
 	}
-	for end > key.Line {
-		l := strings.TrimRight(lines[end-1], "\r\n")
+	lines := strings.SplitAfterN(text, "\n", at.line+1)
+	for at.line > key.Line {
+		l := strings.TrimRight(lines[at.line-1], "\r\n")
 		if strings.TrimSpace(l) == "" || strings.HasPrefix(l, "#") {
-			end--
+			at.line--
 			continue
 		}
 		break
 	}
-	return join(end, nr.yaml(ind, step)), nil
+	return at, nil
 }
 
 // builderForm is the rule builder on the rules page: the schema's choices
@@ -594,16 +690,16 @@ func uniqueRuleName(doc *vexilrt.RulesDoc, base string) string {
 
 // buildRule runs the builder on the draft: it generates the filter, puts
 // the rule into a copy of the draft, and has the server's compiler check
-// that copy. It returns the draft with the rule, or "" with b.Err set.
+// the rule. It returns the draft with the rule, or "" with b.Err set.
 func (h *handler) buildRule(r *http.Request, s *session, draft string, defs *api.Definitions, b *builderForm) string {
-	doc, diags := vexilrt.ParseRules("rules", []byte(draft))
-	if doc == nil || diags.HasErrors() {
+	sh := h.shapes.of(draft)
+	if sh.doc == nil {
 		b.Err = "The draft does not parse; fix it in the editor first."
 		return ""
 	}
-	nr, err := ruleFromSpec(&b.Spec, defs, doc)
+	nr, err := ruleFromSpec(&b.Spec, defs, sh.doc)
 	if err == nil {
-		b.Filter, err = buildFilter(&b.Spec, defs.Attributes, doc)
+		b.Filter, err = buildFilter(&b.Spec, defs.Attributes, sh.doc)
 	}
 	if err != nil {
 		b.Err = err.Error()
@@ -612,22 +708,67 @@ func (h *handler) buildRule(r *http.Request, s *session, draft string, defs *api
 	nr.Filter = b.Filter
 	seed := cmp.Or(nr.Group, nr.Name)
 	b.Words = filterWords(b.Filter, seed) + " → " + nr.Flag + " = " + b.Spec.Variant
-	out, err := insertRule(draft, nr)
+	out, first, err := sh.insert(draft, nr)
 	if err != nil {
 		b.Err = err.Error()
 		return ""
 	}
+	// The compiler checks the rule alone (its filter, flag and variant
+	// against the definitions), indented as in the draft so that its
+	// errors point at the draft's lines: compiling the whole draft again
+	// cost more than the rest of the preview, and the editor's check,
+	// Evaluate and Save compile the draft with the rule in it.
+	alone := "rules:\n" + nr.yaml(sh.at.ind, sh.at.step)
 	err = h.api.sendJSON(r.Context(), s.token, http.MethodPost, envPath(r.PathValue("env"), "evaluate"),
-		map[string]any{"rules": out, "attributes": map[string]any{}}, nil)
+		api.EvaluateRequest{Rules: &alone, Attributes: map[string]any{}, Flags: []string{nr.Flag}}, nil)
 	if ae := asAPIError(err); ae != nil && ae.Status == http.StatusUnprocessableEntity {
 		b.Errors = ae.located()
-		b.Err = "The server's compiler refuses the draft with this rule in it."
+		for i := range b.Errors {
+			if b.Errors[i].Line > 1 {
+				b.Errors[i].Line += first - 2
+			}
+		}
+		b.Err = "The server's compiler refuses this rule."
 		return ""
 	} else if err != nil {
 		b.Err = "Checking the rule: " + err.Error()
 		return ""
 	}
 	return out
+}
+
+// shapeCache keeps the shapes of the last few drafts the builder saw.
+type shapeCache struct {
+	mu      sync.Mutex
+	entries []shapeEntry // the most recently used last
+}
+
+type shapeEntry struct {
+	sum   [sha256.Size]byte
+	shape *draftShape
+}
+
+const shapeCacheSize = 4
+
+func (c *shapeCache) of(text string) *draftShape {
+	sum := sha256.Sum256([]byte(text))
+	c.mu.Lock()
+	for i, e := range c.entries {
+		if e.sum == sum {
+			c.entries = append(append(c.entries[:i:i], c.entries[i+1:]...), e)
+			c.mu.Unlock()
+			return e.shape
+		}
+	}
+	c.mu.Unlock()
+	sh := shapeOf(text)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.entries) == shapeCacheSize {
+		c.entries = append(c.entries[:0], c.entries[1:]...)
+	}
+	c.entries = append(c.entries, shapeEntry{sum, sh})
+	return sh
 }
 
 // buildPreview answers the builder's live preview (app.js): the filter,

@@ -111,6 +111,11 @@ func TestInsertRule(t *testing.T) {
 		{"a flow mapping of rules", "rules: {a: {variants: {new_report: true}}}\n", student, "error: the draft's rules are not a block mapping"},
 		{"a rule of that name", "rules:\n  wb_students:\n    variants: {new_report: true}\n", student, "error: the draft already has a rule wb_students"},
 		{"a draft that does not parse", "rules:\n  a: [\n", student, "error: the draft does not parse"},
+		{"the last rule reads an earlier anchor", "rules:\n  a: &on\n    variants: {new_report: true}\n  b: *on\n",
+			&newRule{Name: "c", Flag: "new_report", Value: "false"},
+			"rules:\n  a: &on\n    variants: {new_report: true}\n  b: *on\n  c:\n    variants: {new_report: false}\n"},
+		{"the last rule ends in a block scalar that keeps its blank lines", "rules:\n  a:\n    variants: {new_report: true}\n    filter: |+\n      attr:beta\n\n",
+			&newRule{Name: "c", Flag: "new_report", Value: "false"}, "error: adding the rule to this document's layout changes rule a"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			got, err := insertRule(c.text, c.nr)

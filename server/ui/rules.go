@@ -204,7 +204,7 @@ func (h *handler) evaluateDraft(r *http.Request, s *session, d *rulesData, defs 
 	}
 	var now, draft api.Evaluation
 	if err := h.api.sendJSON(ctx, s.token, http.MethodPost, envPath(env, "evaluate"),
-		api.EvaluateRequest{Attributes: attrs}, &now); err != nil {
+		api.EvaluateRequest{Attributes: attrs, Explain: new(false)}, &now); err != nil {
 		d.EvalErr = "Evaluating the current rules: " + err.Error()
 		return cmp.Or(statusOf(err), http.StatusBadGateway)
 	}

@@ -66,6 +66,7 @@ type handler struct {
 	opts     Options
 	log      *slog.Logger
 	sessions *sessions
+	shapes   *shapeCache // the rule builder's drafts
 	pages    map[string]*template.Template
 	mux      *http.ServeMux
 }
@@ -103,6 +104,7 @@ func New(api http.Handler, opts Options) (http.Handler, error) {
 		opts:     opts,
 		log:      opts.Logger,
 		sessions: newSessions(opts.SessionTTL, opts.Now),
+		shapes:   &shapeCache{},
 		pages:    pages,
 		mux:      http.NewServeMux(),
 	}
