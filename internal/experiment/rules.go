@@ -25,8 +25,21 @@ func RulesAllocation(file string, data []byte, flag, defaultVariant, keyAttr str
 	if diags.HasErrors() {
 		return nil, diags.Err()
 	}
-	rules := slices.Clone(doc.Rules)
-	slices.SortStableFunc(rules, func(a, b vexilrt.RuleDef) int {
+	return DocAllocation(file, doc, flag, defaultVariant, keyAttr)
+}
+
+// DocAllocation is RulesAllocation of a document already parsed from file,
+// for a caller that derives the split of many flags from one document.
+func DocAllocation(file string, doc *vexilrt.RulesDoc, flag, defaultVariant, keyAttr string) ([]Weight, error) {
+	// Only the rules that set the flag, before sorting: a document has
+	// thousands of rules, a flag a few.
+	var rules []*vexilrt.RuleDef
+	for i := range doc.Rules {
+		if slices.ContainsFunc(doc.Rules[i].Variants, func(v vexilrt.RuleVariant) bool { return v.Flag == flag }) {
+			rules = append(rules, &doc.Rules[i])
+		}
+	}
+	slices.SortStableFunc(rules, func(a, b *vexilrt.RuleDef) int {
 		return cmp.Or(cmp.Compare(b.Priority, a.Priority), cmp.Compare(a.Name, b.Name))
 	})
 	taken := map[string][][2]float64{} // per seed, disjoint ranges already matched
