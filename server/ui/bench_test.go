@@ -19,16 +19,17 @@ import (
 	"github.com/vexilhq/vexil/store"
 )
 
-// bigFixture is the benchmark's scale: 500 flags and 5,000 rules.
+// bigFixture is the benchmark's scale: 500 flags and 5,000 rules, 90 days
+// of telemetry, ten experiments of 10,000 units, and a second project.
 func bigFixture(b *testing.B) (http.Handler, string, *inproc.Server) {
 	var defs strings.Builder
-	defs.WriteString("version: 1\npackage: flags\n" + vexiltest.Attributes + "flags:\n")
+	defs.WriteString("version: 1\npackage: flags\n" + vexiltest.Attributes + "metrics:\n  purchase: {type: sum}\nflags:\n")
 	for i := range 500 {
 		switch i % 3 {
 		case 0:
 			fmt.Fprintf(&defs, "  flag_%03d: {default: false, description: Flag number %d., owner: team-%d, expires: 2027-0%d-15, kind: release, client: true}\n", i, i, i%7, 1+i%9)
 		case 1:
-			fmt.Fprintf(&defs, "  flag_%03d: {variants: [a, b, c], default: a, owner: team-%d, kind: experiment}\n", i, i%7)
+			fmt.Fprintf(&defs, "  flag_%03d: {variants: [a, b, c], default: a, owner: team-%d, kind: experiment, metrics: [purchase]}\n", i, i%7)
 		default:
 			fmt.Fprintf(&defs, "  flag_%03d: {variants: [10, 20, 30], default: 10, kind: ops}\n", i)
 		}
@@ -76,6 +77,8 @@ func bigFixture(b *testing.B) (http.Handler, string, *inproc.Server) {
 	apiDo(b, api, "PUT", "/api/v1/envs/prod/rules", "application/yaml", widened, 202)
 	apiDo(b, api, "PUT", "/api/v1/envs/prod/rules", "application/yaml", widened+"# again\n", 202)
 	apiDo(b, api, "POST", "/api/v1/envs/prod/changes/2/withdraw", "application/json", `{"comment": "a duplicate"}`, 200)
+	benchExperiments(b, st.Store, now)
+	benchProject(b, api, defs.String(), rules.String())
 	h, err := New(api, Options{})
 	if err != nil {
 		b.Fatal(err)
@@ -94,6 +97,48 @@ func apiDo(b *testing.B, api http.Handler, method, path, ctype, body string, sta
 	api.ServeHTTP(w, r)
 	if w.Code != status {
 		b.Fatalf("%s %s: %d %s, want %d", method, path, w.Code, w.Body.String(), status)
+	}
+}
+
+// benchExperiments gives ten experiment flags 10,000 units each over the
+// last 30 days, and the units a purchase or two.
+func benchExperiments(b *testing.B, st *store.DB, now time.Time) {
+	for chunk := range 4 {
+		batch := &store.EventBatch{Env: "prod", ID: fmt.Sprintf("bench-%d", chunk), Hash: fmt.Sprintf("h%d", chunk)}
+		for u := chunk * 2500; u < (chunk+1)*2500; u++ {
+			unit := fmt.Sprintf("u-%d", u)
+			at := now.Add(-time.Duration(u%(30*24)) * time.Hour)
+			for f := 1; f < 30; f += 3 {
+				batch.AddExposure(fmt.Sprintf("flag_%03d", f), unit, []string{"a", "b", "c"}[(u+f)%3], at)
+			}
+			batch.AddEvent("purchase", unit, float64(u%50), true, at.Add(time.Minute))
+			if u%3 == 0 {
+				batch.AddEvent("purchase", unit, 10, true, at.Add(25*time.Hour))
+			}
+		}
+		if _, err := st.AddEventBatch(context.Background(), batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// benchProject pushes a second project, shop, with the same definitions
+// and rules, for the project switcher's pages (whose definitions the UI
+// parses itself).
+func benchProject(b *testing.B, api http.Handler, defs, rules string) {
+	for _, c := range []struct{ path, body string }{
+		{"/api/v1/projects/shop/definitions", defs},
+		{"/api/v1/projects/shop/envs/prod/rules", rules},
+	} {
+		r := httptest.NewRequest("PUT", c.path, strings.NewReader(c.body))
+		r.Header.Set("Authorization", "Bearer "+adminToken)
+		r.Header.Set("Content-Type", "application/yaml")
+		r.Header.Set("If-Match", `"0"`)
+		w := httptest.NewRecorder()
+		api.ServeHTTP(w, r)
+		if w.Code != 200 {
+			b.Fatalf("PUT %s: %d %s", c.path, w.Code, w.Body)
+		}
 	}
 }
 
@@ -128,7 +173,13 @@ func BenchmarkPages(b *testing.B) {
 	evalForm := url.Values{"action": {"evaluate"}, "base": {"60"}, "_csrf": {csrf}, "rules": {rulesText},
 		"a.role": {"teacher"}, "a.user_id": {"u-7"}, "a.school_id": {"12"}}.Encode()
 	buildForm := url.Values{"action": {"rule-preview"}, "base": {"60"}, "_csrf": {csrf}, "rules": {rulesText},
-		"b_set": {"flag_001=b"}, "b_attr": {"role"}, "b_op": {"in"}, "b_choice.role": {"teacher", "parent"}, "b_pct": {"10"}, "b_split": {"user_id"}}.Encode()
+		"b_set": {"flag_001=b"}, "b_attr": {"role"}, "b_op": {"in"}, "b_choice.role": {"teacher", "parent"}, "b_pct": {"10"}, "b_split": {"user_id"}}
+	addForm := url.Values{"action": {"rule-add"}}
+	for k, v := range buildForm {
+		if k != "action" {
+			addForm[k] = v
+		}
+	}
 	pages := []struct{ name, method, path, form string }{
 		{"flags", "GET", "/ui/envs/prod/flags", ""},
 		{"flag", "GET", "/ui/envs/prod/flags/flag_001", ""},
@@ -147,9 +198,18 @@ func BenchmarkPages(b *testing.B) {
 		{"locks", "GET", "/ui/locks", ""},
 		{"audit", "GET", "/ui/audit", ""},
 		{"tokens", "GET", "/ui/tokens", ""},
+		{"login", "GET", "/ui/login", ""},
+		{"settings", "GET", "/ui/envs/prod/settings", ""},
+		{"experiments", "GET", "/ui/envs/prod/experiments", ""},
+		{"experiment", "GET", "/ui/envs/prod/experiments/flag_001", ""},
+		{"definitions-diff", "GET", "/ui/definitions/diff?from=0&to=1", ""},
+		{"project-rules", "GET", "/ui/projects/shop/envs/prod/rules", ""},
+		{"project-history", "GET", "/ui/projects/shop/envs/prod/history", ""},
+		{"project-definitions", "GET", "/ui/projects/shop/definitions", ""},
 		{"evaluate-draft", "POST", "/ui/envs/prod/rules", evalForm},
-		{"rule-preview", "POST", "/ui/envs/prod/rules", buildForm},
-		{"rule-build-json", "POST", "/ui/envs/prod/rules/build", buildForm},
+		{"rule-preview", "POST", "/ui/envs/prod/rules", buildForm.Encode()},
+		{"rule-add", "POST", "/ui/envs/prod/rules", addForm.Encode()},
+		{"rule-build-json", "POST", "/ui/envs/prod/rules/build", buildForm.Encode()},
 	}
 	for _, p := range pages {
 		b.Run(p.name, func(b *testing.B) {
