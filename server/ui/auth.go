@@ -93,9 +93,7 @@ func (h *handler) cookie(r *http.Request, name, value string, maxAge int) *http.
 // home opens the environment the picker chose, else the first one the
 // user may see.
 func (h *handler) home(w http.ResponseWriter, r *http.Request, s *session) {
-	var envs struct {
-		Environments []api.Env `json:"environments"`
-	}
+	var envs api.Envs
 	if err := h.api.getJSON(r.Context(), s.token, "/api/v1/envs", &envs); err != nil {
 		h.fail(w, r, s, err)
 		return

@@ -78,18 +78,10 @@ func projectPath(ctx context.Context, path string) string {
 	return path
 }
 
-// projectInfo is one entry of GET /api/v1/projects.
-type projectInfo struct {
-	Name    string `json:"name"`
-	Version int    `json:"version"`
-}
-
 // projects lists the projects the user may see, for the switcher; none
 // when the server has no projects API.
-func (h *handler) projects(ctx context.Context, token string) []projectInfo {
-	var out struct {
-		Projects []projectInfo `json:"projects"`
-	}
+func (h *handler) projects(ctx context.Context, token string) []api.Project {
+	var out api.Projects
 	if h.api.getJSON(ctx, token, "/api/v1/projects", &out) != nil {
 		return nil
 	}
@@ -104,17 +96,19 @@ func (h *handler) definitions(ctx context.Context, token string, out *api.Defini
 	if p == "" {
 		return h.api.getJSON(ctx, token, "/api/v1/definitions", out)
 	}
-	var cur struct {
-		Source string `json:"source"`
-	}
+	var cur api.DefinitionsVersion
 	if err := h.api.getJSON(ctx, token, "/api/v1/projects/"+url.PathEscape(p)+"/definitions", &cur); err != nil {
 		return err
 	}
-	defs, diags := vexilrt.ParseDefinitions("flags.yaml", []byte(cur.Source))
+	src := ""
+	if cur.Source != nil {
+		src = *cur.Source
+	}
+	defs, diags := vexilrt.ParseDefinitions("flags.yaml", []byte(src))
 	if diags.HasErrors() {
 		return fmt.Errorf("project %s's definitions do not parse: %s", p, diags.Errors())
 	}
-	*out = definitionsOf(cur.Source, defs)
+	*out = definitionsOf(src, defs)
 	return nil
 }
 
@@ -188,11 +182,12 @@ func (h *handler) definitionsDiffPage(w http.ResponseWriter, r *http.Request, s 
 		if n == 0 {
 			return "", nil
 		}
-		var v struct {
-			Source string `json:"source"`
-		}
+		var v api.DefinitionsVersion
 		err := h.api.getJSON(r.Context(), s.token, defsPath(r.Context(), "/versions/"+strconv.Itoa(n)), &v)
-		return v.Source, err
+		if v.Source == nil {
+			return "", err
+		}
+		return *v.Source, err
 	}
 	a, err := text(from)
 	var b string

@@ -232,7 +232,7 @@ type page struct {
 	// from a server without projects).
 	Root     string
 	Project  string
-	Projects []projectInfo
+	Projects []api.Project
 	Flash    string
 	Error    string
 	// ErrorField says Error is about a form field, which takes the focus
@@ -249,9 +249,7 @@ func (p *page) IsAdmin() bool { return p.User.Role == "admin" }
 func (h *handler) newPage(r *http.Request, s *session, title, active string) *page {
 	p := &page{Title: title, Prefix: h.prefix(r.Context()), Active: active, User: s.user, CSRF: s.csrf, Env: r.PathValue("env"),
 		Root: h.opts.Prefix, Project: cmp.Or(projectOf(r.Context()), defaultProject), Projects: h.projects(r.Context(), s.token)}
-	var envs struct {
-		Environments []api.Env `json:"environments"`
-	}
+	var envs api.Envs
 	if err := h.api.getJSON(r.Context(), s.token, "/api/v1/envs", &envs); err == nil {
 		p.Envs = envs.Environments
 	}
