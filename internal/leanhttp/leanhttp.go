@@ -158,7 +158,9 @@ func (l *listener) serve(nc net.Conn) {
 	}
 	// net/http sets its own deadlines as it reads.
 	nc.SetReadDeadline(time.Time{})
-	hc := &handedConn{Conn: nc, pending: c.pending}
+	// A copy: the read buffer (MaxRequest bytes) would otherwise live as
+	// long as the connection, which for a hijacked event stream is hours.
+	hc := &handedConn{Conn: nc, pending: bytes.Clone(c.pending)}
 	select {
 	case l.handed <- hc:
 	case <-l.done:
@@ -176,6 +178,9 @@ func (c *handedConn) Read(p []byte) (int, error) {
 	if len(c.pending) > 0 {
 		n := copy(p, c.pending)
 		c.pending = c.pending[n:]
+		if len(c.pending) == 0 {
+			c.pending = nil // let the bytes go
+		}
 		return n, nil
 	}
 	return c.Conn.Read(p)

@@ -247,6 +247,20 @@ func TestHandedConnGivesDescriptor(t *testing.T) {
 	}
 }
 
+// A handed connection lets go of the bytes it replays once net/http has
+// them: an event stream holds its connection for hours.
+func TestHandedConnDropsReplayedBytes(t *testing.T) {
+	server, client := net.Pipe()
+	defer client.Close()
+	hc := &handedConn{Conn: server, pending: []byte("GET / HTTP/1.1\r\n\r\n")}
+	if _, err := io.ReadFull(hc, make([]byte, 18)); err != nil {
+		t.Fatal(err)
+	}
+	if hc.pending != nil {
+		t.Errorf("after replaying its bytes the connection still holds %d bytes of capacity", cap(hc.pending))
+	}
+}
+
 func TestOneWrite(t *testing.T) {
 	inner, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
