@@ -232,6 +232,7 @@ func (c *conn) run() (handover bool) {
 	o := &c.l.opts
 	lastMethod := ""
 	for answered := false; ; answered = true {
+		headerTimed := false // the header's deadline is already set
 		if len(c.pending) == 0 {
 			if c.pending == nil {
 				c.pending = make([]byte, 0, o.MaxRequest)
@@ -239,6 +240,12 @@ func (c *conn) run() (handover bool) {
 			// The deadline before the mark, so that Close's wake-up call
 			// comes after it.
 			switch {
+			case !answered && o.ReadHeaderTimeout > 0:
+				// As net/http: a new connection's first header is due
+				// ReadHeaderTimeout after it opens, not IdleTimeout, or
+				// a client sending nothing holds a capped slot for long.
+				c.setDeadline(o.ReadHeaderTimeout)
+				headerTimed = true
 			case o.IdleTimeout > 0:
 				c.setDeadline(o.IdleTimeout)
 			case c.deadline:
@@ -268,7 +275,7 @@ func (c *conn) run() (handover bool) {
 			}
 			c.pending = c.pending[:copy(c.pending, c.pending[n:])]
 		}
-		headerEnd, err := c.readHeader()
+		headerEnd, err := c.readHeader(headerTimed)
 		switch {
 		case errors.Is(err, io.EOF):
 			return true // net/http answers what came, if it can
@@ -299,9 +306,8 @@ func (c *conn) run() (handover bool) {
 
 // readHeader reads until c.pending holds a whole header, whose length it
 // returns, or -1 when the buffer fills first or a line ends in a bare LF
-// (which net/http accepts).
-func (c *conn) readHeader() (end int, err error) {
-	deadline := false
+// (which net/http accepts); deadline says the header's deadline is set.
+func (c *conn) readHeader(deadline bool) (end int, err error) {
 	for {
 		if i := bytes.Index(c.pending, []byte("\r\n\r\n")); i >= 0 {
 			return i + 4, nil

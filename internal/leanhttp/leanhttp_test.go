@@ -409,3 +409,25 @@ func FuzzSameBytes(f *testing.F) {
 		}
 	})
 }
+
+// TestNewConnectionHeaderTimeout: a new connection has ReadHeaderTimeout
+// for its first request from the start, as net/http gives it, not the far
+// longer IdleTimeout: otherwise a client that connects and sends nothing
+// (or a byte) holds one of the server's capped connections for minutes.
+func TestNewConnectionHeaderTimeout(t *testing.T) {
+	addr := serve(t, true, func(o *Options) {
+		o.IdleTimeout, o.ReadHeaderTimeout = time.Hour, 100*time.Millisecond
+	})
+	for _, raw := range []string{"", "P"} {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		conn.SetDeadline(time.Now().Add(20 * time.Second)) // the server closes long before
+		io.WriteString(conn, raw)
+		if out, err := io.ReadAll(conn); err != nil || len(out) != 0 {
+			t.Errorf("after %q: the server did not close the connection: %q, %v", raw, out, err)
+		}
+	}
+}
