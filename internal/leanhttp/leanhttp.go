@@ -590,6 +590,9 @@ func (c *conn) answer(req *http.Request) (keep bool) {
 			c.l.outs.Put(bp)
 		}
 		w.req, w.final, w.out = nil, nil, nil
+		if cap(w.body) > 64<<10 {
+			w.body = nil // an idle connection does not hold a large answer's memory
+		}
 	}()
 	if !c.serveHTTP(w, req) {
 		return false

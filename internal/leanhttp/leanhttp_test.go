@@ -431,3 +431,49 @@ func TestNewConnectionHeaderTimeout(t *testing.T) {
 		}
 	}
 }
+
+// TestLargeAnswerNotKept: an idle connection does not keep a large
+// answer's buffer, so connections that once got a large answer do not each
+// hold its size while they wait.
+func TestLargeAnswerNotKept(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write(bytes.Repeat([]byte("x"), 1<<20)) // neither type nor length: the body is kept to count it
+	})
+	hs := &http.Server{Handler: big}
+	l := Listen(inner, Options{Handler: big, Takes: takesT, MaxBody: 1 << 10}).(*listener)
+	go hs.Serve(l)
+	defer hs.Close()
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	io.WriteString(c, post("/t/big", ""))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := io.Copy(io.Discard, resp.Body); n != 1<<20 || err != nil {
+		t.Fatal(n, err)
+	}
+	for { // until the connection waits for its next request
+		l.mu.Lock()
+		for conn, idle := range l.conns {
+			if idle {
+				kept := cap(conn.w.body) + cap(conn.w.out)
+				l.mu.Unlock()
+				if kept > 64<<10 {
+					t.Fatalf("the idle connection keeps %d bytes of its last answer", kept)
+				}
+				return
+			}
+		}
+		l.mu.Unlock()
+		time.Sleep(time.Millisecond)
+	}
+}
