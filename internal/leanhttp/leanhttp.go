@@ -308,13 +308,18 @@ func (c *conn) run() (handover bool) {
 // returns, or -1 when the buffer fills first or a line ends in a bare LF
 // (which net/http accepts); deadline says the header's deadline is set.
 func (c *conn) readHeader(deadline bool) (end int, err error) {
+	// Only what came since the last look is searched: a header dribbled a
+	// byte a read must cost linear time, as in net/http, not quadratic.
+	scanned := 0 // c.pending[:scanned] has neither CRLF CRLF nor a bare LF
 	for {
-		if i := bytes.Index(c.pending, []byte("\r\n\r\n")); i >= 0 {
-			return i + 4, nil
+		from := max(scanned-3, 0)
+		if i := bytes.Index(c.pending[from:], []byte("\r\n\r\n")); i >= 0 {
+			return from + i + 4, nil
 		}
-		if len(c.pending) == cap(c.pending) || bareLF(c.pending) {
+		if len(c.pending) == cap(c.pending) || bareLF(c.pending, scanned) {
 			return -1, nil
 		}
+		scanned = len(c.pending)
 		if !deadline && c.l.opts.ReadHeaderTimeout > 0 {
 			c.setDeadline(c.l.opts.ReadHeaderTimeout)
 			deadline = true
@@ -325,9 +330,10 @@ func (c *conn) readHeader(deadline bool) (end int, err error) {
 	}
 }
 
-func bareLF(b []byte) bool {
-	for i, ch := range b {
-		if ch == '\n' && (i == 0 || b[i-1] != '\r') {
+// bareLF reports whether b has an LF not after a CR at or after from.
+func bareLF(b []byte, from int) bool {
+	for i := from; i < len(b); i++ {
+		if b[i] == '\n' && (i == 0 || b[i-1] != '\r') {
 			return true
 		}
 	}

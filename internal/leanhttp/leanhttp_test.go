@@ -477,3 +477,56 @@ func TestLargeAnswerNotKept(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// dribbleConn gives its data a byte a read, as a slow client would.
+type dribbleConn struct {
+	net.Conn
+	data []byte
+}
+
+func (c *dribbleConn) Read(p []byte) (int, error) {
+	if len(c.data) == 0 {
+		return 0, io.EOF
+	}
+	p[0], c.data = c.data[0], c.data[1:]
+	return 1, nil
+}
+
+// readHeaderDribbled runs readHeader over data given a byte a read.
+func readHeaderDribbled(data string, size int) (int, error) {
+	c := &conn{l: &listener{}, nc: &dribbleConn{data: []byte(data)}, pending: make([]byte, 0, size)}
+	return c.readHeader(false)
+}
+
+// TestReadHeaderDribbled: a header that comes a byte at a time is found
+// where it ends, and a bare LF or a full buffer is noticed, wherever the
+// reads split it.
+func TestReadHeaderDribbled(t *testing.T) {
+	for _, c := range []struct {
+		data string
+		want int
+	}{
+		{"POST / HTTP/1.1\r\nHost: h\r\n\r\nbody", 28},
+		{"\r\n\r\n", 4},
+		{"\r\r\n\r\n", 5},
+		{"POST / HTTP/1.1\r\nHost: h\n\r\n\r\n", -1},
+		{"\n", -1},
+		{"POST / HTTP/1.1\r\nHost: h\r\r\n\r\n", 29},
+		{strings.Repeat("a", 64), -1}, // the buffer fills
+	} {
+		if got, err := readHeaderDribbled(c.data, 64); got != c.want || err != nil {
+			t.Errorf("%q: %d, %v; want %d", c.data, got, err, c.want)
+		}
+	}
+}
+
+// BenchmarkReadHeaderDribbled: the cost of finding a header's end when it
+// comes a byte a read and fills the buffer (8 KiB, vexil serve's).
+func BenchmarkReadHeaderDribbled(b *testing.B) {
+	data := "POST / HTTP/1.1\r\n" + strings.Repeat("a", 8<<10)
+	for b.Loop() {
+		if n, err := readHeaderDribbled(data, 8<<10); n != -1 || err != nil {
+			b.Fatal(n, err)
+		}
+	}
+}
