@@ -530,3 +530,48 @@ func BenchmarkReadHeaderDribbled(b *testing.B) {
 		}
 	}
 }
+
+// TestFramingSameBytes: requests whose framing or target a smuggler would
+// play with (lengths, hosts, targets, pipelined hand-offs, CRLFs between
+// requests) get net/http's answers, byte for byte.
+func TestFramingSameBytes(t *testing.T) {
+	plain, lean := serve(t, false, nil), serve(t, true, nil)
+	for _, raw := range []string{
+		post("/t/json", "x", "Connection: close") + strings.Repeat("z", 64<<10),
+		post("/t/close", "x") + strings.Repeat("z", 64<<10),
+		post("/t/json", "x") + "POST /t/json HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxx",
+		post("/t/json", "x") + "POST http://h/t/json HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\nx",
+		post("/t/json", "x") + "POST /t/json HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+		"POST /t/json HTTP/1.1\r\nHost: h\r\nContent-Length:  1 \r\n\r\nx",
+		"POST /t/json HTTP/1.1\r\nHost: h\r\nContent-Length: 01\r\n\r\nx",
+		"POST /t/json HTTP/1.1\r\nHost: h\r\nContent-Length: 99999999999999999999\r\n\r\nx",
+		"POST /t/json HTTP/1.1\r\nHost: h\r\nContent-Length: -1\r\n\r\nx",
+		"POST /t/json HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx",
+		"POST /t/json HTTP/1.1\r\nHost: h\r\nContent-Length: 1,1\r\n\r\nx",
+		"POST /t/json HTTP/1.1\r\nHost: h\r\nHost: h\r\nContent-Length: 1\r\n\r\nx",
+		"POST /t/json HTTP/1.1\r\nHost: h:99999\r\nContent-Length: 1\r\n\r\nx",
+		"POST /t/json HTTP/1.1\r\nHost: [::1\r\nContent-Length: 1\r\n\r\nx",
+		"POST /t/json HTTP/1.1\r\nHost: a_b\r\nContent-Length: 1\r\n\r\nx",
+		"POST /t/json HTTP/1.1\r\nHost: \r\nContent-Length: 1\r\n\r\nx",
+		"POST /t/json?a=%zz HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\nx",
+		"POST /t/json?a=b&c HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\nx",
+		"POST /t/json? HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\nx",
+		"POST /t/json?a=b;c HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\nx",
+		"POST /t/json HTTP/1.1\r\nHost: h\r\nX-A:\t1\t\r\nContent-Length: 1\r\n\r\nx",
+		"POST /t/json HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nConnection: close, keep-alive\r\n\r\nx",
+		"POST /t/json HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nConnection:\r\n\r\nx",
+		"POST /t/json HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nX:\x80\xff\r\n\r\nx",
+		"POST /t/json HTTP/1.1\r\n\r\n",
+		"POST /t/./json HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\nx",
+		"POST /t/../t/json HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\nx",
+		"POST /t//json HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\nx",
+		post("/t/json", "x") + "\r\n\r\n" + post("/t/json", "y"),
+		post("/t/json", "x") + "\r\n\r\n\r\n" + post("/t/json", "y"),
+		post("/t/json", "x") + "\n\n" + post("/t/json", "y"),
+	} {
+		want, got := exchange(t, plain, raw), exchange(t, lean, raw)
+		if normal(got) != normal(want) {
+			t.Errorf("%.200q\nlean server:\n%.300q\nnet/http:\n%.300q", raw, got, want)
+		}
+	}
+}
