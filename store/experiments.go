@@ -38,6 +38,11 @@ CREATE TABLE vexil_event_batches (
 CREATE INDEX vexil_event_batches_at ON vexil_event_batches (at)`, "INT64", integer)
 }
 
+// exposureVariantsIndex (migration 9) covers the experiment list's count
+// of units by variant, so it reads an index in order instead of every
+// exposure row and a sort.
+const exposureVariantsIndex = `CREATE INDEX vexil_exposures_variant ON vexil_exposures (project, env, flag, variant, conflict, first_at, last_at)`
+
 const microsPerDay = 24 * 60 * 60 * 1_000_000
 
 // Day is a UTC day as days since 1970-01-01.

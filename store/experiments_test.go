@@ -131,3 +131,37 @@ func TestExperimentsMigration(t *testing.T) {
 		})
 	}
 }
+
+// TestExposureVariantsIndexMigration upgrades a database made by the code
+// before migration 9 with exposures in it: they stay, and the experiment
+// list's count by variant reads them through the new index.
+func TestExposureVariantsIndexMigration(t *testing.T) {
+	for _, kind := range []string{"sqlite", "postgres"} {
+		t.Run(kind, func(t *testing.T) {
+			ctx := context.Background()
+			old, u := oldDatabase(t, kind, 8)
+			for _, q := range []string{
+				`INSERT INTO vexil_exposures (project, env, flag, unit, variant, conflict, first_at, last_at) VALUES ('default', 'dev', 'f', 'u1', 'a', 0, 1, 2)`,
+				`INSERT INTO vexil_exposures (project, env, flag, unit, variant, conflict, first_at, last_at) VALUES ('default', 'dev', 'f', 'u2', 'b', 0, 1, 3)`,
+				`INSERT INTO vexil_exposures (project, env, flag, unit, variant, conflict, first_at, last_at) VALUES ('default', 'dev', 'f', 'u3', 'b', 0, 2, 4)`,
+			} {
+				if _, err := old.db.ExecContext(ctx, q); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s := upgrade(t, ctx, old, u)
+			sum, err := s.ExperimentSummary(ctx, "", "dev", "f")
+			if err != nil || len(sum) != 2 || sum[0].Variant != "a" || sum[0].Units != 1 || sum[1].Variant != "b" || sum[1].Units != 2 {
+				t.Errorf("summary after the migration = %+v, %v; want a: 1, b: 2", sum, err)
+			}
+			var n int
+			probe := `SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'vexil_exposures_variant'`
+			if kind == "postgres" {
+				probe = `SELECT COUNT(*) FROM pg_indexes WHERE schemaname = current_schema() AND indexname = 'vexil_exposures_variant'`
+			}
+			if err := s.db.QueryRowContext(ctx, probe).Scan(&n); err != nil || n != 1 {
+				t.Errorf("index vexil_exposures_variant after the migration: %d, %v", n, err)
+			}
+		})
+	}
+}

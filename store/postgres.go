@@ -63,6 +63,7 @@ func (*pgDialect) migrations() []string {
 		experimentsSchema("BIGINT"),
 		telemetryProjectsSchema("BIGINT"),
 		approvalsSchema("BIGINT", "BIGSERIAL PRIMARY KEY"),
+		exposureVariantsIndex,
 	}
 }
 

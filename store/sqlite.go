@@ -54,6 +54,7 @@ func (sqliteDialect) migrations() []string {
 		experimentsSchema("INTEGER"),
 		telemetryProjectsSchema("INTEGER"),
 		approvalsSchema("INTEGER", "INTEGER PRIMARY KEY AUTOINCREMENT"),
+		exposureVariantsIndex,
 	}
 }
 

@@ -246,9 +246,11 @@ func TestEventsBuiltOverReusedSlots(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		got = append(got, events...)
-		if dirty == nil && events[0].Metric == "" {
+		// Batches fill from per-core shards, so the first may hold only
+		// metric events: scribbling starts at the first exposure.
+		if i := slices.IndexFunc(events, func(e Event) bool { return e.Metric == "" }); dirty == nil && i >= 0 {
 			// An exposure with a metric's fields set too: no field zero.
-			d := events[0]
+			d := events[i]
 			d.Metric, d.MetricValue, d.HasMetricValue = "dirty", 1, true
 			for i, v := 0, reflect.ValueOf(d); i < v.NumField(); i++ {
 				if v.Field(i).IsZero() {
@@ -258,7 +260,9 @@ func TestEventsBuiltOverReusedSlots(t *testing.T) {
 			dirty = &d
 		}
 		for i := range events {
-			events[i] = *dirty
+			if dirty != nil {
+				events[i] = *dirty
+			}
 		}
 		return nil
 	})
