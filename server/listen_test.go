@@ -1,16 +1,13 @@
 package server
 
 import (
-	"errors"
-	"io"
-	"net"
 	"net/http/httptest"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/vexilhq/vexil/internal/vexiltest"
 	vexilrt "github.com/vexilhq/vexil/runtime"
 )
 
@@ -53,8 +50,8 @@ func TestListenSameBytes(t *testing.T) {
 		{"an escaped key", post("/ofrep/v1/evaluate/flags/f%345", body, auth)},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			want := exchange(t, strings.TrimPrefix(plain.URL, "http://"), c.raw)
-			got := exchange(t, strings.TrimPrefix(e.url, "http://"), c.raw)
+			want := vexiltest.Exchange(t, strings.TrimPrefix(plain.URL, "http://"), c.raw)
+			got := vexiltest.Exchange(t, strings.TrimPrefix(e.url, "http://"), c.raw)
 			if !strings.HasPrefix(want, "HTTP/1.1 ") {
 				t.Fatalf("no answer: %q", want)
 			}
@@ -73,27 +70,6 @@ func post(path, body string, headers ...string) string {
 	}
 	b.WriteString("Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body)
 	return b.String()
-}
-
-// exchange writes raw on a new connection, half-closes it, and reads all
-// the server sends until it closes.
-func exchange(t *testing.T, addr, raw string) string {
-	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(30 * time.Second)) // only a hung server reaches it
-	if _, err := io.WriteString(c, raw); err != nil {
-		t.Fatal(err)
-	}
-	c.(*net.TCPConn).CloseWrite()
-	out, err := io.ReadAll(c)
-	if err != nil && !errors.Is(err, net.ErrClosed) && !strings.Contains(err.Error(), "reset") {
-		t.Fatal(err)
-	}
-	return string(out)
 }
 
 var dateHeader = regexp.MustCompile(`\r\nDate: [^\r]*\r\n`)

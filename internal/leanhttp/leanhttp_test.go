@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vexilhq/vexil/internal/vexiltest"
 )
 
 // testHandler answers by path, in the ways the server's handlers answer,
@@ -109,27 +111,6 @@ func serve(t testing.TB, lean bool, mod func(*Options)) string {
 	return ln.Addr().String()
 }
 
-// exchange writes raw, half-closes, and reads everything the server sends
-// until it closes the connection.
-func exchange(t testing.TB, addr, raw string) string {
-	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(30 * time.Second)) // only a hung server reaches it
-	if _, err := io.WriteString(c, raw); err != nil {
-		t.Fatal(err)
-	}
-	c.(*net.TCPConn).CloseWrite()
-	out, err := io.ReadAll(c)
-	if err != nil && !errors.Is(err, net.ErrClosed) && !strings.Contains(err.Error(), "reset") {
-		t.Fatal(err)
-	}
-	return string(out)
-}
-
 var dateRE = regexp.MustCompile(`Date: [^\r]*\r\n`)
 
 // normal drops what differs between two servers' answers by design: the
@@ -198,7 +179,7 @@ func TestSameBytes(t *testing.T) {
 		{"incomplete", "POST /t/json HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nab", "net/http"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			want, got := exchange(t, plain, c.raw), exchange(t, lean, c.raw)
+			want, got := vexiltest.Exchange(t, plain, c.raw), vexiltest.Exchange(t, lean, c.raw)
 			if normal(got) != normal(want) {
 				t.Errorf("lean server:\n%q\nnet/http:\n%q", got, want)
 			}
@@ -241,7 +222,7 @@ func TestHandedConnGivesDescriptor(t *testing.T) {
 	lean := Listen(ln, Options{Handler: hs.Handler, Takes: takesT, MaxBody: 1 << 10, MaxRequest: 2 << 10})
 	go hs.Serve(lean)
 	t.Cleanup(func() { hs.Close() })
-	exchange(t, lean.Addr().String(), "GET /stream HTTP/1.1\r\nHost: example.com\r\n\r\n")
+	vexiltest.Exchange(t, lean.Addr().String(), "GET /stream HTTP/1.1\r\nHost: example.com\r\n\r\n")
 	if err := <-got; err != nil {
 		t.Fatal(err)
 	}
@@ -403,7 +384,7 @@ func FuzzSameBytes(f *testing.F) {
 		if strings.Contains(raw, "/t/panic") {
 			return // net/http logs it
 		}
-		want, got := exchange(t, plain, raw), exchange(t, lean, raw)
+		want, got := vexiltest.Exchange(t, plain, raw), vexiltest.Exchange(t, lean, raw)
 		if normal(got) != normal(want) {
 			t.Errorf("lean server:\n%q\nnet/http:\n%q", got, want)
 		}
@@ -569,7 +550,7 @@ func TestFramingSameBytes(t *testing.T) {
 		post("/t/json", "x") + "\r\n\r\n\r\n" + post("/t/json", "y"),
 		post("/t/json", "x") + "\n\n" + post("/t/json", "y"),
 	} {
-		want, got := exchange(t, plain, raw), exchange(t, lean, raw)
+		want, got := vexiltest.Exchange(t, plain, raw), vexiltest.Exchange(t, lean, raw)
 		if normal(got) != normal(want) {
 			t.Errorf("%.200q\nlean server:\n%.300q\nnet/http:\n%.300q", raw, got, want)
 		}
