@@ -57,6 +57,22 @@ func apiCall(t *testing.T, base, token, method, path string, hdr map[string]stri
 	return res.StatusCode
 }
 
+// savedRules is dev's current rules document as YAML and its ETag, as the
+// API answers them to the bootstrap admin.
+func savedRules(t *testing.T, base string) (etag, doc string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", base+"/api/v1/envs/dev/rules", nil)
+	req.Header.Set("Authorization", "Bearer "+bootstrapToken)
+	req.Header.Set("Accept", "application/yaml")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	data, _ := io.ReadAll(res.Body)
+	return res.Header.Get("ETag"), string(data)
+}
+
 func makeToken(t *testing.T, base, name, role string) string {
 	var out struct{ Token string }
 	if code := apiCall(t, base, bootstrapToken, "POST", "/api/v1/tokens", nil,

@@ -1,8 +1,6 @@
 package ui
 
 import (
-	"io"
-	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -87,17 +85,9 @@ func TestBrowserRuleBuilder(t *testing.T) {
 	if got := textOf(t, ctx, ".flash"); !strings.Contains(got, "Saved version 2") {
 		t.Fatalf("after saving: %q", got)
 	}
-	req, _ := http.NewRequest("GET", base+"/api/v1/envs/dev/rules", nil)
-	req.Header.Set("Authorization", "Bearer "+bootstrapToken)
-	req.Header.Set("Accept", "application/yaml")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if res.Header.Get("ETag") != `"2"` || !strings.Contains(string(doc), rule) {
-		t.Errorf("the saved document (ETag %s):\n%s", res.Header.Get("ETag"), doc)
+	etag, doc := savedRules(t, base)
+	if etag != `"2"` || !strings.Contains(doc, rule) {
+		t.Errorf("the saved document (ETag %s):\n%s", etag, doc)
 	}
 }
 

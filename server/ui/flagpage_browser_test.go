@@ -1,8 +1,6 @@
 package ui
 
 import (
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 
@@ -46,17 +44,9 @@ func TestBrowserRollout(t *testing.T) {
 	ax.check(t, ctx, "flag-saved")
 	screenshot(t, ctx, "flag-rollout")
 
-	req, _ := http.NewRequest("GET", base+"/api/v1/envs/dev/rules", nil)
-	req.Header.Set("Authorization", "Bearer "+bootstrapToken)
-	req.Header.Set("Accept", "application/yaml")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if res.Header.Get("ETag") != `"2"` || !strings.Contains(string(doc), "filter: attr:role = 'student' and insplit(attr:user_id, 0, 50)\n    split_group: workbook_rollout\n") {
-		t.Errorf("the saved document (ETag %s):\n%s", res.Header.Get("ETag"), doc)
+	etag, doc := savedRules(t, base)
+	if etag != `"2"` || !strings.Contains(doc, "filter: attr:role = 'student' and insplit(attr:user_id, 0, 50)\n    split_group: workbook_rollout\n") {
+		t.Errorf("the saved document (ETag %s):\n%s", etag, doc)
 	}
 	var versions struct {
 		Versions []versionInfo `json:"versions"`
