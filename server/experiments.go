@@ -381,15 +381,17 @@ func (s *Server) experimentResults(ctx context.Context, project, env string, ef 
 			opts.Aggregate = ef.types[metric] // "" is sum
 		}
 		an := analysis{opts: opts, exps: exps, days: days}
-		full, err := an.at(math.MaxInt64)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", metric, err)
+		daily, full := an.daily(now)
+		if full == nil { // rows dated after today, or no result by then
+			if full, err = an.at(math.MaxInt64); err != nil {
+				return nil, fmt.Errorf("%s: %w", metric, err)
+			}
 		}
 		raw, err := json.Marshal(full)
 		if err != nil {
 			return nil, err
 		}
-		mr := api.MetricResults{Metric: metric, Result: raw, InexactUnits: an.inexact(), Daily: an.daily(now)}
+		mr := api.MetricResults{Metric: metric, Result: raw, InexactUnits: an.inexact(), Daily: daily}
 		res.Metrics = append(res.Metrics, mr)
 	}
 	return res, nil
@@ -454,8 +456,10 @@ func (a *analysis) inexact() int {
 }
 
 // daily is the analysis at the end of each day from the first exposure's
-// to now's, the last maxDailyDays of them.
-func (a *analysis) daily(now time.Time) []api.DayResult {
+// to now's, the last maxDailyDays of them, and the last day's result when
+// it holds every row: then it is the whole analysis, at(math.MaxInt64),
+// which need not be worked out again.
+func (a *analysis) daily(now time.Time) (out []api.DayResult, final *experiment.Result) {
 	first := int64(math.MaxInt64)
 	for _, e := range a.exps {
 		first = min(first, store.Day(e.First))
@@ -472,7 +476,8 @@ func (a *analysis) daily(now time.Time) []api.DayResult {
 	days := slices.Clone(a.days)
 	slices.SortStableFunc(days, func(x, y store.MetricAgg) int { return cmp.Compare(x.Day, y.Day) })
 	col := experiment.NewCollector(a.opts)
-	out := []api.DayResult{}
+	out = []api.DayResult{}
+	var r *experiment.Result
 	for d := first; d <= last; d++ {
 		for len(exps) > 0 && store.Day(exps[0].First) <= d {
 			a.addExposure(col, &exps[0])
@@ -482,8 +487,9 @@ func (a *analysis) daily(now time.Time) []api.DayResult {
 			col.AddEvents(a.opts.Metric, days[0].Unit, days[0].Max, days[0].Sum, int(days[0].N))
 			days = days[1:]
 		}
-		r, err := col.Result()
-		if err != nil {
+		var err error
+		if r, err = col.Result(); err != nil {
+			r = nil
 			continue // no units yet, or no control units yet
 		}
 		dr := api.DayResult{Day: store.DayTime(d).Format(time.DateOnly), Variants: []api.DayVariant{}}
@@ -507,5 +513,8 @@ func (a *analysis) daily(now time.Time) []api.DayResult {
 		}
 		out = append(out, dr)
 	}
-	return out
+	if len(exps) > 0 || len(days) > 0 {
+		r = nil // rows dated after today: the whole analysis has them too
+	}
+	return out, r
 }

@@ -3,6 +3,8 @@ package server
 import (
 	"encoding/json"
 	"fmt"
+	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -30,9 +32,23 @@ func TestDailyIsEachDaysAnalysis(t *testing.T) {
 		}
 	}
 	an := analysis{opts: experiment.Options{Flag: "f", Metric: "m", Control: "a", Variants: []string{"a", "b", "c"}}, exps: exps, days: days}
-	got := an.daily(now)
+	got, final := an.daily(now)
 	if len(got) < 8 {
 		t.Fatalf("%d days", len(got))
+	}
+	// Every row is dated today or before, so the last day is the whole
+	// analysis, to the last bit.
+	whole, err := an.at(math.MaxInt64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, _ := json.Marshal(whole)
+	f, _ := json.Marshal(final)
+	if string(f) != string(w) {
+		t.Errorf("the last day's result:\n%s\nthe whole analysis:\n%s", f, w)
+	}
+	if _, final := (&analysis{opts: an.opts, exps: an.exps, days: append(slices.Clone(an.days), store.MetricAgg{Metric: "m", Unit: "u001", Day: store.Day(now) + 1, Sum: 1, N: 1, Min: now.Add(24 * time.Hour), Max: now.Add(24 * time.Hour)})}).daily(now); final != nil {
+		t.Error("with a row dated tomorrow, daily gave its last day as the whole analysis")
 	}
 	for _, dr := range got {
 		day, _ := time.Parse(time.DateOnly, dr.Day)
