@@ -150,6 +150,29 @@ func (k *TargetKey) AppendTo(b []byte) []byte {
 	return append(b, k.b[:k.n]...)
 }
 
+// Raw returns the key as it is stored: a string key's bytes (at most 64),
+// or an int key's eight bytes with isInt. It lets an observer queue a key
+// in as many bytes as it has rather than all 65; SetRaw makes the key
+// again. raw points into k.
+func (k *TargetKey) Raw() (raw []byte, isInt bool) {
+	if k.n == intKey {
+		return k.b[:8], true
+	}
+	return k.b[:k.n], false
+}
+
+// SetRaw makes k the key Raw returned: a string key of raw's bytes (cut to
+// 64), or with isInt the int key of raw's first eight bytes.
+func (k *TargetKey) SetRaw(raw []byte, isInt bool) {
+	*k = TargetKey{}
+	if isInt {
+		copy(k.b[:8], raw)
+		k.n = intKey
+		return
+	}
+	k.n = uint8(copy(k.b[:], raw))
+}
+
 // String returns the key's text ("" when there is none).
 func (k TargetKey) String() string { return string(k.AppendTo(nil)) }
 

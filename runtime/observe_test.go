@@ -84,3 +84,36 @@ func TestWithStaleForcesSafeValue(t *testing.T) {
 		}
 	}
 }
+
+// Raw and SetRaw make the same key again, every byte of it: observers queue
+// keys by Raw and compare rebuilt ones whole.
+func TestTargetKeyRawRoundTrip(t *testing.T) {
+	long := strings.Repeat("é", 40) // 80 bytes: cut to 64
+	for _, tc := range []struct {
+		name string
+		v    Value
+		text string
+	}{
+		{"empty", Missing(), ""},
+		{"string", String("u-7"), "u-7"},
+		{"long string", String(long), long[:maxKeyBytes]},
+		{"int", Int(-42), "-42"},
+		{"zero int", Int(0), "0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var k TargetKey
+			k.set(tc.v)
+			raw, isInt := k.Raw()
+			again := TargetKey{b: [maxKeyBytes]byte{1, 2, 3}, n: 9} // SetRaw overwrites all of it
+			again.SetRaw(raw, isInt)
+			if again != k || again.String() != tc.text {
+				t.Errorf("SetRaw(Raw()) = %q %v, want %q %v", again.String(), again, tc.text, k)
+			}
+		})
+	}
+	var k TargetKey
+	k.SetRaw([]byte{7}, true) // a short int key is zero-padded, not a panic
+	if k.String() != "7" {
+		t.Errorf("short int key = %q", k.String())
+	}
+}

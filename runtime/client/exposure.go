@@ -161,22 +161,43 @@ type Exporter interface {
 // running Go) the shard it used last, so a chunk's cache lines are written
 // on one core and cross to the exporter's once per chunk, not once per
 // event. A record keeps what the event is built from (the evaluation, the
-// metric, the key, the time); the Event itself is built at export. Nothing
-// blocks and nothing allocates: with no free chunk the event is dropped
-// and counted.
+// metric, the time) in one cache line, and its key's bytes, only as many as
+// it has, go back to back in the chunk's key area; the Event itself is
+// built at export. Nothing blocks and nothing allocates: with no free chunk
+// the event is dropped and counted.
 const chunkLen = 64
 
 type record struct {
 	eval   vexilrt.Evaluation // an exposure's
 	metric *vexilrt.MetricDef // a metric event's; nil for an exposure
 	value  float64
-	at     int64 // since epoch
-	key    vexilrt.TargetKey
+	at     int64  // since epoch
+	koff   uint16 // the key's bytes: chunk.keys[koff:koff+klen]
+	klen   uint8
+	kint   bool // an int key
 }
 
 type chunk struct {
-	n   int
-	rec [chunkLen]record
+	n    int
+	koff int // the key area's next free byte
+	_    [48]byte
+	rec  [chunkLen]record
+	keys [chunkLen * 64]byte // room for every record's longest key
+}
+
+// put fills the chunk's next record with key's bytes; the caller sets the
+// rest.
+func (c *chunk) put(key *vexilrt.TargetKey, at int64) *record {
+	raw, isInt := key.Raw()
+	r := &c.rec[c.n]
+	r.at, r.koff, r.klen, r.kint = at, uint16(c.koff), uint8(len(raw)), isInt
+	c.koff += copy(c.keys[c.koff:], raw)
+	return r
+}
+
+// key rebuilds a record's key into k.
+func (c *chunk) key(r *record, k *vexilrt.TargetKey) {
+	k.SetRaw(c.keys[r.koff:int(r.koff)+int(r.klen)], r.kint)
 }
 
 type shard struct {
@@ -330,10 +351,10 @@ func (p *pipeline) dedupHash(flag uint64, key *vexilrt.TargetKey, variant int) u
 	return (flag ^ key.Hash(p.seed) ^ uint64(variant+1)*0x9e3779b97f4a7c15) | 1
 }
 
-// begin returns the producer's shard, locked, and the record to fill; nil
-// when no chunk is free (the event is dropped and counted). end publishes
-// the record.
-func (p *pipeline) begin() (*shard, *record) {
+// begin returns the producer's shard, locked, and the chunk to fill its
+// next record; nil when no chunk is free (the event is dropped and
+// counted). end publishes the record.
+func (p *pipeline) begin() (*shard, *chunk) {
 	s, _ := p.pool.Get().(*shard)
 	if s == nil { // the pool was emptied (a GC): any shard will do
 		s = &p.shards[rand.Uint32N(uint32(len(p.shards)))]
@@ -352,7 +373,7 @@ func (p *pipeline) begin() (*shard, *record) {
 			return nil, nil
 		}
 	}
-	return s, &c.rec[c.n]
+	return s, c
 }
 
 func (p *pipeline) end(s *shard) {
@@ -375,11 +396,12 @@ func (p *pipeline) end(s *shard) {
 // dropped).
 func (p *pipeline) exposure(e vexilrt.Evaluation, key *vexilrt.TargetKey) bool {
 	at := p.now()
-	s, r := p.begin()
-	if r == nil {
+	s, c := p.begin()
+	if c == nil {
 		return false
 	}
-	r.eval, r.metric, r.key, r.at = e, nil, *key, at
+	r := c.put(key, at)
+	r.eval, r.metric = e, nil
 	p.end(s)
 	return true
 }
@@ -391,29 +413,49 @@ func (p *pipeline) metric(m *vexilrt.MetricDef, key *vexilrt.TargetKey, value fl
 		return
 	}
 	at := p.now()
-	s, r := p.begin()
-	if r == nil {
+	s, c := p.begin()
+	if c == nil {
 		return
 	}
-	r.metric, r.value, r.key, r.at = m, value, *key, at
+	r := c.put(key, at)
+	r.metric, r.value = m, value
 	p.end(s)
 }
 
 // event builds the Event of a record in place, field by field: ev is a
 // batch's reused slot, and building a whole Event elsewhere to copy it in
-// writes its 240 bytes two or three times.
-func (p *pipeline) event(r *record, ev *Event) {
-	ev.Time = p.epoch.Add(time.Duration(r.at))
-	ev.Key = r.key
+// writes its 240 bytes two or three times. A run of records of one
+// evaluation (a flag's answer, rule and config) or one time shares its
+// fields' lookups through b.
+func (p *pipeline) event(c *chunk, r *record, ev *Event, b *building) {
+	if r.at != b.at || b.time.IsZero() {
+		b.at, b.time = r.at, p.epoch.Add(time.Duration(r.at))
+	}
+	ev.Time = b.time
+	c.key(r, &ev.Key)
 	if m := r.metric; m != nil {
 		ev.Metric, ev.MetricValue, ev.HasMetricValue = m.Name, r.value, m.Type.HasValue()
 		ev.Flag, ev.Value, ev.Variant, ev.Reason, ev.Rule, ev.Version = "", vexilrt.FlagValue{}, "", 0, "", ""
 		return
 	}
-	e := &r.eval
+	if !b.ok || r.eval != b.eval {
+		e := &r.eval
+		b.eval, b.ok = *e, true
+		b.flag, b.value, b.variant, b.rule, b.version = e.Flag(), e.Value(), e.Variant(), e.Rule(), e.Version()
+	}
 	ev.Metric, ev.MetricValue, ev.HasMetricValue = "", 0, false
-	ev.Flag, ev.Value, ev.Variant, ev.Reason = e.Flag(), e.Value(), e.Variant(), e.Reason()
-	ev.Rule, ev.Version = e.Rule(), e.Version()
+	ev.Flag, ev.Value, ev.Variant, ev.Reason = b.flag, b.value, b.variant, b.eval.Reason()
+	ev.Rule, ev.Version = b.rule, b.version
+}
+
+// building is what the last event built looked up.
+type building struct {
+	at                           int64
+	time                         time.Time
+	ok                           bool // eval and the names are set
+	eval                         vexilrt.Evaluation
+	flag, variant, rule, version string
+	value                        vexilrt.FlagValue
 }
 
 // now is the time for an event, as an offset from epoch.
@@ -545,9 +587,10 @@ func (p *pipeline) flushShards(batch []Event) []Event {
 // consume builds a chunk's events into batch, exporting each full batch,
 // and frees the chunk.
 func (p *pipeline) consume(c *chunk, batch []Event) []Event {
+	var b building
 	for i := range c.n {
 		batch = batch[:len(batch)+1] // export empties it at its capacity
-		p.event(&c.rec[i], &batch[len(batch)-1])
+		p.event(c, &c.rec[i], &batch[len(batch)-1], &b)
 		if len(batch) == cap(batch) {
 			batch = p.export(batch)
 		}
@@ -555,7 +598,7 @@ func (p *pipeline) consume(c *chunk, batch []Event) []Event {
 	// The records are not cleared: writes here would pull the chunk's
 	// cache lines to this core just before a producer needs them. The
 	// configs old records point to live until the records are reused.
-	c.n = 0
+	c.n, c.koff = 0, 0
 	p.free <- c
 	return batch
 }

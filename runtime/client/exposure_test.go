@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -20,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	vexilrt "github.com/vexilhq/vexil/runtime"
 	"github.com/vexilhq/vexil/runtime/client/internal/testflags"
 )
 
@@ -415,5 +418,134 @@ func BenchmarkAccessorExposures(b *testing.B) {
 			b.ReportMetric(float64(s.Delivered-before.Delivered)/float64(b.N), "delivered/op")
 			b.ReportMetric(float64(s.Dropped-before.Dropped)/float64(b.N), "dropped/op")
 		})
+	}
+}
+
+// A random sequence of evaluations and metric events, keys of every length
+// (none, short, cut at 64 bytes, multi-byte), exports exactly the events
+// the evaluations describe: records keep keys in as many bytes as they
+// have, and events are rebuilt from them at export over reused slots.
+func TestExportedEventsMatchRandomSequence(t *testing.T) {
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 19))
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	rules := `rules:
+  teachers:
+    priority: 20
+    filter: "attr:role = 'teacher'"
+    variants: {workbook: guided, max_questions: 20, new_report: true}
+  nz:
+    priority: 10
+    filter: "attr:country = 'NZ' and attr:score > 50"
+    variants: {workbook: adaptive, max_questions: 30}
+`
+	if err := os.WriteFile(path, []byte(rules), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu  sync.Mutex
+		got []Event
+	)
+	exp := exporterFunc(func(_ context.Context, events []Event) error {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, events...)
+		for i := range events { // slots are reused: an exporter may scribble
+			events[i] = Event{Metric: "dirty", Flag: "dirty", Variant: "dirty", Key: events[0].Key}
+		}
+		return nil
+	})
+	c, _ := newTestClient(t, Options{Source: File(path, time.Hour), Exposures: ExposureOptions{Exporter: exp, Dedup: -1,
+		BatchSize: 1 + rng.IntN(100), Flags: map[string]bool{"max_questions": true, "new_report": true}}})
+	ff := testflags.New(c)
+	ctx := context.Background()
+	alphabet := []rune("abcxyz019-_ é\"\\")
+	var want []Event
+	dropped := 0
+	start := time.Now()
+	for range 3000 {
+		key := make([]rune, rng.IntN(4)*rng.IntN(30)) // a quarter of them empty: no events
+		for i := range key {
+			key[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		target := testflags.Target{UserID: string(key), Role: testflags.RoleStudent, Country: "AU", Score: new(rng.Float64() * 100)}
+		if rng.IntN(2) == 0 {
+			target.Role = testflags.RoleTeacher
+		}
+		if rng.IntN(2) == 0 {
+			target.Country = "NZ"
+		}
+		var k vexilrt.TargetKey
+		k.SetRaw([]byte(target.UserID), false)
+		v := ff.For(ctx, target)
+		var e vexilrt.Evaluation
+		switch rng.IntN(7) {
+		case 0:
+			e = v.WorkbookDetails()
+		case 1:
+			e = v.MaxQuestionsDetails()
+		case 2:
+			e = v.NewReportDetails()
+		case 3:
+			v.BannerDetails() // a release flag not in Flags: no event
+			continue
+		case 4:
+			value := rng.Float64() * 1000
+			if rng.IntN(10) == 0 {
+				value = math.NaN() // dropped, not exported
+			}
+			v.TrackPurchase(value)
+			if k.IsZero() {
+				continue
+			}
+			if math.IsNaN(value) {
+				dropped++
+				continue
+			}
+			want = append(want, Event{Metric: "purchase", MetricValue: value, HasMetricValue: true, Key: k})
+			continue
+		case 5:
+			v.TrackSignup()
+			if !k.IsZero() {
+				want = append(want, Event{Metric: "signup", MetricValue: 1, Key: k}) // a count carries 1, unmarked
+			}
+			continue
+		case 6: // the accessor and then the details: two events
+			v.MaxQuestions()
+			e = v.MaxQuestionsDetails()
+			if !k.IsZero() {
+				want = append(want, Event{Flag: e.Flag(), Value: e.Value(), Variant: e.Variant(), Reason: e.Reason(), Rule: e.Rule(), Version: e.Version(), Key: k})
+			}
+		}
+		if !k.IsZero() {
+			want = append(want, Event{Flag: e.Flag(), Value: e.Value(), Variant: e.Variant(), Reason: e.Reason(), Rule: e.Rule(), Version: e.Version(), Key: k})
+		}
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	end := time.Now()
+	if s := c.Exposures(); s.Dropped != uint64(dropped) || s.Delivered != uint64(len(want)) {
+		t.Errorf("stats %+v, want %d delivered and %d dropped", s, len(want), dropped)
+	}
+	// Batches are not in time order: compare the events as multisets, each
+	// time within the run.
+	for i := range got {
+		if got[i].Time.Before(start.Add(-time.Millisecond)) || got[i].Time.After(end) {
+			t.Errorf("event %+v outside the run (%v to %v)", got[i], start, end)
+		}
+		got[i].Time = time.Time{}
+	}
+	order := func(a, b Event) int { return strings.Compare(fmt.Sprintf("%#v", a), fmt.Sprintf("%#v", b)) }
+	slices.SortFunc(got, order)
+	slices.SortFunc(want, order)
+	if len(got) != len(want) {
+		t.Fatalf("%d events, want %d", len(got), len(want))
+	}
+	for i := range got {
+		if !reflect.DeepEqual(got[i], want[i]) {
+			t.Fatalf("event %d of %d:\n got %#v\nwant %#v", i, len(got), got[i], want[i])
+		}
 	}
 }
