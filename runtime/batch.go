@@ -31,6 +31,7 @@ type splitHash struct {
 	splitKey
 	plen  int
 	block [64]byte
+	words blockWords // block, for the single-flag path's blockWords
 }
 
 // splitCache is a pass's digests, by split key: the MD5 of each split's
@@ -64,6 +65,7 @@ func (cc *compiler) numberSplits() {
 				h := splitHash{splitKey: k}
 				if len(k.seed)+1 < md5MaxOneBlock {
 					h.plen = copy(h.block[:], k.seed+":")
+					h.words.put(h.words.put(0, k.seed), ":")
 				}
 				c.splitKeys = append(c.splitKeys, h)
 			}

@@ -292,9 +292,12 @@ func cmpIntFloat(i int64, f float64) int {
 // take inSplit.
 func (c *Config) insplitOne(n *cnode, v *Value) bool {
 	if n.a != noSplitKey {
-		var block [64]byte
-		if size, ok := c.splitKeys[n.a].fill(&block, v); ok {
-			return c.splitRanges[n.b].holds(blockDigest(&block, size)) != n.neg
+		if h := &c.splitKeys[n.a]; h.plen != 0 {
+			w := h.words
+			if size, ok := w.putValue(h.plen, v); ok {
+				w.pad(size)
+				return c.splitRanges[n.b].holds(wordsDigest(&w, size)) != n.neg
+			}
 		}
 	}
 	return inSplit(*v, n) != n.neg

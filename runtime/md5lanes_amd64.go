@@ -2,7 +2,11 @@
 
 package runtime
 
-import "golang.org/x/sys/cpu"
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
 
 //go:noescape
 func md5x8AVX2(blocks *md5Blocks, out *[4][8]uint32)
@@ -23,6 +27,12 @@ func md5One(block *[64]byte) (d u128, ok bool) {
 	var out [4]uint32
 	md5x1AVX512(block, &out)
 	return digestOfState(out[0], out[1], out[2], out[3]), true
+}
+
+// md5OneWords is md5One of a block given as its words, which are its bytes
+// in this machine's (little-endian) order.
+func md5OneWords(w *blockWords) (d u128, ok bool) {
+	return md5One((*[64]byte)(unsafe.Pointer(w)))
 }
 
 // haveMD5x8 is whether md5x8 runs eight lanes at once; without AVX2 it runs

@@ -100,3 +100,31 @@ func FuzzMD5Lanes(f *testing.F) {
 		checkLanes(t, &bl, &msgs)
 	})
 }
+
+// A block written a word at a time (a split's "seed:" from any offset, its
+// value after) is the padded block crypto/md5 hashes, for every split of
+// every length one block holds.
+func TestBlockWordsMatchCryptoMD5(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for total := range md5MaxOneBlock + 1 {
+		for cut := range total + 1 {
+			msg := make([]byte, total)
+			for i := range msg {
+				msg[i] = byte(r.Uint32())
+			}
+			var w blockWords
+			n := w.put(w.put(0, string(msg[:cut])), string(msg[cut:]))
+			w.pad(n)
+			var want [64]byte
+			copy(want[:], msg)
+			padBlock(&want, total)
+			if n != total || w.bytes() != want {
+				t.Fatalf("%d bytes cut at %d: block %x (length %d), want %x", total, cut, w.bytes(), n, want)
+			}
+			sum := md5.Sum(msg)
+			if d := wordsDigest(&w, n); d != (u128{hi: binary.BigEndian.Uint64(sum[:8]), lo: binary.BigEndian.Uint64(sum[8:])}) {
+				t.Fatalf("%d bytes cut at %d: digest %x, want %x", total, cut, d, sum)
+			}
+		}
+	}
+}

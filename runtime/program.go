@@ -2,7 +2,10 @@ package runtime
 
 import (
 	"cmp"
+	"math"
 	"slices"
+
+	"github.com/vexilhq/vexil/internal/filter"
 )
 
 // A flag's rule list compiles to a branch program: each instruction tests
@@ -18,8 +21,126 @@ import (
 // evaluating its tree.
 
 type instr struct {
-	leaf        *cnode // in c.nodes, which never changes after compile
+	// The leaf's test specialised (specialise): the program reads its
+	// operands here rather than from leaf, and tests the value kinds the
+	// attribute usually holds inline, leaving the rest to evalAttr.
+	code        progOp
+	neg         bool
+	cmps        uint8 // opIntRange, opFloatCmp: the float outcomes that match (floatOutcome)
 	ifTrue, ifF int32
+	slot        uint32
+	lo          int64   // opIntRange: the range's start; opInInt, opAnyInt: the set (c.intSets); opStrShort: shortKey(s)
+	width       uint64  // opIntRange: hi - lo
+	f           float64 // opIntRange, opFloatCmp: the literal, for a float attribute
+	s           string  // opStrEq, opStrShort
+	leaf        *cnode  // in c.nodes, which never changes after compile
+}
+
+// progOp is how an instruction tests its leaf.
+type progOp uint8
+
+const (
+	opAttr     progOp = iota // evalAttr
+	opIntRange               // an int in [lo, lo+width] (!= neg); a float compared with f by cmps
+	opFloatCmp               // a float compared with f by cmps
+	opStrEq                  // a string equal to s (!= neg)
+	opStrShort               // opStrEq for an s of at most 8 bytes, compared by shortKey
+	opBool                   // a bool equal to lo
+	opInInt                  // an int in set lo (!= neg)
+	opAnyInt                 // an int set meeting set lo
+	opRef                    // evalRef; the last
+)
+
+// specialise fills in's test of its leaf. A float compared with an int
+// literal is compared as floats where the literal converts exactly, which
+// is cmpIntFloat's answer.
+func specialise(in *instr) {
+	n := in.leaf
+	in.code, in.neg, in.slot = opAttr, n.neg, uint32(n.slot)
+	switch n.op {
+	case nAttrInt:
+		if n.i > n.j {
+			break // empty: evalAttr tests it
+		}
+		in.code, in.lo, in.width = opIntRange, n.i, uint64(n.j)-uint64(n.i)
+		if -1<<53 <= n.k && n.k <= 1<<53 {
+			in.f, in.cmps = float64(n.k), floatCmps(n.cmp)
+		}
+	case nAttrNum:
+		in.code, in.f, in.cmps = opFloatCmp, n.f, floatCmps(n.cmp)
+	case nAttrStrEq:
+		in.code, in.s = opStrEq, n.s
+		if len(n.s) <= 8 {
+			in.code, in.lo = opStrShort, int64(shortKey(n.s))
+		}
+	case nAttrBool:
+		in.code = opBool
+		if (n.i != 0) == (n.cmp == filter.OpEq) {
+			in.lo = 1
+		}
+	case nAttrInInt:
+		in.code, in.lo = opInInt, int64(n.a)
+	case nAttrAnyInt:
+		in.code, in.lo = opAnyInt, int64(n.a)
+	}
+	if n.op > lastAttrOp {
+		in.code = opRef
+	}
+}
+
+// shortKey is a string of at most 8 bytes as a number that, among strings
+// of its length, is its alone: the two 4-byte words at its ends cover every
+// byte from 4 to 8, the first, middle and last bytes every byte below (so
+// strings of equal length compare without a call to memequal).
+func shortKey(s string) uint64 {
+	switch n := len(s); {
+	case n >= 4:
+		return uint64(le32(s)) | uint64(le32(s[n-4:]))<<32
+	case n > 0:
+		return uint64(s[0]) | uint64(s[n>>1])<<8 | uint64(s[n-1])<<16
+	}
+	return 0
+}
+
+// floatCmps is the set of floatOutcome bits for which op holds.
+func floatCmps(op filter.Op) uint8 {
+	const lt, eq, gt, nan = 1 << fLess, 1 << fEqual, 1 << fGreater, 1 << fUnordered
+	switch op {
+	case filter.OpEq:
+		return eq
+	case filter.OpNe:
+		return lt | gt | nan
+	case filter.OpLt:
+		return lt
+	case filter.OpLe:
+		return lt | eq
+	case filter.OpGt:
+		return gt
+	case filter.OpGe:
+		return gt | eq
+	}
+	return 0
+}
+
+// Outcomes of comparing two floats, as bit numbers of floatCmps.
+const (
+	fUnordered = 0
+	fLess      = 1
+	fEqual     = 2
+	fGreater   = 4
+)
+
+// floatOutcome compares x with y without branching: exactly one of the
+// three comparisons holds unless one is NaN.
+func floatOutcome(x, y float64) uint8 {
+	return b2u8(x < y)*fLess | b2u8(x == y)*fEqual | b2u8(x > y)*fGreater
+}
+
+func b2u8(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // programs builds each flag's branch program within a size budget that
@@ -88,6 +209,7 @@ func (cc *compiler) emit(i, ifTrue, ifFalse int32, budget *int) (int32, bool) {
 	}
 	*budget--
 	c.prog = append(c.prog, instr{leaf: n, ifTrue: ifTrue, ifF: ifFalse})
+	specialise(&c.prog[len(c.prog)-1])
 	return int32(len(c.prog) - 1), true
 }
 
@@ -136,22 +258,62 @@ func (cc *compiler) testCost(i int32) int {
 }
 
 // run follows a branch program from pc and returns the jump that ends it.
+// Each case answers its commonest value kinds inline; evalAttr is the
+// reference for every kind, and what the others fall back on.
 func (c *Config) run(pc int32, st *evalState) int32 {
+	prog, slots := c.prog, st.slots
 	for pc >= 0 {
-		in := &c.prog[pc]
-		n := in.leaf
+		in := &prog[pc]
 		var matched bool
-		if n.op <= lastAttrOp {
-			switch v := &st.slots[n.slot]; {
-			case n.op == nAttrStrEq: // the commonest leaves, tested without a call
-				matched = v.kind == KindString && (v.str() == n.s) != n.neg
-			case n.op == nAttrInt && v.kind == KindInt:
-				matched = (n.i <= int64(v.n) && int64(v.n) <= n.j) != n.neg
+		switch in.code {
+		case opIntRange:
+			v := &slots[in.slot]
+			switch {
+			case v.kind == KindInt:
+				matched = v.n-uint64(in.lo) <= in.width != in.neg
+			case v.kind == KindFloat && in.cmps != 0:
+				matched = in.cmps>>floatOutcome(math.Float64frombits(v.n), in.f)&1 != 0
 			default:
-				matched = c.evalAttr(n, v)
+				matched = c.evalAttr(in.leaf, v)
 			}
-		} else {
-			matched = c.evalRef(n, st)
+		case opFloatCmp:
+			v := &slots[in.slot]
+			if v.kind == KindFloat {
+				matched = in.cmps>>floatOutcome(math.Float64frombits(v.n), in.f)&1 != 0
+			} else {
+				matched = c.evalAttr(in.leaf, v)
+			}
+		case opStrEq:
+			v := &slots[in.slot]
+			matched = v.kind == KindString && (v.str() == in.s) != in.neg
+		case opStrShort:
+			v := &slots[in.slot]
+			matched = v.kind == KindString && (int(v.n) == len(in.s) && shortKey(v.str()) == uint64(in.lo)) != in.neg
+		case opBool:
+			v := &slots[in.slot]
+			matched = v.kind == KindBool && (v.n != 0) == (in.lo != 0)
+		case opInInt:
+			v := &slots[in.slot]
+			if v.kind == KindInt {
+				matched = c.intSets[in.lo].has(int64(v.n)) != in.neg
+			} else {
+				matched = c.evalAttr(in.leaf, v)
+			}
+		case opAnyInt:
+			v := &slots[in.slot]
+			if v.kind == KindIntSet {
+				set := &c.intSets[in.lo]
+				for _, x := range v.Ints() {
+					if set.has(x) {
+						matched = true
+						break
+					}
+				}
+			}
+		case opAttr:
+			matched = c.evalAttr(in.leaf, &slots[in.slot])
+		case opRef:
+			matched = c.evalRef(in.leaf, st)
 		}
 		if matched {
 			pc = in.ifTrue
