@@ -55,6 +55,38 @@ type Options struct {
 	ReadHeaderTimeout, ReadTimeout, IdleTimeout time.Duration
 	// ErrorLog, when set, hears of a handler's panic.
 	ErrorLog *log.Logger
+	// FastJSON, when set, is offered each request served here before
+	// Handler (but one whose client asks to close): it may answer the
+	// request itself, without the http.Request, header map and handler
+	// chain Handler needs, by appending a 200's JSON body to out; or decline
+	// (false), having done nothing, and Handler serves the request. Its
+	// answer is written as net/http writes a handler's that set
+	// Content-Type: application/json and Content-Length: a 200 with those
+	// two fields and Date.
+	FastJSON func(r *Request, out []byte) (answer []byte, ok bool)
+}
+
+// Request is a request as FastJSON sees it, valid only during that call:
+// Body is the connection's buffer, and the next request reuses the rest.
+type Request struct {
+	Method, Path, RawQuery string
+	Body                   []byte
+	fields                 []field
+}
+
+// field is one header field, its name canonical and its value trimmed, as
+// in an http.Header.
+type field struct{ key, value string }
+
+// Header is the first value of the field whose canonical name is key, or
+// "", as http.Header.Get.
+func (r *Request) Header(key string) string {
+	for i := range r.fields {
+		if r.fields[i].key == key {
+			return r.fields[i].value
+		}
+	}
+	return ""
 }
 
 // Listen returns a listener whose connections are served here until their
@@ -213,6 +245,8 @@ type conn struct {
 	tmpl    *http.Request // carries the context every request gets
 	pending []byte        // what was read and not answered; its capacity is MaxRequest
 	w       response      // the writer of each request's answer in turn
+	req     Request       // the request being served, as parsed
+	head    head          // the rest of it
 
 	deadline bool // a read deadline is set
 }
@@ -284,19 +318,23 @@ func (c *conn) run() (handover bool) {
 		case headerEnd < 0:
 			return true // bigger than the buffer, or not ended by CRLF CRLF
 		}
-		req, ok := c.parse(c.pending[:headerEnd])
-		if !ok || req.ContentLength > int64(o.MaxBody) || headerEnd+int(req.ContentLength) > o.MaxRequest {
+		if !c.parse(c.pending[:headerEnd]) || c.head.length > int64(o.MaxBody) || headerEnd+int(c.head.length) > o.MaxRequest {
 			return true
 		}
-		end := headerEnd + int(req.ContentLength)
+		end := headerEnd + int(c.head.length)
 		if err := c.readBody(end); err != nil {
 			return errors.Is(err, io.EOF)
 		}
-		if req.ContentLength > 0 {
-			req.Body = &body{b: c.pending[headerEnd:end]}
+		lastMethod = c.req.Method
+		c.req.Body = c.pending[headerEnd:end]
+		keep, served := false, false
+		if o.FastJSON != nil && !c.head.wantsClose {
+			keep, served = c.answerFast()
 		}
-		lastMethod = req.Method
-		keep := c.answer(req)
+		if !served {
+			keep = c.answer(c.request())
+		}
+		c.req.Body = nil
 		c.pending = c.pending[:copy(c.pending, c.pending[end:])]
 		if !keep {
 			return false
@@ -372,9 +410,16 @@ func (c *conn) setDeadline(d time.Duration) {
 	c.deadline = true
 }
 
-// parse reads a request line and header, ok only when both are of the
-// plain kind served here.
-func (c *conn) parse(hb []byte) (*http.Request, bool) {
+// head is what parse keeps of a request beside c.req.
+type head struct {
+	uri, host  string
+	length     int64
+	wantsClose bool
+}
+
+// parse reads a request line and header into c.req and c.head, ok only
+// when both are of the plain kind served here.
+func (c *conn) parse(hb []byte) bool {
 	// One string for the whole header: the target and every value are
 	// slices of it.
 	h := string(hb)
@@ -382,19 +427,18 @@ func (c *conn) parse(hb []byte) (*http.Request, bool) {
 	method, line, ok1 := strings.Cut(line, " ")
 	uri, proto, ok2 := strings.Cut(line, " ")
 	if !ok1 || !ok2 || proto != "HTTP/1.1" || len(uri) == 0 || uri[0] != '/' {
-		return nil, false
+		return false
 	}
 	for i := 0; i < len(uri); i++ {
 		if b := uri[i]; b <= ' ' || b >= 0x7f || b == '%' || b == '#' {
-			return nil, false
+			return false
 		}
 	}
 	path, query, _ := strings.Cut(uri, "?")
 	if !c.l.opts.Takes(method, path) {
-		return nil, false
+		return false
 	}
-	hdr := make(http.Header, 8)
-	values := make([]string, 0, 8) // each name's first value, one allocation for all
+	fields := c.req.fields[:0]
 	host, hosts, length, lengths := "", 0, int64(0), 0
 	wantsClose := false
 	for len(rest) > 2 { // the last line is the empty one
@@ -402,7 +446,7 @@ func (c *conn) parse(hb []byte) (*http.Request, bool) {
 		line, rest, _ = strings.Cut(rest, "\r\n")
 		name, value, ok := strings.Cut(line, ":")
 		if !ok || !validName(name) || !validValue(value) {
-			return nil, false // obsolete folding (a line starting with white space) included
+			return false // obsolete folding (a line starting with white space) included
 		}
 		key := canonicalKey(name)
 		v := strings.Trim(value, " \t")
@@ -410,13 +454,13 @@ func (c *conn) parse(hb []byte) (*http.Request, bool) {
 		case "Host":
 			host, hosts = v, hosts+1
 			if !validHost(v) {
-				return nil, false
+				return false
 			}
 			continue // net/http keeps it in Request.Host only
 		case "Content-Length":
 			n, err := strconv.ParseUint(v, 10, 63)
 			if err != nil || v[0] == '+' {
-				return nil, false
+				return false
 			}
 			length, lengths = int64(n), lengths+1
 		case "Connection":
@@ -425,20 +469,34 @@ func (c *conn) parse(hb []byte) (*http.Request, bool) {
 				wantsClose = true
 			case "keep-alive":
 			default:
-				return nil, false
+				return false
 			}
 		case "Transfer-Encoding", "Expect", "Upgrade", "Te", "Trailer":
-			return nil, false
+			return false
 		}
-		if old, ok := hdr[key]; ok {
-			hdr[key] = append(old, v)
-		} else {
-			values = append(values, v)
-			hdr[key] = values[len(values)-1 : len(values) : len(values)]
-		}
+		fields = append(fields, field{key, v})
 	}
+	c.req.fields = fields
 	if hosts != 1 || lengths > 1 {
-		return nil, false
+		return false
+	}
+	c.req.Method, c.req.Path, c.req.RawQuery = method, path, query
+	c.head = head{uri: uri, host: host, length: length, wantsClose: wantsClose}
+	return true
+}
+
+// request is the http.Request of the request parsed, for Handler.
+func (c *conn) request() *http.Request {
+	fields := c.req.fields
+	hdr := make(http.Header, len(fields))
+	values := make([]string, 0, len(fields)) // each name's first value, one allocation for all
+	for _, f := range fields {
+		if old, ok := hdr[f.key]; ok {
+			hdr[f.key] = append(old, f.value)
+		} else {
+			values = append(values, f.value)
+			hdr[f.key] = values[len(values)-1 : len(values) : len(values)]
+		}
 	}
 	// net/http's compatibility rule for HTTP/1.0 caches.
 	if p, ok := hdr["Pragma"]; ok && len(p) > 0 && p[0] == "no-cache" {
@@ -450,14 +508,22 @@ func (c *conn) parse(hb []byte) (*http.Request, bool) {
 		c.remote = c.nc.RemoteAddr().String()
 		c.tmpl = new(http.Request).WithContext(c.l.ctx)
 	}
-	req := new(http.Request)
+	// The request and its URL in one allocation.
+	r := new(struct {
+		req http.Request
+		url url.URL
+	})
+	req := &r.req
 	*req = *c.tmpl // the context included
-	req.Method = method
-	req.URL = &url.URL{Path: path, RawQuery: query}
+	r.url = url.URL{Path: c.req.Path, RawQuery: c.req.RawQuery}
+	req.Method, req.URL = c.req.Method, &r.url
 	req.Proto, req.ProtoMajor, req.ProtoMinor = "HTTP/1.1", 1, 1
-	req.Header, req.Host, req.RemoteAddr, req.RequestURI = hdr, host, c.remote, uri
-	req.ContentLength, req.Body, req.Close = length, http.NoBody, wantsClose
-	return req, true
+	req.Header, req.Host, req.RemoteAddr, req.RequestURI = hdr, c.head.host, c.remote, c.head.uri
+	req.ContentLength, req.Body, req.Close = c.head.length, http.NoBody, c.head.wantsClose
+	if len(c.req.Body) > 0 {
+		req.Body = &body{b: c.req.Body}
+	}
+	return req
 }
 
 // canonicalKey is textproto's canonical form of name, without allocating
@@ -629,6 +695,47 @@ func (c *conn) serveHTTP(w http.ResponseWriter, req *http.Request) (ok bool) {
 	}()
 	c.l.opts.Handler.ServeHTTP(w, req)
 	return true
+}
+
+// answerFast offers the request to FastJSON and, when it answers, writes
+// the answer in one write; keep is false when the connection is to close,
+// served false when Handler is to serve the request.
+func (c *conn) answerFast() (keep, served bool) {
+	ans, ok, panicked := c.fast(c.w.body[:0])
+	if panicked {
+		return false, true
+	}
+	if !ok {
+		return false, false
+	}
+	bp := c.l.outs.Get().(*[]byte)
+	out := strconv.AppendInt(append((*bp)[:0], "HTTP/1.1 200 OK\r\nContent-Length: "...), int64(len(ans)), 10)
+	out = append(append(append(out, "\r\nContent-Type: application/json\r\nDate: "...), c.l.dateNow()...), "\r\n\r\n"...)
+	out = append(out, ans...)
+	_, err := c.nc.Write(out)
+	if cap(out) <= 64<<10 {
+		*bp = out[:0]
+		c.l.outs.Put(bp)
+	}
+	if cap(ans) <= 64<<10 {
+		c.w.body = ans[:0]
+	}
+	return err == nil, true
+}
+
+// fast runs FastJSON; panicked when it did, which closes the connection
+// unanswered, as a handler's panic does.
+func (c *conn) fast(out []byte) (ans []byte, ok, panicked bool) {
+	defer func() {
+		if err := recover(); err != nil {
+			if c.l.opts.ErrorLog != nil {
+				c.l.opts.ErrorLog.Printf("leanhttp: panic serving %s: %v\n%s", c.nc.RemoteAddr(), err, debug.Stack())
+			}
+			panicked = true
+		}
+	}()
+	ans, ok = c.l.opts.FastJSON(&c.req, out)
+	return ans, ok, false
 }
 
 // response is an http.ResponseWriter that keeps the answer in memory, to

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -40,6 +41,11 @@ func testHandler(w http.ResponseWriter, r *http.Request) {
 		w.Header()["Etag"] = []string{`"abc"`}
 		w.WriteHeader(http.StatusOK)
 		io.WriteString(w, out)
+	case "/t/fast": // what fastT answers
+		out := fastAnswer(r.URL.RawQuery, r.Header.Get("Authorization"), body)
+		w.Header()["Content-Type"] = []string{"application/json"}
+		w.Header()["Content-Length"] = []string{fmt.Sprint(len(out))}
+		w.Write(out)
 	case "/t/plain": // neither: net/http sniffs the type and counts the length
 		fmt.Fprintf(w, "<html>%s</html>", body)
 	case "/t/big": // over net/http's 4 KiB buffer
@@ -78,6 +84,25 @@ func testHandler(w http.ResponseWriter, r *http.Request) {
 	default:
 		w.Header().Set("Content-Type", "text/plain")
 		fmt.Fprintf(w, "%s %s %q", r.Method, r.URL.Path, body)
+	}
+}
+
+func fastAnswer(query, auth string, body []byte) []byte {
+	return fmt.Appendf(nil, `{"fast":%q,"query":%q,"auth":%q}`+"\n", body, query, auth)
+}
+
+// fastT answers /t/fast as testHandler does, but a body "decline", and
+// panics at "panic".
+func fastT(calls *atomic.Int64) func(r *Request, out []byte) ([]byte, bool) {
+	return func(r *Request, out []byte) ([]byte, bool) {
+		if r.Path != "/t/fast" || string(r.Body) == "decline" {
+			return out, false
+		}
+		if string(r.Body) == "panic" {
+			panic("fast path bug")
+		}
+		calls.Add(1)
+		return append(out, fastAnswer(r.RawQuery, r.Header("Authorization"), r.Body)...), true
 	}
 }
 
@@ -188,6 +213,45 @@ func TestSameBytes(t *testing.T) {
 			}
 			if via := regexp.MustCompile(`Served-By: ([^\r]*)`).FindStringSubmatch(got); via == nil || via[1] != c.via {
 				t.Errorf("served by %q, want %s:\n%s", via, c.via, got)
+			}
+		})
+	}
+}
+
+// TestFastJSON: what FastJSON answers is what net/http writes for the
+// handler answering the same, byte for byte (but the date), alone and
+// among requests it declines or is not offered; a panic in it closes the
+// connection as a handler's does.
+func TestFastJSON(t *testing.T) {
+	var calls atomic.Int64
+	plain, lean := serve(t, false, nil), serve(t, true, func(o *Options) { o.FastJSON = fastT(&calls) })
+	for _, c := range []struct {
+		name  string
+		raw   string
+		calls int64 // answered by FastJSON
+	}{
+		{"fast", post("/t/fast?a=b", `{"context":{}}`, "Authorization: Bearer x", "Authorization: Bearer y"), 1},
+		{"no body", post("/t/fast", ""), 1},
+		{"declined", post("/t/fast", "decline", "Authorization: Bearer x"), 0},
+		{"other path", post("/t/json", "x"), 0},
+		{"client closes", post("/t/fast", "x", "Connection: close"), 0},
+		{"pipelined", post("/t/fast", "1") + post("/t/fast", "decline") + post("/t/json", "2") + post("/t/fast", "3") +
+			"GET /other HTTP/1.1\r\nHost: h\r\n\r\n" + post("/t/fast", "4"), 2},
+		{"panic", post("/t/fast", "1") + post("/t/fast", "panic") + post("/t/fast", "2"), 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			calls.Store(0)
+			want := vexiltest.Exchange(t, plain, c.raw)
+			if c.name == "panic" {
+				// A handler's panic closes the connection unanswered.
+				want = vexiltest.Exchange(t, plain, post("/t/fast", "1")+post("/t/panic", ""))
+			}
+			got := vexiltest.Exchange(t, lean, c.raw)
+			if normal(got) != normal(want) {
+				t.Errorf("lean server:\n%q\nnet/http:\n%q", got, want)
+			}
+			if n := calls.Load(); n != c.calls {
+				t.Errorf("FastJSON answered %d requests, want %d", n, c.calls)
 			}
 		})
 	}
