@@ -285,9 +285,7 @@ func (w *statusWriter) Flush() { http.NewResponseController(w.ResponseWriter).Fl
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (s *Server) instrument(route string, h http.Handler) http.Handler {
-	lat := s.metrics.latency.WithLabelValues(route)
-	counts := &routeCounts{vec: s.metrics.requests, route: route}
-	stream := strings.HasSuffix(route, "/stream")
+	m := s.routeMetrics(route)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
@@ -295,11 +293,30 @@ func (s *Server) instrument(route string, h http.Handler) http.Handler {
 		if sw.code == 0 {
 			sw.code = http.StatusOK
 		}
-		counts.get(sw.code).Inc()
-		if !stream {
-			lat.Observe(time.Since(start).Seconds())
-		}
+		m.record(sw.code, start)
 	})
+}
+
+// routeMetrics are one route's request counters and latency histogram.
+type routeMetrics struct {
+	counts *routeCounts
+	lat    prometheus.Observer // nil for a stream, whose length says nothing
+}
+
+func (s *Server) routeMetrics(route string) routeMetrics {
+	m := routeMetrics{counts: &routeCounts{vec: s.metrics.requests, route: route}}
+	if !strings.HasSuffix(route, "/stream") {
+		m.lat = s.metrics.latency.WithLabelValues(route)
+	}
+	return m
+}
+
+// record counts a request answered code, begun at start.
+func (m routeMetrics) record(code int, start time.Time) {
+	m.counts.get(code).Inc()
+	if m.lat != nil {
+		m.lat.Observe(time.Since(start).Seconds())
+	}
 }
 
 // routeCounts caches one route's request counters by status code: looking

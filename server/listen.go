@@ -25,7 +25,39 @@ func (s *Server) Listen(ln net.Listener, readHeaderTimeout, idleTimeout time.Dur
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       s.opts.ReadTimeout,
 		IdleTimeout:       idleTimeout,
+		FastJSON:          s.ofrepOneLean(),
 	})
+}
+
+// ofrepOneLean answers the usual single-flag evaluation straight from the
+// parsed request, as s.Handler() would, with the same metrics, but without
+// its http.Request, routing and wrappers, which were most of the handler's
+// cost: a known token allowed the project and environment, no browser
+// origin to answer CORS for, a known flag and a body the fast decoder
+// reads. Anything else it declines, having done nothing, for s.Handler().
+func (s *Server) ofrepOneLean() func(r *leanhttp.Request, out []byte) ([]byte, bool) {
+	m := s.routeMetrics("POST /ofrep/v1/evaluate/flags/{key}")
+	return func(r *leanhttp.Request, out []byte) ([]byte, bool) {
+		start := time.Now()
+		key, ok := strings.CutPrefix(r.Path, "/ofrep/v1/evaluate/flags/")
+		if !ok || int64(len(r.Body)) > s.opts.BodyLimit || len(s.opts.CORSOrigins) > 0 && r.Header("Origin") != "" {
+			return out, false
+		}
+		t := s.authenticate(r.Header("Authorization"))
+		if t == nil || !permSDK.allows(t.Role) {
+			return out, false
+		}
+		e, _, _ := s.ofrepEnvOf(r.Header("Vexil-Project"), r.Header("Vexil-Environment"), t)
+		if e == nil {
+			return out, false
+		}
+		// The request's start is also the evaluation's time, one clock
+		// reading fewer.
+		if out, ok = ofrepOneFast(e.snap.Load(), key, r.Body, out, start); ok {
+			m.record(http.StatusOK, start)
+		}
+		return out, ok
+	}
 }
 
 // isOFREPEvaluation reports whether a request is one of OFREP's

@@ -1,12 +1,14 @@
 package server
 
 import (
+	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/vexilhq/vexil/internal/leanhttp"
 	"github.com/vexilhq/vexil/internal/vexiltest"
 	vexilrt "github.com/vexilhq/vexil/runtime"
 )
@@ -27,27 +29,51 @@ func TestListenSameBytes(t *testing.T) {
 	e.put("prod", `"0"`, rules, 200)
 	plain := httptest.NewServer(e.srv.Handler())
 	defer plain.Close()
+	// Only FastJSON's answers are 200s here: it says which requests the
+	// lean path answers itself.
+	fastOnly := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusTeapot)
+	}))
+	fastOnly.Listener = leanhttp.Listen(fastOnly.Listener, leanhttp.Options{Handler: fastOnly.Config.Handler,
+		Takes: isOFREPEvaluation, MaxBody: 4 << 10, FastJSON: e.srv.ofrepOneLean()})
+	fastOnly.Start()
+	defer fastOnly.Close()
 	const body = `{"context": {"targetingKey": "user-42", "country": "NZ", "plan": "pro", "seats": 25}}`
 	etag := e.do("POST", "/ofrep/v1/evaluate/flags", e.admin, body).header.Get("ETag")
 	auth := "Authorization: Bearer " + e.admin
-	for _, c := range []struct{ name, raw string }{
-		{"bulk", post("/ofrep/v1/evaluate/flags", body, auth)},
-		{"bulk 304", post("/ofrep/v1/evaluate/flags", body, auth, "If-None-Match: "+etag)},
-		{"bulk from a browser", post("/ofrep/v1/evaluate/flags", body, auth, "Origin: https://app.example")},
-		{"bulk, general decoder", post("/ofrep/v1/evaluate/flags", `{"context":{"country":"N\u005a"}}`, auth)},
-		{"bulk, no context", post("/ofrep/v1/evaluate/flags", "", auth)},
-		{"one flag", post("/ofrep/v1/evaluate/flags/f45", body, auth)},
-		{"unknown flag", post("/ofrep/v1/evaluate/flags/nope", body, auth)},
-		{"malformed body", post("/ofrep/v1/evaluate/flags/f45", `{"context":`, auth)},
-		{"nested context", post("/ofrep/v1/evaluate/flags/f45", `{"context":{"a":{}}}`, auth)},
-		{"unknown environment", post("/ofrep/v1/evaluate/flags/f45", body, auth, "Vexil-Environment: nope")},
-		{"no token", post("/ofrep/v1/evaluate/flags/f45", body)},
-		{"wrong token", post("/ofrep/v1/evaluate/flags", body, "Authorization: Bearer vxl_nope")},
-		{"client closes", post("/ofrep/v1/evaluate/flags/f45", body, auth, "Connection: close")},
-		{"pipelined", post("/ofrep/v1/evaluate/flags/f45", body, auth) + post("/ofrep/v1/evaluate/flags", body, auth) +
-			"GET /healthz HTTP/1.1\r\nHost: h\r\n\r\n" + post("/ofrep/v1/evaluate/flags/f01", body, auth)},
-		{"a cleaned path", post("/ofrep/v1/evaluate/flags/../flags", body, auth)},
-		{"an escaped key", post("/ofrep/v1/evaluate/flags/f%345", body, auth)},
+	sdk := "Authorization: Bearer " + e.token(RoleSDK, "prod")
+	other := "Authorization: Bearer " + e.projectToken(RoleSDK, "other")
+	for _, c := range []struct {
+		name, raw string
+		fast      int // answers of FastJSON, the first ones
+	}{
+		{"bulk", post("/ofrep/v1/evaluate/flags", body, auth), 0},
+		{"bulk 304", post("/ofrep/v1/evaluate/flags", body, auth, "If-None-Match: "+etag), 0},
+		{"bulk from a browser", post("/ofrep/v1/evaluate/flags", body, auth, "Origin: https://app.example"), 0},
+		{"bulk, general decoder", post("/ofrep/v1/evaluate/flags", `{"context":{"country":"N\u005a"}}`, auth), 0},
+		{"bulk, no context", post("/ofrep/v1/evaluate/flags", "", auth), 0},
+		{"one flag", post("/ofrep/v1/evaluate/flags/f45", body, auth), 1},
+		{"one flag, sdk token", post("/ofrep/v1/evaluate/flags/f45", body, sdk, "Vexil-Environment: prod", "Vexil-Project: default"), 1},
+		{"one flag, no context", post("/ofrep/v1/evaluate/flags/f45", "", sdk), 1},
+		{"one flag, two tokens", post("/ofrep/v1/evaluate/flags/f45", body, sdk, "Authorization: Bearer vxl_nope"), 1},
+		{"one flag, the other token first", post("/ofrep/v1/evaluate/flags/f45", body, "Authorization: Bearer vxl_nope", sdk), 0},
+		{"one flag, another project's token", post("/ofrep/v1/evaluate/flags/f45", body, other), 0},
+		{"one flag, unknown project", post("/ofrep/v1/evaluate/flags/f45", body, sdk, "Vexil-Project: nope"), 0},
+		{"one flag from a browser", post("/ofrep/v1/evaluate/flags/f45", body, sdk, "Origin: https://app.example"), 0},
+		{"one flag from another origin", post("/ofrep/v1/evaluate/flags/f45", body, sdk, "Origin: https://else.example"), 0},
+		{"one flag, general decoder", post("/ofrep/v1/evaluate/flags/f45", `{"context":{"country":"N\u005a"}}`, sdk), 0},
+		{"unknown flag", post("/ofrep/v1/evaluate/flags/nope", body, auth), 0},
+		{"malformed body", post("/ofrep/v1/evaluate/flags/f45", `{"context":`, auth), 0},
+		{"nested context", post("/ofrep/v1/evaluate/flags/f45", `{"context":{"a":{}}}`, auth), 0},
+		{"unknown environment", post("/ofrep/v1/evaluate/flags/f45", body, auth, "Vexil-Environment: nope"), 0},
+		{"no token", post("/ofrep/v1/evaluate/flags/f45", body), 0},
+		{"wrong token", post("/ofrep/v1/evaluate/flags", body, "Authorization: Bearer vxl_nope"), 0},
+		{"client closes", post("/ofrep/v1/evaluate/flags/f45", body, auth, "Connection: close"), 0},
+		{"pipelined", post("/ofrep/v1/evaluate/flags/f45", body, auth) + post("/ofrep/v1/evaluate/flags/f45", body, sdk) +
+			post("/ofrep/v1/evaluate/flags", body, auth) + "GET /healthz HTTP/1.1\r\nHost: h\r\n\r\n" +
+			post("/ofrep/v1/evaluate/flags/f01", body, auth), 2},
+		{"a cleaned path", post("/ofrep/v1/evaluate/flags/../flags", body, auth), 0},
+		{"an escaped key", post("/ofrep/v1/evaluate/flags/f%345", body, auth), 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			want := vexiltest.Exchange(t, strings.TrimPrefix(plain.URL, "http://"), c.raw)
@@ -58,7 +84,32 @@ func TestListenSameBytes(t *testing.T) {
 			if undated(got) != undated(want) {
 				t.Errorf("through Listen:\n%q\nnet/http:\n%q", got, want)
 			}
+			fast := strings.Count(vexiltest.Exchange(t, strings.TrimPrefix(fastOnly.URL, "http://"), c.raw), "HTTP/1.1 200 ")
+			if fast != c.fast {
+				t.Errorf("FastJSON answered %d requests, want %d", fast, c.fast)
+			}
 		})
+	}
+}
+
+// TestOFREPOneLeanMetrics: the single-flag evaluations the lean path
+// answers are counted and timed under their route, as any other request.
+func TestOFREPOneLeanMetrics(t *testing.T) {
+	e := start(t, "sqlite", nil)
+	e.put("dev", `"0"`, teachersDoc, 200)
+	raw := post("/ofrep/v1/evaluate/flags/new_report", `{"context":{"targetingKey":"u1"}}`,
+		"Authorization: Bearer "+e.admin, "Vexil-Environment: dev")
+	if got := vexiltest.Exchange(t, strings.TrimPrefix(e.url, "http://"), strings.Repeat(raw, 3)); strings.Count(got, "HTTP/1.1 200 ") != 3 {
+		t.Fatalf("answers: %q", got)
+	}
+	m := string(e.do("GET", "/metrics", e.admin, nil).body)
+	for _, want := range []string{
+		`vexil_http_requests_total{code="200",route="POST /ofrep/v1/evaluate/flags/{key}"} 3`,
+		`vexil_http_request_duration_seconds_count{route="POST /ofrep/v1/evaluate/flags/{key}"} 3`,
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %s", want)
+		}
 	}
 }
 

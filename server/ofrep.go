@@ -43,28 +43,31 @@ type ofrepError struct {
 // paths do); and the environment: the Vexil-Environment header, else the
 // token's only one, else the server's only one.
 func (s *Server) ofrepEnv(r *http.Request, c *call) (*envState, int, string) {
-	pname := r.Header.Get("Vexil-Project")
+	return s.ofrepEnvOf(r.Header.Get("Vexil-Project"), r.Header.Get("Vexil-Environment"), c.token)
+}
+
+// ofrepEnvOf is ofrepEnv given the two headers' values and the token.
+func (s *Server) ofrepEnvOf(pname, name string, t *store.Token) (*envState, int, string) {
 	switch {
 	case pname != "":
-	case len(c.token.Projects) == 1:
-		pname = c.token.Projects[0]
-	case len(c.token.Projects) == 0:
+	case len(t.Projects) == 1:
+		pname = t.Projects[0]
+	case len(t.Projects) == 0:
 		pname = store.DefaultProject
 	default:
 		return nil, http.StatusBadRequest, "the token is scoped to several projects: name one with the Vexil-Project header"
 	}
-	if !tokenAllowsProject(c.token, pname) {
+	if !tokenAllowsProject(t, pname) {
 		return nil, http.StatusForbidden, fmt.Sprintf("the token may not read project %q", pname)
 	}
 	p := s.project(pname)
 	if p == nil {
 		return nil, http.StatusBadRequest, fmt.Sprintf("unknown project %q", pname)
 	}
-	name := r.Header.Get("Vexil-Environment")
 	switch {
 	case name != "":
-	case len(c.token.Environments) == 1:
-		name = c.token.Environments[0]
+	case len(t.Environments) == 1:
+		name = t.Environments[0]
 	case len(s.envNames()) == 1:
 		name = s.envNames()[0]
 	default:
@@ -74,7 +77,7 @@ func (s *Server) ofrepEnv(r *http.Request, c *call) (*envState, int, string) {
 	if e == nil {
 		return nil, http.StatusBadRequest, fmt.Sprintf("unknown environment %q", name)
 	}
-	if !tokenAllowsEnv(c.token, name) {
+	if !tokenAllowsEnv(t, name) {
 		return nil, http.StatusForbidden, fmt.Sprintf("the token may not read environment %q", name)
 	}
 	return e, 0, ""
@@ -148,18 +151,28 @@ func (s *Server) ofrepOne(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	snap := e.snap.Load()
+	out, ok := ofrepOneFast(snap, key, body, body, time.Now()) // after the body, no longer needed
+	if !ok {
+		s.ofrepOneSlow(w, key, snap, body)
+		return
+	}
+	*bp = out[:0]
+	writeJSONBody(w, http.StatusOK, out[len(body):])
+}
+
+// ofrepOneFast appends the answer to the usual single-flag evaluation at
+// now, a known flag and a body the fast decoder reads, to out; ok is false,
+// with nothing done, for any other.
+func ofrepOneFast(snap *snapshot, key string, body, out []byte, now time.Time) ([]byte, bool) {
 	var buf [16]vexilrt.Value // on the stack unless the config has more attributes
 	slots := append(buf[:0], make([]vexilrt.Value, len(snap.cfg.Slots()))...)
 	id, found := snap.cfg.FlagID(key)
 	if !found || !snap.ofrep.decode(body, slots) {
-		s.ofrepOneSlow(w, key, snap, body)
-		return
+		return out, false
 	}
-	ev := snap.cfg.EvaluateSlots(id, slots, time.Now())
+	ev := snap.cfg.EvaluateSlots(id, slots, now)
 	snap.count(ev)
-	out := appendOFREPResult(body, ev) // after the body, no longer needed
-	*bp = out[:0]
-	writeJSONBody(w, http.StatusOK, out[len(body):])
+	return appendOFREPResult(out, ev), true
 }
 
 // ofrepOneSlow answers the bodies the fast decoder leaves alone, and
