@@ -197,20 +197,11 @@ func experimentFlags(ds *defsState) []*experimentFlag {
 	return out
 }
 
-// rulesDoc is the version's rules parsed, once per snapshot: the
-// Experiments list derives every experiment flag's split from them, and
-// parsing a 5,000-rule document per flag took seconds.
-func (snap *snapshot) rulesDoc() (string, *vexilrt.RulesDoc, error) {
-	file := fmt.Sprintf("%s@v%d", snap.v.Env, snap.v.Version)
-	snap.doc.once.Do(func() {
-		doc, diags := vexilrt.ParseRules(file, []byte(snap.v.Rules))
-		if diags.HasErrors() {
-			snap.doc.err = diags.Err()
-			return
-		}
-		snap.doc.doc = doc
-	})
-	return file, snap.doc.doc, snap.doc.err
+// rulesDoc is the version's rules parsed, and the file name they were
+// parsed as: the Experiments list derives every experiment flag's split
+// from them.
+func (snap *snapshot) rulesDoc() (string, *vexilrt.RulesDoc) {
+	return fmt.Sprintf("%s@v%d", snap.v.Env, snap.v.Version), snap.doc
 }
 
 func findExperiment(ds *defsState, name string) *experimentFlag {
@@ -226,10 +217,8 @@ func findExperiment(ds *defsState, name string) *experimentFlag {
 // flag, or equal shares of the variants with the reason the rules could
 // not give it.
 func allocation(ef *experimentFlag, snap *snapshot, keyAttr string) (ws []experiment.Weight, source, note string) {
-	file, doc, err := snap.rulesDoc()
-	if err == nil {
-		ws, err = experiment.DocAllocation(file, doc, ef.def.Name, ef.def.Default.Variant(), keyAttr)
-	}
+	file, doc := snap.rulesDoc()
+	ws, err := experiment.DocAllocation(file, doc, ef.def.Name, ef.def.Default.Variant(), keyAttr)
 	if err == nil {
 		return ws, "rules", ""
 	}

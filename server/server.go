@@ -134,11 +134,10 @@ type snapshot struct {
 		text string
 		err  error
 	}
-	doc struct { // the rules parsed (rulesDoc), on first use
-		once sync.Once
-		doc  *vexilrt.RulesDoc
-		err  error
-	}
+	// doc is the rules as install parsed them to compile cfg: the flag and
+	// experiments pages read them, and parsing 5,000 rules again (after a
+	// restart, on the first visit) took a tenth of a second.
+	doc *vexilrt.RulesDoc
 }
 
 // New loads tokens and every environment's current version, compiling each.
@@ -338,11 +337,11 @@ func (s *Server) install(e *envState, v *store.Version) error {
 		}
 		v = cur.v
 	}
-	cfg, diags := s.compile(defs, v, true)
+	doc, cfg, diags := s.compile(defs, v, true)
 	if cfg == nil {
 		return fmt.Errorf("server: %s version %d does not compile: %s", v.Env, v.Version, diags.Errors())
 	}
-	snap, err := s.newSnapshot(defs, v, cfg)
+	snap, err := s.newSnapshot(defs, v, doc, cfg)
 	if err != nil {
 		return err
 	}
@@ -362,19 +361,19 @@ func killReasons(kills map[string]store.Kill) map[string]string {
 	return out
 }
 
-func (s *Server) compile(defs *defsState, v *store.Version, lenient bool) (*vexilrt.Config, vexilrt.Diagnostics) {
+func (s *Server) compile(defs *defsState, v *store.Version, lenient bool) (*vexilrt.RulesDoc, *vexilrt.Config, vexilrt.Diagnostics) {
 	doc, diags := vexilrt.ParseRules(fmt.Sprintf("%s@v%d", v.Env, v.Version), []byte(v.Rules))
 	if diags.HasErrors() {
-		return nil, diags
+		return nil, nil, diags
 	}
 	cfg, cd := vexilrt.Compile(doc, vexilrt.CompileOptions{
 		Definitions: defs.defs, Lenient: lenient,
 		Version: strconv.FormatInt(v.Version, 10), Kills: killReasons(v.Kills),
 	})
-	return cfg, append(diags, cd...)
+	return doc, cfg, append(diags, cd...)
 }
 
-func (s *Server) newSnapshot(defs *defsState, v *store.Version, cfg *vexilrt.Config) (*snapshot, error) {
+func (s *Server) newSnapshot(defs *defsState, v *store.Version, doc *vexilrt.RulesDoc, cfg *vexilrt.Config) (*snapshot, error) {
 	c := api.SDKConfig{Environment: v.Env, Version: v.Version, Database: s.st.ID(), Rules: v.Rules, Kills: killReasons(v.Kills), Definitions: defs.source}
 	if v.Version > 0 {
 		c.SavedAt = v.Created
@@ -384,7 +383,7 @@ func (s *Server) newSnapshot(defs *defsState, v *store.Version, cfg *vexilrt.Con
 		return nil, err
 	}
 	digest := sha256.Sum256(body)
-	snap := &snapshot{v: v, defs: defs, cfg: cfg, client: defs.client, etag: strconv.Quote(strconv.FormatInt(v.Version, 10)), body: body,
+	snap := &snapshot{v: v, defs: defs, doc: doc, cfg: cfg, client: defs.client, etag: strconv.Quote(strconv.FormatInt(v.Version, 10)), body: body,
 		configETag: fmt.Sprintf(`"%d-%s-%x"`, v.Version, s.st.ID(), digest[:8]),
 		ofrep:      newOFREPSlots(cfg, defs.keyAttr)}
 	snap.ofrepFrame = ofrepEventFrame(v, snap.configETag)

@@ -116,6 +116,19 @@ type DocumentRule struct {
 	SplitGroup string                     `json:"split_group"`
 }
 
+// FlagRules is GET .../flags/{flag}/rules's answer: the part of the
+// current rules document that can set one flag, in RulesDocument's form
+// (priority is the one in effect, 0 when none is written; enabled is
+// false for a disabled rule, null otherwise): the rules that
+// set it (by its name or an alias's), the rules that share a split group
+// with them, and the named filters.
+type FlagRules struct {
+	Flag    string                  `json:"flag"`
+	Version int64                   `json:"version"`
+	Filters map[string]string       `json:"filters"`
+	Rules   map[string]DocumentRule `json:"rules"`
+}
+
 // Evaluation is POST .../evaluate's answer: each flag's result by name, and
 // the version evaluated. The fields stand in the order of their names, as
 // the server has always written them.

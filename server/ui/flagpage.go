@@ -57,11 +57,9 @@ func (h *handler) flagPage(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	f := &defs.Flags[i]
-	res, err := h.api.call(ctx, s.token, http.MethodGet, envPath(env, "rules"), nil, nil)
-	var doc api.RulesDocument
-	if err == nil {
-		err = decode("rules", res.Body, &doc)
-	}
+	// Only the rules about this flag: the whole document is thousands.
+	var fr api.FlagRules
+	err := h.api.getJSON(ctx, s.token, envPath(env, "flags", name, "rules"), &fr)
 	var kills api.Kills
 	var lock api.LockState
 	if err == nil {
@@ -74,7 +72,8 @@ func (h *handler) flagPage(w http.ResponseWriter, r *http.Request, s *session) {
 		h.fail(w, r, s, err)
 		return
 	}
-	d := flagPageData{Base: etagVersion(res.Header.Get("ETag")), Lock: lock}
+	doc := api.RulesDocument{Filters: fr.Filters, Rules: fr.Rules}
+	d := flagPageData{Base: int(fr.Version), Lock: lock}
 	d.flagRow = flagRow{F: f, Expiry: expiryState(f.Expires, h.opts.Now()), Default: formatFor(f.Type, f.Default), Safe: formatFor(f.Type, cmp.Or(f.Safe, f.Default))}
 	for _, v := range f.Variants {
 		text := formatFor(f.Type, v)
