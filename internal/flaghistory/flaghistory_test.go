@@ -30,6 +30,7 @@ func TestChanged(t *testing.T) {
 		{"a named filter changed", replace(base, "'teacher'", "'parent'"), "", []string{"new_report"}, true},
 		{"an anchor and its alias added", replace(base, "  a:\n", "  a: &a\n") + "  e: *a\n", "", []string{"new_report"}, true},
 		{"an alias of an unchanged rule's anchor", anchored + "  e: *a\n", anchored, []string{"new_report"}, true},
+		{"a rule's name twice", base + "  a:\n    variants: {workbook: classic}\n", "", nil, true},
 		{"JSON", `{"rules": {"a": {"variants": {"new_report": true}}}}`, "", []string{"max_questions", "new_report", "workbook"}, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
