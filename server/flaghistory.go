@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 
 	"github.com/vexilhq/vexil/internal/api"
@@ -92,7 +93,9 @@ func (s *Server) flagHistory(w http.ResponseWriter, r *http.Request, c *call) {
 		writeError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("limit: want 1 to %d", flagHistoryMax), nil)
 		return
 	}
-	// One more than the window: the oldest one's parent.
+	// One more than the window: the oldest one's parent. Without their
+	// text: what the versions changed is usually remembered, and only the
+	// others' texts are read.
 	vs, err := s.st.Versions(ctx, c.env.proj.name, c.env.name, limit+1, before)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "internal", err.Error(), nil)
@@ -100,32 +103,37 @@ func (s *Server) flagHistory(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	out := api.FlagHistory{Flag: name, Versions: []api.VersionInfo{}}
 	parses := 0
-	// Each version's text is taken apart once: it is one side of two
-	// comparisons.
+	// Each version's text is read and taken apart once: it is one side of
+	// two comparisons.
+	texts := map[int64]*store.Version{}
 	blocks := map[int64]*flaghistory.Blocks{}
-	split := func(v *store.Version) *flaghistory.Blocks {
-		b, ok := blocks[v.Version]
+	text := func(n int64) (*store.Version, error) {
+		v, ok := texts[n]
 		if !ok {
-			b = flaghistory.Split(v.Rules)
-			blocks[v.Version] = b
+			var err error
+			if v, err = s.st.Get(ctx, c.env.proj.name, c.env.name, n); err != nil {
+				return nil, err
+			}
+			texts[n] = v
+			blocks[n] = flaghistory.Split(v.Rules)
 		}
-		return b
+		return v, nil
 	}
 	for i := range min(limit, len(vs)) {
-		v := &vs[i]
-		key := versionKey{c.env.proj.name, c.env.name, v.Version}
+		n := vs[i].Version
+		key := versionKey{c.env.proj.name, c.env.name, n}
 		changed, ok := cacheGet(&s.history.mu, s.history.deltas, key)
 		if !ok {
-			parent := &store.Version{Version: v.Version - 1}
-			if i+1 < len(vs) && vs[i+1].Version == v.Version-1 {
-				parent = &vs[i+1]
-			} else if parent.Version > 0 {
-				if parent, err = s.st.Get(ctx, c.env.proj.name, c.env.name, parent.Version); err != nil {
-					writeError(w, http.StatusInternalServerError, "internal", err.Error(), nil)
-					return
-				}
+			v, err := text(n)
+			var parent *store.Version
+			if err == nil {
+				parent, err = text(n - 1) // version 0: no rules
 			}
-			if changed, ok = flaghistory.Changed(split(parent), split(v), func() (old, cur map[string]uint64, ok bool) {
+			if err != nil {
+				writeError(w, http.StatusInternalServerError, "internal", err.Error(), nil)
+				return
+			}
+			if changed, ok = flaghistory.Changed(blocks[n-1], blocks[n], func() (old, cur map[string]uint64, ok bool) {
 				old, ok1 := s.wholePrints(c.env, parent, &parses)
 				cur, ok2 := s.wholePrints(c.env, v, &parses)
 				return old, cur, ok1 && ok2
@@ -135,11 +143,9 @@ func (s *Server) flagHistory(w http.ResponseWriter, r *http.Request, c *call) {
 			cachePut(&s.history.mu, &s.history.deltas, key, changed, versionDeltaCacheSize)
 		}
 		out.Scanned++
-		for _, n := range names {
-			if changed[n] {
-				out.Versions = append(out.Versions, api.VersionInfo{Version: v.Version, Parent: v.Parent, Author: v.Author, Message: v.Message, Action: v.Action, Created: v.Created})
-				break
-			}
+		if slices.ContainsFunc(names, func(f string) bool { return changed[f] }) {
+			v := &vs[i]
+			out.Versions = append(out.Versions, api.VersionInfo{Version: v.Version, Parent: v.Parent, Author: v.Author, Message: v.Message, Action: v.Action, Created: v.Created})
 		}
 	}
 	if out.Scanned > 0 && out.Scanned < len(vs) {

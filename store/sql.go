@@ -210,6 +210,9 @@ func fromMicros(us int64) time.Time {
 
 const versionCols = `project, env, version, parent, author, message, action, created_at, rules, format, kills`
 
+// versionHeadCols are versionCols with an empty text for the rules.
+const versionHeadCols = `project, env, version, parent, author, message, action, created_at, '' AS rules, format, kills`
+
 type scanner interface{ Scan(...any) error }
 
 func scanVersion(r scanner) (*Version, error) {
@@ -270,12 +273,14 @@ func (s *DB) Get(ctx context.Context, project, env string, n int64) (*Version, e
 	return v, nil
 }
 
-// Versions lists versions newest first, at most limit, below before (0 = all).
+// Versions lists versions newest first, at most limit, below before (0 =
+// all), without the rules' text (Rules is empty; Get reads a version's): a
+// list of versions reads a few hundred bytes a version, not a document each.
 func (s *DB) Versions(ctx context.Context, project, env string, limit int, before int64) ([]Version, error) {
 	if before <= 0 {
 		before = 1<<63 - 1
 	}
-	rows, err := s.query(ctx, `SELECT `+versionCols+` FROM vexil_versions WHERE project = ? AND env = ? AND version < ? ORDER BY version DESC LIMIT ?`, projectOr(project), env, before, limit)
+	rows, err := s.query(ctx, `SELECT `+versionHeadCols+` FROM vexil_versions WHERE project = ? AND env = ? AND version < ? ORDER BY version DESC LIMIT ?`, projectOr(project), env, before, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: versions %s: %w", env, err)
 	}
