@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	"math/rand/v2"
 	goruntime "runtime"
 	"strconv"
 	"sync"
@@ -156,11 +155,12 @@ type Exporter interface {
 
 // The pipeline: producers (evaluations and View.Track calls on any
 // goroutine) fill chunks of 64 records, each producer the chunk of its own
-// shard; a full chunk goes to the exporter goroutine whole. A shard is
-// found through a sync.Pool, whose per-P caches give each P (each core
-// running Go) the shard it used last, so a chunk's cache lines are written
-// on one core and cross to the exporter's once per chunk, not once per
-// event. A record keeps what the event is built from (the evaluation, the
+// shard; a full chunk goes to the exporter goroutine whole. A producer's
+// shard is its P's (the core running Go it runs on), so a chunk's cache
+// lines are written on one core and cross to the exporter's once per chunk,
+// not once per event; the shard's mutex, uncontended unless a goroutine
+// moves to another P between finding the shard and locking it, keeps the
+// exporter's flushes and such moves safe. A record keeps what the event is built from (the evaluation, the
 // metric, the time) in one cache line, and its key's bytes, only as many as
 // it has, go back to back in the chunk's key area; the Event itself is
 // built at export. Nothing blocks and nothing allocates: with no free chunk
@@ -213,7 +213,6 @@ type pipeline struct {
 	kinds   map[string]bool
 
 	shards []shard
-	pool   sync.Pool   // *shard: the one this P used last
 	free   chan *chunk // chunks to fill; holds every chunk
 	full   chan *chunk // chunks to export; holds every chunk, so a send never blocks
 	// The exporter goroutine does not wait on full, which would wake it
@@ -280,9 +279,6 @@ func newPipeline(opts ExposureOptions, m *metrics, log *slog.Logger) *pipeline {
 	}
 	for range nchunks {
 		p.free <- new(chunk)
-	}
-	for i := range p.shards {
-		p.pool.Put(&p.shards[i])
 	}
 	if opts.Dedup > 0 {
 		size := uint64(64)
@@ -355,10 +351,7 @@ func (p *pipeline) dedupHash(flag uint64, key *vexilrt.TargetKey, variant int) u
 // next record; nil when no chunk is free (the event is dropped and
 // counted). end publishes the record.
 func (p *pipeline) begin() (*shard, *chunk) {
-	s, _ := p.pool.Get().(*shard)
-	if s == nil { // the pool was emptied (a GC): any shard will do
-		s = &p.shards[rand.Uint32N(uint32(len(p.shards)))]
-	}
+	s := &p.shards[procID()%len(p.shards)]
 	s.mu.Lock()
 	c := s.cur
 	if c == nil {
@@ -367,7 +360,6 @@ func (p *pipeline) begin() (*shard, *chunk) {
 			s.cur = c
 		default:
 			s.mu.Unlock()
-			p.pool.Put(s)
 			p.drops.Add(1)
 			p.metrics.dropped.Inc()
 			return nil, nil
@@ -389,7 +381,6 @@ func (p *pipeline) end(s *shard) {
 		}
 	}
 	s.mu.Unlock()
-	p.pool.Put(s)
 }
 
 // exposure queues an exposure and reports whether it was queued (false:
