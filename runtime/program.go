@@ -29,10 +29,10 @@ type instr struct {
 	cmps        uint8 // opIntRange, opFloatCmp: the float outcomes that match (floatOutcome)
 	ifTrue, ifF int32
 	slot        uint32
-	lo          int64   // opIntRange: the range's start; opInInt, opAnyInt: the set (c.intSets); opStrShort: shortKey(s)
+	lo          int64   // opIntRange: the range's start; opInInt, opAnyInt: the set (c.intSets); opStrWord, opStrByte: s's key
 	width       uint64  // opIntRange: hi - lo
 	f           float64 // opIntRange, opFloatCmp: the literal, for a float attribute
-	s           string  // opStrEq, opStrShort
+	s           string  // opStrEq, opStrWord, opStrByte
 	leaf        *cnode  // in c.nodes, which never changes after compile
 }
 
@@ -44,7 +44,8 @@ const (
 	opIntRange               // an int in [lo, lo+width] (!= neg); a float compared with f by cmps
 	opFloatCmp               // a float compared with f by cmps
 	opStrEq                  // a string equal to s (!= neg)
-	opStrShort               // opStrEq for an s of at most 8 bytes, compared by shortKey
+	opStrWord                // opStrEq for an s of 4 to 8 bytes, compared by wordKey (in lo)
+	opStrByte                // opStrEq for an s of 1 to 3 bytes, compared by byteKey (in lo)
 	opBool                   // a bool equal to lo
 	opInInt                  // an int in set lo (!= neg)
 	opAnyInt                 // an int set meeting set lo
@@ -70,8 +71,11 @@ func specialise(in *instr) {
 		in.code, in.f, in.cmps = opFloatCmp, n.f, floatCmps(n.cmp)
 	case nAttrStrEq:
 		in.code, in.s = opStrEq, n.s
-		if len(n.s) <= 8 {
-			in.code, in.lo = opStrShort, int64(shortKey(n.s))
+		switch {
+		case len(n.s) >= 4 && len(n.s) <= 8:
+			in.code, in.lo = opStrWord, int64(wordKey(n.s))
+		case len(n.s) >= 1 && len(n.s) <= 3:
+			in.code, in.lo = opStrByte, int64(byteKey(n.s))
 		}
 	case nAttrBool:
 		in.code = opBool
@@ -88,18 +92,14 @@ func specialise(in *instr) {
 	}
 }
 
-// shortKey is a string of at most 8 bytes as a number that, among strings
-// of its length, is its alone: the two 4-byte words at its ends cover every
-// byte from 4 to 8, the first, middle and last bytes every byte below (so
-// strings of equal length compare without a call to memequal).
-func shortKey(s string) uint64 {
-	switch n := len(s); {
-	case n >= 4:
-		return uint64(le32(s)) | uint64(le32(s[n-4:]))<<32
-	case n > 0:
-		return uint64(s[0]) | uint64(s[n>>1])<<8 | uint64(s[n-1])<<16
-	}
-	return 0
+// A string of 1 to 8 bytes compares as a number that, among strings of its
+// length, is its alone, without a call to memequal: the two 4-byte words at
+// its ends cover every byte from 4 bytes to 8 (wordKey), the first, middle
+// and last bytes every byte below (byteKey).
+func wordKey(s string) uint64 { return uint64(le32(s)) | uint64(le32(s[len(s)-4:]))<<32 }
+
+func byteKey(s string) uint64 {
+	return uint64(s[0]) | uint64(s[len(s)>>1])<<8 | uint64(s[len(s)-1])<<16
 }
 
 // floatCmps is the set of floatOutcome bits for which op holds.
@@ -286,9 +286,12 @@ func (c *Config) run(pc int32, st *evalState) int32 {
 		case opStrEq:
 			v := &slots[in.slot]
 			matched = v.kind == KindString && (v.str() == in.s) != in.neg
-		case opStrShort:
+		case opStrWord:
 			v := &slots[in.slot]
-			matched = v.kind == KindString && (int(v.n) == len(in.s) && shortKey(v.str()) == uint64(in.lo)) != in.neg
+			matched = v.kind == KindString && (int(v.n) == len(in.s) && wordKey(v.str()) == uint64(in.lo)) != in.neg
+		case opStrByte:
+			v := &slots[in.slot]
+			matched = v.kind == KindString && (int(v.n) == len(in.s) && byteKey(v.str()) == uint64(in.lo)) != in.neg
 		case opBool:
 			v := &slots[in.slot]
 			matched = v.kind == KindBool && (v.n != 0) == (in.lo != 0)
