@@ -72,11 +72,12 @@ func bigFixture(b *testing.B) (http.Handler, string, *inproc.Server) {
 	// Prod needs approvals, and has one change open (a rollout widened, as
 	// the flag page's control asks for it) and one withdrawn.
 	api := st.Handler()
-	apiDo(b, api, "PUT", "/api/v1/envs/prod/settings", "application/json", `{"require_approval": true, "min_approvals": 1}`, 200)
+	apiDo(b, api, 60, "PUT", "/api/v1/envs/prod/settings", "application/json", `{"require_approval": true, "min_approvals": 1}`, 200)
 	widened := strings.Replace(rules.String()+"# v59\n", "insplit(attr:user_id, 0, 1)\n", "insplit(attr:user_id, 0, 5)\n", 1)
-	apiDo(b, api, "PUT", "/api/v1/envs/prod/rules", "application/yaml", widened, 202)
-	apiDo(b, api, "PUT", "/api/v1/envs/prod/rules", "application/yaml", widened+"# again\n", 202)
-	apiDo(b, api, "POST", "/api/v1/envs/prod/changes/2/withdraw", "application/json", `{"comment": "a duplicate"}`, 200)
+	apiDo(b, api, 60, "PUT", "/api/v1/envs/prod/rules", "application/yaml", widened, 202)
+	apiDo(b, api, 60, "PUT", "/api/v1/envs/prod/rules", "application/yaml", widened+"# again\n", 202)
+	apiDo(b, api, 60, "POST", "/api/v1/envs/prod/changes/2/withdraw", "application/json", `{"comment": "a duplicate"}`, 200)
+	benchFarEdits(b, st, api, rules.String())
 	benchExperiments(b, st.Store, now)
 	benchProject(b, api, defs.String(), rules.String())
 	h, err := New(api, Options{})
@@ -86,18 +87,38 @@ func bigFixture(b *testing.B) (http.Handler, string, *inproc.Server) {
 	return h, rules.String(), st
 }
 
-// apiDo sends one request to the API as the admin, against version 60 of
-// the rules, and wants status.
-func apiDo(b *testing.B, api http.Handler, method, path, ctype, body string, status int) {
+// apiDo sends one request to the API as the admin, against version base
+// of the rules, and wants status.
+func apiDo(b *testing.B, api http.Handler, base int, method, path, ctype, body string, status int) {
 	r := httptest.NewRequest(method, path, strings.NewReader(body))
 	r.Header.Set("Authorization", "Bearer "+adminToken)
 	r.Header.Set("Content-Type", ctype)
-	r.Header.Set("If-Match", `"60"`)
+	r.Header.Set("If-Match", fmt.Sprintf(`"%d"`, base))
 	w := httptest.NewRecorder()
 	api.ServeHTTP(w, r)
 	if w.Code != status {
 		b.Fatalf("%s %s: %d %s, want %d", method, path, w.Code, w.Body.String(), status)
 	}
+}
+
+// farEdits widens two rules' filters, first and last rule far apart, as
+// an edit at each end of the document: the text diff then has two hunks
+// some 25,000 lines apart.
+func farEdits(rules string, first, last int) string {
+	for _, i := range []int{first, last} {
+		rules = strings.Replace(rules, fmt.Sprintf("school_id = %d or", i), fmt.Sprintf("school_id = %d or attr:country = 'NZ' or", i), 1)
+	}
+	return rules
+}
+
+// benchFarEdits gives staging, which no other page here reads, a version
+// 2 and an open change that each edit the document near both ends, for
+// the diff and changes pages' text diff at its worst realistic case.
+func benchFarEdits(b *testing.B, st *inproc.Server, api http.Handler, rules string) {
+	st.Save("staging", "alice", rules, "the rules")
+	st.Save("staging", "alice", farEdits(rules, 3, 4996), "two far-apart edits")
+	apiDo(b, api, 2, "PUT", "/api/v1/envs/staging/settings", "application/json", `{"require_approval": true, "min_approvals": 1}`, 200)
+	apiDo(b, api, 2, "PUT", "/api/v1/envs/staging/rules", "application/yaml", farEdits(farEdits(rules, 3, 4996), 10, 4990), 202)
 }
 
 // benchExperiments gives ten experiment flags 10,000 units each over the
@@ -195,6 +216,8 @@ func BenchmarkPages(b *testing.B) {
 		{"history", "GET", "/ui/envs/prod/history", ""},
 		{"diff", "GET", "/ui/envs/prod/diff?from=58&to=59", ""},
 		{"rollback", "GET", "/ui/envs/prod/rollback?to=58", ""},
+		{"diff-far", "GET", "/ui/envs/staging/diff?from=1&to=2", ""},
+		{"changes-far", "GET", "/ui/envs/staging/changes", ""},
 		{"locks", "GET", "/ui/locks", ""},
 		{"audit", "GET", "/ui/audit", ""},
 		{"tokens", "GET", "/ui/tokens", ""},
