@@ -15,7 +15,8 @@ func hunks(base, other []string) []hunk {
 	var out []hunk
 	i := 0 // position in base
 	var cur *hunk
-	for _, op := range Diff(base, other) {
+	ops, _ := Diff(base, other) // a coarse diff makes larger hunks: more conflicts, never a wrong merge
+	for _, op := range ops {
 		if op.Kind == ' ' {
 			if cur != nil {
 				out = append(out, *cur)

@@ -18,18 +18,21 @@ type diffLine struct {
 const diffContext = 3
 
 // diffLines compares two texts line by line, for reading: long unchanged
-// runs are elided.
+// runs are elided, and a coarse diff says so first.
 func diffLines(a, b string) []diffLine {
-	ops := diffOps(linediff.Lines(a), linediff.Lines(b))
+	ops, coarse := linediff.Diff(linediff.Lines(a), linediff.Lines(b))
 	var out []diffLine
+	if coarse {
+		out = append(out, diffLine{"@", linediff.CoarseNote})
+	}
 	for i := 0; i < len(ops); {
-		if ops[i].Op != " " {
-			out = append(out, ops[i])
+		if ops[i].Kind != ' ' {
+			out = append(out, diffLine{string(ops[i].Kind), ops[i].Text})
 			i++
 			continue
 		}
 		j := i
-		for j < len(ops) && ops[j].Op == " " {
+		for j < len(ops) && ops[j].Kind == ' ' {
 			j++
 		}
 		keepHead, keepTail := diffContext, diffContext
@@ -40,23 +43,22 @@ func diffLines(a, b string) []diffLine {
 			keepTail = 0
 		}
 		if j-i <= keepHead+keepTail {
-			out = append(out, ops[i:j]...)
+			out = appendSame(out, ops[i:j])
 		} else {
-			out = append(out, ops[i:i+keepHead]...)
+			out = appendSame(out, ops[i:i+keepHead])
 			out = append(out, diffLine{"@", fmt.Sprintf("… %d unchanged lines", j-i-keepHead-keepTail)})
-			out = append(out, ops[j-keepTail:j]...)
+			out = appendSame(out, ops[j-keepTail:j])
 		}
 		i = j
 	}
 	return out
 }
 
-// diffOps is the full line diff of x to y.
-func diffOps(x, y []string) []diffLine {
-	ops := linediff.Diff(x, y)
-	out := make([]diffLine, len(ops))
-	for i, o := range ops {
-		out[i] = diffLine{string(o.Kind), o.Text}
+// appendSame appends unchanged lines: only those kept as context become
+// diffLines, not all of a large document's.
+func appendSame(out []diffLine, ops []linediff.Op) []diffLine {
+	for _, o := range ops {
+		out = append(out, diffLine{" ", o.Text})
 	}
 	return out
 }

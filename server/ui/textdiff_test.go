@@ -16,6 +16,9 @@ func TestDiffLines(t *testing.T) {
 		{"added at the end", "a\n", "a\nb\n", " +"},
 		{"from empty", "", "a\nb\n", "++"},
 		{"long unchanged runs are elided", long + "x\n" + long, long + "y\n" + long, "@   -+   @"},
+		// Too costly to align: a note, then all removed and added.
+		{"coarse", strings.Repeat("a\n", 1000) + strings.Repeat("b\n", 1000), strings.Repeat("b\n", 1000) + strings.Repeat("a\n", 1000),
+			"@" + strings.Repeat("-", 2000) + strings.Repeat("+", 2000)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
