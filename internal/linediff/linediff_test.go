@@ -269,9 +269,11 @@ func TestUnifiedCoarse(t *testing.T) {
 func BenchmarkLineDiff(b *testing.B) {
 	x, y := Lines(bigRules(-1, -1)), Lines(bigRules(3, 4996))
 	b.ReportAllocs()
+	start := vexiltest.CPUTime()
 	for b.Loop() {
 		if ops, coarse := Diff(x, y); coarse || len(ops) != len(x)+2 {
 			b.Fatalf("%d ops, coarse %v", len(ops), coarse)
 		}
 	}
+	b.ReportMetric(float64((vexiltest.CPUTime()-start).Nanoseconds())/float64(b.N), "cpu-ns/op")
 }

@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -272,31 +271,22 @@ func BenchmarkPages(b *testing.B) {
 						b.Fatal(err)
 					}
 					s, _ := benchSignIn(b, fresh)
-					start := cpuTime()
+					start := vexiltest.CPUTime()
 					serveOn(fresh, s)
-					spent += cpuTime() - start
+					spent += vexiltest.CPUTime() - start
 				}
 				b.ReportMetric(float64(spent.Microseconds())/1000/float64(b.N), "cpu-ms/op")
 				return
 			}
 			serve() // warm the caches: the server keeps compiled configs and what each version changed
 			b.ReportAllocs()
-			start := cpuTime()
+			start := vexiltest.CPUTime()
 			for b.Loop() {
 				serve()
 			}
 			// On a shared machine wall time mostly measures the neighbours;
 			// the process's CPU time per page is the steadier figure.
-			b.ReportMetric(float64((cpuTime()-start).Microseconds())/1000/float64(b.N), "cpu-ms/op")
+			b.ReportMetric(float64((vexiltest.CPUTime()-start).Microseconds())/1000/float64(b.N), "cpu-ms/op")
 		})
 	}
-}
-
-// cpuTime is the CPU time this process has used (user and system).
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
