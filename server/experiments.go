@@ -352,7 +352,9 @@ func (s *Server) getExperiment(w http.ResponseWriter, r *http.Request, c *call) 
 func (s *Server) experimentResults(ctx context.Context, project, env string, ef *experimentFlag, metrics []string, agg experiment.Aggregate,
 	control string, sequential bool, ws []experiment.Weight, now time.Time) (*api.ExperimentResults, error) {
 	flag := ef.def.Name
-	exps, err := s.st.Exposures(ctx, project, env, flag)
+	// The units come with the first metric's days; the other metrics'
+	// days are read on their own.
+	exps, firstDays, err := s.st.ExperimentData(ctx, project, env, flag, metrics[0])
 	if err != nil {
 		return nil, err
 	}
@@ -360,21 +362,21 @@ func (s *Server) experimentResults(ctx context.Context, project, env string, ef 
 		return nil, fmt.Errorf("flag %s has no exposures in %s yet: %w", flag, env, store.ErrNotFound)
 	}
 	res := &api.ExperimentResults{Project: project, Env: env, Flag: flag, Allocation: normalized(ws, ef.variants), Metrics: []api.MetricResults{}}
-	for _, metric := range metrics {
-		days, err := s.st.MetricDays(ctx, project, env, flag, metric)
-		if err != nil {
-			return nil, err
+	for i, metric := range metrics {
+		days := firstDays
+		if i > 0 {
+			if days, err = s.st.MetricDays(ctx, project, env, flag, metric); err != nil {
+				return nil, err
+			}
 		}
 		opts := experiment.Options{Flag: flag, Metric: metric, Aggregate: agg, Control: control, Allocation: ws, Variants: ef.variants, Sequential: sequential}
 		if opts.Aggregate == "" {
 			opts.Aggregate = ef.types[metric] // "" is sum
 		}
 		an := analysis{opts: opts, exps: exps, days: days}
-		daily, full := an.daily(now)
-		if full == nil { // rows dated after today, or no result by then
-			if full, err = an.at(math.MaxInt64); err != nil {
-				return nil, fmt.Errorf("%s: %w", metric, err)
-			}
+		daily, full, err := an.daily(now)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", metric, err)
 		}
 		raw, err := json.Marshal(full)
 		if err != nil {
@@ -391,28 +393,6 @@ type analysis struct {
 	opts experiment.Options
 	exps []store.ExposureAgg
 	days []store.MetricAgg
-}
-
-// at analyses what was known at the end of UTC day `day`: the units first
-// exposed by then and their events until then. A unit seen with two
-// variants is fed a second, made-up variant, which marks it as such.
-func (a *analysis) at(day int64) (*experiment.Result, error) {
-	col := experiment.NewCollector(a.opts)
-	for i := range a.exps {
-		if store.Day(a.exps[i].First) <= day {
-			a.addExposure(col, &a.exps[i])
-		}
-	}
-	for _, m := range a.days {
-		if m.Day > day {
-			continue
-		}
-		// A day counts when its latest event is at or after the unit's
-		// start: exactly the analysis's rule unless the day also has events
-		// before the start (inexact).
-		col.AddEvents(a.opts.Metric, m.Unit, m.Max, m.Sum, int(m.N))
-	}
-	return col.Result()
 }
 
 func (a *analysis) addExposure(col *experiment.Collector, e *store.ExposureAgg) {
@@ -445,10 +425,11 @@ func (a *analysis) inexact() int {
 }
 
 // daily is the analysis at the end of each day from the first exposure's
-// to now's, the last maxDailyDays of them, and the last day's result when
-// it holds every row: then it is the whole analysis, at(math.MaxInt64),
-// which need not be worked out again.
-func (a *analysis) daily(now time.Time) (out []api.DayResult, final *experiment.Result) {
+// to now's, the last maxDailyDays of them, and the whole analysis: the
+// last day's when it holds every row, else the same collector's once the
+// rows dated after today are in too, so it is never worked out again from
+// nothing.
+func (a *analysis) daily(now time.Time) (out []api.DayResult, final *experiment.Result, err error) {
 	first := int64(math.MaxInt64)
 	for _, e := range a.exps {
 		first = min(first, store.Day(e.First))
@@ -460,23 +441,21 @@ func (a *analysis) daily(now time.Time) (out []api.DayResult, final *experiment.
 	// same order, and a day before its start counts for nothing either
 	// way, the server analysing without a covariate window), for one pass
 	// over the units instead of one a day.
-	exps := slices.Clone(a.exps)
-	slices.SortStableFunc(exps, func(x, y store.ExposureAgg) int { return cmp.Compare(store.Day(x.First), store.Day(y.First)) })
-	days := slices.Clone(a.days)
-	slices.SortStableFunc(days, func(x, y store.MetricAgg) int { return cmp.Compare(x.Day, y.Day) })
+	exps := byDay(a.exps, func(e *store.ExposureAgg) int64 { return store.Day(e.First) })
+	days := byDay(a.days, func(m *store.MetricAgg) int64 { return m.Day })
 	col := experiment.NewCollector(a.opts)
 	out = []api.DayResult{}
 	var r *experiment.Result
 	for d := first; d <= last; d++ {
-		for len(exps) > 0 && store.Day(exps[0].First) <= d {
-			a.addExposure(col, &exps[0])
+		for len(exps) > 0 && exps[0].day <= d {
+			a.addExposure(col, exps[0].row)
 			exps = exps[1:]
 		}
-		for len(days) > 0 && days[0].Day <= d {
-			col.AddEvents(a.opts.Metric, days[0].Unit, days[0].Max, days[0].Sum, int(days[0].N))
+		for len(days) > 0 && days[0].day <= d {
+			m := days[0].row
+			col.AddEvents(a.opts.Metric, m.Unit, m.Max, m.Sum, int(m.N))
 			days = days[1:]
 		}
-		var err error
 		if r, err = col.Result(); err != nil {
 			r = nil
 			continue // no units yet, or no control units yet
@@ -502,8 +481,34 @@ func (a *analysis) daily(now time.Time) (out []api.DayResult, final *experiment.
 		}
 		out = append(out, dr)
 	}
-	if len(exps) > 0 || len(days) > 0 {
-		r = nil // rows dated after today: the whole analysis has them too
+	if r != nil && len(exps) == 0 && len(days) == 0 {
+		return out, r, nil
 	}
-	return out, r
+	// Rows dated after today, which the whole analysis has too, or no
+	// result on the last day, whose error the whole analysis gives.
+	for _, e := range exps {
+		a.addExposure(col, e.row)
+	}
+	for _, m := range days {
+		col.AddEvents(a.opts.Metric, m.row.Unit, m.row.Max, m.row.Sum, int(m.row.N))
+	}
+	final, err = col.Result()
+	return out, final, err
+}
+
+// dated is a row and its day.
+type dated[T any] struct {
+	day int64
+	row *T
+}
+
+// byDay is rows by day, rows of one day in their order: a stable sort
+// that works each row's day out once.
+func byDay[T any](rows []T, day func(*T) int64) []dated[T] {
+	out := make([]dated[T], len(rows))
+	for i := range rows {
+		out[i] = dated[T]{day(&rows[i]), &rows[i]}
+	}
+	slices.SortStableFunc(out, func(x, y dated[T]) int { return cmp.Compare(x.day, y.day) })
+	return out
 }

@@ -80,6 +80,15 @@ func TestEventBatches(t *testing.T) {
 		if fmt.Sprint(days) != fmt.Sprint(wantDays) {
 			t.Errorf("metric days:\n got %v\nwant %v", days, wantDays)
 		}
+		// ExperimentData is both in one query: every unit, with or without
+		// days, and the metric's days of them.
+		bothExp, bothDays, err := s.ExperimentData(ctx, "", "prod", "workbook", "purchase")
+		if err != nil || fmt.Sprint(bothExp) != fmt.Sprint(want) || fmt.Sprint(bothDays) != fmt.Sprint(wantDays) {
+			t.Errorf("experiment data:\n got %v\n     %v, %v\nwant %v\n     %v", bothExp, bothDays, err, want, wantDays)
+		}
+		if exp, days, err := s.ExperimentData(ctx, "", "prod", "workbook", "signup"); err != nil || fmt.Sprint(exp) != fmt.Sprint(want) || len(days) != 0 {
+			t.Errorf("experiment data of a metric without events: %v %v, %v", exp, days, err)
+		}
 		if n, err := s.PruneEventBatches(ctx, time.Now().Add(time.Hour)); err != nil || n != 3 {
 			t.Errorf("pruned %d batch ids, %v; want 3", n, err)
 		}

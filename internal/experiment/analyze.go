@@ -93,7 +93,8 @@ type Input struct {
 // unit is one targeting key's state: its variant, whether it saw another,
 // its first exposure, and its metric value and covariate.
 type unit struct {
-	variant string
+	key     string
+	variant int // in Collector.variants
 	multi   bool
 	start   time.Time
 	y, x    float64
@@ -106,12 +107,20 @@ type unit struct {
 type Collector struct {
 	opts  Options
 	units map[string]*unit
-	// keys are the units' keys in order as of the last Result, and added
-	// the keys of units since: the server asks for a result after each
-	// day of a running experiment, and sorting every key each time cost
-	// more than the analysis.
-	keys, added []string
-	bad         InputError
+	// sorted are the units in key order as of the last Result, and added
+	// the units since: the server asks for a result after each day of a
+	// running experiment, and sorting every key (or looking each up in
+	// units) each time cost more than the analysis.
+	sorted, added []*unit
+	// variants are the variants seen, in the order seen, and variantIDs
+	// their indexes: a unit keeps its variant's index, which Result looks
+	// up in a slice instead of hashing the name for every unit and day.
+	variants   []string
+	variantIDs map[string]int
+	// ys and xs are Result's per-variant values, kept between results so
+	// the daily results reuse them instead of allocating their own.
+	ys, xs [][]float64
+	bad    InputError
 }
 
 // NewCollector starts an analysis.
@@ -119,7 +128,7 @@ func NewCollector(opts Options) *Collector {
 	if opts.Aggregate == "" {
 		opts.Aggregate = Sum
 	}
-	return &Collector{opts: opts, units: map[string]*unit{}}
+	return &Collector{opts: opts, units: map[string]*unit{}, variantIDs: map[string]int{}}
 }
 
 // ReadExposures reads exposure lines; lines of other flags are skipped, and
@@ -153,16 +162,28 @@ func (c *Collector) AddExposure(e Exposure) {
 	}
 	u := c.units[e.Key]
 	if u == nil {
-		c.units[e.Key] = &unit{variant: e.Variant, start: e.Time}
-		c.added = append(c.added, e.Key)
+		u = &unit{key: e.Key, variant: c.variantID(e.Variant), start: e.Time}
+		c.units[e.Key] = u
+		c.added = append(c.added, u)
 		return
 	}
-	if u.variant != e.Variant {
+	if c.variants[u.variant] != e.Variant {
 		u.multi = true
 	}
 	if e.Time.Before(u.start) {
 		u.start = e.Time
 	}
+}
+
+// variantID is v's index in c.variants, adding it when new.
+func (c *Collector) variantID(v string) int {
+	id, ok := c.variantIDs[v]
+	if !ok {
+		id = len(c.variants)
+		c.variants = append(c.variants, v)
+		c.variantIDs[v] = id
+	}
+	return id
 }
 
 // ReadEvents reads metric event lines after all exposures.
@@ -259,27 +280,27 @@ type SequentialResult struct {
 	Tuning float64 `json:"tuning"`
 }
 
-// sortedKeys is every unit's key in order, merging in the keys added since
-// it was last called.
-func (c *Collector) sortedKeys() []string {
+// sortedUnits is every unit in key order, merging in the units added
+// since it was last called.
+func (c *Collector) sortedUnits() []*unit {
 	if len(c.added) == 0 {
-		return c.keys
+		return c.sorted
 	}
-	slices.Sort(c.added)
-	merged := make([]string, 0, len(c.keys)+len(c.added))
+	slices.SortFunc(c.added, func(x, y *unit) int { return strings.Compare(x.key, y.key) })
+	merged := make([]*unit, 0, len(c.sorted)+len(c.added))
 	i, j := 0, 0
-	for i < len(c.keys) && j < len(c.added) {
-		if c.keys[i] < c.added[j] {
-			merged = append(merged, c.keys[i])
+	for i < len(c.sorted) && j < len(c.added) {
+		if c.sorted[i].key < c.added[j].key {
+			merged = append(merged, c.sorted[i])
 			i++
 		} else {
 			merged = append(merged, c.added[j])
 			j++
 		}
 	}
-	merged = append(append(merged, c.keys[i:]...), c.added[j:]...)
-	c.keys, c.added = merged, c.added[:0]
-	return c.keys
+	merged = append(append(merged, c.sorted[i:]...), c.added[j:]...)
+	c.sorted, c.added = merged, c.added[:0]
+	return c.sorted
 }
 
 // Result computes the analysis of what was read.
@@ -292,30 +313,45 @@ func (c *Collector) Result() (*Result, error) {
 		return nil, fmt.Errorf("no exposure of flag %q with a key in the exposure files", o.Flag)
 	}
 	r := &Result{Flag: o.Flag, Metric: o.Metric, Aggregate: o.Aggregate, Control: o.Control}
-	byVariant := map[string][]*unit{}
-	// In key order, so that sums add up in the same order and the figures are
-	// the same to the last bit on every run.
-	for _, key := range c.sortedKeys() {
-		u := c.units[key]
+	units := c.sortedUnits()
+	counts := make([]int, len(c.variants))
+	for _, u := range units {
 		if u.multi {
 			r.MultipleVariants++
-			continue
+		} else {
+			counts[u.variant]++
 		}
-		byVariant[u.variant] = append(byVariant[u.variant], u)
 	}
-	names := c.variantOrder(byVariant)
+	seen := map[string]bool{}
+	for id, n := range counts {
+		if n > 0 {
+			seen[c.variants[id]] = true
+		}
+	}
+	names := c.variantOrder(seen)
 	if !slices.Contains(names, o.Control) {
 		return nil, fmt.Errorf("control variant %q has no units and is not in the allocation (variants: %s)", o.Control, strings.Join(names, ", "))
 	}
 
-	ys := make([][]float64, len(names))
-	xs := make([][]float64, len(names))
-	for i, name := range names {
-		for _, u := range byVariant[name] {
-			ys[i] = append(ys[i], value(o.Aggregate, u.y, u.ny))
+	// position is each variant id's place in names.
+	position := make([]int, len(c.variants))
+	for id, v := range c.variants {
+		position[id] = slices.Index(names, v)
+	}
+	ys, xs := grow(c.ys, len(names)), grow(c.xs, len(names))
+	// In key order, so that sums add up in the same order and the figures are
+	// the same to the last bit on every run.
+	for _, u := range units {
+		if u.multi {
+			continue
+		}
+		i := position[u.variant]
+		ys[i] = append(ys[i], value(o.Aggregate, u.y, u.ny))
+		if o.CovariateWindow > 0 {
 			xs[i] = append(xs[i], value(o.Aggregate, u.x, u.nx))
 		}
 	}
+	c.ys, c.xs = ys, xs
 	if o.CovariateWindow > 0 {
 		adj, theta, xbar, red := CUPED(ys, xs)
 		ys = adj
@@ -366,7 +402,7 @@ func (c *Collector) Result() (*Result, error) {
 
 // variantOrder is the control, then the variants of Options.Variants, then
 // the rest by name; the variants are those seen and those allocated.
-func (c *Collector) variantOrder(seen map[string][]*unit) []string {
+func (c *Collector) variantOrder(seen map[string]bool) []string {
 	set := map[string]bool{}
 	for v := range seen {
 		set[v] = true
@@ -404,6 +440,15 @@ func (c *Collector) allocation(names []string) []Weight {
 		ws[i] = Weight{n, 1}
 	}
 	return ws
+}
+
+// grow is bufs with n empty slices, keeping their arrays.
+func grow(bufs [][]float64, n int) [][]float64 {
+	bufs = slices.Grow(bufs[:0], n)[:n]
+	for i := range bufs {
+		bufs[i] = bufs[i][:0]
+	}
+	return bufs
 }
 
 // num is nil for NaN (JSON null) and a pointer to f otherwise.
