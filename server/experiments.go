@@ -213,16 +213,19 @@ func findExperiment(ds *defsState, name string) *experimentFlag {
 	return nil
 }
 
-// allocation is the split the environment's live rules intend for the
-// flag, or equal shares of the variants with the reason the rules could
-// not give it.
-func allocation(ef *experimentFlag, snap *snapshot, keyAttr string) (ws []experiment.Weight, source, note string) {
+// allocations gives each flag the split the environment's live rules
+// intend for it, or equal shares of the variants with the reason the rules
+// could not give it; the rules are read once for every flag asked about.
+func allocations(snap *snapshot, keyAttr string) func(ef *experimentFlag) ([]experiment.Weight, string, string) {
 	file, doc := snap.rulesDoc()
-	ws, err := experiment.DocAllocation(file, doc, ef.def.Name, ef.def.Default.Variant(), keyAttr)
-	if err == nil {
-		return ws, "rules", ""
+	byFlag := experiment.RulesByFlag(doc)
+	return func(ef *experimentFlag) ([]experiment.Weight, string, string) {
+		ws, err := experiment.FlagAllocation(file, byFlag[ef.def.Name], ef.def.Name, ef.def.Default.Variant(), keyAttr)
+		if err == nil {
+			return ws, "rules", ""
+		}
+		return nil, "equal", err.Error()
 	}
-	return nil, "equal", err.Error()
 }
 
 func normalized(ws []experiment.Weight, variants []string) []api.AllocationWeight {
@@ -246,12 +249,14 @@ func (s *Server) listExperiments(w http.ResponseWriter, r *http.Request, c *call
 	ds := c.env.proj.cur.Load()
 	snap := c.env.snap.Load()
 	list := api.ExperimentList{Project: c.env.proj.name, Env: c.env.name, Experiments: []api.ExperimentSummary{}}
+	sums, err := s.st.ExperimentSummaries(r.Context(), c.env.proj.name, c.env.name)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "unavailable", err.Error(), nil)
+		return
+	}
+	allocation := allocations(snap, ds.keyAttr)
 	for _, ef := range experimentFlags(ds) {
-		sum, err := s.st.ExperimentSummary(r.Context(), c.env.proj.name, c.env.name, ef.def.Name)
-		if err != nil {
-			writeError(w, http.StatusServiceUnavailable, "unavailable", err.Error(), nil)
-			return
-		}
+		sum := sums[ef.def.Name]
 		es := api.ExperimentSummary{Flag: ef.def.Name, Variants: ef.variants, Control: ef.control, Units: map[string]int64{}}
 		for _, v := range sum {
 			if v.Conflict {
@@ -266,7 +271,7 @@ func (s *Server) listExperiments(w http.ResponseWriter, r *http.Request, c *call
 				es.LastExposure = &v.Last
 			}
 		}
-		ws, _, _ := allocation(ef, snap, ds.keyAttr)
+		ws, _, _ := allocation(ef)
 		es.SRMPValue = srm(es.Units, ws)
 		list.Experiments = append(list.Experiments, es)
 	}
@@ -339,7 +344,7 @@ func (s *Server) getExperiment(w http.ResponseWriter, r *http.Request, c *call) 
 		control = v
 	}
 	sequential := q.Get("sequential") == "true"
-	ws, source, note := allocation(ef, c.env.snap.Load(), ds.keyAttr)
+	ws, source, note := allocations(c.env.snap.Load(), ds.keyAttr)(ef)
 	res, err := s.experimentResults(r.Context(), c.env.proj.name, c.env.name, ef, metrics, agg, control, sequential, ws, time.Now())
 	if err == nil {
 		res.AllocationSource, res.AllocationNote = source, note

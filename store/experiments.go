@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -38,10 +39,25 @@ CREATE TABLE vexil_event_batches (
 CREATE INDEX vexil_event_batches_at ON vexil_event_batches (at)`, "INT64", integer)
 }
 
-// exposureVariantsIndex (migration 9) covers the experiment list's count
-// of units by variant, so it reads an index in order instead of every
-// exposure row and a sort.
+// exposureVariantsIndex (migration 9) covered the experiment list's count
+// of units by variant, until migration 10 kept the counts instead.
 const exposureVariantsIndex = `CREATE INDEX vexil_exposures_variant ON vexil_exposures (project, env, flag, variant, conflict, first_at, last_at)`
+
+// experimentUnitsSchema (migration 10) keeps each experiment flag's count
+// of units by variant as exposures arrive, so the experiment list reads a
+// few rows a flag instead of counting every unit of every experiment on
+// each view; it is filled from the exposures already stored. The index of
+// migration 9 served only that count and goes.
+func experimentUnitsSchema(integer string) string {
+	return strings.ReplaceAll(`CREATE TABLE vexil_experiment_units (
+	project TEXT NOT NULL, env TEXT NOT NULL, flag TEXT NOT NULL, variant TEXT NOT NULL, conflict INT64 NOT NULL,
+	units INT64 NOT NULL, first_at INT64 NOT NULL, last_at INT64 NOT NULL,
+	PRIMARY KEY (project, env, flag, variant, conflict));
+INSERT INTO vexil_experiment_units (project, env, flag, variant, conflict, units, first_at, last_at)
+	SELECT project, env, flag, variant, conflict, COUNT(*), MIN(first_at), MAX(last_at) FROM vexil_exposures
+	GROUP BY project, env, flag, variant, conflict;
+DROP INDEX vexil_exposures_variant`, "INT64", integer)
+}
 
 const microsPerDay = 24 * 60 * 60 * 1_000_000
 
@@ -198,10 +214,14 @@ ON CONFLICT (project, env, id) DO NOTHING`), project, b.Env, b.ID, b.Hash, micro
 			duplicate = true
 			return nil
 		}
+		counts := unitCounts{}
 		if s.d.name() == "postgres" {
-			err = pgAddRows(ctx, tx, project, b.Env, exp, met)
+			err = pgAddRows(ctx, tx, project, b.Env, exp, met, counts)
 		} else {
-			err = rowAddRows(ctx, tx, s.d, project, b.Env, exp, met)
+			err = rowAddRows(ctx, tx, s.d, project, b.Env, exp, met, counts)
+		}
+		if err == nil {
+			err = counts.store(ctx, tx, s.d, project, b.Env)
 		}
 		if err != nil {
 			return err
@@ -217,10 +237,65 @@ ON CONFLICT (project, env, id) DO NOTHING`), project, b.Env, b.ID, b.Hash, micro
 	return duplicate, nil
 }
 
+// unitGroup is one row of vexil_experiment_units.
+type unitGroup struct {
+	flag, variant string
+	conflict      int64
+}
+
+// unitCounts are a batch's changes to vexil_experiment_units: units added
+// to (or, negative, moved out of) each group, and the earliest and latest
+// exposure of the units it touched there.
+type unitCounts map[unitGroup]*unitChange
+
+type unitChange struct{ units, first, last int64 }
+
+// add counts units (1, 0 or -1) into group g, and the unit's first and
+// latest exposure: a unit that stays adds 0, and one that leaves was in
+// the group until now.
+func (c unitCounts) add(g unitGroup, units, first, last int64) {
+	ch := c[g]
+	if ch == nil {
+		ch = &unitChange{first: math.MaxInt64, last: math.MinInt64}
+		c[g] = ch
+	}
+	ch.units += units
+	ch.first, ch.last = min(ch.first, first), max(ch.last, last)
+}
+
+// store adds the changes in group order: after every exposure row, and in
+// the same order in every writer, so batches queue on a group's row
+// instead of deadlocking.
+func (c unitCounts) store(ctx context.Context, tx *sql.Tx, d dialect, project, env string) error {
+	groups := slices.SortedFunc(maps.Keys(c), func(x, y unitGroup) int {
+		return cmp.Or(strings.Compare(x.flag, y.flag), strings.Compare(x.variant, y.variant), cmp.Compare(x.conflict, y.conflict))
+	})
+	for _, g := range groups {
+		ch := c[g]
+		if _, err := tx.ExecContext(ctx, d.rebind(`INSERT INTO vexil_experiment_units (project, env, flag, variant, conflict, units, first_at, last_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (project, env, flag, variant, conflict) DO UPDATE SET
+	units = vexil_experiment_units.units + excluded.units,
+	first_at = CASE WHEN excluded.first_at < vexil_experiment_units.first_at THEN excluded.first_at ELSE vexil_experiment_units.first_at END,
+	last_at = CASE WHEN excluded.last_at > vexil_experiment_units.last_at THEN excluded.last_at ELSE vexil_experiment_units.last_at END`),
+			project, env, g.flag, g.variant, g.conflict, ch.units, ch.first, ch.last); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // rowAddRows upserts row by row through prepared statements: SQLite's
-// statements are cheap, in-process calls.
-func rowAddRows(ctx context.Context, tx *sql.Tx, d dialect, project, env string, exp []*ExposureAgg, met []*MetricAgg) error {
+// statements are cheap, in-process calls. Each exposure's row is read
+// first, for the unit counts: the transaction already holds SQLite's one
+// write lock, so nothing changes it in between.
+func rowAddRows(ctx context.Context, tx *sql.Tx, d dialect, project, env string, exp []*ExposureAgg, met []*MetricAgg, counts unitCounts) error {
 	if len(exp) > 0 {
+		get, err := tx.PrepareContext(ctx, d.rebind(`SELECT variant, conflict, first_at, last_at FROM vexil_exposures
+WHERE project = ? AND env = ? AND flag = ? AND unit = ?`))
+		if err != nil {
+			return err
+		}
+		defer get.Close()
 		st, err := tx.PrepareContext(ctx, d.rebind(`INSERT INTO vexil_exposures (project, env, flag, unit, variant, conflict, first_at, last_at)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?)`+exposureUpsert))
 		if err != nil {
@@ -228,7 +303,22 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?)`+exposureUpsert))
 		}
 		defer st.Close()
 		for _, e := range exp {
-			if _, err := st.ExecContext(ctx, project, env, e.Flag, e.Unit, e.Variant, boolInt(e.Conflict), micros(e.First), micros(e.Last)); err != nil {
+			first, last := micros(e.First), micros(e.Last)
+			var variant string
+			var conflict, oldFirst, oldLast int64
+			switch err := get.QueryRowContext(ctx, project, env, e.Flag, e.Unit).Scan(&variant, &conflict, &oldFirst, &oldLast); {
+			case errors.Is(err, sql.ErrNoRows):
+				counts.add(unitGroup{e.Flag, e.Variant, boolInt(e.Conflict)}, 1, first, last)
+			case err != nil:
+				return err
+			case conflict == 0 && (variant != e.Variant || e.Conflict):
+				first, last := min(first, oldFirst), max(last, oldLast)
+				counts.add(unitGroup{e.Flag, variant, 0}, -1, first, last)
+				counts.add(unitGroup{e.Flag, variant, 1}, 1, first, last)
+			default:
+				counts.add(unitGroup{e.Flag, variant, conflict}, 0, first, last)
+			}
+			if _, err := st.ExecContext(ctx, project, env, e.Flag, e.Unit, e.Variant, boolInt(e.Conflict), first, last); err != nil {
 				return err
 			}
 		}
@@ -255,7 +345,12 @@ const pgChunk = 5000
 // pgAddRows upserts many rows a statement: the columns travel as arrays
 // that unnest turns back into rows, so a batch costs a few round trips
 // and one plan each, not one per row.
-func pgAddRows(ctx context.Context, tx *sql.Tx, project, env string, exp []*ExposureAgg, met []*MetricAgg) error {
+//
+// For the unit counts, the upsert leaves conflict alone and returns each
+// row (xmax is 0 in a row it inserted), which it has locked until the
+// commit: the units it shows newly seen with another variant are then
+// marked by primary key, and counted as moved.
+func pgAddRows(ctx context.Context, tx *sql.Tx, project, env string, exp []*ExposureAgg, met []*MetricAgg, counts unitCounts) error {
 	for c := range slices.Chunk(exp, pgChunk) {
 		flags, units, variants := make([]string, len(c)), make([]string, len(c)), make([]string, len(c))
 		conflicts, firsts, lasts := make([]int64, len(c)), make([]int64, len(c)), make([]int64, len(c))
@@ -263,9 +358,19 @@ func pgAddRows(ctx context.Context, tx *sql.Tx, project, env string, exp []*Expo
 			flags[i], units[i], variants[i] = e.Flag, e.Unit, e.Variant
 			conflicts[i], firsts[i], lasts[i] = boolInt(e.Conflict), micros(e.First), micros(e.Last)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO vexil_exposures (project, env, flag, unit, variant, conflict, first_at, last_at)
-SELECT $1, $2, * FROM unnest($3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[])`+exposureUpsert,
-			project, env, flags, units, variants, conflicts, firsts, lasts); err != nil {
+		moved, err := pgUpsertExposures(ctx, tx, counts, c, project, env, flags, units, variants, conflicts, firsts, lasts)
+		if err != nil {
+			return err
+		}
+		if len(moved) == 0 {
+			continue
+		}
+		markFlags, markUnits := make([]string, len(moved)), make([]string, len(moved))
+		for i, e := range moved {
+			markFlags[i], markUnits[i] = e.Flag, e.Unit
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE vexil_exposures SET conflict = 1
+WHERE project = $1 AND env = $2 AND (flag, unit) IN (SELECT * FROM unnest($3::text[], $4::text[]))`, project, env, markFlags, markUnits); err != nil {
 			return err
 		}
 	}
@@ -283,6 +388,48 @@ SELECT $1, $2, * FROM unnest($3::text[], $4::text[], $5::bigint[], $6::float8[],
 		}
 	}
 	return nil
+}
+
+// pgUpsertExposures upserts a chunk of exposure rows and counts them: an
+// inserted row is a new unit of its group, one already there stays in its
+// group, unless the chunk shows it another variant (or a conflict) for the
+// first time: then it moves to the conflict group, and is returned to be
+// marked.
+func pgUpsertExposures(ctx context.Context, tx *sql.Tx, counts unitCounts, chunk []*ExposureAgg, project, env string, args ...any) (moved []*ExposureAgg, err error) {
+	rows, err := tx.QueryContext(ctx, `INSERT INTO vexil_exposures (project, env, flag, unit, variant, conflict, first_at, last_at)
+SELECT $1, $2, * FROM unnest($3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[])
+ON CONFLICT (project, env, flag, unit) DO UPDATE SET
+	first_at = LEAST(vexil_exposures.first_at, excluded.first_at), last_at = GREATEST(vexil_exposures.last_at, excluded.last_at)
+RETURNING flag, unit, variant, conflict, first_at, last_at, xmax = 0`, append([]any{project, env}, args...)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	byKey := make(map[expKey]*ExposureAgg, len(chunk))
+	for _, e := range chunk {
+		byKey[expKey{e.Flag, e.Unit}] = e
+	}
+	var g unitGroup
+	var unit string
+	var first, last int64
+	var inserted bool
+	for rows.Next() {
+		if err := rows.Scan(&g.flag, &unit, &g.variant, &g.conflict, &first, &last, &inserted); err != nil {
+			return nil, err
+		}
+		e := byKey[expKey{g.flag, unit}]
+		switch {
+		case inserted:
+			counts.add(g, 1, first, last)
+		case g.conflict == 0 && e != nil && (e.Variant != g.variant || e.Conflict):
+			counts.add(g, -1, first, last)
+			counts.add(unitGroup{g.flag, g.variant, 1}, 1, first, last)
+			moved = append(moved, e)
+		default:
+			counts.add(g, 0, first, last)
+		}
+	}
+	return moved, rows.Err()
 }
 
 func boolInt(b bool) int64 {
@@ -339,7 +486,9 @@ ORDER BY e.unit, m.day`, metric, projectOr(project), env, flag)
 }
 
 // VariantUnits is how many units of an experiment flag one variant has
-// (Conflict: units that saw more than one variant, Variant their first).
+// (Conflict: units that saw more than one variant, Variant their first),
+// and the first and latest exposure of the units ever counted in it (a
+// unit that then saw another variant moved to the Conflict row).
 type VariantUnits struct {
 	Variant     string
 	Conflict    bool
@@ -347,23 +496,28 @@ type VariantUnits struct {
 	First, Last time.Time
 }
 
-// ExperimentSummary counts an experiment flag's units by variant.
-func (s *DB) ExperimentSummary(ctx context.Context, project, env, flag string) ([]VariantUnits, error) {
-	rows, err := s.query(ctx, `SELECT variant, conflict, COUNT(*), MIN(first_at), MAX(last_at) FROM vexil_exposures
-WHERE project = ? AND env = ? AND flag = ? GROUP BY variant, conflict ORDER BY variant, conflict`, projectOr(project), env, flag)
+// ExperimentSummaries are the environment's experiment flags' units by
+// variant, by flag, as counted when their exposures arrived.
+func (s *DB) ExperimentSummaries(ctx context.Context, project, env string) (map[string][]VariantUnits, error) {
+	rows, err := s.query(ctx, `SELECT flag, variant, conflict, units, first_at, last_at FROM vexil_experiment_units
+WHERE project = ? AND env = ? AND units > 0 ORDER BY flag, variant, conflict`, projectOr(project), env)
 	if err != nil {
-		return nil, fmt.Errorf("store: experiment %s/%s: %w", env, flag, err)
+		return nil, fmt.Errorf("store: experiments %s: %w", env, err)
 	}
 	defer rows.Close()
-	out, err := collect(rows, func(r scanner) (*VariantUnits, error) {
+	out := map[string][]VariantUnits{}
+	for rows.Next() {
+		var flag string
 		var v VariantUnits
 		var conflict, first, last int64
-		err := r.Scan(&v.Variant, &conflict, &v.Units, &first, &last)
+		if err := rows.Scan(&flag, &v.Variant, &conflict, &v.Units, &first, &last); err != nil {
+			return nil, fmt.Errorf("store: experiments %s: %w", env, err)
+		}
 		v.Conflict, v.First, v.Last = conflict != 0, fromMicros(first), fromMicros(last)
-		return &v, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("store: experiment %s/%s: %w", env, flag, err)
+		out[flag] = append(out[flag], v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: experiments %s: %w", env, err)
 	}
 	return out, nil
 }

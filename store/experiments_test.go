@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"testing"
 	"time"
 )
@@ -61,10 +63,22 @@ func TestEventBatches(t *testing.T) {
 		if fmt.Sprint(exp) != fmt.Sprint(want) {
 			t.Errorf("exposures:\n got %v\nwant %v", exp, want)
 		}
-		sum, err := s.ExperimentSummary(ctx, "", "prod", "workbook")
-		if err != nil || len(sum) != 3 || sum[0].Variant != "classic" || sum[0].Units != 1 || !sum[1].Conflict || sum[2].Units != 1 {
-			t.Errorf("summary = %+v, %v", sum, err)
+		sums, err := s.ExperimentSummaries(ctx, "", "prod")
+		if err != nil {
+			t.Fatal(err)
 		}
+		wantSums := map[string][]VariantUnits{
+			"other": {{Variant: "on", Units: 1, First: t0, Last: t0}},
+			"workbook": {
+				{Variant: "classic", Units: 1, First: t0.Add(-72 * time.Hour), Last: t0.Add(time.Minute)}, // u2 was counted here first
+				{Variant: "classic", Conflict: true, Units: 1, First: t0, Last: t0.Add(time.Minute)},
+				{Variant: "guided", Units: 1, First: t0, Last: t0.Add(time.Hour)},
+			},
+		}
+		if fmt.Sprint(sums) != fmt.Sprint(wantSums) {
+			t.Errorf("summaries:\n got %v\nwant %v", sums, wantSums)
+		}
+		checkUnitCounts(t, ctx, s, "prod")
 		days, err := s.MetricDays(ctx, "", "prod", "workbook", "purchase")
 		if err != nil {
 			t.Fatal(err)
@@ -141,36 +155,149 @@ func TestExperimentsMigration(t *testing.T) {
 	}
 }
 
-// TestExposureVariantsIndexMigration upgrades a database made by the code
-// before migration 9 with exposures in it: they stay, and the experiment
-// list's count by variant reads them through the new index.
-func TestExposureVariantsIndexMigration(t *testing.T) {
+// TestExperimentUnitsMigration upgrades a database made by the code
+// before migration 10 with exposures in it: the unit counts are filled
+// from them, the next batches keep them, and migration 9's index is gone.
+func TestExperimentUnitsMigration(t *testing.T) {
 	for _, kind := range []string{"sqlite", "postgres"} {
 		t.Run(kind, func(t *testing.T) {
 			ctx := context.Background()
-			old, u := oldDatabase(t, kind, 8)
+			old, u := oldDatabase(t, kind, 9)
 			for _, q := range []string{
 				`INSERT INTO vexil_exposures (project, env, flag, unit, variant, conflict, first_at, last_at) VALUES ('default', 'dev', 'f', 'u1', 'a', 0, 1, 2)`,
 				`INSERT INTO vexil_exposures (project, env, flag, unit, variant, conflict, first_at, last_at) VALUES ('default', 'dev', 'f', 'u2', 'b', 0, 1, 3)`,
 				`INSERT INTO vexil_exposures (project, env, flag, unit, variant, conflict, first_at, last_at) VALUES ('default', 'dev', 'f', 'u3', 'b', 0, 2, 4)`,
+				`INSERT INTO vexil_exposures (project, env, flag, unit, variant, conflict, first_at, last_at) VALUES ('default', 'dev', 'f', 'u4', 'a', 1, 2, 5)`,
+				`INSERT INTO vexil_exposures (project, env, flag, unit, variant, conflict, first_at, last_at) VALUES ('shop', 'dev', 'f', 'u1', 'a', 0, 1, 2)`,
 			} {
 				if _, err := old.db.ExecContext(ctx, q); err != nil {
 					t.Fatal(err)
 				}
 			}
 			s := upgrade(t, ctx, old, u)
-			sum, err := s.ExperimentSummary(ctx, "", "dev", "f")
-			if err != nil || len(sum) != 2 || sum[0].Variant != "a" || sum[0].Units != 1 || sum[1].Variant != "b" || sum[1].Units != 2 {
-				t.Errorf("summary after the migration = %+v, %v; want a: 1, b: 2", sum, err)
+			sums, err := s.ExperimentSummaries(ctx, "", "dev")
+			want := "map[f:[{a false 1 1970-01-01 00:00:00.000001 +0000 UTC 1970-01-01 00:00:00.000002 +0000 UTC} {a true 1 1970-01-01 00:00:00.000002 +0000 UTC 1970-01-01 00:00:00.000005 +0000 UTC} {b false 2 1970-01-01 00:00:00.000001 +0000 UTC 1970-01-01 00:00:00.000004 +0000 UTC}]]"
+			if err != nil || fmt.Sprint(sums) != want {
+				t.Errorf("summaries after the migration:\n got %v, %v\nwant %s", sums, err, want)
+			}
+			// u2 sees a, u5 is new: counted from what the migration filled.
+			b := &EventBatch{Env: "dev", ID: "x", Hash: "h"}
+			b.AddExposure("f", "u2", "a", time.Now())
+			b.AddExposure("f", "u5", "b", time.Now())
+			if _, err := s.AddEventBatch(ctx, b); err != nil {
+				t.Fatal(err)
+			}
+			checkUnitCounts(t, ctx, s, "dev")
+			if sums, _ := s.ExperimentSummaries(ctx, "", "dev"); len(sums["f"]) != 4 || sums["f"][2].Units != 2 || !sums["f"][3].Conflict || sums["f"][3].Units != 1 {
+				t.Errorf("summaries after a batch: %v; want b 2 (u3, u5), b conflict 1 (u2)", sums)
 			}
 			var n int
 			probe := `SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'vexil_exposures_variant'`
 			if kind == "postgres" {
 				probe = `SELECT COUNT(*) FROM pg_indexes WHERE schemaname = current_schema() AND indexname = 'vexil_exposures_variant'`
 			}
-			if err := s.db.QueryRowContext(ctx, probe).Scan(&n); err != nil || n != 1 {
-				t.Errorf("index vexil_exposures_variant after the migration: %d, %v", n, err)
+			if err := s.db.QueryRowContext(ctx, probe).Scan(&n); err != nil || n != 0 {
+				t.Errorf("index vexil_exposures_variant after the migration: %d, %v; want it dropped", n, err)
 			}
 		})
 	}
+}
+
+// TestExperimentUnitCountsConcurrent: batches stored at once, whose units
+// overlap and switch variants, leave the counts what counting the
+// exposures gives (on PostgreSQL, on several connections).
+func TestExperimentUnitCountsConcurrent(t *testing.T) {
+	forEachStore(t, func(t *testing.T, ctx context.Context, s *DB) {
+		t0 := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+		errs := make(chan error, 8)
+		for w := range 8 {
+			go func() {
+				var err error
+				for i := range 6 {
+					b := &EventBatch{Env: "prod", ID: fmt.Sprintf("w%d-%d", w, i), Hash: "h"}
+					for u := range 150 {
+						unit := fmt.Sprintf("u%03d", (u*7+w*13+i*31)%200)
+						variant := []string{"a", "b"}[(u+w*i)%2*min(1, (u%5+w)%3)]
+						for _, f := range []string{"f1", "f2"} {
+							b.AddExposure(f, unit, variant, t0.Add(time.Duration(w*100+i*10+u)*time.Minute))
+						}
+					}
+					if _, err2 := s.AddEventBatch(ctx, b); err2 != nil && err == nil {
+						err = err2
+					}
+				}
+				errs <- err
+			}()
+		}
+		for range 8 {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		checkUnitCounts(t, ctx, s, "prod")
+	})
+}
+
+// checkUnitCounts wants the kept counts equal to counting the exposures,
+// and each flag's first and latest exposure theirs.
+func checkUnitCounts(t *testing.T, ctx context.Context, s *DB, env string) {
+	t.Helper()
+	sums, err := s.ExperimentSummaries(ctx, "", env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := s.query(ctx, `SELECT flag, variant, conflict, COUNT(*) FROM vexil_exposures WHERE project = 'default' AND env = ?
+GROUP BY flag, variant, conflict ORDER BY flag, variant, conflict`, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got, want []string
+	for rows.Next() {
+		var flag, variant string
+		var conflict, n int64
+		if err := rows.Scan(&flag, &variant, &conflict, &n); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, fmt.Sprint(flag, variant, conflict, n))
+	}
+	for flag, vs := range sums {
+		exps, err := s.Exposures(ctx, "", env, flag)
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, last := exps[0].First, exps[0].Last
+		for _, e := range exps {
+			first, last = minTime(first, e.First), maxTime(last, e.Last)
+		}
+		gotFirst, gotLast := vs[0].First, vs[0].Last
+		for _, v := range vs {
+			gotFirst, gotLast = minTime(gotFirst, v.First), maxTime(gotLast, v.Last)
+		}
+		if !gotFirst.Equal(first) || !gotLast.Equal(last) {
+			t.Errorf("%s: counted first and last exposure %v, %v; the exposures' %v, %v", flag, gotFirst, gotLast, first, last)
+		}
+	}
+	for _, flag := range slices.Sorted(maps.Keys(sums)) {
+		for _, v := range sums[flag] {
+			got = append(got, fmt.Sprint(flag, v.Variant, boolInt(v.Conflict), v.Units))
+		}
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("unit counts:\n got %v\nwant %v", got, want)
+	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }

@@ -64,6 +64,7 @@ func (*pgDialect) migrations() []string {
 		telemetryProjectsSchema("BIGINT"),
 		approvalsSchema("BIGINT", "BIGSERIAL PRIMARY KEY"),
 		exposureVariantsIndex,
+		experimentUnitsSchema("BIGINT"),
 	}
 }
 

@@ -55,6 +55,7 @@ func (sqliteDialect) migrations() []string {
 		telemetryProjectsSchema("INTEGER"),
 		approvalsSchema("INTEGER", "INTEGER PRIMARY KEY AUTOINCREMENT"),
 		exposureVariantsIndex,
+		experimentUnitsSchema("INTEGER"),
 	}
 }
 

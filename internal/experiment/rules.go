@@ -25,20 +25,28 @@ func RulesAllocation(file string, data []byte, flag, defaultVariant, keyAttr str
 	if diags.HasErrors() {
 		return nil, diags.Err()
 	}
-	return DocAllocation(file, doc, flag, defaultVariant, keyAttr)
+	return FlagAllocation(file, RulesByFlag(doc)[flag], flag, defaultVariant, keyAttr)
 }
 
-// DocAllocation is RulesAllocation of a document already parsed from file,
-// for a caller that derives the split of many flags from one document.
-func DocAllocation(file string, doc *vexilrt.RulesDoc, flag, defaultVariant, keyAttr string) ([]Weight, error) {
-	// Only the rules that set the flag, before sorting: a document has
-	// thousands of rules, a flag a few.
-	var rules []*vexilrt.RuleDef
+// RulesByFlag is doc's rules by the flags they set, in document order: a
+// caller deriving every experiment flag's split reads the document once
+// instead of once a flag.
+func RulesByFlag(doc *vexilrt.RulesDoc) map[string][]*vexilrt.RuleDef {
+	out := map[string][]*vexilrt.RuleDef{}
 	for i := range doc.Rules {
-		if slices.ContainsFunc(doc.Rules[i].Variants, func(v vexilrt.RuleVariant) bool { return v.Flag == flag }) {
-			rules = append(rules, &doc.Rules[i])
+		for j, v := range doc.Rules[i].Variants {
+			if !slices.ContainsFunc(doc.Rules[i].Variants[:j], func(w vexilrt.RuleVariant) bool { return w.Flag == v.Flag }) {
+				out[v.Flag] = append(out[v.Flag], &doc.Rules[i])
+			}
 		}
 	}
+	return out
+}
+
+// FlagAllocation is RulesAllocation given the rules of a document that
+// set flag, in document order (RulesByFlag's).
+func FlagAllocation(file string, rules []*vexilrt.RuleDef, flag, defaultVariant, keyAttr string) ([]Weight, error) {
+	rules = slices.Clone(rules)
 	slices.SortStableFunc(rules, func(a, b *vexilrt.RuleDef) int {
 		return cmp.Or(cmp.Compare(b.Priority, a.Priority), cmp.Compare(a.Name, b.Name))
 	})
