@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/vexilhq/vexil/internal/diagcode"
 )
 
@@ -21,6 +23,11 @@ func ParseRules(file string, data []byte) (*RulesDoc, Diagnostics) {
 	if !ok {
 		return nil, l.done()
 	}
+	return l.rulesDoc(root)
+}
+
+// rulesDoc reads a decoded rules document (root nil: an empty one).
+func (l *loader) rulesDoc(root *yaml.Node) (*RulesDoc, Diagnostics) {
 	doc := &RulesDoc{}
 	if root == nil {
 		return doc, l.done()

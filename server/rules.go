@@ -183,7 +183,7 @@ func problems(ds vexilrt.Diagnostics) []api.Problem {
 // compileStrict compiles a candidate document against the definitions, as
 // every save must: it returns the config or every located error.
 func (s *Server) compileStrict(defs *vexilrt.Definitions, file, text string, kills map[string]store.Kill, version string) (*vexilrt.Config, vexilrt.Diagnostics) {
-	doc, diags := vexilrt.ParseRules(file, []byte(text))
+	doc, diags := s.rulesParser.Parse(file, []byte(text))
 	if diags.HasErrors() {
 		return nil, diags
 	}

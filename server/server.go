@@ -87,9 +87,12 @@ type Server struct {
 
 	compiles chan struct{} // MaxCompiles slots
 	drafts   draftCache
-	streams  streamSet
-	fanout   sseFanout
-	denied   deniedSet
+	// rulesParser remembers the entries of the rules documents compiled,
+	// so a draft edited in one place decodes only that place.
+	rulesParser vexilrt.RulesParser
+	streams     streamSet
+	fanout      sseFanout
+	denied      deniedSet
 
 	ofrepBufs  sync.Pool // *[]byte, for OFREP bodies and answers
 	tickets    ticketCache

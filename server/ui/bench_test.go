@@ -200,43 +200,62 @@ func BenchmarkPages(b *testing.B) {
 			addForm[k] = v
 		}
 	}
-	pages := []struct{ name, method, path, form string }{
-		{"flags", "GET", "/ui/envs/prod/flags", ""},
-		{"flag", "GET", "/ui/envs/prod/flags/flag_001", ""},
-		{"flag-cold", "GET", "/ui/envs/prod/flags/flag_002", ""},
-		{"flag-restart", "GET", "/ui/envs/prod/flags/flag_003", ""},
-		{"changes", "GET", "/ui/envs/prod/changes", ""},
-		{"telemetry-24h", "GET", "/ui/envs/prod/flags/flag_004/telemetry", ""},
-		{"telemetry-30d", "GET", "/ui/envs/prod/flags/flag_004/telemetry?range=30d", ""},
-		{"clients", "GET", "/ui/envs/prod/clients", ""},
-		{"definitions", "GET", "/ui/definitions", ""},
-		{"home", "GET", "/ui/", ""},
-		{"rules", "GET", "/ui/envs/prod/rules", ""},
-		{"history", "GET", "/ui/envs/prod/history", ""},
-		{"diff", "GET", "/ui/envs/prod/diff?from=58&to=59", ""},
-		{"rollback", "GET", "/ui/envs/prod/rollback?to=58", ""},
-		{"diff-far", "GET", "/ui/envs/staging/diff?from=1&to=2", ""},
-		{"changes-far", "GET", "/ui/envs/staging/changes", ""},
-		{"locks", "GET", "/ui/locks", ""},
-		{"audit", "GET", "/ui/audit", ""},
-		{"tokens", "GET", "/ui/tokens", ""},
-		{"login", "GET", "/ui/login", ""},
-		{"settings", "GET", "/ui/envs/prod/settings", ""},
-		{"experiments", "GET", "/ui/envs/prod/experiments", ""},
-		{"experiment", "GET", "/ui/envs/prod/experiments/flag_001", ""},
-		{"definitions-diff", "GET", "/ui/definitions/diff?from=0&to=1", ""},
-		{"project-rules", "GET", "/ui/projects/shop/envs/prod/rules", ""},
-		{"project-history", "GET", "/ui/projects/shop/envs/prod/history", ""},
-		{"project-definitions", "GET", "/ui/projects/shop/definitions", ""},
-		{"evaluate-draft", "POST", "/ui/envs/prod/rules", evalForm},
-		{"rule-preview", "POST", "/ui/envs/prod/rules", buildForm.Encode()},
-		{"rule-add", "POST", "/ui/envs/prod/rules", addForm.Encode()},
-		{"rule-build-json", "POST", "/ui/envs/prod/rules/build", buildForm.Encode()},
+	// A release manager evaluates a draft they keep editing: each visit
+	// posts a different text (rule_0000's school id changes), so no cache
+	// of compiled drafts answers it.
+	// The edit is made in the encoded form, which costs the loop little.
+	editedForm := func(i int) string {
+		old := url.QueryEscape("attr:school_id = 0 or")
+		if !strings.Contains(evalForm, old) {
+			b.Fatalf("no %q in the evaluate form", old)
+		}
+		return strings.Replace(evalForm, old, url.QueryEscape(fmt.Sprintf("attr:school_id = %d or", 100000+i)), 1)
+	}
+	pages := []struct {
+		name, method, path, form string
+		edit                     func(i int) string // the form of the i-th visit, when each differs
+	}{
+		{"flags", "GET", "/ui/envs/prod/flags", "", nil},
+		{"flag", "GET", "/ui/envs/prod/flags/flag_001", "", nil},
+		{"flag-cold", "GET", "/ui/envs/prod/flags/flag_002", "", nil},
+		{"flag-restart", "GET", "/ui/envs/prod/flags/flag_003", "", nil},
+		{"changes", "GET", "/ui/envs/prod/changes", "", nil},
+		{"telemetry-24h", "GET", "/ui/envs/prod/flags/flag_004/telemetry", "", nil},
+		{"telemetry-30d", "GET", "/ui/envs/prod/flags/flag_004/telemetry?range=30d", "", nil},
+		{"clients", "GET", "/ui/envs/prod/clients", "", nil},
+		{"definitions", "GET", "/ui/definitions", "", nil},
+		{"home", "GET", "/ui/", "", nil},
+		{"rules", "GET", "/ui/envs/prod/rules", "", nil},
+		{"history", "GET", "/ui/envs/prod/history", "", nil},
+		{"diff", "GET", "/ui/envs/prod/diff?from=58&to=59", "", nil},
+		{"rollback", "GET", "/ui/envs/prod/rollback?to=58", "", nil},
+		{"diff-far", "GET", "/ui/envs/staging/diff?from=1&to=2", "", nil},
+		{"changes-far", "GET", "/ui/envs/staging/changes", "", nil},
+		{"locks", "GET", "/ui/locks", "", nil},
+		{"audit", "GET", "/ui/audit", "", nil},
+		{"tokens", "GET", "/ui/tokens", "", nil},
+		{"login", "GET", "/ui/login", "", nil},
+		{"settings", "GET", "/ui/envs/prod/settings", "", nil},
+		{"experiments", "GET", "/ui/envs/prod/experiments", "", nil},
+		{"experiment", "GET", "/ui/envs/prod/experiments/flag_001", "", nil},
+		{"definitions-diff", "GET", "/ui/definitions/diff?from=0&to=1", "", nil},
+		{"project-rules", "GET", "/ui/projects/shop/envs/prod/rules", "", nil},
+		{"project-history", "GET", "/ui/projects/shop/envs/prod/history", "", nil},
+		{"project-definitions", "GET", "/ui/projects/shop/definitions", "", nil},
+		{"evaluate-draft", "POST", "/ui/envs/prod/rules", evalForm, nil},
+		{"evaluate-draft-edited", "POST", "/ui/envs/prod/rules", "", editedForm},
+		{"rule-preview", "POST", "/ui/envs/prod/rules", buildForm.Encode(), nil},
+		{"rule-add", "POST", "/ui/envs/prod/rules", addForm.Encode(), nil},
+		{"rule-build-json", "POST", "/ui/envs/prod/rules/build", buildForm.Encode(), nil},
 	}
 	for _, p := range pages {
 		b.Run(p.name, func(b *testing.B) {
-			body := p.form
+			body, visits := p.form, 0
 			serveOn := func(h http.Handler, session *http.Cookie) {
+				if p.edit != nil {
+					body = p.edit(visits)
+					visits++
+				}
 				r := httptest.NewRequest(p.method, p.path, strings.NewReader(body))
 				if body != "" {
 					r.Header.Set("Content-Type", "application/x-www-form-urlencoded")

@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"encoding/json"
 	"html"
 	"html/template"
 	"strconv"
@@ -10,17 +9,12 @@ import (
 	vexilrt "github.com/vexilhq/vexil/runtime"
 )
 
-// explainHTML renders an evaluation's explain trace as the API answers it
-// (none: nothing); only the rows shown are decoded.
-func explainHTML(raw json.RawMessage) template.HTML {
-	if len(raw) == 0 {
+// explainHTML renders an evaluation's explain trace (none: nothing).
+func explainHTML(ex *vexilrt.Explanation) template.HTML {
+	if ex == nil {
 		return ""
 	}
-	var ex vexilrt.Explanation
-	if err := json.Unmarshal(raw, &ex); err != nil {
-		return ""
-	}
-	return explainTrace(&ex)
+	return explainTrace(ex)
 }
 
 // explainTrace renders an explain trace: each rule tried, in order, with its

@@ -13,6 +13,7 @@ import (
 
 	"github.com/vexilhq/vexil/internal/api"
 	"github.com/vexilhq/vexil/internal/linediff"
+	vexilrt "github.com/vexilhq/vexil/runtime"
 )
 
 type rulesData struct {
@@ -42,8 +43,21 @@ type resultRow struct {
 	Flag    string
 	Now     string // the value now, formatted; "" when the flag is new
 	NowRule string // the rule that decides it now
-	Draft   *api.EvalResult
+	Draft   *draftResult
 	Changed bool
+}
+
+// draftEvaluation is api.Evaluation with each explanation decoded along
+// with the answer, not kept as raw JSON and decoded a second time to be
+// shown.
+type draftEvaluation struct {
+	Results map[string]draftResult `json:"results"`
+	Version string                 `json:"version"`
+}
+
+type draftResult struct {
+	api.EvalResult
+	Explain *vexilrt.Explanation `json:"explain,omitempty"` // hides EvalResult.Explain
 }
 
 // staleInfo is what a 412 shows: what others saved since the draft began,
@@ -202,7 +216,8 @@ func (h *handler) evaluateDraft(r *http.Request, s *session, d *rulesData, defs 
 	if js, err := json.Marshal(attrs); err == nil {
 		s.addTarget(string(js))
 	}
-	var now, draft api.Evaluation
+	var now api.Evaluation
+	var draft draftEvaluation
 	if err := h.api.sendJSON(ctx, s.token, http.MethodPost, envPath(env, "evaluate"),
 		api.EvaluateRequest{Attributes: attrs, Explain: new(false)}, &now); err != nil {
 		d.EvalErr = "Evaluating the current rules: " + err.Error()
