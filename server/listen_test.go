@@ -10,25 +10,13 @@ import (
 
 	"github.com/vexilhq/vexil/internal/leanhttp"
 	"github.com/vexilhq/vexil/internal/vexiltest"
-	vexilrt "github.com/vexilhq/vexil/runtime"
 )
 
 // TestListenSameBytes: OFREP's answers through Listen (which the test kit
 // and vexil serve use) are those of net/http serving the same handler, byte
 // for byte but the date, for good requests and bad, alone and pipelined.
 func TestListenSameBytes(t *testing.T) {
-	defsSrc, rules := bulkDocs()
-	defs, diags := vexilrt.ParseDefinitions("flags.yaml", []byte(defsSrc))
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	e := start(t, "sqlite", func(o *Options) {
-		o.Envs, o.Definitions, o.DefinitionsSource = []string{"prod"}, defs, defsSrc
-		o.CORSOrigins = []string{"https://app.example"}
-	})
-	e.put("prod", `"0"`, rules, 200)
-	plain := httptest.NewServer(e.srv.Handler())
-	defer plain.Close()
+	e, plain := listenEnv(t)
 	// Only FastJSON's answers are 200s here: it says which requests the
 	// lean path answers itself.
 	fastOnly := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -76,7 +64,7 @@ func TestListenSameBytes(t *testing.T) {
 		{"an escaped key", post("/ofrep/v1/evaluate/flags/f%345", body, auth), 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			want := vexiltest.Exchange(t, strings.TrimPrefix(plain.URL, "http://"), c.raw)
+			want := vexiltest.Exchange(t, plain, c.raw)
 			got := vexiltest.Exchange(t, strings.TrimPrefix(e.url, "http://"), c.raw)
 			if !strings.HasPrefix(want, "HTTP/1.1 ") {
 				t.Fatalf("no answer: %q", want)
@@ -90,6 +78,35 @@ func TestListenSameBytes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// listenEnv is a server with bench/'s 50 client flags in prod and a CORS
+// origin, through Listen, and the address of net/http serving its handler.
+func listenEnv(t testing.TB) (*testEnv, string) {
+	e := bulkServer(t, func(o *Options) { o.CORSOrigins = []string{"https://app.example"} })
+	plain := httptest.NewServer(e.srv.Handler())
+	t.Cleanup(plain.Close)
+	return e, strings.TrimPrefix(plain.URL, "http://")
+}
+
+// FuzzListenSameBytes holds any single-flag evaluation (flag, body and one
+// more header field) to net/http's answer: the lean path answers it, or
+// declines it to the handler, with the same bytes.
+func FuzzListenSameBytes(f *testing.F) {
+	e, plain := listenEnv(f)
+	auth := "Authorization: Bearer " + e.admin
+	f.Add("f45", `{"context": {"targetingKey": "user-42", "country": "NZ", "plan": "pro", "seats": 25}}`, "Vexil-Environment: prod")
+	f.Add("f01", `{"context":{"seats":1.5e2,"country":null}}`, "Origin: https://app.example")
+	f.Add("nope", `{"context":{}}`, "Vexil-Project: default")
+	f.Add("f45", `{"context":{"country":"N\u005a"}}`, "Authorization: Bearer vxl_nope")
+	f.Add("f45", ``, "Connection: close")
+	f.Fuzz(func(t *testing.T, flag, body, header string) {
+		raw := post("/ofrep/v1/evaluate/flags/"+flag, body, header, auth)
+		want := vexiltest.Exchange(t, plain, raw)
+		if got := vexiltest.Exchange(t, strings.TrimPrefix(e.url, "http://"), raw); undated(got) != undated(want) {
+			t.Errorf("through Listen:\n%q\nnet/http:\n%q", got, want)
+		}
+	})
 }
 
 // TestOFREPOneLeanMetrics: the single-flag evaluations the lean path

@@ -34,19 +34,29 @@ func bulkDocs() (defs, rules string) {
 	return d.String(), r.String()
 }
 
+// bulkServer is a server with bulkDocs' flags and rules in its one
+// environment, prod; mod, when not nil, changes its options further.
+func bulkServer(t testing.TB, mod func(*Options)) *testEnv {
+	defsSrc, rules := bulkDocs()
+	defs, diags := vexilrt.ParseDefinitions("flags.yaml", []byte(defsSrc))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	e := start(t, "sqlite", func(o *Options) {
+		o.Envs, o.Definitions, o.DefinitionsSource = []string{"prod"}, defs, defsSrc
+		if mod != nil {
+			mod(o)
+		}
+	})
+	e.put("prod", `"0"`, rules, 200)
+	return e
+}
+
 // BenchmarkOFREPBulk: one bulk evaluation of 50 client flags through the
 // server's handler (no network), and its 304 when the ETag matches.
 // cpu-ns/op is the process's CPU time per request.
 func BenchmarkOFREPBulk(b *testing.B) {
-	defsSrc, rules := bulkDocs()
-	defs, diags := vexilrt.ParseDefinitions("flags.yaml", []byte(defsSrc))
-	if diags.HasErrors() {
-		b.Fatal(diags)
-	}
-	e := start(b, "sqlite", func(o *Options) {
-		o.Envs, o.Definitions, o.DefinitionsSource = []string{"prod"}, defs, defsSrc
-	})
-	e.put("prod", `"0"`, rules, 200)
+	e := bulkServer(b, nil)
 	h := e.srv.Handler()
 	body := strings.NewReader(`{"context": {"targetingKey": "user-42", "country": "NZ", "plan": "pro", "seats": 25}}`)
 	req := httptest.NewRequest("POST", "/ofrep/v1/evaluate/flags", body)
