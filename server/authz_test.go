@@ -90,6 +90,7 @@ func authTable() []authRow {
 		{"POST " + env + "/changes/{id}/withdraw", "editor", true, 404, send("POST", env+"/changes/99999/withdraw", nil)},
 		{"POST " + env + "/changes/{id}/apply", "admin", true, 404, send("POST", env+"/changes/99999/apply", map[string]any{"reason": "r"})},
 		{"GET " + env + "/telemetry", "viewer", true, 200, get(env + "/telemetry")},
+		{"GET " + env + "/flags/rules", "viewer", true, 200, get(env + "/flags/rules")},
 		{"GET " + env + "/flags/{flag}/rules", "viewer", true, 200, get(env + "/flags/workbook/rules")},
 		{"GET " + env + "/flags/{flag}/history", "viewer", true, 200, get(env + "/flags/workbook/history")},
 		{"GET " + env + "/flags/{flag}/telemetry", "viewer", true, 200, get(env + "/flags/workbook/telemetry?range=7d")},

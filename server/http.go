@@ -104,6 +104,7 @@ func (s *Server) routeTable() []route {
 		{pattern: "POST " + env + "/changes/{id}/withdraw", perm: permEditor, perEnv: true, h: s.withdrawChange},
 		{pattern: "POST " + env + "/changes/{id}/apply", perm: permAdmin, perEnv: true, h: s.applyChange},
 		{pattern: "GET " + env + "/telemetry", perm: permViewer, perEnv: true, h: s.getEnvTelemetry},
+		{pattern: "GET " + env + "/flags/rules", perm: permViewer, perEnv: true, h: s.getFlagsRules},
 		{pattern: "GET " + env + "/flags/{flag}/rules", perm: permViewer, perEnv: true, h: s.getFlagRules},
 		{pattern: "GET " + env + "/flags/{flag}/history", perm: permViewer, perEnv: true, h: s.flagHistory},
 		{pattern: "GET " + env + "/flags/{flag}/telemetry", perm: permViewer, perEnv: true, h: s.getFlagTelemetry},

@@ -137,6 +137,11 @@ type snapshot struct {
 		text string
 		err  error
 	}
+	rules struct { // every rule as GET .../flags/rules answers (flagsRules), made on first use
+		once sync.Once
+		body []byte
+		err  error
+	}
 	// doc is the rules as install parsed them to compile cfg: the flag and
 	// experiments pages read them, and parsing 5,000 rules again (after a
 	// restart, on the first visit) took a tenth of a second.

@@ -57,6 +57,7 @@ func TestAdminWireBytes(t *testing.T) {
 	check("versions", e.do("GET", "/api/v1/envs/dev/versions", e.admin, nil), 200)
 	check("version", e.do("GET", "/api/v1/envs/dev/versions/1", e.admin, nil), 200)
 	check("flag-rules", e.do("GET", "/api/v1/envs/dev/flags/workbook/rules", e.admin, nil), 200)
+	check("flags-rules", e.do("GET", "/api/v1/envs/dev/flags/rules", e.admin, nil), 200)
 	check("evaluate", e.do("POST", "/api/v1/envs/dev/evaluate", e.admin,
 		`{"attributes": {"role": "teacher", "user_id": "u-1"}, "flags": ["new_report", "max_questions"]}`), 200)
 	check("evaluate-all", e.do("POST", "/api/v1/envs/dev/evaluate", e.admin, `{"attributes": {"role": "student"}}`), 200)

@@ -129,6 +129,13 @@ type FlagRules struct {
 	Rules   map[string]DocumentRule `json:"rules"`
 }
 
+// FlagsRules is GET .../flags/rules's answer: every rule of the current
+// document, in FlagRules' form, for a page listing each flag's rules.
+type FlagsRules struct {
+	Version int64                   `json:"version"`
+	Rules   map[string]DocumentRule `json:"rules"`
+}
+
 // Evaluation is POST .../evaluate's answer: each flag's result by name, and
 // the version evaluated. The fields stand in the order of their names, as
 // the server has always written them.

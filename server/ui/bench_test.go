@@ -216,6 +216,7 @@ func BenchmarkPages(b *testing.B) {
 		edit                     func(i int) string // the form of the i-th visit, when each differs
 	}{
 		{"flags", "GET", "/ui/envs/prod/flags", "", nil},
+		{"flags-restart", "GET", "/ui/envs/prod/flags", "", nil},
 		{"flag", "GET", "/ui/envs/prod/flags/flag_001", "", nil},
 		{"flag-cold", "GET", "/ui/envs/prod/flags/flag_002", "", nil},
 		{"flag-restart", "GET", "/ui/envs/prod/flags/flag_003", "", nil},
@@ -268,15 +269,16 @@ func BenchmarkPages(b *testing.B) {
 				}
 			}
 			serve := func() { serveOn(h, session) }
-			if p.name == "flag-cold" || p.name == "flag-restart" {
+			restart := strings.HasSuffix(p.name, "-restart")
+			if p.name == "flag-cold" || restart {
 				// Each visit is the first to a UI just started (flag-cold),
-				// or to a server and a UI just started (flag-restart), which
+				// or to a server and a UI just started (*-restart), which
 				// remember nothing of the history or the pending changes:
 				// only the visit counts.
 				var spent time.Duration
 				for b.Loop() {
 					api := st.Handler()
-					if p.name == "flag-restart" {
+					if restart {
 						srv, err := server.New(context.Background(), server.Options{Store: st.Store, Envs: []string{"prod", "staging"},
 							Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 						if err != nil {

@@ -86,7 +86,7 @@ func (h *handler) flagPage(w http.ResponseWriter, r *http.Request, s *session) {
 	if k, ok := kills.Kills[canon]; ok {
 		d.Kill = &k
 	}
-	for _, rr := range rulesByFlag(&doc, &defs)[f.Name] {
+	for _, rr := range rulesByFlag(doc.Rules, &defs)[f.Name] {
 		fr := flagRule{ruleRow: rr, Seed: cmp.Or(doc.Rules[rr.Name].SplitGroup, rr.Name)}
 		fr.Words = filterWords(rr.Filter, fr.Seed)
 		if op, ok := rolloutSplit(rr.Filter); ok {

@@ -61,14 +61,16 @@ func (h *handler) flagsPage(w http.ResponseWriter, r *http.Request, s *session) 
 func (h *handler) showFlags(w http.ResponseWriter, r *http.Request, s *session, status int, q string, refused *flagsData) {
 	ctx, env := r.Context(), r.PathValue("env")
 	var defs api.Definitions
-	var doc api.RulesDocument
+	// Every rule, but not the whole document as JSON: the server answers
+	// these from the document it parsed.
+	var doc api.FlagsRules
 	var kills api.Kills
 	var lock api.LockState
 	for _, c := range []struct {
 		path string
 		v    any
 	}{
-		{envPath(env, "rules"), &doc},
+		{envPath(env, "flags", "rules"), &doc},
 		{envPath(env, "kills"), &kills},
 		{envPath(env, "lock"), &lock},
 	} {
@@ -88,7 +90,7 @@ func (h *handler) showFlags(w http.ResponseWriter, r *http.Request, s *session, 
 	if pending, err := h.pendingFlags(r, s, ""); err == nil { // a server without approvals has none
 		d.Pending = pending
 	}
-	bySetter := rulesByFlag(&doc, &defs)
+	bySetter := rulesByFlag(doc.Rules, &defs)
 	today := h.opts.Now()
 	rulesURL := h.prefix(ctx) + "/envs/" + pathEscape(env) + "/rules"
 	for i := range defs.Flags {
@@ -142,7 +144,7 @@ func matchesQuery(f *api.FlagDef, q string) bool {
 // rulesByFlag lists, for each flag, the rules that can set it, in the order
 // they are tried. A rule on an alias also decides its flag, and the other way
 // round, so both see each other's rules.
-func rulesByFlag(doc *api.RulesDocument, defs *api.Definitions) map[string][]ruleRow {
+func rulesByFlag(rules map[string]api.DocumentRule, defs *api.Definitions) map[string][]ruleRow {
 	canonical, types := map[string]string{}, map[string]string{}
 	for _, f := range defs.Flags {
 		if f.Alias != "" {
@@ -151,7 +153,7 @@ func rulesByFlag(doc *api.RulesDocument, defs *api.Definitions) map[string][]rul
 		types[f.Name] = f.Type
 	}
 	byCanon := map[string][]ruleRow{}
-	for name, rd := range doc.Rules {
+	for name, rd := range rules {
 		pri, _ := rd.Priority.Int64()
 		for flag, v := range rd.Variants {
 			c := cmp.Or(canonical[flag], flag)
