@@ -28,6 +28,8 @@ type CompileOptions struct {
 	Version string
 	// Kills are flags forced to their safe value, with the reason.
 	Kills map[string]string
+	// Filters, when set, keeps the parsed filters for the next compile.
+	Filters *FilterCache
 }
 
 // MaxEvaluationCost bounds the nodes one evaluation may visit, so chains of
@@ -316,7 +318,13 @@ func valueIndex(values []FlagValue, v FlagValue) int32 {
 
 func (cc *compiler) parseAll() {
 	parse := func(key, path, src string, loc TextLoc) {
-		e, errs := filter.ParseFilter(src)
+		var e filter.Expr
+		var errs []filter.SyntaxError
+		if cc.opts.Filters != nil {
+			e, errs = cc.opts.Filters.parse(src)
+		} else {
+			e, errs = filter.ParseFilter(src)
+		}
 		for _, se := range errs {
 			cc.errorf(se.Code, loc.At(src, se.Offset), path, "%s", se.Msg)
 		}

@@ -230,7 +230,7 @@ func (s *Server) compileStrict(defs *vexilrt.Definitions, file, text string, kil
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	cfg, cd := vexilrt.Compile(doc, vexilrt.CompileOptions{Definitions: defs, Version: version, Kills: killReasons(kills)})
+	cfg, cd := vexilrt.Compile(doc, vexilrt.CompileOptions{Definitions: defs, Version: version, Kills: killReasons(kills), Filters: &s.filters})
 	return cfg, append(diags, cd...)
 }
 

@@ -90,9 +90,11 @@ type Server struct {
 	// rulesParser remembers the entries of the rules documents compiled,
 	// so a draft edited in one place decodes only that place.
 	rulesParser vexilrt.RulesParser
-	streams     streamSet
-	fanout      sseFanout
-	denied      deniedSet
+	// filters remembers the filters parsed, for the same reason.
+	filters vexilrt.FilterCache
+	streams streamSet
+	fanout  sseFanout
+	denied  deniedSet
 
 	ofrepBufs  sync.Pool // *[]byte, for OFREP bodies and answers
 	tickets    ticketCache
