@@ -58,6 +58,105 @@ func explainTrace(ex *vexilrt.Explanation) template.HTML {
 	return template.HTML(b.String())
 }
 
+// resultRowsHTML renders the rows of a draft's evaluation, one per flag.
+// Built here for the same reason as explainTrace: with 500 flags the
+// template's actions were most of the page's rendering. attrEscape
+// escapes as html/template does in text and quoted attributes, so the
+// bytes are the template's.
+func resultRowsHTML(rows []resultRow) template.HTML {
+	var b strings.Builder
+	for i := range rows {
+		r := &rows[i]
+		b.WriteString("\n<tr class=\"")
+		if r.Changed {
+			b.WriteString("changed")
+		}
+		b.WriteString(`" id="result-`)
+		b.WriteString(attrEscape(r.Flag))
+		b.WriteString("\">\n  <td><code>")
+		b.WriteString(attrEscape(r.Flag))
+		b.WriteString("</code></td>\n  <td>")
+		if r.Now != "" {
+			b.WriteString("<code>")
+			b.WriteString(attrEscape(r.Now))
+			b.WriteString("</code>")
+		}
+		if r.Changed && r.NowRule != "" {
+			b.WriteString(` <span class="muted">by `)
+			b.WriteString(attrEscape(r.NowRule))
+			b.WriteString("</span>")
+		}
+		b.WriteString("</td>\n  <td>")
+		d := r.Draft
+		if d != nil {
+			b.WriteString(`<code class="drafted">`)
+			b.WriteString(attrEscape(formatValue(d.Value)))
+			b.WriteString("</code>")
+		}
+		b.WriteString("</td>\n  <td>")
+		if d != nil {
+			if d.Rule != "" {
+				b.WriteString("<code>")
+				b.WriteString(attrEscape(d.Rule))
+				b.WriteString("</code>")
+			} else {
+				b.WriteString(`<span class="muted">none (default)</span>`)
+			}
+		}
+		b.WriteString("</td>\n  <td>")
+		if d != nil {
+			b.WriteString(`<span class="reason r-`)
+			b.WriteString(attrEscape(d.Reason))
+			b.WriteString(`">`)
+			b.WriteString(attrEscape(d.Reason))
+			b.WriteString("</span>")
+		}
+		b.WriteString("</td>\n  <td>")
+		if d != nil {
+			b.WriteString(string(explainHTML(d.Explain)))
+		}
+		b.WriteString("</td>\n</tr>\n")
+	}
+	return template.HTML(b.String())
+}
+
+// attrEscape is html/template's escaping of text and of quoted attribute
+// values, which unlike html.EscapeString also escapes + and NUL.
+func attrEscape(s string) string {
+	i := strings.IndexAny(s, "\x00\"&'+<>")
+	if i < 0 {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 16)
+	for ; i < len(s); i++ {
+		var rep string
+		switch s[i] {
+		case 0:
+			rep = "\uFFFD"
+		case '"':
+			rep = "&#34;"
+		case '&':
+			rep = "&amp;"
+		case '\'':
+			rep = "&#39;"
+		case '+':
+			rep = "&#43;"
+		case '<':
+			rep = "&lt;"
+		case '>':
+			rep = "&gt;"
+		default:
+			continue
+		}
+		b.WriteString(s[:i])
+		b.WriteString(rep)
+		s, i = s[i+1:], -1
+	}
+	b.WriteString(s)
+	return b.String()
+}
+
 func writeClause(b *strings.Builder, c *vexilrt.Clause) {
 	if c.Result {
 		b.WriteString(`<li class="yes"><code>`)

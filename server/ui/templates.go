@@ -11,12 +11,13 @@ var pageNames = []string{"login", "error", "flags", "flag", "rules", "history", 
 
 func parseTemplates() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
-		"value":   formatValue,
-		"join":    strings.Join,
-		"explain": explainHTML,
-		"when":    when,
-		"stamp":   stamp,
-		"list":    func(xs ...string) []string { return xs },
+		"value":      formatValue,
+		"join":       strings.Join,
+		"explain":    explainHTML,
+		"resultRows": resultRowsHTML,
+		"when":       when,
+		"stamp":      stamp,
+		"list":       func(xs ...string) []string { return xs },
 		"labelled": func(label string, lines []diffLine) any {
 			return struct {
 				Label string
