@@ -13,7 +13,6 @@ func parseTemplates() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
 		"value":      formatValue,
 		"join":       strings.Join,
-		"explain":    explainHTML,
 		"resultRows": resultRowsHTML,
 		"when":       when,
 		"stamp":      stamp,
