@@ -48,3 +48,28 @@ func TestResultRowsAsTemplate(t *testing.T) {
 		}
 	}
 }
+
+// setOptionsTemplate is the template builderForm.SetOptions replaced.
+const setOptionsTemplate = `{{$b := .}}{{range $b.Flags}}{{$f := .Name}}<optgroup label="{{$f}}">{{range .Variants}}<option value="{{$f}}={{.}}"{{if eq (print $f "=" .) (print $b.Spec.Flag "=" $b.Spec.Variant)}} selected{{end}}>{{$f}} = {{.}}</option>{{end}}</optgroup>{{end}}`
+
+// TestSetOptionsAsTemplate: the builder's options built in Go are the
+// template's bytes, with one chosen or none.
+func TestSetOptionsAsTemplate(t *testing.T) {
+	tmpl := template.Must(template.New("opts").Parse(setOptionsTemplate))
+	odd := "a+b <c> & \"d\" 'e' \x00 \xff ü"
+	flags := []builderFlag{{Name: "new_report", Variants: []string{"true", "false"}}, {Name: odd, Variants: []string{odd, "x=y", "10"}}, {Name: "none"}}
+	for _, spec := range []ruleSpec{{}, {Flag: "new_report", Variant: "false"}, {Flag: odd, Variant: odd}, {Flag: odd, Variant: "x=y"}, {Flag: "new_report=true"}} {
+		b := &builderForm{Flags: flags, Spec: spec}
+		var want strings.Builder
+		if err := tmpl.Execute(&want, b); err != nil {
+			t.Fatal(err)
+		}
+		got := string(b.SetOptions())
+		if got != want.String() {
+			t.Fatalf("%+v:\ngot  %q\nwant %q", spec, got, want.String())
+		}
+		if (spec.Variant != "") != strings.Contains(got, " selected") {
+			t.Fatalf("%+v: selected in %q", spec, got)
+		}
+	}
+}
