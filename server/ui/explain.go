@@ -14,15 +14,16 @@ func explainHTML(ex *vexilrt.Explanation) template.HTML {
 	if ex == nil {
 		return ""
 	}
-	return explainTrace(ex)
+	var b strings.Builder
+	writeExplainTrace(&b, ex)
+	return template.HTML(b.String())
 }
 
-// explainTrace renders an explain trace: each rule tried, in order, with its
-// filter's clause tree. Built here, escaping every value, because a page
-// with hundreds of flags has thousands of trace lines and template actions
-// cost a reflective call each.
-func explainTrace(ex *vexilrt.Explanation) template.HTML {
-	var b strings.Builder
+// writeExplainTrace writes an explain trace to b: each rule tried, in order,
+// with its filter's clause tree. Built here, escaping every value, because a
+// page with hundreds of flags has thousands of trace lines and template
+// actions cost a reflective call each.
+func writeExplainTrace(b *strings.Builder, ex *vexilrt.Explanation) {
 	b.WriteString(`<details class="explain"><summary>explain</summary>`)
 	if ex.Killed {
 		b.WriteString(`<p class="killstate">Killed: `)
@@ -47,7 +48,7 @@ func explainTrace(ex *vexilrt.Explanation) template.HTML {
 			b.WriteString("</b>")
 			if r.Filter != nil {
 				b.WriteString(`<ul class="clauses">`)
-				writeClause(&b, r.Filter)
+				writeClause(b, r.Filter)
 				b.WriteString("</ul>")
 			}
 			b.WriteString("</li>")
@@ -55,16 +56,18 @@ func explainTrace(ex *vexilrt.Explanation) template.HTML {
 		b.WriteString("</ol>")
 	}
 	b.WriteString("</details>")
-	return template.HTML(b.String())
 }
 
 // resultRowsHTML renders the rows of a draft's evaluation, one per flag.
-// Built here for the same reason as explainTrace: with 500 flags the
+// Built here for the same reason as writeExplainTrace: with 500 flags the
 // template's actions were most of the page's rendering. attrEscape
 // escapes as html/template does in text and quoted attributes, so the
 // bytes are the template's.
 func resultRowsHTML(rows []resultRow) template.HTML {
+	// Traces are a few kilobytes each: growing by doubling from nothing
+	// copied the page's megabytes many times over.
 	var b strings.Builder
+	b.Grow(4096 * len(rows))
 	for i := range rows {
 		r := &rows[i]
 		b.WriteString("\n<tr class=\"")
@@ -112,8 +115,8 @@ func resultRowsHTML(rows []resultRow) template.HTML {
 			b.WriteString("</span>")
 		}
 		b.WriteString("</td>\n  <td>")
-		if d != nil {
-			b.WriteString(string(explainHTML(d.Explain)))
+		if d != nil && d.Explain != nil {
+			writeExplainTrace(&b, d.Explain)
 		}
 		b.WriteString("</td>\n</tr>\n")
 	}
