@@ -58,8 +58,8 @@ func (h *handler) flagPage(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	f := &defs.Flags[i]
 	// Only the rules about this flag: the whole document is thousands.
-	var fr api.FlagRules
-	err := h.api.getJSON(ctx, s.token, envPath(env, "flags", name, "rules"), &fr)
+	var rules api.FlagRules
+	err := h.api.getJSON(ctx, s.token, envPath(env, "flags", name, "rules"), &rules)
 	var kills api.Kills
 	var lock api.LockState
 	if err == nil {
@@ -72,8 +72,7 @@ func (h *handler) flagPage(w http.ResponseWriter, r *http.Request, s *session) {
 		h.fail(w, r, s, err)
 		return
 	}
-	doc := api.RulesDocument{Filters: fr.Filters, Rules: fr.Rules}
-	d := flagPageData{Base: int(fr.Version), Lock: lock}
+	d := flagPageData{Base: int(rules.Version), Lock: lock}
 	d.flagRow = flagRow{F: f, Expiry: expiryState(f.Expires, h.opts.Now()), Default: formatFor(f.Type, f.Default), Safe: formatFor(f.Type, cmp.Or(f.Safe, f.Default))}
 	for _, v := range f.Variants {
 		text := formatFor(f.Type, v)
@@ -86,12 +85,12 @@ func (h *handler) flagPage(w http.ResponseWriter, r *http.Request, s *session) {
 	if k, ok := kills.Kills[canon]; ok {
 		d.Kill = &k
 	}
-	for _, rr := range rulesByFlag(doc.Rules, &defs)[f.Name] {
-		fr := flagRule{ruleRow: rr, Seed: cmp.Or(doc.Rules[rr.Name].SplitGroup, rr.Name)}
+	for _, rr := range rulesByFlag(rules.Rules, &defs)[f.Name] {
+		fr := flagRule{ruleRow: rr, Seed: cmp.Or(rules.Rules[rr.Name].SplitGroup, rr.Name)}
 		fr.Words = filterWords(rr.Filter, fr.Seed)
 		if op, ok := rolloutSplit(rr.Filter); ok {
 			fr.Split = &splitRange{Attr: op.Name, Low: op.Low, High: op.High, Pct: formatPercent(op.High - op.Low),
-				Max: formatPercent(splitRoom(&doc, rr.Name, fr.Seed, op) - op.Low)}
+				Max: formatPercent(splitRoom(rules.Rules, rr.Name, fr.Seed, op) - op.Low)}
 		}
 		d.Rules = append(d.Rules, fr)
 	}
@@ -108,9 +107,9 @@ func (h *handler) flagPage(w http.ResponseWriter, r *http.Request, s *session) {
 // splitRoom is how far a rule's range can grow: to 100, or to the start of
 // the next range of the same attribute in its split group (setRollout
 // refuses to reach it).
-func splitRoom(doc *api.RulesDocument, rule, seed string, op filter.Operand) float64 {
+func splitRoom(rules map[string]api.DocumentRule, rule, seed string, op filter.Operand) float64 {
 	room := 100.0
-	for name, rd := range doc.Rules {
+	for name, rd := range rules {
 		if name == rule || cmp.Or(rd.SplitGroup, name) != seed {
 			continue
 		}
