@@ -44,8 +44,8 @@ func md5x8Generic(bl *md5Blocks, out *[4][8]uint32) {
 	}
 }
 
-// md5x8ByOne is md5x8 lane by lane through md5One, for tests.
-func md5x8ByOne(bl *md5Blocks, out *[4][8]uint32) {
+// md5x8ByMD5One is md5x8 lane by lane through md5One, for tests.
+func md5x8ByMD5One(bl *md5Blocks, out *[4][8]uint32) {
 	for j := range bl {
 		d, ok := md5One(&bl[j])
 		if !ok {

@@ -194,6 +194,69 @@ func avx512One() {
 	storeState(true)
 }
 
+// scalarOne is a single block in general-purpose registers, for CPUs whose
+// vector instructions take longer to pass a result on than their integer
+// ones (AMD's Zen 5 takes two cycles for a vector add, one for a scalar one):
+// there a step's chain is four or five one-cycle instructions. Each step
+// computes what does not need b (a + K + M, and the parts of the round's
+// function of c and d alone) beside the previous one; round 2's function is
+// (b&d) + (c&^d), whose terms share no bits, so b's term is added last.
+func scalarOne() {
+	p("// func md5x1Scalar(block *[64]byte, out *[4]uint32)")
+	p("TEXT ·md5x1Scalar(SB), NOSPLIT, $0-16")
+	p("\tMOVQ block+0(FP), SI")
+	p("\tMOVQ out+8(FP), DI")
+	names := [4]string{"AX", "BX", "CX", "DX"}
+	for i, v := range md5IV {
+		p("\tMOVL $0x%08x, %s", v, names[i])
+	}
+	regs := [4]int{0, 1, 2, 3} // a, b, c, d
+	for i := range 64 {
+		a, b, c, d := names[regs[0]], names[regs[1]], names[regs[2]], names[regs[3]]
+		p("\tADDL $0x%08x, %s", md5K(i), a)
+		p("\tADDL %d(SI), %s", 4*msgIndex(i), a)
+		switch i / 16 {
+		case 0: // d ^ (b & (c ^ d))
+			p("\tMOVL %s, R8", c)
+			p("\tXORL %s, R8", d)
+			p("\tANDL %s, R8", b)
+			p("\tXORL %s, R8", d)
+		case 1: // (c &^ d) + (b & d)
+			p("\tMOVL %s, R8", d)
+			p("\tNOTL R8")
+			p("\tANDL %s, R8", c)
+			p("\tADDL R8, %s", a)
+			p("\tMOVL %s, R8", d)
+			p("\tANDL %s, R8", b)
+		case 2: // b ^ c ^ d
+			p("\tMOVL %s, R8", c)
+			p("\tXORL %s, R8", d)
+			p("\tXORL %s, R8", b)
+		case 3: // c ^ (b | ^d)
+			p("\tMOVL %s, R8", d)
+			p("\tNOTL R8")
+			p("\tORL %s, R8", b)
+			p("\tXORL %s, R8", c)
+		}
+		p("\tADDL R8, %s", a)
+		p("\tROLL $%d, %s", shifts[i/16][i%4], a)
+		p("\tADDL %s, %s", b, a)
+		regs = [4]int{regs[3], regs[0], regs[1], regs[2]}
+	}
+	for i, v := range md5IV {
+		p("\tADDL $0x%08x, %s", v, names[i])
+		p("\tMOVL %s, %d(DI)", names[i], 4*i)
+	}
+	p("\tRET")
+}
+
+// md5IV is MD5's initial state.
+var md5IV = [4]uint32{0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476}
+
+// md5K is step i's constant: floor(abs(sin(i+1)) * 2^32), as RFC 1321
+// defines it.
+func md5K(i int) uint32 { return uint32(math.Floor(math.Abs(math.Sin(float64(i+1))) * (1 << 32))) }
+
 // steps writes MD5's 64 steps over state Y0-Y3: msg names message word g,
 // logic leaves round's function of b, c and d in Y8, rotate rotates a left
 // by s (Y8 free).
@@ -222,15 +285,12 @@ func main() {
 	p("")
 	p("#include \"textflag.h\"")
 	p("")
-	// K[i] = floor(abs(sin(i+1)) * 2^32), as RFC 1321 defines it.
 	for i := range 64 {
-		k := uint32(math.Floor(math.Abs(math.Sin(float64(i+1))) * (1 << 32)))
-		p("DATA md5lanesK<>+%d(SB)/4, $0x%08x", 4*i, k)
+		p("DATA md5lanesK<>+%d(SB)/4, $0x%08x", 4*i, md5K(i))
 	}
 	p("GLOBL md5lanesK<>(SB), RODATA|NOPTR, $256")
 	p("")
-	iv := []uint32{0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476}
-	for i, v := range iv {
+	for i, v := range md5IV {
 		p("DATA md5lanesIV<>+%d(SB)/4, $0x%08x", 4*i, v)
 	}
 	p("GLOBL md5lanesIV<>(SB), RODATA|NOPTR, $16")
@@ -240,6 +300,8 @@ func main() {
 	avx512()
 	p("")
 	avx512One()
+	p("")
+	scalarOne()
 	if err := os.WriteFile("md5lanes_amd64.s", out.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}
