@@ -8,6 +8,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/vexilhq/vexil/internal/vexiltest"
 )
 
 func TestEventBatches(t *testing.T) {
@@ -300,4 +302,43 @@ func maxTime(a, b time.Time) time.Time {
 		return b
 	}
 	return a
+}
+
+// BenchmarkExposures reads one experiment flag's 10,000 units, beside two
+// other flags' and 30 days of a metric's events for every unit, from
+// SQLite and from PostgreSQL.
+func BenchmarkExposures(b *testing.B) {
+	for _, kind := range []string{"sqlite", "postgres"} {
+		b.Run(kind, func(b *testing.B) {
+			s, _ := openTest(b, kind)
+			ctx := context.Background()
+			t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+			for chunk := range 4 {
+				batch := &EventBatch{Env: "prod", ID: fmt.Sprintf("bench-%d", chunk), Hash: "h"}
+				for u := chunk * 2500; u < (chunk+1)*2500; u++ {
+					unit := fmt.Sprintf("u-%05d", u)
+					at := t0.Add(time.Duration(u%(30*24)) * time.Hour)
+					for _, f := range []string{"f1", "f2", "f3"} {
+						batch.AddExposure(f, unit, []string{"a", "b"}[u%2], at)
+					}
+					for d := range 3 {
+						batch.AddEvent("purchase", unit, float64(u%50), true, at.Add(time.Duration(d)*24*time.Hour))
+					}
+				}
+				if _, err := s.AddEventBatch(ctx, batch); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportAllocs()
+			cpu0 := vexiltest.CPUTime()
+			for b.Loop() {
+				exps, err := s.Exposures(ctx, "", "prod", "f2")
+				if err != nil || len(exps) != 10_000 {
+					b.Fatalf("%d units, %v", len(exps), err)
+				}
+			}
+			// This process's CPU time: all of SQLite's, none of PostgreSQL's.
+			b.ReportMetric(float64((vexiltest.CPUTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+		})
+	}
 }
