@@ -439,10 +439,29 @@ func boolInt(b bool) int64 {
 	return 0
 }
 
-// Exposures returns an experiment flag's units, by unit.
+// Exposures returns an experiment flag's units, by unit: ExperimentData's
+// units without its join, which probes the metric days once per unit.
 func (s *DB) Exposures(ctx context.Context, project, env, flag string) ([]ExposureAgg, error) {
-	exps, _, err := s.ExperimentData(ctx, project, env, flag, "")
-	return exps, err
+	rows, err := s.query(ctx, `SELECT unit, variant, conflict, first_at, last_at FROM vexil_exposures
+WHERE project = ? AND env = ? AND flag = ? ORDER BY unit`, projectOr(project), env, flag)
+	if err != nil {
+		return nil, fmt.Errorf("store: experiment %s/%s: %w", env, flag, err)
+	}
+	defer rows.Close()
+	var exps []ExposureAgg
+	// Declared once, as in ExperimentData.
+	var unit, variant string
+	var conflict, first, last int64
+	for rows.Next() {
+		if err := rows.Scan(&unit, &variant, &conflict, &first, &last); err != nil {
+			return nil, fmt.Errorf("store: experiment %s/%s: %w", env, flag, err)
+		}
+		exps = append(exps, ExposureAgg{Flag: flag, Unit: unit, Variant: variant, Conflict: conflict != 0, First: fromMicros(first), Last: fromMicros(last)})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: experiment %s/%s: %w", env, flag, err)
+	}
+	return exps, nil
 }
 
 // ExperimentData returns an experiment flag's units, by unit, and

@@ -105,6 +105,14 @@ func TestEventBatches(t *testing.T) {
 		if exp, days, err := s.ExperimentData(ctx, "", "prod", "workbook", "signup"); err != nil || fmt.Sprint(exp) != fmt.Sprint(want) || len(days) != 0 {
 			t.Errorf("experiment data of a metric without events: %v %v, %v", exp, days, err)
 		}
+		// Exposures is ExperimentData's units, whichever flag and project.
+		for _, c := range []struct{ project, flag string }{{"", "workbook"}, {"", "other"}, {"shop", "workbook"}, {"", "none"}} {
+			exp, err := s.Exposures(ctx, c.project, "prod", c.flag)
+			both, _, err2 := s.ExperimentData(ctx, c.project, "prod", c.flag, "purchase")
+			if err != nil || err2 != nil || fmt.Sprint(exp) != fmt.Sprint(both) {
+				t.Errorf("%s/%s: exposures %v, %v; experiment data's %v, %v", c.project, c.flag, exp, err, both, err2)
+			}
+		}
 		if n, err := s.PruneEventBatches(ctx, time.Now().Add(time.Hour)); err != nil || n != 3 {
 			t.Errorf("pruned %d batch ids, %v; want 3", n, err)
 		}
