@@ -198,9 +198,14 @@ func (s *Server) rollback(w http.ResponseWriter, r *http.Request, c *call) {
 		s.requestChange(w, r, c, ev, store.ChangeRequest{Base: expect, Rules: rules, Format: target.Format})
 		return
 	}
+	// The check's compile, as the version it writes, is the one installed.
+	withdraw := func() {}
+	defer func() { withdraw() }()
 	s.save(w, r, c, ev, store.Change{Project: c.env.proj.name, Env: c.env.name, Expect: expect, Definitions: curDefs.version, Rules: &rules, Format: target.Format, Action: "rollback"},
 		func(v *store.Version) (vexilrt.Diagnostics, error) {
-			_, diags := s.compileStrict(defs, fmt.Sprintf("%s@v%d", c.env.name, target.Version), v.Rules, v.Kills, "")
+			cfg, diags := s.compileStrict(defs, fmt.Sprintf("%s@v%d", c.env.name, target.Version), v.Rules, v.Kills, strconv.FormatInt(v.Version, 10))
+			withdraw()
+			withdraw = c.env.pend(&precompiled{defs: defs, version: v.Version, rules: v.Rules, kills: v.Kills, cfg: cfg})
 			return diags, nil
 		}, func(v *store.Version) any { return api.VersionResult{Version: v.Version} })
 }

@@ -291,7 +291,10 @@ func (s *Server) putRules(w http.ResponseWriter, r *http.Request, c *call) {
 	// Inside, only a kill switch changed since (rare) compiles again.
 	file := "rules." + format
 	kills := c.env.snap.Load().v.Kills
-	_, diags, ok := s.compileBounded(r.Context(), defs, file, text, kills, "")
+	// Compiled as the version it writes (a save at any other is stale), so
+	// that installing it takes this config instead of compiling it again.
+	next := expect + 1
+	cfg, diags, ok := s.compileBounded(r.Context(), defs, file, text, kills, strconv.FormatInt(next, 10))
 	if !ok {
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "the request ended while waiting to compile", nil)
 		return
@@ -310,6 +313,8 @@ func (s *Server) putRules(w http.ResponseWriter, r *http.Request, c *call) {
 		s.requestChange(w, r, c, ev, store.ChangeRequest{Base: expect, Rules: text, Format: format})
 		return
 	}
+	withdraw := c.env.pend(&precompiled{defs: defs, version: next, rules: text, kills: kills, cfg: cfg})
+	defer func() { withdraw() }()
 	// The errors are still reported from inside, after the stale and lock
 	// checks, which come first.
 	s.save(w, r, c, ev, store.Change{Project: c.env.proj.name, Env: c.env.name, Expect: expect, Definitions: curDefs.version, Rules: &text, Format: format, Action: "save"},
@@ -317,7 +322,9 @@ func (s *Server) putRules(w http.ResponseWriter, r *http.Request, c *call) {
 			if sameKeys(v.Kills, kills) {
 				return diags, nil
 			}
-			_, diags := s.compileStrict(defs, file, v.Rules, v.Kills, "")
+			cfg, diags := s.compileStrict(defs, file, v.Rules, v.Kills, strconv.FormatInt(v.Version, 10))
+			withdraw()
+			withdraw = c.env.pend(&precompiled{defs: defs, version: v.Version, rules: v.Rules, kills: v.Kills, cfg: cfg})
 			warnings = diags.Warnings()
 			return diags, nil
 		}, func(v *store.Version) any {

@@ -2,7 +2,11 @@ package server
 
 import (
 	"strconv"
+	"strings"
 	"testing"
+
+	vexilrt "github.com/vexilhq/vexil/runtime"
+	"github.com/vexilhq/vexil/store"
 )
 
 func FuzzParseIfMatch(f *testing.F) {
@@ -21,4 +25,98 @@ func FuzzParseIfMatch(f *testing.F) {
 			t.Fatalf("round trip of %d: %d, %v", n, back, err)
 		}
 	})
+}
+
+// TestSaveInstallsWhatItCompiled: a save's strict compile is the config
+// served, not compiled a second time at install, while the document kept
+// for the flag and experiment pages is parsed under the version's name; a
+// rollback likewise; a refused save installs nothing and leaves nothing
+// pending.
+func TestSaveInstallsWhatItCompiled(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := start(t, kind, nil)
+		env := e.srv.project("default").env("dev")
+		doc := "rules:\n  nobody:\n    filter: insplit(attr:user_id, 10, 10)\n    variants: {new_report: true}\n  teachers:\n    filter: attr:role = 'teacher'\n    variants: {workbook: guided}\n"
+		for i, kill := range []bool{false, true} {
+			if kill {
+				if r := e.do("POST", "/api/v1/envs/dev/flags/workbook/kill", e.admin, map[string]string{"reason": "incident 7"}); r.status != 200 {
+					t.Fatalf("kill: %d %s", r.status, r.body)
+				}
+			}
+			version := e.version("dev")
+			r := e.put("dev", strconv.Quote(strconv.FormatInt(version, 10)), doc+strings.Repeat("# again\n", i), 200)
+			if w := r.json(t)["warnings"].([]any); len(w) != 1 {
+				t.Fatalf("save %d: warnings %v, want the empty split's", i, w)
+			}
+			snap := env.snap.Load()
+			want := strconv.FormatInt(version+1, 10)
+			if snap.cfg.Version() != want {
+				t.Errorf("save %d: serving version %q, want %q", i, snap.cfg.Version(), want)
+			}
+			// The save compiled it as rules.yaml; install would say dev@vN.
+			if ws := snap.cfg.Warnings(); len(ws) != 1 || ws[0].Pos.File != "rules.yaml" {
+				t.Errorf("save %d: the served config's warnings %v are not the save's compile's", i, ws)
+			}
+			if f := snap.doc.Rules[0].Pos.File; f != "dev@v"+want {
+				t.Errorf("save %d: the served document was parsed as %q, want dev@v%s", i, f, want)
+			}
+			if env.saving.Load() != nil {
+				t.Errorf("save %d: a compiled config is still pending after the save", i)
+			}
+			ev := e.do("POST", "/api/v1/envs/dev/evaluate", e.admin, map[string]any{"attributes": map[string]any{"role": "teacher"}, "flags": []string{"workbook"}}).json(t)
+			res := ev["results"].(map[string]any)["workbook"].(map[string]any)
+			if wantReason := map[bool]string{false: "TARGETING_MATCH", true: "DISABLED"}[kill]; res["reason"] != wantReason {
+				t.Errorf("save %d: workbook for a teacher %v, want %s", i, res, wantReason)
+			}
+		}
+		// A rollback installs its check's compile too, which names the
+		// version rolled back to.
+		version := e.version("dev")
+		if r := e.do("POST", "/api/v1/envs/dev/rollback", e.admin, map[string]any{"to": 1}, "If-Match", strconv.Quote(strconv.FormatInt(version, 10))); r.status != 200 {
+			t.Fatalf("rollback: %d %s", r.status, r.body)
+		}
+		snap := env.snap.Load()
+		if ws := snap.cfg.Warnings(); snap.v.Version != version+1 || len(ws) != 1 || ws[0].Pos.File != "dev@v1" || snap.doc.Rules[0].Pos.File != "dev@v"+strconv.FormatInt(version+1, 10) {
+			t.Errorf("rollback to v1 as v%d: serving v%d, the config's warnings %v, its document parsed as %s", version+1, snap.v.Version, ws, snap.doc.Rules[0].Pos.File)
+		}
+		served, version := snap, e.version("dev")
+		cur := strconv.Quote(strconv.FormatInt(version, 10))
+		e.put("dev", cur, "rules:\n  r:\n    variants: {workbook: fancy}\n", 422)
+		e.put("dev", `"1"`, doc+"# stale\n", 412)
+		if env.snap.Load() != served || env.saving.Load() != nil {
+			t.Fatalf("refused saves changed what is served (%v) or left a config pending (%v)", env.snap.Load() != served, env.saving.Load() != nil)
+		}
+	})
+}
+
+// TestPrecompiledFits: install takes a save's config only for the very
+// version, rules, kill reasons and definitions it was compiled with.
+func TestPrecompiledFits(t *testing.T) {
+	defs := mustDefs(t)
+	v := &store.Version{Env: "dev", Version: 3, Rules: teachersDoc, Kills: map[string]store.Kill{"workbook": {Reason: "incident", By: "alice"}}}
+	pre := func(mod func(p *precompiled)) *precompiled {
+		p := &precompiled{defs: defs, version: 3, rules: teachersDoc, kills: map[string]store.Kill{"workbook": {Reason: "incident"}}, cfg: &vexilrt.Config{}}
+		if mod != nil {
+			mod(p)
+		}
+		return p
+	}
+	for _, c := range []struct {
+		name string
+		pre  *precompiled
+		want bool
+	}{
+		{"the same", pre(nil), true},
+		{"none", nil, false},
+		{"not compiled", pre(func(p *precompiled) { p.cfg = nil }), false},
+		{"another version", pre(func(p *precompiled) { p.version = 2 }), false},
+		{"other rules", pre(func(p *precompiled) { p.rules = teachersDoc + "# more\n" }), false},
+		{"no kill", pre(func(p *precompiled) { p.kills = nil }), false},
+		{"another kill reason", pre(func(p *precompiled) { p.kills = map[string]store.Kill{"workbook": {Reason: "other"}} }), false},
+		{"other definitions", pre(func(p *precompiled) { p.defs = mustDefs(t) }), false},
+	} {
+		if got := c.pre.fits(defs, v); got != c.want {
+			t.Errorf("%s: fits = %v, want %v", c.name, got, c.want)
+		}
+	}
 }

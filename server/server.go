@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"runtime"
 	"slices"
@@ -114,6 +115,35 @@ type envState struct {
 	mu      sync.Mutex // serializes installs
 	snap    atomic.Pointer[snapshot]
 	changed atomic.Pointer[chan struct{}] // closed and replaced on each install
+	// saving is the config a save or rollback on this replica compiled for
+	// the version it is writing, for install to take instead of compiling
+	// that version again; nil when none is under way.
+	saving atomic.Pointer[precompiled]
+}
+
+// precompiled is a config compiled strictly, before the store wrote it, as
+// the version number, rules and kills it was compiled with: install takes
+// it for the version that matches them against the same definitions. A
+// strict compile without errors is the lenient compile install makes.
+type precompiled struct {
+	defs    *vexilrt.Definitions
+	version int64
+	rules   string
+	kills   map[string]store.Kill
+	cfg     *vexilrt.Config
+}
+
+// pend leaves p for install until the returned func withdraws it (unless
+// another save's has replaced it since).
+func (e *envState) pend(p *precompiled) (withdraw func()) {
+	e.saving.Store(p)
+	return func() { e.saving.CompareAndSwap(p, nil) }
+}
+
+// fits says whether p was compiled as v against defs.
+func (p *precompiled) fits(defs *vexilrt.Definitions, v *store.Version) bool {
+	return p != nil && p.cfg != nil && p.defs == defs && p.version == v.Version && p.rules == v.Rules &&
+		maps.EqualFunc(p.kills, v.Kills, func(a, b store.Kill) bool { return a.Reason == b.Reason })
 }
 
 // snapshot is everything served for one version, built once per install and
@@ -347,7 +377,18 @@ func (s *Server) install(e *envState, v *store.Version) error {
 		}
 		v = cur.v
 	}
-	doc, cfg, diags := s.compile(defs, v, true)
+	var doc *vexilrt.RulesDoc
+	var cfg *vexilrt.Config
+	var diags vexilrt.Diagnostics
+	if pre := e.saving.Load(); pre.fits(defs.defs, v) {
+		// The save compiled it; only the document is parsed again, under
+		// the version's name, which its positions carry.
+		if doc, diags = s.rulesParser.Parse(installFile(v), []byte(v.Rules)); !diags.HasErrors() {
+			cfg = pre.cfg
+		}
+	} else {
+		doc, cfg, diags = s.compile(defs, v, true)
+	}
 	if cfg == nil {
 		return fmt.Errorf("server: %s version %d does not compile: %s", v.Env, v.Version, diags.Errors())
 	}
@@ -372,7 +413,7 @@ func killReasons(kills map[string]store.Kill) map[string]string {
 }
 
 func (s *Server) compile(defs *defsState, v *store.Version, lenient bool) (*vexilrt.RulesDoc, *vexilrt.Config, vexilrt.Diagnostics) {
-	doc, diags := vexilrt.ParseRules(fmt.Sprintf("%s@v%d", v.Env, v.Version), []byte(v.Rules))
+	doc, diags := vexilrt.ParseRules(installFile(v), []byte(v.Rules))
 	if diags.HasErrors() {
 		return nil, nil, diags
 	}
@@ -382,6 +423,9 @@ func (s *Server) compile(defs *defsState, v *store.Version, lenient bool) (*vexi
 	})
 	return doc, cfg, append(diags, cd...)
 }
+
+// installFile is the name v's rules are parsed as when installed.
+func installFile(v *store.Version) string { return fmt.Sprintf("%s@v%d", v.Env, v.Version) }
 
 func (s *Server) newSnapshot(defs *defsState, v *store.Version, doc *vexilrt.RulesDoc, cfg *vexilrt.Config) (*snapshot, error) {
 	c := api.SDKConfig{Environment: v.Env, Version: v.Version, Database: s.st.ID(), Rules: v.Rules, Kills: killReasons(v.Kills), Definitions: defs.source}
