@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"hash/maphash"
 	"strconv"
+
+	"github.com/vexilhq/vexil/runtime/internal/eventkey"
 )
 
 // Observer is told of every evaluation a caller asks for through
@@ -21,8 +23,20 @@ type Observer interface {
 // one pays a single nil check per evaluation.
 type observer struct {
 	o       Observer
-	t       Tracker // o, when it tracks metrics; nil otherwise
-	keySlot int32   // the slot of the targeting key attribute; -1: none
+	t       Tracker     // o, when it tracks metrics; nil otherwise
+	k       keyObserver // o, when it takes lent keys (the client's); nil otherwise
+	keySlot int32       // the slot of the targeting key attribute; -1: none
+}
+
+// keyObserver is an Observer and Tracker that takes the targeting key lent
+// (eventkey.Key: the string's own bytes for the length of the call) rather
+// than copied into a TargetKey and passed by value: on the path of every
+// event the copy of 65 bytes through an interface call was the producer's
+// largest cost. Only packages under runtime can name eventkey, so only the
+// client implements it; any other Observer gets TargetKeys.
+type keyObserver interface {
+	ObserveKey(e Evaluation, key eventkey.Key)
+	TrackKey(m *MetricDef, key eventkey.Key, value float64)
 }
 
 // WithObserver returns a copy of c whose evaluations are reported to o (nil:
@@ -33,6 +47,9 @@ func (c *Config) WithObserver(o Observer) *Config {
 	if o != nil {
 		cp.obs = &observer{o: o, keySlot: -1}
 		cp.obs.t, _ = o.(Tracker)
+		if cp.obs.t != nil {
+			cp.obs.k, _ = o.(keyObserver)
+		}
 		if c.defs != nil {
 			for _, a := range c.defs.Attributes {
 				if a.Key {
@@ -50,6 +67,10 @@ func (c *Config) WithObserver(o Observer) *Config {
 // slot vector so that the target's data never escapes through the
 // interface call: slot vectors stay on their callers' stacks.
 func (c *Config) observe(id FlagID, o outcome, slots []Value) {
+	if ko := c.obs.k; ko != nil {
+		ko.ObserveKey(c.evaluation(id, o), c.obs.lend(slots))
+		return
+	}
 	var k TargetKey
 	if s := c.obs.keySlot; s >= 0 && int(s) < len(slots) {
 		k.set(slots[s])
@@ -89,11 +110,29 @@ func (c *Config) Track(m MetricID, name string, slots []Value, value float64) {
 			return
 		}
 	}
+	if ko := c.obs.k; ko != nil {
+		ko.TrackKey(&ms[m], c.obs.lend(slots), value)
+		return
+	}
 	var k TargetKey
 	if s := c.obs.keySlot; s >= 0 && int(s) < len(slots) {
 		k.set(slots[s])
 	}
 	c.obs.t.Track(&ms[m], k, value)
+}
+
+// lend is the targeting key of slots as a keyObserver takes it: no copy,
+// and (eventkey hides the pointer) nothing of the slot vector escapes.
+func (o *observer) lend(slots []Value) eventkey.Key {
+	if s := o.keySlot; s >= 0 && int(s) < len(slots) {
+		switch v := &slots[s]; v.kind {
+		case KindString:
+			return eventkey.String(v.str())
+		case KindInt:
+			return eventkey.Int(v.IntValue())
+		}
+	}
+	return eventkey.Key{}
 }
 
 // Metric returns the definition of metric m of the definitions the config

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"encoding/binary"
 	"hash/maphash"
 	"io"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	vexilrt "github.com/vexilhq/vexil/runtime"
+	"github.com/vexilhq/vexil/runtime/internal/eventkey"
 )
 
 // ExposureOptions configure exposure and metric events.
@@ -185,13 +187,20 @@ type chunk struct {
 	keys [chunkLen * 64]byte // room for every record's longest key
 }
 
-// put fills the chunk's next record with key's bytes; the caller sets the
-// rest.
-func (c *chunk) put(key *vexilrt.TargetKey, at int64) *record {
-	raw, isInt := key.Raw()
+// put fills the chunk's next record with key's bytes, copied once from
+// where the runtime lent them (an int key as its eight bytes); the caller
+// sets the rest.
+func (c *chunk) put(key eventkey.Key, at int64) *record {
 	r := &c.rec[c.n]
-	r.at, r.koff, r.klen, r.kint = at, uint16(c.koff), uint8(len(raw)), isInt
-	c.koff += copy(c.keys[c.koff:], raw)
+	n := 8
+	i, isInt := key.IntKey()
+	if isInt {
+		binary.LittleEndian.PutUint64(c.keys[c.koff:], uint64(i))
+	} else {
+		n = copy(c.keys[c.koff:], key.Str())
+	}
+	r.at, r.koff, r.klen, r.kint = at, uint16(c.koff), uint8(n), isInt
+	c.koff += n
 	return r
 }
 
@@ -320,7 +329,7 @@ func (p *pipeline) selectFlags(cfg *vexilrt.Config) []uint64 {
 
 // exposed reports whether the exposure (flag fingerprint, key, variant)
 // was sent already, and otherwise remembers it.
-func (p *pipeline) exposed(flag uint64, key *vexilrt.TargetKey, variant int) bool {
+func (p *pipeline) exposed(flag uint64, key eventkey.Key, variant int) bool {
 	if p.seen == nil {
 		return false
 	}
@@ -335,7 +344,7 @@ func (p *pipeline) exposed(flag uint64, key *vexilrt.TargetKey, variant int) boo
 
 // forget undoes exposed for an exposure that was dropped, so it is sent
 // when next seen rather than only after something evicts it.
-func (p *pipeline) forget(flag uint64, key *vexilrt.TargetKey, variant int) {
+func (p *pipeline) forget(flag uint64, key eventkey.Key, variant int) {
 	if p.seen == nil {
 		return
 	}
@@ -343,8 +352,20 @@ func (p *pipeline) forget(flag uint64, key *vexilrt.TargetKey, variant int) {
 	p.seen[h&p.mask].CompareAndSwap(h, 0)
 }
 
-func (p *pipeline) dedupHash(flag uint64, key *vexilrt.TargetKey, variant int) uint64 {
-	return (flag ^ key.Hash(p.seed) ^ uint64(variant+1)*0x9e3779b97f4a7c15) | 1
+func (p *pipeline) dedupHash(flag uint64, key eventkey.Key, variant int) uint64 {
+	return (flag ^ keyHash(p.seed, key) ^ uint64(variant+1)*0x9e3779b97f4a7c15) | 1
+}
+
+// keyHash is TargetKey.Hash of a lent key: its bytes (an int's eight),
+// and whether it is an int.
+func keyHash(seed maphash.Seed, key eventkey.Key) uint64 {
+	if i, isInt := key.IntKey(); isInt {
+		var b [8]byte
+		binary.LittleEndian.PutUint64(b[:], uint64(i))
+		return maphash.Bytes(seed, b[:]) ^ 0xff<<56
+	}
+	s := key.Str()
+	return maphash.String(seed, s) ^ uint64(len(s))<<56
 }
 
 // begin returns the producer's shard, locked, and the chunk to fill its
@@ -385,7 +406,7 @@ func (p *pipeline) end(s *shard) {
 
 // exposure queues an exposure and reports whether it was queued (false:
 // dropped).
-func (p *pipeline) exposure(e vexilrt.Evaluation, key *vexilrt.TargetKey) bool {
+func (p *pipeline) exposure(e vexilrt.Evaluation, key eventkey.Key) bool {
 	at := p.now()
 	s, c := p.begin()
 	if c == nil {
@@ -397,7 +418,7 @@ func (p *pipeline) exposure(e vexilrt.Evaluation, key *vexilrt.TargetKey) bool {
 	return true
 }
 
-func (p *pipeline) metric(m *vexilrt.MetricDef, key *vexilrt.TargetKey, value float64) {
+func (p *pipeline) metric(m *vexilrt.MetricDef, key eventkey.Key, value float64) {
 	if math.IsNaN(value) || math.IsInf(value, 0) { // no JSON number says it
 		p.drops.Add(1)
 		p.metrics.dropped.Inc()

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"encoding/binary"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -8,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	vexilrt "github.com/vexilhq/vexil/runtime"
+	"github.com/vexilhq/vexil/runtime/internal/eventkey"
 )
 
 // metrics are the client's Prometheus metrics. They exist whether or not a
@@ -158,6 +160,12 @@ type observer struct {
 }
 
 func (o *observer) Observe(e vexilrt.Evaluation, key vexilrt.TargetKey) {
+	o.ObserveKey(e, lendTargetKey(&key))
+}
+
+// ObserveKey is Observe with the key lent rather than copied: what the
+// runtime calls, as the client's observer is one that takes lent keys.
+func (o *observer) ObserveKey(e vexilrt.Evaluation, key eventkey.Key) {
 	id := e.FlagID()
 	if id < 0 {
 		return
@@ -170,17 +178,31 @@ func (o *observer) Observe(e vexilrt.Evaluation, key vexilrt.TargetKey) {
 	if o.expose != nil {
 		// Without a targeting key there is no unit to expose or to join a
 		// metric event to.
-		if f := o.expose[id]; f != 0 && !key.IsZero() && !o.pipe.exposed(f, &key, e.ValueIndex()) && !o.pipe.exposure(e, &key) {
-			o.pipe.forget(f, &key, e.ValueIndex())
+		if f := o.expose[id]; f != 0 && !key.IsZero() && !o.pipe.exposed(f, key, e.ValueIndex()) && !o.pipe.exposure(e, key) {
+			o.pipe.forget(f, key, e.ValueIndex())
 		}
 	}
 }
 
 // Track queues a metric event (a generated View.Track<Metric> call).
 func (o *observer) Track(m *vexilrt.MetricDef, key vexilrt.TargetKey, value float64) {
+	o.TrackKey(m, lendTargetKey(&key), value)
+}
+
+// TrackKey is Track with the key lent.
+func (o *observer) TrackKey(m *vexilrt.MetricDef, key eventkey.Key, value float64) {
 	if o.pipe != nil && !key.IsZero() {
-		o.pipe.metric(m, &key, value)
+		o.pipe.metric(m, key, value)
 	}
+}
+
+// lendTargetKey lends k's bytes for the length of the caller's call.
+func lendTargetKey(k *vexilrt.TargetKey) eventkey.Key {
+	raw, isInt := k.Raw()
+	if isInt {
+		return eventkey.Int(int64(binary.LittleEndian.Uint64(raw)))
+	}
+	return eventkey.Bytes(raw)
 }
 
 // observerFor builds the observer of a config, or nil when nothing needs
