@@ -367,7 +367,10 @@ func rebase(cr *store.ChangeRequest, base, cur *store.Version) (text, conflict s
 // buildChange makes the version an approved change becomes, against defs:
 // a save or rollback rebased onto the current version and compiled, or a
 // kill lift. A rebase that conflicts or does not compile is a conflict.
-func (s *Server) buildChange(defs *vexilrt.Definitions) func(cr *store.ChangeRequest, base, cur *store.Version) (*store.Change, string, error) {
+// The compile, as the version after cur, is left on e for install to take;
+// withdraw it when the change has been acted on.
+func (s *Server) buildChange(e *envState, defs *vexilrt.Definitions) (build func(cr *store.ChangeRequest, base, cur *store.Version) (*store.Change, string, error), withdraw func()) {
+	undo := func() {}
 	return func(cr *store.ChangeRequest, base, cur *store.Version) (*store.Change, string, error) {
 		if cr.Action == "unkill" {
 			if _, ok := cur.Kills[cr.Flag]; !ok {
@@ -379,11 +382,14 @@ func (s *Server) buildChange(defs *vexilrt.Definitions) func(cr *store.ChangeReq
 		if conflict != "" {
 			return nil, conflict, nil
 		}
-		if _, diags := s.compileStrict(defs, fmt.Sprintf("change %d", cr.ID), text, cur.Kills, ""); diags.HasErrors() {
+		cfg, diags := s.compileStrict(defs, fmt.Sprintf("change %d", cr.ID), text, cur.Kills, strconv.FormatInt(cur.Version+1, 10))
+		if diags.HasErrors() {
 			return nil, fmt.Sprintf("the change on top of version %d does not compile: %s", cur.Version, diags.Errors()), nil
 		}
+		undo()
+		undo = e.pend(&precompiled{defs: defs, version: cur.Version + 1, rules: text, kills: cur.Kills, cfg: cfg})
 		return &store.Change{Rules: &text, Format: cr.Format}, "", nil
-	}
+	}, func() { undo() }
 }
 
 func (s *Server) getChange(w http.ResponseWriter, r *http.Request, c *call) {
@@ -530,8 +536,10 @@ func (s *Server) actOnChange(w http.ResponseWriter, r *http.Request, c *call, ve
 	}
 	c.env.proj.mu.RLock() // as putRules: no push between the compile and the write
 	defer c.env.proj.mu.RUnlock()
+	build, withdraw := s.buildChange(c.env, c.env.proj.cur.Load().defs)
+	defer withdraw()
 	out, v, err := s.st.ActOnChange(ctx, store.ChangeAct{Project: c.env.proj.name, Env: c.env.name, ID: cr.ID, Verdict: verdict,
-		By: c.actor(), Comment: ev.message, Build: s.buildChange(c.env.proj.cur.Load().defs)})
+		By: c.actor(), Comment: ev.message, Build: build})
 	var closed *store.ChangeClosedError
 	switch {
 	case errors.As(err, &closed):
@@ -611,8 +619,9 @@ func (s *Server) applyWaiting(ctx context.Context, only *envState) {
 			continue
 		}
 		p.mu.RLock()
+		build, withdraw := s.buildChange(e, p.cur.Load().defs)
 		out, v, err := s.st.ActOnChange(ctx, store.ChangeAct{Project: cr.Project, Env: cr.Env, ID: cr.ID, Verdict: store.VerdictRetry,
-			By: "vexil serve", Build: s.buildChange(p.cur.Load().defs)})
+			By: "vexil serve", Build: build})
 		p.mu.RUnlock()
 		switch {
 		case errors.As(err, new(*store.ChangeClosedError)): // another replica did it
@@ -624,5 +633,6 @@ func (s *Server) applyWaiting(ctx context.Context, only *envState) {
 			s.audit(ctx, auditEvent{actor: "vexil serve", project: cr.Project, env: cr.Env, action: "change.apply", outcome: "invalid",
 				detail: fmt.Sprintf("change %d: %s", cr.ID, out.Conflict)})
 		}
+		withdraw()
 	}
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -119,4 +120,28 @@ func TestPrecompiledFits(t *testing.T) {
 			t.Errorf("%s: fits = %v, want %v", c.name, got, c.want)
 		}
 	}
+}
+
+// TestApprovedChangeInstallsItsCompile: applying an approved change
+// installs the compile that checked it on top of the current version.
+func TestApprovedChangeInstallsItsCompile(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := start(t, kind, nil)
+		alice, _ := e.tokenWithID("alice", RoleEditor)
+		bob, _ := e.tokenWithID("bob", RoleEditor)
+		e.protect(1)
+		id := e.request(alice, `"0"`, "rules:\n  nobody:\n    filter: insplit(attr:user_id, 10, 10)\n    variants: {new_report: true}\n")
+		if r, cr := e.act(bob, id, "approve", nil); r.status != 200 || cr.State != "applied" {
+			t.Fatalf("approval: %d %s", r.status, r.body)
+		}
+		env := e.srv.project("default").env("prod")
+		snap := env.snap.Load()
+		// The change's compile names it "change N"; install would say prod@v1.
+		if ws := snap.cfg.Warnings(); snap.v.Version != 1 || snap.cfg.Version() != "1" || len(ws) != 1 || ws[0].Pos.File != fmt.Sprintf("change %d", id) {
+			t.Errorf("serving v%d (config %q) with warnings %v; want change %d's compile", snap.v.Version, snap.cfg.Version(), ws, id)
+		}
+		if f := snap.doc.Rules[0].Pos.File; f != "prod@v1" || env.saving.Load() != nil {
+			t.Errorf("document parsed as %q, a config still pending: %v", f, env.saving.Load() != nil)
+		}
+	})
 }
