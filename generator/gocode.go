@@ -293,9 +293,7 @@ func (p *plan) flagsType(f *jen.File) {
 	f.Func().Params(jen.Id("f").Op("*").Id("Flags")).Id("For").Params(
 		jen.Id("ctx").Qual("context", "Context"), jen.Id("t").Id("Target"),
 	).Id("View").Block(
-		jen.Id("v").Op(":=").Id("View").Values(jen.Dict{jen.Id("ctx"): jen.Id("ctx")}),
-		jen.Id("f").Dot("fill").Call(jen.Op("&").Id("v"), jen.Op("&").Id("t")),
-		jen.Return(jen.Id("v")),
+		jen.Return(jen.Id("View").Values(p.viewFields())),
 	)
 	f.Line()
 	f.Add(doc(
@@ -318,29 +316,43 @@ func (p *plan) flagsType(f *jen.File) {
 	f.Func().Params(jen.Id("f").Op("*").Id("Flags")).Id("ForAt").Params(
 		jen.Id("ctx").Qual("context", "Context"), jen.Id("t").Id("Target"), jen.Id("now").Qual("time", "Time"),
 	).Id("View").Block(
-		jen.Id("v").Op(":=").Id("View").Values(jen.Dict{jen.Id("ctx"): jen.Id("ctx"), jen.Id("now"): jen.Id("now")}),
-		jen.Id("f").Dot("fill").Call(jen.Op("&").Id("v"), jen.Op("&").Id("t")),
+		jen.Id("v").Op(":=").Id("View").Values(p.viewFields()),
+		jen.If(jen.Op("!").Id("now").Dot("IsZero").Call()).Block(
+			jen.List(jen.Id("v").Dot("now"), jen.Id("v").Dot("at")).Op("=").List(jen.Id("now").Dot("UnixNano").Call(), jen.True()),
+		),
 		jen.Return(jen.Id("v")),
 	)
 	f.Line()
-	f.Add(doc("fill sets the view's config and slots. It is apart from For so that For is small enough to inline: the View is then built where the caller keeps it, not copied out of For's frame."))
-	f.Func().Params(jen.Id("f").Op("*").Id("Flags")).Id("fill").Params(
-		jen.Id("v").Op("*").Id("View"), jen.Id("t").Op("*").Id("Target"),
+	f.Add(doc("slots converts the view's target to the slots rules read, in slot order. A View keeps the Target and converts it when a flag is evaluated: a Target is about half the size of its slots, and a View is built and copied by value (For, the accessors' receivers) more often than it is evaluated. What a pointer field points to is read then, not when the View was made."))
+	f.Func().Params(jen.Id("v").Op("*").Id("View")).Id("slots").Params(
+		jen.Id("s").Op("*").Index(jen.Lit(len(p.attrs))).Add(rt("Value")),
 	).BlockFunc(func(g *jen.Group) {
 		for i, a := range p.attrs {
-			g.Id("v").Dot("slots").Index(jen.Lit(i)).Op("=").Add(a.slotValue(jen.Id("t").Dot(a.goName)))
+			g.Id("s").Index(jen.Lit(i)).Op("=").Add(a.slotValue(jen.Id("v").Dot("t").Dot(a.goName)))
 		}
-		g.If(jen.Id("f").Op("==").Nil()).Block(
-			jen.Return().Comment("a nil *Flags: the view answers the defaults, as a zero View does"),
-		)
-		g.Id("v").Dot("cfg").Op("=").Id("f").Dot("defaults")
-		g.If(jen.Id("f").Dot("src").Op("!=").Nil()).Block(
-			jen.If(
-				jen.Id("c").Op(":=").Id("f").Dot("src").Dot("Config").Call(),
-				jen.Id("c").Op("!=").Nil().Op("&&").Id("c").Dot("SchemaHash").Call().Op("==").Id("SchemaHash"),
-			).Block(jen.Id("v").Dot("cfg").Op("=").Id("c")),
-		)
 	})
+	f.Line()
+	f.Add(doc("time is ForAt's time, or the zero Time for the wall clock."))
+	f.Func().Params(jen.Id("v").Op("*").Id("View")).Id("time").Params().Qual("time", "Time").Block(
+		jen.If(jen.Op("!").Id("v").Dot("at")).Block(jen.Return(jen.Qual("time", "Time").Values())),
+		jen.Return(jen.Qual("time", "Unix").Call(jen.Lit(0), jen.Id("v").Dot("now"))),
+	)
+}
+
+// viewFields are For's View: the context, the config and the target.
+func (p *plan) viewFields() jen.Dict {
+	return jen.Dict{jen.Id("ctx"): jen.Id("ctx"), jen.Id("cfg"): jen.Id("f").Dot("Config").Call(), jen.Id("t"): jen.Id("t")}
+}
+
+// goSize is the size of the attribute's Target field on 64-bit targets.
+func (a attrPlan) goSize() int {
+	switch a.def.Type {
+	case vexilrt.AttrString:
+		return 16
+	case vexilrt.AttrIntSet, vexilrt.AttrStringSet:
+		return 24
+	}
+	return 8
 }
 
 // multiline puts each element on its own line, with a trailing comma.
@@ -509,6 +521,15 @@ func (e *enumPlan) constant(raw string) string {
 	return ""
 }
 
+// withSlots is code after s is declared as the view's target converted to
+// slots.
+func (p *plan) withSlots(code ...jen.Code) []jen.Code {
+	return append([]jen.Code{
+		jen.Var().Id("s").Index(jen.Lit(len(p.attrs))).Add(rt("Value")),
+		jen.Id("v").Dot("slots").Call(jen.Op("&").Id("s")),
+	}, code...)
+}
+
 // variant declares the method every typed accessor calls.
 func (p *plan) variant(f *jen.File) {
 	if len(p.flags) == 0 {
@@ -516,22 +537,26 @@ func (p *plan) variant(f *jen.File) {
 	}
 	f.Line()
 	f.Add(doc("variant evaluates a flag to the index of its answer among its values, in flags.yaml order: the order SchemaHash pins, so the accessors know the values. The accessors share it so that each stays small enough to inline; it takes a pointer so that calling it does not copy the View."))
-	f.Func().Params(jen.Id("v").Op("*").Id("View")).Id("variant").Params(jen.Id("id").Add(rt("FlagID"))).Int().Block(
-		jen.If(jen.Id("v").Dot("cfg").Op("==").Nil().Op("||").Op("!").Id("v").Dot("now").Dot("IsZero").Call()).Block(
+	f.Func().Params(jen.Id("v").Op("*").Id("View")).Id("variant").Params(jen.Id("id").Add(rt("FlagID"))).Int().Block(append(
+		[]jen.Code{jen.If(jen.Id("v").Dot("cfg").Op("==").Nil().Op("||").Id("v").Dot("at")).Block(
 			jen.Return(jen.Id("v").Dot("details").Call(jen.Id("id")).Dot("ValueIndex").Call()),
-		),
-		jen.List(jen.Id("i"), jen.Id("_")).Op(":=").Id("v").Dot("cfg").Dot("VariantIndex").Call(jen.Id("id"), jen.Id("v").Dot("slots").Index(jen.Op(":"))),
-		jen.Return(jen.Id("i")),
-	)
+		)},
+		p.withSlots(
+			jen.List(jen.Id("i"), jen.Id("_")).Op(":=").Id("v").Dot("cfg").Dot("VariantIndex").Call(jen.Id("id"), jen.Id("s").Index(jen.Op(":"))),
+			jen.Return(jen.Id("i")),
+		)...,
+	)...)
 	f.Line()
 	f.Add(doc("details evaluates a flag with its details, at the view's time. A zero View (or one from a nil *Flags) has no config: it compiles the defaults for each answer, which is slow but right, and no way to use vexil on purpose."))
-	f.Func().Params(jen.Id("v").Op("*").Id("View")).Id("details").Params(jen.Id("id").Add(rt("FlagID"))).Add(rt("Evaluation")).Block(
-		jen.Id("cfg").Op(":=").Id("v").Dot("cfg"),
-		jen.If(jen.Id("cfg").Op("==").Nil()).Block(
-			jen.Id("cfg").Op("=").Id("New").Call(jen.Nil()).Dot("defaults"),
-		),
-		jen.Return(jen.Id("cfg").Dot("EvaluateSlots").Call(jen.Id("id"), jen.Id("v").Dot("slots").Index(jen.Op(":")), jen.Id("v").Dot("now"))),
-	)
+	f.Func().Params(jen.Id("v").Op("*").Id("View")).Id("details").Params(jen.Id("id").Add(rt("FlagID"))).Add(rt("Evaluation")).Block(append(
+		[]jen.Code{
+			jen.Id("cfg").Op(":=").Id("v").Dot("cfg"),
+			jen.If(jen.Id("cfg").Op("==").Nil()).Block(
+				jen.Id("cfg").Op("=").Id("New").Call(jen.Nil()).Dot("defaults"),
+			),
+		},
+		p.withSlots(jen.Return(jen.Id("cfg").Dot("EvaluateSlots").Call(jen.Id("id"), jen.Id("s").Index(jen.Op(":")), jen.Id("v").Dot("time").Call())))...,
+	)...)
 }
 
 func (fp *flagPlan) goType() jen.Code {
@@ -604,12 +629,23 @@ func (p *plan) view(f *jen.File) {
 	f.Add(doc(
 		"View is the flags of one target, answered by one config version. It is a small value that allocates nothing to make or to read; make one per request, don't keep it. A zero View answers every flag with its default.",
 	))
-	f.Type().Id("View").Struct(
-		jen.Id("ctx").Qual("context", "Context"),
-		jen.Id("cfg").Op("*").Add(rt("Config")).Comment("nil in a zero View: the defaults answer"),
-		jen.Id("now").Qual("time", "Time").Comment("ForAt's time; zero: the wall clock"),
-		jen.Id("slots").Index(jen.Lit(len(p.attrs))).Add(rt("Value")).Comment("the target's attributes, in slot order"),
-	)
+	f.Type().Id("View").StructFunc(func(g *jen.Group) {
+		g.Id("ctx").Qual("context", "Context")
+		g.Id("cfg").Op("*").Add(rt("Config")).Comment("nil in a zero View: the defaults answer")
+		g.Id("now").Int64().Comment("ForAt's time in Unix nanoseconds, when at; a time.Time is three words")
+		size := 16 + 8 + 8 + 8 // ctx, cfg, now, and at with its padding
+		for _, a := range p.attrs {
+			size += a.goSize()
+		}
+		g.Id("t").Id("Target").Comment("converted to slots by each evaluation (slots)")
+		g.Id("at").Bool().Comment("ForAt's time is set")
+		if size%16 != 0 {
+			// Go copies a View 16 bytes at a time; with 8 left over the
+			// last copy overlaps the one before, and the next copy's load
+			// of those bytes then waits for both stores to reach the cache.
+			g.Id("_").Index(jen.Lit(8)).Byte().Comment("a whole number of 16-byte copies")
+		}
+	})
 	f.Line()
 	f.Add(doc("Context returns the context the view was made with."))
 	f.Func().Params(jen.Id("v").Id("View")).Id("Context").Params().Qual("context", "Context").Block(jen.Return(jen.Id("v").Dot("ctx")))
@@ -626,7 +662,7 @@ func (p *plan) view(f *jen.File) {
 		f.Func().Params(jen.Id("v").Id("View")).Id(fp.goName + "Details").Params().Add(rt("Evaluation")).Block(jen.Return(fp.eval()))
 	}
 	for _, mp := range p.metrics {
-		mp.track(f)
+		mp.track(f, p)
 	}
 }
 
@@ -648,14 +684,14 @@ func (mp *metricPlan) constName() string { return "metric" + mp.goName }
 
 // track declares View.Track<Metric>: a sum metric's takes the event's
 // value; a count or any metric's takes none.
-func (mp *metricPlan) track(f *jen.File) {
+func (mp *metricPlan) track(f *jen.File, p *plan) {
 	m := mp.def
 	what := m.Type.String()
 	if m.Unit != "" {
 		what += ", in " + m.Unit
 	}
 	call := func(value jen.Code) jen.Code {
-		return jen.Id("v").Dot("cfg").Dot("Track").Call(jen.Id(mp.constName()), jen.Lit(m.Name), jen.Id("v").Dot("slots").Index(jen.Op(":")), value)
+		return jen.Id("v").Dot("cfg").Dot("Track").Call(jen.Id(mp.constName()), jen.Lit(m.Name), jen.Id("s").Index(jen.Op(":")), value)
 	}
 	name := "Track" + mp.goName
 	f.Line()
@@ -664,14 +700,14 @@ func (mp *metricPlan) track(f *jen.File) {
 			fmt.Sprintf("%s records an event of metric %s (%s) with its value for the view's target, as a metric event for experiments. It never blocks and allocates nothing; without an exporter of events it does nothing.", name, m.Name, what),
 			m.Description,
 		))
-		f.Func().Params(jen.Id("v").Id("View")).Id(name).Params(jen.Id("value").Float64()).Block(call(jen.Id("value")))
+		f.Func().Params(jen.Id("v").Id("View")).Id(name).Params(jen.Id("value").Float64()).Block(p.withSlots(call(jen.Id("value")))...)
 		return
 	}
 	f.Add(doc(
 		fmt.Sprintf("%s records an event of metric %s (%s) for the view's target, as a metric event for experiments. It never blocks and allocates nothing; without an exporter of events it does nothing.", name, m.Name, what),
 		m.Description,
 	))
-	f.Func().Params(jen.Id("v").Id("View")).Id(name).Params().Block(call(jen.Lit(1)))
+	f.Func().Params(jen.Id("v").Id("View")).Id(name).Params().Block(p.withSlots(call(jen.Lit(1)))...)
 }
 
 func (p *plan) featureFlags(f *jen.File) {
@@ -711,16 +747,20 @@ func (p *plan) featureFlags(f *jen.File) {
 	for i, fp := range p.client {
 		plain[i] = jen.Id(fp.goName).Op(":").Add(fp.typed())
 	}
-	f.Func().Params(jen.Id("v").Id("View")).Id("Client").Params().Id("FeatureFlags").Block(
-		jen.If(jen.Id("v").Dot("cfg").Op("==").Nil().Op("||").Op("!").Id("v").Dot("now").Dot("IsZero").Call()).Block(
-			jen.Comment("A zero View, or one at a given time: flag by flag."),
-			jen.Return(jen.Id("FeatureFlags").ValuesFunc(func(g *jen.Group) { multiline(g, plain) })),
-		),
-		jen.Id("ids").Op(":=").Index(jen.Op("...")).Add(rt("FlagID")).ValuesFunc(func(g *jen.Group) { multiline(g, ids) }),
-		jen.Var().Id("x").Index(jen.Len(jen.Id("ids"))).Int32(),
-		jen.Id("v").Dot("cfg").Dot("VariantIndexes").Call(jen.Id("ids").Index(jen.Op(":")), jen.Id("v").Dot("slots").Index(jen.Op(":")), jen.Id("x").Index(jen.Op(":"))),
-		jen.Return(jen.Id("FeatureFlags").ValuesFunc(func(g *jen.Group) { multiline(g, fields) })),
-	)
+	f.Func().Params(jen.Id("v").Id("View")).Id("Client").Params().Id("FeatureFlags").Block(append(
+		[]jen.Code{
+			jen.If(jen.Id("v").Dot("cfg").Op("==").Nil().Op("||").Id("v").Dot("at")).Block(
+				jen.Comment("A zero View, or one at a given time: flag by flag."),
+				jen.Return(jen.Id("FeatureFlags").ValuesFunc(func(g *jen.Group) { multiline(g, plain) })),
+			),
+			jen.Id("ids").Op(":=").Index(jen.Op("...")).Add(rt("FlagID")).ValuesFunc(func(g *jen.Group) { multiline(g, ids) }),
+			jen.Var().Id("x").Index(jen.Len(jen.Id("ids"))).Int32(),
+		},
+		p.withSlots(
+			jen.Id("v").Dot("cfg").Dot("VariantIndexes").Call(jen.Id("ids").Index(jen.Op(":")), jen.Id("s").Index(jen.Op(":")), jen.Id("x").Index(jen.Op(":"))),
+			jen.Return(jen.Id("FeatureFlags").ValuesFunc(func(g *jen.Group) { multiline(g, fields) })),
+		)...,
+	)...)
 }
 
 // render declares the enum type, its constants and its methods, including

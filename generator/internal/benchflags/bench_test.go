@@ -73,7 +73,9 @@ func BenchmarkGeneratedAccessor(b *testing.B) {
 func BenchmarkEvaluateSlots(b *testing.B) {
 	ff := benchFlags(b)
 	v := ff.For(context.Background(), benchTarget)
-	cfg, slots := v.cfg, v.slots[:]
+	var buf [7]vexilrt.Value
+	v.slots(&buf)
+	cfg, slots := v.cfg, buf[:]
 	if e := cfg.EvaluateSlots(flagNewReport, slots, time.Time{}); e.Rule() != "r10" {
 		b.Fatalf("benchmark target gets %v, want r10", e)
 	}

@@ -115,9 +115,11 @@ func New(src vexilrt.ConfigSource) *Flags {
 //
 // ctx is kept for the caller (View.Context); evaluation does not block on it.
 func (f *Flags) For(ctx context.Context, t Target) View {
-	v := View{ctx: ctx}
-	f.fill(&v, &t)
-	return v
+	return View{
+		cfg: f.Config(),
+		ctx: ctx,
+		t:   t,
+	}
 }
 
 // Config returns the config the flags answer from: the source's when it fits
@@ -140,27 +142,31 @@ func (f *Flags) Config() *vexilrt.Config {
 // rollouts) see now instead of the wall clock. A zero now is the wall clock.
 func (f *Flags) ForAt(ctx context.Context, t Target, now time.Time) View {
 	v := View{
+		cfg: f.Config(),
 		ctx: ctx,
-		now: now,
+		t:   t,
 	}
-	f.fill(&v, &t)
+	if !now.IsZero() {
+		v.now, v.at = now.UnixNano(), true
+	}
 	return v
 }
 
-// fill sets the view's config and slots. It is apart from For so that For is
-// small enough to inline: the View is then built where the caller keeps it,
-// not copied out of For's frame.
-func (f *Flags) fill(v *View, t *Target) {
-	v.slots[0] = vexilrt.NonEmptyString(t.UserID)
-	if f == nil {
-		return // a nil *Flags: the view answers the defaults, as a zero View does
+// slots converts the view's target to the slots rules read, in slot order. A
+// View keeps the Target and converts it when a flag is evaluated: a Target is
+// about half the size of its slots, and a View is built and copied by value
+// (For, the accessors' receivers) more often than it is evaluated. What a
+// pointer field points to is read then, not when the View was made.
+func (v *View) slots(s *[1]vexilrt.Value) {
+	s[0] = vexilrt.NonEmptyString(v.t.UserID)
+}
+
+// time is ForAt's time, or the zero Time for the wall clock.
+func (v *View) time() time.Time {
+	if !v.at {
+		return time.Time{}
 	}
-	v.cfg = f.defaults
-	if f.src != nil {
-		if c := f.src.Config(); c != nil && c.SchemaHash() == SchemaHash {
-			v.cfg = c
-		}
-	}
+	return time.Unix(0, v.now)
 }
 
 // Values are flag values for Fixed, one field per flag (an alias answers what
@@ -222,10 +228,12 @@ type Target struct {
 // small value that allocates nothing to make or to read; make one per request,
 // don't keep it. A zero View answers every flag with its default.
 type View struct {
-	ctx   context.Context
-	cfg   *vexilrt.Config  // nil in a zero View: the defaults answer
-	now   time.Time        // ForAt's time; zero: the wall clock
-	slots [1]vexilrt.Value // the target's attributes, in slot order
+	ctx context.Context
+	cfg *vexilrt.Config // nil in a zero View: the defaults answer
+	now int64           // ForAt's time in Unix nanoseconds, when at; a time.Time is three words
+	t   Target          // converted to slots by each evaluation (slots)
+	at  bool            // ForAt's time is set
+	_   [8]byte         // a whole number of 16-byte copies
 }
 
 // Context returns the context the view was made with.
@@ -352,10 +360,12 @@ func (v View) Client() FeatureFlags {
 // values. The accessors share it so that each stays small enough to inline; it
 // takes a pointer so that calling it does not copy the View.
 func (v *View) variant(id vexilrt.FlagID) int {
-	if v.cfg == nil || !v.now.IsZero() {
+	if v.cfg == nil || v.at {
 		return v.details(id).ValueIndex()
 	}
-	i, _ := v.cfg.VariantIndex(id, v.slots[:])
+	var s [1]vexilrt.Value
+	v.slots(&s)
+	i, _ := v.cfg.VariantIndex(id, s[:])
 	return i
 }
 
@@ -367,7 +377,9 @@ func (v *View) details(id vexilrt.FlagID) vexilrt.Evaluation {
 	if cfg == nil {
 		cfg = New(nil).defaults
 	}
-	return cfg.EvaluateSlots(id, v.slots[:], v.now)
+	var s [1]vexilrt.Value
+	v.slots(&s)
+	return cfg.EvaluateSlots(id, s[:], v.time())
 }
 
 // Workbook is a value of flag workbook.
