@@ -382,12 +382,12 @@ func (s *Server) buildChange(e *envState, defs *vexilrt.Definitions) (build func
 		if conflict != "" {
 			return nil, conflict, nil
 		}
-		cfg, diags := s.compileStrict(defs, fmt.Sprintf("change %d", cr.ID), text, cur.Kills, strconv.FormatInt(cur.Version+1, 10))
+		doc, cfg, diags := s.compileStrict(defs, fmt.Sprintf("change %d", cr.ID), text, cur.Kills, strconv.FormatInt(cur.Version+1, 10))
 		if diags.HasErrors() {
 			return nil, fmt.Sprintf("the change on top of version %d does not compile: %s", cur.Version, diags.Errors()), nil
 		}
 		undo()
-		undo = e.pend(&precompiled{defs: defs, version: cur.Version + 1, rules: text, kills: cur.Kills, cfg: cfg})
+		undo = e.pend(&precompiled{defs: defs, version: cur.Version + 1, rules: text, kills: cur.Kills, doc: doc, cfg: cfg})
 		return &store.Change{Rules: &text, Format: cr.Format}, "", nil
 	}, func() { undo() }
 }
@@ -445,7 +445,7 @@ func (s *Server) getChange(w http.ResponseWriter, r *http.Request, c *call) {
 			out.Conflict = fmt.Sprintf("flag %q is no longer killed", cr.Flag)
 		}
 		if len(targets) > 0 && out.Conflict == "" {
-			cand, diags := s.compileStrict(c.env.proj.cur.Load().defs, fmt.Sprintf("change %d", cr.ID), after.Rules, after.Kills, "change")
+			_, cand, diags := s.compileStrict(c.env.proj.cur.Load().defs, fmt.Sprintf("change %d", cr.ID), after.Rules, after.Kills, "change")
 			if diags.HasErrors() {
 				writeError(w, http.StatusUnprocessableEntity, "invalid_rules", "the change no longer compiles against the definitions", details(diags.Errors()))
 				return

@@ -209,7 +209,7 @@ func (s *Server) usesBrokenBy(current []*store.Version, defs *vexilrt.Definition
 		if v.Version == 0 {
 			continue
 		}
-		_, diags := s.compileStrict(defs, fmt.Sprintf("%s@v%d", v.Env, v.Version), v.Rules, v.Kills, "check")
+		_, _, diags := s.compileStrict(defs, fmt.Sprintf("%s@v%d", v.Env, v.Version), v.Rules, v.Kills, "check")
 		for _, d := range diags.Errors() {
 			uses = append(uses, api.Use{Env: v.Env, Path: d.Path, Line: d.Pos.Line, Col: d.Pos.Col, Message: d.Message})
 		}

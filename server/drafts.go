@@ -45,7 +45,7 @@ func (s *Server) compileDraft(ctx context.Context, snap *snapshot, text string) 
 		}
 	}
 	c.mu.Unlock()
-	cfg, diags, ok := s.compileBounded(ctx, snap.defs.defs, "draft", text, snap.v.Kills, "draft")
+	_, cfg, diags, ok := s.compileBounded(ctx, snap.defs.defs, "draft", text, snap.v.Kills, "draft")
 	if !ok {
 		return nil, nil, false
 	}

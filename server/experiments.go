@@ -197,9 +197,10 @@ func experimentFlags(ds *defsState) []*experimentFlag {
 	return out
 }
 
-// rulesDoc is the version's rules parsed, and the file name they were
-// parsed as: the Experiments list derives every experiment flag's split
-// from them.
+// rulesDoc is the version's rules parsed, and the name their positions are
+// printed with (the document may have been parsed under a save's file
+// name): the Experiments list derives every experiment flag's split from
+// them.
 func (snap *snapshot) rulesDoc() (string, *vexilrt.RulesDoc) {
 	return fmt.Sprintf("%s@v%d", snap.v.Env, snap.v.Version), snap.doc
 }

@@ -169,7 +169,7 @@ func (s *Server) rollback(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	if req.DryRun {
 		// Kills stay as they are now: a rollback never undoes a kill switch.
-		cand, diags := s.compileStrict(defs, fmt.Sprintf("%s@v%d", c.env.name, target.Version), target.Rules, cur.v.Kills, "dry-run")
+		_, cand, diags := s.compileStrict(defs, fmt.Sprintf("%s@v%d", c.env.name, target.Version), target.Rules, cur.v.Kills, "dry-run")
 		if diags.HasErrors() {
 			writeError(w, http.StatusUnprocessableEntity, "invalid_rules", "that version no longer compiles against the definitions", details(diags.Errors()))
 			return
@@ -188,7 +188,7 @@ func (s *Server) rollback(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	if protected {
-		if _, diags := s.compileStrict(defs, fmt.Sprintf("%s@v%d", c.env.name, target.Version), rules, cur.v.Kills, ""); diags.HasErrors() {
+		if _, _, diags := s.compileStrict(defs, fmt.Sprintf("%s@v%d", c.env.name, target.Version), rules, cur.v.Kills, ""); diags.HasErrors() {
 			s.refuse(r.Context(), w, ev, "invalid", http.StatusUnprocessableEntity, "invalid_rules", "that version no longer compiles against the definitions", details(diags.Errors()))
 			return
 		}
@@ -203,9 +203,9 @@ func (s *Server) rollback(w http.ResponseWriter, r *http.Request, c *call) {
 	defer func() { withdraw() }()
 	s.save(w, r, c, ev, store.Change{Project: c.env.proj.name, Env: c.env.name, Expect: expect, Definitions: curDefs.version, Rules: &rules, Format: target.Format, Action: "rollback"},
 		func(v *store.Version) (vexilrt.Diagnostics, error) {
-			cfg, diags := s.compileStrict(defs, fmt.Sprintf("%s@v%d", c.env.name, target.Version), v.Rules, v.Kills, strconv.FormatInt(v.Version, 10))
+			doc, cfg, diags := s.compileStrict(defs, fmt.Sprintf("%s@v%d", c.env.name, target.Version), v.Rules, v.Kills, strconv.FormatInt(v.Version, 10))
 			withdraw()
-			withdraw = c.env.pend(&precompiled{defs: defs, version: v.Version, rules: v.Rules, kills: v.Kills, cfg: cfg})
+			withdraw = c.env.pend(&precompiled{defs: defs, version: v.Version, rules: v.Rules, kills: v.Kills, doc: doc, cfg: cfg})
 			return diags, nil
 		}, func(v *store.Version) any { return api.VersionResult{Version: v.Version} })
 }

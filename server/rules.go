@@ -224,31 +224,32 @@ func problems(ds vexilrt.Diagnostics) []api.Problem {
 }
 
 // compileStrict compiles a candidate document against the definitions, as
-// every save must: it returns the config or every located error.
-func (s *Server) compileStrict(defs *vexilrt.Definitions, file, text string, kills map[string]store.Kill, version string) (*vexilrt.Config, vexilrt.Diagnostics) {
+// every save must: it returns the document parsed (as file), the config,
+// or every located error.
+func (s *Server) compileStrict(defs *vexilrt.Definitions, file, text string, kills map[string]store.Kill, version string) (*vexilrt.RulesDoc, *vexilrt.Config, vexilrt.Diagnostics) {
 	doc, diags := s.rulesParser.Parse(file, []byte(text))
 	if diags.HasErrors() {
-		return nil, diags
+		return nil, nil, diags
 	}
 	cfg, cd := vexilrt.Compile(doc, vexilrt.CompileOptions{Definitions: defs, Version: version, Kills: killReasons(kills), Filters: &s.filters})
-	return cfg, append(diags, cd...)
+	return doc, cfg, append(diags, cd...)
 }
 
 // compileBounded is compileStrict for requests: at most MaxCompiles run at
 // once server-wide, so that large drafts and saves cannot take every core
 // from the hot paths. ok is false when ctx ended while waiting.
-func (s *Server) compileBounded(ctx context.Context, defs *vexilrt.Definitions, file, text string, kills map[string]store.Kill, version string) (cfg *vexilrt.Config, diags vexilrt.Diagnostics, ok bool) {
+func (s *Server) compileBounded(ctx context.Context, defs *vexilrt.Definitions, file, text string, kills map[string]store.Kill, version string) (doc *vexilrt.RulesDoc, cfg *vexilrt.Config, diags vexilrt.Diagnostics, ok bool) {
 	s.metrics.compilesWaiting.Inc()
 	select {
 	case s.compiles <- struct{}{}:
 		s.metrics.compilesWaiting.Dec()
 	case <-ctx.Done():
 		s.metrics.compilesWaiting.Dec()
-		return nil, nil, false
+		return nil, nil, nil, false
 	}
 	defer func() { <-s.compiles }()
-	cfg, diags = s.compileStrict(defs, file, text, kills, version)
-	return cfg, diags, true
+	doc, cfg, diags = s.compileStrict(defs, file, text, kills, version)
+	return doc, cfg, diags, true
 }
 
 func (s *Server) putRules(w http.ResponseWriter, r *http.Request, c *call) {
@@ -294,7 +295,7 @@ func (s *Server) putRules(w http.ResponseWriter, r *http.Request, c *call) {
 	// Compiled as the version it writes (a save at any other is stale), so
 	// that installing it takes this config instead of compiling it again.
 	next := expect + 1
-	cfg, diags, ok := s.compileBounded(r.Context(), defs, file, text, kills, strconv.FormatInt(next, 10))
+	doc, cfg, diags, ok := s.compileBounded(r.Context(), defs, file, text, kills, strconv.FormatInt(next, 10))
 	if !ok {
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "the request ended while waiting to compile", nil)
 		return
@@ -313,7 +314,7 @@ func (s *Server) putRules(w http.ResponseWriter, r *http.Request, c *call) {
 		s.requestChange(w, r, c, ev, store.ChangeRequest{Base: expect, Rules: text, Format: format})
 		return
 	}
-	withdraw := c.env.pend(&precompiled{defs: defs, version: next, rules: text, kills: kills, cfg: cfg})
+	withdraw := c.env.pend(&precompiled{defs: defs, version: next, rules: text, kills: kills, doc: doc, cfg: cfg})
 	defer func() { withdraw() }()
 	// The errors are still reported from inside, after the stale and lock
 	// checks, which come first.
@@ -322,9 +323,9 @@ func (s *Server) putRules(w http.ResponseWriter, r *http.Request, c *call) {
 			if sameKeys(v.Kills, kills) {
 				return diags, nil
 			}
-			cfg, diags := s.compileStrict(defs, file, v.Rules, v.Kills, strconv.FormatInt(v.Version, 10))
+			doc, cfg, diags := s.compileStrict(defs, file, v.Rules, v.Kills, strconv.FormatInt(v.Version, 10))
 			withdraw()
-			withdraw = c.env.pend(&precompiled{defs: defs, version: v.Version, rules: v.Rules, kills: v.Kills, cfg: cfg})
+			withdraw = c.env.pend(&precompiled{defs: defs, version: v.Version, rules: v.Rules, kills: v.Kills, doc: doc, cfg: cfg})
 			warnings = diags.Warnings()
 			return diags, nil
 		}, func(v *store.Version) any {

@@ -1,11 +1,13 @@
 package server
 
 import (
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/vexilhq/vexil/internal/api"
 	vexilrt "github.com/vexilhq/vexil/runtime"
 	"github.com/vexilhq/vexil/store"
 )
@@ -28,11 +30,10 @@ func FuzzParseIfMatch(f *testing.F) {
 	})
 }
 
-// TestSaveInstallsWhatItCompiled: a save's strict compile is the config
-// served, not compiled a second time at install, while the document kept
-// for the flag and experiment pages is parsed under the version's name; a
-// rollback likewise; a refused save installs nothing and leaves nothing
-// pending.
+// TestSaveInstallsWhatItCompiled: a save's strict compile, and the document
+// it compiled, are what is served, not parsed or compiled a second time at
+// install; a rollback likewise; a refused save installs nothing and leaves
+// nothing pending.
 func TestSaveInstallsWhatItCompiled(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := start(t, kind, nil)
@@ -58,8 +59,9 @@ func TestSaveInstallsWhatItCompiled(t *testing.T) {
 			if ws := snap.cfg.Warnings(); len(ws) != 1 || ws[0].Pos.File != "rules.yaml" {
 				t.Errorf("save %d: the served config's warnings %v are not the save's compile's", i, ws)
 			}
-			if f := snap.doc.Rules[0].Pos.File; f != "dev@v"+want {
-				t.Errorf("save %d: the served document was parsed as %q, want dev@v%s", i, f, want)
+			// One parsed copy: the document kept is the one compiled.
+			if f := snap.doc.Rules[0].Pos.File; f != "rules.yaml" {
+				t.Errorf("save %d: the served document was parsed as %q, not by the save's compile", i, f)
 			}
 			if env.saving.Load() != nil {
 				t.Errorf("save %d: a compiled config is still pending after the save", i)
@@ -77,7 +79,7 @@ func TestSaveInstallsWhatItCompiled(t *testing.T) {
 			t.Fatalf("rollback: %d %s", r.status, r.body)
 		}
 		snap := env.snap.Load()
-		if ws := snap.cfg.Warnings(); snap.v.Version != version+1 || len(ws) != 1 || ws[0].Pos.File != "dev@v1" || snap.doc.Rules[0].Pos.File != "dev@v"+strconv.FormatInt(version+1, 10) {
+		if ws := snap.cfg.Warnings(); snap.v.Version != version+1 || len(ws) != 1 || ws[0].Pos.File != "dev@v1" || snap.doc.Rules[0].Pos.File != "dev@v1" {
 			t.Errorf("rollback to v1 as v%d: serving v%d, the config's warnings %v, its document parsed as %s", version+1, snap.v.Version, ws, snap.doc.Rules[0].Pos.File)
 		}
 		served, version := snap, e.version("dev")
@@ -96,7 +98,7 @@ func TestPrecompiledFits(t *testing.T) {
 	defs := mustDefs(t)
 	v := &store.Version{Env: "dev", Version: 3, Rules: teachersDoc, Kills: map[string]store.Kill{"workbook": {Reason: "incident", By: "alice"}}}
 	pre := func(mod func(p *precompiled)) *precompiled {
-		p := &precompiled{defs: defs, version: 3, rules: teachersDoc, kills: map[string]store.Kill{"workbook": {Reason: "incident"}}, cfg: &vexilrt.Config{}}
+		p := &precompiled{defs: defs, version: 3, rules: teachersDoc, kills: map[string]store.Kill{"workbook": {Reason: "incident"}}, doc: &vexilrt.RulesDoc{}, cfg: &vexilrt.Config{}}
 		if mod != nil {
 			mod(p)
 		}
@@ -110,6 +112,7 @@ func TestPrecompiledFits(t *testing.T) {
 		{"the same", pre(nil), true},
 		{"none", nil, false},
 		{"not compiled", pre(func(p *precompiled) { p.cfg = nil }), false},
+		{"no document", pre(func(p *precompiled) { p.doc = nil }), false},
 		{"another version", pre(func(p *precompiled) { p.version = 2 }), false},
 		{"other rules", pre(func(p *precompiled) { p.rules = teachersDoc + "# more\n" }), false},
 		{"no kill", pre(func(p *precompiled) { p.kills = nil }), false},
@@ -140,8 +143,41 @@ func TestApprovedChangeInstallsItsCompile(t *testing.T) {
 		if ws := snap.cfg.Warnings(); snap.v.Version != 1 || snap.cfg.Version() != "1" || len(ws) != 1 || ws[0].Pos.File != fmt.Sprintf("change %d", id) {
 			t.Errorf("serving v%d (config %q) with warnings %v; want change %d's compile", snap.v.Version, snap.cfg.Version(), ws, id)
 		}
-		if f := snap.doc.Rules[0].Pos.File; f != "prod@v1" || env.saving.Load() != nil {
+		if f := snap.doc.Rules[0].Pos.File; f != fmt.Sprintf("change %d", id) || env.saving.Load() != nil {
 			t.Errorf("document parsed as %q, a config still pending: %v", f, env.saving.Load() != nil)
 		}
 	})
+}
+
+// TestExperimentNoteNamesVersion: the experiments page names the rules'
+// places in the version installed (prod@vN), whatever name the document
+// kept was parsed under: a save's, a rollback's.
+func TestExperimentNoteNamesVersion(t *testing.T) {
+	e := startExperiments(t, "sqlite")
+	viewer := e.token("viewer", "prod")
+	exposures, _ := expLines(20)
+	if r := postEvents(e, "/sdk/v1/envs/prod/events", e.token("sdk", "prod"), "b-1", exposures); r.status != 200 {
+		t.Fatalf("exposures: %d %s", r.status, r.body)
+	}
+	note := func(version int) {
+		t.Helper()
+		r := e.do("GET", "/api/v1/envs/prod/experiments/workbook?metric=purchase", viewer, nil)
+		var res api.ExperimentResults
+		if r.status != 200 || json.Unmarshal(r.body, &res) != nil {
+			t.Fatalf("v%d: %d %s", version, r.status, r.body)
+		}
+		want := fmt.Sprintf(`prod@v%d:2:3: rule teachers sets workbook on more than a split (%q), so the intended allocation is unknown: pass --allocation`, version, "attr:user_id = 'u-1'")
+		if res.AllocationSource != "equal" || res.AllocationNote != want {
+			t.Errorf("v%d: allocation %s, note %q; want equal, %q", version, res.AllocationSource, res.AllocationNote, want)
+		}
+	}
+	doc := "rules:\n  teachers:\n    filter: attr:user_id = 'u-1'\n    variants: {workbook: guided}\n"
+	e.put("prod", `"0"`, doc, 200)
+	note(1)
+	e.put("prod", `"1"`, doc+"# again\n", 200)
+	note(2)
+	if r := e.do("POST", "/api/v1/envs/prod/rollback", e.admin, map[string]any{"to": 1}, "If-Match", `"2"`); r.status != 200 {
+		t.Fatalf("rollback: %d %s", r.status, r.body)
+	}
+	note(3)
 }

@@ -122,14 +122,16 @@ type envState struct {
 }
 
 // precompiled is a config compiled strictly, before the store wrote it, as
-// the version number, rules and kills it was compiled with: install takes
-// it for the version that matches them against the same definitions. A
-// strict compile without errors is the lenient compile install makes.
+// the version number, rules and kills it was compiled with, and the
+// document it was compiled from: install takes both for the version that
+// matches them against the same definitions. A strict compile without
+// errors is the lenient compile install makes.
 type precompiled struct {
 	defs    *vexilrt.Definitions
 	version int64
 	rules   string
 	kills   map[string]store.Kill
+	doc     *vexilrt.RulesDoc
 	cfg     *vexilrt.Config
 }
 
@@ -142,7 +144,7 @@ func (e *envState) pend(p *precompiled) (withdraw func()) {
 
 // fits says whether p was compiled as v against defs.
 func (p *precompiled) fits(defs *vexilrt.Definitions, v *store.Version) bool {
-	return p != nil && p.cfg != nil && p.defs == defs && p.version == v.Version && p.rules == v.Rules &&
+	return p != nil && p.cfg != nil && p.doc != nil && p.defs == defs && p.version == v.Version && p.rules == v.Rules &&
 		maps.EqualFunc(p.kills, v.Kills, func(a, b store.Kill) bool { return a.Reason == b.Reason })
 }
 
@@ -174,9 +176,11 @@ type snapshot struct {
 		body []byte
 		err  error
 	}
-	// doc is the rules as install parsed them to compile cfg: the flag and
-	// experiments pages read them, and parsing 5,000 rules again (after a
-	// restart, on the first visit) took a tenth of a second.
+	// doc is the rules cfg was compiled from: the flag and experiments
+	// pages read them, and parsing 5,000 rules again (after a restart, on
+	// the first visit) took a tenth of a second. Its positions name the file
+	// it was parsed as (a save's rules.yaml, say), not the version: print
+	// them with rulesDoc's name.
 	doc *vexilrt.RulesDoc
 }
 
@@ -381,11 +385,11 @@ func (s *Server) install(e *envState, v *store.Version) error {
 	var cfg *vexilrt.Config
 	var diags vexilrt.Diagnostics
 	if pre := e.saving.Load(); pre.fits(defs.defs, v) {
-		// The save compiled it; only the document is parsed again, under
-		// the version's name, which its positions carry.
-		if doc, diags = s.rulesParser.Parse(installFile(v), []byte(v.Rules)); !diags.HasErrors() {
-			cfg = pre.cfg
-		}
+		// The save compiled it, from this document: keeping that one, not
+		// one parsed again, keeps one parsed copy per version (the config
+		// points into it). Its positions name the save's file, not the
+		// version (see rulesDoc).
+		doc, cfg = pre.doc, pre.cfg
 	} else {
 		doc, cfg, diags = s.compile(defs, v, true)
 	}

@@ -44,7 +44,8 @@ func RulesByFlag(doc *vexilrt.RulesDoc) map[string][]*vexilrt.RuleDef {
 }
 
 // FlagAllocation is RulesAllocation given the rules of a document that
-// set flag, in document order (RulesByFlag's).
+// set flag, in document order (RulesByFlag's). Messages name the rules'
+// places in file, whatever name the document was parsed under.
 func FlagAllocation(file string, rules []*vexilrt.RuleDef, flag, defaultVariant, keyAttr string) ([]Weight, error) {
 	rules = slices.Clone(rules)
 	slices.SortStableFunc(rules, func(a, b *vexilrt.RuleDef) int {
@@ -81,11 +82,12 @@ func FlagAllocation(file string, rules []*vexilrt.RuleDef, flag, defaultVariant,
 			continue
 		}
 		lo, hi, attr, ok := plainSplit(r.Filter)
+		at := vexilrt.Position{File: file, Line: r.Pos.Line, Col: r.Pos.Col}
 		switch {
 		case !ok:
-			return nil, fmt.Errorf("%s: rule %s sets %s on more than a split (%q), so the intended allocation is unknown: pass --allocation", r.Pos, r.Name, flag, r.Filter)
+			return nil, fmt.Errorf("%s: rule %s sets %s on more than a split (%q), so the intended allocation is unknown: pass --allocation", at, r.Name, flag, r.Filter)
 		case keyAttr != "" && attr != keyAttr:
-			return nil, fmt.Errorf("%s: rule %s splits on %s, not on the unit key %s, so the intended allocation is unknown: pass --allocation", r.Pos, r.Name, attr, keyAttr)
+			return nil, fmt.Errorf("%s: rule %s splits on %s, not on the unit key %s, so the intended allocation is unknown: pass --allocation", at, r.Name, attr, keyAttr)
 		}
 		seed := r.SplitSeed()
 		give(variant, (hi-lo-overlap(taken[seed], lo, hi))/100*free(seed))
