@@ -162,11 +162,34 @@ func (s *Server) putDefinitions(w http.ResponseWriter, r *http.Request, c *call)
 		old = p.cur.Load().defs
 	}
 	var uses []any
+	// The check parses and compiles as the version written; install takes
+	// both instead of doing it again.
+	var withdraw []func()
+	defer func() {
+		for _, f := range withdraw {
+			f()
+		}
+	}()
 	d, err := s.st.PushDefinitions(ctx, store.DefinitionsChange{Project: c.project, Expect: expect, Source: string(body),
-		Author: c.actor(), Message: ev.message, Envs: s.envNames(), Check: func(_ *store.Definitions, current []*store.Version) error {
-			uses = s.usesBrokenBy(current, defs)
+		Author: c.actor(), Message: ev.message, Envs: s.envNames(), Check: func(next *store.Definitions, current []*store.Version) error {
+			as, diags := parseStoredDefinitions(c.project, next.Version, next.Source)
+			if diags.HasErrors() { // cannot be: the same text parsed above
+				as = defs
+			}
+			var pending []*precompiled
+			uses, pending = s.usesBrokenBy(current, as)
 			if len(uses) > 0 {
 				return errInUse
+			}
+			if p != nil && as != defs {
+				pushed := &pushedDefs{version: next.Version, source: next.Source, defs: as}
+				p.pushing.Store(pushed)
+				withdraw = append(withdraw, func() { p.pushing.CompareAndSwap(pushed, nil) })
+				for i, v := range current {
+					if e := p.env(v.Env); e != nil && pending[i] != nil {
+						withdraw = append(withdraw, e.pend(pending[i]))
+					}
+				}
 			}
 			return nil
 		}})
@@ -202,19 +225,23 @@ var errInUse = errors.New("definitions in use")
 // usesBrokenBy compiles each environment's current rules (read in the
 // push's transaction, every environment locked against saves) strictly
 // against defs and lists each error: a flag, variant or attribute the rules
-// use that defs no longer has (or has otherwise).
-func (s *Server) usesBrokenBy(current []*store.Version, defs *vexilrt.Definitions) []any {
+// use that defs no longer has (or has otherwise). Each compile is made as
+// install would make it, and returned (nil for a version 0) for install
+// to take.
+func (s *Server) usesBrokenBy(current []*store.Version, defs *vexilrt.Definitions) ([]any, []*precompiled) {
 	var uses []any
-	for _, v := range current {
+	pending := make([]*precompiled, len(current))
+	for i, v := range current {
 		if v.Version == 0 {
 			continue
 		}
-		_, _, diags := s.compileStrict(defs, fmt.Sprintf("%s@v%d", v.Env, v.Version), v.Rules, v.Kills, "check")
+		doc, cfg, diags := s.compileStrict(defs, installFile(v), v.Rules, v.Kills, strconv.FormatInt(v.Version, 10))
 		for _, d := range diags.Errors() {
 			uses = append(uses, api.Use{Env: v.Env, Path: d.Path, Line: d.Pos.Line, Col: d.Pos.Col, Message: d.Message})
 		}
+		pending[i] = &precompiled{defs: defs, version: v.Version, rules: v.Rules, kills: v.Kills, doc: doc, cfg: cfg}
 	}
-	return uses
+	return uses, pending
 }
 
 // addEnv adds a server-wide environment, in every project.

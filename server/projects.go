@@ -25,6 +25,19 @@ type project struct {
 	// envs holds every server environment; the map is replaced, never
 	// changed, under Server.projMu.
 	envs atomic.Pointer[map[string]*envState]
+	// pushing is the definitions a push on this replica parsed, as the
+	// version it is writing, to check them against every environment:
+	// setDefinitions takes them for that version instead of parsing it
+	// again, so that install can take the check's compiles (which point
+	// into them). nil when no push is under way.
+	pushing atomic.Pointer[pushedDefs]
+}
+
+// pushedDefs is a push's definitions, parsed as version of the project.
+type pushedDefs struct {
+	version int64
+	source  string
+	defs    *vexilrt.Definitions
 }
 
 // env returns one of the project's environments, or nil.
@@ -127,9 +140,14 @@ func (s *Server) setDefinitions(ctx context.Context, p *project, d *store.Defini
 	if cur := p.cur.Load(); cur != nil && cur.version >= d.Version {
 		return nil
 	}
-	defs, diags := vexilrt.ParseDefinitions(p.name+"@v"+fmt.Sprint(d.Version), []byte(d.Source))
-	if diags.HasErrors() {
-		return fmt.Errorf("server: project %s definitions version %d: %s", p.name, d.Version, diags.Errors())
+	var defs *vexilrt.Definitions
+	if pre := p.pushing.Load(); pre != nil && pre.version == d.Version && pre.source == d.Source {
+		defs = pre.defs
+	} else {
+		var diags vexilrt.Diagnostics
+		if defs, diags = parseStoredDefinitions(p.name, d.Version, d.Source); diags.HasErrors() {
+			return fmt.Errorf("server: project %s definitions version %d: %s", p.name, d.Version, diags.Errors())
+		}
 	}
 	p.cur.Store(newDefsState(d, defs))
 	var errs []error
@@ -141,6 +159,12 @@ func (s *Server) setDefinitions(ctx context.Context, p *project, d *store.Defini
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// parseStoredDefinitions parses version of project's definitions under the
+// name their positions carry once installed.
+func parseStoredDefinitions(project string, version int64, source string) (*vexilrt.Definitions, vexilrt.Diagnostics) {
+	return vexilrt.ParseDefinitions(project+"@v"+fmt.Sprint(version), []byte(source))
 }
 
 // loadProject reads a project's current definitions and, when it has any,

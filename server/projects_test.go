@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -278,5 +279,34 @@ func TestPushReachesReplicas(t *testing.T) {
 	waitFor("a's dev at version 1", func() bool {
 		snap := a.srv.project("shop").env("dev").snap.Load()
 		return snap != nil && snap.v.Version == 1
+	})
+}
+
+// TestPushInstallsItsCheck: after a push, every environment serves its
+// current rules against the new definitions (the check's parse and
+// compiles), and nothing is left pending.
+func TestPushInstallsItsCheck(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := start(t, kind, nil)
+		e.put("dev", `"0"`, "rules:\n  teachers:\n    filter: attr:role = 'teacher'\n    variants: {workbook: guided}\n", 200)
+		p := e.srv.project("default")
+		before := p.cur.Load().version
+		e.push("default", strconv.Quote(strconv.FormatInt(before, 10)), testDefs+"# changed\n", e.admin, 200)
+		if p.pushing.Load() != nil {
+			t.Error("the push's definitions are still pending")
+		}
+		for name, env := range p.envStates() {
+			snap := env.snap.Load()
+			if snap.defs != p.cur.Load() || snap.defs.version != before+1 || env.saving.Load() != nil {
+				t.Errorf("%s: serving against definitions v%d (current %v), a compile pending %v", name, snap.defs.version, snap.defs == p.cur.Load(), env.saving.Load() != nil)
+			}
+			if snap.cfg.Definitions() != snap.defs.defs {
+				t.Errorf("%s: the config was compiled against other definitions than those served", name)
+			}
+		}
+		ev := e.do("POST", "/api/v1/envs/dev/evaluate", e.admin, map[string]any{"attributes": map[string]any{"role": "teacher"}, "flags": []string{"workbook"}}).json(t)
+		if res := ev["results"].(map[string]any)["workbook"].(map[string]any); res["reason"] != "TARGETING_MATCH" || res["variant"] != "guided" {
+			t.Errorf("workbook for a teacher after the push: %v", res)
+		}
 	})
 }
