@@ -160,6 +160,11 @@ type memoKey struct {
 	seed   string
 }
 
+// anySeed is memoKey's seed for a named filter that reads no split, whose
+// compiled form does not depend on the seed. No split group or rule name
+// can be it.
+const anySeed = "\x00"
+
 type memoEntry struct {
 	node  int32
 	split bool
@@ -448,7 +453,7 @@ func (cc *compiler) filterDef(name string) *FilterDef {
 }
 
 // inlineFilter compiles a named filter in the referring rule's context (its
-// split seed), once per seed.
+// split seed), once per seed, or once in all when it reads no split.
 func (cc *compiler) inlineFilter(name string, x *fctx, pos Position, path string) int32 {
 	if slices.Contains(x.stack, name) {
 		cycle := append(slices.Clone(x.stack[slices.Index(x.stack, name):]), name)
@@ -456,7 +461,13 @@ func (cc *compiler) inlineFilter(name string, x *fctx, pos Position, path string
 		return cc.constant(false)
 	}
 	key := memoKey{filter: name, seed: x.seed}
-	if m, ok := cc.memo[key]; ok {
+	m, ok := cc.memo[key]
+	if !ok {
+		// A filter without insplit compiles the same under every seed: one
+		// copy serves every rule, rather than one per rule.
+		m, ok = cc.memo[memoKey{filter: name, seed: anySeed}]
+	}
+	if ok {
 		*x.refs = append(*x.refs, m.refs...)
 		*x.split = *x.split || m.split
 		return m.node
@@ -474,6 +485,9 @@ func (cc *compiler) inlineFilter(name string, x *fctx, pos Position, path string
 		cc.c.nodeLabel[node] = "filter:" + name
 	}
 	cc.memo[key] = memoEntry{node: node, split: split, refs: refs}
+	if !split {
+		cc.memo[memoKey{filter: name, seed: anySeed}] = cc.memo[key]
+	}
 	*x.refs = append(*x.refs, refs...)
 	*x.split = *x.split || split
 	return node

@@ -121,6 +121,50 @@ rules:
 	}
 }
 
+// A named filter without insplit is compiled once for every rule that
+// uses it; one with insplit once per rule's seed, each rule splitting by
+// its own seed.
+func TestNamedFilterCopiesPerSeedOnlyWithSplit(t *testing.T) {
+	c := mustCompile(t, `
+flags:
+  a: {default: false}
+  b: {default: false}
+  c: {default: false}
+filters:
+  plain: attr:x = 1
+  half: insplit(attr:id, 0, 50)
+  both: filter:plain and filter:half
+rules:
+  r1: {filter: filter:plain and filter:half, variants: {a: true}}
+  r2: {filter: filter:plain and filter:half, variants: {b: true}}
+  r3: {filter: filter:both, variants: {c: true}}
+`, CompileOptions{})
+	copies := map[string]int{}
+	for _, l := range c.nodeLabel {
+		copies[l]++
+	}
+	// half: r1's, r2's, r3's (inside both) and the named filters' own (seed "").
+	want := map[string]int{"filter:plain": 1, "filter:half": 4, "filter:both": 2}
+	for l, n := range want {
+		if copies[l] != n {
+			t.Errorf("%d nodes labelled %s, want %d", copies[l], l, n)
+		}
+	}
+	for i := range 400 {
+		id := "user-" + itoa(i)
+		for _, f := range []string{"a", "b", "c"} {
+			seed := map[string]string{"a": "r1", "b": "r2", "c": "r3"}[f]
+			want := SplitPercent(seed, id) < 50
+			if got := eval(t, c, f, map[string]any{"x": 1, "id": id}).Value().Bool; got != want {
+				t.Fatalf("%s for %s = %v, want %v (seed %s)", f, id, got, want, seed)
+			}
+			if eval(t, c, f, map[string]any{"x": 2, "id": id}).Value().Bool {
+				t.Fatalf("%s for %s with x = 2 is true", f, id)
+			}
+		}
+	}
+}
+
 // FeaFea evaluated set literals with eval(); vexil never executes a literal.
 func TestLiteralsAreNeverExecuted(t *testing.T) {
 	for _, src := range []string{

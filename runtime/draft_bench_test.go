@@ -1,0 +1,65 @@
+package runtime
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/vexilhq/vexil/internal/vexiltest"
+)
+
+// uiScaleDocs are the UI benchmark's definitions (500 flags) and rules
+// (5,000 rules), for measuring a draft's compile apart from the pages.
+func uiScaleDocs(tb testing.TB) (*Definitions, string) {
+	tb.Helper()
+	var defs strings.Builder
+	defs.WriteString("version: 1\npackage: flags\n" + vexiltest.Attributes + "flags:\n")
+	for i := range 500 {
+		switch i % 3 {
+		case 0:
+			fmt.Fprintf(&defs, "  flag_%03d: {default: false, kind: release, client: true}\n", i)
+		case 1:
+			fmt.Fprintf(&defs, "  flag_%03d: {variants: [a, b, c], default: a, kind: experiment}\n", i)
+		default:
+			fmt.Fprintf(&defs, "  flag_%03d: {variants: [10, 20, 30], default: 10, kind: ops}\n", i)
+		}
+	}
+	d, diags := ParseDefinitions("flags.yaml", []byte(defs.String()))
+	if diags.HasErrors() {
+		tb.Fatal(diags)
+	}
+	var rules strings.Builder
+	rules.WriteString("filters:\n  teachers: \"attr:role = 'teacher'\"\n  anz: \"attr:country in ['AU', 'NZ']\"\nrules:\n")
+	for i := range 5000 {
+		f := i % 500
+		val := []string{"true", "b", "20"}[f%3]
+		fmt.Fprintf(&rules, "  rule_%04d:\n    filter: filter:teachers and attr:school_id = %d or insplit(attr:user_id, 0, %d)\n    priority: %d\n    variants: {flag_%03d: %s}\n",
+			i, i, i%100, i%10, f, val)
+	}
+	return d, rules.String()
+}
+
+// BenchmarkCompileDraftEdited is the server's compile of a draft that
+// changes one rule each time, with the server's parser and filter cache.
+func BenchmarkCompileDraftEdited(b *testing.B) {
+	defs, text := uiScaleDocs(b)
+	var p RulesParser
+	var fc FilterCache
+	i := 0
+	b.ReportAllocs()
+	start := vexiltest.CPUTime()
+	for b.Loop() {
+		i++
+		draft := strings.Replace(text, "attr:school_id = 0 or", fmt.Sprintf("attr:school_id = %d or", 100000+i), 1)
+		doc, diags := p.Parse("draft", []byte(draft))
+		if diags.HasErrors() {
+			b.Fatal(diags)
+		}
+		if c, diags := Compile(doc, CompileOptions{Definitions: defs, Version: "draft", Filters: &fc}); c == nil {
+			b.Fatal(diags)
+		}
+	}
+	// The process's CPU time: on a shared machine wall time mostly
+	// measures the neighbours.
+	b.ReportMetric(float64((vexiltest.CPUTime()-start).Microseconds())/1000/float64(b.N), "cpu-ms/op")
+}
