@@ -34,6 +34,7 @@ type loader struct {
 	file  string
 	src   *yamlSource
 	diags Diagnostics
+	memo  *ruleMemo // set by a RulesParser: the rules it has read before
 }
 
 func (l *loader) errorf(code string, pos Position, path, format string, args ...any) {

@@ -120,54 +120,71 @@ func (l *loader) rules(p yamlPair) []RuleDef {
 	ps, _ := l.pairs(p.val, p.path, true, "")
 	var out []RuleDef
 	for _, q := range ps {
-		if !l.checkName(q, "rule", false) {
+		if r, ok := l.rememberedRule(q); ok {
+			out = append(out, r)
 			continue
 		}
-		fields, ok := l.pairs(q.val, q.path, false, "")
+		n := len(l.diags)
+		r, ok := l.rule(q)
 		if !ok {
 			continue
 		}
-		r := RuleDef{Name: q.name, Pos: l.pos(q.key), Enabled: true}
-		hasVariants := false
-		for _, f := range fields {
-			switch f.name {
-			case "variants":
-				hasVariants = true
-				r.Variants = l.ruleVariants(f)
-			case "filter":
-				if s, ok := l.str(f.val, f.path); ok {
-					r.Filter, r.HasFilter, r.Loc = s, true, l.textLoc(f.key, f.val)
-				}
-			case "priority":
-				if v, ok := l.integer(f.val, f.path); ok {
-					if v < 0 {
-						l.errAt(diagcode.NegativePriority, f.val, f.path, "must be 0 or more, not %d", v)
-					} else {
-						r.Priority = v
-					}
-				}
-			case "enabled":
-				if b, ok := l.boolean(f.val, f.path); ok {
-					r.Enabled = b
-				}
-			case "split_group":
-				if s, ok := l.name(f, "invalid split group %q: a name is letters, digits and _, starting with a letter or _"); ok {
-					r.SplitGroup = s
-				}
-			case "metadata":
-				r.Metadata = l.metadata(f)
-			case "description":
-				l.str(f.val, f.path) // a note for people; the engine does not use it
-			default:
-				l.unknownKey(f, "variants, filter, priority, enabled, split_group, metadata, description")
-			}
-		}
-		if !hasVariants {
-			l.errAt(diagcode.MissingKey, q.key, q.path+".variants", "missing: a rule needs variants (flag: value)")
+		if len(l.diags) == n {
+			l.rememberRule(q, &r)
 		}
 		out = append(out, r)
 	}
 	return out
+}
+
+// rule reads one entry of the rules section; false when it is no rule.
+func (l *loader) rule(q yamlPair) (RuleDef, bool) {
+	if !l.checkName(q, "rule", false) {
+		return RuleDef{}, false
+	}
+	fields, ok := l.pairs(q.val, q.path, false, "")
+	if !ok {
+		return RuleDef{}, false
+	}
+	r := RuleDef{Name: q.name, Pos: l.pos(q.key), Enabled: true}
+	hasVariants := false
+	for _, f := range fields {
+		switch f.name {
+		case "variants":
+			hasVariants = true
+			r.Variants = l.ruleVariants(f)
+		case "filter":
+			if s, ok := l.str(f.val, f.path); ok {
+				r.Filter, r.HasFilter, r.Loc = s, true, l.textLoc(f.key, f.val)
+			}
+		case "priority":
+			if v, ok := l.integer(f.val, f.path); ok {
+				if v < 0 {
+					l.errAt(diagcode.NegativePriority, f.val, f.path, "must be 0 or more, not %d", v)
+				} else {
+					r.Priority = v
+				}
+			}
+		case "enabled":
+			if b, ok := l.boolean(f.val, f.path); ok {
+				r.Enabled = b
+			}
+		case "split_group":
+			if s, ok := l.name(f, "invalid split group %q: a name is letters, digits and _, starting with a letter or _"); ok {
+				r.SplitGroup = s
+			}
+		case "metadata":
+			r.Metadata = l.metadata(f)
+		case "description":
+			l.str(f.val, f.path) // a note for people; the engine does not use it
+		default:
+			l.unknownKey(f, "variants, filter, priority, enabled, split_group, metadata, description")
+		}
+	}
+	if !hasVariants {
+		l.errAt(diagcode.MissingKey, q.key, q.path+".variants", "missing: a rule needs variants (flag: value)")
+	}
+	return r, true
 }
 
 func (l *loader) ruleVariants(p yamlPair) []RuleVariant {

@@ -36,15 +36,88 @@ type rulesChunk struct {
 	line     int
 	key, val *yaml.Node
 	gen      uint64
+	// rule is the entry read as a rule without diagnostics, at ruleLine
+	// in a file named ruleFile; nil until then.
+	rule     *RuleDef
+	ruleLine int
+	ruleFile string
 }
 
 // Parse is ParseRules(file, data).
 func (p *RulesParser) Parse(file string, data []byte) (*RulesDoc, Diagnostics) {
-	if root := p.decode(data); root != nil {
-		l := &loader{file: file, src: newYAMLSource(file, data, false)}
+	memo := &ruleMemo{p: p, chunks: map[*yaml.Node]*rulesChunk{}}
+	if root := p.decode(data, memo.chunks); root != nil {
+		l := &loader{file: file, src: newYAMLSource(file, data, false), memo: memo}
 		return l.rulesDoc(root)
 	}
 	return ParseRules(file, data)
+}
+
+// ruleMemo lets the loader reuse the RuleDef an entry was read as before,
+// moved to the entry's line: reading 5,000 rules from their nodes costs
+// as much again as decoding them.
+type ruleMemo struct {
+	p      *RulesParser
+	chunks map[*yaml.Node]*rulesChunk // by the entry's key node
+}
+
+// rememberedRule is the rule q was read as before, when it was read
+// without diagnostics in a file of this name.
+func (l *loader) rememberedRule(q yamlPair) (RuleDef, bool) {
+	if l.memo == nil {
+		return RuleDef{}, false
+	}
+	c := l.memo.chunks[q.key]
+	if c == nil {
+		return RuleDef{}, false
+	}
+	l.memo.p.mu.Lock()
+	r, line, file := c.rule, c.ruleLine, c.ruleFile
+	l.memo.p.mu.Unlock()
+	if r == nil || file != l.file {
+		return RuleDef{}, false
+	}
+	return shiftRule(*r, q.key.Line-line), true
+}
+
+// rememberRule keeps r, read from q without diagnostics, for the next
+// document with q's text.
+func (l *loader) rememberRule(q yamlPair, r *RuleDef) {
+	if l.memo == nil {
+		return
+	}
+	if c := l.memo.chunks[q.key]; c != nil {
+		kept := *r
+		l.memo.p.mu.Lock()
+		c.rule, c.ruleLine, c.ruleFile = &kept, q.key.Line, l.file
+		l.memo.p.mu.Unlock()
+	}
+}
+
+// shiftRule is r with its positions delta lines further. Its slices are
+// shared when delta is 0: nothing changes a RuleDef once read.
+func shiftRule(r RuleDef, delta int) RuleDef {
+	if delta == 0 {
+		return r
+	}
+	r.Pos.Line += delta
+	if r.Loc.Lines != nil {
+		lines := make([]Position, len(r.Loc.Lines))
+		for i, p := range r.Loc.Lines {
+			p.Line += delta
+			lines[i] = p
+		}
+		r.Loc.Lines = lines
+	}
+	if r.Variants != nil {
+		vs := make([]RuleVariant, len(r.Variants))
+		for i, v := range r.Variants {
+			v.Pos.Line += delta
+			vs[i] = v
+		}
+		r.Variants = vs
+	}
+	return r
 }
 
 // rulesSection is a top-level key and its entries.
@@ -64,8 +137,11 @@ type textChunk struct {
 // splitRules splits data into sections and entries, or says it cannot be
 // sure to split it as YAML would read it.
 func splitRules(data []byte) ([]rulesSection, bool) {
+	// Each break looked for alone: ContainsAny decodes every rune of the
+	// document to look for the three that are not ASCII.
 	if len(data) > MaxDocumentBytes || !utf8.Valid(data) || bytes.HasPrefix(data, []byte("\uFEFF")) ||
-		bytes.ContainsAny(data, "\r\u0085\u2028\u2029") {
+		bytes.IndexByte(data, '\r') >= 0 || bytes.Contains(data, []byte("\u0085")) ||
+		bytes.Contains(data, []byte("\u2028")) || bytes.Contains(data, []byte("\u2029")) {
 		return nil, false
 	}
 	var secs []rulesSection
@@ -135,7 +211,7 @@ func isNameByte(c byte) bool {
 // decode is the document's root node assembled from its entries, each
 // decoded alone or remembered; nil when the document must be decoded
 // whole.
-func (p *RulesParser) decode(data []byte) *yaml.Node {
+func (p *RulesParser) decode(data []byte, byKey map[*yaml.Node]*rulesChunk) *yaml.Node {
 	secs, ok := splitRules(data)
 	if !ok {
 		return nil
@@ -152,9 +228,12 @@ func (p *RulesParser) decode(data []byte) *yaml.Node {
 		key := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s.name, Line: s.line, Column: 1}
 		val := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Content: make([]*yaml.Node, 0, 2*len(s.chunks))}
 		for _, c := range s.chunks {
-			k, v, ok := p.chunk(data[c.from:c.to], c.line, gen)
+			k, v, ch, ok := p.chunk(data[c.from:c.to], c.line, gen)
 			if !ok {
 				return nil
+			}
+			if byKey != nil && s.name == "rules" {
+				byKey[k] = ch
 			}
 			val.Content = append(val.Content, k, v)
 		}
@@ -176,15 +255,17 @@ func (p *RulesParser) decode(data []byte) *yaml.Node {
 // chunk is one entry's key and value, its lines counted from line: from
 // memory, or decoded. ok is false when the entry alone is not one plain
 // key and value (YAML's errors are the whole document's to report).
-func (p *RulesParser) chunk(text []byte, line int, gen uint64) (key, val *yaml.Node, ok bool) {
+func (p *RulesParser) chunk(text []byte, line int, gen uint64) (key, val *yaml.Node, _ *rulesChunk, ok bool) {
 	p.mu.Lock()
 	c := p.chunks[string(text)]
+	var moved rulesChunk
 	if c != nil {
 		c.gen = gen
 		if c.line == line {
 			p.mu.Unlock()
-			return c.key, c.val, true
+			return c.key, c.val, c, true
 		}
+		moved = *c
 	}
 	p.mu.Unlock()
 	if c != nil {
@@ -195,20 +276,22 @@ func (p *RulesParser) chunk(text []byte, line int, gen uint64) (key, val *yaml.N
 		dec := yaml.NewDecoder(bytes.NewReader(text))
 		var doc, next yaml.Node
 		if decodeNode(dec, &doc) != nil || decodeNode(dec, &next) != io.EOF || len(doc.Content) != 1 {
-			return nil, nil, false
+			return nil, nil, nil, false
 		}
 		m := doc.Content[0]
 		if m.Kind != yaml.MappingNode || len(m.Content) != 2 || m.Line != 1 || m.Column != 3 || !plainTree(m) {
-			return nil, nil, false
+			return nil, nil, nil, false
 		}
 		key, val = shiftLines(m.Content[0], line-1), shiftLines(m.Content[1], line-1)
 	}
+	// A moved entry keeps the rule it was read as (at its old line).
+	nc := &rulesChunk{line: line, key: key, val: val, gen: gen, rule: moved.rule, ruleLine: moved.ruleLine, ruleFile: moved.ruleFile}
 	p.mu.Lock()
 	if c != nil || len(p.chunks) < maxRulesChunks {
-		p.chunks[string(text)] = &rulesChunk{line: line, key: key, val: val, gen: gen}
+		p.chunks[string(text)] = nc
 	}
 	p.mu.Unlock()
-	return key, val, true
+	return key, val, nc, true
 }
 
 // plainTree reports whether n and its descendants have no anchors and no

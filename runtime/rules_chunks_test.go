@@ -84,12 +84,38 @@ func TestRulesParserAsParseRules(t *testing.T) {
 				t.Fatalf("%d entries remembered, want 42", len(p.chunks))
 			}
 			edited := c.edit(base)
-			if got := p.decode([]byte(edited)) != nil; got != c.chunked {
+			if got := p.decode([]byte(edited), nil) != nil; got != c.chunked {
 				t.Fatalf("read by entries: %v, want %v", got, c.chunked)
 			}
 			checkSameAsParseRules(t, &p, edited)
 			checkSameAsParseRules(t, &p, base) // lines moved back
 		})
+	}
+}
+
+// TestRulesParserRemembersRules: the rules read before are reused, moved
+// to their new lines, and never for a file of another name, whose
+// positions name that file.
+func TestRulesParserRemembersRules(t *testing.T) {
+	base := chunkedBase(40)
+	var p RulesParser
+	if _, diags := p.Parse("other.yaml", []byte(base)); diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	checkSameAsParseRules(t, &p, base)
+	remembered := 0
+	for _, c := range p.chunks {
+		if c.rule != nil {
+			remembered++
+		}
+	}
+	if remembered != 40 {
+		t.Fatalf("%d rules remembered, want 40", remembered)
+	}
+	for _, edit := range []string{"  rule_000:\n    enabled: false\n", "# a comment\n# and another\n  rule_000:\n", "  rule_000:\n"} {
+		edited := strings.Replace(base, "  rule_000:\n", edit, 1)
+		checkSameAsParseRules(t, &p, edited)
+		checkSameAsParseRules(t, &p, base)
 	}
 }
 
