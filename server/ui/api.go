@@ -156,6 +156,9 @@ func (c apiClient) sendJSON(ctx context.Context, token, method, path string, in,
 }
 
 func decode(path string, data []byte, v any) error {
+	if f, ok := v.(interface{ fastDecode([]byte) bool }); ok && f.fastDecode(data) {
+		return nil
+	}
 	d := json.NewDecoder(bytes.NewReader(data))
 	d.UseNumber()
 	if err := d.Decode(v); err != nil {
