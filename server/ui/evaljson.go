@@ -21,16 +21,16 @@ import (
 func (e *draftEvaluation) fastDecode(data []byte) bool {
 	r := jreader{b: data}
 	var out draftEvaluation
-	ok := r.object(func(key string) bool {
-		switch key {
+	ok := r.object(func(key []byte) bool {
+		switch string(key) {
 		case "results":
 			out.Results = map[string]draftResult{}
-			return r.object(func(flag string) bool {
+			return r.object(func(flag []byte) bool {
 				var res draftResult
 				if !r.result(&res) {
 					return false
 				}
-				out.Results[flag] = res // the last of a flag's answers, as encoding/json keeps it
+				out.Results[string(flag)] = res // the last of a flag's answers, as encoding/json keeps it
 				return true
 			}, false)
 		case "version":
@@ -79,24 +79,26 @@ func (r *jreader) end() bool {
 }
 
 // object reads an object, calling member for each key with the reader at
-// its value. With once, a key met twice is given up on: encoding/json
-// merges the two into a struct, not this reader's way.
-func (r *jreader) object(member func(key string) bool, once bool) bool {
+// its value; the key is valid only during the call. With once, a key met
+// twice is given up on: encoding/json merges the two into a struct, not
+// this reader's way.
+func (r *jreader) object(member func(key []byte) bool, once bool) bool {
 	if !r.byte('{') {
 		return false
 	}
 	if r.byte('}') {
 		return true
 	}
-	var seen []string
+	var buf [8][]byte // a struct's keys: no allocation
+	seen := buf[:0]
 	for {
-		var key string
-		if !r.str(&key) || !r.byte(':') {
+		key, ok := r.key()
+		if !ok || !r.byte(':') {
 			return false
 		}
 		if once {
 			for _, k := range seen {
-				if k == key {
+				if bytes.Equal(k, key) {
 					return false
 				}
 			}
@@ -112,6 +114,23 @@ func (r *jreader) object(member func(key string) bool, once bool) bool {
 			return false
 		}
 	}
+}
+
+// key reads an object's key: the bytes themselves when plain, which is
+// how the API writes every key.
+func (r *jreader) key() ([]byte, bool) {
+	raw, plain, ok := r.strRaw()
+	switch {
+	case !ok:
+		return nil, false
+	case plain:
+		return raw[1 : len(raw)-1], true
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return nil, false
+	}
+	return []byte(s), true
 }
 
 // array reads an array, calling elem with the reader at each element.
@@ -138,30 +157,41 @@ func (r *jreader) array(elem func() bool) bool {
 // str reads a string. One with escapes or other than ASCII is read by
 // encoding/json, which decides what they mean.
 func (r *jreader) str(s *string) bool {
+	raw, plain, ok := r.strRaw()
+	switch {
+	case !ok:
+		return false
+	case plain:
+		*s = string(raw[1 : len(raw)-1])
+		return true
+	}
+	return json.Unmarshal(raw, s) == nil
+}
+
+// strRaw moves past a string and returns it quoted, and whether it is
+// plain (printable ASCII without escapes, which reads as itself).
+func (r *jreader) strRaw() (raw []byte, plain, ok bool) {
 	r.ws()
 	if r.i >= len(r.b) || r.b[r.i] != '"' {
-		return false
+		return nil, false, false
 	}
-	start, plain := r.i, true
+	start := r.i
+	plain = true
 	for j := start + 1; j < len(r.b); j++ {
 		switch c := r.b[j]; {
 		case c == '"':
 			r.i = j + 1
-			if plain {
-				*s = string(r.b[start+1 : j])
-				return true
-			}
-			return json.Unmarshal(r.b[start:r.i], s) == nil
+			return r.b[start:r.i], plain, true
 		case c == '\\':
 			plain = false
 			j++ // the escaped byte cannot end the string
 		case c < 0x20:
-			return false
+			return nil, false, false
 		case c >= utf8.RuneSelf:
 			plain = false
 		}
 	}
-	return false
+	return nil, false, false
 }
 
 func (r *jreader) boolean(b *bool) bool {
@@ -249,10 +279,10 @@ func (r *jreader) skip(depth int) bool {
 	}
 	switch r.b[r.i] {
 	case '"':
-		var s string
-		return r.str(&s)
+		_, _, ok := r.strRaw()
+		return ok
 	case '{':
-		return r.object(func(string) bool { return r.skip(depth + 1) }, false)
+		return r.object(func([]byte) bool { return r.skip(depth + 1) }, false)
 	case '[':
 		return r.array(func() bool { return r.skip(depth + 1) })
 	}
@@ -273,8 +303,8 @@ func (r *jreader) skip(depth int) bool {
 
 // result reads one flag's answer.
 func (r *jreader) result(res *draftResult) bool {
-	return r.object(func(key string) bool {
-		switch key {
+	return r.object(func(key []byte) bool {
+		switch string(key) {
 		case "value":
 			return r.value(&res.Value)
 		case "variant":
@@ -294,8 +324,8 @@ func (r *jreader) result(res *draftResult) bool {
 }
 
 func (r *jreader) explanation(ex *vexilrt.Explanation) bool {
-	return r.object(func(key string) bool {
-		switch key {
+	return r.object(func(key []byte) bool {
+		switch string(key) {
 		case "flag":
 			return r.str(&ex.Flag)
 		case "killed":
@@ -314,8 +344,8 @@ func (r *jreader) explanation(ex *vexilrt.Explanation) bool {
 }
 
 func (r *jreader) ruleTrace(t *vexilrt.RuleTrace) bool {
-	return r.object(func(key string) bool {
-		switch key {
+	return r.object(func(key []byte) bool {
+		switch string(key) {
 		case "rule":
 			return r.str(&t.Rule)
 		case "priority":
@@ -336,8 +366,8 @@ func (r *jreader) clause(c *vexilrt.Clause, depth int) bool {
 	if depth > maxDepth {
 		return false
 	}
-	return r.object(func(key string) bool {
-		switch key {
+	return r.object(func(key []byte) bool {
+		switch string(key) {
 		case "text":
 			return r.str(&c.Text)
 		case "via":
