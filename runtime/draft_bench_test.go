@@ -28,15 +28,7 @@ func uiScaleDocs(tb testing.TB) (*Definitions, string) {
 	if diags.HasErrors() {
 		tb.Fatal(diags)
 	}
-	var rules strings.Builder
-	rules.WriteString("filters:\n  teachers: \"attr:role = 'teacher'\"\n  anz: \"attr:country in ['AU', 'NZ']\"\nrules:\n")
-	for i := range 5000 {
-		f := i % 500
-		val := []string{"true", "b", "20"}[f%3]
-		fmt.Fprintf(&rules, "  rule_%04d:\n    filter: filter:teachers and attr:school_id = %d or insplit(attr:user_id, 0, %d)\n    priority: %d\n    variants: {flag_%03d: %s}\n",
-			i, i, i%100, i%10, f, val)
-	}
-	return d, rules.String()
+	return d, vexiltest.PagesRules()
 }
 
 // BenchmarkCompileDraftEdited is the server's compile of a draft that

@@ -66,3 +66,18 @@ func CPUTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// PagesRules is the UI pages benchmark's rules document: two named
+// filters and 5,000 rules over 500 flags (flag_000 to flag_499, whose
+// variants are true, b or 20 by their number modulo 3).
+func PagesRules() string {
+	var rules strings.Builder
+	rules.WriteString("filters:\n  teachers: \"attr:role = 'teacher'\"\n  anz: \"attr:country in ['AU', 'NZ']\"\nrules:\n")
+	for i := range 5000 {
+		f := i % 500
+		val := []string{"true", "b", "20"}[f%3]
+		fmt.Fprintf(&rules, "  rule_%04d:\n    filter: filter:teachers and attr:school_id = %d or insplit(attr:user_id, 0, %d)\n    priority: %d\n    variants: {flag_%03d: %s}\n",
+			i, i, i%100, i%10, f, val)
+	}
+	return rules.String()
+}

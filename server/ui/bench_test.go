@@ -34,13 +34,7 @@ func bigFixture(b *testing.B) (http.Handler, string, *inproc.Server) {
 		}
 	}
 	var rules strings.Builder
-	rules.WriteString("filters:\n  teachers: \"attr:role = 'teacher'\"\n  anz: \"attr:country in ['AU', 'NZ']\"\nrules:\n")
-	for i := range 5000 {
-		f := i % 500
-		val := []string{"true", "b", "20"}[f%3]
-		fmt.Fprintf(&rules, "  rule_%04d:\n    filter: filter:teachers and attr:school_id = %d or insplit(attr:user_id, 0, %d)\n    priority: %d\n    variants: {flag_%03d: %s}\n",
-			i, i, i%100, i%10, f, val)
-	}
+	rules.WriteString(vexiltest.PagesRules())
 	st := inproc.Start(b, inproc.Options{Definitions: defs.String(), Envs: []string{"prod", "staging"},
 		Tokens: []inproc.Token{{Secret: adminToken, Name: "alice", Role: "admin"}}})
 	for v := range 60 {
