@@ -12,19 +12,7 @@ import (
 // (5,000 rules), for measuring a draft's compile apart from the pages.
 func uiScaleDocs(tb testing.TB) (*Definitions, string) {
 	tb.Helper()
-	var defs strings.Builder
-	defs.WriteString("version: 1\npackage: flags\n" + vexiltest.Attributes + "flags:\n")
-	for i := range 500 {
-		switch i % 3 {
-		case 0:
-			fmt.Fprintf(&defs, "  flag_%03d: {default: false, kind: release, client: true}\n", i)
-		case 1:
-			fmt.Fprintf(&defs, "  flag_%03d: {variants: [a, b, c], default: a, kind: experiment}\n", i)
-		default:
-			fmt.Fprintf(&defs, "  flag_%03d: {variants: [10, 20, 30], default: 10, kind: ops}\n", i)
-		}
-	}
-	d, diags := ParseDefinitions("flags.yaml", []byte(defs.String()))
+	d, diags := ParseDefinitions("flags.yaml", []byte(vexiltest.PagesDefinitions()))
 	if diags.HasErrors() {
 		tb.Fatal(diags)
 	}

@@ -329,35 +329,6 @@ type streamConfig struct {
 	Kills   map[string]string `json:"kills"`
 }
 
-// bigDefs and bigRules are the UI benchmark's scale: 500 flags and 5,000
-// rules, each rule's filter a named filter, an equality and a split.
-func bigDefs() string {
-	var defs strings.Builder
-	defs.WriteString("version: 1\npackage: flags\n" + vexiltest.Attributes + "flags:\n")
-	for i := range 500 {
-		switch i % 3 {
-		case 0:
-			fmt.Fprintf(&defs, "  flag_%03d: {default: false, client: true}\n", i)
-		case 1:
-			fmt.Fprintf(&defs, "  flag_%03d: {variants: [a, b, c], default: a}\n", i)
-		default:
-			fmt.Fprintf(&defs, "  flag_%03d: {variants: [10, 20, 30], default: 10}\n", i)
-		}
-	}
-	return defs.String()
-}
-
-func bigRules() string {
-	var rules strings.Builder
-	rules.WriteString("filters:\n  teachers: \"attr:role = 'teacher'\"\nrules:\n")
-	for i := range 5000 {
-		f := i % 500
-		fmt.Fprintf(&rules, "  rule_%04d:\n    filter: filter:teachers and attr:school_id = %d or insplit(attr:user_id, 0, %d)\n    priority: %d\n    variants: {flag_%03d: %s}\n",
-			i, i, i%100, i%10, f, []string{"true", "b", "20"}[f%3])
-	}
-	return rules.String()
-}
-
 // BenchmarkSave is PUT .../rules of the 5,000-rule document with one rule
 // widened each time, over loopback HTTP on SQLite, from the request to the
 // new version serving: the strict compile, the store's write, the
@@ -400,14 +371,15 @@ func BenchmarkApplyChange(b *testing.B) {
 	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/1000/float64(b.N), "cpu-ms/change")
 }
 
-// startBig is a server on SQLite whose prod is at version 1 of bigRules.
+// startBig is a server on SQLite whose prod is at version 1 of the UI
+// benchmark's scale: 500 flags and 5,000 rules.
 func startBig(b *testing.B) (*testEnv, string) {
-	defs := bigDefs()
+	defs := vexiltest.PagesDefinitions()
 	e := start(b, "sqlite", func(o *Options) {
 		o.Envs = []string{"prod"}
 		o.Definitions, o.DefinitionsSource = mustParseDefs(b, defs), defs
 	})
-	rules := bigRules()
+	rules := vexiltest.PagesRules()
 	e.put("prod", `"0"`, rules, 200)
 	return e, rules
 }
@@ -424,7 +396,7 @@ func widened(rules string, i int) string {
 // Reports this process's CPU time per push.
 func BenchmarkPushDefinitions(b *testing.B) {
 	e, _ := startBig(b)
-	defs := bigDefs()
+	defs := vexiltest.PagesDefinitions()
 	project := e.srv.project("default")
 	b.ResetTimer()
 	cpu0 := cpuTime()

@@ -67,6 +67,26 @@ func CPUTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// PagesDefinitions is the UI pages benchmark's definitions: 500 flags
+// (flag_000 to flag_499; by their number modulo 3 a released bool flag, an
+// experiment of variants a, b and c measuring purchase, and an ops flag of
+// 10, 20 and 30), with owners, expiry dates and one sum metric.
+func PagesDefinitions() string {
+	var defs strings.Builder
+	defs.WriteString("version: 1\npackage: flags\n" + Attributes + "metrics:\n  purchase: {type: sum}\nflags:\n")
+	for i := range 500 {
+		switch i % 3 {
+		case 0:
+			fmt.Fprintf(&defs, "  flag_%03d: {default: false, description: Flag number %d., owner: team-%d, expires: 2027-0%d-15, kind: release, client: true}\n", i, i, i%7, 1+i%9)
+		case 1:
+			fmt.Fprintf(&defs, "  flag_%03d: {variants: [a, b, c], default: a, owner: team-%d, kind: experiment, metrics: [purchase]}\n", i, i%7)
+		default:
+			fmt.Fprintf(&defs, "  flag_%03d: {variants: [10, 20, 30], default: 10, kind: ops}\n", i)
+		}
+	}
+	return defs.String()
+}
+
 // PagesRules is the UI pages benchmark's rules document: two named
 // filters and 5,000 rules over 500 flags (flag_000 to flag_499, whose
 // variants are true, b or 20 by their number modulo 3).

@@ -21,21 +21,9 @@ import (
 // bigFixture is the benchmark's scale: 500 flags and 5,000 rules, 90 days
 // of telemetry, ten experiments of 10,000 units, and a second project.
 func bigFixture(b *testing.B) (http.Handler, string, *inproc.Server) {
-	var defs strings.Builder
-	defs.WriteString("version: 1\npackage: flags\n" + vexiltest.Attributes + "metrics:\n  purchase: {type: sum}\nflags:\n")
-	for i := range 500 {
-		switch i % 3 {
-		case 0:
-			fmt.Fprintf(&defs, "  flag_%03d: {default: false, description: Flag number %d., owner: team-%d, expires: 2027-0%d-15, kind: release, client: true}\n", i, i, i%7, 1+i%9)
-		case 1:
-			fmt.Fprintf(&defs, "  flag_%03d: {variants: [a, b, c], default: a, owner: team-%d, kind: experiment, metrics: [purchase]}\n", i, i%7)
-		default:
-			fmt.Fprintf(&defs, "  flag_%03d: {variants: [10, 20, 30], default: 10, kind: ops}\n", i)
-		}
-	}
 	var rules strings.Builder
 	rules.WriteString(vexiltest.PagesRules())
-	st := inproc.Start(b, inproc.Options{Definitions: defs.String(), Envs: []string{"prod", "staging"},
+	st := inproc.Start(b, inproc.Options{Definitions: vexiltest.PagesDefinitions(), Envs: []string{"prod", "staging"},
 		Tokens: []inproc.Token{{Secret: adminToken, Name: "alice", Role: "admin"}}})
 	for v := range 60 {
 		st.Save("prod", "alice", rules.String()+fmt.Sprintf("# v%d\n", v), fmt.Sprintf("change %d", v))
@@ -72,7 +60,7 @@ func bigFixture(b *testing.B) (http.Handler, string, *inproc.Server) {
 	apiDo(b, api, 60, "POST", "/api/v1/envs/prod/changes/2/withdraw", "application/json", `{"comment": "a duplicate"}`, 200)
 	benchFarEdits(b, st, api, rules.String())
 	benchExperiments(b, st.Store, now)
-	benchProject(b, api, defs.String(), rules.String())
+	benchProject(b, api, vexiltest.PagesDefinitions(), rules.String())
 	h, err := New(api, Options{})
 	if err != nil {
 		b.Fatal(err)
